@@ -1,0 +1,84 @@
+/*
+ * conf.h - steel-orchestrator.conf, read by every program.
+ *
+ * The file is "key = value" lines, '#' starts a comment, blank lines are
+ * ignored.  Every directive, its type, range and default is in the table in
+ * conf.c and documented in etc/steel-orchestrator.conf; an unknown
+ * directive, a repeated one or a bad value is an error that names the file
+ * and the line.
+ */
+#ifndef STEEL_CONF_H
+#define STEEL_CONF_H
+
+#include <stddef.h>
+
+#define CONF_STR_MAX 512
+
+struct conf {
+    /* Redis */
+    char redis[CONF_STR_MAX];          /* host:port, or /path for a socket */
+    char redis_password[CONF_STR_MAX]; /* empty: no AUTH */
+    long redis_timeout_ms;             /* connect and command deadline */
+    char key_prefix[64];               /* every key starts "<prefix>:" */
+    char node_name[256];               /* this host's name in Redis */
+
+    /* Sessions */
+    long session_ttl;          /* seconds of inactivity before a 404 */
+    long session_max_lifetime; /* seconds after create; 0 = no cap */
+    long max_body;             /* bytes of a create body */
+
+    /* Pool */
+    long pool_idle_target; /* idle workers kept warm, per node */
+    long pool_max_workers; /* workers in all, per node */
+    long pool_idle_grace;  /* seconds an idle surplus lives */
+    long create_wait;      /* seconds a create waits for a worker */
+    long create_attempts;  /* workers one create tries at most */
+    long create_queue_max; /* creates waiting at once, per handler host */
+
+    /* Workers */
+    char worker_bin[CONF_STR_MAX];  /* the steel-browser executable */
+    long worker_port_min;           /* worker_port_range, low end */
+    long worker_port_max;           /* worker_port_range, high end */
+    char worker_host[256];          /* advertised address of workers */
+    long worker_connect_timeout_ms; /* connect deadline to a worker */
+    long worker_timeout_ms;         /* whole-request deadline to a worker */
+    long worker_start_timeout_ms;   /* spawn to first /health ok */
+    char worker_log_dir[CONF_STR_MAX]; /* per-worker stdout/stderr files */
+    long worker_log_max;               /* bytes kept per worker log */
+    long worker_nofile;                /* RLIMIT_NOFILE; 0 = inherit */
+    long worker_memory_mb;             /* RLIMIT_AS in MiB; 0 = none */
+    long restart_backoff_min_ms;       /* first refill delay after a failure */
+    long restart_backoff_max_ms;       /* cap of the exponential backoff */
+    long restart_stable_s;             /* uptime that resets the backoff */
+
+    /* Reaper */
+    long reap_interval;    /* seconds between passes */
+    long probe_timeout_ms; /* deadline of one health probe */
+    long probe_failures;   /* consecutive failures before a kill */
+
+    /* Handlers */
+    long fcgi_threads;               /* accept threads per steel-fcgi */
+    char api_token[CONF_STR_MAX];    /* empty: no client auth */
+    char admin_token[CONF_STR_MAX];  /* empty: api_token guards admin */
+
+    char log_level[16]; /* error, warn, info, debug */
+};
+
+/* Fills c with every default.  Returns 0, or -1 when the host name cannot
+ * be read. */
+int conf_defaults(struct conf *c);
+
+/* Reads path over the defaults.  Returns 0, or -1 with a message of the
+ * form "PATH:LINE: ..." in err (errsize bytes).  On error *c holds
+ * defaults and whatever came before the bad line; callers that reload
+ * parse into a fresh struct and swap only on success. */
+int conf_load(struct conf *c, const char *path, char *err, size_t errsize);
+
+/* Parses one "key = value" text the same way (name is used in messages). */
+int conf_parse(struct conf *c, const char *name, const char *text,
+               char *err, size_t errsize);
+
+/* Checks relations between directives (ranges, min <= max). */
+int conf_validate(const struct conf *c, char *err, size_t errsize);
+
+#endif

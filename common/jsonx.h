@@ -1,0 +1,46 @@
+/*
+ * jsonx.h - the JSON the orchestrator reads: client bodies and worker
+ * replies.  Parsers take buffers, not sockets, so the tests feed them
+ * bytes directly.
+ */
+#ifndef STEEL_JSONX_H
+#define STEEL_JSONX_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#define JSONX_DEPTH_MAX 64
+
+enum jsonx_type {
+    JSONX_OBJECT,
+    JSONX_ARRAY,
+    JSONX_STRING,
+    JSONX_NUMBER,
+    JSONX_LITERAL, /* true, false, null */
+};
+
+/* Checks that s[0..len) is exactly one JSON value by RFC 8259 (strings
+ * valid UTF-8, no NUL, nesting at most JSONX_DEPTH_MAX), with white space
+ * around it allowed.  Returns 0 with *type set, or -1 with *why set to a
+ * static description.  Allocates nothing. */
+int jsonx_validate(const char *s, size_t len, enum jsonx_type *type,
+                   const char **why);
+
+/* Parses all of s[0..len) as one JSON value nested at most JSONX_DEPTH_MAX
+ * deep.  Returns the value, which the caller puts with json_object_put(), or
+ * NULL with *why set to a static description. */
+struct json_object *jsonx_parse(const char *s, size_t len, const char **why);
+
+/* Reads the "id" of a worker's create reply into id (idsize bytes) after
+ * checking the reply is an object with a routable string id.  Returns 0
+ * or -1 with *why set. */
+int jsonx_worker_session(const char *s, size_t len, char *id, size_t idsize,
+                         const char **why);
+
+/* Reads a worker's /status reply.  *available is 0 or 1; sid (sidsize
+ * bytes) is "" for null.  Returns 0 or -1 with *why set. */
+int jsonx_worker_status(const char *s, size_t len, int *available, char *sid,
+                        size_t sidsize, const char **why);
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * keys.h - the Redis key schema.  Every key the programs use is here, with
+ * its type, who writes it and its lifetime.  P is the configured key_prefix
+ * (default "steel").  The Lua scripts in store.c build the same names from
+ * ARGV[1] = P; nothing else may invent a key.
+ *
+ * The scripts address keys they compute, so the schema needs one Redis (or
+ * a Sentinel-managed primary), not Redis Cluster.
+ *
+ *   P:seq:worker        string  INCR counter for worker ids; never expires
+ *   P:workers           set     ids of every worker record; no TTL
+ *   P:node:<node>       set     ids of the workers one node's spawner owns
+ *   P:worker:<id>       hash    one worker, no TTL; removed when its process
+ *                               is gone (store_worker_gone).  Fields:
+ *       id        worker id (decimal)
+ *       node      node_name of the owning spawner
+ *       host      address handlers use to reach it (worker_host)
+ *       port      TCP port
+ *       pid       process id on its node
+ *       pstart    process start time (clock ticks since boot), to tell a
+ *                 reused pid from the worker
+ *       state     starting | idle | creating | busy | releasing | dead
+ *       session   session id it holds while creating/busy/releasing, or ""
+ *       since     ms since the epoch (Redis clock) when state was entered
+ *       started   ms since the epoch when it was spawned
+ *       restarts  how many times its slot was refilled before it
+ *       fails     consecutive failed health probes
+ *       reason    why it became dead
+ *   P:idle              list    ids of idle workers, oldest first; claim pops
+ *                               the head, release pushes the tail
+ *   P:session:<sid>     hash    one live session; PEXPIRE = time left, so the
+ *                               key vanishing IS the expiry.  Fields:
+ *       worker    worker id
+ *       created   ms since the epoch
+ *       last      ms since the epoch of the last create or GET
+ *       deadline  ms since the epoch of the lifetime cap, 0 = none
+ *   P:sessions          zset    sid -> last activity ms; an index for
+ *                               listing; entries of expired sessions are
+ *                               removed by the reaper within one interval
+ *   P:waiters           zset    token -> deadline ms of a create waiting for
+ *                               a worker; the spawner's demand signal;
+ *                               stale tokens are pruned by score
+ *   P:stats             hash    counters since the keys were created
+ *                               (sessions_created, ...), for /metrics
+ *   P:pool:<node>       hash    a spawner's view of its pool: state (ok |
+ *                               degraded), reason, since, heartbeat (ms)
+ *   P:lock:<name>       string  a lock token with PX expiry (reaper passes)
+ */
+#ifndef STEEL_KEYS_H
+#define STEEL_KEYS_H
+
+#include <stddef.h>
+
+#define KEY_MAX 512
+
+#define KEY_WORKERS      "%s:workers"
+#define KEY_NODE         "%s:node:%s"
+#define KEY_WORKER       "%s:worker:%s"
+#define KEY_IDLE         "%s:idle"
+#define KEY_SESSION      "%s:session:%s"
+#define KEY_SESSIONS     "%s:sessions"
+#define KEY_WAITERS      "%s:waiters"
+#define KEY_STATS        "%s:stats"
+#define KEY_POOL         "%s:pool:%s"
+#define KEY_LOCK         "%s:lock:%s"
+
+/* Writes prefix:... for fmt (one of the KEY_ formats) into out.  Returns
+ * 0, or -1 when the key would not fit in size bytes. */
+int key_build(char *out, size_t size, const char *fmt, const char *prefix,
+              const char *arg) __attribute__((format(printf, 3, 0)));
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * rconn.h - one Redis connection with deadlines, AUTH, reconnect and Lua
+ * script loading.
+ *
+ * A struct rconn belongs to one thread.  It connects lazily; after an I/O,
+ * EOF or protocol error it drops the connection and the next call connects
+ * again, so a Redis restart costs the callers one failed call each.
+ */
+#ifndef STEEL_RCONN_H
+#define STEEL_RCONN_H
+
+#include <hiredis/hiredis.h>
+
+#include "conf.h"
+
+#define RCONN_MAX_SCRIPTS 32
+
+struct rconn {
+    redisContext *ctx;         /* NULL while disconnected */
+    char addr[CONF_STR_MAX];   /* host:port or socket path */
+    char password[CONF_STR_MAX];
+    long timeout_ms;           /* connect and per-command deadline */
+    char errstr[1024];         /* what the last failure was */
+    char sha[RCONN_MAX_SCRIPTS][41]; /* loaded scripts, "" until loaded */
+};
+
+/* Copies the Redis settings of c; does not connect.  Returns 0. */
+int rconn_init(struct rconn *r, const struct conf *c);
+void rconn_release(struct rconn *r);
+
+/* Connects now if not connected.  Returns 0, or -1 with r->errstr set. */
+int rconn_connect(struct rconn *r);
+
+/* Runs one command.  Returns the reply, which the caller frees with
+ * freeReplyObject(), or NULL with r->errstr set on a connection failure or
+ * when Redis answered with an error reply. */
+redisReply *rconn_command(struct rconn *r, int argc, const char **argv,
+                          const size_t *argvlen);
+redisReply *rconn_commandf(struct rconn *r, const char *fmt, ...);
+
+/* Runs Lua script number idx (0 <= idx < RCONN_MAX_SCRIPTS, source src)
+ * with no KEYS and argc ARGV strings, loading it with SCRIPT LOAD the first
+ * time and again after Redis forgot it (NOSCRIPT).  Returns like
+ * rconn_command(). */
+redisReply *rconn_eval(struct rconn *r, int idx, const char *src, int argc,
+                       const char **argv);
+
+#endif

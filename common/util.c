@@ -1,0 +1,133 @@
+/*
+ * util.c - clocks, strict number parsing, session id validation, random ids
+ * and process identity (util.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int64_t clock_ms(clockid_t id)
+{
+    struct timespec ts;
+
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t now_mono_ms(void)
+{
+    return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t now_wall_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
+}
+
+void sleep_ms(int64_t ms)
+{
+    struct timespec ts;
+
+    if (ms <= 0)
+        return;
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+int parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    if (s == NULL || *s == '\0')
+        return -1;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || end == s)
+        return -1;
+    if (v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int session_id_valid(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > SESSION_ID_MAX)
+        return 0;
+    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+        return 0;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~' ||
+            c == '-')
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
+int random_hex(char *out, size_t size)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[16];
+    size_t i;
+
+    if (size < 33)
+        return -1;
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+        return -1;
+    for (i = 0; i < sizeof(raw); i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 0xf];
+    }
+    out[32] = '\0';
+    return 0;
+}
+
+int proc_start_time(long pid, unsigned long long *out)
+{
+    char path[64], data[1024];
+    const char *p;
+    ssize_t n;
+    int fd, field;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = read(fd, data, sizeof(data) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    data[n] = '\0';
+    /* The command name (field 2) may hold spaces and parentheses; fields
+     * are counted from the last ')'. */
+    p = strrchr(data, ')');
+    if (p == NULL)
+        return -1;
+    /* After ')' comes " S ..." where S is field 3. */
+    for (field = 2; field < 22 && *p != '\0'; p++) {
+        if (*p == ' ')
+            field++;
+    }
+    if (field != 22)
+        return -1;
+    *out = strtoull(p, NULL, 10);
+    return 0;
+}

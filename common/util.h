@@ -1,0 +1,36 @@
+/*
+ * util.h - small helpers shared by every program: clocks, number parsing,
+ * identifiers.
+ */
+#ifndef STEEL_UTIL_H
+#define STEEL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Milliseconds of CLOCK_MONOTONIC: for deadlines and intervals. */
+int64_t now_mono_ms(void);
+/* Milliseconds since the epoch (CLOCK_REALTIME): for records others read. */
+int64_t now_wall_ms(void);
+/* Sleeps ms milliseconds; returns early (0) when a signal arrives. */
+void sleep_ms(int64_t ms);
+
+/* Parses all of s as a base-10 integer within [min, max].  Returns 0, or -1
+ * for empty input, trailing characters, or a value out of range. */
+int parse_long(const char *s, long min, long max, long *out);
+
+/* 1 when s (length len) is a session id we route: 1 to SESSION_ID_MAX bytes
+ * of [A-Za-z0-9._~-], and not "." or "..". */
+#define SESSION_ID_MAX 128
+int session_id_valid(const char *s, size_t len);
+
+/* Fills out (size >= 33) with 32 random hex characters from the kernel's
+ * generator.  Returns 0 or -1. */
+int random_hex(char *out, size_t size);
+
+/* Reads the start time of process pid (field 22 of /proc/pid/stat, clock
+ * ticks since boot) into *out.  Returns 0, or -1 when there is no such
+ * process. */
+int proc_start_time(long pid, unsigned long long *out);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * whttp.h - HTTP/1.1 to workers, always under a connect and a total
+ * deadline, with a bounded response body.
+ *
+ * struct whttp is one libcurl easy handle: it keeps connections to workers
+ * alive between requests and belongs to one thread.  probe_run() asks many
+ * workers at once (libcurl multi) and returns when all answered or the
+ * deadline passed.  curl_global_init() must have run before either is used.
+ */
+#ifndef STEEL_WHTTP_H
+#define STEEL_WHTTP_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+
+enum whttp_result {
+    WHTTP_OK = 0,    /* an HTTP response arrived (any status) */
+    WHTTP_REFUSED,   /* nothing listens: connection refused */
+    WHTTP_TIMEOUT,   /* connect or total deadline passed */
+    WHTTP_BROKEN,    /* connection reset or closed before a response */
+    WHTTP_TOO_BIG,   /* response body larger than allowed */
+    WHTTP_ERROR,     /* anything else (out of memory, bad address) */
+};
+
+/* "ok", "refused", "timeout", ... */
+const char *whttp_result_str(enum whttp_result r);
+
+struct whttp {
+    CURL *easy;
+    struct buf body;                 /* the last response body */
+    struct curl_slist *headers;      /* request headers we always send */
+    char errbuf[CURL_ERROR_SIZE];    /* libcurl's message for a failure */
+};
+
+struct whttp_resp {
+    long status;       /* HTTP status, 0 when result != WHTTP_OK */
+    const char *body;  /* borrowed from the struct whttp until its next use */
+    size_t len;
+    long elapsed_ms;
+};
+
+/* Returns 0, or -1 when libcurl cannot make a handle.  max_body bounds
+ * every response body. */
+int whttp_init(struct whttp *w, size_t max_body);
+void whttp_release(struct whttp *w);
+
+/* Sends method path to http://host:port with body (may be NULL for none;
+ * sent as application/json).  Fills *resp.  Never blocks longer than
+ * total_ms. */
+enum whttp_result whttp_request(struct whttp *w, const char *method,
+                                const char *host, int port, const char *path,
+                                const char *body, size_t body_len,
+                                long connect_ms, long total_ms,
+                                struct whttp_resp *resp);
+
+#define PROBE_BODY_MAX 512
+
+struct probe {
+    const char *host;               /* in */
+    int port;                       /* in */
+    const char *path;               /* in, e.g. "/health" */
+    enum whttp_result result;       /* out */
+    long status;                    /* out */
+    char body[PROBE_BODY_MAX];      /* out, NUL-terminated, truncated */
+    size_t body_len;                /* out */
+    int body_truncated;             /* out */
+};
+
+/* Sends GET path to every p[i] at once, at most max_parallel in flight
+ * (0 = all).  Returns 0 once each has a result, or -1 if libcurl failed
+ * as a whole (each p[i].result is then WHTTP_ERROR).  Takes at most about
+ * total_ms when max_parallel >= n. */
+int probe_run(struct probe *p, size_t n, long connect_ms, long total_ms,
+              size_t max_parallel);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * check_conf.c - the configuration parser: defaults, every error names the
+ * file and line, and the shipped etc/steel-orchestrator.conf parses and
+ * documents every directive.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "check_suites.h"
+#include "conf.h"
+
+static struct conf c;
+static char err[1024];
+
+static void setup(void)
+{
+    ck_assert_int_eq(conf_defaults(&c), 0);
+    err[0] = '\0';
+}
+
+START_TEST(test_defaults)
+{
+    ck_assert_int_eq(c.session_ttl, 60);
+    ck_assert_int_eq(c.create_wait, 10);
+    ck_assert_int_eq(c.worker_port_min, 20000);
+    ck_assert_int_eq(c.worker_port_max, 29999);
+    ck_assert_str_eq(c.redis, "127.0.0.1:6379");
+    ck_assert_str_eq(c.key_prefix, "steel");
+    ck_assert(c.node_name[0] != '\0');
+    ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(test_parse_values)
+{
+    const char *text = "# comment\n"
+                       "\n"
+                       "session_ttl = 5\n"
+                       "  pool_idle_target=2   # trailing comment\n"
+                       "worker_port_range = 30000-30100\n"
+                       "redis = /run/redis/redis.sock\n"
+                       "log_level = debug\r\n"
+                       "worker_bin = /opt/steel browser/bin\n";
+
+    ck_assert_int_eq(conf_parse(&c, "t.conf", text, err, sizeof(err)), 0);
+    ck_assert_int_eq(c.session_ttl, 5);
+    ck_assert_int_eq(c.pool_idle_target, 2);
+    ck_assert_int_eq(c.worker_port_min, 30000);
+    ck_assert_int_eq(c.worker_port_max, 30100);
+    ck_assert_str_eq(c.redis, "/run/redis/redis.sock");
+    ck_assert_str_eq(c.log_level, "debug");
+    ck_assert_str_eq(c.worker_bin, "/opt/steel browser/bin");
+}
+END_TEST
+
+static const struct {
+    const char *text;
+    const char *want;
+} bad_cases[] = {
+    {"nosuch = 1\n", "t.conf:1: unknown directive \"nosuch\""},
+    {"\n\nsession_ttl = abc\n", "t.conf:3: session_ttl must be"},
+    {"session_ttl = 0\n", "t.conf:1: session_ttl must be"},
+    {"session_ttl = 99999999999999999999\n", "t.conf:1: session_ttl"},
+    {"session_ttl = 5x\n", "t.conf:1: session_ttl"},
+    {"session_ttl\n", "t.conf:1: expected \"key = value\""},
+    {"session_ttl = 5\nsession_ttl = 6\n", "t.conf:2: session_ttl is set"},
+    {"worker_port_range = 10-5\n", "t.conf:1: worker_port_range must"},
+    {"worker_port_range = 70000-70001\n", "t.conf:1: worker_port_range"},
+    {"worker_port_range = 100\n", "t.conf:1: worker_port_range"},
+    {"log_level = loud\n", "t.conf:1: log_level must"},
+    {"pool_idle_target = 10\npool_max_workers = 5\n", "pool_idle_target"},
+    {"worker_port_range = 100-101\npool_max_workers = 5\n",
+     "fewer ports"},
+    {"key_prefix = \n", "key_prefix must not be empty"},
+};
+
+START_TEST(test_bad_values)
+{
+    int rc = conf_parse(&c, "t.conf", bad_cases[_i].text, err, sizeof(err));
+
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(err, bad_cases[_i].want) != NULL,
+                  "case %d: error \"%s\" lacks \"%s\"", _i, err,
+                  bad_cases[_i].want);
+}
+END_TEST
+
+START_TEST(test_long_line)
+{
+    char text[6000];
+
+    memset(text, 'a', sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+    ck_assert_int_eq(conf_parse(&c, "t.conf", text, err, sizeof(err)), -1);
+    ck_assert(strstr(err, "t.conf:1: line is longer") != NULL);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+    ck_assert_int_eq(conf_load(&c, "/nonexistent/steel.conf", err,
+                               sizeof(err)),
+                     -1);
+    ck_assert(strstr(err, "/nonexistent/steel.conf") != NULL);
+}
+END_TEST
+
+/* The shipped sample parses, and mentions every directive it could set:
+ * each "# name = default" or "name = value" line must be a directive. */
+START_TEST(test_sample_file)
+{
+    char path[1024], line[1024];
+    FILE *f;
+    int documented = 0;
+
+    snprintf(path, sizeof(path), "%s/etc/steel-orchestrator.conf", SRCDIR);
+    ck_assert_msg(conf_load(&c, path, err, sizeof(err)) == 0, "%s", err);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char key[128], text[256];
+        struct conf tmp;
+
+        /* Commented-out directives look like "#name = value". */
+        if (sscanf(line, "#%127[a-z_] = %255[^\n]", key, text) == 2) {
+            snprintf(line, sizeof(line), "%s = %s\n", key, text);
+            conf_defaults(&tmp);
+            ck_assert_msg(conf_parse(&tmp, path, line, err, sizeof(err)) == 0,
+                          "documented default does not parse: %s", err);
+            documented++;
+        }
+    }
+    fclose(f);
+    ck_assert_int_ge(documented, 30);
+}
+END_TEST
+
+Suite *conf_suite(void)
+{
+    Suite *s = suite_create("conf");
+    TCase *normal = tcase_create("normal");
+    TCase *errors = tcase_create("errors");
+
+    tcase_add_checked_fixture(normal, setup, NULL);
+    tcase_add_checked_fixture(errors, setup, NULL);
+    tcase_add_test(normal, test_defaults);
+    tcase_add_test(normal, test_parse_values);
+    tcase_add_test(normal, test_sample_file);
+    tcase_add_loop_test(errors, test_bad_values, 0,
+                        (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+    tcase_add_test(errors, test_long_line);
+    tcase_add_test(errors, test_missing_file);
+    suite_add_tcase(s, normal);
+    suite_add_tcase(s, errors);
+    return s;
+}

@@ -1,0 +1,188 @@
+/*
+ * check_jsonx.c - strict JSON parsing of client bodies and worker replies.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "check_suites.h"
+#include "jsonx.h"
+#include "util.h"
+
+static const struct {
+    const char *in;
+    int ok;
+} parse_cases[] = {
+    {"{}", 1},
+    {"{\"user\":\"alice\"}", 1},
+    {"  {\"a\":[1,2,{\"b\":null}]}\n", 1},
+    {"[1,2]", 1},
+    {"42", 1},
+    {"\"s\"", 1},
+    {"", 0},
+    {"{", 0},
+    {"{} junk", 0},
+    {"{}{}", 0},
+    {"{'a':1}", 0},
+    {"{\"a\":1,}", 0},
+    {"nul", 0},
+    {"{\"a\":01}", 0},
+    {"{\"a\":1.}", 0},
+    {"{\"a\":-}", 0},
+    {"{\"a\":1e}", 0},
+    {"{\"a\":12345678901234567890123}", 1},
+    {"{\"a\":-0.5e+10}", 1},
+    {"{\"a\":\"\\u00e9\\n\\/\"}", 1},
+    {"{\"a\":\"\\x41\"}", 0},
+    {"{\"a\":\"\\u12\"}", 0},
+    {"{\"a\":\"\\u0000\"}", 0},
+    {"{\"a\":\"tab\there\"}", 0},
+    {"{\"\xc3\xa9\":\"\xf0\x9f\x98\x80\"}", 1},
+    {"{\"a\":\"\xc3\"}", 0},
+    {"{\"a\":\"\xed\xa0\x80\"}", 0},
+    {"{\"a\":\"\xc0\xaf\"}", 0},
+    {"{1:2}", 0},
+    {"{\"a\" 1}", 0},
+    {"[1 2]", 0},
+    {"[,]", 0},
+    {"TRUE", 0},
+    {" ", 0},
+};
+
+START_TEST(test_parse)
+{
+    const char *why = NULL;
+    const char *in = parse_cases[_i].in;
+    struct json_object *o = jsonx_parse(in, strlen(in), &why);
+
+    if (parse_cases[_i].ok) {
+        ck_assert_msg(o != NULL, "case %d (%s): %s", _i, in, why);
+        json_object_put(o);
+    } else {
+        ck_assert_msg(o == NULL, "case %d (%s) should fail", _i, in);
+        ck_assert_ptr_nonnull(why);
+    }
+}
+END_TEST
+
+START_TEST(test_depth_limit)
+{
+    char deep[300];
+    const char *why = NULL;
+    int i;
+
+    for (i = 0; i < 100; i++)
+        deep[i] = '[';
+    for (i = 0; i < 100; i++)
+        deep[100 + i] = ']';
+    deep[200] = '\0';
+    ck_assert_ptr_null(jsonx_parse(deep, 200, &why));
+    ck_assert_str_eq(why, "JSON nested too deeply");
+    /* JSONX_DEPTH_MAX levels are fine. */
+    memmove(deep + JSONX_DEPTH_MAX, deep + 200 - JSONX_DEPTH_MAX,
+            JSONX_DEPTH_MAX);
+    {
+        struct json_object *o =
+            jsonx_parse(deep, 2 * JSONX_DEPTH_MAX, &why);
+
+        ck_assert_ptr_nonnull(o);
+        json_object_put(o);
+    }
+}
+END_TEST
+
+START_TEST(test_nul_byte)
+{
+    const char in[] = "{\"a\":\"x\0y\"}";
+    const char *why = NULL;
+
+    ck_assert_ptr_null(jsonx_parse(in, sizeof(in) - 1, &why));
+}
+END_TEST
+
+START_TEST(test_validate_types)
+{
+    enum jsonx_type t;
+    const char *why;
+
+    ck_assert_int_eq(jsonx_validate(" {} ", 4, &t, &why), 0);
+    ck_assert_int_eq(t, JSONX_OBJECT);
+    ck_assert_int_eq(jsonx_validate("[1]", 3, &t, &why), 0);
+    ck_assert_int_eq(t, JSONX_ARRAY);
+    ck_assert_int_eq(jsonx_validate("\"x\"", 3, &t, &why), 0);
+    ck_assert_int_eq(t, JSONX_STRING);
+    ck_assert_int_eq(jsonx_validate("-1.5", 4, &t, &why), 0);
+    ck_assert_int_eq(t, JSONX_NUMBER);
+    ck_assert_int_eq(jsonx_validate("null", 4, &t, &why), 0);
+    ck_assert_int_eq(t, JSONX_LITERAL);
+}
+END_TEST
+
+START_TEST(test_worker_session)
+{
+    char id[SESSION_ID_MAX + 1];
+    const char *why = NULL;
+    const char *ok = "{\"id\":\"6f1c-22\",\"created_at\":1,\"data\":{}}";
+    const char *noid = "{\"created_at\":1}";
+    const char *numid = "{\"id\":5}";
+    const char *badid = "{\"id\":\"../x\"}";
+
+    ck_assert_int_eq(jsonx_worker_session(ok, strlen(ok), id, sizeof(id),
+                                          &why),
+                     0);
+    ck_assert_str_eq(id, "6f1c-22");
+    ck_assert_int_eq(jsonx_worker_session(noid, strlen(noid), id, sizeof(id),
+                                          &why),
+                     -1);
+    ck_assert_int_eq(jsonx_worker_session(numid, strlen(numid), id,
+                                          sizeof(id), &why),
+                     -1);
+    ck_assert_int_eq(jsonx_worker_session(badid, strlen(badid), id,
+                                          sizeof(id), &why),
+                     -1);
+    ck_assert_int_eq(jsonx_worker_session("[]", 2, id, sizeof(id), &why), -1);
+}
+END_TEST
+
+START_TEST(test_worker_status)
+{
+    char sid[SESSION_ID_MAX + 1];
+    const char *why = NULL;
+    int avail = -1;
+    const char *idle = "{\"available\":true,\"session_id\":null}";
+    const char *busy = "{\"available\":false,\"session_id\":\"abc\"}";
+    const char *bad = "{\"available\":\"yes\"}";
+
+    ck_assert_int_eq(jsonx_worker_status(idle, strlen(idle), &avail, sid,
+                                         sizeof(sid), &why),
+                     0);
+    ck_assert_int_eq(avail, 1);
+    ck_assert_str_eq(sid, "");
+    ck_assert_int_eq(jsonx_worker_status(busy, strlen(busy), &avail, sid,
+                                         sizeof(sid), &why),
+                     0);
+    ck_assert_int_eq(avail, 0);
+    ck_assert_str_eq(sid, "abc");
+    ck_assert_int_eq(jsonx_worker_status(bad, strlen(bad), &avail, sid,
+                                         sizeof(sid), &why),
+                     -1);
+}
+END_TEST
+
+Suite *jsonx_suite(void)
+{
+    Suite *s = suite_create("jsonx");
+    TCase *normal = tcase_create("normal");
+    TCase *limits = tcase_create("limits");
+
+    tcase_add_loop_test(normal, test_parse, 0,
+                        (int)(sizeof(parse_cases) / sizeof(parse_cases[0])));
+    tcase_add_test(normal, test_validate_types);
+    tcase_add_test(normal, test_worker_session);
+    tcase_add_test(normal, test_worker_status);
+    tcase_add_test(limits, test_depth_limit);
+    tcase_add_test(limits, test_nul_byte);
+    suite_add_tcase(s, normal);
+    suite_add_tcase(s, limits);
+    return s;
+}

@@ -1,0 +1,27 @@
+/*
+ * check_main.c - the one runner of every unit test suite.  Prints Check's
+ * summary lines; exits non-zero when any test failed.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "check_suites.h"
+#include "log.h"
+
+int main(void)
+{
+    SRunner *sr;
+    int failed;
+
+    log_init("check_steel", LOG_LEVEL_ERROR);
+    sr = srunner_create(buf_suite());
+    srunner_add_suite(sr, conf_suite());
+    srunner_add_suite(sr, jsonx_suite());
+    srunner_add_suite(sr, util_suite());
+    srunner_add_suite(sr, log_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,16 @@
+/*
+ * check_suites.h - every Check suite of the unit tests; check_main.c runs
+ * them all in one runner.
+ */
+#ifndef STEEL_CHECK_SUITES_H
+#define STEEL_CHECK_SUITES_H
+
+#include <check.h>
+
+Suite *buf_suite(void);
+Suite *conf_suite(void);
+Suite *jsonx_suite(void);
+Suite *util_suite(void);
+Suite *log_suite(void);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * check_util.c - number parsing, session id validation, random ids and
+ * process identity.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_suites.h"
+#include "keys.h"
+#include "util.h"
+
+START_TEST(test_parse_long)
+{
+    long v = 0;
+
+    ck_assert_int_eq(parse_long("42", 0, 100, &v), 0);
+    ck_assert_int_eq(v, 42);
+    ck_assert_int_eq(parse_long("-1", 0, 100, &v), -1);
+    ck_assert_int_eq(parse_long("101", 0, 100, &v), -1);
+    ck_assert_int_eq(parse_long("", 0, 100, &v), -1);
+    ck_assert_int_eq(parse_long("1 ", 0, 100, &v), -1);
+    ck_assert_int_eq(parse_long("0x10", 0, 100, &v), -1);
+    ck_assert_int_eq(parse_long("99999999999999999999", 0, LONG_MAX, &v),
+                     -1);
+}
+END_TEST
+
+START_TEST(test_session_ids)
+{
+    char longid[SESSION_ID_MAX + 2];
+
+    ck_assert(session_id_valid("abc", 3));
+    ck_assert(session_id_valid("550e8400-e29b-41d4-a716-446655440000", 36));
+    ck_assert(session_id_valid("a.b_c~d", 7));
+    ck_assert(!session_id_valid("", 0));
+    ck_assert(!session_id_valid(".", 1));
+    ck_assert(!session_id_valid("..", 2));
+    ck_assert(!session_id_valid("a/b", 3));
+    ck_assert(!session_id_valid("a%2F", 4));
+    ck_assert(!session_id_valid("a\0b", 3));
+    ck_assert(!session_id_valid("a\r\n", 3));
+    ck_assert(!session_id_valid("a b", 3));
+    memset(longid, 'a', sizeof(longid));
+    ck_assert(session_id_valid(longid, SESSION_ID_MAX));
+    ck_assert(!session_id_valid(longid, SESSION_ID_MAX + 1));
+}
+END_TEST
+
+START_TEST(test_random_hex)
+{
+    char a[33], b[33];
+
+    ck_assert_int_eq(random_hex(a, sizeof(a)), 0);
+    ck_assert_int_eq(random_hex(b, sizeof(b)), 0);
+    ck_assert_uint_eq(strlen(a), 32);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(random_hex(a, 10), -1);
+}
+END_TEST
+
+START_TEST(test_proc_start_time)
+{
+    unsigned long long t1 = 0, t2 = 0;
+
+    ck_assert_int_eq(proc_start_time((long)getpid(), &t1), 0);
+    ck_assert_int_eq(proc_start_time((long)getpid(), &t2), 0);
+    ck_assert(t1 > 0);
+    ck_assert(t1 == t2);
+    ck_assert_int_eq(proc_start_time(0x7ffffff0L, &t1), -1);
+}
+END_TEST
+
+START_TEST(test_keys)
+{
+    char k[KEY_MAX], small[8];
+
+    ck_assert_int_eq(key_build(k, sizeof(k), KEY_SESSION, "steel", "abc"), 0);
+    ck_assert_str_eq(k, "steel:session:abc");
+    ck_assert_int_eq(key_build(k, sizeof(k), KEY_IDLE, "p", NULL), 0);
+    ck_assert_str_eq(k, "p:idle");
+    ck_assert_int_eq(key_build(small, sizeof(small), KEY_WORKER, "steel",
+                               "123"),
+                     -1);
+}
+END_TEST
+
+Suite *util_suite(void)
+{
+    Suite *s = suite_create("util");
+    TCase *normal = tcase_create("normal");
+
+    tcase_add_test(normal, test_parse_long);
+    tcase_add_test(normal, test_session_ids);
+    tcase_add_test(normal, test_random_hex);
+    tcase_add_test(normal, test_proc_start_time);
+    tcase_add_test(normal, test_keys);
+    suite_add_tcase(s, normal);
+    return s;
+}
