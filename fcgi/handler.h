@@ -1,0 +1,56 @@
+/*
+ * handler.h - the request handlers of steel-fcgi.
+ *
+ * A struct handler is one accept thread's private context: its Redis
+ * connection and its HTTP client to workers.  Handlers keep nothing between
+ * requests; every decision is an atomic operation in Redis (store.h).
+ * Handlers take a struct request and fill a struct response; they never
+ * touch libfcgi.
+ */
+#ifndef STEEL_HANDLER_H
+#define STEEL_HANDLER_H
+
+#include "conf.h"
+#include "rconn.h"
+#include "request.h"
+#include "response.h"
+#include "router.h"
+#include "whttp.h"
+
+struct handler {
+    const struct conf *conf; /* shared, read-only */
+    struct rconn redis;
+    struct whttp http;
+};
+
+/* Returns 0, or -1 (logged) when the HTTP client cannot be made. */
+int handler_init(struct handler *h, const struct conf *conf);
+void handler_release(struct handler *h);
+
+/* Routes rq, checks access, runs the handler; r always ends up with a
+ * complete answer.  Returns the route that ran (ROUTE_COUNT for none). */
+enum route_id handler_serve(struct handler *h, struct request *rq,
+                            struct response *r);
+
+/* Route handlers (sessions.c, admin.c). */
+void handle_session_create(struct handler *h, struct request *rq,
+                           struct response *r);
+void handle_session_list(struct handler *h, struct request *rq,
+                         struct response *r);
+void handle_session_get(struct handler *h, const char *sid,
+                        struct response *r);
+void handle_session_delete(struct handler *h, const char *sid,
+                           struct response *r);
+void handle_health(struct handler *h, struct response *r);
+void handle_status(struct handler *h, struct response *r);
+void handle_workers(struct handler *h, struct response *r);
+void handle_metrics(struct handler *h, struct response *r);
+
+/* The Retry-After seconds to suggest when no worker is free now. */
+long handler_retry_after(struct handler *h);
+
+/* Constant-time comparison of a presented bearer token with want; 1 when
+ * they are equal.  Exposed for the tests. */
+int token_equal(const char *presented, const char *want);
+
+#endif

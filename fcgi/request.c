@@ -1,0 +1,79 @@
+/*
+ * request.c - filling struct request from CGI-style parameters (request.h).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "request.h"
+#include "util.h"
+
+void request_init(struct request *rq, size_t max_body)
+{
+    memset(rq, 0, sizeof(*rq));
+    buf_init(&rq->body, max_body);
+    rq->content_length = -1;
+}
+
+void request_release(struct request *rq)
+{
+    buf_release(&rq->body);
+}
+
+void request_reset(struct request *rq)
+{
+    struct buf body = rq->body;
+
+    memset(rq, 0, sizeof(*rq));
+    rq->body = body;
+    buf_reset(&rq->body);
+    rq->content_length = -1;
+}
+
+/* Copies value into field; returns 1 if it had to be truncated. */
+static int copy_field(char *field, size_t size, const char *value)
+{
+    size_t n;
+
+    if (value == NULL) {
+        field[0] = '\0';
+        return 0;
+    }
+    n = strlen(value);
+    if (n >= size) {
+        memcpy(field, value, size - 1);
+        field[size - 1] = '\0';
+        return 1;
+    }
+    memcpy(field, value, n + 1);
+    return 0;
+}
+
+void request_set_params(struct request *rq,
+                        const char *(*get)(const char *name, void *arg),
+                        void *arg)
+{
+    const char *cl;
+    long v;
+
+    copy_field(rq->method, sizeof(rq->method), get("REQUEST_METHOD", arg));
+    rq->uri_too_long =
+        copy_field(rq->uri, sizeof(rq->uri), get("REQUEST_URI", arg));
+    rq->header_too_long |= copy_field(rq->content_type,
+                                      sizeof(rq->content_type),
+                                      get("CONTENT_TYPE", arg));
+    rq->header_too_long |= copy_field(rq->authorization,
+                                      sizeof(rq->authorization),
+                                      get("HTTP_AUTHORIZATION", arg));
+    rq->header_too_long |= copy_field(rq->idempotency_key,
+                                      sizeof(rq->idempotency_key),
+                                      get("HTTP_IDEMPOTENCY_KEY", arg));
+    copy_field(rq->remote_addr, sizeof(rq->remote_addr),
+               get("REMOTE_ADDR", arg));
+    cl = get("CONTENT_LENGTH", arg);
+    rq->content_length = -1;
+    if (cl != NULL && cl[0] != '\0' &&
+        parse_long(cl, 0, 0x7fffffffffffffffL, &v) == 0)
+        rq->content_length = v;
+}

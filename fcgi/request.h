@@ -1,0 +1,44 @@
+/*
+ * request.h - one HTTP request as the handlers see it, independent of
+ * libfcgi: main.c fills it from the FastCGI parameters and stdin; the tests
+ * fill it directly.
+ */
+#ifndef STEEL_REQUEST_H
+#define STEEL_REQUEST_H
+
+#include "buf.h"
+
+#define REQUEST_FIELD_MAX 256
+
+struct request {
+    char method[16];
+    char uri[8192];              /* REQUEST_URI as sent: path and query */
+    char content_type[REQUEST_FIELD_MAX];
+    char authorization[REQUEST_FIELD_MAX];
+    char idempotency_key[REQUEST_FIELD_MAX];
+    char remote_addr[64];
+    long content_length;         /* -1 when absent */
+    int uri_too_long;            /* REQUEST_URI did not fit in uri */
+    int header_too_long;         /* a header did not fit its field */
+    struct buf body;             /* bounded by max_body */
+    int body_too_large;          /* the body exceeded max_body */
+    /* Returns 1 when the client has gone away (it closed the connection);
+     * may be NULL. */
+    int (*client_gone)(void *arg);
+    void *client_gone_arg;
+};
+
+void request_init(struct request *rq, size_t max_body);
+void request_release(struct request *rq);
+/* Forgets everything but the allocations. */
+void request_reset(struct request *rq);
+
+/* Fills the fields from a parameter lookup (CGI names: REQUEST_METHOD,
+ * REQUEST_URI, CONTENT_TYPE, CONTENT_LENGTH, HTTP_AUTHORIZATION,
+ * HTTP_IDEMPOTENCY_KEY, REMOTE_ADDR).  Values too long for a field set
+ * the matching flag; the body is read separately. */
+void request_set_params(struct request *rq,
+                        const char *(*get)(const char *name, void *arg),
+                        void *arg);
+
+#endif
