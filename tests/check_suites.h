@@ -12,5 +12,6 @@ Suite *conf_suite(void);
 Suite *jsonx_suite(void);
 Suite *util_suite(void);
 Suite *log_suite(void);
+Suite *fcgi_suite(void);
 
 #endif
