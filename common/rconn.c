@@ -164,7 +164,14 @@ static int rconn_load(struct rconn *r, int idx, const char *src)
 redisReply *rconn_eval(struct rconn *r, int idx, const char *src, int argc,
                        const char **argv)
 {
+    return rconn_evalv(r, idx, src, argc, argv, NULL);
+}
+
+redisReply *rconn_evalv(struct rconn *r, int idx, const char *src, int argc,
+                        const char **argv, const size_t *argvlen)
+{
     const char *args[24];
+    size_t lens[24];
     redisReply *reply;
     int attempt, i;
 
@@ -180,9 +187,13 @@ redisReply *rconn_eval(struct rconn *r, int idx, const char *src, int argc,
         args[0] = "EVALSHA";
         args[1] = r->sha[idx];
         args[2] = "0";
-        for (i = 0; i < argc; i++)
+        for (i = 0; i < 3; i++)
+            lens[i] = strlen(args[i]);
+        for (i = 0; i < argc; i++) {
             args[3 + i] = argv[i];
-        reply = redisCommandArgv(r->ctx, argc + 3, args, NULL);
+            lens[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+        }
+        reply = redisCommandArgv(r->ctx, argc + 3, args, lens);
         if (reply == NULL) {
             rconn_fail(r, "EVALSHA", r->ctx ? r->ctx->errstr
                                              : "no connection");

@@ -44,5 +44,8 @@ redisReply *rconn_commandf(struct rconn *r, const char *fmt, ...);
  * rconn_command(). */
 redisReply *rconn_eval(struct rconn *r, int idx, const char *src, int argc,
                        const char **argv);
+/* The same with explicit argument lengths (argvlen may be NULL). */
+redisReply *rconn_evalv(struct rconn *r, int idx, const char *src, int argc,
+                        const char **argv, const size_t *argvlen);
 
 #endif

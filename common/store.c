@@ -57,6 +57,17 @@ enum store_script {
     SCRIPT_WAIT_BEGIN,
     SCRIPT_WAITING,
     SCRIPT_UNLOCK,
+    SCRIPT_IDEM_BEGIN,
+    SCRIPT_IDEM_FINISH,
+    SCRIPT_IDEM_ABORT,
+    SCRIPT_STATS_ADD,
+    SCRIPT_SESSION_LIST,
+    SCRIPT_HOLD,
+    SCRIPT_MARK_DEAD_IF,
+    SCRIPT_PRUNE_SESSIONS,
+    SCRIPT_RETIRE,
+    SCRIPT_POOL_VIEW,
+    SCRIPT_POOL_REPORT,
 };
 
 /* ARGV: P node host port pid pstart restarts -> id */
@@ -267,9 +278,12 @@ static const char lua_counts[] = LUA_HEAD
     "for k, v in pairs(c) do out[#out + 1] = k; out[#out + 1] = v end\n"
     "return out\n";
 
-/* ARGV: P token wait_ms -> 1 */
+/* ARGV: P token wait_ms max -> 1 | 0 (max creates wait already) */
 static const char lua_wait_begin[] = LUA_HEAD
-    "redis.call('ZADD', P .. ':waiters', now + tonumber(ARGV[3]), ARGV[2])\n"
+    "local z = P .. ':waiters'\n"
+    "redis.call('ZREMRANGEBYSCORE', z, '-inf', now)\n"
+    "if redis.call('ZCARD', z) >= tonumber(ARGV[4]) then return 0 end\n"
+    "redis.call('ZADD', z, now + tonumber(ARGV[3]), ARGV[2])\n"
     "return 1\n";
 
 /* ARGV: P -> count */
@@ -284,6 +298,146 @@ static const char lua_unlock[] = LUA_HEAD
     "  return redis.call('DEL', k)\n"
     "end\n"
     "return 0\n";
+
+/* ARGV: P id from_state since -> 1 | 0.  idle or creating -> releasing,
+ * only while the record is still in from_state entered at since. */
+static const char lua_hold[] = LUA_HEAD
+    "local id = ARGV[2]\n"
+    "local w = redis.call('HMGET', wkey(id), 'state', 'since')\n"
+    "if w[1] ~= ARGV[3] or w[2] ~= ARGV[4] then return 0 end\n"
+    "if w[1] ~= 'idle' and w[1] ~= 'creating' then return 0 end\n"
+    "redis.call('LREM', P .. ':idle', 0, id)\n"
+    "redis.call('HSET', wkey(id), 'state', 'releasing', 'since', nows)\n"
+    "return 1\n";
+
+/* ARGV: P id state session since|'' reason -> prior state | nil.  Like
+ * lua_mark_dead, only while the record still matches what the caller saw. */
+static const char lua_mark_dead_if[] = LUA_HEAD LUA_DROP_SESSION
+    "local id = ARGV[2]\n"
+    "local w = redis.call('HMGET', wkey(id), 'state', 'session', 'since')\n"
+    "if not w[1] or w[1] == 'dead' or w[1] ~= ARGV[3] then return false end\n"
+    "if (w[2] or '') ~= ARGV[4] then return false end\n"
+    "if ARGV[5] ~= '' and w[3] ~= ARGV[5] then return false end\n"
+    "redis.call('LREM', P .. ':idle', 0, id)\n"
+    "if drop_session(id, w[2]) == 1 then\n"
+    "  redis.call('HINCRBY', P .. ':stats', 'sessions_lost', 1)\n"
+    "end\n"
+    "redis.call('HSET', wkey(id), 'state', 'dead', 'session', '',\n"
+    "  'since', nows, 'reason', ARGV[6])\n"
+    "return w[1]\n";
+
+/* ARGV: P age_ms limit -> removed.  Drops P:sessions entries older than
+ * age_ms whose session key is gone; at most limit are looked at. */
+static const char lua_prune_sessions[] = LUA_HEAD
+    "local z = P .. ':sessions'\n"
+    "local cut = string.format('%d', now - tonumber(ARGV[2]))\n"
+    "local n = 0\n"
+    "for _, sid in ipairs(redis.call('ZRANGEBYSCORE', z, '-inf', cut,\n"
+    "    'LIMIT', 0, tonumber(ARGV[3]))) do\n"
+    "  if redis.call('EXISTS', skey(sid)) == 0 then\n"
+    "    redis.call('ZREM', z, sid)\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+/* ARGV: P key fingerprint pending_ms -> {'go'} | {'pending'} |
+ * {'conflict'} | {'done', status, body} */
+static const char lua_idem_begin[] = LUA_HEAD
+    "local k = P .. ':idem:' .. ARGV[2]\n"
+    "local h = redis.call('HMGET', k, 'fp', 'state', 'status', 'body')\n"
+    "if not h[1] then\n"
+    "  redis.call('HSET', k, 'fp', ARGV[3], 'state', 'pending')\n"
+    "  redis.call('PEXPIRE', k, tonumber(ARGV[4]))\n"
+    "  return {'go'}\n"
+    "end\n"
+    "if h[1] ~= ARGV[3] then return {'conflict'} end\n"
+    "if h[2] == 'done' then return {'done', h[3], h[4]} end\n"
+    "return {'pending'}\n";
+
+/* ARGV: P key fingerprint status body ttl_ms -> 1 | 0 */
+static const char lua_idem_finish[] = LUA_HEAD
+    "local k = P .. ':idem:' .. ARGV[2]\n"
+    "if redis.call('HGET', k, 'fp') ~= ARGV[3] then return 0 end\n"
+    "redis.call('HSET', k, 'state', 'done', 'status', ARGV[4],\n"
+    "  'body', ARGV[5])\n"
+    "redis.call('PEXPIRE', k, tonumber(ARGV[6]))\n"
+    "return 1\n";
+
+/* ARGV: P key fingerprint -> 1 | 0 */
+static const char lua_idem_abort[] = LUA_HEAD
+    "local k = P .. ':idem:' .. ARGV[2]\n"
+    "local h = redis.call('HMGET', k, 'fp', 'state')\n"
+    "if h[1] == ARGV[3] and h[2] == 'pending' then\n"
+    "  return redis.call('DEL', k)\n"
+    "end\n"
+    "return 0\n";
+
+/* ARGV: P "field n\nfield n..." -> fields changed */
+static const char lua_stats_add[] = LUA_HEAD
+    "local n = 0\n"
+    "for f, v in string.gmatch(ARGV[2], '([^ \\n]+) (%-?%d+)') do\n"
+    "  redis.call('HINCRBY', P .. ':stats', f, tonumber(v))\n"
+    "  n = n + 1\n"
+    "end\n"
+    "return n\n";
+
+/* ARGV: P offset limit -> {total, sid, worker, created, last, pttl, ...},
+ * most recently active first; sessions whose key is gone are skipped. */
+static const char lua_session_list[] = LUA_HEAD
+    "local z = P .. ':sessions'\n"
+    "local off, lim = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local out = {redis.call('ZCARD', z)}\n"
+    "for _, sid in ipairs(redis.call('ZREVRANGE', z, off, off + lim - 1)) do\n"
+    "  local h = redis.call('HMGET', skey(sid), 'worker', 'created', 'last')\n"
+    "  if h[1] then\n"
+    "    local ttl = redis.call('PTTL', skey(sid))\n"
+    "    for _, v in ipairs({sid, h[1], h[2] or '0', h[3] or '0',\n"
+    "        tostring(ttl)}) do out[#out + 1] = v end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* ARGV: P id reason -> 1 | 0.  idle -> dead, only while still idle. */
+static const char lua_retire[] = LUA_HEAD
+    "local k = wkey(ARGV[2])\n"
+    "if redis.call('HGET', k, 'state') ~= 'idle' then return 0 end\n"
+    "redis.call('LREM', P .. ':idle', 0, ARGV[2])\n"
+    "redis.call('HSET', k, 'state', 'dead', 'since', nows, 'reason',\n"
+    "  ARGV[3])\n"
+    "return 1\n";
+
+/* ARGV: P node -> {now, waiting, id, state, since, ...}.  Stale waiters
+ * are pruned; ids whose record is gone are dropped from the node's set. */
+static const char lua_pool_view[] = LUA_HEAD
+    "redis.call('ZREMRANGEBYSCORE', P .. ':waiters', '-inf', now)\n"
+    "local out = {nows, redis.call('ZCARD', P .. ':waiters')}\n"
+    "local set = P .. ':node:' .. ARGV[2]\n"
+    "for _, id in ipairs(redis.call('SMEMBERS', set)) do\n"
+    "  local w = redis.call('HMGET', wkey(id), 'state', 'since')\n"
+    "  if not w[1] then\n"
+    "    redis.call('SREM', set, id)\n"
+    "  else\n"
+    "    out[#out + 1] = id\n"
+    "    out[#out + 1] = w[1]\n"
+    "    out[#out + 1] = w[2] or '0'\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* ARGV: P node state reason [field value]... -> 1.  since changes only
+ * with the state; heartbeat is always now. */
+static const char lua_pool_report[] = LUA_HEAD
+    "local k = P .. ':pool:' .. ARGV[2]\n"
+    "if redis.call('HGET', k, 'state') ~= ARGV[3] then\n"
+    "  redis.call('HSET', k, 'since', nows)\n"
+    "end\n"
+    "redis.call('HSET', k, 'state', ARGV[3], 'reason', ARGV[4],\n"
+    "  'heartbeat', nows)\n"
+    "for i = 5, #ARGV - 1, 2 do\n"
+    "  redis.call('HSET', k, ARGV[i], ARGV[i + 1])\n"
+    "end\n"
+    "return 1\n";
 
 static const char *const state_names[WORKER_STATE_COUNT] = {
     "starting", "idle", "creating", "busy", "releasing", "dead",
@@ -634,16 +788,15 @@ int store_counts(struct rconn *r, const char *prefix, const char *node,
 }
 
 int store_wait_begin(struct rconn *r, const char *prefix, const char *token,
-                     long wait_ms)
+                     long wait_ms, long max)
 {
-    char sms[24];
-    const char *argv[] = {prefix, token, sms};
+    char sms[24], smax[24];
+    const char *argv[] = {prefix, token, sms, smax};
 
     snprintf(sms, sizeof(sms), "%ld", wait_ms);
-    return store_int(r, store_run(r, SCRIPT_WAIT_BEGIN, lua_wait_begin, 3,
-                                  argv)) < 0
-               ? -1
-               : 0;
+    snprintf(smax, sizeof(smax), "%ld", max);
+    return (int)store_int(
+        r, store_run(r, SCRIPT_WAIT_BEGIN, lua_wait_begin, 4, argv));
 }
 
 int store_wait_end(struct rconn *r, const char *prefix, const char *token)
@@ -705,4 +858,242 @@ int store_unlock(struct rconn *r, const char *prefix, const char *name,
     const char *argv[] = {prefix, name, token};
 
     return (int)store_int(r, store_run(r, SCRIPT_UNLOCK, lua_unlock, 3, argv));
+}
+
+int store_idem_begin(struct rconn *r, const char *prefix, const char *key,
+                     const char *fp, long pending_ms, struct buf *body,
+                     long *status)
+{
+    char sms[24];
+    const char *argv[] = {prefix, key, fp, sms};
+    redisReply *reply;
+    int rc = -1;
+
+    snprintf(sms, sizeof(sms), "%ld", pending_ms);
+    reply = store_run(r, SCRIPT_IDEM_BEGIN, lua_idem_begin, 4, argv);
+    if (reply == NULL)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_STRING) {
+        snprintf(r->errstr, sizeof(r->errstr), "unexpected idem reply");
+    } else if (strcmp(reply->element[0]->str, "go") == 0) {
+        rc = STORE_IDEM_GO;
+    } else if (strcmp(reply->element[0]->str, "pending") == 0) {
+        rc = STORE_IDEM_PENDING;
+    } else if (strcmp(reply->element[0]->str, "conflict") == 0) {
+        rc = STORE_IDEM_CONFLICT;
+    } else if (reply->elements == 3 &&
+               reply->element[2]->type == REDIS_REPLY_STRING) {
+        *status = (long)reply_ll(reply->element[1]);
+        buf_reset(body);
+        rc = buf_append(body, reply->element[2]->str,
+                        reply->element[2]->len) < 0
+                 ? -1
+                 : STORE_IDEM_DONE;
+        if (rc < 0)
+            snprintf(r->errstr, sizeof(r->errstr), "stored answer too big");
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+int store_idem_finish(struct rconn *r, const char *prefix, const char *key,
+                      const char *fp, long status, const char *body,
+                      size_t len, long ttl_ms)
+{
+    char sstatus[16], sttl[24];
+    const char *argv[] = {prefix, key, fp, sstatus, body, sttl};
+    size_t lens[6];
+    int i;
+
+    snprintf(sstatus, sizeof(sstatus), "%ld", status);
+    snprintf(sttl, sizeof(sttl), "%ld", ttl_ms);
+    for (i = 0; i < 6; i++)
+        lens[i] = strlen(argv[i]);
+    lens[4] = len;
+    return (int)store_int(r, rconn_evalv(r, SCRIPT_IDEM_FINISH,
+                                         lua_idem_finish, 6, argv, lens));
+}
+
+int store_idem_abort(struct rconn *r, const char *prefix, const char *key,
+                     const char *fp)
+{
+    const char *argv[] = {prefix, key, fp};
+
+    return (int)store_int(
+        r, store_run(r, SCRIPT_IDEM_ABORT, lua_idem_abort, 3, argv));
+}
+
+int store_stats_add(struct rconn *r, const char *prefix, const char *packed)
+{
+    const char *argv[] = {prefix, packed};
+
+    return store_int(r, store_run(r, SCRIPT_STATS_ADD, lua_stats_add, 2,
+                                  argv)) < 0
+               ? -1
+               : 0;
+}
+
+int store_session_list(struct rconn *r, const char *prefix, long offset,
+                       long limit, struct session_rec **out, size_t *n,
+                       long *total)
+{
+    char soff[24], slim[24];
+    const char *argv[] = {prefix, soff, slim};
+    struct session_rec *recs = NULL;
+    redisReply *reply;
+    size_t i, count = 0;
+
+    *out = NULL;
+    *n = 0;
+    snprintf(soff, sizeof(soff), "%ld", offset);
+    snprintf(slim, sizeof(slim), "%ld", limit);
+    reply = store_run(r, SCRIPT_SESSION_LIST, lua_session_list, 3, argv);
+    if (reply == NULL)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+        snprintf(r->errstr, sizeof(r->errstr), "unexpected list reply");
+        freeReplyObject(reply);
+        return -1;
+    }
+    *total = (long)reply_ll(reply->element[0]);
+    if (reply->elements > 1) {
+        recs = calloc((reply->elements - 1) / 5 + 1, sizeof(*recs));
+        if (recs == NULL) {
+            snprintf(r->errstr, sizeof(r->errstr), "out of memory");
+            freeReplyObject(reply);
+            return -1;
+        }
+    }
+    for (i = 1; i + 4 < reply->elements; i += 5) {
+        struct session_rec *s = &recs[count++];
+
+        copy_str(s->id, sizeof(s->id), reply->element[i]);
+        copy_str(s->worker, sizeof(s->worker), reply->element[i + 1]);
+        s->created_ms = reply_ll(reply->element[i + 2]);
+        s->last_ms = reply_ll(reply->element[i + 3]);
+        s->ttl_ms = reply_ll(reply->element[i + 4]);
+    }
+    freeReplyObject(reply);
+    *out = recs;
+    *n = count;
+    return 0;
+}
+
+int store_hold(struct rconn *r, const char *prefix, const char *id,
+               enum worker_state from, int64_t since_ms)
+{
+    char ssince[24];
+    const char *argv[] = {prefix, id, worker_state_name(from), ssince};
+
+    snprintf(ssince, sizeof(ssince), "%lld", (long long)since_ms);
+    return (int)store_int(r, store_run(r, SCRIPT_HOLD, lua_hold, 4, argv));
+}
+
+int store_mark_dead_if(struct rconn *r, const char *prefix, const char *id,
+                       enum worker_state state, const char *session,
+                       int64_t since_ms, const char *reason,
+                       enum worker_state *prior)
+{
+    char ssince[24] = "";
+    const char *argv[] = {prefix, id,     worker_state_name(state),
+                          session, ssince, reason};
+
+    if (since_ms >= 0)
+        snprintf(ssince, sizeof(ssince), "%lld", (long long)since_ms);
+    return store_state_call(r, SCRIPT_MARK_DEAD_IF, lua_mark_dead_if, 6,
+                            argv, prior);
+}
+
+long store_prune_sessions(struct rconn *r, const char *prefix, long age_ms,
+                          long limit)
+{
+    char sage[24], slimit[24];
+    const char *argv[] = {prefix, sage, slimit};
+
+    snprintf(sage, sizeof(sage), "%ld", age_ms);
+    snprintf(slimit, sizeof(slimit), "%ld", limit);
+    return store_int(r, store_run(r, SCRIPT_PRUNE_SESSIONS,
+                                  lua_prune_sessions, 3, argv));
+}
+
+int store_retire(struct rconn *r, const char *prefix, const char *id,
+                 const char *reason)
+{
+    const char *argv[] = {prefix, id, reason};
+
+    return (int)store_int(r, store_run(r, SCRIPT_RETIRE, lua_retire, 3, argv));
+}
+
+int store_pool_view(struct rconn *r, const char *prefix, const char *node,
+                    struct pool_view *v)
+{
+    const char *argv[] = {prefix, node};
+    redisReply *reply;
+    size_t i, count = 0;
+
+    memset(v, 0, sizeof(*v));
+    reply = store_run(r, SCRIPT_POOL_VIEW, lua_pool_view, 2, argv);
+    if (reply == NULL)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+        snprintf(r->errstr, sizeof(r->errstr), "unexpected pool view reply");
+        freeReplyObject(reply);
+        return -1;
+    }
+    v->now_ms = reply_ll(reply->element[0]);
+    v->waiting = (long)reply_ll(reply->element[1]);
+    if (reply->elements > 2) {
+        v->entries = calloc((reply->elements - 2) / 3 + 1,
+                            sizeof(*v->entries));
+        if (v->entries == NULL) {
+            snprintf(r->errstr, sizeof(r->errstr), "out of memory");
+            freeReplyObject(reply);
+            return -1;
+        }
+    }
+    for (i = 2; i + 2 < reply->elements; i += 3) {
+        struct pool_entry *e = &v->entries[count++];
+        char st[16];
+
+        copy_str(e->id, sizeof(e->id), reply->element[i]);
+        copy_str(st, sizeof(st), reply->element[i + 1]);
+        if (worker_state_parse(st, &e->state) < 0)
+            e->state = WORKER_DEAD;
+        e->since_ms = reply_ll(reply->element[i + 2]);
+    }
+    v->n = count;
+    freeReplyObject(reply);
+    return 0;
+}
+
+void store_pool_view_release(struct pool_view *v)
+{
+    free(v->entries);
+    v->entries = NULL;
+    v->n = 0;
+}
+
+int store_pool_report(struct rconn *r, const char *prefix, const char *node,
+                      const char *state, const char *reason, int nfields,
+                      const char **fields)
+{
+    const char *argv[20];
+    int i;
+
+    if (nfields < 0 || nfields % 2 != 0 || 4 + nfields > 20) {
+        snprintf(r->errstr, sizeof(r->errstr), "store_pool_report: bad "
+                 "arguments");
+        return -1;
+    }
+    argv[0] = prefix;
+    argv[1] = node;
+    argv[2] = state;
+    argv[3] = reason;
+    for (i = 0; i < nfields; i++)
+        argv[4 + i] = fields[i];
+    return store_int(r, store_run(r, SCRIPT_POOL_REPORT, lua_pool_report,
+                                  4 + nfields, argv)) < 0
+               ? -1
+               : 0;
 }

@@ -27,7 +27,11 @@
  *   busy -> releasing (key expired)    store_expire           reaper
  *   idle -> releasing (probe failed)   store_probe            reaper
  *   releasing -> idle                  store_released         fcgi, reaper
+ *   idle -> releasing (dirty)          store_hold             reaper
+ *   creating -> releasing (stuck)      store_hold             reaper
  *   any -> dead (- session)            store_mark_dead        all
+ *   idle -> dead (pool shrinks)        store_retire           spawner
+ *   seen state -> dead (- session)     store_mark_dead_if     reaper
  *   any -> (none) (- session)          store_worker_gone      spawner, reaper
  *
  * Invariants the scripts keep:
@@ -48,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "rconn.h"
 #include "util.h"
 
@@ -169,9 +174,10 @@ int store_counts(struct rconn *r, const char *prefix, const char *node,
                  long counts[WORKER_STATE_COUNT]);
 
 /* A create starts waiting for a worker for at most wait_ms: registers
- * token in P:waiters.  Returns 0 or -1. */
+ * token in P:waiters unless max creates wait already.  Returns 1
+ * registered, 0 queue full, -1. */
 int store_wait_begin(struct rconn *r, const char *prefix, const char *token,
-                     long wait_ms);
+                     long wait_ms, long max);
 int store_wait_end(struct rconn *r, const char *prefix, const char *token);
 /* Creates waiting now (stale tokens pruned).  Returns the count or -1. */
 long store_waiting(struct rconn *r, const char *prefix);
@@ -187,5 +193,105 @@ int store_lock(struct rconn *r, const char *prefix, const char *name,
                const char *token, long ttl_ms);
 int store_unlock(struct rconn *r, const char *prefix, const char *name,
                  const char *token);
+
+/* Idempotent creates: P:idem:<key> remembers the body's fingerprint and,
+ * once the create finished, its status and body.
+ * store_idem_begin returns STORE_IDEM_GO (the caller creates; the record
+ * is pending for pending_ms), STORE_IDEM_PENDING (another request with
+ * this key is creating), STORE_IDEM_CONFLICT (the key was used with
+ * another body) or STORE_IDEM_DONE (*status and body hold the stored
+ * answer), or -1. */
+#define STORE_IDEM_GO 1
+#define STORE_IDEM_PENDING 2
+#define STORE_IDEM_CONFLICT 3
+#define STORE_IDEM_DONE 4
+int store_idem_begin(struct rconn *r, const char *prefix, const char *key,
+                     const char *fp, long pending_ms, struct buf *body,
+                     long *status);
+/* Stores the answer of a finished create for ttl_ms.  Returns 1, 0 when
+ * the record is gone or not ours, -1. */
+int store_idem_finish(struct rconn *r, const char *prefix, const char *key,
+                      const char *fp, long status, const char *body,
+                      size_t len, long ttl_ms);
+/* Forgets a pending record after a create failed, so a retry may try
+ * again.  Returns 1, 0, -1. */
+int store_idem_abort(struct rconn *r, const char *prefix, const char *key,
+                     const char *fp);
+
+/* Adds counters to P:stats in one call: packed is "field n" pairs
+ * separated by newlines; fields hold no blanks.  Returns 0 or -1. */
+int store_stats_add(struct rconn *r, const char *prefix, const char *packed);
+
+/* One live session as store_session_list() reads it. */
+struct session_rec {
+    char id[SESSION_ID_MAX + 1];
+    char worker[WORKER_ID_MAX];
+    int64_t created_ms; /* epoch ms */
+    int64_t last_ms;    /* epoch ms of the last create or GET */
+    int64_t ttl_ms;     /* until expiry */
+};
+
+/* Reads up to limit live sessions from offset, most recently active first.
+ * *out is malloc'd (caller frees), *n its length, *total the size of the
+ * index.  Returns 0 or -1. */
+int store_session_list(struct rconn *r, const char *prefix, long offset,
+                       long limit, struct session_rec **out, size_t *n,
+                       long *total);
+
+/* idle or creating -> releasing, only while the worker is still in state
+ * from, entered at since_ms (worker_rec.since_ms), so it is handed to no
+ * create while the reaper cleans it; store_released ends the hold.
+ * Returns 1, 0 when the record moved on meanwhile, -1. */
+int store_hold(struct rconn *r, const char *prefix, const char *id,
+               enum worker_state from, int64_t since_ms);
+
+/* store_mark_dead, only while the record still is in state with session
+ * ("" for none) and, when since_ms >= 0, entered that state at since_ms:
+ * a decision taken on a snapshot never hits a worker that moved on.
+ * Returns 1, 0 when it moved on (or is unknown or dead), -1. */
+int store_mark_dead_if(struct rconn *r, const char *prefix, const char *id,
+                       enum worker_state state, const char *session,
+                       int64_t since_ms, const char *reason,
+                       enum worker_state *prior);
+
+/* Removes from P:sessions at most limit entries older than age_ms whose
+ * session key no longer exists.  Returns how many, or -1. */
+long store_prune_sessions(struct rconn *r, const char *prefix, long age_ms,
+                          long limit);
+
+/* idle -> dead with reason, only while the worker is still idle, so a
+ * claim never hands out a worker the spawner is about to stop.  Returns 1,
+ * 0 when it is not idle (claimed meanwhile, or unknown), -1. */
+int store_retire(struct rconn *r, const char *prefix, const char *id,
+                 const char *reason);
+
+/* One worker of a node as store_pool_view() reads it. */
+struct pool_entry {
+    char id[WORKER_ID_MAX];
+    enum worker_state state;
+    int64_t since_ms; /* epoch ms the state was entered (Redis clock) */
+};
+
+/* What a spawner reads each tick, in one round trip. */
+struct pool_view {
+    int64_t now_ms;             /* Redis clock */
+    long waiting;               /* creates waiting (stale tokens pruned) */
+    struct pool_entry *entries; /* every worker of the node; malloc'd */
+    size_t n;
+};
+
+/* Fills *v for node.  Release it with store_pool_view_release().  Returns
+ * 0 or -1. */
+int store_pool_view(struct rconn *r, const char *prefix, const char *node,
+                    struct pool_view *v);
+void store_pool_view_release(struct pool_view *v);
+
+/* Writes the spawner's view of its pool to P:pool:<node>: state ("ok",
+ * "degraded", "stopped"), reason, heartbeat (now), since (now when the
+ * state changed) and nfields more strings as field, value pairs (at most
+ * 16).  Returns 0 or -1. */
+int store_pool_report(struct rconn *r, const char *prefix, const char *node,
+                      const char *state, const char *reason, int nfields,
+                      const char **fields);
 
 #endif

@@ -191,8 +191,8 @@ static size_t probe_write(char *data, size_t size, size_t nmemb, void *user)
     return size * nmemb;
 }
 
-static CURL *probe_start(CURLM *m, struct probe *p, long connect_ms,
-                         long total_ms)
+static CURL *probe_start(CURLM *m, const char *method, struct probe *p,
+                         long connect_ms, long total_ms)
 {
     char url[1024];
     CURL *e;
@@ -209,6 +209,8 @@ static CURL *probe_start(CURLM *m, struct probe *p, long connect_ms,
         return NULL;
     whttp_common(e, connect_ms, total_ms);
     curl_easy_setopt(e, CURLOPT_URL, url);
+    if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, p);
     curl_easy_setopt(e, CURLOPT_PRIVATE, p);
@@ -224,6 +226,12 @@ static CURL *probe_start(CURLM *m, struct probe *p, long connect_ms,
 
 int probe_run(struct probe *p, size_t n, long connect_ms, long total_ms,
               size_t max_parallel)
+{
+    return probe_run_method("GET", p, n, connect_ms, total_ms, max_parallel);
+}
+
+int probe_run_method(const char *method, struct probe *p, size_t n,
+                     long connect_ms, long total_ms, size_t max_parallel)
 {
     CURLM *m;
     size_t next = 0, active = 0, i;
@@ -246,7 +254,8 @@ int probe_run(struct probe *p, size_t n, long connect_ms, long total_ms,
         int left;
 
         while (active < max_parallel && next < n) {
-            if (probe_start(m, &p[next], connect_ms, total_ms) != NULL)
+            if (probe_start(m, method, &p[next], connect_ms, total_ms) !=
+                NULL)
                 active++;
             next++;
         }

@@ -76,4 +76,9 @@ struct probe {
 int probe_run(struct probe *p, size_t n, long connect_ms, long total_ms,
               size_t max_parallel);
 
+/* The same with another method without a body ("DELETE" for
+ * /sessions/<id>); probe_run is probe_run_method("GET", ...). */
+int probe_run_method(const char *method, struct probe *p, size_t n,
+                     long connect_ms, long total_ms, size_t max_parallel);
+
 #endif

@@ -280,96 +280,88 @@ void handle_workers(struct handler *h, struct response *r)
 void handle_session_list(struct handler *h, struct request *rq,
                          struct response *r)
 {
-    char key[KEY_MAX];
-    redisReply *reply;
+    struct session_rec *recs = NULL;
     struct json_object *o, *arr;
-    size_t i;
+    long offset, limit, total = 0;
+    size_t n = 0, i;
 
-    (void)rq;
-    if (key_build(key, sizeof(key), KEY_SESSIONS, h->conf->key_prefix,
-                  NULL) < 0) {
-        response_error(r, API_ERR_INTERNAL, "key too long");
+    if (request_query_long(rq, "offset", 0, 1000000000L, 0, &offset) < 0 ||
+        request_query_long(rq, "limit", 1, SESSION_LIST_MAX, 100, &limit) <
+            0) {
+        response_error(r, API_ERR_BAD_REQUEST,
+                       "offset must be 0 or more and limit 1 to %d",
+                       SESSION_LIST_MAX);
         return;
     }
-    reply = rconn_commandf(&h->redis, "ZREVRANGE %s 0 %d WITHSCORES", key,
-                           SESSION_LIST_MAX - 1);
-    if (reply == NULL) {
+    if (store_session_list(&h->redis, h->conf->key_prefix, offset, limit,
+                           &recs, &n, &total) < 0) {
         admin_redis_failed(h, r, "session list");
         return;
     }
     arr = json_object_new_array();
-    for (i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements;
-         i += 2) {
+    for (i = 0; i < n; i++) {
         struct json_object *e = json_object_new_object();
 
-        json_object_object_add(e, "id",
-                               json_object_new_string(reply->element[i]->str));
+        json_object_object_add(e, "id", json_object_new_string(recs[i].id));
+        json_object_object_add(e, "worker",
+                               json_object_new_string(recs[i].worker));
+        json_object_object_add(e, "created_at_ms",
+                               json_object_new_int64(recs[i].created_ms));
+        json_object_object_add(e, "last_activity_ms",
+                               json_object_new_int64(recs[i].last_ms));
         json_object_object_add(
-            e, "last_activity",
-            json_object_new_int64(
-                strtoll(reply->element[i + 1]->str, NULL, 10)));
+            e, "expires_in",
+            json_object_new_double(recs[i].ttl_ms > 0 ? recs[i].ttl_ms / 1000.0
+                                                      : 0.0));
         json_object_array_add(arr, e);
     }
-    freeReplyObject(reply);
+    free(recs);
     o = json_object_new_object();
     json_object_object_add(o, "sessions", arr);
+    json_object_object_add(o, "offset", json_object_new_int64(offset));
+    json_object_object_add(o, "limit", json_object_new_int64(limit));
+    json_object_object_add(o, "total", json_object_new_int64(total));
+    json_object_object_add(o, "next_offset",
+                           offset + limit < total
+                               ? json_object_new_int64(offset + limit)
+                               : NULL);
     reply_json(r, o);
 }
 
 void handle_metrics(struct handler *h, struct response *r)
 {
+    static const char *const names[WORKER_STATE_COUNT] = {
+        "starting", "idle", "creating", "busy", "releasing", "dead",
+    };
     const struct conf *c = h->conf;
-    long counts[WORKER_STATE_COUNT], waiting, sessions;
+    struct metrics_gauges g;
+    struct json_object *nodes;
     char key[KEY_MAX];
     redisReply *reply;
-    struct buf *b = &r->body;
-    size_t i;
     int s;
 
-    if (store_counts(&h->redis, c->key_prefix, NULL, counts) < 0 ||
-        (waiting = store_waiting(&h->redis, c->key_prefix)) < 0 ||
-        (sessions = sessions_count(h)) < 0) {
+    memset(&g, 0, sizeof(g));
+    g.nstates = WORKER_STATE_COUNT;
+    g.state_names = names;
+    /* Count this request's own thread in before reading. */
+    handler_flush_metrics(h);
+    if (store_counts(&h->redis, c->key_prefix, NULL, g.workers) < 0 ||
+        (g.waiting = store_waiting(&h->redis, c->key_prefix)) < 0 ||
+        (g.sessions = sessions_count(h)) < 0) {
         admin_redis_failed(h, r, "metrics");
         return;
     }
+    nodes = pool_states(h, &s);
+    json_object_put(nodes);
+    g.degraded = s;
     if (key_build(key, sizeof(key), KEY_STATS, c->key_prefix, NULL) < 0 ||
         (reply = rconn_commandf(&h->redis, "HGETALL %s", key)) == NULL) {
         admin_redis_failed(h, r, "metrics");
         return;
     }
-    response_set(r, 200, "text/plain; version=0.0.4", NULL, 0);
-    buf_appends(b, "# HELP steel_workers Workers by state.\n"
-                   "# TYPE steel_workers gauge\n");
-    for (s = 0; s < WORKER_STATE_COUNT; s++)
-        buf_printf(b, "steel_workers{state=\"%s\"} %ld\n",
-                   worker_state_name((enum worker_state)s), counts[s]);
-    buf_printf(b, "# HELP steel_sessions Live sessions.\n"
-                  "# TYPE steel_sessions gauge\n"
-                  "steel_sessions %ld\n",
-               sessions);
-    buf_printf(b, "# HELP steel_waiting_creates Creates waiting for a "
-                  "worker.\n"
-                  "# TYPE steel_waiting_creates gauge\n"
-                  "steel_waiting_creates %ld\n",
-               waiting);
-    for (i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements;
-         i += 2) {
-        const char *field = reply->element[i]->str;
-        const char *value = reply->element[i + 1]->str;
-        const char *colon = strchr(field, ':');
-        char name[128];
-
-        if (colon == NULL) {
-            snprintf(name, sizeof(name), "steel_%s_total", field);
-            buf_printf(b, "# TYPE %s counter\n%s %s\n", name, name, value);
-        } else {
-            /* "repairs:<kind>" -> steel_repairs_total{kind="<kind>"} */
-            snprintf(name, sizeof(name), "steel_%.*s_total",
-                     (int)(colon - field), field);
-            buf_printf(b, "%s{kind=\"%s\"} %s\n", name, colon + 1, value);
-        }
-    }
-    freeReplyObject(reply);
-    if (b->overflow)
+    response_set(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
+                 0);
+    if (metrics_render(&g, reply, &r->body) < 0)
         response_error(r, API_ERR_INTERNAL, "metrics too large");
+    freeReplyObject(reply);
 }

@@ -9,6 +9,8 @@
 
 #include "handler.h"
 #include "log.h"
+#include "store.h"
+#include "util.h"
 
 int handler_init(struct handler *h, const struct conf *conf)
 {
@@ -18,6 +20,7 @@ int handler_init(struct handler *h, const struct conf *conf)
     /* A worker's reply echoes the create body plus its own fields. */
     if (whttp_init(&h->http, (size_t)conf->max_body * 2 + 65536) < 0)
         return -1;
+    buf_init(&h->scratch, 256 * 1024);
     return 0;
 }
 
@@ -25,6 +28,24 @@ void handler_release(struct handler *h)
 {
     rconn_release(&h->redis);
     whttp_release(&h->http);
+    buf_release(&h->scratch);
+}
+
+void handler_flush_metrics(struct handler *h)
+{
+    struct metrics saved;
+
+    if (!h->metrics.dirty)
+        return;
+    saved = h->metrics;
+    buf_reset(&h->scratch);
+    if (metrics_pack(&h->metrics, &h->scratch) < 0)
+        return;
+    if (store_stats_add(&h->redis, h->conf->key_prefix, h->scratch.data) <
+        0) {
+        log_warnx("metrics: %s", h->redis.errstr);
+        h->metrics = saved;
+    }
 }
 
 int token_equal(const char *presented, const char *want)
@@ -57,8 +78,21 @@ static int handler_allowed(const struct handler *h, const struct request *rq,
     return token_equal(auth + 7, want);
 }
 
+static enum route_id handler_route(struct handler *h, struct request *rq,
+                                   struct response *r);
+
 enum route_id handler_serve(struct handler *h, struct request *rq,
                             struct response *r)
+{
+    int64_t t0 = now_mono_ms();
+    enum route_id id = handler_route(h, rq, r);
+
+    metrics_observe_request(&h->metrics, id, (long)(now_mono_ms() - t0));
+    return id;
+}
+
+static enum route_id handler_route(struct handler *h, struct request *rq,
+                                   struct response *r)
 {
     struct route_match m;
     enum route_result rr;

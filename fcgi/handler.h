@@ -11,6 +11,7 @@
 #define STEEL_HANDLER_H
 
 #include "conf.h"
+#include "metrics.h"
 #include "rconn.h"
 #include "request.h"
 #include "response.h"
@@ -21,6 +22,8 @@ struct handler {
     const struct conf *conf; /* shared, read-only */
     struct rconn redis;
     struct whttp http;
+    struct metrics metrics; /* counted since the last flush */
+    struct buf scratch;     /* packing metrics, building keys */
 };
 
 /* Returns 0, or -1 (logged) when the HTTP client cannot be made. */
@@ -31,6 +34,10 @@ void handler_release(struct handler *h);
  * complete answer.  Returns the route that ran (ROUTE_COUNT for none). */
 enum route_id handler_serve(struct handler *h, struct request *rq,
                             struct response *r);
+
+/* Adds what this thread counted to P:stats (one Redis call; failures are
+ * logged and the counts kept for the next try). */
+void handler_flush_metrics(struct handler *h);
 
 /* Route handlers (sessions.c, admin.c). */
 void handle_session_create(struct handler *h, struct request *rq,

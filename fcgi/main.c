@@ -139,6 +139,7 @@ static void *serve_thread(void *arg)
         log_debug("%s %.200s -> %d (%lld ms)", rq.method, rq.uri, r.status,
                   (long long)(now_mono_ms() - t0));
         FCGX_Finish_r(&req);
+        handler_flush_metrics(&h);
 
         pthread_mutex_lock(&inflight_lock);
         inflight--;

@@ -77,3 +77,35 @@ void request_set_params(struct request *rq,
         parse_long(cl, 0, 0x7fffffffffffffffL, &v) == 0)
         rq->content_length = v;
 }
+
+int request_query_long(const struct request *rq, const char *name, long min,
+                       long max, long def, long *out)
+{
+    const char *q = strchr(rq->uri, '?');
+    size_t nlen = strlen(name);
+    int found = 0;
+
+    *out = def;
+    if (q == NULL)
+        return 0;
+    q++;
+    while (*q != '\0') {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+
+        if (len > nlen && q[nlen] == '=' && strncmp(q, name, nlen) == 0) {
+            char value[32];
+            size_t vlen = len - nlen - 1;
+
+            if (found || vlen >= sizeof(value))
+                return -1;
+            memcpy(value, q + nlen + 1, vlen);
+            value[vlen] = '\0';
+            if (parse_long(value, min, max, out) < 0)
+                return -1;
+            found = 1;
+        }
+        q += len + (amp ? 1 : 0);
+    }
+    return 0;
+}

@@ -41,4 +41,10 @@ void request_set_params(struct request *rq,
                         const char *(*get)(const char *name, void *arg),
                         void *arg);
 
+/* Reads query parameter name of rq->uri as a whole number within
+ * [min, max] into *out; *out = def when absent.  Returns 0, or -1 when
+ * present but not such a number (or repeated). */
+int request_query_long(const struct request *rq, const char *name, long min,
+                       long max, long def, long *out);
+
 #endif

@@ -21,6 +21,7 @@ static const struct {
     [API_ERR_NOT_FOUND] = {"not_found", 404},
     [API_ERR_SESSION_NOT_FOUND] = {"session_not_found", 404},
     [API_ERR_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405},
+    [API_ERR_IDEMPOTENCY_IN_PROGRESS] = {"idempotency_in_progress", 409},
     [API_ERR_BODY_TOO_LARGE] = {"body_too_large", 413},
     [API_ERR_IDEMPOTENCY_CONFLICT] = {"idempotency_conflict", 422},
     [API_ERR_INTERNAL] = {"internal", 500},

@@ -20,6 +20,7 @@ enum api_error {
     API_ERR_NOT_FOUND,        /* 404: no such route */
     API_ERR_SESSION_NOT_FOUND, /* 404 */
     API_ERR_METHOD_NOT_ALLOWED, /* 405 */
+    API_ERR_IDEMPOTENCY_IN_PROGRESS, /* 409 */
     API_ERR_BODY_TOO_LARGE,   /* 413 */
     API_ERR_IDEMPOTENCY_CONFLICT, /* 422 */
     API_ERR_INTERNAL,         /* 500 */

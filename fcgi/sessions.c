@@ -16,6 +16,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -122,28 +123,231 @@ static void no_worker(struct handler *h, struct response *r, int attempts)
 {
     long secs = handler_retry_after(h);
 
-    if (attempts > 0)
+    if (attempts > 0) {
+        metrics_create_failure(&h->metrics, CREATE_FAIL_WORKER_FAILED);
         response_error(r, API_ERR_WORKER_FAILED,
                        "%d worker(s) failed this create and no other was "
                        "free in time",
                        attempts);
-    else
+    } else {
+        metrics_create_failure(&h->metrics, CREATE_FAIL_NO_WORKER);
         response_error(r, API_ERR_NO_WORKER,
                        "no worker became free within %ld s",
                        h->conf->create_wait);
+    }
     response_header(r, "Retry-After", "%ld", secs);
+}
+
+static void release_worker(struct handler *h, const struct worker_addr *w,
+                           const char *sid);
+
+/* The client left before its answer: end the session it would never learn
+ * about, so its worker is not held until the TTL. */
+static void create_abandoned(struct handler *h, struct response *r)
+{
+    struct worker_addr w;
+    char sid[SESSION_ID_MAX + 1];
+    const char *why;
+
+    metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
+    if (jsonx_worker_session(r->body.data, r->body.len, sid, sizeof(sid),
+                             &why) == 0 &&
+        store_end(&h->redis, h->conf->key_prefix, sid, &w) == 1) {
+        log_info("session %s: client went away before the answer; ended",
+                 sid);
+        release_worker(h, &w, sid);
+    }
+    response_error(r, API_ERR_BAD_REQUEST, "client went away");
+}
+
+static int client_gone(const struct request *rq)
+{
+    return rq->client_gone != NULL && rq->client_gone(rq->client_gone_arg);
+}
+
+/* Claims a worker (waiting up to create_wait) and creates the session on
+ * it, trying up to create_attempts workers.  r always gets the answer.
+ * Returns 1 when r holds a session, 0 otherwise. */
+static int create_session(struct handler *h, struct request *rq,
+                          struct response *r)
+{
+    const struct conf *c = h->conf;
+    int64_t start = now_mono_ms(), deadline = start + c->create_wait * 1000;
+    struct worker_addr w;
+    char token[33] = "";
+    int attempts = 0, waiting = 0, done = 0, rc;
+
+    for (;;) {
+        rc = store_claim(&h->redis, c->key_prefix, &w);
+        if (rc < 0) {
+            metrics_create_failure(&h->metrics, CREATE_FAIL_REDIS);
+            redis_failed(h, r, "claim");
+            break;
+        }
+        if (rc == 1) {
+            if (attempts == 0)
+                metrics_observe_wait(&h->metrics,
+                                     (long)(now_mono_ms() - start));
+            if (client_gone(rq)) {
+                /* Nobody waits for the answer: give the worker back
+                 * untouched. */
+                store_unclaim(&h->redis, c->key_prefix, w.id);
+                metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
+                log_debug("create abandoned by the client");
+                response_error(r, API_ERR_BAD_REQUEST, "client went away");
+                break;
+            }
+            if (create_on(h, rq, &w, r)) {
+                done = r->status >= 200 && r->status <= 299;
+                if (done && client_gone(rq)) {
+                    create_abandoned(h, r);
+                    done = 0;
+                }
+                break;
+            }
+            if (++attempts >= c->create_attempts) {
+                metrics_create_failure(&h->metrics,
+                                       CREATE_FAIL_WORKER_FAILED);
+                response_error(r, API_ERR_WORKER_FAILED,
+                               "the create failed on %d worker(s)",
+                               attempts);
+                response_header(r, "Retry-After", "1");
+                break;
+            }
+            continue;
+        }
+        /* Nothing idle: wait, telling the spawner that we do. */
+        if (now_mono_ms() >= deadline) {
+            if (attempts == 0)
+                metrics_observe_wait(&h->metrics,
+                                     (long)(now_mono_ms() - start));
+            no_worker(h, r, attempts);
+            break;
+        }
+        if (!waiting) {
+            if (random_hex(token, sizeof(token)) < 0 ||
+                (rc = store_wait_begin(&h->redis, c->key_prefix, token,
+                                       (long)(deadline - now_mono_ms()),
+                                       c->create_queue_max)) < 0) {
+                metrics_create_failure(&h->metrics, CREATE_FAIL_REDIS);
+                redis_failed(h, r, "wait");
+                break;
+            }
+            if (rc == 0) {
+                metrics_create_failure(&h->metrics, CREATE_FAIL_QUEUE_FULL);
+                response_error(r, API_ERR_QUEUE_FULL,
+                               "%ld creates are already waiting for a "
+                               "worker",
+                               c->create_queue_max);
+                response_header(r, "Retry-After", "%ld",
+                                handler_retry_after(h));
+                break;
+            }
+            waiting = 1;
+        }
+        if (client_gone(rq)) {
+            metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
+            log_debug("create abandoned by the client while waiting");
+            response_error(r, API_ERR_BAD_REQUEST, "client went away");
+            break;
+        }
+        sleep_ms(CREATE_POLL_MS);
+    }
+    if (waiting && store_wait_end(&h->redis, c->key_prefix, token) < 0)
+        log_warnx("wait end: %s", h->redis.errstr);
+    return done;
+}
+
+/* 1 when key is a usable Idempotency-Key: 1 to 128 visible ASCII
+ * characters. */
+static int idempotency_key_valid(const char *key)
+{
+    size_t i;
+
+    for (i = 0; key[i] != '\0'; i++) {
+        if ((unsigned char)key[i] <= 0x20 || (unsigned char)key[i] >= 0x7f)
+            return 0;
+    }
+    return i > 0 && i <= 128;
+}
+
+/* FNV-1a over the body, with its length: tells a repeated request from a
+ * different one under the same key. */
+static void body_fingerprint(const struct buf *b, char *out, size_t size)
+{
+    uint64_t hash = 14695981039346656037ULL;
+    size_t i;
+
+    for (i = 0; i < b->len; i++) {
+        hash ^= (unsigned char)b->data[i];
+        hash *= 1099511628211ULL;
+    }
+    snprintf(out, size, "%016llx-%zu", (unsigned long long)hash, b->len);
+}
+
+/* POST /sessions with an Idempotency-Key: the first request with a key
+ * creates; repeats within session_ttl get the stored answer; a repeat
+ * while the first is still running waits for it. */
+static void create_idempotent(struct handler *h, struct request *rq,
+                              struct response *r)
+{
+    const struct conf *c = h->conf;
+    const char *key = rq->idempotency_key;
+    long pending_ms = c->create_wait * 1000 +
+                      c->worker_timeout_ms * c->create_attempts + 5000;
+    int64_t deadline = now_mono_ms() + pending_ms;
+    char fp[48];
+    long status = 0;
+    int rc;
+
+    body_fingerprint(&rq->body, fp, sizeof(fp));
+    for (;;) {
+        rc = store_idem_begin(&h->redis, c->key_prefix, key, fp, pending_ms,
+                              &h->scratch, &status);
+        if (rc < 0) {
+            redis_failed(h, r, "idempotency");
+            return;
+        }
+        if (rc == STORE_IDEM_DONE) {
+            response_set(r, (int)status, "application/json",
+                         h->scratch.data, h->scratch.len);
+            response_header(r, "Idempotent-Replayed", "true");
+            return;
+        }
+        if (rc == STORE_IDEM_CONFLICT) {
+            log_debug("idempotency key reused with another body");
+            response_error(r, API_ERR_IDEMPOTENCY_CONFLICT,
+                           "this Idempotency-Key was used with a different "
+                           "body");
+            return;
+        }
+        if (rc == STORE_IDEM_GO)
+            break;
+        if (now_mono_ms() >= deadline || client_gone(rq)) {
+            response_error(r, API_ERR_IDEMPOTENCY_IN_PROGRESS,
+                           "a create with this Idempotency-Key is still "
+                           "running");
+            response_header(r, "Retry-After", "1");
+            return;
+        }
+        sleep_ms(CREATE_POLL_MS * 2);
+    }
+    if (create_session(h, rq, r)) {
+        if (store_idem_finish(&h->redis, c->key_prefix, key, fp, r->status,
+                              r->body.data, r->body.len,
+                              c->session_ttl * 1000) < 0)
+            log_warnx("idempotency finish: %s", h->redis.errstr);
+    } else if (store_idem_abort(&h->redis, c->key_prefix, key, fp) < 0) {
+        log_warnx("idempotency abort: %s", h->redis.errstr);
+    }
 }
 
 void handle_session_create(struct handler *h, struct request *rq,
                            struct response *r)
 {
     const struct conf *c = h->conf;
-    int64_t deadline = now_mono_ms() + c->create_wait * 1000;
-    struct worker_addr w;
     enum jsonx_type type;
     const char *why = NULL;
-    char token[33] = "";
-    int attempts = 0, waiting = 0, rc;
 
     if (rq->body_too_large) {
         response_error(r, API_ERR_BODY_TOO_LARGE,
@@ -164,57 +368,17 @@ void handle_session_create(struct handler *h, struct request *rq,
                        "the body must be a JSON object");
         return;
     }
-
-    for (;;) {
-        rc = store_claim(&h->redis, c->key_prefix, &w);
-        if (rc < 0) {
-            redis_failed(h, r, "claim");
-            break;
-        }
-        if (rc == 1) {
-            if (rq->client_gone != NULL &&
-                rq->client_gone(rq->client_gone_arg)) {
-                /* Nobody waits for the answer: give the worker back
-                 * untouched. */
-                store_unclaim(&h->redis, c->key_prefix, w.id);
-                log_debug("create abandoned by the client");
-                response_error(r, API_ERR_BAD_REQUEST, "client went away");
-                break;
-            }
-            if (create_on(h, rq, &w, r))
-                break;
-            if (++attempts >= c->create_attempts) {
-                response_error(r, API_ERR_WORKER_FAILED,
-                               "the create failed on %d worker(s)",
-                               attempts);
-                response_header(r, "Retry-After", "1");
-                break;
-            }
-            continue;
-        }
-        /* Nothing idle: wait, telling the spawner that we do. */
-        if (now_mono_ms() >= deadline) {
-            no_worker(h, r, attempts);
-            break;
-        }
-        if (!waiting) {
-            if (random_hex(token, sizeof(token)) < 0 ||
-                store_wait_begin(&h->redis, c->key_prefix, token,
-                                 (long)(deadline - now_mono_ms())) < 0) {
-                redis_failed(h, r, "wait");
-                break;
-            }
-            waiting = 1;
-        }
-        if (rq->client_gone != NULL && rq->client_gone(rq->client_gone_arg)) {
-            log_debug("create abandoned by the client while waiting");
-            response_error(r, API_ERR_BAD_REQUEST, "client went away");
-            break;
-        }
-        sleep_ms(CREATE_POLL_MS);
+    if (rq->header_too_long || (rq->idempotency_key[0] != '\0' &&
+                                !idempotency_key_valid(rq->idempotency_key))) {
+        response_error(r, API_ERR_BAD_REQUEST,
+                       "Idempotency-Key must be 1 to 128 visible ASCII "
+                       "characters");
+        return;
     }
-    if (waiting && store_wait_end(&h->redis, c->key_prefix, token) < 0)
-        log_warnx("wait end: %s", h->redis.errstr);
+    if (rq->idempotency_key[0] != '\0')
+        create_idempotent(h, rq, r);
+    else
+        create_session(h, rq, r);
 }
 
 void handle_session_get(struct handler *h, const char *sid,

@@ -1,0 +1,74 @@
+/*
+ * metrics.h - request latency, create wait and create failures, counted
+ * per handler thread and added to P:stats in one Redis call after each
+ * request, so that every steel-fcgi process on every node contributes to
+ * one set of numbers; and the Prometheus text rendering of P:stats.
+ *
+ * P:stats fields written here (all integers):
+ *   lat:<route>:<i>     requests of route whose duration fell in bucket i
+ *   lat_sum:<route>     their total duration, ms
+ *   lat_count:<route>   their number
+ *   wait:<i>, wait_sum, wait_count   the same for the time creates
+ *                       waited for a worker
+ *   create_failures:<reason>         creates that did not get a session
+ * Other programs add plain counters ("sessions_created") and labelled ones
+ * ("repairs:<kind>"), rendered as steel_<name>_total.
+ */
+#ifndef STEEL_METRICS_H
+#define STEEL_METRICS_H
+
+#include <hiredis/hiredis.h>
+
+#include "buf.h"
+#include "router.h"
+
+#define METRICS_NBOUNDS 11 /* buckets: the bounds below, then +Inf */
+
+/* Upper bounds of the histogram buckets, in milliseconds. */
+extern const long metrics_bounds_ms[METRICS_NBOUNDS];
+
+enum create_failure {
+    CREATE_FAIL_NO_WORKER = 0,
+    CREATE_FAIL_QUEUE_FULL,
+    CREATE_FAIL_WORKER_FAILED,
+    CREATE_FAIL_REDIS,
+    CREATE_FAIL_CLIENT_GONE,
+    CREATE_FAIL_COUNT
+};
+
+struct metrics {
+    long lat[ROUTE_COUNT + 1][METRICS_NBOUNDS + 1]; /* ROUTE_COUNT: none */
+    long lat_sum_ms[ROUTE_COUNT + 1];
+    long lat_count[ROUTE_COUNT + 1];
+    long wait[METRICS_NBOUNDS + 1];
+    long wait_sum_ms;
+    long wait_count;
+    long create_fail[CREATE_FAIL_COUNT];
+    int dirty; /* something to flush */
+};
+
+void metrics_observe_request(struct metrics *m, enum route_id route,
+                             long ms);
+void metrics_observe_wait(struct metrics *m, long ms);
+void metrics_create_failure(struct metrics *m, enum create_failure why);
+
+/* Writes what m counted since the last pack as "field n" lines into out
+ * and zeroes m.  Returns 0, or -1 when out is too small (m unchanged). */
+int metrics_pack(struct metrics *m, struct buf *out);
+
+/* Gauges read at scrape time. */
+struct metrics_gauges {
+    long workers[8];     /* by state, indexed like enum worker_state */
+    int nstates;
+    const char *const *state_names;
+    long sessions;
+    long waiting;
+    int degraded;
+};
+
+/* Renders the Prometheus text exposition of the gauges and of stats, an
+ * HGETALL reply of P:stats, into out.  Returns 0 or -1 (out full). */
+int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
+                   struct buf *out);
+
+#endif
