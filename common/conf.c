@@ -77,7 +77,7 @@ static const struct conf_directive conf_table[] = {
     LONGD(reap_interval, 1, 3600, "1"),
     LONGD(probe_timeout_ms, 10, 60000, "1000"),
     LONGD(probe_failures, 1, 100, "3"),
-    LONGD(fcgi_threads, 1, 1024, "8"),
+    LONGD(fcgi_threads, 1, 1024, "32"),
     STRD(api_token, ""),
     STRD(admin_token, ""),
     {"log_level", CONF_LOG_LEVEL, offsetof(struct conf, log_level),
