@@ -1,0 +1,3 @@
+module steel-orchestrator/tester
+
+go 1.19

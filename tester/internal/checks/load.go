@@ -1,0 +1,105 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"steel-orchestrator/tester/internal/api"
+)
+
+func loadChecks() []Check {
+	return []Check{
+		{Slug: "load", Group: GroupLoad, Title: "More parallel creates than idle workers: success or 503 with Retry-After", run: checkLoad},
+	}
+}
+
+// loadCreates is how many creates checkLoad sends: five more than the idle
+// workers /status reports, else 50, at most 200.
+func loadCreates(st *api.Status) int {
+	if idle, ok := st.Worker("idle"); ok && idle >= 0 {
+		n := int(idle) + 5
+		if n > 200 {
+			n = 200
+		}
+		return n
+	}
+	return 50
+}
+
+// checkLoad: every create of a burst larger than the idle pool either
+// succeeds or answers 503 with Retry-After and a JSON error; no two
+// successes share an id or a worker (each GET returns its own data).
+func checkLoad(ctx context.Context, e *Env) error {
+	st, _, _ := e.API.GetStatus(ctx)
+	n := loadCreates(st)
+	timeout := e.API.Timeout()
+	if cw, ok := st.Limit("create_wait"); ok && cw > 0 {
+		if d := time.Duration(cw*float64(time.Second)) + 5*time.Second; d > timeout {
+			timeout = d
+		}
+	}
+	type outcome struct {
+		resp *api.Response
+		s    *api.Session
+		data []byte
+		err  error
+	}
+	out := make([]outcome, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		out[i].data = uniqueData("load", i)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			resp, err := e.API.Do(ctx, api.Request{Method: http.MethodPost, Path: "/sessions", Body: out[i].data, Timeout: timeout})
+			out[i].resp, out[i].err = resp, err
+			if err == nil && (resp.Status == http.StatusOK || resp.Status == http.StatusCreated) {
+				out[i].s, out[i].err = api.ParseSession(resp.Body)
+				if out[i].s != nil {
+					e.track(out[i].s.ID)
+				}
+			}
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	var sessions []*api.Session
+	var datas [][]byte
+	rejected := 0
+	for i, o := range out {
+		if o.err != nil {
+			return fmt.Errorf("create %d of %d: %v", i+1, n, o.err)
+		}
+		if o.s != nil {
+			sessions = append(sessions, o.s)
+			datas = append(datas, o.data)
+			continue
+		}
+		if o.resp.Status != http.StatusServiceUnavailable {
+			return expectStatus(fmt.Sprintf("create %d of %d", i+1, n), o.resp, http.StatusOK, http.StatusCreated, http.StatusServiceUnavailable)
+		}
+		if _, ok := api.RetryAfter(o.resp); !ok {
+			return fmt.Errorf("create %d of %d: 503 without a Retry-After header", i+1, n)
+		}
+		if err := api.CheckErrorShape(o.resp); err != nil {
+			return fmt.Errorf("create %d of %d: %v", i+1, n, err)
+		}
+		rejected++
+	}
+	if len(sessions) == 0 {
+		return fmt.Errorf("%d parallel creates: none succeeded (%d answered 503)", n, rejected)
+	}
+	seen := make(map[string]bool)
+	for _, s := range sessions {
+		if seen[s.ID] {
+			return fmt.Errorf("%d parallel creates: id %q given twice", n, s.ID)
+		}
+		seen[s.ID] = true
+	}
+	return expectOwnData(ctx, e, sessions, datas)
+}
