@@ -15,6 +15,7 @@ struct jsonx_scan {
     const unsigned char *p;   /* next byte */
     const unsigned char *end; /* one past the last byte */
     const char *why;          /* first error found */
+    int max_depth;            /* containers allowed inside each other */
 };
 
 static int scan_fail(struct jsonx_scan *sc, const char *why)
@@ -172,7 +173,7 @@ static int scan_container(struct jsonx_scan *sc, int depth, char close)
     enum jsonx_type t;
     int first = 1;
 
-    if (depth >= JSONX_DEPTH_MAX)
+    if (depth >= sc->max_depth)
         return scan_fail(sc, "JSON nested too deeply");
     sc->p++;
     for (;;) {
@@ -243,11 +244,12 @@ static int scan_value(struct jsonx_scan *sc, int depth, enum jsonx_type *type)
     return scan_fail(sc, "invalid JSON");
 }
 
-int jsonx_validate(const char *s, size_t len, enum jsonx_type *type,
-                   const char **why)
+static int jsonx_validate_depth(const char *s, size_t len, int max_depth,
+                                enum jsonx_type *type, const char **why)
 {
     struct jsonx_scan sc;
 
+    sc.max_depth = max_depth;
     sc.p = (const unsigned char *)s;
     sc.end = sc.p + len;
     sc.why = NULL;
@@ -268,6 +270,12 @@ int jsonx_validate(const char *s, size_t len, enum jsonx_type *type,
     return 0;
 }
 
+int jsonx_validate(const char *s, size_t len, enum jsonx_type *type,
+                   const char **why)
+{
+    return jsonx_validate_depth(s, len, JSONX_DEPTH_MAX, type, why);
+}
+
 struct json_object *jsonx_parse(const char *s, size_t len, const char **why)
 {
     enum jsonx_type type;
@@ -275,13 +283,14 @@ struct json_object *jsonx_parse(const char *s, size_t len, const char **why)
     struct json_object *obj;
     size_t used, i;
 
-    if (jsonx_validate(s, len, &type, why) < 0)
+    if (jsonx_validate_depth(s, len, JSONX_REPLY_DEPTH_MAX, &type, why) < 0)
         return NULL;
     if (len > (size_t)0x7fffffff) {
         *why = "body too large";
         return NULL;
     }
-    tok = json_tokener_new_ex(JSONX_DEPTH_MAX);
+    /* json-c counts the outermost container as one level too. */
+    tok = json_tokener_new_ex(JSONX_REPLY_DEPTH_MAX + 1);
     if (tok == NULL) {
         *why = "out of memory";
         return NULL;

@@ -10,7 +10,11 @@
 
 #include <json-c/json.h>
 
+/* Nesting allowed in a client's body, and in a worker's reply, which
+ * wraps that body in its own object: the reply limit must stay above the
+ * body limit, or a valid body would make healthy workers look broken. */
 #define JSONX_DEPTH_MAX 64
+#define JSONX_REPLY_DEPTH_MAX (JSONX_DEPTH_MAX + 8)
 
 enum jsonx_type {
     JSONX_OBJECT,
@@ -27,8 +31,8 @@ enum jsonx_type {
 int jsonx_validate(const char *s, size_t len, enum jsonx_type *type,
                    const char **why);
 
-/* Parses all of s[0..len) as one JSON value nested at most JSONX_DEPTH_MAX
- * deep.  Returns the value, which the caller puts with json_object_put(), or
+/* Parses all of s[0..len) (a worker's reply) as one JSON value nested at
+ * most JSONX_REPLY_DEPTH_MAX deep.  Returns the value, which the caller puts with json_object_put(), or
  * NULL with *why set to a static description. */
 struct json_object *jsonx_parse(const char *s, size_t len, const char **why);
 

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "check_suites.h"
@@ -65,29 +66,59 @@ START_TEST(test_parse)
 }
 END_TEST
 
-START_TEST(test_depth_limit)
+/* Writes "{"data":" + depth nested arrays + "}" (or just the arrays when
+ * wrap is 0) into out; returns the length. */
+static size_t nested(char *out, int depth, int wrap)
 {
-    char deep[300];
-    const char *why = NULL;
+    size_t n = 0;
     int i;
 
-    for (i = 0; i < 100; i++)
-        deep[i] = '[';
-    for (i = 0; i < 100; i++)
-        deep[100 + i] = ']';
-    deep[200] = '\0';
-    ck_assert_ptr_null(jsonx_parse(deep, 200, &why));
-    ck_assert_str_eq(why, "JSON nested too deeply");
-    /* JSONX_DEPTH_MAX levels are fine. */
-    memmove(deep + JSONX_DEPTH_MAX, deep + 200 - JSONX_DEPTH_MAX,
-            JSONX_DEPTH_MAX);
-    {
-        struct json_object *o =
-            jsonx_parse(deep, 2 * JSONX_DEPTH_MAX, &why);
-
-        ck_assert_ptr_nonnull(o);
-        json_object_put(o);
+    if (wrap) {
+        memcpy(out, "{\"data\":", 8);
+        n = 8;
     }
+    for (i = 0; i < depth; i++)
+        out[n++] = '[';
+    for (i = 0; i < depth; i++)
+        out[n++] = ']';
+    if (wrap)
+        out[n++] = '}';
+    out[n] = '\0';
+    return n;
+}
+
+START_TEST(test_depth_limit)
+{
+    char doc[400];
+    const char *why = NULL;
+    enum jsonx_type t;
+    size_t n;
+
+    n = nested(doc, JSONX_DEPTH_MAX + 1, 0);
+    ck_assert_int_eq(jsonx_validate(doc, n, &t, &why), -1);
+    ck_assert_str_eq(why, "JSON nested too deeply");
+    n = nested(doc, JSONX_DEPTH_MAX, 0);
+    ck_assert_int_eq(jsonx_validate(doc, n, &t, &why), 0);
+    n = nested(doc, 100, 0);
+    ck_assert_ptr_null(jsonx_parse(doc, n, &why));
+}
+END_TEST
+
+/* The deepest body a client may send, echoed by a worker inside its reply
+ * object, must still parse as a reply. */
+START_TEST(test_deepest_body_reply)
+{
+    char body[200], reply[300], id[SESSION_ID_MAX + 1];
+    const char *why = NULL;
+    enum jsonx_type t;
+    size_t n = nested(body, JSONX_DEPTH_MAX, 0);
+
+    ck_assert_int_eq(jsonx_validate(body, n, &t, &why), 0);
+    n = (size_t)snprintf(reply, sizeof(reply),
+                         "{\"id\":\"x\",\"created_at\":1,\"data\":%s}", body);
+    ck_assert_msg(jsonx_worker_session(reply, n, id, sizeof(id), &why) == 0,
+                  "%s", why);
+    ck_assert_str_eq(id, "x");
 }
 END_TEST
 
@@ -181,6 +212,7 @@ Suite *jsonx_suite(void)
     tcase_add_test(normal, test_worker_session);
     tcase_add_test(normal, test_worker_status);
     tcase_add_test(limits, test_depth_limit);
+    tcase_add_test(limits, test_deepest_body_reply);
     tcase_add_test(limits, test_nul_byte);
     suite_add_tcase(s, normal);
     suite_add_tcase(s, limits);
