@@ -254,8 +254,7 @@ int probe_run_method(const char *method, struct probe *p, size_t n,
         int left;
 
         while (active < max_parallel && next < n) {
-            if (probe_start(m, method, &p[next], connect_ms, total_ms) !=
-                NULL)
+            if (probe_start(m, method, &p[next], connect_ms, total_ms) != NULL)
                 active++;
             next++;
         }

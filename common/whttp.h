@@ -56,7 +56,7 @@ enum whttp_result whttp_request(struct whttp *w, const char *method,
                                 long connect_ms, long total_ms,
                                 struct whttp_resp *resp);
 
-#define PROBE_BODY_MAX 512
+#define PROBE_BODY_MAX 4096
 
 struct probe {
     const char *host;               /* in */

@@ -61,11 +61,14 @@ lib_init() {
     trap 'exit 130' INT TERM
 }
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on.
+# Prints a TCP port on 127.0.0.1 that nothing listens on.  It is drawn from
+# 61000-64999: above Linux's ephemeral range (32768-60999), so an outgoing
+# connection cannot take it between the check and its use, and away from
+# the worker port ranges the tests configure.
 free_port() {
     local p i
     for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((61000 + RANDOM % 4000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0

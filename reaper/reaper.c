@@ -1,0 +1,568 @@
+/*
+ * reaper.c - one reaper pass (reaper.h).
+ *
+ * Invariants:
+ *   - every Redis change is one store.h script that checks the record it
+ *     changes, so a decision taken on the pass's snapshot never hits a
+ *     worker that moved on (a claim, a bind, an end or another pass);
+ *   - a worker is marked dead in Redis before its process is signalled,
+ *     and a process is signalled only after its start time matched the
+ *     record (procscan_kill);
+ *   - all HTTP of a pass runs concurrently in at most three rounds, each
+ *     under its own deadline;
+ *   - a Redis failure ends the pass: nothing half-done is left that a
+ *     later pass cannot see and finish.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "log.h"
+#include "procscan.h"
+#include "prog.h"
+#include "reaper.h"
+#include "store.h"
+#include "util.h"
+#include "whttp.h"
+
+/* A process of ours that Redis does not know is killed only once it is
+ * this old (ms), as a guard against a spawner that registers late. */
+#define STRAY_MIN_AGE_MS 1000
+
+/* P:sessions entries whose key is gone are pruned once they are this
+ * much (ms) older than the session TTL, at most this many per pass. */
+#define PRUNE_SLACK_MS 60000
+#define PRUNE_LIMIT    1000
+
+/* One worker of the pass. */
+struct item {
+    struct worker_rec *w;           /* the snapshot record */
+    struct decide_plan plan;        /* what decide_plan said */
+    enum worker_state state;        /* its state after the pass's own changes */
+    int64_t since;                  /* since for store_mark_dead_if; -1 when the
+                                       pass itself changed the state */
+    struct decide_status st;        /* the first GET /status */
+    char detail[96];                /* why a probe failed, for the log */
+    char path[16 + SESSION_ID_MAX]; /* "/sessions/<sid>" for a clean */
+    int cleaning;                   /* in the DELETE round */
+    int del_ok;                     /* the DELETE got an HTTP answer */
+};
+
+int reaper_init(struct reaper *rp, const struct conf *c)
+{
+    memset(rp, 0, sizeof(*rp));
+    if (random_hex(rp->token, sizeof(rp->token)) < 0) {
+        log_warn("cannot make a lock token");
+        return -1;
+    }
+    reaper_configure(rp, c); /* also sets up the Redis connection */
+    return 0;
+}
+
+void reaper_release(struct reaper *rp)
+{
+    rconn_release(&rp->redis);
+}
+
+void reaper_configure(struct reaper *rp, const struct conf *c)
+{
+    if (strcmp(rp->conf.redis, c->redis) != 0 ||
+        strcmp(rp->conf.redis_password, c->redis_password) != 0 ||
+        rp->conf.redis_timeout_ms != c->redis_timeout_ms) {
+        rconn_release(&rp->redis);
+        rconn_init(&rp->redis, c);
+    }
+    memcpy(&rp->conf, c, sizeof(*c));
+    decide_limits_init(&rp->limits, c);
+    snprintf(rp->lock_name, sizeof(rp->lock_name), "reaper:%s", c->node_name);
+    /* Three HTTP rounds, Redis calls around them, and two intervals of
+     * slack: a pass that still runs when the lock expires has stopped
+     * changing things long before (see pass_late). */
+    rp->lock_ttl_ms = 2 * c->probe_timeout_ms + c->worker_timeout_ms +
+                      2 * c->redis_timeout_ms + 2 * c->reap_interval * 1000 +
+                      DECIDE_MARGIN_MS;
+}
+
+/* 1 when the pass must stop changing things: SIGTERM, or too close to
+ * the expiry of its lock. */
+static int pass_late(const struct reaper *rp)
+{
+    return prog_got_term || now_mono_ms() > rp->pass_stop;
+}
+
+static void label(char *out, size_t size, const struct worker_rec *w)
+{
+    snprintf(out, size, "worker %s (pid %ld, port %d)", w->id, w->pid, w->port);
+}
+
+/* Counts one repair of kind.  Returns 0 or -1 (Redis). */
+static int count(struct reaper *rp, const char *kind, long n)
+{
+    char field[64];
+
+    snprintf(field, sizeof(field), "repairs:%s", kind);
+    return store_count(&rp->redis, rp->conf.key_prefix, field, n);
+}
+
+/* Signals the worker's process group after it was marked dead. */
+static void kill_worker(const struct worker_rec *w, const char *lbl)
+{
+    if (procscan_kill(w->pid, w->pstart) < 0)
+        log_warn("%s: cannot kill", lbl);
+}
+
+/* Marks w dead if it is still as the pass saw it, then kills it and
+ * counts the repair.  Returns 0 (also when it moved on) or -1 (Redis). */
+static int kill_if(struct reaper *rp, struct item *it, const char *kind,
+                   const char *reason)
+{
+    const struct worker_rec *w = it->w;
+    enum worker_state prior = WORKER_DEAD;
+    char lbl[320];
+    int rc;
+
+    rc = store_mark_dead_if(&rp->redis, rp->conf.key_prefix, w->id, it->state,
+                            w->session, it->since, reason, &prior);
+    if (rc <= 0)
+        return rc;
+    label(lbl, sizeof(lbl), w);
+    kill_worker(w, lbl);
+    log_warnx("%s: killed (%s): %s, was %s", lbl, kind, reason,
+              worker_state_name(prior));
+    return count(rp, kind, 1);
+}
+
+/* Step 3: the actions that need no HTTP.  Returns 0 or -1 (Redis). */
+static int act_plan(struct reaper *rp, struct item *it)
+{
+    const char *P = rp->conf.key_prefix;
+    struct worker_rec *w = it->w;
+    enum worker_state prior;
+    char lbl[320];
+    int rc;
+
+    label(lbl, sizeof(lbl), w);
+    switch (it->plan.act) {
+    case PLAN_GONE:
+        rc = store_worker_gone(&rp->redis, P, w->id, it->plan.reason, &prior);
+        if (rc <= 0)
+            return rc;
+        log_info("%s: record removed (%s): %s, was %s", lbl, it->plan.kind,
+                 it->plan.reason, worker_state_name(prior));
+        return count(rp, it->plan.kind, 1);
+    case PLAN_KILL:
+        return kill_if(rp, it, it->plan.kind, it->plan.reason);
+    case PLAN_KILL_DEAD:
+        if (procscan_kill(w->pid, w->pstart) <= 0)
+            return 0;
+        log_warnx("%s: killed (%s): %s", lbl, it->plan.kind, it->plan.reason);
+        return count(rp, it->plan.kind, 1);
+    case PLAN_EXPIRE:
+        rc = store_expire(&rp->redis, P, w->id, w->session);
+        if (rc <= 0)
+            return rc;
+        log_debug("%s: session %s expired", lbl, w->session);
+        it->state = WORKER_RELEASING;
+        it->since = -1;
+        return 0;
+    case PLAN_HOLD:
+        rc = store_hold(&rp->redis, P, w->id, WORKER_CREATING, w->since_ms);
+        if (rc <= 0)
+            return rc;
+        log_info("%s: taken back (%s): %s", lbl, it->plan.kind,
+                 it->plan.reason);
+        it->state = WORKER_RELEASING;
+        it->since = -1;
+        return count(rp, it->plan.kind, 1);
+    case PLAN_PROBE:
+    case PLAN_WATCH:
+    case PLAN_SKIP:
+        break;
+    }
+    return 0;
+}
+
+/* 1 when the item is in the /status round. */
+static int wants_status(const struct item *it)
+{
+    switch (it->plan.act) {
+    case PLAN_PROBE:
+    case PLAN_WATCH:
+        return 1;
+    case PLAN_EXPIRE:
+    case PLAN_HOLD:
+        return it->state == WORKER_RELEASING;
+    default:
+        return 0;
+    }
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+
+    return (x > y) - (x < y);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const struct procscan_entry *x = a, *y = b;
+    int c = strcmp(x->id, y->id);
+
+    if (c != 0)
+        return c;
+    return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* Step 4: kills processes of ours whose id has no record.  Returns 0 or
+ * -1 (Redis). */
+static int kill_strays(struct reaper *rp, struct procscan_entry *procs,
+                       size_t nprocs, const struct worker_rec *recs,
+                       size_t nrecs)
+{
+    long *ids = NULL;
+    size_t i, j, nstray = 0;
+    int rc = 0;
+
+    if (nprocs == 0)
+        return 0;
+    ids = calloc(nrecs + 1, sizeof(*ids));
+    if (ids == NULL) {
+        log_warnx("stray scan: out of memory");
+        return 0;
+    }
+    for (i = 0; i < nrecs; i++) {
+        long v = -1;
+
+        parse_long(recs[i].id, 0, 0x7fffffffffffL, &v);
+        ids[i] = v;
+    }
+    qsort(ids, nrecs, sizeof(*ids), id_cmp);
+    /* Known processes out, strays to the front, grouped by id. */
+    for (i = 0; i < nprocs; i++) {
+        long v = -1;
+
+        if (parse_long(procs[i].id, 0, 0x7fffffffffffL, &v) == 0 &&
+            bsearch(&v, ids, nrecs, sizeof(*ids), id_cmp) != NULL)
+            continue;
+        procs[nstray++] = procs[i];
+    }
+    free(ids);
+    qsort(procs, nstray, sizeof(*procs), entry_cmp);
+    for (i = 0; i < nstray && !pass_late(rp); i = j) {
+        int killed = 0;
+        long first = 0;
+
+        for (j = i; j < nstray && strcmp(procs[j].id, procs[i].id) == 0; j++) {
+            int64_t age = procscan_age_ms(procs[j].pstart);
+
+            if (age >= 0 && age < STRAY_MIN_AGE_MS)
+                continue;
+            if (procscan_kill(procs[j].pid, procs[j].pstart) > 0) {
+                if (killed++ == 0)
+                    first = procs[j].pid;
+            }
+        }
+        if (killed == 0)
+            continue;
+        log_warnx("worker %s (pid %ld): killed (stray): process unknown to "
+                  "redis, %d process%s",
+                  procs[i].id, first, killed, killed == 1 ? "" : "es");
+        if ((rc = count(rp, "stray", 1)) < 0)
+            break;
+    }
+    return rc;
+}
+
+/* What a failed probe looked like, for the log. */
+static void probe_detail(struct item *it, const struct probe *p)
+{
+    if (p->result != WHTTP_OK)
+        snprintf(it->detail, sizeof(it->detail), "%s",
+                 whttp_result_str(p->result));
+    else if (p->status != 200)
+        snprintf(it->detail, sizeof(it->detail), "HTTP %ld", p->status);
+    else
+        snprintf(it->detail, sizeof(it->detail), "bad /status body");
+}
+
+/* Step 5 for one item: acts on the judgement of its /status.  Returns 0
+ * or -1 (Redis). */
+static int act_status(struct reaper *rp, struct item *it)
+{
+    const char *P = rp->conf.key_prefix;
+    struct worker_rec *w = it->w;
+    struct decide_judgement j;
+    char lbl[320], why[160];
+    long fails;
+    int rc;
+
+    label(lbl, sizeof(lbl), w);
+    j = decide_judge(it->state, w->session, &it->st);
+    /* A handler's release in progress: only a missing answer counts. */
+    if (it->plan.act == PLAN_WATCH && j.verdict != VERDICT_FAILED)
+        j.verdict = VERDICT_OK;
+    switch (j.verdict) {
+    case VERDICT_OK:
+        if (w->fails > 0 && store_probe(&rp->redis, P, w->id, 1) < 0)
+            return -1;
+        return 0;
+    case VERDICT_FAILED:
+        fails = store_probe(&rp->redis, P, w->id, 0);
+        if (fails < 0)
+            return -1;
+        if (fails == 0)
+            return 0; /* the record is gone */
+        if (fails < rp->limits.probe_failures) {
+            log_info("%s: probe failed (%ld of %ld): %s", lbl, fails,
+                     rp->limits.probe_failures,
+                     it->st.answered ? j.reason : it->detail);
+            return 0;
+        }
+        snprintf(why, sizeof(why), "hung: %ld failed probes, last %s", fails,
+                 it->st.answered ? j.reason : it->detail);
+        rc = store_mark_dead(&rp->redis, P, w->id, why, NULL);
+        if (rc <= 0)
+            return rc;
+        kill_worker(w, lbl);
+        log_warnx("%s: killed (hung): %ld failed probes in a row, last %s", lbl,
+                  fails, it->st.answered ? j.reason : it->detail);
+        return count(rp, "hung", 1);
+    case VERDICT_RELEASE:
+        rc = store_released(&rp->redis, P, w->id);
+        if (rc <= 0)
+            return rc;
+        log_debug("%s: reclaimed", lbl);
+        return store_count(&rp->redis, P, "reaper_reclaims", 1);
+    case VERDICT_CLEAN:
+        if (it->state == WORKER_IDLE) {
+            rc = store_hold(&rp->redis, P, w->id, WORKER_IDLE, w->since_ms);
+            if (rc <= 0)
+                return rc;
+            it->state = WORKER_RELEASING;
+            it->since = -1;
+            log_info("%s: taken back (%s): %s %s", lbl, j.kind, j.reason,
+                     it->st.sid);
+            if (count(rp, j.kind, 1) < 0)
+                return -1;
+        }
+        snprintf(it->path, sizeof(it->path), "/sessions/%s", it->st.sid);
+        it->cleaning = 1;
+        return 0;
+    case VERDICT_KILL:
+        if (it->st.sid[0] != '\0' && it->st.sid_valid)
+            snprintf(why, sizeof(why), "%s (%s)", j.reason, it->st.sid);
+        else
+            snprintf(why, sizeof(why), "%s", j.reason);
+        return kill_if(rp, it, j.kind, why);
+    }
+    return 0;
+}
+
+/* Step 6 for one item after its DELETE and second /status. */
+static int act_recheck(struct reaper *rp, struct item *it,
+                       const struct decide_status *st)
+{
+    struct decide_judgement j = decide_recheck(it->del_ok, st);
+    char lbl[320];
+    int rc;
+
+    if (j.verdict == VERDICT_KILL)
+        return kill_if(rp, it, j.kind, j.reason);
+    rc = store_released(&rp->redis, rp->conf.key_prefix, it->w->id);
+    if (rc <= 0)
+        return rc;
+    label(lbl, sizeof(lbl), it->w);
+    log_debug("%s: reclaimed after DELETE %s", lbl, it->path);
+    return store_count(&rp->redis, rp->conf.key_prefix, "reaper_reclaims", 1);
+}
+
+static long connect_ms(const struct reaper *rp, long total)
+{
+    return rp->conf.worker_connect_timeout_ms < total
+               ? rp->conf.worker_connect_timeout_ms
+               : total;
+}
+
+/* Steps 5 and 6.  Returns 0 or -1 (Redis). */
+static int http_rounds(struct reaper *rp, struct item *items, size_t n)
+{
+    struct probe *pr = NULL;
+    struct item **map = NULL;
+    size_t i, k, m = 0;
+    long ptime = rp->conf.probe_timeout_ms;
+    long dtime = rp->conf.worker_timeout_ms;
+    int rc = 0;
+
+    pr = calloc(n ? n : 1, sizeof(*pr));
+    map = calloc(n ? n : 1, sizeof(*map));
+    if (pr == NULL || map == NULL) {
+        log_warnx("pass: out of memory for %zu probes", n);
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        if (!wants_status(&items[i]))
+            continue;
+        pr[m].host = items[i].w->host;
+        pr[m].port = items[i].w->port;
+        pr[m].path = "/status";
+        map[m++] = &items[i];
+    }
+    if (m == 0)
+        goto out;
+    probe_run(pr, m, connect_ms(rp, ptime), ptime, 0);
+    for (k = 0; k < m && !pass_late(rp); k++) {
+        struct item *it = map[k];
+
+        decide_status_parse(&it->st, pr[k].result == WHTTP_OK, pr[k].status,
+                            pr[k].body, pr[k].body_len, pr[k].body_truncated);
+        if (!it->st.answered)
+            probe_detail(it, &pr[k]);
+        if ((rc = act_status(rp, it)) < 0)
+            goto out;
+    }
+
+    /* Round two: DELETE the sessions workers still hold. */
+    m = 0;
+    for (i = 0; i < n; i++) {
+        if (!items[i].cleaning)
+            continue;
+        memset(&pr[m], 0, sizeof(pr[m]));
+        pr[m].host = items[i].w->host;
+        pr[m].port = items[i].w->port;
+        pr[m].path = items[i].path;
+        map[m++] = &items[i];
+    }
+    if (m == 0 || pass_late(rp))
+        goto out;
+    probe_run_method("DELETE", pr, m, connect_ms(rp, dtime), dtime, 0);
+    for (k = 0; k < m; k++) {
+        map[k]->del_ok = pr[k].result == WHTTP_OK;
+        memset(&pr[k], 0, sizeof(pr[k]));
+        pr[k].host = map[k]->w->host;
+        pr[k].port = map[k]->w->port;
+        pr[k].path = "/status";
+    }
+    /* Round three: is each of them clean now? */
+    probe_run(pr, m, connect_ms(rp, ptime), ptime, 0);
+    for (k = 0; k < m && !pass_late(rp); k++) {
+        struct decide_status st;
+
+        decide_status_parse(&st, pr[k].result == WHTTP_OK, pr[k].status,
+                            pr[k].body, pr[k].body_len, pr[k].body_truncated);
+        if ((rc = act_recheck(rp, map[k], &st)) < 0)
+            goto out;
+    }
+out:
+    free(pr);
+    free(map);
+    return rc;
+}
+
+/* Logs a Redis failure once per outage.  Returns -1. */
+static int redis_failed(struct reaper *rp, const char *what)
+{
+    if (!rp->redis_down)
+        log_warnx("pass failed: %s: %s", what, rp->redis.errstr);
+    else
+        log_debug("pass failed: %s: %s", what, rp->redis.errstr);
+    rp->redis_down = 1;
+    return -1;
+}
+
+int reaper_pass(struct reaper *rp)
+{
+    const char *P = rp->conf.key_prefix;
+    struct procscan_entry *procs = NULL;
+    struct worker_rec *recs = NULL;
+    struct item *items = NULL;
+    size_t nprocs = 0, nrecs = 0, i;
+    int64_t start = now_mono_ms();
+    const char *what = "lock";
+    int rc, scanned;
+    long pruned;
+
+    rp->pass_stop = start + rp->lock_ttl_ms - rp->conf.redis_timeout_ms -
+                    DECIDE_MARGIN_MS / 2;
+    rc = store_lock(&rp->redis, P, rp->lock_name, rp->token, rp->lock_ttl_ms);
+    if (rc < 0)
+        return redis_failed(rp, what);
+    if (rc == 0) {
+        log_debug("pass skipped: lock %s held by another reaper",
+                  rp->lock_name);
+        return 0;
+    }
+    if (rp->redis_down)
+        log_info("redis %s answers again", rp->redis.addr);
+    rp->redis_down = 0;
+
+    scanned = procscan_run(P, rp->conf.node_name, &procs, &nprocs) == 0;
+    what = "read workers";
+    if (store_workers(&rp->redis, P, rp->conf.node_name, &recs, &nrecs) < 0)
+        goto fail;
+    items = calloc(nrecs ? nrecs : 1, sizeof(*items));
+    if (items == NULL) {
+        log_warnx("pass: out of memory for %zu workers", nrecs);
+        goto done;
+    }
+    what = "plan";
+    for (i = 0; i < nrecs && !pass_late(rp); i++) {
+        struct item *it = &items[i];
+
+        it->w = &recs[i];
+        it->state = recs[i].state;
+        it->since = recs[i].since_ms;
+        it->plan = decide_plan(
+            &recs[i], procscan_check(recs[i].pid, recs[i].pstart), &rp->limits);
+        if (act_plan(rp, it) < 0)
+            goto fail;
+    }
+    what = "strays";
+    if (scanned && !pass_late(rp) &&
+        kill_strays(rp, procs, nprocs, recs, nrecs) < 0)
+        goto fail;
+    what = "probes";
+    if (!pass_late(rp) && http_rounds(rp, items, i) < 0)
+        goto fail;
+    what = "prune sessions";
+    if (!pass_late(rp)) {
+        pruned = store_prune_sessions(
+            &rp->redis, P, rp->conf.session_ttl * 1000 + PRUNE_SLACK_MS,
+            PRUNE_LIMIT);
+        if (pruned < 0)
+            goto fail;
+        if (pruned > 0) {
+            log_info("%ld stale entries removed from %s:sessions", pruned, P);
+            if (count(rp, "session-index", pruned) < 0)
+                goto fail;
+        }
+    }
+    if (pass_late(rp) && !prog_got_term)
+        log_warnx("pass stopped early: it ran %lld ms, near the lock's "
+                  "expiry",
+                  (long long)(now_mono_ms() - start));
+done:
+    what = "count";
+    if (store_count(&rp->redis, P, "reaper_passes", 1) < 0)
+        goto fail;
+    what = "unlock";
+    if (store_unlock(&rp->redis, P, rp->lock_name, rp->token) < 0)
+        goto fail;
+    log_debug("pass done in %lld ms: %zu workers, %zu processes",
+              (long long)(now_mono_ms() - start), nrecs, nprocs);
+    free(items);
+    free(recs);
+    free(procs);
+    return 1;
+fail:
+    redis_failed(rp, what);
+    /* The lock expires by itself if this fails too. */
+    store_unlock(&rp->redis, P, rp->lock_name, rp->token);
+    free(items);
+    free(recs);
+    free(procs);
+    return -1;
+}

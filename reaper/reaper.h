@@ -1,0 +1,84 @@
+/*
+ * reaper.h - one reaper pass over the workers of this node: expired and
+ * deleted sessions are reclaimed, hung workers killed, and Redis, the
+ * process table and each worker's own /status reconciled.
+ *
+ * A pass, in order (every change is one conditional Lua script of
+ * store.h, so a pass that races handlers or another reaper never acts on
+ * a worker that moved on):
+ *
+ *   1. lock "reaper:<node>" (P:lock:..., token, PX lock_ttl); held
+ *      elsewhere -> skip the pass
+ *   2. scan /proc for processes of ours, then read every record of the node
+ *      (scan first: a worker spawned in between is known to Redis already)
+ *   3. per record, decide_plan: remove records without a process, kill
+ *      stuck starting workers, expire busy workers whose session key is
+ *      gone, hold creating workers whose handler died
+ *   4. kill processes of ours that Redis does not know (stray)
+ *   5. GET /status of every idle, busy and reclaimable worker at once
+ *      (deadline probe_timeout_ms); decide_judge each answer: record
+ *      failed probes (kill at probe_failures), release clean workers,
+ *      kill busy workers that lost their session
+ *   6. DELETE /sessions/<sid> at once on every worker that still holds a
+ *      session nobody maps (deadline worker_timeout_ms), then GET /status
+ *      again: clean -> store_released, else mark dead and kill
+ *   7. prune stale P:sessions entries, count the pass, unlock
+ *
+ * A worker is always marked dead in Redis before it is killed, so no
+ * create receives a worker that is being killed.  Every repair is logged
+ * in one line and counted in P:stats as "repairs:<kind>" (kinds in
+ * decide.c); reclaimed workers count in "reaper_reclaims", passes in
+ * "reaper_passes".
+ *
+ * Time: a pass does at most three rounds of HTTP, all concurrent, so it
+ * ends within about 2 x probe_timeout_ms + worker_timeout_ms plus its
+ * Redis calls; it stops changing anything once it nears the lock's expiry
+ * or when SIGTERM arrives.
+ *
+ * Bounds (passes start reap_interval apart, or back to back when a pass
+ * takes longer; I = reap_interval, T = probe_timeout_ms, N =
+ * probe_failures):
+ *   - a worker that stops answering is killed at most
+ *       I + (N - 1) x max(I, T) + T   after the hang starts,
+ *     i.e. N x I + T when T <= I (3 s + 1 s with the defaults);
+ *   - a hung idle worker leaves P:idle at its first failed probe, at most
+ *     I + T after the hang;
+ *   - a worker whose session expired or was ended (and whose handler's
+ *     release did not finish within release_grace) is idle again at most
+ *     I plus one pass after the expiry.
+ */
+#ifndef STEEL_REAPER_H
+#define STEEL_REAPER_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "decide.h"
+#include "rconn.h"
+
+struct reaper {
+    struct conf conf;            /* settings in force (a copy) */
+    struct rconn redis;          /* this process's Redis connection */
+    struct decide_limits limits; /* deadlines derived from conf */
+    char lock_name[300];         /* "reaper:<node_name>" */
+    char token[33];              /* lock token of this process */
+    long lock_ttl_ms;            /* expiry of the pass lock */
+    int redis_down;              /* the last pass failed on Redis */
+    int64_t pass_stop;           /* mono ms after which a pass stops */
+};
+
+/* Sets rp up with configuration c; does not connect.  Returns 0, or -1
+ * when no lock token can be made (logged). */
+int reaper_init(struct reaper *rp, const struct conf *c);
+void reaper_release(struct reaper *rp);
+
+/* Takes a reloaded configuration; reconnects to Redis on the next call
+ * when its settings changed. */
+void reaper_configure(struct reaper *rp, const struct conf *c);
+
+/* Runs one pass.  Returns 1 when it ran, 0 when another reaper held the
+ * lock (logged at debug), -1 when Redis failed (logged once per outage).
+ * Never blocks much longer than lock_ttl_ms. */
+int reaper_pass(struct reaper *rp);
+
+#endif

@@ -1,0 +1,427 @@
+/*
+ * check_reaper.c - the reaper's pure logic: the plan for a record, the
+ * judgement of a /status answer, the recheck after a clean, and the
+ * parsers of /proc/<pid>/environ and /proc/<pid>/stat.
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check_suites.h"
+#include "conf.h"
+#include "decide.h"
+#include "procscan.h"
+#include "util.h"
+
+static struct decide_limits limits(void)
+{
+    struct decide_limits l;
+
+    l.start_deadline = 7000;
+    l.create_deadline = 18000;
+    l.release_grace = 13000;
+    l.dead_grace = 8000;
+    l.probe_failures = 3;
+    return l;
+}
+
+/* A record in state st that entered it age_ms ago, pid 100. */
+static struct worker_rec rec(enum worker_state st, int64_t age_ms)
+{
+    struct worker_rec w;
+
+    memset(&w, 0, sizeof(w));
+    snprintf(w.id, sizeof(w.id), "7");
+    snprintf(w.host, sizeof(w.host), "127.0.0.1");
+    w.port = 20007;
+    w.pid = 100;
+    w.pstart = 5000;
+    w.state = st;
+    w.now_ms = 1700000000000LL;
+    w.since_ms = w.now_ms - age_ms;
+    return w;
+}
+
+START_TEST(test_limits)
+{
+    struct conf c;
+    struct decide_limits l;
+
+    ck_assert_int_eq(conf_defaults(&c), 0);
+    decide_limits_init(&l, &c);
+    /* margin = 2000 + 1 interval of 1 s */
+    ck_assert_int_eq(l.start_deadline, 5000 + 3000);
+    ck_assert_int_eq(l.create_deadline, 10000 + 5000 + 3000);
+    ck_assert_int_eq(l.release_grace, 10000 + 3000);
+    ck_assert_int_eq(l.dead_grace, 5000 + 3000);
+    ck_assert_int_eq(l.probe_failures, 3);
+}
+END_TEST
+
+START_TEST(test_plan_live)
+{
+    struct decide_limits l = limits();
+    struct worker_rec w;
+    struct decide_plan p;
+
+    w = rec(WORKER_IDLE, 100);
+    ck_assert_int_eq(decide_plan(&w, PROC_ALIVE, &l).act, PLAN_PROBE);
+
+    w = rec(WORKER_BUSY, 100);
+    snprintf(w.session, sizeof(w.session), "s1");
+    w.session_alive = 1;
+    ck_assert_int_eq(decide_plan(&w, PROC_ALIVE, &l).act, PLAN_PROBE);
+    w.session_alive = 0;
+    p = decide_plan(&w, PROC_ALIVE, &l);
+    ck_assert_int_eq(p.act, PLAN_EXPIRE);
+    ck_assert_ptr_null(p.kind); /* an expiry is routine, not a repair */
+
+    w = rec(WORKER_CREATING, 1000);
+    ck_assert_int_eq(decide_plan(&w, PROC_ALIVE, &l).act, PLAN_SKIP);
+    w = rec(WORKER_CREATING, 18001);
+    p = decide_plan(&w, PROC_ALIVE, &l);
+    ck_assert_int_eq(p.act, PLAN_HOLD);
+    ck_assert_str_eq(p.kind, "creating-stuck");
+}
+END_TEST
+
+START_TEST(test_plan_releasing)
+{
+    struct decide_limits l = limits();
+    struct worker_rec w;
+
+    /* A handler's release (session kept) gets its grace, with only its
+     * liveness watched... */
+    w = rec(WORKER_RELEASING, 500);
+    snprintf(w.session, sizeof(w.session), "s1");
+    ck_assert_int_eq(decide_plan(&w, PROC_ALIVE, &l).act, PLAN_WATCH);
+    w = rec(WORKER_RELEASING, 13001);
+    snprintf(w.session, sizeof(w.session), "s1");
+    ck_assert_int_eq(decide_plan(&w, PROC_ALIVE, &l).act, PLAN_PROBE);
+    /* ...a failed idle probe (no session) is the reaper's own at once. */
+    w = rec(WORKER_RELEASING, 10);
+    ck_assert_int_eq(decide_plan(&w, PROC_ALIVE, &l).act, PLAN_PROBE);
+}
+END_TEST
+
+START_TEST(test_plan_no_process)
+{
+    struct decide_limits l = limits();
+    enum worker_state states[] = {WORKER_IDLE, WORKER_CREATING, WORKER_BUSY,
+                                  WORKER_RELEASING};
+    struct worker_rec w;
+    struct decide_plan p;
+    size_t i;
+
+    for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        w = rec(states[i], 10);
+        p = decide_plan(&w, PROC_GONE, &l);
+        ck_assert_int_eq(p.act, PLAN_GONE);
+        ck_assert_str_eq(p.kind, "no-process");
+    }
+    /* A placeholder pid is no process either. */
+    w = rec(WORKER_IDLE, 10);
+    w.pid = 0;
+    ck_assert_int_eq(decide_plan(&w, PROC_ALIVE, &l).act, PLAN_GONE);
+}
+END_TEST
+
+START_TEST(test_plan_starting_dead)
+{
+    struct decide_limits l = limits();
+    struct worker_rec w;
+    struct decide_plan p;
+
+    /* Starting is the spawner's until the deadline, process or not. */
+    w = rec(WORKER_STARTING, 6999);
+    ck_assert_int_eq(decide_plan(&w, PROC_GONE, &l).act, PLAN_SKIP);
+    w.pid = 0;
+    ck_assert_int_eq(decide_plan(&w, PROC_ALIVE, &l).act, PLAN_SKIP);
+    w = rec(WORKER_STARTING, 7001);
+    p = decide_plan(&w, PROC_ALIVE, &l);
+    ck_assert_int_eq(p.act, PLAN_KILL);
+    ck_assert_str_eq(p.kind, "starting-stuck");
+    ck_assert_int_eq(decide_plan(&w, PROC_GONE, &l).act, PLAN_GONE);
+    w.pid = 0;
+    ck_assert_int_eq(decide_plan(&w, PROC_ALIVE, &l).act, PLAN_GONE);
+
+    w = rec(WORKER_DEAD, 10);
+    p = decide_plan(&w, PROC_GONE, &l);
+    ck_assert_int_eq(p.act, PLAN_GONE);
+    ck_assert_str_eq(p.kind, "dead-gone");
+    ck_assert_int_eq(decide_plan(&w, PROC_ALIVE, &l).act, PLAN_SKIP);
+    w = rec(WORKER_DEAD, 8001);
+    p = decide_plan(&w, PROC_ALIVE, &l);
+    ck_assert_int_eq(p.act, PLAN_KILL_DEAD);
+    ck_assert_str_eq(p.kind, "dead-alive");
+}
+END_TEST
+
+static struct decide_status status(const char *body)
+{
+    struct decide_status st;
+
+    decide_status_parse(&st, 1, 200, body, strlen(body), 0);
+    return st;
+}
+
+START_TEST(test_status_parse)
+{
+    struct decide_status st;
+    const char *b = "{\"available\":true,\"session_id\":null}";
+
+    st = status(b);
+    ck_assert_int_eq(st.answered, 1);
+    ck_assert_int_eq(st.available, 1);
+    ck_assert_str_eq(st.sid, "");
+    ck_assert_int_eq(st.sid_valid, 1);
+
+    st = status("{\"available\":false,\"session_id\":\"ab-12\"}");
+    ck_assert_int_eq(st.answered, 1);
+    ck_assert_int_eq(st.available, 0);
+    ck_assert_str_eq(st.sid, "ab-12");
+    ck_assert_int_eq(st.sid_valid, 1);
+
+    st = status("{\"available\":false,\"session_id\":\"a/b\"}");
+    ck_assert_int_eq(st.answered, 1);
+    ck_assert_int_eq(st.sid_valid, 0);
+
+    /* No session_id at all reads as null. */
+    st = status("{\"available\":true}");
+    ck_assert_int_eq(st.answered, 1);
+    ck_assert_str_eq(st.sid, "");
+
+    ck_assert_int_eq(status("ok").answered, 0);
+    ck_assert_int_eq(status("{\"available\":1}").answered, 0);
+    ck_assert_int_eq(status("[]").answered, 0);
+    decide_status_parse(&st, 1, 500, b, strlen(b), 0);
+    ck_assert_int_eq(st.answered, 0);
+    decide_status_parse(&st, 1, 200, b, strlen(b), 1);
+    ck_assert_int_eq(st.answered, 0);
+    decide_status_parse(&st, 0, 0, "", 0, 0);
+    ck_assert_int_eq(st.answered, 0);
+}
+END_TEST
+
+START_TEST(test_judge_busy)
+{
+    struct decide_status st;
+    struct decide_judgement j;
+
+    st = status("{\"available\":false,\"session_id\":\"s1\"}");
+    ck_assert_int_eq(decide_judge(WORKER_BUSY, "s1", &st).verdict, VERDICT_OK);
+    j = decide_judge(WORKER_BUSY, "s2", &st);
+    ck_assert_int_eq(j.verdict, VERDICT_KILL);
+    ck_assert_str_eq(j.kind, "session-lost");
+    st = status("{\"available\":true,\"session_id\":null}");
+    j = decide_judge(WORKER_BUSY, "s1", &st);
+    ck_assert_int_eq(j.verdict, VERDICT_KILL);
+    ck_assert_str_eq(j.kind, "session-lost");
+    decide_status_parse(&st, 0, 0, "", 0, 0);
+    j = decide_judge(WORKER_BUSY, "s1", &st);
+    ck_assert_int_eq(j.verdict, VERDICT_FAILED);
+    ck_assert_ptr_null(j.kind);
+}
+END_TEST
+
+START_TEST(test_judge_idle_releasing)
+{
+    struct decide_status st;
+    struct decide_judgement j;
+
+    st = status("{\"available\":true,\"session_id\":null}");
+    ck_assert_int_eq(decide_judge(WORKER_IDLE, "", &st).verdict, VERDICT_OK);
+    ck_assert_int_eq(decide_judge(WORKER_RELEASING, "old", &st).verdict,
+                     VERDICT_RELEASE);
+
+    st = status("{\"available\":false,\"session_id\":null}");
+    ck_assert_int_eq(decide_judge(WORKER_IDLE, "", &st).verdict,
+                     VERDICT_FAILED);
+    ck_assert_int_eq(decide_judge(WORKER_RELEASING, "", &st).verdict,
+                     VERDICT_FAILED);
+
+    st = status("{\"available\":false,\"session_id\":\"t\"}");
+    j = decide_judge(WORKER_IDLE, "", &st);
+    ck_assert_int_eq(j.verdict, VERDICT_CLEAN);
+    ck_assert_str_eq(j.kind, "idle-session");
+    j = decide_judge(WORKER_RELEASING, "t", &st);
+    ck_assert_int_eq(j.verdict, VERDICT_CLEAN);
+    ck_assert_ptr_null(j.kind); /* the routine end of a reclaim */
+
+    st = status("{\"available\":false,\"session_id\":\"../x\"}");
+    j = decide_judge(WORKER_RELEASING, "t", &st);
+    ck_assert_int_eq(j.verdict, VERDICT_KILL);
+    ck_assert_str_eq(j.kind, "bad-status");
+}
+END_TEST
+
+START_TEST(test_recheck)
+{
+    struct decide_status st;
+    struct decide_judgement j;
+
+    st = status("{\"available\":true,\"session_id\":null}");
+    ck_assert_int_eq(decide_recheck(1, &st).verdict, VERDICT_RELEASE);
+    j = decide_recheck(0, &st);
+    ck_assert_int_eq(j.verdict, VERDICT_KILL);
+    ck_assert_str_eq(j.kind, "reclaim-failed");
+    st = status("{\"available\":false,\"session_id\":\"t\"}");
+    ck_assert_int_eq(decide_recheck(1, &st).verdict, VERDICT_KILL);
+    st = status("{\"available\":false,\"session_id\":null}");
+    ck_assert_int_eq(decide_recheck(1, &st).verdict, VERDICT_KILL);
+    decide_status_parse(&st, 0, 0, "", 0, 0);
+    ck_assert_int_eq(decide_recheck(1, &st).verdict, VERDICT_KILL);
+}
+END_TEST
+
+/* sizeof of a literal with embedded NULs, without the final NUL. */
+#define ENV(s) (s), (sizeof(s) - 1)
+
+START_TEST(test_environ)
+{
+    char id[WORKER_ID_MAX];
+
+    ck_assert_int_eq(
+        procscan_environ(ENV("PATH=/bin\0STEEL_PREFIX=steel\0STEEL_NODE=n1\0"
+                             "PORT=20001\0STEEL_WORKER_ID=42\0"),
+                         "steel", "n1", id, sizeof(id)),
+        1);
+    ck_assert_str_eq(id, "42");
+    /* The last entry may lack its NUL. */
+    ck_assert_int_eq(procscan_environ(ENV("STEEL_WORKER_ID=9\0STEEL_NODE=n1"
+                                          "\0STEEL_PREFIX=steel"),
+                                      "steel", "n1", id, sizeof(id)),
+                     1);
+    ck_assert_str_eq(id, "9");
+    /* Another prefix or node, or a value that only starts like ours. */
+    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel2\0STEEL_NODE=n1"
+                                          "\0STEEL_WORKER_ID=1\0"),
+                                      "steel", "n1", id, sizeof(id)),
+                     0);
+    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n2"
+                                          "\0STEEL_WORKER_ID=1\0"),
+                                      "steel", "n1", id, sizeof(id)),
+                     0);
+    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n"
+                                          "\0STEEL_WORKER_ID=1\0"),
+                                      "steel", "n1", id, sizeof(id)),
+                     0);
+    /* A name that only starts like ours is another variable. */
+    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIXES=steel\0STEEL_NODE="
+                                          "n1\0STEEL_WORKER_ID=1\0"),
+                                      "steel", "n1", id, sizeof(id)),
+                     0);
+    /* The first occurrence counts, as getenv(3) does. */
+    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=other\0STEEL_PREFIX="
+                                          "steel\0STEEL_NODE=n1\0"
+                                          "STEEL_WORKER_ID=1\0"),
+                                      "steel", "n1", id, sizeof(id)),
+                     0);
+    /* The id must be a decimal that fits. */
+    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n1"
+                                          "\0STEEL_WORKER_ID=\0"),
+                                      "steel", "n1", id, sizeof(id)),
+                     0);
+    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n1"
+                                          "\0STEEL_WORKER_ID=4x\0"),
+                                      "steel", "n1", id, sizeof(id)),
+                     0);
+    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n1"
+                                          "\0STEEL_WORKER_ID=12345\0"),
+                                      "steel", "n1", id, 5),
+                     0);
+    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n1"
+                                          "\0"),
+                                      "steel", "n1", id, sizeof(id)),
+                     0);
+    ck_assert_int_eq(procscan_environ("", 0, "steel", "n1", id, sizeof(id)), 0);
+}
+END_TEST
+
+START_TEST(test_stat)
+{
+    const char *s = "4242 (steel-browser) S 1 4242 4242 0 -1 4194560 100 0 "
+                    "0 0 1 2 0 0 20 0 5 0 987654 123456 100\n";
+    const char *odd = "77 (a) b (c) ) R 1 70 70 0 -1 0 0 0 0 0 0 0 0 0 20 0 "
+                      "1 0 31337 0 0";
+    unsigned long long start = 0;
+    long pgid = 0;
+    char state = 0;
+
+    ck_assert_int_eq(procscan_stat(s, strlen(s), &state, &pgid, &start), 0);
+    ck_assert_int_eq(state, 'S');
+    ck_assert_int_eq(pgid, 4242);
+    ck_assert_uint_eq(start, 987654);
+    ck_assert_int_eq(procscan_stat(odd, strlen(odd), &state, &pgid, &start), 0);
+    ck_assert_int_eq(state, 'R');
+    ck_assert_int_eq(pgid, 70);
+    ck_assert_uint_eq(start, 31337);
+    ck_assert_int_eq(procscan_stat("12 (x) S 1 2", 12, &state, &pgid, &start),
+                     -1);
+    ck_assert_int_eq(procscan_stat("no paren", 8, &state, &pgid, &start), -1);
+    ck_assert_int_eq(procscan_stat("", 0, &state, &pgid, &start), -1);
+}
+END_TEST
+
+START_TEST(test_check_and_kill)
+{
+    unsigned long long self_start = 0, start = 0;
+    pid_t child;
+    int status;
+
+    ck_assert_int_eq(proc_start_time((long)getpid(), &self_start), 0);
+    ck_assert_int_eq(procscan_check((long)getpid(), self_start), PROC_ALIVE);
+    ck_assert_int_eq(procscan_check((long)getpid(), self_start + 1), PROC_GONE);
+    ck_assert_int_eq(procscan_check(0, 0), PROC_GONE);
+    ck_assert_int_ge(procscan_age_ms(self_start), 0);
+
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        setpgid(0, 0);
+        pause();
+        _exit(0);
+    }
+    setpgid(child, child);
+    ck_assert_int_eq(proc_start_time((long)child, &start), 0);
+    /* Another start time: a reused pid is left alone. */
+    ck_assert_int_eq(procscan_kill((long)child, start + 1), 0);
+    ck_assert_int_eq(procscan_kill((long)child, start), 1);
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    ck_assert_int_eq(procscan_kill((long)child, start), 0);
+    ck_assert_int_eq(procscan_check((long)child, start), PROC_GONE);
+}
+END_TEST
+
+Suite *reaper_suite(void)
+{
+    Suite *s = suite_create("reaper");
+    TCase *tc;
+
+    tc = tcase_create("plan");
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_plan_live);
+    tcase_add_test(tc, test_plan_releasing);
+    tcase_add_test(tc, test_plan_no_process);
+    tcase_add_test(tc, test_plan_starting_dead);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("judge");
+    tcase_add_test(tc, test_status_parse);
+    tcase_add_test(tc, test_judge_busy);
+    tcase_add_test(tc, test_judge_idle_releasing);
+    tcase_add_test(tc, test_recheck);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("procscan");
+    tcase_add_test(tc, test_environ);
+    tcase_add_test(tc, test_stat);
+    tcase_add_test(tc, test_check_and_kill);
+    suite_add_tcase(s, tc);
+    return s;
+}
