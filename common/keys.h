@@ -42,8 +42,20 @@
  *                               stale tokens are pruned by score
  *   P:stats             hash    counters since the keys were created
  *                               (sessions_created, ...), for /metrics
- *   P:pool:<node>       hash    a spawner's view of its pool: state (ok |
- *                               degraded), reason, since, heartbeat (ms)
+ *   P:pool:<node>       hash    a spawner's view of its pool, no TTL;
+ *                               written by steel-spawner about once a
+ *                               second (store_pool_report).  Fields:
+ *       state     ok | degraded (workers keep failing to start or die
+ *                 young: refills wait for a cool-down) | stopped (the
+ *                 spawner stopped cleanly)
+ *       reason    why it is degraded, e.g. "cannot execute /x: No such
+ *                 file or directory"; "" when ok
+ *       since     ms since the epoch (Redis clock) state was entered
+ *       heartbeat ms since the epoch of the last write; a stale one means
+ *                 the spawner is not running
+ *       pid, workers, idle, starting, fails, idle_target, max_workers
+ *                 the spawner's pid, its live worker processes, idle and
+ *                 starting ones, consecutive failures, the sizes in force
  *   P:lock:<name>       string  a lock token with PX expiry (reaper passes)
  */
 #ifndef STEEL_KEYS_H

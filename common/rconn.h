@@ -13,7 +13,7 @@
 
 #include "conf.h"
 
-#define RCONN_MAX_SCRIPTS 32
+#define RCONN_MAX_SCRIPTS 64
 
 struct rconn {
     redisContext *ctx;         /* NULL while disconnected */

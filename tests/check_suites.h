@@ -15,5 +15,6 @@ Suite *log_suite(void);
 Suite *fcgi_suite(void);
 Suite *metrics_suite(void);
 Suite *reaper_suite(void);
+Suite *spawner_suite(void);
 
 #endif

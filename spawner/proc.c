@@ -1,0 +1,480 @@
+/*
+ * proc.c - starting, identifying and signalling worker processes
+ * (proc.h).
+ *
+ * Between fork() and execve() the child calls only async-signal-safe
+ * functions: everything it needs (environment, argv, paths) is built by the
+ * parent before the fork, and the one thing it learns later, its worker id,
+ * arrives on a pipe and is copied byte by byte into a slot reserved in the
+ * environment.  A failing step writes {stage, errno} to a close-on-exec
+ * pipe, so the parent reads either that report or EOF (the exec worked).
+ *
+ * A worker is always signalled through its process group (it leads one),
+ * and only after its start time matched the one recorded with its pid, so
+ * a reused pid is never hit.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+
+extern char **environ;
+
+#define ENV_ID_NAME "STEEL_WORKER_ID="
+#define ENVIRON_MAX (256 * 1024)
+
+enum proc_stage {
+    STAGE_LOG = 1, /* opening the log file */
+    STAGE_LIMIT,   /* setrlimit */
+    STAGE_ID,      /* the worker id never came */
+    STAGE_EXEC,    /* execve */
+};
+
+struct proc_report {
+    int stage;
+    int err;
+};
+
+/* 1 when entry is "NAME=..." for one of the names the spawner sets. */
+static int env_ours(const char *entry)
+{
+    static const char *const names[] = {
+        "PORT=", "STEEL_WORKER_ID=", "STEEL_NODE=", "STEEL_PREFIX="};
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strncmp(entry, names[i], strlen(names[i])) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The child's environment: the inherited one minus our names, plus ours.
+ * The strings of ours live in store (freed with the array by env_free);
+ * idvar is the STEEL_WORKER_ID slot.  Returns the array or NULL. */
+static char **env_build(const struct proc_spec *s, char *store, size_t size,
+                        char **idvar)
+{
+    size_t n = 0, i, k = 0, used = 0;
+    char **envp;
+    int w;
+
+    while (environ != NULL && environ[n] != NULL)
+        n++;
+    envp = calloc(n + 5, sizeof(*envp));
+    if (envp == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        if (!env_ours(environ[i]))
+            envp[k++] = environ[i];
+    }
+    w = snprintf(store, size, "PORT=%d", s->port);
+    envp[k++] = store;
+    used = (size_t)w + 1;
+    w = snprintf(store + used, size - used, "STEEL_NODE=%s", s->node);
+    if (w < 0 || (size_t)w >= size - used)
+        goto toolong;
+    envp[k++] = store + used;
+    used += (size_t)w + 1;
+    w = snprintf(store + used, size - used, "STEEL_PREFIX=%s", s->prefix);
+    if (w < 0 || (size_t)w >= size - used)
+        goto toolong;
+    envp[k++] = store + used;
+    used += (size_t)w + 1;
+    if (size - used < sizeof(ENV_ID_NAME) + PROC_ID_MAX)
+        goto toolong;
+    memcpy(store + used, ENV_ID_NAME, sizeof(ENV_ID_NAME));
+    *idvar = store + used;
+    envp[k++] = store + used;
+    envp[k] = NULL;
+    return envp;
+toolong:
+    free(envp);
+    errno = ENAMETOOLONG;
+    return NULL;
+}
+
+/* Child side: reports a failed step and exits. */
+static void child_fail(int fd, int stage, int err)
+{
+    struct proc_report rep;
+    ssize_t w;
+
+    rep.stage = stage;
+    rep.err = err;
+    w = write(fd, &rep, sizeof(rep));
+    (void)w;
+    _exit(127);
+}
+
+static void child_limits(const struct proc_spec *s, int err_fd)
+{
+    struct rlimit rl, old;
+
+    if (getrlimit(RLIMIT_NOFILE, &old) < 0)
+        child_fail(err_fd, STAGE_LIMIT, errno);
+    if (s->nofile > 0) {
+        /* Soft and hard: a runtime that raises its soft limit to the hard
+         * one at start (Go does) must still stay under worker_nofile. */
+        rl.rlim_cur = (rlim_t)s->nofile;
+        rl.rlim_max = (rlim_t)s->nofile;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            /* Without the privilege to raise the hard limit, stay at it. */
+            rl.rlim_cur = old.rlim_max;
+            rl.rlim_max = old.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                child_fail(err_fd, STAGE_LIMIT, errno);
+        }
+    } else if (s->nofile_inherit > 0) {
+        /* The limit the spawner was started with, before it raised its
+         * own. */
+        rl.rlim_cur = (rlim_t)s->nofile_inherit;
+        rl.rlim_max = old.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            child_fail(err_fd, STAGE_LIMIT, errno);
+    }
+    if (s->memory_mb > 0) {
+        rl.rlim_cur = (rlim_t)s->memory_mb * 1024 * 1024;
+        rl.rlim_max = rl.rlim_cur;
+        if (setrlimit(RLIMIT_AS, &rl) < 0)
+            child_fail(err_fd, STAGE_LIMIT, errno);
+    }
+}
+
+/* Runs in the child after fork(); never returns. */
+static void child_run(const struct proc_spec *s, char *const *envp, char *idvar,
+                      int id_fd, int err_fd)
+{
+    char *const argv[] = {(char *)s->bin, NULL};
+    char *id = idvar + sizeof(ENV_ID_NAME) - 1;
+    struct sigaction sa;
+    sigset_t none;
+    size_t len = 0;
+    int fd, sig;
+
+    /* The parent's handlers and ignored signals must not leak into the
+     * worker; SIGPIPE stays ignored across exec otherwise. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    setpgid(0, 0);
+
+    fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        child_fail(err_fd, STAGE_LOG, errno);
+    if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+        child_fail(err_fd, STAGE_LOG, errno);
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        dup2(fd, STDIN_FILENO);
+    child_limits(s, err_fd);
+    /* Nothing of the spawner's (Redis, HTTP, pidfds) reaches the worker. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+
+    for (;;) {
+        ssize_t n = read(id_fd, id + len, PROC_ID_MAX - 1 - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len >= PROC_ID_MAX - 1)
+            break;
+    }
+    if (len == 0)
+        child_fail(err_fd, STAGE_ID, EPIPE);
+    id[len] = '\0';
+    execve(s->bin, argv, envp);
+    child_fail(err_fd, STAGE_EXEC, errno);
+}
+
+int proc_spawn(const struct proc_spec *s, struct proc_child *out)
+{
+    char store[1024], *idvar = NULL;
+    char **envp;
+    int idp[2] = {-1, -1}, errp[2] = {-1, -1};
+    pid_t pid;
+
+    out->pid = -1;
+    out->id_fd = -1;
+    out->err_fd = -1;
+    envp = env_build(s, store, sizeof(store), &idvar);
+    if (envp == NULL) {
+        log_warn("worker on port %d: cannot build its environment", s->port);
+        return -1;
+    }
+    if (pipe2(idp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+        log_warn("worker on port %d: pipe", s->port);
+        goto fail;
+    }
+    pid = fork();
+    if (pid < 0) {
+        log_warn("worker on port %d: fork", s->port);
+        goto fail;
+    }
+    if (pid == 0) {
+        close(idp[1]);
+        close(errp[0]);
+        child_run(s, envp, idvar, idp[0], errp[1]);
+    }
+    free(envp);
+    close(idp[0]);
+    close(errp[1]);
+    /* Also here, so that the group exists before the parent signals it. */
+    setpgid(pid, pid);
+    fcntl(errp[0], F_SETFL, fcntl(errp[0], F_GETFL) | O_NONBLOCK);
+    out->pid = pid;
+    out->id_fd = idp[1];
+    out->err_fd = errp[0];
+    return 0;
+fail:
+    free(envp);
+    if (idp[0] >= 0) {
+        close(idp[0]);
+        close(idp[1]);
+    }
+    if (errp[0] >= 0) {
+        close(errp[0]);
+        close(errp[1]);
+    }
+    return -1;
+}
+
+int proc_send_id(struct proc_child *c, const char *id)
+{
+    size_t len = strlen(id), off = 0;
+    int rc = 0;
+
+    while (off < len) {
+        ssize_t n = write(c->id_fd, id + off, len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = -1;
+            break;
+        }
+        off += (size_t)n;
+    }
+    close(c->id_fd);
+    c->id_fd = -1;
+    return rc;
+}
+
+int proc_setup_error(int err_fd, const char *bin, const char *log_path,
+                     char *why, size_t size, int *fatal)
+{
+    struct proc_report rep;
+    ssize_t n;
+
+    *fatal = 0;
+    do {
+        n = read(err_fd, &rep, sizeof(rep));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? -1 : 0;
+    if ((size_t)n != sizeof(rep))
+        return 0;
+    switch (rep.stage) {
+    case STAGE_LOG:
+        snprintf(why, size, "cannot open log file %s: %s", log_path,
+                 strerror(rep.err));
+        *fatal = 1;
+        break;
+    case STAGE_LIMIT:
+        snprintf(why, size, "cannot set resource limits: %s",
+                 strerror(rep.err));
+        *fatal = 1;
+        break;
+    case STAGE_ID:
+        snprintf(why, size, "never received its worker id");
+        break;
+    default:
+        snprintf(why, size, "cannot execute %s: %s", bin, strerror(rep.err));
+        *fatal = rep.err != ENOMEM && rep.err != EAGAIN && rep.err != ETXTBSY &&
+                 rep.err != EINTR;
+        break;
+    }
+    return 1;
+}
+
+void proc_status_str(int status, char *out, size_t size)
+{
+    if (WIFEXITED(status))
+        snprintf(out, size, "exited %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(out, size, "killed by signal %d%s", WTERMSIG(status),
+                 WCOREDUMP(status) ? " (core dumped)" : "");
+    else
+        snprintf(out, size, "wait status 0x%x", (unsigned)status);
+}
+
+int proc_same(long pid, unsigned long long pstart)
+{
+    unsigned long long st;
+
+    if (pid <= 1)
+        return 0;
+    return proc_start_time(pid, &st) == 0 && st == pstart;
+}
+
+int proc_kill_group(long pid, unsigned long long pstart, int sig)
+{
+    if (!proc_same(pid, pstart))
+        return -1;
+    if (kill(-(pid_t)pid, sig) < 0 && kill((pid_t)pid, sig) < 0)
+        return -1;
+    return 0;
+}
+
+/* Reads the state letter and process group of pid from /proc/<pid>/stat.
+ * Returns 0, or -1 when there is no such process. */
+static int proc_stat(long pid, char *state, long *pgid)
+{
+    char path[64], data[1024];
+    const char *p;
+    ssize_t n;
+    long ppid;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    n = read(fd, data, sizeof(data) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    data[n] = '\0';
+    /* The command name may hold anything: fields follow the last ')'. */
+    p = strrchr(data, ')');
+    if (p == NULL || sscanf(p + 1, " %c %ld %ld", state, &ppid, pgid) != 3)
+        return -1;
+    return 0;
+}
+
+/* The state letter of pid ('R', 'S', 'Z', ...), or 0 when it is gone. */
+static char proc_stat_state(long pid)
+{
+    char state;
+    long pgid;
+
+    return proc_stat(pid, &state, &pgid) < 0 ? 0 : state;
+}
+
+long proc_pgid(long pid)
+{
+    char state;
+    long pgid;
+
+    return proc_stat(pid, &state, &pgid) < 0 ? -1 : pgid;
+}
+
+int proc_alive(long pid, unsigned long long pstart)
+{
+    char st;
+
+    if (!proc_same(pid, pstart))
+        return 0;
+    st = proc_stat_state(pid);
+    return st != 0 && st != 'Z' && st != 'X';
+}
+
+/* 1 when the NUL-separated environment env (len bytes) holds entry. */
+static int env_has(const char *env, size_t len, const char *entry)
+{
+    size_t off = 0, elen = strlen(entry);
+
+    while (off < len) {
+        const char *e = env + off;
+        size_t l = strnlen(e, len - off);
+
+        if (l == elen && memcmp(e, entry, elen) == 0)
+            return 1;
+        off += l + 1;
+    }
+    return 0;
+}
+
+/* Reads /proc/<pid>/environ into b (size bytes).  Returns its length or
+ * -1. */
+static ssize_t read_environ(long pid, char *b, size_t size)
+{
+    char path[64];
+    size_t len = 0;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    while (len < size) {
+        ssize_t n = read(fd, b + len, size - len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    return (ssize_t)len;
+}
+
+int proc_scan_ours(const char *prefix, const char *node,
+                   void (*fn)(long pid, long pgid, void *arg), void *arg)
+{
+    char want_prefix[256], want_node[512];
+    char *env;
+    struct dirent *de;
+    DIR *d;
+    long self = (long)getpid();
+    int found = 0;
+
+    snprintf(want_prefix, sizeof(want_prefix), "STEEL_PREFIX=%s", prefix);
+    snprintf(want_node, sizeof(want_node), "STEEL_NODE=%s", node);
+    env = malloc(ENVIRON_MAX);
+    if (env == NULL) {
+        log_warnx("scanning /proc: out of memory");
+        return -1;
+    }
+    d = opendir("/proc");
+    if (d == NULL) {
+        log_warn("scanning /proc");
+        free(env);
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        long pid;
+        ssize_t len;
+
+        if (parse_long(de->d_name, 1, 0x7fffffff, &pid) < 0 || pid == self)
+            continue;
+        len = read_environ(pid, env, ENVIRON_MAX);
+        if (len <= 0 || !env_has(env, (size_t)len, want_prefix) ||
+            !env_has(env, (size_t)len, want_node))
+            continue;
+        found++;
+        fn(pid, proc_pgid(pid), arg);
+    }
+    closedir(d);
+    free(env);
+    return found;
+}

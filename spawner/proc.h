@@ -1,0 +1,85 @@
+/*
+ * proc.h - worker processes: starting one in its own process group with
+ * its limits, environment and log file; telling why it could not start;
+ * signalling a process group only after checking it is still the same
+ * process; finding our workers in /proc.
+ */
+#ifndef STEEL_PROC_H
+#define STEEL_PROC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Room for the worker id the child receives, with its NUL. */
+#define PROC_ID_MAX 24
+
+/* How to start a worker. */
+struct proc_spec {
+    const char *bin;      /* executable, run with argv {bin, NULL} */
+    const char *log_path; /* stdout and stderr, opened O_APPEND */
+    long nofile;          /* RLIMIT_NOFILE (soft and hard); 0: the soft
+                           * limit nofile_inherit */
+    long nofile_inherit;  /* the limit the spawner itself was started with */
+    long memory_mb;       /* RLIMIT_AS in MiB, 0: none */
+    /* Environment: the inherited one without these names, then these. */
+    int port;
+    const char *node;   /* STEEL_NODE */
+    const char *prefix; /* STEEL_PREFIX */
+};
+
+/* A child between fork and exec. */
+struct proc_child {
+    pid_t pid;
+    int id_fd;  /* write end: proc_send_id() hands the worker its id */
+    int err_fd; /* read end, non-blocking: a setup failure report, or EOF
+                 * once exec succeeded (close-on-exec) */
+};
+
+/*
+ * Forks a worker.  The child puts itself in a new process group, sends
+ * stdout and stderr to the log file, sets the limits, waits for its id on
+ * id_fd and executes the binary with PORT, STEEL_WORKER_ID, STEEL_NODE and
+ * STEEL_PREFIX set.  A step that fails is reported on err_fd (read it with
+ * proc_setup_error()) and the child exits 127.  Returns 0, or -1 after
+ * logging when the fork itself failed.
+ */
+int proc_spawn(const struct proc_spec *s, struct proc_child *out);
+
+/* Hands the child its id and closes id_fd.  Returns 0 or -1 (the child is
+ * gone). */
+int proc_send_id(struct proc_child *c, const char *id);
+
+/* Reads err_fd.  Returns 1 with a description in why (e.g. "cannot execute
+ * /x: No such file or directory") when the child reported a failure, 0 at
+ * EOF (the exec succeeded), -1 when nothing can be read yet.  *fatal is set
+ * to 1 when retrying cannot help (missing or non-executable binary, log
+ * file that cannot be opened, limits that cannot be set), else 0. */
+int proc_setup_error(int err_fd, const char *bin, const char *log_path,
+                     char *why, size_t size, int *fatal);
+
+/* Describes a wait status: "exited 1", "killed by signal 9". */
+void proc_status_str(int status, char *out, size_t size);
+
+/* 1 when pid exists (a zombie counts) and started at pstart, else 0. */
+int proc_same(long pid, unsigned long long pstart);
+
+/* 1 when pid runs (exists and is no zombie) and started at pstart. */
+int proc_alive(long pid, unsigned long long pstart);
+
+/* Sends sig to the process group pid leads, after checking that pid is
+ * still the process that started at pstart.  Returns 0 when sent, -1 when
+ * the process is gone or is another one. */
+int proc_kill_group(long pid, unsigned long long pstart, int sig);
+
+/* Calls fn for every process whose environment holds STEEL_PREFIX=prefix
+ * and STEEL_NODE=node (the spawner itself excluded), with its pid and
+ * process group.  Returns the number found, or -1 when /proc cannot be
+ * read. */
+int proc_scan_ours(const char *prefix, const char *node,
+                   void (*fn)(long pid, long pgid, void *arg), void *arg);
+
+/* Reads the process group of pid from /proc/<pid>/stat.  Returns it, or -1
+ * when there is no such process. */
+long proc_pgid(long pid);
+
+#endif

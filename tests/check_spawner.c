@@ -1,0 +1,356 @@
+/*
+ * check_spawner.c - the spawner's pure decisions (spawner/pool.h): pool
+ * sizing, backoff, the restart policy and port choice; and the
+ * description of wait statuses (spawner/proc.h).
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check_suites.h"
+#include "pool.h"
+#include "proc.h"
+
+static struct pool_counts counts(long idle, long starting, long total,
+                                 long waiting, long expired, long target,
+                                 long max)
+{
+    struct pool_counts c;
+
+    memset(&c, 0, sizeof(c));
+    c.idle = idle;
+    c.starting = starting;
+    c.total = total;
+    c.waiting = waiting;
+    c.idle_expired = expired;
+    c.idle_target = target;
+    c.max_workers = max;
+    return c;
+}
+
+static struct pool_plan decide(struct pool_counts c)
+{
+    struct pool_plan p;
+
+    pool_decide(&c, &p);
+    return p;
+}
+
+/* ---- pool_decide -------------------------------------------------------- */
+
+START_TEST(test_plan_fills_to_target)
+{
+    struct pool_plan p;
+
+    p = decide(counts(0, 0, 0, 0, 0, 4, 64));
+    ck_assert_int_eq(p.spawn, 4);
+    ck_assert_int_eq(p.retire, 0);
+    /* Starting workers count as coming idle. */
+    p = decide(counts(1, 2, 3, 0, 0, 4, 64));
+    ck_assert_int_eq(p.spawn, 1);
+    p = decide(counts(4, 0, 10, 0, 0, 4, 64));
+    ck_assert_int_eq(p.spawn, 0);
+    ck_assert_int_eq(p.retire, 0);
+    /* Busy workers do not count as idle. */
+    p = decide(counts(0, 0, 10, 0, 0, 4, 64));
+    ck_assert_int_eq(p.spawn, 4);
+}
+END_TEST
+
+START_TEST(test_plan_demand)
+{
+    struct pool_plan p;
+
+    /* 50 creates wait: spawn for them on top of the target. */
+    p = decide(counts(0, 0, 4, 50, 0, 4, 200));
+    ck_assert_int_eq(p.spawn, 54);
+    /* ... but never more than POOL_STARTING_MAX starting at once. */
+    p = decide(counts(0, 0, 0, 500, 0, 4, 1000));
+    ck_assert_int_eq(p.spawn, POOL_STARTING_MAX);
+    p = decide(counts(0, POOL_STARTING_MAX - 3, POOL_STARTING_MAX - 3, 500, 0,
+                      4, 1000));
+    ck_assert_int_eq(p.spawn, 3);
+    /* Nothing is retired while creates wait, even expired idle ones. */
+    p = decide(counts(10, 0, 10, 1, 10, 4, 64));
+    ck_assert_int_eq(p.retire, 0);
+}
+END_TEST
+
+START_TEST(test_plan_max)
+{
+    struct pool_plan p;
+
+    p = decide(counts(0, 0, 62, 10, 0, 4, 64));
+    ck_assert_int_eq(p.spawn, 2);
+    p = decide(counts(0, 0, 64, 10, 0, 4, 64));
+    ck_assert_int_eq(p.spawn, 0);
+    /* Max lowered below the current size: idle ones go at once, grace or
+     * not, busy ones stay. */
+    p = decide(counts(3, 0, 10, 0, 0, 2, 8));
+    ck_assert_int_eq(p.spawn, 0);
+    ck_assert_int_eq(p.retire, 2);
+    p = decide(counts(1, 0, 10, 0, 0, 0, 4));
+    ck_assert_int_eq(p.retire, 1);
+    /* Never negative, never more than idle. */
+    p = decide(counts(0, 0, 100, 0, 0, 0, 4));
+    ck_assert_int_eq(p.spawn, 0);
+    ck_assert_int_eq(p.retire, 0);
+}
+END_TEST
+
+START_TEST(test_plan_grace)
+{
+    struct pool_plan p;
+
+    /* 10 idle, target 4: only the ones past the grace period go. */
+    p = decide(counts(10, 0, 10, 0, 0, 4, 64));
+    ck_assert_int_eq(p.retire, 0);
+    p = decide(counts(10, 0, 10, 0, 3, 4, 64));
+    ck_assert_int_eq(p.retire, 3);
+    p = decide(counts(10, 0, 10, 0, 10, 4, 64));
+    ck_assert_int_eq(p.retire, 6);
+    /* Starting ones will be idle too. */
+    p = decide(counts(4, 2, 6, 0, 4, 4, 64));
+    ck_assert_int_eq(p.retire, 2);
+    /* Target 0 empties the pool. */
+    p = decide(counts(5, 0, 5, 0, 5, 0, 64));
+    ck_assert_int_eq(p.retire, 5);
+}
+END_TEST
+
+/* ---- backoff and restart policy ----------------------------------------- */
+
+START_TEST(test_backoff_growth)
+{
+    /* rnd at the top of its range gives the undiscounted base. */
+    uint32_t top = UINT32_MAX;
+
+    ck_assert_int_eq(pool_backoff_ms(100, 30000, 0, top), 0);
+    ck_assert_int_le(pool_backoff_ms(100, 30000, 1, top), 100);
+    ck_assert_int_ge(pool_backoff_ms(100, 30000, 2, top), 199);
+    ck_assert_int_le(pool_backoff_ms(100, 30000, 2, top), 200);
+    ck_assert_int_ge(pool_backoff_ms(100, 30000, 5, top), 1599);
+    ck_assert_int_eq(pool_backoff_ms(100, 30000, 30, top), 30000 - 1);
+    ck_assert_int_le(pool_backoff_ms(100, 30000, 1000, top), 30000);
+    ck_assert_int_eq(pool_backoff_ms(0, 30000, 5, top), 0);
+}
+END_TEST
+
+START_TEST(test_backoff_jitter_bounds)
+{
+    uint32_t rnd = 12345;
+    long fails;
+    int i;
+
+    for (fails = 1; fails < 40; fails++) {
+        long base = 100;
+        long j;
+
+        for (j = 1; j < fails && base < 5000; j++)
+            base *= 2;
+        if (base > 5000)
+            base = 5000;
+        for (i = 0; i < 200; i++) {
+            long d;
+
+            rnd = rnd * 1103515245u + 12345u;
+            d = pool_backoff_ms(100, 5000, fails, rnd);
+            ck_assert_int_ge(d, 100);
+            ck_assert_int_le(d, 5000);
+            ck_assert_int_ge(d, base / 2);
+            ck_assert_int_le(d, base);
+        }
+    }
+    /* rnd 0 gives half the base (above the minimum). */
+    ck_assert_int_eq(pool_backoff_ms(100, 5000, 4, 0), 400);
+    /* Large values do not overflow. */
+    ck_assert_int_le(pool_backoff_ms(3600000, 3600000, 100000, rnd), 3600000);
+    ck_assert_int_ge(pool_backoff_ms(3600000, 3600000, 100000, rnd), 3600000);
+}
+END_TEST
+
+START_TEST(test_restart_degrades_after_failures)
+{
+    struct restart rs;
+    int64_t now = 1000000;
+    int i, entered = 0;
+
+    restart_init(&rs);
+    ck_assert_int_eq(restart_allowed(&rs, now, 0, 4), 4);
+    for (i = 1; i < POOL_DEGRADED_FAILS; i++) {
+        ck_assert_int_eq(restart_failed(&rs, 100, 1000, now, 0, 0), 0);
+        ck_assert(!rs.degraded);
+        /* Nothing before the backoff, everything after it. */
+        ck_assert_int_eq(restart_allowed(&rs, now, 0, 4), 0);
+        ck_assert_int_eq(restart_allowed(&rs, rs.next_ms, 0, 4), 4);
+    }
+    entered = restart_failed(&rs, 100, 1000, now, 0, 0);
+    ck_assert_int_eq(entered, 1);
+    ck_assert(rs.degraded);
+    /* Degraded: a cool-down of at least POOL_COOLDOWN_MIN_MS, then one
+     * worker at a time. */
+    ck_assert_int_ge(rs.next_ms - now, POOL_COOLDOWN_MIN_MS);
+    ck_assert_int_eq(restart_allowed(&rs, now + 500, 0, 4), 0);
+    ck_assert_int_eq(restart_allowed(&rs, rs.next_ms, 0, 4), 1);
+    ck_assert_int_eq(restart_allowed(&rs, rs.next_ms, 1, 4), 0);
+    /* Further failures do not "enter" again (one log line). */
+    ck_assert_int_eq(restart_failed(&rs, 100, 1000, now, 0, 0), 0);
+    /* A worker answering /health ends it and lets refills go at once. */
+    ck_assert_int_eq(restart_ready(&rs), 1);
+    ck_assert(!rs.degraded);
+    ck_assert_int_eq(restart_allowed(&rs, now, 0, 4), 4);
+    ck_assert_int_eq(restart_ready(&rs), 0);
+    /* The count stays until a worker ran long enough. */
+    ck_assert_int_gt(rs.fails, 0);
+    restart_stable(&rs);
+    ck_assert_int_eq(rs.fails, 0);
+}
+END_TEST
+
+START_TEST(test_restart_fatal)
+{
+    struct restart rs;
+
+    restart_init(&rs);
+    /* A binary that cannot be executed degrades the pool at once. */
+    ck_assert_int_eq(restart_failed(&rs, 100, 300, 5000, 0, 1), 1);
+    ck_assert(rs.degraded);
+    ck_assert_int_eq(rs.next_ms, 5000 + POOL_COOLDOWN_MIN_MS);
+    /* The cool-down follows restart_backoff_max_ms when it is longer. */
+    restart_init(&rs);
+    restart_failed(&rs, 100, 30000, 0, UINT32_MAX, 1);
+    ck_assert_int_eq(rs.next_ms, 30000);
+    ck_assert_int_eq(restart_allowed(&rs, 0, 0, 0), 0);
+}
+END_TEST
+
+/* ---- ports -------------------------------------------------------------- */
+
+static int busy_port;
+
+static int fake_free(int port, void *arg)
+{
+    int *calls = arg;
+
+    (*calls)++;
+    return port != busy_port;
+}
+
+START_TEST(test_ports_round_robin)
+{
+    struct port_map pm;
+    int calls = 0, a, b, c;
+
+    busy_port = 0;
+    ck_assert_int_eq(port_map_init(&pm, 20000, 20002), 0);
+    a = port_pick(&pm, 0, fake_free, &calls);
+    b = port_pick(&pm, 0, fake_free, &calls);
+    c = port_pick(&pm, 0, fake_free, &calls);
+    ck_assert_int_eq(a, 20000);
+    ck_assert_int_eq(b, 20001);
+    ck_assert_int_eq(c, 20002);
+    ck_assert_int_eq(port_pick(&pm, 0, fake_free, &calls), -1);
+    /* A released port is handed out again; the search goes on from where
+     * it stopped. */
+    port_release(&pm, 20001);
+    ck_assert_int_eq(port_pick(&pm, 0, fake_free, &calls), 20001);
+    port_release(&pm, 20000);
+    port_release(&pm, 20002);
+    ck_assert_int_eq(port_pick(&pm, 0, fake_free, &calls), 20002);
+    ck_assert_int_eq(port_pick(&pm, 0, fake_free, &calls), 20000);
+    port_map_release(&pm);
+}
+END_TEST
+
+START_TEST(test_ports_skip_held_and_cooling)
+{
+    struct port_map pm;
+    int calls = 0;
+
+    ck_assert_int_eq(port_map_init(&pm, 30000, 30009), 0);
+    /* Held by another process: skipped, and not tested again while it
+     * cools. */
+    busy_port = 30000;
+    ck_assert_int_eq(port_pick(&pm, 0, fake_free, &calls), 30001);
+    ck_assert_int_eq(calls, 2);
+    port_release(&pm, 30001);
+    pm.next = 30000;
+    calls = 0;
+    ck_assert_int_eq(port_pick(&pm, 100, fake_free, &calls), 30001);
+    ck_assert_int_eq(calls, 1);
+    /* After the cool-down it is tried again. */
+    busy_port = 0;
+    port_release(&pm, 30001);
+    pm.next = 30000;
+    ck_assert_int_eq(port_pick(&pm, POOL_PORT_COOL_MS + 1, fake_free, &calls),
+                     30000);
+    /* A port a worker failed on cools too. */
+    port_release(&pm, 30000);
+    port_cool(&pm, 30000, 5000);
+    pm.next = 30000;
+    ck_assert_int_eq(port_pick(&pm, 4000, fake_free, &calls), 30001);
+    /* Adopted workers' ports are taken. */
+    port_take(&pm, 30002);
+    ck_assert_int_eq(port_pick(&pm, 4000, fake_free, &calls), 30003);
+    /* A narrower range keeps the search inside it. */
+    port_map_range(&pm, 30005, 30006);
+    ck_assert_int_eq(port_pick(&pm, 4000, fake_free, &calls), 30005);
+    ck_assert_int_eq(port_pick(&pm, 4000, fake_free, &calls), 30006);
+    ck_assert_int_eq(port_pick(&pm, 4000, fake_free, &calls), -1);
+    port_map_release(&pm);
+}
+END_TEST
+
+START_TEST(test_status_str)
+{
+    char buf[64];
+
+    proc_status_str(1 << 8, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "exited 1");
+    proc_status_str(SIGKILL, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "killed by signal 9");
+    proc_status_str(0, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "exited 0");
+}
+END_TEST
+
+START_TEST(test_proc_same)
+{
+    ck_assert_int_eq(proc_same((long)getpid(), 0), 0);
+    ck_assert_int_eq(proc_same(0, 0), 0);
+    ck_assert_int_eq(proc_same(1, 0), 0);
+    ck_assert_int_eq(proc_pgid((long)getpid()), (long)getpgrp());
+    ck_assert_int_eq(proc_kill_group((long)getpid(), 1, 0), -1);
+}
+END_TEST
+
+Suite *spawner_suite(void)
+{
+    Suite *s = suite_create("spawner");
+    TCase *plan = tcase_create("plan");
+    TCase *restart = tcase_create("restart");
+    TCase *ports = tcase_create("ports");
+    TCase *proc = tcase_create("proc");
+
+    tcase_add_test(plan, test_plan_fills_to_target);
+    tcase_add_test(plan, test_plan_demand);
+    tcase_add_test(plan, test_plan_max);
+    tcase_add_test(plan, test_plan_grace);
+    tcase_add_test(restart, test_backoff_growth);
+    tcase_add_test(restart, test_backoff_jitter_bounds);
+    tcase_add_test(restart, test_restart_degrades_after_failures);
+    tcase_add_test(restart, test_restart_fatal);
+    tcase_add_test(ports, test_ports_round_robin);
+    tcase_add_test(ports, test_ports_skip_held_and_cooling);
+    tcase_add_test(proc, test_status_str);
+    tcase_add_test(proc, test_proc_same);
+    suite_add_tcase(s, plan);
+    suite_add_tcase(s, restart);
+    suite_add_tcase(s, ports);
+    suite_add_tcase(s, proc);
+    return s;
+}
