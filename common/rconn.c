@@ -103,6 +103,21 @@ int rconn_connect(struct rconn *r)
     return 0;
 }
 
+int rconn_error_needs_reconnect(const char *err)
+{
+    static const char *const codes[] = {"READONLY", "LOADING", "MASTERDOWN",
+                                        "NOAUTH"};
+    size_t i;
+
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        size_t n = strlen(codes[i]);
+
+        if (strncmp(err, codes[i], n) == 0 && (err[n] == ' ' || err[n] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
 /* Takes ownership of reply; returns it when it is not an error reply. */
 static redisReply *rconn_check(struct rconn *r, redisReply *reply,
                                const char *what)
@@ -114,6 +129,12 @@ static redisReply *rconn_check(struct rconn *r, redisReply *reply,
     if (reply->type == REDIS_REPLY_ERROR) {
         snprintf(r->errstr, sizeof(r->errstr), "redis %s: %s: %s", r->addr,
                  what, reply->str);
+        /* A server that became a replica, is loading its data or lost its
+         * primary answers every write with an error while the socket stays
+         * open (behind a virtual IP or proxy after a fail-over): drop the
+         * connection so the next call reaches whatever is primary now. */
+        if (rconn_error_needs_reconnect(reply->str))
+            rconn_drop(r);
         freeReplyObject(reply);
         return NULL;
     }

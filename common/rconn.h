@@ -38,6 +38,11 @@ redisReply *rconn_command(struct rconn *r, int argc, const char **argv,
                           const size_t *argvlen);
 redisReply *rconn_commandf(struct rconn *r, const char *fmt, ...);
 
+/* 1 when a Redis error reply (its text) means this connection is to a
+ * server that cannot serve us now (READONLY, LOADING, MASTERDOWN, NOAUTH
+ * after a restart with a password): the connection is then dropped. */
+int rconn_error_needs_reconnect(const char *err);
+
 /* Runs Lua script number idx (0 <= idx < RCONN_MAX_SCRIPTS, source src)
  * with no KEYS and argc ARGV strings, loading it with SCRIPT LOAD the first
  * time and again after Redis forgot it (NOSCRIPT).  Returns like

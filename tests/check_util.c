@@ -10,6 +10,7 @@
 
 #include "check_suites.h"
 #include "keys.h"
+#include "rconn.h"
 #include "util.h"
 
 START_TEST(test_parse_long)
@@ -87,6 +88,19 @@ START_TEST(test_keys)
 }
 END_TEST
 
+START_TEST(test_reconnect_errors)
+{
+    ck_assert(rconn_error_needs_reconnect(
+        "READONLY You can't write against a read only replica."));
+    ck_assert(rconn_error_needs_reconnect("LOADING Redis is loading"));
+    ck_assert(rconn_error_needs_reconnect("MASTERDOWN Link with MASTER is down"));
+    ck_assert(rconn_error_needs_reconnect("NOAUTH Authentication required."));
+    ck_assert(!rconn_error_needs_reconnect("ERR unknown command"));
+    ck_assert(!rconn_error_needs_reconnect("NOSCRIPT No matching script"));
+    ck_assert(!rconn_error_needs_reconnect("READONLYX"));
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -97,6 +111,7 @@ Suite *util_suite(void)
     tcase_add_test(normal, test_random_hex);
     tcase_add_test(normal, test_proc_start_time);
     tcase_add_test(normal, test_keys);
+    tcase_add_test(normal, test_reconnect_errors);
     suite_add_tcase(s, normal);
     return s;
 }
