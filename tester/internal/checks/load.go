@@ -42,10 +42,12 @@ func checkLoad(ctx context.Context, e *Env) error {
 		}
 	}
 	type outcome struct {
-		resp *api.Response
-		s    *api.Session
-		data []byte
-		err  error
+		resp  *api.Response
+		s     *api.Session
+		data  []byte
+		err   error
+		own   error     // the GET right after this create
+		getAt time.Time // when that GET refreshed the session
 	}
 	out := make([]outcome, n)
 	var wg sync.WaitGroup
@@ -62,22 +64,35 @@ func checkLoad(ctx context.Context, e *Env) error {
 				out[i].s, out[i].err = api.ParseSession(resp.Body)
 				if out[i].s != nil {
 					e.track(out[i].s.ID)
+					// Checked at once too: the burst may outlast a
+					// short TTL before the final round below.
+					out[i].own = expectSession(ctx, e, out[i].s, out[i].data)
+					out[i].getAt = time.Now()
 				}
 			}
 		}(i)
 	}
 	close(start)
 	wg.Wait()
-	var sessions []*api.Session
-	var datas [][]byte
+	var sessions, live []*api.Session
+	var liveData [][]byte
 	rejected := 0
 	for i, o := range out {
 		if o.err != nil {
 			return fmt.Errorf("create %d of %d: %v", i+1, n, o.err)
 		}
 		if o.s != nil {
+			if o.own != nil {
+				return fmt.Errorf("create %d of %d, GET right after: %v", i+1, n, o.own)
+			}
 			sessions = append(sessions, o.s)
-			datas = append(datas, o.data)
+			// The final round proves that no later create took this
+			// session's worker; it can only ask sessions whose TTL
+			// has not run out since their last GET.
+			if time.Since(o.getAt) < e.Cfg.TTL-500*time.Millisecond {
+				live = append(live, o.s)
+				liveData = append(liveData, o.data)
+			}
 			continue
 		}
 		if o.resp.Status != http.StatusServiceUnavailable {
@@ -101,5 +116,5 @@ func checkLoad(ctx context.Context, e *Env) error {
 		}
 		seen[s.ID] = true
 	}
-	return expectOwnData(ctx, e, sessions, datas)
+	return expectOwnData(ctx, e, live, liveData)
 }
