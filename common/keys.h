@@ -7,7 +7,9 @@
  * The scripts address keys they compute, so the schema needs one Redis (or
  * a Sentinel-managed primary), not Redis Cluster.
  *
- *   P:seq:worker        string  INCR counter for worker ids; never expires
+ *   P:seq:worker        string  INCR counter for worker ids; never expires;
+ *                               raised past the ids a spawner still holds
+ *                               when it went back (store_worker_add)
  *   P:workers           set     ids of every worker record; no TTL
  *   P:node:<node>       set     ids of the workers one node's spawner owns
  *   P:worker:<id>       hash    one worker, no TTL; removed when its process

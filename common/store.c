@@ -70,9 +70,28 @@ enum store_script {
     SCRIPT_POOL_REPORT,
 };
 
-/* ARGV: P node host port pid pstart restarts -> id */
+/* ARGV: P node host port pid pstart restarts floor -> id.  The id is
+ * above floor (the highest id the caller still holds; the counter is
+ * raised past it when it went back, as after a loss of Redis's data) and
+ * never one that has a record. */
 static const char lua_worker_add[] = LUA_HEAD
-    "local id = tostring(redis.call('INCR', P .. ':seq:worker'))\n"
+    "local seq = P .. ':seq:worker'\n"
+    "local n = redis.call('INCR', seq)\n"
+    "local floor = tonumber(ARGV[8]) or 0\n"
+    "if n <= floor then\n"
+    "  n = floor + 1\n"
+    "  redis.call('SET', seq, string.format('%d', n))\n"
+    "end\n"
+    "for i = 1, 1000 do\n"
+    "  if redis.call('EXISTS', wkey(string.format('%d', n))) == 0 then\n"
+    "    break\n"
+    "  end\n"
+    "  n = redis.call('INCR', seq)\n"
+    "end\n"
+    "local id = string.format('%d', n)\n"
+    "if redis.call('EXISTS', wkey(id)) == 1 then\n"
+    "  return redis.error_reply('no free worker id')\n"
+    "end\n"
     "redis.call('HSET', wkey(id), 'id', id, 'node', ARGV[2],\n"
     "  'host', ARGV[3], 'port', ARGV[4], 'pid', ARGV[5], 'pstart', ARGV[6],\n"
     "  'state', 'starting', 'session', '', 'since', nows, 'started', nows,\n"
@@ -196,11 +215,18 @@ static const char lua_released[] = LUA_HEAD
     "redis.call('RPUSH', P .. ':idle', ARGV[2])\n"
     "return 1\n";
 
-/* ARGV: P id reason -> prior state | nil */
+/* ARGV: P id reason [node pid] -> prior state | nil.  With node, only a
+ * record of that node; with a pid other than '' or '0', only a record of
+ * that pid. */
 static const char lua_mark_dead[] = LUA_HEAD LUA_DROP_SESSION
     "local id = ARGV[2]\n"
-    "local w = redis.call('HMGET', wkey(id), 'state', 'session')\n"
+    "local w = redis.call('HMGET', wkey(id), 'state', 'session', 'node',\n"
+    "  'pid')\n"
     "if not w[1] or w[1] == 'dead' then return false end\n"
+    "if ARGV[4] and ARGV[4] ~= '' and w[3] ~= ARGV[4] then return false end\n"
+    "if ARGV[5] and ARGV[5] ~= '' and ARGV[5] ~= '0' and w[4] ~= ARGV[5] then\n"
+    "  return false\n"
+    "end\n"
     "redis.call('LREM', P .. ':idle', 0, id)\n"
     "if drop_session(id, w[2]) == 1 then\n"
     "  redis.call('HINCRBY', P .. ':stats', 'sessions_lost', 1)\n"
@@ -209,12 +235,20 @@ static const char lua_mark_dead[] = LUA_HEAD LUA_DROP_SESSION
     "  'since', nows, 'reason', ARGV[3])\n"
     "return w[1]\n";
 
-/* ARGV: P id reason -> prior state | nil */
+/* ARGV: P id node pid reason -> prior state | nil.  Only a record of node
+ * and, unless pid is '' or '0', of pid: after the id counter went back,
+ * another worker may carry the id. */
 static const char lua_worker_gone[] = LUA_HEAD LUA_DROP_SESSION
     "local id = ARGV[2]\n"
-    "local w = redis.call('HMGET', wkey(id), 'state', 'session', 'node')\n"
+    "local w = redis.call('HMGET', wkey(id), 'state', 'session', 'node',\n"
+    "  'pid')\n"
     "if not w[1] then\n"
     "  redis.call('SREM', P .. ':workers', id)\n"
+    "  redis.call('SREM', P .. ':node:' .. ARGV[3], id)\n"
+    "  return false\n"
+    "end\n"
+    "if w[3] ~= ARGV[3] then return false end\n"
+    "if ARGV[4] ~= '' and ARGV[4] ~= '0' and w[4] ~= ARGV[4] then\n"
     "  return false\n"
     "end\n"
     "redis.call('LREM', P .. ':idle', 0, id)\n"
@@ -407,20 +441,26 @@ static const char lua_retire[] = LUA_HEAD
     "  ARGV[3])\n"
     "return 1\n";
 
-/* ARGV: P node -> {now, waiting, id, state, since, ...}.  Stale waiters
- * are pruned; ids whose record is gone are dropped from the node's set. */
+/* ARGV: P node -> {now, waiting, id, state, since, reason, ...}; reason
+ * only for dead workers, else ''.  Stale waiters are pruned; ids whose
+ * record is gone are dropped from the node's set. */
 static const char lua_pool_view[] = LUA_HEAD
     "redis.call('ZREMRANGEBYSCORE', P .. ':waiters', '-inf', now)\n"
     "local out = {nows, redis.call('ZCARD', P .. ':waiters')}\n"
     "local set = P .. ':node:' .. ARGV[2]\n"
     "for _, id in ipairs(redis.call('SMEMBERS', set)) do\n"
-    "  local w = redis.call('HMGET', wkey(id), 'state', 'since')\n"
+    "  local w = redis.call('HMGET', wkey(id), 'state', 'since', 'reason')\n"
     "  if not w[1] then\n"
     "    redis.call('SREM', set, id)\n"
     "  else\n"
     "    out[#out + 1] = id\n"
     "    out[#out + 1] = w[1]\n"
     "    out[#out + 1] = w[2] or '0'\n"
+    "    if w[1] == 'dead' then\n"
+    "      out[#out + 1] = w[3] or ''\n"
+    "    else\n"
+    "      out[#out + 1] = ''\n"
+    "    end\n"
     "  end\n"
     "end\n"
     "return out\n";
@@ -566,10 +606,12 @@ static int store_state_call(struct rconn *r, enum store_script idx,
 
 int store_worker_add(struct rconn *r, const char *prefix, const char *node,
                      const char *host, int port, long pid,
-                     unsigned long long pstart, long restarts, char *id_out)
+                     unsigned long long pstart, long restarts, long id_floor,
+                     char *id_out)
 {
-    char sport[16], spid[24], sstart[24], srest[24];
-    const char *argv[] = {prefix, node, host, sport, spid, sstart, srest};
+    char sport[16], spid[24], sstart[24], srest[24], sfloor[24];
+    const char *argv[] = {prefix, node,   host,  sport,
+                          spid,   sstart, srest, sfloor};
     redisReply *reply;
     int rc = -1;
 
@@ -577,7 +619,8 @@ int store_worker_add(struct rconn *r, const char *prefix, const char *node,
     snprintf(spid, sizeof(spid), "%ld", pid);
     snprintf(sstart, sizeof(sstart), "%llu", pstart);
     snprintf(srest, sizeof(srest), "%ld", restarts);
-    reply = store_run(r, SCRIPT_WORKER_ADD, lua_worker_add, 7, argv);
+    snprintf(sfloor, sizeof(sfloor), "%ld", id_floor > 0 ? id_floor : 0);
+    reply = store_run(r, SCRIPT_WORKER_ADD, lua_worker_add, 8, argv);
     if (reply == NULL)
         return -1;
     if (reply->type == REDIS_REPLY_STRING && reply->len < WORKER_ID_MAX) {
@@ -678,12 +721,27 @@ int store_mark_dead(struct rconn *r, const char *prefix, const char *id,
                             prior);
 }
 
-int store_worker_gone(struct rconn *r, const char *prefix, const char *id,
-                      const char *reason, enum worker_state *prior)
+int store_mark_dead_of(struct rconn *r, const char *prefix, const char *id,
+                       const char *node, long pid, const char *reason,
+                       enum worker_state *prior)
 {
-    const char *argv[] = {prefix, id, reason};
+    char spid[24];
+    const char *argv[] = {prefix, id, reason, node, spid};
 
-    return store_state_call(r, SCRIPT_WORKER_GONE, lua_worker_gone, 3, argv,
+    snprintf(spid, sizeof(spid), "%ld", pid > 0 ? pid : 0);
+    return store_state_call(r, SCRIPT_MARK_DEAD, lua_mark_dead, 5, argv,
+                            prior);
+}
+
+int store_worker_gone(struct rconn *r, const char *prefix, const char *id,
+                      const char *node, long pid, const char *reason,
+                      enum worker_state *prior)
+{
+    char spid[24];
+    const char *argv[] = {prefix, id, node, spid, reason};
+
+    snprintf(spid, sizeof(spid), "%ld", pid > 0 ? pid : 0);
+    return store_state_call(r, SCRIPT_WORKER_GONE, lua_worker_gone, 5, argv,
                             prior);
 }
 
@@ -1044,7 +1102,7 @@ int store_pool_view(struct rconn *r, const char *prefix, const char *node,
     v->now_ms = reply_ll(reply->element[0]);
     v->waiting = (long)reply_ll(reply->element[1]);
     if (reply->elements > 2) {
-        v->entries = calloc((reply->elements - 2) / 3 + 1,
+        v->entries = calloc((reply->elements - 2) / 4 + 1,
                             sizeof(*v->entries));
         if (v->entries == NULL) {
             snprintf(r->errstr, sizeof(r->errstr), "out of memory");
@@ -1052,7 +1110,7 @@ int store_pool_view(struct rconn *r, const char *prefix, const char *node,
             return -1;
         }
     }
-    for (i = 2; i + 2 < reply->elements; i += 3) {
+    for (i = 2; i + 3 < reply->elements; i += 4) {
         struct pool_entry *e = &v->entries[count++];
         char st[16];
 
@@ -1061,6 +1119,7 @@ int store_pool_view(struct rconn *r, const char *prefix, const char *node,
         if (worker_state_parse(st, &e->state) < 0)
             e->state = WORKER_DEAD;
         e->since_ms = reply_ll(reply->element[i + 2]);
+        copy_str(e->reason, sizeof(e->reason), reply->element[i + 3]);
     }
     v->n = count;
     freeReplyObject(reply);

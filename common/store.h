@@ -30,6 +30,7 @@
  *   idle -> releasing (dirty)          store_hold             reaper
  *   creating -> releasing (stuck)      store_hold             reaper
  *   any -> dead (- session)            store_mark_dead        all
+ *   own worker -> dead (- session)     store_mark_dead_of     spawner, reaper
  *   idle -> dead (pool shrinks)        store_retire           spawner
  *   seen state -> dead (- session)     store_mark_dead_if     reaper
  *   any -> (none) (- session)          store_worker_gone      spawner, reaper
@@ -99,10 +100,14 @@ struct worker_rec {
 };
 
 /* Registers a spawned worker as starting.  Writes its new id to id_out
- * (WORKER_ID_MAX bytes).  Returns 0 or -1. */
+ * (WORKER_ID_MAX bytes).  The id is above id_floor, the highest id the
+ * caller still holds (0: none), even when P:seq:worker went back (Redis
+ * lost its data): the counter is raised past id_floor; and it is never the
+ * id of an existing record.  Returns 0 or -1. */
 int store_worker_add(struct rconn *r, const char *prefix, const char *node,
                      const char *host, int port, long pid,
-                     unsigned long long pstart, long restarts, char *id_out);
+                     unsigned long long pstart, long restarts, long id_floor,
+                     char *id_out);
 
 /* starting -> idle.  Returns 1, 0 when the worker is not starting, -1. */
 int store_worker_ready(struct rconn *r, const char *prefix, const char *id);
@@ -152,10 +157,22 @@ int store_released(struct rconn *r, const char *prefix, const char *id);
 int store_mark_dead(struct rconn *r, const char *prefix, const char *id,
                     const char *reason, enum worker_state *prior);
 
+/* store_mark_dead, only while the record belongs to node and, when pid >
+ * 0, to pid: a spawner marking its own worker never hits another worker
+ * that got the same id after P:seq:worker went back.  Returns 1, 0 when
+ * unknown, dead or someone else's, -1. */
+int store_mark_dead_of(struct rconn *r, const char *prefix, const char *id,
+                       const char *node, long pid, const char *reason,
+                       enum worker_state *prior);
+
 /* Removes the record of a worker whose process is gone, dropping its
- * session.  Returns 1, 0 when unknown, -1. */
+ * session, only while the record belongs to node and, when pid > 0, to pid
+ * (pid <= 0: a caller that does not know it): after P:seq:worker went
+ * back, the id may be another worker's.  Returns 1, 0 when unknown or
+ * someone else's, -1. */
 int store_worker_gone(struct rconn *r, const char *prefix, const char *id,
-                      const char *reason, enum worker_state *prior);
+                      const char *node, long pid, const char *reason,
+                      enum worker_state *prior);
 
 /* Records a health probe.  ok: resets the failure count.  Not ok: counts
  * one more and, for an idle worker, takes it out of P:idle (idle ->
@@ -270,6 +287,7 @@ struct pool_entry {
     char id[WORKER_ID_MAX];
     enum worker_state state;
     int64_t since_ms; /* epoch ms the state was entered (Redis clock) */
+    char reason[128]; /* why it is dead (truncated); "" unless dead */
 };
 
 /* What a spawner reads each tick, in one round trip. */

@@ -147,7 +147,10 @@ static int act_plan(struct reaper *rp, struct item *it)
     label(lbl, sizeof(lbl), w);
     switch (it->plan.act) {
     case PLAN_GONE:
-        rc = store_worker_gone(&rp->redis, P, w->id, it->plan.reason, &prior);
+        /* Only the record as the pass saw it: after P:seq:worker went
+         * back, the id may be a new worker's. */
+        rc = store_worker_gone(&rp->redis, P, w->id, rp->conf.node_name, w->pid,
+                               it->plan.reason, &prior);
         if (rc <= 0)
             return rc;
         log_info("%s: record removed (%s): %s, was %s", lbl, it->plan.kind,
@@ -324,7 +327,8 @@ static int act_status(struct reaper *rp, struct item *it)
         }
         snprintf(why, sizeof(why), "hung: %ld failed probes, last %s", fails,
                  it->st.answered ? j.reason : it->detail);
-        rc = store_mark_dead(&rp->redis, P, w->id, why, NULL);
+        rc = store_mark_dead_of(&rp->redis, P, w->id, rp->conf.node_name,
+                                w->pid, why, NULL);
         if (rc <= 0)
             return rc;
         kill_worker(w, lbl);

@@ -29,6 +29,14 @@
  *   - every worker process we started or adopted is in the table until it
  *     has exited and its record was removed from Redis, so its session
  *     answers 404 as soon as the process is gone;
+ *   - no two workers in the table share an id, even after P:seq:worker
+ *     went back (Redis lost its data): a new worker is registered above
+ *     the highest id the table holds (store_worker_add's floor).  Besides,
+ *     nothing trusts an id alone: entries are removed by pointer, epoll
+ *     events name a worker by a serial number local to this process, and
+ *     a record is removed or marked dead only while it still names our
+ *     node and the worker's pid, so a worker of another node that got the
+ *     same id is never touched;
  *   - a worker is signalled only through its process group, and an
  *     adopted one (not our child) only after its start time matched;
  *   - an idle worker is stopped only after store_retire() took it out of
@@ -36,7 +44,11 @@
  *   - no two workers of ours share a port; a port that failed a start or
  *     a test bind is skipped for a while;
  *   - after failures refills wait (pool.c restart policy), so a worker
- *     binary that cannot run never makes a fork storm.
+ *     binary that cannot run never makes a fork storm.  Failures are the
+ *     exits we did not cause, start failures and start timeouts, and the
+ *     workers others marked dead (a handler, the reaper); a stop that was
+ *     asked for (retired, drained: marked dead with a reason starting with
+ *     "drain", its record vanished, shutdown) is none.
  *
  * Exits are seen through one pidfd per worker in an epoll set that the
  * poll waits on, so a death wakes the loop at once; children are reaped
@@ -106,18 +118,25 @@ enum wstate {
 enum stop_why {
     STOP_NONE = 0,
     STOP_RETIRE,        /* idle above the target (not a failure) */
-    STOP_DEAD,          /* someone marked it dead in Redis */
-    STOP_VANISHED,      /* its Redis record disappeared */
+    STOP_DEAD,          /* a handler or the reaper marked it dead */
+    STOP_DRAIN,         /* an operator drained it (not a failure) */
+    STOP_VANISHED,      /* its Redis record disappeared (not a failure) */
     STOP_START_TIMEOUT, /* no /health within worker_start_timeout_ms */
     STOP_SHUTDOWN,      /* SIGTERM to the spawner (not a failure) */
 };
 
-/* epoll data: worker id << 1 | kind. */
+/* A worker marked dead with a reason that starts with this was drained on
+ * purpose (OPERATIONS.md, recipe:drain-worker): its stop is no failure. */
+#define DRAIN_PREFIX "drain"
+
+/* epoll data: worker serial << 1 | kind. */
 #define EV_PIDFD 0
 #define EV_ERRFD 1
 
 struct worker {
     long id;                   /* worker id in Redis */
+    uint64_t serial;           /* unique in this process: names its epoll
+                                * entries */
     char sid[WORKER_ID_MAX];   /* the same, as a string */
     long pid;                  /* leads its process group */
     unsigned long long pstart; /* clock ticks since boot */
@@ -142,6 +161,7 @@ struct worker {
     int fatal;                 /* setup failed in a way retries won't fix */
     int counted;               /* its failure was counted already */
     char reason[256];          /* setup failure reported by the child */
+    char dead_reason[128];     /* the reason of its dead record, if any */
 };
 
 struct spawner {
@@ -152,8 +172,9 @@ struct spawner {
     int epfd;                 /* pidfds and setup pipes */
     struct epoll_event *ev;   /* room for what epfd reports */
     size_t evcap;             /* entries in ev */
-    struct worker **w;        /* sorted by id */
+    struct worker **w;        /* sorted by id; ids are unique */
     size_t n, cap;            /* entries used, allocated */
+    uint64_t serial;          /* the last worker serial handed out */
     struct port_map ports;    /* which ports are ours or cooling */
     struct restart rs;        /* backoff and degraded state */
     char fail_reason[320];    /* the last failure, shown when degraded */
@@ -294,15 +315,37 @@ static struct worker *table_get(const struct spawner *s, long id)
     return i < 0 ? NULL : s->w[i];
 }
 
+/* The worker whose process is pid, among those not reaped yet: a reaped
+ * pid (has_status, GONE) may belong to another process by now. */
 static struct worker *table_by_pid(const struct spawner *s, long pid)
 {
     size_t i;
 
     for (i = 0; i < s->n; i++) {
-        if (s->w[i]->pid == pid)
+        const struct worker *w = s->w[i];
+
+        if (w->pid == pid && w->state != W_GONE && !w->has_status)
             return s->w[i];
     }
     return NULL;
+}
+
+/* The worker with serial, or NULL. */
+static struct worker *table_by_serial(const struct spawner *s, uint64_t serial)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        if (s->w[i]->serial == serial)
+            return s->w[i];
+    }
+    return NULL;
+}
+
+/* The highest worker id in the table, 0 when it is empty. */
+static long table_max_id(const struct spawner *s)
+{
+    return s->n > 0 ? s->w[s->n - 1]->id : 0;
 }
 
 /* Returns 0, or -1 when out of memory. */
@@ -324,6 +367,7 @@ static int table_insert(struct spawner *s, struct worker *w)
     memmove(&s->w[pos + 1], &s->w[pos], (s->n - pos) * sizeof(*s->w));
     s->w[pos] = w;
     s->n++;
+    w->serial = ++s->serial;
     return 0;
 }
 
@@ -336,26 +380,36 @@ static void probe_cancel(struct spawner *s, struct worker *w)
     w->probe = NULL;
 }
 
-static void worker_close_fds(struct worker *w)
+static void unwatch_close(struct spawner *s, int *fd)
 {
-    /* Closing an fd also takes it out of the epoll set. */
-    if (w->pidfd >= 0)
-        close(w->pidfd);
-    if (w->err_fd >= 0)
-        close(w->err_fd);
-    w->pidfd = -1;
-    w->err_fd = -1;
+    if (*fd < 0)
+        return;
+    /* Explicitly: a child between fork and exec holds a copy of the fd,
+     * and the epoll entry lives as long as any copy does. */
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, *fd, NULL);
+    close(*fd);
+    *fd = -1;
 }
 
+static void worker_close_fds(struct spawner *s, struct worker *w)
+{
+    unwatch_close(s, &w->pidfd);
+    unwatch_close(s, &w->err_fd);
+}
+
+/* Takes w out of the table (found by pointer, not by id) and frees it. */
 static void table_remove(struct spawner *s, struct worker *w)
 {
-    long i = table_find(s, w->id);
+    size_t i;
 
     probe_cancel(s, w);
-    worker_close_fds(w);
-    if (i >= 0) {
-        memmove(&s->w[i], &s->w[i + 1], (s->n - (size_t)i - 1) * sizeof(*s->w));
-        s->n--;
+    worker_close_fds(s, w);
+    for (i = 0; i < s->n; i++) {
+        if (s->w[i] == w) {
+            memmove(&s->w[i], &s->w[i + 1], (s->n - i - 1) * sizeof(*s->w));
+            s->n--;
+            break;
+        }
     }
     free(w);
 }
@@ -366,7 +420,7 @@ static void watch_fd(struct spawner *s, struct worker *w, int fd, int kind)
 
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN;
-    ev.data.u64 = ((uint64_t)w->id << 1) | (uint64_t)kind;
+    ev.data.u64 = (w->serial << 1) | (uint64_t)kind;
     if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
         log_warn("worker %s (pid %ld, port %d): epoll_ctl", w->sid, w->pid,
                  w->port);
@@ -597,8 +651,11 @@ static int spawn_one(struct spawner *s, int64_t now)
     }
     if (proc_start_time(ch.pid, &pstart) < 0)
         pstart = 0;
+    /* Above every id we hold: a counter that went back must not hand us
+     * the id of a worker we are still stopping. */
     if (store_worker_add(&s->redis, c->key_prefix, c->node_name, c->worker_host,
-                         port, (long)ch.pid, pstart, s->rs.fails, id) < 0) {
+                         port, (long)ch.pid, pstart, s->rs.fails,
+                         table_max_id(s), id) < 0) {
         redis_failed(s, "registering a new worker");
         kill(-ch.pid, SIGKILL);
         close(ch.id_fd);
@@ -662,8 +719,7 @@ static void read_setup_report(struct spawner *s, struct worker *w)
                           sizeof(w->reason), &w->fatal);
     if (rc < 0)
         return;
-    close(w->err_fd);
-    w->err_fd = -1;
+    unwatch_close(s, &w->err_fd);
 }
 
 /* Reads what the epoll set has ready: exits and setup reports.  The fds
@@ -687,7 +743,7 @@ static void events_collect(struct spawner *s)
         return;
     n = epoll_wait(s->epfd, s->ev, (int)s->evcap, 0);
     for (i = 0; i < n; i++) {
-        struct worker *w = table_get(s, (long)(s->ev[i].data.u64 >> 1));
+        struct worker *w = table_by_serial(s, s->ev[i].data.u64 >> 1);
 
         if (w == NULL)
             continue;
@@ -729,8 +785,9 @@ static void exit_reason(const struct spawner *s, const struct worker *w,
     else if (w->stop_why == STOP_START_TIMEOUT)
         snprintf(out, size, "no answer to /health within %ld ms; %s",
                  s->c->worker_start_timeout_ms, st);
-    else if (w->stop_why == STOP_DEAD)
-        snprintf(out, size, "marked dead in redis; %s", st);
+    else if (w->stop_why == STOP_DEAD || w->stop_why == STOP_DRAIN)
+        snprintf(out, size, "marked dead in redis (%s); %s",
+                 w->dead_reason[0] != '\0' ? w->dead_reason : "no reason", st);
     else if (w->stop_why == STOP_VANISHED)
         snprintf(out, size, "its redis record disappeared; %s", st);
     else if (w->stop_why == STOP_RETIRE)
@@ -778,9 +835,11 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
 
     read_setup_report(s, w);
     probe_cancel(s, w);
-    worker_close_fds(w);
+    worker_close_fds(s, w);
     exit_reason(s, w, why, sizeof(why));
-    requested = w->stop_why == STOP_RETIRE || w->stop_why == STOP_SHUTDOWN;
+    /* Stops that were asked for are no failures, whatever the age. */
+    requested = w->stop_why == STOP_RETIRE || w->stop_why == STOP_SHUTDOWN ||
+                w->stop_why == STOP_DRAIN || w->stop_why == STOP_VANISHED;
     failure =
         !requested && !w->counted &&
         (w->ready_ms == 0 || now - w->ready_ms < s->c->restart_stable_s * 1000);
@@ -797,11 +856,12 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     if (failure)
         failure_count(s, w, why, now);
 
-    rc = store_worker_gone(&s->redis, s->c->key_prefix, w->sid, why, NULL);
+    rc = store_worker_gone(&s->redis, s->c->key_prefix, w->sid, s->c->node_name,
+                           w->pid, why, NULL);
     if (rc < 0) {
+        /* Its pid stays for the retry's check; table_by_pid() skips it. */
         redis_failed(s, "removing a worker that exited");
         w->state = W_GONE;
-        w->pid = 0;
         return 0;
     }
     redis_worked(s);
@@ -853,8 +913,8 @@ static void gone_retry(struct spawner *s)
             i++;
             continue;
         }
-        rc = store_worker_gone(&s->redis, s->c->key_prefix, w->sid, "exited",
-                               NULL);
+        rc = store_worker_gone(&s->redis, s->c->key_prefix, w->sid,
+                               s->c->node_name, w->pid, "exited", NULL);
         if (rc < 0) {
             redis_failed(s, "removing a worker that exited");
             return;
@@ -922,10 +982,15 @@ static int view_apply(struct spawner *s, int64_t now)
         w->rsince_ms = v.entries[i].since_ms;
         if (w->rstate == WORKER_DEAD &&
             (w->state == W_STARTING || w->state == W_RUNNING)) {
-            log_info("worker %s (pid %ld, port %d): marked dead in redis; "
-                     "killing it",
-                     w->sid, w->pid, w->port);
-            worker_stop(s, w, STOP_DEAD, SIGKILL, now);
+            const char *why = v.entries[i].reason;
+            int drain = strncmp(why, DRAIN_PREFIX, strlen(DRAIN_PREFIX)) == 0;
+
+            snprintf(w->dead_reason, sizeof(w->dead_reason), "%s", why);
+            log_info("worker %s (pid %ld, port %d): marked dead in redis "
+                     "(%s); killing it",
+                     w->sid, w->pid, w->port,
+                     why[0] != '\0' ? why : "no reason");
+            worker_stop(s, w, drain ? STOP_DRAIN : STOP_DEAD, SIGKILL, now);
         }
     }
     store_pool_view_release(&v);
@@ -1083,7 +1148,8 @@ static int adopt_drop(struct spawner *s, const struct worker_rec *r,
 {
     if (proc_same(r->pid, r->pstart))
         proc_kill_group(r->pid, r->pstart, SIGKILL);
-    if (store_worker_gone(&s->redis, s->c->key_prefix, r->id, why, NULL) < 0) {
+    if (store_worker_gone(&s->redis, s->c->key_prefix, r->id, s->c->node_name,
+                          r->pid, why, NULL) < 0) {
         redis_failed(s, "removing a worker record");
         return -1;
     }
@@ -1394,8 +1460,9 @@ static void shutdown_workers(struct spawner *s)
         if (w->state == W_GONE || w->exited)
             continue;
         /* Out of P:idle first: no create is handed a stopping worker. */
-        if (redis_ok && store_mark_dead(&s->redis, s->c->key_prefix, w->sid,
-                                        "spawner stopping", NULL) < 0) {
+        if (redis_ok && store_mark_dead_of(&s->redis, s->c->key_prefix, w->sid,
+                                           s->c->node_name, w->pid,
+                                           "spawner stopping", NULL) < 0) {
             redis_failed(s, "marking workers dead");
             redis_ok = 0;
         }

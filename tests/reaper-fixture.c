@@ -2,7 +2,8 @@
  * reaper-fixture.c - drives the real store.h scripts from the reaper's
  * shell tests, standing in for the spawner and the handlers:
  *
- *   reaper-fixture CONF add HOST PORT          -> prints the new worker id
+ *   reaper-fixture CONF add HOST PORT [FLOOR]  -> prints the new worker id
+ *                                              (above FLOOR, default 0)
  *   reaper-fixture CONF setpid ID PID          fills in pid and pstart, as
  *                                              a spawner that registers
  *                                              before it forks does
@@ -12,7 +13,9 @@
  *   reaper-fixture CONF bind ID SID TTL_MS     creating -> busy
  *   reaper-fixture CONF unclaim ID             creating -> idle
  *   reaper-fixture CONF end SID                ends a session
- *   reaper-fixture CONF gone ID                removes a record
+ *   reaper-fixture CONF gone ID [PID [NODE]]   removes a record of NODE
+ *                                              (default node_name) and PID
+ *                                              (default 0: any pid)
  *   reaper-fixture CONF probe-bench N HOST PORT MS
  *                                              N concurrent GET /status,
  *                                              prints "ELAPSED_MS TIMEOUTS"
@@ -120,9 +123,10 @@ int main(int argc, char **argv)
     rconn_init(&r, &c);
     P = c.key_prefix;
     verb = argv[2];
-    if (strcmp(verb, "add") == 0 && argc == 5) {
+    if (strcmp(verb, "add") == 0 && (argc == 5 || argc == 6)) {
         if (store_worker_add(&r, P, c.node_name, argv[3],
-                             (int)num(argv[4], 65535), 0, 0, 0, id) < 0)
+                             (int)num(argv[4], 65535), 0, 0, 0,
+                             argc == 6 ? num(argv[5], 0x7fffffffL) : 0, id) < 0)
             rc = fail(&r, verb);
         else
             printf("%s\n", id);
@@ -145,8 +149,10 @@ int main(int argc, char **argv)
     } else if (strcmp(verb, "end") == 0 && argc == 4) {
         rc = store_end(&r, P, argv[3], &a);
         rc = rc < 0 ? fail(&r, verb) : rc == 0 ? 3 : 0;
-    } else if (strcmp(verb, "gone") == 0 && argc == 4) {
-        rc = store_worker_gone(&r, P, argv[3], "test", NULL);
+    } else if (strcmp(verb, "gone") == 0 && argc >= 4 && argc <= 6) {
+        rc = store_worker_gone(
+            &r, P, argv[3], argc == 6 ? argv[5] : c.node_name,
+            argc >= 5 ? num(argv[4], 0x7fffffffL) : 0, "test", NULL);
         rc = rc < 0 ? fail(&r, verb) : rc == 1 ? 0 : 3;
     } else if (strcmp(verb, "probe-bench") == 0 && argc == 7) {
         rc = probe_bench(num(argv[3], 100000), argv[4], num(argv[5], 65535),

@@ -1,0 +1,87 @@
+#!/bin/bash
+# spawner-drain.sh - a requested stop is no failure: young workers drained
+# with OPERATIONS.md's recipe:drain-worker (reason "drained by operator")
+# are killed and replaced without backoff and never make the pool
+# degraded, while young workers a handler marked dead ("create failed")
+# count as failures as before.
+
+# shellcheck disable=SC2317,SC2119 # functions run through check
+. "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+. "$top_srcdir/tests/spawner-lib.sh"
+lib_init
+spawner_setup
+
+DOC=$top_srcdir/OPERATIONS.md
+
+# redis-cli as the recipe calls it, reaching our Redis.
+mkdir -p "$T/bin"
+printf '#!/bin/sh\nexec %s -h 127.0.0.1 -p %s "$@"\n' "$(command -v redis-cli)" \
+    "$REDIS_PORT" >"$T/bin/redis-cli"
+chmod +x "$T/bin/redis-cli"
+
+# The recipe as OPERATIONS.md writes it, on our key prefix.
+recipe=$(awk '$0 == "```sh recipe:drain-worker" { on = 1; next }
+    on && /^```/ { exit }
+    on { print }' "$DOC")
+check "OPERATIONS.md has recipe:drain-worker" test -n "$recipe"
+# shellcheck disable=SC2001 # \b: a word boundary
+recipe=$(sed "s/\\bsteel:/$PFX:/g" <<<"$recipe")
+
+# drain W - runs the recipe on worker W; prints its output.
+drain() {
+    PATH="$T/bin:$PATH" W="$1" bash -c "$recipe" 2>&1
+}
+
+# Young workers: none of them runs restart_stable_s.
+write_conf pool_idle_target=5 pool_max_workers=20 worker_bin="$EMU" \
+    restart_stable_s=600
+start_spawner
+check_eventually "5 idle workers" 10 idle_is 5
+check_eventually "pool state ok" 3 pool_state_is ok
+
+# ---- drained: no failure ------------------------------------------------------
+
+ids=$(rcli_raw lrange "$PFX:idle" 0 -1)
+pids=$(for id in $ids; do whash "$id" pid; done)
+out=
+for id in $ids; do
+    out="$out$(drain "$id")"
+done
+check_eq "the recipe drains the 5 idle workers" 11111 "$out"
+# What the spawner takes for a drain (spawner.c, DRAIN_PREFIX).
+check "... with a reason that starts with \"drain\"" \
+    grep -q "'reason', 'drain" <<<"$recipe"
+all_dead() {
+    local p
+    for p in $pids; do
+        alive "$p" && return 1
+    done
+    return 0
+}
+check_eventually "the drained workers are killed" 3 all_dead
+check_eventually "... and replaced at once" 3 idle_is 5
+check_eventually "the kills are logged with the reason" 2 log_has 5 \
+    "marked dead in redis (drained by operator); killed by signal 9"
+fails_is() {
+    [ "$(pool_field fails)" = "$1" ]
+}
+check_eventually "no failure counted" 2 fails_is 0
+check_eq "pool never degraded" 0 "$(log_count "pool degraded")"
+check_eq "pool state ok" ok "$(pool_field state)"
+
+# ---- marked dead by a handler: failures ---------------------------------------
+
+ids=$(rcli_raw lrange "$PFX:idle" 0 -1)
+for id in $ids; do
+    rcli eval "redis.call('LREM', KEYS[1], 0, ARGV[1]);
+        redis.call('HSET', KEYS[2], 'state', 'dead', 'reason', 'create failed')" \
+        2 "$PFX:idle" "$PFX:worker:$id" "$id" >/dev/null
+done
+check_eventually "5 young workers a handler marked dead degrade the pool" 3 \
+    log_has 1 "pool degraded"
+check_eventually "... and come back one at a time" 15 idle_is 5
+
+stop_spawner
+check_eq "spawner exits 0" 0 "$SP_RC"
+check "no worker left" no_ours
+lib_finish
