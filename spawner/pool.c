@@ -70,15 +70,17 @@ void restart_init(struct restart *rs)
 }
 
 int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
-                   uint32_t rnd, int fatal)
+                   uint32_t rnd, int fatal, int binary)
 {
     int entered = 0;
     long delay;
 
     rs->fails++;
+    if (binary || fatal)
+        rs->bad++;
     rs->last_fail_ms = now;
     delay = pool_backoff_ms(min_ms, max_ms, rs->fails, rnd);
-    if (!rs->degraded && (fatal || rs->fails >= POOL_DEGRADED_FAILS)) {
+    if (!rs->degraded && (fatal || rs->bad >= POOL_DEGRADED_FAILS)) {
         rs->degraded = 1;
         entered = 1;
     }
@@ -100,6 +102,7 @@ int restart_ready(struct restart *rs)
 void restart_stable(struct restart *rs)
 {
     rs->fails = 0;
+    rs->bad = 0;
 }
 
 long restart_allowed(const struct restart *rs, int64_t now, long starting,

@@ -51,9 +51,12 @@ long pool_backoff_ms(long min_ms, long max_ms, long fails, uint32_t rnd);
 /*
  * Restart policy.  Each failure (a worker that could not be started, or
  * that died before it had run restart_stable_s) counts; the next spawn
- * waits for the backoff.  After POOL_DEGRADED_FAILS failures in a row, or
- * at once when the worker binary cannot be executed at all, the pool is
- * degraded: one attempt at a time, at most one per cool-down
+ * waits for the backoff.  Failures that point at the worker binary itself
+ * (a start that failed, an exit with a status, a crash signal) also count
+ * toward degradation; a healthy worker killed from outside (SIGKILL by an
+ * operator, the OOM killer or a test) only slows refills.  After
+ * POOL_DEGRADED_FAILS such failures in a row, or at once when the worker
+ * binary cannot be executed at all, the pool is degraded: one attempt at a time, at most one per cool-down
  * (max(backoff_max_ms, POOL_COOLDOWN_MIN_MS)).  A worker that answers
  * /health ends the degraded state; one that then runs restart_stable_s
  * resets the count.
@@ -64,7 +67,8 @@ long pool_backoff_ms(long min_ms, long max_ms, long fails, uint32_t rnd);
  *    +------------------- a worker answered /health -------------------+
  */
 struct restart {
-    long fails;           /* consecutive failures */
+    long fails;           /* consecutive failures (backoff) */
+    long bad;             /* consecutive failures of the binary itself */
     int64_t last_fail_ms; /* monotonic ms of the last failure */
     int64_t next_ms;      /* monotonic ms before which nothing is spawned */
     int degraded;         /* 1 while degraded */
@@ -72,10 +76,11 @@ struct restart {
 
 void restart_init(struct restart *rs);
 
-/* Records a failure at now.  fatal: the binary cannot run at all.
- * Returns 1 when this failure made the pool degraded, else 0. */
+/* Records a failure at now.  fatal: the binary cannot run at all;
+ * binary: the failure points at the binary (see above).  Returns 1 when
+ * this failure made the pool degraded, else 0. */
 int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
-                   uint32_t rnd, int fatal);
+                   uint32_t rnd, int fatal, int binary);
 
 /* A worker answered /health: spawning may resume at once.  Returns 1 when
  * this ended the degraded state, else 0. */

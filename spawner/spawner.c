@@ -800,6 +800,25 @@ static void exit_reason(const struct spawner *s, const struct worker *w,
         snprintf(out, size, "%s", st);
 }
 
+/* 1 when w's end points at the worker binary: it never answered /health,
+ * it failed requests (marked dead by a handler or the reaper), or it
+ * exited with a status or a signal of its own (SIGSEGV, SIGABRT).  A
+ * worker that was healthy and got SIGKILL (or, adopted, ended with no
+ * status we can read) was most likely killed from outside: an operator,
+ * the OOM killer or a test. */
+static int failure_is_binary(const struct worker *w)
+{
+    if (w->ready_ms == 0 || w->fatal)
+        return 1;
+    /* A handler or the reaper saw it fail requests (drains are requested
+     * stops and never get here). */
+    if (w->stop_why == STOP_DEAD)
+        return 1;
+    if (w->stop_why != STOP_NONE || !w->has_status)
+        return 0;
+    return !(WIFSIGNALED(w->status) && WTERMSIG(w->status) == SIGKILL);
+}
+
 /* Counts w's failure (why) for the restart policy, once per worker. */
 static void failure_count(struct spawner *s, struct worker *w, const char *why,
                           int64_t now)
@@ -816,7 +835,7 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
                  s->c->worker_bin, why);
     if (restart_failed(&s->rs, s->c->restart_backoff_min_ms,
                        s->c->restart_backoff_max_ms, now, spawner_random(s),
-                       w->fatal)) {
+                       w->fatal, failure_is_binary(w))) {
         log_warnx("pool degraded: %s (failures in a row: %ld); retrying one "
                   "worker at a time every %ld ms",
                   s->fail_reason, s->rs.fails, (long)(s->rs.next_ms - now));

@@ -182,13 +182,13 @@ START_TEST(test_restart_degrades_after_failures)
     restart_init(&rs);
     ck_assert_int_eq(restart_allowed(&rs, now, 0, 4), 4);
     for (i = 1; i < POOL_DEGRADED_FAILS; i++) {
-        ck_assert_int_eq(restart_failed(&rs, 100, 1000, now, 0, 0), 0);
+        ck_assert_int_eq(restart_failed(&rs, 100, 1000, now, 0, 0, 1), 0);
         ck_assert(!rs.degraded);
         /* Nothing before the backoff, everything after it. */
         ck_assert_int_eq(restart_allowed(&rs, now, 0, 4), 0);
         ck_assert_int_eq(restart_allowed(&rs, rs.next_ms, 0, 4), 4);
     }
-    entered = restart_failed(&rs, 100, 1000, now, 0, 0);
+    entered = restart_failed(&rs, 100, 1000, now, 0, 0, 1);
     ck_assert_int_eq(entered, 1);
     ck_assert(rs.degraded);
     /* Degraded: a cool-down of at least POOL_COOLDOWN_MIN_MS, then one
@@ -198,7 +198,7 @@ START_TEST(test_restart_degrades_after_failures)
     ck_assert_int_eq(restart_allowed(&rs, rs.next_ms, 0, 4), 1);
     ck_assert_int_eq(restart_allowed(&rs, rs.next_ms, 1, 4), 0);
     /* Further failures do not "enter" again (one log line). */
-    ck_assert_int_eq(restart_failed(&rs, 100, 1000, now, 0, 0), 0);
+    ck_assert_int_eq(restart_failed(&rs, 100, 1000, now, 0, 0, 1), 0);
     /* A worker answering /health ends it and lets refills go at once. */
     ck_assert_int_eq(restart_ready(&rs), 1);
     ck_assert(!rs.degraded);
@@ -211,18 +211,43 @@ START_TEST(test_restart_degrades_after_failures)
 }
 END_TEST
 
+/* Healthy workers killed from outside slow refills but never degrade the
+ * pool; failures of the binary itself still do, counted on their own. */
+START_TEST(test_restart_outside_kills)
+{
+    struct restart rs;
+    int64_t now = 1000;
+    int i;
+
+    restart_init(&rs);
+    for (i = 0; i < 3 * POOL_DEGRADED_FAILS; i++) {
+        ck_assert_int_eq(restart_failed(&rs, 100, 1000, now, 0, 0, 0), 0);
+        ck_assert_int_eq(rs.degraded, 0);
+        ck_assert(rs.next_ms > now);
+        now += 10;
+    }
+    for (i = 0; i < POOL_DEGRADED_FAILS - 1; i++)
+        ck_assert_int_eq(restart_failed(&rs, 100, 1000, now, 0, 0, 1), 0);
+    ck_assert_int_eq(restart_failed(&rs, 100, 1000, now, 0, 0, 1), 1);
+    ck_assert_int_eq(rs.degraded, 1);
+    restart_stable(&rs);
+    ck_assert_int_eq(rs.bad, 0);
+    ck_assert_int_eq(rs.fails, 0);
+}
+END_TEST
+
 START_TEST(test_restart_fatal)
 {
     struct restart rs;
 
     restart_init(&rs);
     /* A binary that cannot be executed degrades the pool at once. */
-    ck_assert_int_eq(restart_failed(&rs, 100, 300, 5000, 0, 1), 1);
+    ck_assert_int_eq(restart_failed(&rs, 100, 300, 5000, 0, 1, 1), 1);
     ck_assert(rs.degraded);
     ck_assert_int_eq(rs.next_ms, 5000 + POOL_COOLDOWN_MIN_MS);
     /* The cool-down follows restart_backoff_max_ms when it is longer. */
     restart_init(&rs);
-    restart_failed(&rs, 100, 30000, 0, UINT32_MAX, 1);
+    restart_failed(&rs, 100, 30000, 0, UINT32_MAX, 1, 1);
     ck_assert_int_eq(rs.next_ms, 30000);
     ck_assert_int_eq(restart_allowed(&rs, 0, 0, 0), 0);
 }
@@ -344,6 +369,7 @@ Suite *spawner_suite(void)
     tcase_add_test(restart, test_backoff_jitter_bounds);
     tcase_add_test(restart, test_restart_degrades_after_failures);
     tcase_add_test(restart, test_restart_fatal);
+    tcase_add_test(restart, test_restart_outside_kills);
     tcase_add_test(ports, test_ports_round_robin);
     tcase_add_test(ports, test_ports_skip_held_and_cooling);
     tcase_add_test(proc, test_status_str);

@@ -88,6 +88,19 @@ check_eventually "one log line for the crash" 2 \
     log_has 1 "worker $S_WID (pid $victim, port $S_PORT): killed by signal 9"
 check "no zombie child of the spawner" test -z "$(zombies_of "$SP_PID")"
 
+# ---- healthy workers killed from outside do not degrade the pool ------------
+# Six SIGKILLs of idle, healthy workers in a row (an operator, the OOM
+# killer, a test) slow refills a little but are no crash loop.
+for round in 1 2; do
+    for id in $(rcli_raw lrange "$PFX:idle" 0 -1); do
+        kill -KILL "$(whash "$id" pid)" 2>/dev/null
+    done
+    wait_for 5 idle_is 3
+done
+check_eventually "after six outside kills the idle count recovers to 3" 5 idle_is 3
+check "  and the pool never went degraded" test "$(log_count "pool degraded")" = 0
+check_eq "  pool state ok" ok "$(pool_field state)"
+
 # ---- a worker someone else marked dead is killed ------------------------------
 
 id=$(first_idle)
