@@ -71,6 +71,16 @@ func checkCrashCreate(ctx context.Context, e *Env) error {
 		return skipf("no idle local worker to kill")
 	}
 	const n = 12
+	// A create may wait create_wait for a replacement worker: the client
+	// deadline is that plus a margin, as in the load check.
+	timeout := e.API.Timeout()
+	if st, _, _ := e.API.GetStatus(ctx); st != nil {
+		if cw, ok := st.Limit("create_wait"); ok && cw > 0 {
+			if d := time.Duration(cw*float64(time.Second)) + 5*time.Second; d > timeout {
+				timeout = d
+			}
+		}
+	}
 	type outcome struct {
 		resp *api.Response
 		s    *api.Session
@@ -86,9 +96,13 @@ func checkCrashCreate(ctx context.Context, e *Env) error {
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			out[i].resp, out[i].s, out[i].err = e.API.CreateSession(ctx, out[i].data, nil)
-			if out[i].s != nil {
-				e.track(out[i].s.ID)
+			resp, err := e.API.Do(ctx, api.Request{Method: http.MethodPost, Path: "/sessions", Body: out[i].data, Timeout: timeout})
+			out[i].resp, out[i].err = resp, err
+			if err == nil && (resp.Status == http.StatusOK || resp.Status == http.StatusCreated) {
+				out[i].s, out[i].err = api.ParseSession(resp.Body)
+				if out[i].s != nil {
+					e.track(out[i].s.ID)
+				}
 			}
 		}(i)
 	}
