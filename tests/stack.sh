@@ -24,6 +24,8 @@
 #   STEEL_BROWSER_BIN          the worker executable (default: the emulator
 #                              tester/steel-browser-emu)
 #   STEEL_SESSION_TTL          session_ttl when stack_up gets none
+#   STEEL_API_TOKEN            bearer token the readiness probe sends (when
+#                              the configuration sets api_token)
 #   STEEL_WORKER_PORTS         worker_port_range LOW-HIGH (default: 100
 #                              ports below 32000 derived from HTTP_PORT)
 #
@@ -365,16 +367,18 @@ stack_create_probe() {
     local url body code id limit=$1
     url=$(stack_url)
     body=$STACK_RUN/ready.out
+    local auth=()
+    [ -n "${STEEL_API_TOKEN:-}" ] && auth=(-H "Authorization: Bearer $STEEL_API_TOKEN")
     code=$(curl -s -m "$limit" -o "$body" -w '%{http_code}' -X POST \
         -H 'Content-Type: application/json' -d '{"stack":"ready"}' \
-        "$url/sessions" 2>/dev/null) || return 1
+        "${auth[@]}" "$url/sessions" 2>/dev/null) || return 1
     case $code in
     200 | 201) ;;
     *) return 1 ;;
     esac
     id=$(sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$body")
     [ -n "$id" ] || return 1
-    curl -s -m 12 -o /dev/null -X DELETE "$url/sessions/$id" 2>/dev/null
+    curl -s -m 12 -o /dev/null -X DELETE "${auth[@]}" "$url/sessions/$id" 2>/dev/null
     return 0
 }
 
