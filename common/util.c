@@ -100,28 +100,37 @@ int random_hex(char *out, size_t size)
     return 0;
 }
 
-int proc_start_time(long pid, unsigned long long *out)
+const char *proc_stat_read(long pid, char *buf, size_t size)
 {
-    char path[64], data[1024];
+    char path[64];
     const char *p;
     ssize_t n;
-    int fd, field;
+    int fd;
 
+    if (size < 2)
+        return NULL;
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
-    n = read(fd, data, sizeof(data) - 1);
+        return NULL;
+    n = read(fd, buf, size - 1);
     close(fd);
     if (n <= 0)
-        return -1;
-    data[n] = '\0';
-    /* The command name (field 2) may hold spaces and parentheses; fields
-     * are counted from the last ')'. */
-    p = strrchr(data, ')');
+        return NULL;
+    buf[n] = '\0';
+    p = strrchr(buf, ')');
+    return p != NULL ? p + 1 : NULL;
+}
+
+int proc_start_time(long pid, unsigned long long *out)
+{
+    char data[1024];
+    const char *p = proc_stat_read(pid, data, sizeof(data));
+    int field;
+
     if (p == NULL)
         return -1;
-    /* After ')' comes " S ..." where S is field 3. */
+    /* p is " S ...": field 3 follows the first blank. */
     for (field = 2; field < 22 && *p != '\0'; p++) {
         if (*p == ' ')
             field++;

@@ -18,15 +18,6 @@
 
 #define SESSION_LIST_MAX 1000
 
-static void admin_redis_failed(struct handler *h, struct response *r,
-                               const char *what)
-{
-    log_warnx("%s: %s", what, h->redis.errstr);
-    response_error(r, API_ERR_REDIS_UNAVAILABLE,
-                   "state store unavailable, try again");
-    response_header(r, "Retry-After", "1");
-}
-
 /* Serializes obj into r as a 200 JSON answer and drops the reference. */
 static void reply_json(struct response *r, struct json_object *obj)
 {
@@ -46,7 +37,7 @@ void handle_health(struct handler *h, struct response *r)
     redisReply *reply = rconn_commandf(&h->redis, "PING");
 
     if (reply == NULL) {
-        admin_redis_failed(h, r, "health");
+        handler_redis_failed(h, r, "health");
         return;
     }
     freeReplyObject(reply);
@@ -186,13 +177,13 @@ void handle_status(struct handler *h, struct response *r)
     int degraded = 0, i;
 
     if (store_counts(&h->redis, c->key_prefix, NULL, counts) < 0) {
-        admin_redis_failed(h, r, "status");
+        handler_redis_failed(h, r, "status");
         return;
     }
     waiting = store_waiting(&h->redis, c->key_prefix);
     sessions = sessions_count(h);
     if (waiting < 0 || sessions < 0) {
-        admin_redis_failed(h, r, "status");
+        handler_redis_failed(h, r, "status");
         return;
     }
     alive = 0;
@@ -241,7 +232,7 @@ void handle_workers(struct handler *h, struct response *r)
     size_t n = 0, i;
 
     if (store_workers(&h->redis, h->conf->key_prefix, NULL, &recs, &n) < 0) {
-        admin_redis_failed(h, r, "workers");
+        handler_redis_failed(h, r, "workers");
         return;
     }
     arr = json_object_new_array();
@@ -295,7 +286,7 @@ void handle_session_list(struct handler *h, struct request *rq,
     }
     if (store_session_list(&h->redis, h->conf->key_prefix, offset, limit,
                            &recs, &n, &total) < 0) {
-        admin_redis_failed(h, r, "session list");
+        handler_redis_failed(h, r, "session list");
         return;
     }
     arr = json_object_new_array();
@@ -348,7 +339,7 @@ void handle_metrics(struct handler *h, struct response *r)
     if (store_counts(&h->redis, c->key_prefix, NULL, g.workers) < 0 ||
         (g.waiting = store_waiting(&h->redis, c->key_prefix)) < 0 ||
         (g.sessions = sessions_count(h)) < 0) {
-        admin_redis_failed(h, r, "metrics");
+        handler_redis_failed(h, r, "metrics");
         return;
     }
     nodes = pool_states(h, &s);
@@ -356,7 +347,7 @@ void handle_metrics(struct handler *h, struct response *r)
     g.degraded = s;
     if (key_build(key, sizeof(key), KEY_STATS, c->key_prefix, NULL) < 0 ||
         (reply = rconn_commandf(&h->redis, "HGETALL %s", key)) == NULL) {
-        admin_redis_failed(h, r, "metrics");
+        handler_redis_failed(h, r, "metrics");
         return;
     }
     response_set(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,

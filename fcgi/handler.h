@@ -53,6 +53,11 @@ void handle_status(struct handler *h, struct response *r);
 void handle_workers(struct handler *h, struct response *r);
 void handle_metrics(struct handler *h, struct response *r);
 
+/* Answers 503 redis_unavailable with Retry-After after logging what failed
+ * (what names the operation) with the connection's error. */
+void handler_redis_failed(struct handler *h, struct response *r,
+                          const char *what);
+
 /* The Retry-After seconds to suggest when no worker is free now. */
 long handler_retry_after(struct handler *h);
 

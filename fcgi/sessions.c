@@ -28,15 +28,6 @@
 
 #define CREATE_POLL_MS 20
 
-static void redis_failed(struct handler *h, struct response *r,
-                         const char *what)
-{
-    log_warnx("%s: %s", what, h->redis.errstr);
-    response_error(r, API_ERR_REDIS_UNAVAILABLE,
-                   "state store unavailable, try again");
-    response_header(r, "Retry-After", "1");
-}
-
 /* Declares a worker dead after it failed a request; the spawner replaces
  * it.  Logging is the caller's. */
 static void worker_failed(struct handler *h, const struct worker_addr *w,
@@ -95,7 +86,7 @@ static int create_on(struct handler *h, struct request *rq,
     if (rc < 0) {
         /* The worker holds a session Redis does not know; the reaper finds
          * it stuck in creating and cleans it. */
-        redis_failed(h, r, "bind");
+        handler_redis_failed(h, r, "bind");
         return 1;
     }
     if (rc == 0) {
@@ -181,7 +172,7 @@ static int create_session(struct handler *h, struct request *rq,
         rc = store_claim(&h->redis, c->key_prefix, &w);
         if (rc < 0) {
             metrics_create_failure(&h->metrics, CREATE_FAIL_REDIS);
-            redis_failed(h, r, "claim");
+            handler_redis_failed(h, r, "claim");
             break;
         }
         if (rc == 1) {
@@ -230,7 +221,7 @@ static int create_session(struct handler *h, struct request *rq,
                                        (long)(deadline - now_mono_ms()),
                                        c->create_queue_max)) < 0) {
                 metrics_create_failure(&h->metrics, CREATE_FAIL_REDIS);
-                redis_failed(h, r, "wait");
+                handler_redis_failed(h, r, "wait");
                 break;
             }
             if (rc == 0) {
@@ -305,7 +296,7 @@ static void create_idempotent(struct handler *h, struct request *rq,
         rc = store_idem_begin(&h->redis, c->key_prefix, key, fp, pending_ms,
                               &h->scratch, &status);
         if (rc < 0) {
-            redis_failed(h, r, "idempotency");
+            handler_redis_failed(h, r, "idempotency");
             return;
         }
         if (rc == STORE_IDEM_DONE) {
@@ -394,7 +385,7 @@ void handle_session_get(struct handler *h, const char *sid,
     rc = store_touch(&h->redis, c->key_prefix, sid, c->session_ttl * 1000,
                      &w);
     if (rc < 0) {
-        redis_failed(h, r, "touch");
+        handler_redis_failed(h, r, "touch");
         return;
     }
     if (rc == 0) {
@@ -493,7 +484,7 @@ void handle_session_delete(struct handler *h, const char *sid,
 
     rc = store_end(&h->redis, h->conf->key_prefix, sid, &w);
     if (rc < 0) {
-        redis_failed(h, r, "end");
+        handler_redis_failed(h, r, "end");
         return;
     }
     if (rc == 0) {

@@ -348,29 +348,15 @@ int proc_kill_group(long pid, unsigned long long pstart, int sig)
  * Returns 0, or -1 when there is no such process. */
 static int proc_stat(long pid, char *state, long *pgid)
 {
-    char path[64], data[1024];
-    const char *p;
-    ssize_t n;
+    char data[1024];
+    const char *p = proc_stat_read(pid, data, sizeof(data));
     long ppid;
-    int fd;
 
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    n = read(fd, data, sizeof(data) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    data[n] = '\0';
-    /* The command name may hold anything: fields follow the last ')'. */
-    p = strrchr(data, ')');
-    if (p == NULL || sscanf(p + 1, " %c %ld %ld", state, &ppid, pgid) != 3)
+    if (p == NULL || sscanf(p, " %c %ld %ld", state, &ppid, pgid) != 3)
         return -1;
     return 0;
 }
 
-/* The state letter of pid ('R', 'S', 'Z', ...), or 0 when it is gone. */
 static char proc_stat_state(long pid)
 {
     char state;

@@ -73,14 +73,8 @@ func checkCrashCreate(ctx context.Context, e *Env) error {
 	const n = 12
 	// A create may wait create_wait for a replacement worker: the client
 	// deadline is that plus a margin, as in the load check.
-	timeout := e.API.Timeout()
-	if st, _, _ := e.API.GetStatus(ctx); st != nil {
-		if cw, ok := st.Limit("create_wait"); ok && cw > 0 {
-			if d := time.Duration(cw*float64(time.Second)) + 5*time.Second; d > timeout {
-				timeout = d
-			}
-		}
-	}
+	st, _, _ := e.API.GetStatus(ctx)
+	timeout := createDeadline(e, st)
 	type outcome struct {
 		resp *api.Response
 		s    *api.Session

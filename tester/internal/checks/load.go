@@ -29,18 +29,29 @@ func loadCreates(st *api.Status) int {
 	return 50
 }
 
+// createDeadline is the client deadline of a create that may wait for a
+// worker: the orchestrator's create_wait (from /status) plus a margin, or
+// the client's default when that is longer or unknown.
+func createDeadline(e *Env, st *api.Status) time.Duration {
+	timeout := e.API.Timeout()
+	if st == nil {
+		return timeout
+	}
+	if cw, ok := st.Limit("create_wait"); ok && cw > 0 {
+		if d := time.Duration(cw*float64(time.Second)) + 5*time.Second; d > timeout {
+			timeout = d
+		}
+	}
+	return timeout
+}
+
 // checkLoad: every create of a burst larger than the idle pool either
 // succeeds or answers 503 with Retry-After and a JSON error; no two
 // successes share an id or a worker (each GET returns its own data).
 func checkLoad(ctx context.Context, e *Env) error {
 	st, _, _ := e.API.GetStatus(ctx)
 	n := loadCreates(st)
-	timeout := e.API.Timeout()
-	if cw, ok := st.Limit("create_wait"); ok && cw > 0 {
-		if d := time.Duration(cw*float64(time.Second)) + 5*time.Second; d > timeout {
-			timeout = d
-		}
-	}
+	timeout := createDeadline(e, st)
 	type outcome struct {
 		resp  *api.Response
 		s     *api.Session
