@@ -155,6 +155,23 @@ check_eventually() {
     if wait_for "$limit" "$@"; then ok "$desc"; else not_ok "$desc (not within ${limit}s)"; fi
 }
 
+# check_within DESC SECONDS CMD... - passes when CMD succeeds before the
+# deadline; unlike check_eventually it counts wall-clock seconds, so it
+# suits commands that themselves take a while (a curl, a redis-cli EVAL).
+check_within() {
+    local desc=$1 end=$((SECONDS + $2))
+    shift 2
+    while [ "$SECONDS" -lt "$end" ]; do
+        if "$@" >/dev/null 2>&1; then
+            ok "$desc"
+            return 0
+        fi
+        sleep 0.2
+    done
+    not_ok "$desc (not within the deadline)"
+    return 1
+}
+
 # Prints the summary line and exits 0 only when nothing failed.
 lib_finish() {
     echo "$LIB_PASSED passed, $LIB_FAILED failed"

@@ -62,22 +62,6 @@ has() {
     grep -qE -- "$1" <<<"$OUT"
 }
 
-# check_within DESC SECONDS CMD... - passes when CMD succeeds before the
-# deadline; for commands slower than lib.sh's wait_for assumes.
-check_within() {
-    local desc=$1 end=$((SECONDS + $2))
-    shift 2
-    while [ "$SECONDS" -lt "$end" ]; do
-        if "$@" >/dev/null 2>&1; then
-            ok "$desc"
-            return 0
-        fi
-        sleep 0.2
-    done
-    not_ok "$desc (not within the deadline)"
-    return 1
-}
-
 # create - a new session; prints its id.
 create() {
     curl -s -m 15 -X POST -H 'Content-Type: application/json' \

@@ -33,21 +33,6 @@ P=$STACK_PREFIX
 REDIS_PORT=$STACK_REDIS_PORT
 NODE=$(hostname)
 
-# check_within DESC SECONDS CMD... - CMD succeeds before the deadline.
-check_within() {
-    local desc=$1 end=$((SECONDS + $2))
-    shift 2
-    while [ "$SECONDS" -lt "$end" ]; do
-        if "$@" >/dev/null 2>&1; then
-            ok "$desc"
-            return 0
-        fi
-        sleep 0.2
-    done
-    not_ok "$desc (not within the deadline)"
-    return 1
-}
-
 # create [SECONDS] - a new session; prints its id.
 create() {
     curl -s -m "${1:-15}" -X POST -H 'Content-Type: application/json' \

@@ -185,6 +185,22 @@ func notBefore(ttl time.Duration) time.Duration {
 	return ttl / 2
 }
 
+// createPair creates two sessions at the same moment (data tagged with
+// the two slugs), so that TTL checks can compare them from one start time.
+func createPair(ctx context.Context, e *Env, slugA, slugB string) (*api.Session, *api.Session, error) {
+	var a, b *api.Session
+	var errA, errB error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a, _, errA = e.create(ctx, uniqueData(slugA, 0)) }()
+	go func() { defer wg.Done(); b, _, errB = e.create(ctx, uniqueData(slugB, 1)) }()
+	wg.Wait()
+	if errA != nil {
+		return nil, nil, errA
+	}
+	return a, b, errB
+}
+
 // expiryGrace is how late after the TTL a session may still answer.
 const expiryGrace = 500 * time.Millisecond
 
@@ -193,18 +209,9 @@ const expiryGrace = 500 * time.Millisecond
 // A must answer 404 half a second after the TTL.
 func checkTTL(ctx context.Context, e *Env) error {
 	ttl := e.Cfg.TTL
-	var a, b *api.Session
-	var errA, errB error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); a, _, errA = e.create(ctx, uniqueData("ttl-a", 0)) }()
-	go func() { defer wg.Done(); b, _, errB = e.create(ctx, uniqueData("ttl-b", 1)) }()
-	wg.Wait()
-	if errA != nil {
-		return errA
-	}
-	if errB != nil {
-		return errB
+	a, b, err := createPair(ctx, e, "ttl-a", "ttl-b")
+	if err != nil {
+		return err
 	}
 	t0 := e.Clock.Now()
 	if err := e.waitUntil(ctx, t0.Add(notBefore(ttl)), "checking a session is still alive before the TTL"); err != nil {

@@ -90,14 +90,7 @@ func checkCrashCreate(ctx context.Context, e *Env) error {
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			resp, err := e.API.Do(ctx, api.Request{Method: http.MethodPost, Path: "/sessions", Body: out[i].data, Timeout: timeout})
-			out[i].resp, out[i].err = resp, err
-			if err == nil && (resp.Status == http.StatusOK || resp.Status == http.StatusCreated) {
-				out[i].s, out[i].err = api.ParseSession(resp.Body)
-				if out[i].s != nil {
-					e.track(out[i].s.ID)
-				}
-			}
+			out[i].resp, out[i].s, out[i].err = createOnce(ctx, e, out[i].data, timeout)
 		}(i)
 	}
 	killed := 0

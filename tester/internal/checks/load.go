@@ -45,6 +45,22 @@ func createDeadline(e *Env, st *api.Status) time.Duration {
 	return timeout
 }
 
+// createOnce sends one POST /sessions with data and the given deadline,
+// without retrying a 503 (the load and crash checks judge those
+// themselves).  A 2xx answer is parsed into a session, which is tracked
+// for deletion after the check.
+func createOnce(ctx context.Context, e *Env, data []byte, timeout time.Duration) (*api.Response, *api.Session, error) {
+	resp, err := e.API.Do(ctx, api.Request{Method: http.MethodPost, Path: "/sessions", Body: data, Timeout: timeout})
+	if err != nil || (resp.Status != http.StatusOK && resp.Status != http.StatusCreated) {
+		return resp, nil, err
+	}
+	s, err := api.ParseSession(resp.Body)
+	if s != nil {
+		e.track(s.ID)
+	}
+	return resp, s, err
+}
+
 // checkLoad: every create of a burst larger than the idle pool either
 // succeeds or answers 503 with Retry-After and a JSON error; no two
 // successes share an id or a worker (each GET returns its own data).
@@ -69,17 +85,12 @@ func checkLoad(ctx context.Context, e *Env) error {
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			resp, err := e.API.Do(ctx, api.Request{Method: http.MethodPost, Path: "/sessions", Body: out[i].data, Timeout: timeout})
-			out[i].resp, out[i].err = resp, err
-			if err == nil && (resp.Status == http.StatusOK || resp.Status == http.StatusCreated) {
-				out[i].s, out[i].err = api.ParseSession(resp.Body)
-				if out[i].s != nil {
-					e.track(out[i].s.ID)
-					// Checked at once too: the burst may outlast a
-					// short TTL before the final round below.
-					out[i].own = expectSession(ctx, e, out[i].s, out[i].data)
-					out[i].getAt = time.Now()
-				}
+			out[i].resp, out[i].s, out[i].err = createOnce(ctx, e, out[i].data, timeout)
+			if out[i].s != nil {
+				// Checked at once too: the burst may outlast a short
+				// TTL before the final round below.
+				out[i].own = expectSession(ctx, e, out[i].s, out[i].data)
+				out[i].getAt = time.Now()
 			}
 		}(i)
 	}

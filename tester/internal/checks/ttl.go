@@ -50,18 +50,9 @@ func getAll(ctx context.Context, e *Env, when string, ss ...*api.Session) error 
 // must still be alive shortly before the TTL, and R gone half a second after.
 func checkTTLRefresh(ctx context.Context, e *Env) error {
 	ttl := e.Cfg.TTL
-	var r, s *api.Session
-	var errR, errS error
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); r, _, errR = e.create(ctx, uniqueData("ttl-refresh-r", 0)) }()
-	go func() { defer wg.Done(); s, _, errS = e.create(ctx, uniqueData("ttl-refresh-s", 1)) }()
-	wg.Wait()
-	if errR != nil {
-		return errR
-	}
-	if errS != nil {
-		return errS
+	r, s, err := createPair(ctx, e, "ttl-refresh-r", "ttl-refresh-s")
+	if err != nil {
+		return err
 	}
 	t0 := e.Clock.Now()
 	at := func(f float64) time.Time { return t0.Add(time.Duration(f * float64(ttl))) }
