@@ -36,11 +36,6 @@ const char *route_name(enum route_id id)
     return (int)id >= 0 && id < ROUTE_COUNT ? routes[id].name : "unknown";
 }
 
-const char *route_pattern(enum route_id id)
-{
-    return (int)id >= 0 && id < ROUTE_COUNT ? routes[id].pattern : "";
-}
-
 /* 1 when path matches pattern; a ":id" segment is copied into param and
  * its validity reported in *param_ok. */
 static int pattern_match(const char *pattern, const char *path, size_t plen,

@@ -43,7 +43,4 @@ enum route_result route_find(const char *method, const char *uri,
 /* A short name of a route for logs and metrics ("session_get"). */
 const char *route_name(enum route_id id);
 
-/* The route table's pattern of a route ("/sessions/:id"). */
-const char *route_pattern(enum route_id id);
-
 #endif
