@@ -34,6 +34,7 @@ struct conf {
     long create_wait;      /* seconds a create waits for a worker */
     long create_attempts;  /* workers one create tries at most */
     long create_queue_max; /* creates waiting at once, per handler host */
+    long create_hedge_min_ms; /* floor of the hedge delay; 0 = no hedge */
 
     /* Workers */
     char worker_bin[CONF_STR_MAX];  /* the steel-browser executable */
@@ -58,6 +59,7 @@ struct conf {
 
     /* Handlers */
     long fcgi_threads;               /* accept threads per steel-fcgi */
+    long fcgi_create_threads;        /* create threads per steel-fcgi */
     char api_token[CONF_STR_MAX];    /* empty: no client auth */
     char admin_token[CONF_STR_MAX];  /* empty: api_token guards admin */
 

@@ -120,30 +120,23 @@ void whttp_release(struct whttp *w)
     w->headers = NULL;
 }
 
-enum whttp_result whttp_request(struct whttp *w, const char *method,
-                                const char *host, int port, const char *path,
-                                const char *body, size_t body_len,
-                                long connect_ms, long total_ms,
-                                struct whttp_resp *resp)
+int whttp_setup(struct whttp *w, const char *method, const char *host,
+                int port, const char *path, const char *body, size_t body_len,
+                long connect_ms, long total_ms)
 {
     char url[1024];
     CURL *e = w->easy;
-    CURLcode rc;
-    enum whttp_result res;
-    curl_off_t us = 0;
 
-    memset(resp, 0, sizeof(*resp));
-    resp->body = "";
     buf_reset(&w->body);
     if (whttp_url(url, sizeof(url), host, port, path) < 0)
-        return WHTTP_ERROR;
-
+        return -1;
     curl_easy_reset(e);
     whttp_common(e, connect_ms, total_ms);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, whttp_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &w->body);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, w->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)w);
     w->errbuf[0] = '\0';
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -156,19 +149,42 @@ enum whttp_result whttp_request(struct whttp *w, const char *method,
     } else {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
     }
+    return 0;
+}
 
-    rc = curl_easy_perform(e);
-    res = whttp_map(rc);
+enum whttp_result whttp_result_of(struct whttp *w, CURLcode rc,
+                                  struct whttp_resp *resp)
+{
+    enum whttp_result res = whttp_map(rc);
+    curl_off_t us = 0;
+
+    memset(resp, 0, sizeof(*resp));
+    resp->body = "";
     if (res == WHTTP_TOO_BIG && !w->body.overflow)
         res = WHTTP_ERROR;
-    curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &us);
+    curl_easy_getinfo(w->easy, CURLINFO_TOTAL_TIME_T, &us);
     resp->elapsed_ms = (long)(us / 1000);
     if (res == WHTTP_OK) {
-        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &resp->status);
+        curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &resp->status);
         resp->body = w->body.data ? w->body.data : "";
         resp->len = w->body.len;
     }
     return res;
+}
+
+enum whttp_result whttp_request(struct whttp *w, const char *method,
+                                const char *host, int port, const char *path,
+                                const char *body, size_t body_len,
+                                long connect_ms, long total_ms,
+                                struct whttp_resp *resp)
+{
+    if (whttp_setup(w, method, host, port, path, body, body_len, connect_ms,
+                    total_ms) < 0) {
+        memset(resp, 0, sizeof(*resp));
+        resp->body = "";
+        return WHTTP_ERROR;
+    }
+    return whttp_result_of(w, curl_easy_perform(w->easy), resp);
 }
 
 struct probe_slot {

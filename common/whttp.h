@@ -56,6 +56,17 @@ enum whttp_result whttp_request(struct whttp *w, const char *method,
                                 long connect_ms, long total_ms,
                                 struct whttp_resp *resp);
 
+/* The two halves of whttp_request, for a caller that runs w->easy in a
+ * libcurl multi handle of its own (hedged creates): whttp_setup prepares
+ * the transfer (CURLOPT_PRIVATE is w) and returns 0, or -1 when the URL
+ * does not fit; whttp_result_of reads the outcome of the finished
+ * transfer whose libcurl code was rc.  resp->body is borrowed from w. */
+int whttp_setup(struct whttp *w, const char *method, const char *host,
+                int port, const char *path, const char *body, size_t body_len,
+                long connect_ms, long total_ms);
+enum whttp_result whttp_result_of(struct whttp *w, CURLcode rc,
+                                  struct whttp_resp *resp);
+
 #define PROBE_BODY_MAX 4096
 
 struct probe {

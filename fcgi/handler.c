@@ -18,8 +18,14 @@ int handler_init(struct handler *h, const struct conf *conf)
     h->conf = conf;
     rconn_init(&h->redis, conf);
     /* A worker's reply echoes the create body plus its own fields. */
-    if (whttp_init(&h->http, (size_t)conf->max_body * 2 + 65536) < 0)
+    if (whttp_init(&h->http, (size_t)conf->max_body * 2 + 65536) < 0 ||
+        whttp_init(&h->http2, (size_t)conf->max_body * 2 + 65536) < 0)
         return -1;
+    h->multi = curl_multi_init();
+    if (h->multi == NULL) {
+        log_warnx("curl_multi_init failed");
+        return -1;
+    }
     buf_init(&h->scratch, 256 * 1024);
     return 0;
 }
@@ -28,6 +34,10 @@ void handler_release(struct handler *h)
 {
     rconn_release(&h->redis);
     whttp_release(&h->http);
+    whttp_release(&h->http2);
+    if (h->multi != NULL)
+        curl_multi_cleanup(h->multi);
+    h->multi = NULL;
     buf_release(&h->scratch);
 }
 
@@ -148,7 +158,7 @@ static enum route_id handler_route(struct handler *h, struct request *rq,
         handle_session_get(h, m.param, r);
         break;
     case ROUTE_SESSION_DELETE:
-        handle_session_delete(h, m.param, r);
+        handle_session_delete(h, rq, m.param, r);
         break;
     case ROUTE_HEALTH:
         handle_health(h, r);

@@ -13,6 +13,7 @@
 #include "conf.h"
 #include "metrics.h"
 #include "rconn.h"
+#include "store.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
@@ -22,6 +23,8 @@ struct handler {
     const struct conf *conf; /* shared, read-only */
     struct rconn redis;
     struct whttp http;
+    struct whttp http2;     /* the second worker of a hedged create */
+    CURLM *multi;           /* runs a create's POSTs side by side */
     struct metrics metrics; /* counted since the last flush */
     struct buf scratch;     /* packing metrics, building keys */
 };
@@ -46,12 +49,38 @@ void handle_session_list(struct handler *h, struct request *rq,
                          struct response *r);
 void handle_session_get(struct handler *h, const char *sid,
                         struct response *r);
-void handle_session_delete(struct handler *h, const char *sid,
-                           struct response *r);
+void handle_session_delete(struct handler *h, struct request *rq,
+                           const char *sid, struct response *r);
 void handle_health(struct handler *h, struct response *r);
 void handle_status(struct handler *h, struct response *r);
 void handle_workers(struct handler *h, struct response *r);
 void handle_metrics(struct handler *h, struct response *r);
+
+/* Claims a worker (waiting in line up to create_wait) and creates the
+ * session on it, hedging onto a second worker when the first is slow and
+ * trying up to create_attempts workers (create.c).  r always gets the
+ * answer; losers of a race are cleaned after it was sent
+ * (rq->reply_early).  Returns 1 when r holds a session, 0 otherwise. */
+int create_session(struct handler *h, struct request *rq, struct response *r);
+
+/* The delay after which a create also tries a second worker, from the
+ * recent create latencies of this process; -1 when hedging is off. */
+long create_hedge_delay(const struct conf *c);
+
+/* Declares w dead after it failed a request; the spawner replaces it.
+ * Logging is the caller's. */
+void worker_failed(struct handler *h, const struct worker_addr *w,
+                   const char *reason);
+
+/* Sends DELETE /sessions/<sid> to w, then reads its /status.  Returns 1
+ * when w says it is free and holds nothing, 0 when it is not clean (left
+ * to the reaper), -1 when the DELETE failed (w was declared dead). */
+int worker_clean(struct handler *h, const struct worker_addr *w,
+                 const char *sid);
+
+/* worker_clean, then releasing -> idle when w is clean. */
+void worker_release(struct handler *h, const struct worker_addr *w,
+                    const char *sid);
 
 /* Answers 503 redis_unavailable with Retry-After after logging what failed
  * (what names the operation) with the connection's error. */

@@ -2,10 +2,28 @@
  * main.c - steel-fcgi: the FastCGI application lighttpd starts (bin-path)
  * on the socket it passes as fd 0.
  *
- * fcgi_threads threads each accept one request at a time with
- * FCGX_Accept_r (serialised by a mutex, as libfcgi's threaded use wants),
- * turn it into a struct request, let handler_serve() answer it and write
- * the answer.  Only this file knows libfcgi.
+ * Two classes of threads, so that creates waiting for a worker never
+ * delay other requests:
+ *
+ *   fcgi_threads accept threads each accept one request at a time with
+ *   FCGX_Accept_r (serialised by a mutex, as libfcgi's threaded use
+ *   wants).  A POST /sessions is queued for the create threads at once;
+ *   every other route is answered right there (its worker calls are
+ *   bounded by worker_timeout_ms, Redis calls by redis_timeout_ms).
+ *
+ *   fcgi_create_threads create threads take queued creates in order.  A
+ *   create that waits for a worker holds one of them (asleep in the wait
+ *   line of create.c), never an accept thread.  When every create thread
+ *   is busy and fcgi_create_threads more creates are queued, the next
+ *   create gets 503 queue_full at once from the accept thread.
+ *
+ *     lighttpd --> accept thread --(GET, DELETE, /health, ...)--> answer
+ *                       |
+ *                       +--(POST /sessions)--> queue --> create thread
+ *                       +--(queue full)--> 503 queue_full
+ *
+ * Each request is turned into a struct request, answered by
+ * handler_serve() and written here.  Only this file knows libfcgi.
  *
  * Signals: the main thread alone takes them (the threads block them).
  * SIGTERM/SIGINT call FCGX_ShutdownPending() and set a flag; the main
@@ -21,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -28,6 +47,7 @@
 #include "handler.h"
 #include "log.h"
 #include "prog.h"
+#include "router.h"
 #include "util.h"
 
 static struct prog prog = {
@@ -92,64 +112,263 @@ static void read_body(FCGX_Request *req, struct request *rq, long max_body)
     }
 }
 
-static void *serve_thread(void *arg)
+/* ---- creates: a queue between the accept threads and the create threads */
+
+/* One accepted request.  Creates travel from an accept thread to a create
+ * thread in one; its FastCGI connection stays open meanwhile. */
+struct job {
+    FCGX_Request req;
+    int64_t arrived_ms; /* monotonic ms it was accepted */
+    struct job *next;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct job *head, *tail;
+    long queued; /* jobs no create thread has taken yet */
+    long cap;    /* most jobs queued: fcgi_create_threads */
+} jobs = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0,
+          0};
+
+/* Returns a fresh job, or NULL when out of memory. */
+static struct job *job_new(void)
 {
-    const struct conf *c = arg;
+    struct job *j = calloc(1, sizeof(*j));
+
+    if (j != NULL)
+        FCGX_InitRequest(&j->req, 0, 0);
+    return j;
+}
+
+/* Queues j for a create thread.  Returns 0, or -1 when the queue is
+ * full (j stays the caller's). */
+static int job_push(struct job *j)
+{
+    pthread_mutex_lock(&jobs.lock);
+    if (jobs.queued >= jobs.cap) {
+        pthread_mutex_unlock(&jobs.lock);
+        return -1;
+    }
+    j->next = NULL;
+    if (jobs.tail != NULL)
+        jobs.tail->next = j;
+    else
+        jobs.head = j;
+    jobs.tail = j;
+    jobs.queued++;
+    pthread_cond_signal(&jobs.cond);
+    pthread_mutex_unlock(&jobs.lock);
+    return 0;
+}
+
+/* The oldest queued job; NULL once the process is stopping and none is
+ * left. */
+static struct job *job_pop(void)
+{
+    struct job *j = NULL;
+
+    pthread_mutex_lock(&jobs.lock);
+    while (jobs.head == NULL && !prog_got_term) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&jobs.cond, &jobs.lock, &ts);
+    }
+    if (jobs.head != NULL) {
+        j = jobs.head;
+        jobs.head = j->next;
+        if (jobs.head == NULL)
+            jobs.tail = NULL;
+        jobs.queued--;
+    }
+    pthread_mutex_unlock(&jobs.lock);
+    return j;
+}
+
+static void inflight_add(int d)
+{
+    pthread_mutex_lock(&inflight_lock);
+    inflight += d;
+    pthread_mutex_unlock(&inflight_lock);
+}
+
+/* ---- serving one request ------------------------------------------------ */
+
+/* One thread's tools: its handler context and reusable buffers. */
+struct serve_ctx {
+    const struct conf *conf;
     struct handler h;
     struct request rq;
     struct response r;
     struct buf out;
-    FCGX_Request req;
+    FCGX_Request *req; /* the request being served */
+    int finished;      /* its answer was written and the request ended */
+};
 
-    if (handler_init(&h, c) < 0)
+static int serve_ctx_init(struct serve_ctx *x, const struct conf *c)
+{
+    memset(x, 0, sizeof(*x));
+    x->conf = c;
+    if (handler_init(&x->h, c) < 0) {
+        handler_release(&x->h);
+        return -1;
+    }
+    request_init(&x->rq, (size_t)c->max_body);
+    response_init(&x->r, (size_t)c->max_body * 2 + 1024 * 1024);
+    buf_init(&x->out, (size_t)c->max_body * 2 + 2 * 1024 * 1024);
+    return 0;
+}
+
+static void serve_ctx_release(struct serve_ctx *x)
+{
+    buf_release(&x->out);
+    response_release(&x->r);
+    request_release(&x->rq);
+    handler_release(&x->h);
+}
+
+/* Writes r as the answer of x->req and ends the request. */
+static int serve_write(struct serve_ctx *x, struct response *r)
+{
+    int rc;
+
+    if (x->finished)
+        return -1;
+    buf_reset(&x->out);
+    if (response_serialize(r, &x->out) < 0) {
+        response_error(r, API_ERR_INTERNAL, "response too large");
+        buf_reset(&x->out);
+        response_serialize(r, &x->out);
+    }
+    rc = FCGX_PutStr(x->out.data, (int)x->out.len, x->req->out);
+    FCGX_Finish_r(x->req);
+    x->finished = 1;
+    return rc < 0 ? -1 : 0;
+}
+
+static int reply_early(void *arg, struct response *r)
+{
+    struct serve_ctx *x = arg;
+    int rc = serve_write(x, r);
+
+    log_debug("%s %.200s -> %d (answered; clean-up goes on)", x->rq.method,
+              x->rq.uri, r->status);
+    return rc;
+}
+
+/* Answers req with x's handlers; the request is ended afterwards. */
+static void serve(struct serve_ctx *x, FCGX_Request *req, int64_t arrived)
+{
+    int64_t t0 = now_mono_ms();
+
+    x->req = req;
+    x->finished = 0;
+    request_reset(&x->rq);
+    response_reset(&x->r);
+    request_set_params(&x->rq, fcgx_param, req);
+    x->rq.client_gone = fcgx_client_gone;
+    x->rq.client_gone_arg = req;
+    x->rq.reply_early = reply_early;
+    x->rq.reply_arg = x;
+    x->rq.arrived_ms = arrived;
+    read_body(req, &x->rq, x->conf->max_body);
+    handler_serve(&x->h, &x->rq, &x->r);
+    if (!x->finished)
+        serve_write(x, &x->r);
+    log_debug("%s %.200s -> %d (%lld ms)", x->rq.method, x->rq.uri,
+              x->r.status, (long long)(now_mono_ms() - t0));
+    handler_flush_metrics(&x->h);
+}
+
+/* 1 when req is POST /sessions. */
+static int is_create(FCGX_Request *req)
+{
+    const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+    const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
+    struct route_match m;
+
+    if (method == NULL || uri == NULL || strcmp(method, "POST") != 0)
+        return 0;
+    return route_find(method, uri, &m) == ROUTE_OK &&
+           m.id == ROUTE_SESSIONS_CREATE;
+}
+
+/* A create that found the queue full: 503 at once, from the accept
+ * thread, without reading its body. */
+static void serve_queue_full(struct serve_ctx *x, FCGX_Request *req)
+{
+    x->req = req;
+    x->finished = 0;
+    response_reset(&x->r);
+    metrics_create_failure(&x->h.metrics, CREATE_FAIL_QUEUE_FULL);
+    response_error(&x->r, API_ERR_QUEUE_FULL,
+                   "%ld creates are already queued in this handler",
+                   jobs.cap);
+    response_header(&x->r, "Retry-After", "%ld", handler_retry_after(&x->h));
+    serve_write(x, &x->r);
+    handler_flush_metrics(&x->h);
+}
+
+/* An accept thread: takes every request; serves all but creates itself
+ * (each bounded by the worker deadline) and hands creates to the create
+ * threads, so that creates waiting for a worker never hold it. */
+static void *accept_thread(void *arg)
+{
+    struct serve_ctx x;
+    struct job *j = NULL;
+
+    if (serve_ctx_init(&x, arg) < 0)
         return NULL;
-    request_init(&rq, (size_t)c->max_body);
-    response_init(&r, (size_t)c->max_body * 2 + 1024 * 1024);
-    buf_init(&out, (size_t)c->max_body * 2 + 2 * 1024 * 1024);
-    FCGX_InitRequest(&req, 0, 0);
-
     while (!prog_got_term) {
         int rc;
-        int64_t t0;
 
+        if (j == NULL && (j = job_new()) == NULL) {
+            log_warnx("out of memory; retrying");
+            sleep_ms(100);
+            continue;
+        }
         pthread_mutex_lock(&accept_lock);
-        rc = prog_got_term ? -1 : FCGX_Accept_r(&req);
+        rc = prog_got_term ? -1 : FCGX_Accept_r(&j->req);
         pthread_mutex_unlock(&accept_lock);
         if (rc < 0)
             break;
-        pthread_mutex_lock(&inflight_lock);
-        inflight++;
-        pthread_mutex_unlock(&inflight_lock);
-
-        t0 = now_mono_ms();
-        request_reset(&rq);
-        response_reset(&r);
-        buf_reset(&out);
-        request_set_params(&rq, fcgx_param, &req);
-        rq.client_gone = fcgx_client_gone;
-        rq.client_gone_arg = &req;
-        read_body(&req, &rq, c->max_body);
-        handler_serve(&h, &rq, &r);
-        if (response_serialize(&r, &out) < 0) {
-            response_error(&r, API_ERR_INTERNAL, "response too large");
-            buf_reset(&out);
-            response_serialize(&r, &out);
+        inflight_add(1);
+        j->arrived_ms = now_mono_ms();
+        if (is_create(&j->req)) {
+            if (job_push(j) == 0) {
+                j = NULL; /* the create thread ends it */
+                continue;
+            }
+            serve_queue_full(&x, &j->req);
+        } else {
+            serve(&x, &j->req, j->arrived_ms);
         }
-        FCGX_PutStr(out.data, (int)out.len, req.out);
-        log_debug("%s %.200s -> %d (%lld ms)", rq.method, rq.uri, r.status,
-                  (long long)(now_mono_ms() - t0));
-        FCGX_Finish_r(&req);
-        handler_flush_metrics(&h);
-
-        pthread_mutex_lock(&inflight_lock);
-        inflight--;
-        pthread_mutex_unlock(&inflight_lock);
+        inflight_add(-1);
     }
-    FCGX_Free(&req, 1);
-    buf_release(&out);
-    response_release(&r);
-    request_release(&rq);
-    handler_release(&h);
+    if (j != NULL) {
+        FCGX_Free(&j->req, 1);
+        free(j);
+    }
+    serve_ctx_release(&x);
+    return NULL;
+}
+
+/* A create thread: serves queued creates, one at a time. */
+static void *create_thread(void *arg)
+{
+    struct serve_ctx x;
+    struct job *j;
+
+    if (serve_ctx_init(&x, arg) < 0)
+        return NULL;
+    while ((j = job_pop()) != NULL) {
+        serve(&x, &j->req, j->arrived_ms);
+        free(j);
+        inflight_add(-1);
+    }
+    serve_ctx_release(&x);
     return NULL;
 }
 
@@ -178,7 +397,8 @@ int main(int argc, char **argv)
         fatalx("not started by a FastCGI server: fd 0 is not a listening "
                "socket (run it from lighttpd's fastcgi.server bin-path)");
 
-    n = prog.conf.fcgi_threads;
+    n = prog.conf.fcgi_threads + prog.conf.fcgi_create_threads;
+    jobs.cap = prog.conf.fcgi_create_threads;
     threads = calloc((size_t)n, sizeof(*threads));
     if (threads == NULL)
         fatalx("out of memory");
@@ -190,11 +410,16 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &block, &old);
     for (i = 0; i < n; i++) {
-        if (pthread_create(&threads[i], NULL, serve_thread, &prog.conf) != 0)
+        void *(*fn)(void *) =
+            i < prog.conf.fcgi_threads ? accept_thread : create_thread;
+
+        if (pthread_create(&threads[i], NULL, fn, &prog.conf) != 0)
             fatal("pthread_create");
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    log_info("serving with %ld threads (pid %ld, redis %s, prefix %s)", n,
+    log_info("serving with %ld accept and %ld create threads (pid %ld, "
+             "redis %s, prefix %s)",
+             prog.conf.fcgi_threads, prog.conf.fcgi_create_threads,
              (long)getpid(), prog.conf.redis, prog.conf.key_prefix);
 
     while (!prog_got_term) {
@@ -207,6 +432,9 @@ int main(int argc, char **argv)
                      "backends) to apply a new configuration");
         }
     }
+    pthread_mutex_lock(&jobs.lock);
+    pthread_cond_broadcast(&jobs.cond);
+    pthread_mutex_unlock(&jobs.lock);
     /* Requests in flight get the longest a request may take. */
     deadline = now_mono_ms() + prog.conf.create_wait * 1000 +
                prog.conf.worker_timeout_ms + 1000;

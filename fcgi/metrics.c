@@ -57,6 +57,15 @@ void metrics_create_failure(struct metrics *m, enum create_failure why)
     }
 }
 
+void metrics_hedge(struct metrics *m, int won)
+{
+    if (won)
+        m->hedge_wins++;
+    else
+        m->hedges++;
+    m->dirty = 1;
+}
+
 static const char *route_label(int r)
 {
     return r == ROUTE_COUNT ? "none" : route_name((enum route_id)r);
@@ -92,6 +101,10 @@ int metrics_pack(struct metrics *m, struct buf *out)
             rc |= buf_printf(out, "create_failures:%s %ld\n",
                              create_fail_names[i], m->create_fail[i]);
     }
+    if (m->hedges != 0)
+        rc |= buf_printf(out, "create_hedges %ld\n", m->hedges);
+    if (m->hedge_wins != 0)
+        rc |= buf_printf(out, "create_hedge_wins %ld\n", m->hedge_wins);
     if (rc != 0) {
         out->len = start;
         if (out->data != NULL)

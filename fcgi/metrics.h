@@ -11,6 +11,9 @@
  *   wait:<i>, wait_sum, wait_count   the same for the time creates
  *                       waited for a worker
  *   create_failures:<reason>         creates that did not get a session
+ *   create_hedges, create_hedge_wins creates that tried a second worker
+ *                       because the first was slow, and those the second
+ *                       one won
  * Other programs add plain counters ("sessions_created") and labelled ones
  * ("repairs:<kind>"), rendered as steel_<name>_total.
  */
@@ -44,13 +47,18 @@ struct metrics {
     long wait_sum_ms;
     long wait_count;
     long create_fail[CREATE_FAIL_COUNT];
-    int dirty; /* something to flush */
+    long hedges;     /* creates that also tried a second worker */
+    long hedge_wins; /* ... and got their session from it */
+    int dirty;       /* something to flush */
 };
 
 void metrics_observe_request(struct metrics *m, enum route_id route,
                              long ms);
 void metrics_observe_wait(struct metrics *m, long ms);
 void metrics_create_failure(struct metrics *m, enum create_failure why);
+/* won 0: a create started racing a slow worker with another one;
+ * won 1: the answer of such a second worker won. */
+void metrics_hedge(struct metrics *m, int won);
 
 /* Writes what m counted since the last pack as "field n" lines into out
  * and zeroes m.  Returns 0, or -1 when out is too small (m unchanged). */

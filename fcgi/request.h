@@ -6,7 +6,11 @@
 #ifndef STEEL_REQUEST_H
 #define STEEL_REQUEST_H
 
+#include <stdint.h>
+
 #include "buf.h"
+
+struct response;
 
 #define REQUEST_FIELD_MAX 256
 
@@ -26,6 +30,14 @@ struct request {
      * may be NULL. */
     int (*client_gone)(void *arg);
     void *client_gone_arg;
+    /* Sends r to the client now and ends the request, so that a handler
+     * can finish its own clean-up (a DELETE's worker release, a hedged
+     * create's loser) without the client waiting.  Returns 0, or -1 when
+     * the answer could not be written.  May be NULL (the tests): the
+     * answer is then written when the handler returns. */
+    int (*reply_early)(void *arg, struct response *r);
+    void *reply_arg;
+    int64_t arrived_ms; /* monotonic ms the request reached us; 0: now */
 };
 
 void request_init(struct request *rq, size_t max_body);

@@ -105,6 +105,7 @@ void response_reset(struct response *r)
     r->content_type = NULL;
     r->nheaders = 0;
     r->is_error = 0;
+    r->sent = 0;
     buf_reset(&r->body);
 }
 

@@ -48,6 +48,7 @@ struct response {
     int nheaders;
     enum api_error error;      /* valid when is_error */
     int is_error;
+    int sent;                  /* already written (request.reply_early) */
 };
 
 void response_init(struct response *r, size_t max_body);

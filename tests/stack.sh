@@ -243,13 +243,14 @@ stack_write_conf() {
 # steel-orchestrator.conf of the local stack in $STACK_RUN
 # (written by tests/stack.sh; set STEEL_CONF to start from another file)
 session_ttl = ${ttl:-60}
-pool_idle_target = 4
-pool_max_workers = 16
+pool_idle_target = 8
+pool_max_workers = 64
 create_wait = 10
 worker_bin = $bin
 worker_port_range = $ports
 reap_interval = 1
 fcgi_threads = 8
+fcgi_create_threads = 32
 log_level = info
 EOF
     fi

@@ -1,0 +1,608 @@
+/*
+ * create.c - getting a session onto a worker: the wait line for a worker,
+ * and the hedged create.
+ *
+ * A create runs in one of steel-fcgi's create threads (main.c), never in
+ * an accept thread, so creates that wait never delay other routes.
+ *
+ * Waiting.  A create that finds no idle worker joins this process's wait
+ * line (FIFO) and registers in P:waiters, which the spawner reads as
+ * demand.  Only the head of the line polls Redis (store_claim every
+ * CLAIM_POLL_MS); the others sleep on a condition variable, so a full line
+ * costs Redis one claim per poll interval per process, not one per
+ * waiting create.  A create leaves the line with a worker, at its
+ * create_wait deadline (503 no_worker), or when its client went away.
+ *
+ * Hedging.  A worker that hangs does not fail its create: after a hedge
+ * delay without an answer the create claims a second idle worker and
+ * sends it the same POST; the first usable answer wins.  The delay is
+ * twice the 95th percentile of recent successful create latencies on this
+ * process, never below create_hedge_min_ms nor above half of
+ * worker_timeout_ms, so a binary whose normal create takes seconds gets a
+ * delay of seconds and its healthy workers are not raced for nothing.
+ *
+ *     claim A, POST A --(hedge delay, no answer, an idle worker B)--> POST B
+ *          |                                                          |
+ *          +---------- first usable answer wins, is bound -----------+
+ *          the other one is the loser:
+ *            answered 2xx   -> DELETE its session, /status clean -> idle
+ *                              (store_unclaim), else marked dead
+ *            failed or hung -> marked dead (the spawner replaces it)
+ *
+ * Invariants:
+ *   - a POST goes to a worker only after store_claim handed it to this
+ *     create alone, and never twice to one worker;
+ *   - a loser never keeps a session: it is cleaned or declared dead
+ *     before the thread takes other work, after the client got its answer;
+ *   - every create is answered within create_wait + worker_timeout_ms of
+ *     its arrival: no worker call outlives that deadline.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "handler.h"
+#include "jsonx.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#define CLAIM_POLL_MS   20  /* the head of the wait line polls this often */
+#define LINE_CHECK_MS   50  /* others look at their deadline and client */
+#define LAT_SAMPLES     128 /* recent create latencies kept */
+#define LAT_MIN_SAMPLES 16  /* before that, the delay is HEDGE_COLD x min */
+#define HEDGE_COLD      2
+#define MULTI_POLL_MS   50 /* longest sleep while a POST is in flight */
+
+/* ---- recent create latencies (this process) --------------------------- */
+
+static pthread_mutex_t lat_lock = PTHREAD_MUTEX_INITIALIZER;
+static long lat_ring[LAT_SAMPLES]; /* ms of successful worker POSTs */
+static size_t lat_n, lat_next;
+
+static void latency_add(long ms)
+{
+    pthread_mutex_lock(&lat_lock);
+    lat_ring[lat_next] = ms;
+    lat_next = (lat_next + 1) % LAT_SAMPLES;
+    if (lat_n < LAT_SAMPLES)
+        lat_n++;
+    pthread_mutex_unlock(&lat_lock);
+}
+
+static int long_cmp(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+
+    return (x > y) - (x < y);
+}
+
+long create_hedge_delay(const struct conf *c)
+{
+    long copy[LAT_SAMPLES], delay, cap;
+    size_t n;
+
+    if (c->create_hedge_min_ms <= 0)
+        return -1;
+    pthread_mutex_lock(&lat_lock);
+    n = lat_n;
+    memcpy(copy, lat_ring, n * sizeof(copy[0]));
+    pthread_mutex_unlock(&lat_lock);
+    if (n < LAT_MIN_SAMPLES) {
+        delay = c->create_hedge_min_ms * HEDGE_COLD;
+    } else {
+        qsort(copy, n, sizeof(copy[0]), long_cmp);
+        delay = 2 * copy[(n * 95) / 100];
+    }
+    cap = c->worker_timeout_ms / 2;
+    if (delay > cap)
+        delay = cap;
+    if (delay < c->create_hedge_min_ms)
+        delay = c->create_hedge_min_ms;
+    return delay;
+}
+
+/* ---- the wait line -------------------------------------------------- */
+
+struct waiter {
+    struct waiter *next;
+};
+
+static pthread_mutex_t line_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t line_cond = PTHREAD_COND_INITIALIZER;
+static struct waiter *line_head, *line_tail;
+
+static void line_leave(struct waiter *me)
+{
+    struct waiter **pp;
+
+    pthread_mutex_lock(&line_lock);
+    for (pp = &line_head; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == me) {
+            *pp = me->next;
+            break;
+        }
+    }
+    line_tail = NULL;
+    for (pp = &line_head; *pp != NULL; pp = &(*pp)->next)
+        line_tail = *pp;
+    pthread_cond_broadcast(&line_cond);
+    pthread_mutex_unlock(&line_lock);
+}
+
+/* Sleeps until me heads the line or ms passed. */
+static void line_wait_turn(struct waiter *me, long ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&line_lock);
+    if (line_head != me)
+        pthread_cond_timedwait(&line_cond, &line_lock, &ts);
+    pthread_mutex_unlock(&line_lock);
+}
+
+static int client_gone(const struct request *rq)
+{
+    return rq->client_gone != NULL && rq->client_gone(rq->client_gone_arg);
+}
+
+enum claim_result {
+    CLAIM_OK,         /* *w is ours */
+    CLAIM_TIMEOUT,    /* nothing idle before the deadline */
+    CLAIM_QUEUE_FULL, /* create_queue_max creates wait already */
+    CLAIM_GONE,       /* the client went away */
+    CLAIM_REDIS,      /* Redis failed (h->redis.errstr) */
+};
+
+/* Gets an idle worker for a create, waiting in the line until deadline.
+ * waited_ms gets how long it took. */
+static enum claim_result claim_wait(struct handler *h, struct request *rq,
+                                    int64_t deadline, struct worker_addr *w)
+{
+    const struct conf *c = h->conf;
+    struct waiter me = {NULL};
+    char token[33] = "";
+    enum claim_result res;
+    int empty, rc, registered = 0;
+
+    pthread_mutex_lock(&line_lock);
+    empty = line_head == NULL;
+    pthread_mutex_unlock(&line_lock);
+    if (empty) {
+        rc = store_claim(&h->redis, c->key_prefix, w);
+        if (rc != 0)
+            return rc < 0 ? CLAIM_REDIS : CLAIM_OK;
+    }
+    if (now_mono_ms() >= deadline)
+        return CLAIM_TIMEOUT;
+    if (random_hex(token, sizeof(token)) < 0)
+        return CLAIM_REDIS;
+    rc =
+        store_wait_begin(&h->redis, c->key_prefix, token,
+                         (long)(deadline - now_mono_ms()), c->create_queue_max);
+    if (rc < 0)
+        return CLAIM_REDIS;
+    if (rc == 0)
+        return CLAIM_QUEUE_FULL;
+    registered = 1;
+
+    pthread_mutex_lock(&line_lock);
+    if (line_tail != NULL)
+        line_tail->next = &me;
+    else
+        line_head = &me;
+    line_tail = &me;
+    pthread_mutex_unlock(&line_lock);
+
+    for (;;) {
+        int head;
+
+        if (now_mono_ms() >= deadline) {
+            res = CLAIM_TIMEOUT;
+            break;
+        }
+        if (client_gone(rq)) {
+            res = CLAIM_GONE;
+            break;
+        }
+        pthread_mutex_lock(&line_lock);
+        head = line_head == &me;
+        pthread_mutex_unlock(&line_lock);
+        if (!head) {
+            line_wait_turn(&me, LINE_CHECK_MS);
+            continue;
+        }
+        rc = store_claim(&h->redis, c->key_prefix, w);
+        if (rc < 0) {
+            res = CLAIM_REDIS;
+            break;
+        }
+        if (rc == 1) {
+            res = CLAIM_OK;
+            break;
+        }
+        sleep_ms(CLAIM_POLL_MS);
+    }
+    line_leave(&me);
+    if (registered && store_wait_end(&h->redis, c->key_prefix, token) < 0)
+        log_warnx("wait end: %s", h->redis.errstr);
+    return res;
+}
+
+/* ---- one POST to one worker, inside the thread's multi handle -------- */
+
+struct call {
+    struct worker_addr w;
+    struct whttp *http; /* h->http or h->http2 */
+    int live;           /* in the multi, no answer yet */
+    int done;           /* answered or failed: result is valid */
+    int judged;         /* call_judge has looked at it */
+    int hedge;          /* started to race a slow one */
+    CURLcode rc;
+    int64_t start_ms;
+};
+
+static int call_start(struct handler *h, struct call *k, struct whttp *http,
+                      const struct worker_addr *w, const struct request *rq,
+                      long total_ms)
+{
+    const struct conf *c = h->conf;
+
+    memset(k, 0, sizeof(*k));
+    k->w = *w;
+    k->http = http;
+    k->start_ms = now_mono_ms();
+    if (total_ms < 1)
+        total_ms = 1;
+    if (whttp_setup(http, "POST", w->host, w->port, "/sessions", rq->body.data,
+                    rq->body.len,
+                    c->worker_connect_timeout_ms < total_ms
+                        ? c->worker_connect_timeout_ms
+                        : total_ms,
+                    total_ms) < 0 ||
+        curl_multi_add_handle(h->multi, http->easy) != CURLM_OK) {
+        k->done = 1;
+        k->rc = CURLE_FAILED_INIT;
+        return -1;
+    }
+    k->live = 1;
+    return 0;
+}
+
+/* Runs the multi for at most ms; marks calls that finished. */
+static void calls_run(struct handler *h, struct call *k, int nk, long ms)
+{
+    CURLMsg *msg;
+    int running, left, i;
+
+    if (ms > 0)
+        curl_multi_poll(h->multi, NULL, 0, (int)ms, NULL);
+    curl_multi_perform(h->multi, &running);
+    while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        for (i = 0; i < nk; i++) {
+            if (k[i].live && k[i].http->easy == msg->easy_handle) {
+                k[i].live = 0;
+                k[i].done = 1;
+                k[i].rc = msg->data.result;
+                curl_multi_remove_handle(h->multi, msg->easy_handle);
+            }
+        }
+    }
+}
+
+/* Stops a call still in flight (the process is shutting down or the
+ * multi failed); the worker is then treated as hung. */
+static void call_abort(struct handler *h, struct call *k)
+{
+    if (!k->live)
+        return;
+    curl_multi_remove_handle(h->multi, k->http->easy);
+    k->live = 0;
+    k->done = 1;
+    k->rc = CURLE_OPERATION_TIMEDOUT;
+}
+
+/* Reason text for a worker reply that is not usable. */
+static const char *reply_problem(enum whttp_result res,
+                                 const struct whttp_resp *resp, char *tmp,
+                                 size_t size)
+{
+    if (res != WHTTP_OK)
+        return whttp_result_str(res);
+    snprintf(tmp, size, "status %ld", resp->status);
+    return tmp;
+}
+
+/* Judges a finished call.  Returns 1 when r now holds the session (bound
+ * in Redis), 0 when the worker failed (declared dead; another may be
+ * tried), -1 when Redis failed (r holds the 503). */
+static int call_judge(struct handler *h, struct call *k, struct response *r)
+{
+    const struct conf *c = h->conf;
+    const struct worker_addr *w = &k->w;
+    struct whttp_resp resp;
+    enum whttp_result res = whttp_result_of(k->http, k->rc, &resp);
+    char sid[SESSION_ID_MAX + 1], tmp[64];
+    const char *why = NULL;
+    int rc;
+
+    if (res != WHTTP_OK || resp.status < 200 || resp.status > 299) {
+        why = reply_problem(res, &resp, tmp, sizeof(tmp));
+        log_warnx("worker %s (%s:%d): create failed: %s; marked dead", w->id,
+                  w->host, w->port, why);
+        worker_failed(h, w, "create failed");
+        return 0;
+    }
+    if (jsonx_worker_session(resp.body, resp.len, sid, sizeof(sid), &why) < 0) {
+        log_warnx("worker %s (%s:%d): create reply unusable: %s; marked "
+                  "dead",
+                  w->id, w->host, w->port, why);
+        worker_failed(h, w, "bad create reply");
+        return 0;
+    }
+    rc = store_bind(&h->redis, c->key_prefix, w->id, sid, c->session_ttl * 1000,
+                    c->session_max_lifetime * 1000);
+    if (rc < 0) {
+        /* The worker holds a session Redis does not know; the reaper finds
+         * it stuck in creating and cleans it. */
+        handler_redis_failed(h, r, "bind");
+        return -1;
+    }
+    if (rc == 0) {
+        log_warnx("worker %s (%s:%d): declared dead during create of "
+                  "session %s",
+                  w->id, w->host, w->port, sid);
+        return 0;
+    }
+    if (rc == STORE_BIND_CONFLICT) {
+        log_warnx("worker %s (%s:%d): returned id %s of a live session; "
+                  "marked dead",
+                  w->id, w->host, w->port, sid);
+        worker_failed(h, w, "duplicate session id");
+        return 0;
+    }
+    latency_add(now_mono_ms() - k->start_ms);
+    log_debug("session %s: created on worker %s (%s:%d)", sid, w->id, w->host,
+              w->port);
+    /* Pass the worker's bytes through: created_at and data are opaque. */
+    response_set(r, (int)resp.status, "application/json", resp.body, resp.len);
+    return 1;
+}
+
+/* A claimed worker whose create lost (or was abandoned): wait for its
+ * answer, then leave it clean and idle, or declared dead. */
+static void call_clean(struct handler *h, struct call *k)
+{
+    const struct conf *c = h->conf;
+    struct whttp_resp resp;
+    enum whttp_result res;
+    char sid[SESSION_ID_MAX + 1];
+    const char *why = NULL;
+
+    while (k->live)
+        calls_run(h, k, 1, MULTI_POLL_MS);
+    res = whttp_result_of(k->http, k->rc, &resp);
+    if (res != WHTTP_OK || resp.status < 200 || resp.status > 299 ||
+        jsonx_worker_session(resp.body, resp.len, sid, sizeof(sid), &why) < 0) {
+        log_info("worker %s (%s:%d): lost a hedged create and failed it "
+                 "(%s); marked dead",
+                 k->w.id, k->w.host, k->w.port,
+                 res != WHTTP_OK ? whttp_result_str(res) : "bad reply");
+        worker_failed(h, &k->w, "create failed (hedged)");
+        return;
+    }
+    /* Its session was never bound: end it on the worker, and give the
+     * worker back only once it says it is free. */
+    if (worker_clean(h, &k->w, sid) == 1 &&
+        store_unclaim(&h->redis, c->key_prefix, k->w.id) < 0)
+        log_warnx("worker %s: unclaim: %s", k->w.id, h->redis.errstr);
+}
+
+static void no_worker(struct handler *h, struct response *r, int attempts)
+{
+    if (attempts > 0) {
+        metrics_create_failure(&h->metrics, CREATE_FAIL_WORKER_FAILED);
+        response_error(r, API_ERR_WORKER_FAILED,
+                       "%d worker(s) failed this create and no other was "
+                       "free in time",
+                       attempts);
+    } else {
+        metrics_create_failure(&h->metrics, CREATE_FAIL_NO_WORKER);
+        response_error(r, API_ERR_NO_WORKER,
+                       "no worker became free within %ld s",
+                       h->conf->create_wait);
+    }
+    response_header(r, "Retry-After", "%ld", handler_retry_after(h));
+}
+
+/* The client left before its answer: end the session it would never learn
+ * about, so its worker is not held until the TTL. */
+static void create_abandoned(struct handler *h, struct response *r)
+{
+    struct worker_addr w;
+    char sid[SESSION_ID_MAX + 1];
+    const char *why;
+
+    metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
+    if (jsonx_worker_session(r->body.data, r->body.len, sid, sizeof(sid),
+                             &why) == 0 &&
+        store_end(&h->redis, h->conf->key_prefix, sid, &w) == 1) {
+        log_info("session %s: client went away before the answer; ended", sid);
+        worker_release(h, &w, sid);
+    }
+    response_error(r, API_ERR_BAD_REQUEST, "client went away");
+}
+
+/* Sends the answer before the losers are cleaned, when main.c can. */
+static void reply_now(struct request *rq, struct response *r)
+{
+    if (rq->reply_early != NULL && !r->sent &&
+        rq->reply_early(rq->reply_arg, r) == 0)
+        r->sent = 1;
+}
+
+/* The deadline of a POST started now: worker_timeout_ms, cut to what is
+ * left of the create's own deadline. */
+static long call_budget(const struct conf *c, int64_t deadline)
+{
+    int64_t left = deadline - now_mono_ms();
+
+    return left < c->worker_timeout_ms ? (long)left : c->worker_timeout_ms;
+}
+
+int create_session(struct handler *h, struct request *rq, struct response *r)
+{
+    const struct conf *c = h->conf;
+    int64_t start = rq->arrived_ms > 0 ? rq->arrived_ms : now_mono_ms();
+    int64_t claim_deadline = start + c->create_wait * 1000;
+    int64_t deadline = claim_deadline + c->worker_timeout_ms;
+    int64_t hedge_try = 0; /* next claim for a hedge, monotonic ms */
+    struct call k[2];
+    struct whttp *https[2] = {&h->http, &h->http2};
+    long hedge = create_hedge_delay(c);
+    int attempts = 0, done = 0, answered = 0, i;
+
+    memset(k, 0, sizeof(k));
+    while (!answered) {
+        int live = 0, slot = -1;
+        int64_t now = now_mono_ms(), latest = 0;
+
+        for (i = 0; i < 2; i++) {
+            if (k[i].live) {
+                live++;
+                if (k[i].start_ms > latest)
+                    latest = k[i].start_ms;
+            } else if (slot < 0) {
+                slot = i; /* free for the next POST */
+            }
+        }
+        if (live == 0) {
+            struct worker_addr w;
+            enum claim_result cr;
+
+            if (attempts >= c->create_attempts) {
+                metrics_create_failure(&h->metrics, CREATE_FAIL_WORKER_FAILED);
+                response_error(r, API_ERR_WORKER_FAILED,
+                               "the create failed on %d worker(s)", attempts);
+                response_header(r, "Retry-After", "1");
+                break;
+            }
+            cr = claim_wait(h, rq, claim_deadline, &w);
+            if (attempts == 0 && cr != CLAIM_REDIS)
+                metrics_observe_wait(&h->metrics,
+                                     (long)(now_mono_ms() - start));
+            if (cr == CLAIM_REDIS) {
+                metrics_create_failure(&h->metrics, CREATE_FAIL_REDIS);
+                handler_redis_failed(h, r, "claim");
+                break;
+            }
+            if (cr == CLAIM_TIMEOUT) {
+                no_worker(h, r, attempts);
+                break;
+            }
+            if (cr == CLAIM_QUEUE_FULL) {
+                metrics_create_failure(&h->metrics, CREATE_FAIL_QUEUE_FULL);
+                response_error(r, API_ERR_QUEUE_FULL,
+                               "%ld creates are already waiting for a "
+                               "worker",
+                               c->create_queue_max);
+                response_header(r, "Retry-After", "%ld",
+                                handler_retry_after(h));
+                break;
+            }
+            if (cr == CLAIM_GONE || client_gone(rq)) {
+                if (cr == CLAIM_OK)
+                    store_unclaim(&h->redis, c->key_prefix, w.id);
+                metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
+                log_debug("create abandoned by the client");
+                response_error(r, API_ERR_BAD_REQUEST, "client went away");
+                break;
+            }
+            attempts++;
+            call_start(h, &k[slot], https[slot], &w, rq,
+                       call_budget(c, deadline));
+            continue;
+        }
+
+        /* One POST in flight for longer than the hedge delay: race it
+         * with a second idle worker, if there is one. */
+        if (live == 1 && hedge >= 0 && attempts < c->create_attempts &&
+            now >= latest + hedge && now >= hedge_try &&
+            deadline - now > c->worker_connect_timeout_ms) {
+            struct worker_addr w;
+            int rc = store_claim(&h->redis, c->key_prefix, &w);
+
+            if (rc == 1) {
+                log_info("create: no answer from worker %s after %ld ms; "
+                         "also trying worker %s",
+                         k[slot == 0 ? 1 : 0].w.id, (long)(now - latest), w.id);
+                metrics_hedge(&h->metrics, 0);
+                attempts++;
+                call_start(h, &k[slot], https[slot], &w, rq,
+                           call_budget(c, deadline));
+                k[slot].hedge = 1;
+                continue;
+            }
+            hedge_try = now + MULTI_POLL_MS; /* none idle: look again */
+        }
+        if (live == 1 && hedge >= 0 && latest + hedge > now &&
+            latest + hedge - now < MULTI_POLL_MS)
+            calls_run(h, k, 2, (long)(latest + hedge - now) + 1);
+        else
+            calls_run(h, k, 2, MULTI_POLL_MS);
+
+        for (i = 0; i < 2 && !answered; i++) {
+            int rc;
+
+            if (!k[i].done || k[i].judged)
+                continue;
+            k[i].judged = 1;
+            rc = call_judge(h, &k[i], r);
+            if (rc == 1) {
+                done = 1;
+                answered = 1;
+                if (k[i].hedge)
+                    metrics_hedge(&h->metrics, 1);
+                if (client_gone(rq)) {
+                    create_abandoned(h, r);
+                    done = 0;
+                }
+            } else if (rc < 0) {
+                answered = 1;
+            }
+        }
+        if (!answered && client_gone(rq)) {
+            metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
+            response_error(r, API_ERR_BAD_REQUEST, "client went away");
+            answered = 1;
+        }
+        if (!answered && now_mono_ms() >= deadline + 1000) {
+            /* libcurl's own deadline should have ended every call. */
+            for (i = 0; i < 2; i++)
+                call_abort(h, &k[i]);
+        }
+    }
+
+    /* Whatever was not judged lost: answer first, then clean it. */
+    for (i = 0; i < 2; i++) {
+        if (k[i].judged || (!k[i].live && !k[i].done))
+            continue;
+        reply_now(rq, r);
+        call_clean(h, &k[i]);
+    }
+    return done;
+}
