@@ -95,7 +95,7 @@ enum restart_end restart_classify(const struct restart_facts *f)
 }
 
 int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
-                   uint32_t rnd, int fatal)
+                   uint32_t rnd, int fatal, long pending)
 {
     int entered = 0;
     long delay;
@@ -103,7 +103,8 @@ int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
     rs->fails++;
     /* The first start failure in a row refills at once. */
     delay = pool_backoff_ms(min_ms, max_ms, rs->fails - 1, rnd);
-    if (!rs->degraded && (fatal || rs->fails >= POOL_DEGRADED_FAILS)) {
+    if (!rs->degraded &&
+        (fatal || (rs->fails >= POOL_DEGRADED_FAILS && pending == 0))) {
         rs->degraded = 1;
         entered = 1;
     }

@@ -77,20 +77,25 @@ long pool_backoff_ms(long min_ms, long max_ms, long fails, uint32_t rnd);
  * to 0.  The first start failure refills at once, so random start failures
  * never slow refills.  From the second in a row the next start waits
  * pool_backoff_ms(min_ms, max_ms, fails - 1).  At POOL_DEGRADED_FAILS in a
- * row, or at once when fatal, the pool is degraded: each start failure
- * means a cool-down of max(max_ms, POOL_COOLDOWN_MIN_MS), and one worker is
- * on trial at a time (starting, or answered /health and not yet healthy).
- * A healthy start ends the degraded state; SIGHUP ends the cool-down.
+ * row, or at once when fatal, the pool is degraded, but not while a worker
+ * that answered /health is alive within its POOL_HEALTHY_MS ("pending"): it
+ * may yet make a healthy start, so the verdict waits for the next start
+ * failure.  (Right after the spawner starts, every worker is within that
+ * second; random deaths then must not look like a broken binary.)  While
+ * degraded each start failure means a cool-down of max(max_ms,
+ * POOL_COOLDOWN_MIN_MS), and one worker is on trial at a time (starting,
+ * or answered /health and not yet healthy).  A healthy start ends the
+ * degraded state; SIGHUP ends the cool-down.
  *
  *                start failure               start failure
  *                (refill at once)            (wait backoff)
  *   +---------+ -----------------> +---------+ ----+
  *   |   OK    |                    | FAILING |     |
  *   | fails 0 | <----------------- | fails   | <---+
- *   +---------+   healthy start    | 1 .. 4  |
+ *   +---------+   healthy start    | >= 1    |
  *     ^     |                      +---------+
- *     |     |                           | 5th start failure in a row,
- *     |     | fatal start failure       | or fatal
+ *     |     |                           | 5th start failure in a row
+ *     |     | fatal start failure       | (none pending), or fatal
  *     |     |                           v
  *     |     +--------------------> +----------+ ----+ start failure
  *     |                            | DEGRADED |     | (wait cool-down)
@@ -102,8 +107,10 @@ long pool_backoff_ms(long min_ms, long max_ms, long fails, uint32_t rnd);
  *   from          event                          to        function
  *   any           a worker ended: which kind?    -         restart_classify
  *   OK            start failure                  FAILING   restart_failed
- *   FAILING       start failure, < 5 in a row    FAILING   restart_failed
+ *   FAILING       start failure, < 5 in a row,   FAILING   restart_failed
+ *                 or one pending
  *   FAILING       5th start failure in a row     DEGRADED  restart_failed
+ *                 (or later), none pending
  *   OK, FAILING   fatal start failure            DEGRADED  restart_failed
  *   DEGRADED      start failure                  DEGRADED  restart_failed
  *   FAILING       healthy start                  OK        restart_healthy
@@ -141,10 +148,11 @@ void restart_init(struct restart *rs);
 /* Which kind of end f describes (see above). */
 enum restart_end restart_classify(const struct restart_facts *f);
 
-/* Records a start failure at now; fatal: RESTART_END_FATAL.  Returns 1
- * when this failure made the pool degraded, else 0. */
+/* Records a start failure at now; fatal: RESTART_END_FATAL; pending:
+ * other workers alive that answered /health less than POOL_HEALTHY_MS ago.
+ * Returns 1 when this failure made the pool degraded, else 0. */
 int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
-                   uint32_t rnd, int fatal);
+                   uint32_t rnd, int fatal, long pending);
 
 /* A worker made a healthy start: the count goes back to 0 and spawning
  * may resume at once.  Returns 1 when this ended the degraded state. */

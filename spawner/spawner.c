@@ -804,6 +804,18 @@ static int stop_requested(const struct worker *w)
            w->stop_why == STOP_DRAIN || w->stop_why == STOP_VANISHED;
 }
 
+/* Live workers that answered /health and may yet make a healthy start. */
+static long pending_count(const struct spawner *s)
+{
+    long n = 0;
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        n += s->w[i]->state == W_RUNNING && !s->w[i]->exited &&
+             !s->w[i]->healthy;
+    return n;
+}
+
 /* Counts w's end (why) for the restart policy, once per worker, when it
  * was a start failure (pool.h). */
 static void failure_count(struct spawner *s, struct worker *w, const char *why,
@@ -841,7 +853,7 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
                  s->c->worker_bin, why);
     if (restart_failed(&s->rs, s->c->restart_backoff_min_ms,
                        s->c->restart_backoff_max_ms, now, spawner_random(s),
-                       end == RESTART_END_FATAL)) {
+                       end == RESTART_END_FATAL, pending_count(s))) {
         log_warnx("pool degraded: %s (start failures in a row: %ld); "
                   "retrying one worker at a time every %ld ms",
                   s->fail_reason, s->rs.fails, (long)(s->rs.next_ms - now));

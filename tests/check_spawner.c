@@ -197,7 +197,7 @@ static int feed(struct restart *rs, const struct restart_facts *f, int64_t now)
     if (end == RESTART_END_NONE)
         return -1;
     return restart_failed(rs, 100, 1000, now, UINT32_MAX,
-                          end == RESTART_END_FATAL);
+                          end == RESTART_END_FATAL, 0);
 }
 
 /* Deaths after a healthy start, outside kills and requested stops are
@@ -425,20 +425,50 @@ START_TEST(test_restart_fatal)
 
     restart_init(&rs);
     /* A binary that cannot be executed degrades the pool at once. */
-    ck_assert_int_eq(restart_failed(&rs, 100, 300, 5000, 0, 1), 1);
+    ck_assert_int_eq(restart_failed(&rs, 100, 300, 5000, 0, 1, 0), 1);
     ck_assert(rs.degraded);
     ck_assert_int_eq(rs.fails, 1);
     ck_assert_int_eq(rs.next_ms, 5000 + POOL_COOLDOWN_MIN_MS);
     /* The cool-down follows restart_backoff_max_ms when it is longer. */
     restart_init(&rs);
-    restart_failed(&rs, 100, 30000, 0, UINT32_MAX, 1);
+    restart_failed(&rs, 100, 30000, 0, UINT32_MAX, 1, 0);
     ck_assert_int_eq(rs.next_ms, 30000);
     ck_assert_int_eq(restart_allowed(&rs, 0, 0, 0), 0);
-    /* ... also after a streak of ordinary failures. */
+    /* ... also after a streak of ordinary failures, and while workers
+     * that answered /health are pending. */
     restart_init(&rs);
-    restart_failed(&rs, 100, 300, 0, 0, 0);
+    restart_failed(&rs, 100, 300, 0, 0, 0, 0);
     ck_assert(!rs.degraded);
-    ck_assert_int_eq(restart_failed(&rs, 100, 300, 0, 0, 1), 1);
+    ck_assert_int_eq(restart_failed(&rs, 100, 300, 0, 0, 1, 3), 1);
+}
+END_TEST
+
+/* While a worker that answered /health may still make a healthy start,
+ * the streak is no verdict yet: at start-up every worker is within its
+ * first second, and random deaths must not degrade the pool then. */
+START_TEST(test_restart_pending_holds)
+{
+    struct restart rs;
+    int i;
+
+    restart_init(&rs);
+    for (i = 1; i < POOL_DEGRADED_FAILS; i++)
+        ck_assert_int_eq(restart_failed(&rs, 100, 1000, 0, 0, 0, 0), 0);
+    /* The 5th and later ones, with a candidate alive: not yet. */
+    ck_assert_int_eq(restart_failed(&rs, 100, 1000, 0, 0, 0, 1), 0);
+    ck_assert_int_eq(restart_failed(&rs, 100, 1000, 0, 0, 0, 2), 0);
+    ck_assert(!rs.degraded);
+    /* Backoff still follows the streak. */
+    ck_assert_int_eq(rs.next_ms, pool_backoff_ms(100, 1000, rs.fails - 1, 0));
+    /* The candidate made its healthy start: the streak is over. */
+    ck_assert_int_eq(restart_healthy(&rs), 0);
+    ck_assert_int_eq(rs.fails, 0);
+    /* Had it died instead, the next failure with none left decides. */
+    for (i = 1; i < POOL_DEGRADED_FAILS; i++)
+        ck_assert_int_eq(restart_failed(&rs, 100, 1000, 0, 0, 0, 1), 0);
+    ck_assert_int_eq(restart_failed(&rs, 100, 1000, 0, 0, 0, 1), 0);
+    ck_assert_int_eq(restart_failed(&rs, 100, 1000, 0, 0, 0, 0), 1);
+    ck_assert(rs.degraded);
 }
 END_TEST
 
@@ -564,6 +594,7 @@ Suite *spawner_suite(void)
     tcase_add_test(restart, test_restart_healthy_resets);
     tcase_add_test(restart, test_restart_early_deaths);
     tcase_add_test(restart, test_restart_fatal);
+    tcase_add_test(restart, test_restart_pending_holds);
     tcase_add_test(ports, test_ports_round_robin);
     tcase_add_test(ports, test_ports_skip_held_and_cooling);
     tcase_add_test(proc, test_status_str);
