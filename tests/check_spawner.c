@@ -200,73 +200,52 @@ static int feed(struct restart *rs, const struct restart_facts *f, int64_t now)
                           end == RESTART_END_FATAL, 0);
 }
 
-/* Deaths after a healthy start, outside kills and requested stops are
- * no start failures. */
-START_TEST(test_restart_classify_random)
-{
-    struct restart_facts f;
-
-    /* Answered /health, ran POOL_HEALTHY_MS, then crashed, was killed,
-     * died of a signal of its own, or was marked dead and killed. */
-    f = ended(1, POOL_HEALTHY_MS, EXIT1);
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_NONE);
-    f = ended(1, 60000, SIGSEGV);
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_NONE);
-    f = ended(1, 5000, SIGKILL);
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_NONE);
-    f = ended(1, 2000, SIGKILL);
-    f.marked_dead = 1; /* hung: the reaper marked it dead, then killed */
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_NONE);
-    /* Made a healthy start already: its age at the end does not matter
-     * (an adopted worker is healthy too, and its status unknown). */
-    f = ended(1, 10, EXIT1);
-    f.healthy = 1;
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_NONE);
-    f = ended(1, 10, 0);
-    f.healthy = 1;
-    f.has_status = 0;
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_NONE);
+/* Which ends are start failures.  Columns: ready, ran_ms, status
+ * (-1: unknown), healthy, marked_dead, requested, fatal, the answer. */
+static const struct {
+    int ready;
+    long ran_ms;
+    int status, healthy, marked, requested, fatal;
+    enum restart_end want;
+} ends[] = {
+    /* After a healthy start: crashed, killed, own signal, hung and
+     * killed by the reaper, an adopted worker (status unknown). */
+    {1, POOL_HEALTHY_MS, EXIT1, 0, 0, 0, 0, RESTART_END_NONE},
+    {1, 60000, SIGSEGV, 0, 0, 0, 0, RESTART_END_NONE},
+    {1, 5000, SIGKILL, 0, 0, 0, 0, RESTART_END_NONE},
+    {1, 2000, SIGKILL, 0, 1, 0, 0, RESTART_END_NONE},
+    {1, 10, EXIT1, 1, 0, 0, 0, RESTART_END_NONE},
+    {1, 10, -1, 1, 0, 0, 0, RESTART_END_NONE},
     /* A SIGKILL none of ours sent, right after /health: from outside. */
-    f = ended(1, 100, SIGKILL);
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_NONE);
+    {1, 100, SIGKILL, 0, 0, 0, 0, RESTART_END_NONE},
     /* Requested stops, at any age, even before /health. */
-    f = ended(0, 0, SIGKILL);
-    f.requested = 1;
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_NONE);
-    f = ended(1, 5, SIGTERM);
-    f.requested = 1;
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_NONE);
-}
-END_TEST
-
-START_TEST(test_restart_classify_failed)
-{
-    struct restart_facts f;
-
-    /* Exited, or was killed, before /health; a start timeout (killed by
-     * the spawner before /health); marked dead while starting. */
-    f = ended(0, 0, EXIT1);
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_FAILED);
-    f = ended(0, 0, SIGKILL);
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_FAILED);
-    f = ended(0, 0, 0);
-    f.has_status = 0;
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_FAILED);
-    f = ended(0, 0, SIGKILL);
-    f.marked_dead = 1;
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_FAILED);
+    {0, 0, SIGKILL, 0, 0, 1, 0, RESTART_END_NONE},
+    {1, 5, SIGTERM, 0, 0, 1, 0, RESTART_END_NONE},
+    /* Ended before /health: exited, killed, start timeout, marked dead
+     * while starting. */
+    {0, 0, EXIT1, 0, 0, 0, 0, RESTART_END_FAILED},
+    {0, 0, SIGKILL, 0, 0, 0, 0, RESTART_END_FAILED},
+    {0, 0, -1, 0, 0, 0, 0, RESTART_END_FAILED},
+    {0, 0, SIGKILL, 0, 1, 0, 0, RESTART_END_FAILED},
     /* Died of its own right after /health. */
-    f = ended(1, 0, EXIT1);
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_FAILED);
-    f = ended(1, POOL_HEALTHY_MS - 1, SIGSEGV);
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_FAILED);
-    f = ended(1, 300, SIGKILL);
-    f.marked_dead = 1;
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_FAILED);
+    {1, 0, EXIT1, 0, 0, 0, 0, RESTART_END_FAILED},
+    {1, POOL_HEALTHY_MS - 1, SIGSEGV, 0, 0, 0, 0, RESTART_END_FAILED},
+    {1, 300, SIGKILL, 0, 1, 0, 0, RESTART_END_FAILED},
     /* Cannot be executed: fatal, whatever else is known. */
-    f = ended(0, 0, 127 << 8);
-    f.fatal = 1;
-    ck_assert_int_eq(restart_classify(&f), RESTART_END_FATAL);
+    {0, 0, 127 << 8, 0, 0, 0, 1, RESTART_END_FATAL},
+};
+
+START_TEST(test_restart_classify)
+{
+    struct restart_facts f =
+        ended(ends[_i].ready, ends[_i].ran_ms, ends[_i].status);
+
+    f.has_status = ends[_i].status >= 0;
+    f.healthy = ends[_i].healthy;
+    f.marked_dead = ends[_i].marked;
+    f.requested = ends[_i].requested;
+    f.fatal = ends[_i].fatal;
+    ck_assert_msg(restart_classify(&f) == ends[_i].want, "case %d", _i);
 }
 END_TEST
 
@@ -586,8 +565,8 @@ Suite *spawner_suite(void)
     tcase_add_test(plan, test_plan_grace);
     tcase_add_test(restart, test_backoff_growth);
     tcase_add_test(restart, test_backoff_jitter_bounds);
-    tcase_add_test(restart, test_restart_classify_random);
-    tcase_add_test(restart, test_restart_classify_failed);
+    tcase_add_loop_test(restart, test_restart_classify, 0,
+                        (int)(sizeof(ends) / sizeof(ends[0])));
     tcase_add_test(restart, test_restart_random_deaths);
     tcase_add_test(restart, test_restart_backoff_from_second);
     tcase_add_test(restart, test_restart_degrades_after_failures);
