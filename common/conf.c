@@ -74,6 +74,7 @@ static const struct conf_directive conf_table[] = {
     LONGD(worker_memory_mb, 0, 1048576, "0"),
     LONGD(restart_backoff_min_ms, 0, 3600000, "100"),
     LONGD(restart_backoff_max_ms, 0, 3600000, "30000"),
+    /* Deprecated: no longer used, accepted so that older files load. */
     LONGD(restart_stable_s, 0, 86400, "30"),
     LONGD(reap_interval, 1, 3600, "1"),
     LONGD(probe_timeout_ms, 10, 60000, "1000"),

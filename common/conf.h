@@ -48,9 +48,10 @@ struct conf {
     long worker_log_max;               /* bytes kept per worker log */
     long worker_nofile;                /* RLIMIT_NOFILE; 0 = inherit */
     long worker_memory_mb;             /* RLIMIT_AS in MiB; 0 = none */
-    long restart_backoff_min_ms;       /* first refill delay after a failure */
+    long restart_backoff_min_ms;       /* ms before the refill after the
+                                        * second start failure in a row */
     long restart_backoff_max_ms;       /* cap of the exponential backoff */
-    long restart_stable_s;             /* uptime that resets the backoff */
+    long restart_stable_s;             /* deprecated: read, not used */
 
     /* Reaper */
     long reap_interval;    /* seconds between passes */

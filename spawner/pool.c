@@ -1,16 +1,20 @@
 /*
- * pool.c - pool sizing, restart backoff, degraded state and port choice
- * (pool.h).
+ * pool.c - pool sizing, the restart policy (which ends are start
+ * failures, backoff, degraded state) and port choice (pool.h).
  *
  * Invariants: pool_decide() never asks for more workers than max_workers in
  * all, nor for retiring more idle workers than there are; a delay from
- * pool_backoff_ms() stays within [min_ms, max_ms]; while degraded,
- * restart_allowed() lets at most one worker start at a time.
+ * pool_backoff_ms() stays within [min_ms, max_ms]; only start failures
+ * delay spawns or degrade the pool, and the first one in a row delays
+ * nothing; while degraded, restart_allowed() lets at most one worker be on
+ * trial at a time.
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "pool.h"
 
@@ -69,18 +73,38 @@ void restart_init(struct restart *rs)
     memset(rs, 0, sizeof(*rs));
 }
 
+enum restart_end restart_classify(const struct restart_facts *f)
+{
+    if (f->fatal)
+        return RESTART_END_FATAL;
+    if (f->requested)
+        return RESTART_END_NONE;
+    if (!f->ready)
+        return RESTART_END_FAILED;
+    if (f->healthy || f->ran_ms >= POOL_HEALTHY_MS)
+        return RESTART_END_NONE;
+    if (f->marked_dead)
+        return RESTART_END_FAILED;
+    /* An adopted worker's status is unknown; a SIGKILL none of ours sent
+     * came from outside (an operator, the OOM killer): neither says
+     * anything about the binary. */
+    if (!f->has_status ||
+        (WIFSIGNALED(f->status) && WTERMSIG(f->status) == SIGKILL))
+        return RESTART_END_NONE;
+    return RESTART_END_FAILED;
+}
+
 int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
-                   uint32_t rnd, int fatal, int binary)
+                   uint32_t rnd, int fatal, long pending)
 {
     int entered = 0;
     long delay;
 
     rs->fails++;
-    if (binary || fatal)
-        rs->bad++;
-    rs->last_fail_ms = now;
-    delay = pool_backoff_ms(min_ms, max_ms, rs->fails, rnd);
-    if (!rs->degraded && (fatal || rs->bad >= POOL_DEGRADED_FAILS)) {
+    /* The first start failure in a row refills at once. */
+    delay = pool_backoff_ms(min_ms, max_ms, rs->fails - 1, rnd);
+    if (!rs->degraded &&
+        (fatal || (rs->fails >= POOL_DEGRADED_FAILS && pending == 0))) {
         rs->degraded = 1;
         entered = 1;
     }
@@ -90,28 +114,23 @@ int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
     return entered;
 }
 
-int restart_ready(struct restart *rs)
+int restart_healthy(struct restart *rs)
 {
     int left = rs->degraded;
 
+    rs->fails = 0;
     rs->degraded = 0;
     rs->next_ms = 0;
     return left;
 }
 
-void restart_stable(struct restart *rs)
-{
-    rs->fails = 0;
-    rs->bad = 0;
-}
-
-long restart_allowed(const struct restart *rs, int64_t now, long starting,
+long restart_allowed(const struct restart *rs, int64_t now, long on_trial,
                      long want)
 {
     if (want <= 0 || now < rs->next_ms)
         return 0;
     if (rs->degraded)
-        return starting > 0 ? 0 : 1;
+        return on_trial > 0 ? 0 : 1;
     return want;
 }
 

@@ -1,7 +1,8 @@
 /*
  * pool.h - the decisions of steel-spawner, as pure functions: how many
- * workers to start or stop, how long to wait after failures, when the pool
- * is degraded, which port a new worker gets.  Nothing here does I/O except
+ * workers to start or stop, which worker ends are start failures, how long
+ * to wait after them, when the pool is degraded, which port a new worker
+ * gets.  Nothing here does I/O except
  * through the callback port_pick() is given, so the unit tests drive it
  * with plain numbers.
  */
@@ -11,10 +12,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Consecutive failures after which the pool is degraded. */
+/* Start failures in a row after which the pool is degraded. */
 #define POOL_DEGRADED_FAILS 5
 /* Shortest cool-down between two attempts while degraded, in ms. */
 #define POOL_COOLDOWN_MIN_MS 1000
+/* A worker that answered /health and then ran this long made a healthy
+ * start; one that dies of its own sooner failed its start, in ms. */
+#define POOL_HEALTHY_MS 1000
 /* Workers starting at once (spawned, /health not yet answered). */
 #define POOL_STARTING_MAX 64
 
@@ -49,49 +53,114 @@ void pool_decide(const struct pool_counts *c, struct pool_plan *out);
 long pool_backoff_ms(long min_ms, long max_ms, long fails, uint32_t rnd);
 
 /*
- * Restart policy.  Each failure (a worker that could not be started, or
- * that died before it had run restart_stable_s) counts; the next spawn
- * waits for the backoff.  Failures that point at the worker binary itself
- * (a start that failed, an exit with a status, a crash signal) also count
- * toward degradation; a healthy worker killed from outside (SIGKILL by an
- * operator, the OOM killer or a test) only slows refills.  After
- * POOL_DEGRADED_FAILS such failures in a row, or at once when the worker
- * binary cannot be executed at all, the pool is degraded: one attempt at a time, at most one per cool-down
- * (max(backoff_max_ms, POOL_COOLDOWN_MIN_MS)).  A worker that answers
- * /health ends the degraded state; one that then runs restart_stable_s
- * resets the count.
+ * Restart policy: a worker binary that cannot produce healthy workers is
+ * told apart from workers that die at random, which is the normal case.
  *
- *            failure (count < limit)       failure (count >= limit or fatal)
- *   ok ---------------------------> ok ---------------------------> degraded
- *    ^                                                                  |
- *    +------------------- a worker answered /health -------------------+
+ * A start is healthy when the worker answered /health and then ran
+ * POOL_HEALTHY_MS.  A start failed when the worker
+ *   - could not be executed at all (fatal: exec error, a setup step that
+ *     retries will not fix),
+ *   - exited or was killed before it answered /health,
+ *   - did not answer /health within worker_start_timeout_ms,
+ *   - or died of its own within POOL_HEALTHY_MS of its first /health
+ *     answer: an exit status, a signal other than SIGKILL, or marked dead
+ *     by a handler or the reaper.
+ * Every other end is a random death or a requested stop and changes
+ * nothing here, so its slot is refilled at once: any death after a
+ * healthy start (crash, SIGKILL, marked dead after failed requests, hung
+ * and killed), a SIGKILL that nobody of ours sent to a worker that had
+ * answered /health (an operator, the OOM killer), the end of an adopted
+ * worker (status unknown), and the stops the spawner asked for (retired,
+ * drained, record vanished, shutdown).
+ *
+ * Only start failures in a row count; a healthy start sets the count back
+ * to 0.  The first start failure refills at once, so random start failures
+ * never slow refills.  From the second in a row the next start waits
+ * pool_backoff_ms(min_ms, max_ms, fails - 1).  At POOL_DEGRADED_FAILS in a
+ * row, or at once when fatal, the pool is degraded, but not while a worker
+ * that answered /health is alive within its POOL_HEALTHY_MS ("pending"): it
+ * may yet make a healthy start, so the verdict waits for the next start
+ * failure.  (Right after the spawner starts, every worker is within that
+ * second; random deaths then must not look like a broken binary.)  While
+ * degraded each start failure means a cool-down of max(max_ms,
+ * POOL_COOLDOWN_MIN_MS), and one worker is on trial at a time (starting,
+ * or answered /health and not yet healthy).  A healthy start ends the
+ * degraded state; SIGHUP ends the cool-down.
+ *
+ *                start failure               start failure
+ *                (refill at once)            (wait backoff)
+ *   +---------+ -----------------> +---------+ ----+
+ *   |   OK    |                    | FAILING |     |
+ *   | fails 0 | <----------------- | fails   | <---+
+ *   +---------+   healthy start    | >= 1    |
+ *     ^     |                      +---------+
+ *     |     |                           | 5th start failure in a row
+ *     |     | fatal start failure       | (none pending), or fatal
+ *     |     |                           v
+ *     |     +--------------------> +----------+ ----+ start failure
+ *     |                            | DEGRADED |     | (wait cool-down)
+ *     +--------------------------- |          | <---+
+ *            healthy start         +----------+
+ *
+ *   In every state a random death or a requested stop changes nothing.
+ *
+ *   from          event                          to        function
+ *   any           a worker ended: which kind?    -         restart_classify
+ *   OK            start failure                  FAILING   restart_failed
+ *   FAILING       start failure, < 5 in a row,   FAILING   restart_failed
+ *                 or one pending
+ *   FAILING       5th start failure in a row     DEGRADED  restart_failed
+ *                 (or later), none pending
+ *   OK, FAILING   fatal start failure            DEGRADED  restart_failed
+ *   DEGRADED      start failure                  DEGRADED  restart_failed
+ *   FAILING       healthy start                  OK        restart_healthy
+ *   DEGRADED      healthy start                  OK        restart_healthy
+ *   any           random death, requested stop   same      (none)
+ *   any           how many may start now?        -         restart_allowed
  */
 struct restart {
-    long fails;           /* consecutive failures (backoff) */
-    long bad;             /* consecutive failures of the binary itself */
-    int64_t last_fail_ms; /* monotonic ms of the last failure */
-    int64_t next_ms;      /* monotonic ms before which nothing is spawned */
-    int degraded;         /* 1 while degraded */
+    long fails;      /* start failures in a row */
+    int64_t next_ms; /* monotonic ms before which nothing is spawned */
+    int degraded;    /* 1 while degraded */
+};
+
+/* What the spawner knows about a worker that ended. */
+struct restart_facts {
+    int requested;   /* we stopped it on purpose: retired, drained, its
+                      * record vanished, shutdown */
+    int fatal;       /* its setup failed in a way retries will not fix */
+    int ready;       /* it answered /health */
+    int healthy;     /* it made a healthy start already, or was adopted */
+    int64_t ran_ms;  /* ms from its first /health answer to its end */
+    int marked_dead; /* a handler or the reaper marked it dead */
+    int has_status;  /* status is known (our child, reaped) */
+    int status;      /* its wait status */
+};
+
+enum restart_end {
+    RESTART_END_NONE,   /* random death or requested stop: no failure */
+    RESTART_END_FAILED, /* a start failure */
+    RESTART_END_FATAL,  /* a start failure that retries will not fix */
 };
 
 void restart_init(struct restart *rs);
 
-/* Records a failure at now.  fatal: the binary cannot run at all;
- * binary: the failure points at the binary (see above).  Returns 1 when
- * this failure made the pool degraded, else 0. */
+/* Which kind of end f describes (see above). */
+enum restart_end restart_classify(const struct restart_facts *f);
+
+/* Records a start failure at now; fatal: RESTART_END_FATAL; pending:
+ * other workers alive that answered /health less than POOL_HEALTHY_MS ago.
+ * Returns 1 when this failure made the pool degraded, else 0. */
 int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
-                   uint32_t rnd, int fatal, int binary);
+                   uint32_t rnd, int fatal, long pending);
 
-/* A worker answered /health: spawning may resume at once.  Returns 1 when
- * this ended the degraded state, else 0. */
-int restart_ready(struct restart *rs);
+/* A worker made a healthy start: the count goes back to 0 and spawning
+ * may resume at once.  Returns 1 when this ended the degraded state. */
+int restart_healthy(struct restart *rs);
 
-/* A worker started after the last failure has run restart_stable_s. */
-void restart_stable(struct restart *rs);
-
-/* How many of want spawns may start at now with starting workers already
- * starting. */
-long restart_allowed(const struct restart *rs, int64_t now, long starting,
+/* How many of want spawns may start at now, with on_trial workers
+ * starting or not yet healthy. */
+long restart_allowed(const struct restart *rs, int64_t now, long on_trial,
                      long want);
 
 /*

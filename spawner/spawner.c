@@ -43,12 +43,14 @@
  *     P:idle, so no create is handed a worker being stopped;
  *   - no two workers of ours share a port; a port that failed a start or
  *     a test bind is skipped for a while;
- *   - after failures refills wait (pool.c restart policy), so a worker
- *     binary that cannot run never makes a fork storm.  Failures are the
- *     exits we did not cause, start failures and start timeouts, and the
- *     workers others marked dead (a handler, the reaper); a stop that was
- *     asked for (retired, drained: marked dead with a reason starting with
- *     "drain", its record vanished, shutdown) is none.
+ *   - only start failures slow refills or degrade the pool (pool.h
+ *     restart policy), so a worker binary that cannot run never makes a
+ *     fork storm, and a worker that dies at random after a healthy start
+ *     is replaced at once.  A start failed when the worker could not be
+ *     executed, ended before /health, missed worker_start_timeout_ms, or
+ *     died of its own within POOL_HEALTHY_MS of answering /health; a stop
+ *     that was asked for (retired, drained: marked dead with a reason
+ *     starting with "drain", its record vanished, shutdown) is never one.
  *
  * Exits are seen through one pidfd per worker in an epoll set that the
  * poll waits on, so a death wakes the loop at once; children are reaped
@@ -149,6 +151,7 @@ struct worker {
     CURL *probe;               /* /health request in flight */
     int64_t spawn_ms;          /* monotonic ms of the spawn */
     int64_t ready_ms;          /* monotonic ms of the first /health; 0 */
+    int healthy;               /* ran POOL_HEALTHY_MS after it, or adopted */
     int64_t next_probe_ms;     /* monotonic ms of the next /health try */
     int64_t kill_at_ms;        /* monotonic ms to send SIGKILL (again) */
     unsigned long add_seq;     /* last view before it was registered */
@@ -569,12 +572,6 @@ static void worker_ready(struct spawner *s, struct worker *w, int64_t now)
     w->rstate = rc == 1 ? WORKER_IDLE : w->rstate;
     log_debug("worker %s (pid %ld, port %d): ready after %ld ms", w->sid,
               w->pid, w->port, (long)(now - w->spawn_ms));
-    if (restart_ready(&s->rs)) {
-        log_info("pool ok again: worker %s (pid %ld, port %d) answered "
-                 "/health",
-                 w->sid, w->pid, w->port);
-        pool_report(s, NULL);
-    }
     if (s->view_due_ms > s->last_view_ms + VIEW_GAP_MS)
         s->view_due_ms = s->last_view_ms + VIEW_GAP_MS;
 }
@@ -800,44 +797,65 @@ static void exit_reason(const struct spawner *s, const struct worker *w,
         snprintf(out, size, "%s", st);
 }
 
-/* 1 when w's end points at the worker binary: it never answered /health,
- * it failed requests (marked dead by a handler or the reaper), or it
- * exited with a status or a signal of its own (SIGSEGV, SIGABRT).  A
- * worker that was healthy and got SIGKILL (or, adopted, ended with no
- * status we can read) was most likely killed from outside: an operator,
- * the OOM killer or a test. */
-static int failure_is_binary(const struct worker *w)
+/* Stops that were asked for are no failures, whatever the age. */
+static int stop_requested(const struct worker *w)
 {
-    if (w->ready_ms == 0 || w->fatal)
-        return 1;
-    /* A handler or the reaper saw it fail requests (drains are requested
-     * stops and never get here). */
-    if (w->stop_why == STOP_DEAD)
-        return 1;
-    if (w->stop_why != STOP_NONE || !w->has_status)
-        return 0;
-    return !(WIFSIGNALED(w->status) && WTERMSIG(w->status) == SIGKILL);
+    return w->stop_why == STOP_RETIRE || w->stop_why == STOP_SHUTDOWN ||
+           w->stop_why == STOP_DRAIN || w->stop_why == STOP_VANISHED;
 }
 
-/* Counts w's failure (why) for the restart policy, once per worker. */
+/* Live workers that answered /health and may yet make a healthy start. */
+static long pending_count(const struct spawner *s)
+{
+    long n = 0;
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        n += s->w[i]->state == W_RUNNING && !s->w[i]->exited &&
+             !s->w[i]->healthy;
+    return n;
+}
+
+/* Counts w's end (why) for the restart policy, once per worker, when it
+ * was a start failure (pool.h). */
 static void failure_count(struct spawner *s, struct worker *w, const char *why,
                           int64_t now)
 {
+    struct restart_facts f;
+    enum restart_end end;
+    long ran = w->ready_ms != 0 ? (long)(now - w->ready_ms) : 0;
+
     if (w->counted)
         return;
     w->counted = 1;
+    memset(&f, 0, sizeof(f));
+    f.requested = stop_requested(w);
+    f.fatal = w->fatal;
+    f.ready = w->ready_ms != 0;
+    f.healthy = w->healthy;
+    f.ran_ms = ran;
+    f.marked_dead = w->stop_why == STOP_DEAD;
+    f.has_status = w->has_status;
+    f.status = w->status;
+    end = restart_classify(&f);
+    if (end == RESTART_END_NONE)
+        return;
     /* A setup report names the file already; other reasons get the
-     * binary in front. */
+     * binary in front, and a death after /health its age. */
     if (w->reason[0] != '\0')
         snprintf(s->fail_reason, sizeof(s->fail_reason), "%s", why);
+    else if (f.ready)
+        snprintf(s->fail_reason, sizeof(s->fail_reason),
+                 "%.150s: %.120s %ld ms after answering /health",
+                 s->c->worker_bin, why, ran);
     else
         snprintf(s->fail_reason, sizeof(s->fail_reason), "%.150s: %.160s",
                  s->c->worker_bin, why);
     if (restart_failed(&s->rs, s->c->restart_backoff_min_ms,
                        s->c->restart_backoff_max_ms, now, spawner_random(s),
-                       w->fatal, failure_is_binary(w))) {
-        log_warnx("pool degraded: %s (failures in a row: %ld); retrying one "
-                  "worker at a time every %ld ms",
+                       end == RESTART_END_FATAL, pending_count(s))) {
+        log_warnx("pool degraded: %s (start failures in a row: %ld); "
+                  "retrying one worker at a time every %ld ms",
                   s->fail_reason, s->rs.fails, (long)(s->rs.next_ms - now));
         pool_report(s, NULL);
     }
@@ -849,19 +867,13 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
 static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
 {
     char why[320];
-    int requested, failure, was_degraded = s->rs.degraded;
+    int requested = stop_requested(w), was_degraded = s->rs.degraded;
     int rc;
 
     read_setup_report(s, w);
     probe_cancel(s, w);
     worker_close_fds(s, w);
     exit_reason(s, w, why, sizeof(why));
-    /* Stops that were asked for are no failures, whatever the age. */
-    requested = w->stop_why == STOP_RETIRE || w->stop_why == STOP_SHUTDOWN ||
-                w->stop_why == STOP_DRAIN || w->stop_why == STOP_VANISHED;
-    failure =
-        !requested && !w->counted &&
-        (w->ready_ms == 0 || now - w->ready_ms < s->c->restart_stable_s * 1000);
     if (w->ready_ms == 0)
         port_cool(&s->ports, w->port, now + POOL_PORT_COOL_MS);
     port_release(&s->ports, w->port);
@@ -872,8 +884,7 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     else
         log_info("worker %s (pid %ld, port %d): %s", w->sid, w->pid, w->port,
                  why);
-    if (failure)
-        failure_count(s, w, why, now);
+    failure_count(s, w, why, now);
 
     rc = store_worker_gone(&s->redis, s->c->key_prefix, w->sid, s->c->node_name,
                            w->pid, why, NULL);
@@ -1081,7 +1092,7 @@ static void plan_apply(struct spawner *s, int64_t now)
 {
     struct pool_counts pc;
     struct pool_plan plan;
-    long grace_ms = s->c->pool_idle_grace * 1000, allowed, i;
+    long grace_ms = s->c->pool_idle_grace * 1000, allowed, trial = 0, i;
     size_t k;
 
     memset(&pc, 0, sizeof(pc));
@@ -1093,6 +1104,8 @@ static void plan_apply(struct spawner *s, int64_t now)
         pc.total++;
         if (w->state == W_STARTING)
             pc.starting++;
+        if (w->state == W_STARTING || (w->state == W_RUNNING && !w->healthy))
+            trial++;
         if (worker_is_idle(s, w)) {
             pc.idle++;
             if (s->redis_now_ms - w->rsince_ms >= grace_ms)
@@ -1103,7 +1116,7 @@ static void plan_apply(struct spawner *s, int64_t now)
     pc.idle_target = s->c->pool_idle_target;
     pc.max_workers = s->c->pool_max_workers;
     pool_decide(&pc, &plan);
-    allowed = restart_allowed(&s->rs, now, pc.starting, plan.spawn);
+    allowed = restart_allowed(&s->rs, now, trial, plan.spawn);
     for (i = 0; i < allowed; i++) {
         if (spawn_one(s, now) < 0)
             break;
@@ -1112,24 +1125,29 @@ static void plan_apply(struct spawner *s, int64_t now)
         retire_idle(s, plan.retire, now);
 }
 
-/* A worker started after the last failure that has run restart_stable_s
- * resets the failure count. */
-static void stable_check(struct spawner *s, int64_t now)
+/* Workers that answered /health and ran POOL_HEALTHY_MS since made a
+ * healthy start: the start failure count goes back to 0. */
+static void healthy_check(struct spawner *s, int64_t now)
 {
     size_t i;
 
-    if (s->rs.fails == 0)
-        return;
     for (i = 0; i < s->n; i++) {
-        const struct worker *w = s->w[i];
+        struct worker *w = s->w[i];
+        long fails = s->rs.fails;
 
-        if (w->state == W_RUNNING && !w->exited &&
-            w->spawn_ms > s->rs.last_fail_ms &&
-            now - w->ready_ms >= s->c->restart_stable_s * 1000) {
-            log_debug("worker %s ran %ld s: failure count reset", w->sid,
-                      s->c->restart_stable_s);
-            restart_stable(&s->rs);
-            return;
+        if (w->state != W_RUNNING || w->exited || w->healthy ||
+            now - w->ready_ms < POOL_HEALTHY_MS)
+            continue;
+        w->healthy = 1;
+        if (restart_healthy(&s->rs)) {
+            log_info("pool ok again: worker %s (pid %ld, port %d) answered "
+                     "/health and ran %d ms",
+                     w->sid, w->pid, w->port, POOL_HEALTHY_MS);
+            pool_report(s, NULL);
+        } else if (fails > 0) {
+            log_debug("worker %s made a healthy start: start failure count "
+                      "reset",
+                      w->sid);
         }
     }
 }
@@ -1195,6 +1213,7 @@ static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
     w->state = W_RUNNING;
     w->spawn_ms = now - (age > 0 ? age : 0);
     w->ready_ms = w->spawn_ms;
+    w->healthy = 1;
     w->add_seq = s->seq;
     w->rstate = r->state;
     w->rsince_ms = r->since_ms;
@@ -1522,6 +1541,7 @@ int spawner_run(struct spawner *s)
         children_reap(s);
         probes_collect(s, now);
         exits_handle(s, now);
+        healthy_check(s, now);
         if (!s->adopted && now >= s->adopt_due_ms) {
             if (adopt(s, now) < 0)
                 s->adopt_due_ms = now + ADOPT_RETRY_MS;
@@ -1534,7 +1554,6 @@ int spawner_run(struct spawner *s)
             s->view_due_ms = now + VIEW_MS;
         }
         gone_retry(s);
-        stable_check(s, now);
         probes_start(s, now);
         if (s->adopted && now >= s->housekeep_due_ms) {
             housekeep(s);

@@ -55,6 +55,18 @@ START_TEST(test_parse_values)
 }
 END_TEST
 
+/* restart_stable_s no longer has a role, but files that set it load. */
+START_TEST(test_deprecated_directive)
+{
+    const char *text = "restart_stable_s = 30\n"
+                       "restart_backoff_min_ms = 200\n";
+
+    ck_assert_msg(conf_parse(&c, "t.conf", text, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_int_eq(c.restart_backoff_min_ms, 200);
+}
+END_TEST
+
 static const struct {
     const char *text;
     const char *want;
@@ -148,6 +160,7 @@ Suite *conf_suite(void)
     tcase_add_test(normal, test_defaults);
     tcase_add_test(normal, test_parse_values);
     tcase_add_test(normal, test_sample_file);
+    tcase_add_test(normal, test_deprecated_directive);
     tcase_add_loop_test(errors, test_bad_values, 0,
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(errors, test_long_line);

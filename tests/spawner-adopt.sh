@@ -11,8 +11,7 @@
 lib_init
 spawner_setup
 
-write_conf pool_idle_target=3 pool_max_workers=10 worker_bin="$EMU" \
-    restart_stable_s=0
+write_conf pool_idle_target=3 pool_max_workers=10 worker_bin="$EMU"
 start_spawner first
 check_eventually "3 idle workers" 10 idle_is 3
 

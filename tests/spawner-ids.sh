@@ -13,8 +13,7 @@
 lib_init
 spawner_setup
 
-write_conf pool_idle_target=4 pool_max_workers=16 worker_bin="$EMU" \
-    restart_stable_s=60
+write_conf pool_idle_target=4 pool_max_workers=16 worker_bin="$EMU"
 
 # fix_rc VERB ARGS... - the fixture's exit status.
 fix_rc() {

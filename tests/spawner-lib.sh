@@ -40,7 +40,6 @@ write_conf() {
         "worker_start_timeout_ms=3000"
         "restart_backoff_min_ms=100"
         "restart_backoff_max_ms=1000"
-        "restart_stable_s=1"
         "pool_idle_grace=1"
         "probe_timeout_ms=1000"
     )
