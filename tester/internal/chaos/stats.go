@@ -91,7 +91,7 @@ func Summarize(ds []time.Duration) Latency {
 type StageStats struct {
 	Stage        string
 	Outcomes     map[string]int // outcome -> count
-	Latency      Latency        // of every request, answered or not
+	Latency      Latency        // of every request answered or timed out (not the cancelled)
 	NoRetryAfter int            // 503 answers without Retry-After
 	durations    []time.Duration
 }
@@ -101,7 +101,11 @@ func (s *StageStats) Count() int {
 	if s == nil {
 		return 0
 	}
-	return s.Latency.N
+	n := 0
+	for _, c := range s.Outcomes {
+		n += c
+	}
+	return n
 }
 
 // Good returns how many answers were 2xx with the expected content.
@@ -164,7 +168,9 @@ func AggregateCalls(calls []Call) map[string]*StageStats {
 			out[c.Stage] = st
 		}
 		st.Outcomes[c.Outcome]++
-		st.durations = append(st.durations, c.Elapsed)
+		if c.Outcome != OutcomeCancelled {
+			st.durations = append(st.durations, c.Elapsed)
+		}
 		if c.NoRetryAfter {
 			st.NoRetryAfter++
 		}
@@ -177,6 +183,8 @@ func AggregateCalls(calls []Call) map[string]*StageStats {
 
 // Aggregate sums up flows: outcomes and latencies per stage and over all
 // requests, the latency of whole flows, and how many were fully ok.
+// Requests cut short by an interrupt count as outcomes but not in the
+// latencies, nor do the flows they belong to.
 func Aggregate(flows []Flow) *Summary {
 	s := &Summary{Flows: len(flows)}
 	var calls []Call
@@ -185,10 +193,17 @@ func Aggregate(flows []Flow) *Summary {
 		if f.OK {
 			s.FlowsOK++
 		}
-		whole = append(whole, f.Elapsed)
+		cut := false
 		for _, c := range f.Calls {
 			calls = append(calls, c)
+			if c.Outcome == OutcomeCancelled {
+				cut = true
+				continue
+			}
 			all = append(all, c.Elapsed)
+		}
+		if !cut {
+			whole = append(whole, f.Elapsed)
 		}
 	}
 	s.Stages = AggregateCalls(calls)

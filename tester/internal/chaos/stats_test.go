@@ -136,6 +136,17 @@ func TestAggregate(t *testing.T) {
 	}
 }
 
+func TestAggregateLeavesCancelledOutOfLatency(t *testing.T) {
+	s := Aggregate([]Flow{okFlow(10, 2, 3), failFlow(call(StageCreate, OutcomeCancelled, 0, 9000))})
+	cr := s.Stage(StageCreate)
+	if cr.Count() != 2 || cr.Latency.N != 1 || cr.Latency.Max != 10*time.Millisecond {
+		t.Errorf("create count %d, latency %+v: a cancelled request is counted but not timed", cr.Count(), cr.Latency)
+	}
+	if s.All.N != 3 || s.Flow.N != 1 {
+		t.Errorf("all %+v flow %+v", s.All, s.Flow)
+	}
+}
+
 func TestAggregateEmpty(t *testing.T) {
 	s := Aggregate(nil)
 	if s.Flows != 0 || s.FlowsOKPct() != 0 || s.All.N != 0 || len(s.Stages) != 0 {
