@@ -252,7 +252,7 @@ func Evaluate(l Limits, r *Result) []Check {
 				}
 			} else {
 				c.OK = st.Latency.P99 <= l.MaxProbeP99
-				c.Detail = fmt.Sprintf("p99 %s, max %s over %d probes", ms(st.Latency.P99), ms(st.Latency.Max), st.Count())
+				c.Detail = fmt.Sprintf("p99 %s, max %s over %d probes and %d missed ticks", ms(st.Latency.P99), ms(st.Latency.Max), st.Count(), st.Missed)
 			}
 			out = append(out, c)
 		}

@@ -103,16 +103,17 @@ func WriteText(w io.Writer, h Header, r *Result, checks []Check) {
 
 	if r.Probes != nil {
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "PROBES (every %s while the load ran)\n", ms(h.Probe))
-		fmt.Fprintf(w, "  %-12s %7s %7s %7s %7s  %s\n", "probe", "n", "p50", "p99", "max", "answers")
+		fmt.Fprintf(w, "PROBES (one every %s while the load ran; ms; n counts the ticks, missed = ticks that fell\n", ms(h.Probe))
+		fmt.Fprintln(w, "  due while the probe before was out, timed from their tick to its answer)")
+		fmt.Fprintf(w, "  %-12s %7s %7s %7s %7s %7s  %s\n", "probe", "n", "missed", "p50", "p99", "max", "answers")
 		for _, name := range ProbeNames {
 			st := r.Probes[name]
 			if st == nil {
-				fmt.Fprintf(w, "  %-12s %7d %7s %7s %7s  %s\n", name, 0, "-", "-", "-", "-")
+				fmt.Fprintf(w, "  %-12s %7d %7d %7s %7s %7s  %s\n", name, 0, 0, "-", "-", "-", "-")
 				continue
 			}
 			l := st.Latency
-			fmt.Fprintf(w, "  %-12s %7d %7s %7s %7s  %s\n", name, l.N, msi(l.P50), msi(l.P99), msi(l.Max), outcomeList(st.Outcomes))
+			fmt.Fprintf(w, "  %-12s %7d %7d %7s %7s %7s  %s\n", name, l.N, st.Missed, msi(l.P50), msi(l.P99), msi(l.Max), outcomeList(st.Outcomes))
 		}
 		if r.Replaced > 0 {
 			fmt.Fprintf(w, "  the probed session was lost and created again %d time(s)\n", r.Replaced)
@@ -241,6 +242,7 @@ type jsonTransition struct {
 
 type jsonProbe struct {
 	Latency  jsonLatency    `json:"latency"`
+	Missed   int            `json:"missed_ticks"`
 	Outcomes map[string]int `json:"outcomes"`
 }
 
@@ -335,7 +337,7 @@ func WriteJSON(w io.Writer, h Header, r *Result, checks []Check) error {
 				j.Probes[name] = jsonProbe{Outcomes: map[string]int{}}
 				continue
 			}
-			j.Probes[name] = jsonProbe{Latency: toJSONLatency(st.Latency), Outcomes: st.Outcomes}
+			j.Probes[name] = jsonProbe{Latency: toJSONLatency(st.Latency), Missed: st.Missed, Outcomes: st.Outcomes}
 		}
 	}
 	if b := r.Burst; b != nil {

@@ -323,31 +323,39 @@ func (r *runner) sampler(ctx context.Context, stop <-chan struct{}) []Sample {
 	}
 }
 
-// prober calls probe every o.ProbeEvery (or as soon as the previous one
-// answered, when that took longer) until stop is closed. probe returns
-// false when it sent nothing.
+// prober sends one probe per tick of o.ProbeEvery until stop is closed,
+// one at a time, so probes add almost no load. A probe that is still out
+// when later ticks fall due would, sent on time, have waited for the same
+// stall: each such tick is recorded as a missed call whose latency runs
+// from its tick to that answer, and the next probe goes out on the first
+// tick after it (no coordinated omission: a 20 s stall weighs like the
+// 400 probes that would have waited in it, not like one). probe returns
+// false when it sent nothing; then its ticks are not counted.
 func (r *runner) prober(stop <-chan struct{}, probe func() (Call, bool)) []Call {
 	var out []Call
-	next := time.Now()
+	tick := time.Now()
 	for {
+		if wait := time.Until(tick); wait > 0 {
+			select {
+			case <-stop:
+				return out
+			case <-time.After(wait):
+			}
+		}
 		select {
 		case <-stop:
 			return out
 		default:
 		}
-		if c, sent := probe(); sent {
+		c, sent := probe()
+		end := time.Now()
+		if sent {
 			out = append(out, c)
 		}
-		next = next.Add(r.o.ProbeEvery)
-		wait := time.Until(next)
-		if wait <= 0 {
-			next = time.Now()
-			continue
-		}
-		select {
-		case <-stop:
-			return out
-		case <-time.After(wait):
+		for tick = tick.Add(r.o.ProbeEvery); tick.Before(end); tick = tick.Add(r.o.ProbeEvery) {
+			if sent {
+				out = append(out, Call{Stage: c.Stage, Missed: true, Elapsed: end.Sub(tick)})
+			}
 		}
 	}
 }

@@ -128,7 +128,7 @@ func TestRunBurst(t *testing.T) {
 	if b["created"].(float64) != 8 || b["listed"].(float64) != 8 || b["distinct_workers"].(float64) != 8 {
 		t.Errorf("burst %v", b)
 	}
-	if !strings.Contains(out, "PROBES (every 5 ms") || !strings.Contains(out, "8 sessions listed, on 8 distinct workers") {
+	if !strings.Contains(out, "PROBES (one every 5 ms") || !strings.Contains(out, "8 sessions listed, on 8 distinct workers") {
 		t.Errorf("report:\n%s", out)
 	}
 	if n := f.SessionCount(); n != 0 {

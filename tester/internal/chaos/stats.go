@@ -33,6 +33,7 @@ type Call struct {
 	Status       int           // HTTP status, 0 without an answer
 	Elapsed      time.Duration // from sending to the end of the answer, or to the error
 	NoRetryAfter bool          // a 503 without a Retry-After header
+	Missed       bool          // not sent: a probe tick that fell due while the probe before it was out; Elapsed runs from the tick to that answer
 }
 
 // Answered reports whether the call got an HTTP answer.
@@ -91,8 +92,9 @@ func Summarize(ds []time.Duration) Latency {
 type StageStats struct {
 	Stage        string
 	Outcomes     map[string]int // outcome -> count
-	Latency      Latency        // of every request answered or timed out (not the cancelled)
+	Latency      Latency        // of every request answered or timed out (not the cancelled), and of missed probe ticks
 	NoRetryAfter int            // 503 answers without Retry-After
+	Missed       int            // probe ticks timed from the tick to a late answer (in Latency, not in Outcomes)
 	durations    []time.Duration
 }
 
@@ -166,6 +168,11 @@ func AggregateCalls(calls []Call) map[string]*StageStats {
 		if st == nil {
 			st = &StageStats{Stage: c.Stage, Outcomes: map[string]int{}}
 			out[c.Stage] = st
+		}
+		if c.Missed {
+			st.Missed++
+			st.durations = append(st.durations, c.Elapsed)
+			continue
 		}
 		st.Outcomes[c.Outcome]++
 		if c.Outcome != OutcomeCancelled {

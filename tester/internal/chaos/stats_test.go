@@ -161,3 +161,14 @@ func TestSortedOutcomes(t *testing.T) {
 		t.Errorf("SortedOutcomes = %v, want %v", got, want)
 	}
 }
+
+func TestAggregateMissedTicks(t *testing.T) {
+	calls := []Call{call(ProbeHealth, "200", 200, 1000),
+		{Stage: ProbeHealth, Missed: true, Elapsed: 900 * time.Millisecond},
+		{Stage: ProbeHealth, Missed: true, Elapsed: 800 * time.Millisecond},
+		call(ProbeHealth, "200", 200, 1)}
+	st := AggregateCalls(calls)[ProbeHealth]
+	if st.Count() != 2 || st.Missed != 2 || st.Latency.N != 4 || st.Latency.P50 != 800*time.Millisecond {
+		t.Errorf("count %d missed %d latency %+v: missed ticks are timed, not counted as answers", st.Count(), st.Missed, st.Latency)
+	}
+}
