@@ -55,6 +55,7 @@ stack_init "$T/run" "$HTTP_PORT"
 # Stop the stack before lib.sh removes $T; show its logs when a check
 # failed (lib_cleanup only shows $T/*.log).
 trap 'rc=$?; [ "$LIB_FAILED" != 0 ] && stack_logs 30; stack_down >/dev/null 2>&1; (exit $rc); lib_cleanup' EXIT
+# shellcheck disable=SC2119 # stack_up takes an optional TTL, not our $1
 if ! STEEL_CONF=$T/chaos.conf stack_up; then
     not_ok "the stack starts with crashing and hanging workers"
     lib_finish
