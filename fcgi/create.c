@@ -15,7 +15,9 @@
  *
  * Hedging.  A worker that hangs does not fail its create: after a hedge
  * delay without an answer the create claims a second idle worker and
- * sends it the same POST; the first usable answer wins.  The delay is
+ * sends it the same POST; the first usable answer wins.  If the newest
+ * POST also goes unanswered for the delay, a third worker joins (at most
+ * CREATE_RACE_MAX POSTs at once, create_attempts workers in all).  The delay is
  * twice the 95th percentile of recent successful create latencies on this
  * process, never below create_hedge_min_ms nor above half of
  * worker_timeout_ms, so a binary whose normal create takes seconds gets a
@@ -245,7 +247,7 @@ static enum claim_result claim_wait(struct handler *h, struct request *rq,
 
 struct call {
     struct worker_addr w;
-    struct whttp *http; /* h->http or h->http2 */
+    struct whttp *http; /* h->http or one of h->race */
     int live;           /* in the multi, no answer yet */
     int done;           /* answered or failed: result is valid */
     int judged;         /* call_judge has looked at it */
@@ -455,6 +457,12 @@ static void reply_now(struct request *rq, struct response *r)
         r->sent = 1;
 }
 
+/* The HTTP handle of race slot i. */
+static struct whttp *call_http(struct handler *h, int i)
+{
+    return i == 0 ? &h->http : &h->race[i - 1];
+}
+
 /* The deadline of a POST started now: worker_timeout_ms, cut to what is
  * left of the create's own deadline. */
 static long call_budget(const struct conf *c, int64_t deadline)
@@ -471,8 +479,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
     int64_t claim_deadline = start + c->create_wait * 1000;
     int64_t deadline = claim_deadline + c->worker_timeout_ms;
     int64_t hedge_try = 0; /* next claim for a hedge, monotonic ms */
-    struct call k[2];
-    struct whttp *https[2] = {&h->http, &h->http2};
+    struct call k[CREATE_RACE_MAX];
     long hedge = create_hedge_delay(c);
     int attempts = 0, done = 0, answered = 0, i;
 
@@ -481,7 +488,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
         int live = 0, slot = -1;
         int64_t now = now_mono_ms(), latest = 0;
 
-        for (i = 0; i < 2; i++) {
+        for (i = 0; i < CREATE_RACE_MAX; i++) {
             if (k[i].live) {
                 live++;
                 if (k[i].start_ms > latest)
@@ -533,39 +540,39 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                 break;
             }
             attempts++;
-            call_start(h, &k[slot], https[slot], &w, rq,
+            call_start(h, &k[slot], call_http(h, slot), &w, rq,
                        call_budget(c, deadline));
             continue;
         }
 
-        /* One POST in flight for longer than the hedge delay: race it
-         * with a second idle worker, if there is one. */
-        if (live == 1 && hedge >= 0 && attempts < c->create_attempts &&
+        /* The newest POST in flight has gone unanswered for the hedge
+         * delay: race it with another idle worker, if there is one. */
+        if (slot >= 0 && hedge >= 0 && attempts < c->create_attempts &&
             now >= latest + hedge && now >= hedge_try &&
             deadline - now > c->worker_connect_timeout_ms) {
             struct worker_addr w;
             int rc = store_claim(&h->redis, c->key_prefix, &w);
 
             if (rc == 1) {
-                log_info("create: no answer from worker %s after %ld ms; "
+                log_info("create: no answer after %ld ms from %d worker(s); "
                          "also trying worker %s",
-                         k[slot == 0 ? 1 : 0].w.id, (long)(now - latest), w.id);
+                         (long)(now - latest), live, w.id);
                 metrics_hedge(&h->metrics, 0);
                 attempts++;
-                call_start(h, &k[slot], https[slot], &w, rq,
+                call_start(h, &k[slot], call_http(h, slot), &w, rq,
                            call_budget(c, deadline));
                 k[slot].hedge = 1;
                 continue;
             }
             hedge_try = now + MULTI_POLL_MS; /* none idle: look again */
         }
-        if (live == 1 && hedge >= 0 && latest + hedge > now &&
+        if (slot >= 0 && hedge >= 0 && latest + hedge > now &&
             latest + hedge - now < MULTI_POLL_MS)
-            calls_run(h, k, 2, (long)(latest + hedge - now) + 1);
+            calls_run(h, k, CREATE_RACE_MAX, (long)(latest + hedge - now) + 1);
         else
-            calls_run(h, k, 2, MULTI_POLL_MS);
+            calls_run(h, k, CREATE_RACE_MAX, MULTI_POLL_MS);
 
-        for (i = 0; i < 2 && !answered; i++) {
+        for (i = 0; i < CREATE_RACE_MAX && !answered; i++) {
             int rc;
 
             if (!k[i].done || k[i].judged)
@@ -592,13 +599,13 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
         }
         if (!answered && now_mono_ms() >= deadline + 1000) {
             /* libcurl's own deadline should have ended every call. */
-            for (i = 0; i < 2; i++)
+            for (i = 0; i < CREATE_RACE_MAX; i++)
                 call_abort(h, &k[i]);
         }
     }
 
     /* Whatever was not judged lost: answer first, then clean it. */
-    for (i = 0; i < 2; i++) {
+    for (i = 0; i < CREATE_RACE_MAX; i++) {
         if (k[i].judged || (!k[i].live && !k[i].done))
             continue;
         reply_now(rq, r);

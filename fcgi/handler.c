@@ -14,13 +14,18 @@
 
 int handler_init(struct handler *h, const struct conf *conf)
 {
+    /* A worker's reply echoes the create body plus its own fields. */
+    size_t i, max = (size_t)conf->max_body * 2 + 65536;
+
     memset(h, 0, sizeof(*h));
     h->conf = conf;
     rconn_init(&h->redis, conf);
-    /* A worker's reply echoes the create body plus its own fields. */
-    if (whttp_init(&h->http, (size_t)conf->max_body * 2 + 65536) < 0 ||
-        whttp_init(&h->http2, (size_t)conf->max_body * 2 + 65536) < 0)
+    if (whttp_init(&h->http, max) < 0)
         return -1;
+    for (i = 0; i < CREATE_RACE_MAX - 1; i++) {
+        if (whttp_init(&h->race[i], max) < 0)
+            return -1;
+    }
     h->multi = curl_multi_init();
     if (h->multi == NULL) {
         log_warnx("curl_multi_init failed");
@@ -32,9 +37,12 @@ int handler_init(struct handler *h, const struct conf *conf)
 
 void handler_release(struct handler *h)
 {
+    size_t i;
+
     rconn_release(&h->redis);
     whttp_release(&h->http);
-    whttp_release(&h->http2);
+    for (i = 0; i < CREATE_RACE_MAX - 1; i++)
+        whttp_release(&h->race[i]);
     if (h->multi != NULL)
         curl_multi_cleanup(h->multi);
     h->multi = NULL;

@@ -19,11 +19,15 @@
 #include "router.h"
 #include "whttp.h"
 
+/* POSTs one create may have in flight at once: the first worker and the
+ * ones that race it when it is slow (create.c). */
+#define CREATE_RACE_MAX 3
+
 struct handler {
     const struct conf *conf; /* shared, read-only */
     struct rconn redis;
     struct whttp http;
-    struct whttp http2;     /* the second worker of a hedged create */
+    struct whttp race[CREATE_RACE_MAX - 1]; /* more workers of a create */
     CURLM *multi;           /* runs a create's POSTs side by side */
     struct metrics metrics; /* counted since the last flush */
     struct buf scratch;     /* packing metrics, building keys */
