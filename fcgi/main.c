@@ -17,8 +17,13 @@
  *   is busy and fcgi_create_threads more creates are queued, the next
  *   create gets 503 queue_full at once from the accept thread.
  *
+ *   As many cleanup threads as create threads tell workers about DELETEs
+ *   that were already answered (cleanup.c), so a worker that hangs on its
+ *   DELETE holds no accept thread either.
+ *
  *     lighttpd --> accept thread --(GET, DELETE, /health, ...)--> answer
- *                       |
+ *                       |                  |
+ *                       |                  +--> cleanup queue --> cleanup thread
  *                       +--(POST /sessions)--> queue --> create thread
  *                       +--(queue full)--> 503 queue_full
  *
@@ -44,6 +49,7 @@
 
 #include <fcgiapp.h>
 
+#include "cleanup.h"
 #include "handler.h"
 #include "log.h"
 #include "prog.h"
@@ -54,6 +60,8 @@ static struct prog prog = {
     .name = "steel-fcgi",
     .usage = "",
 };
+
+#define THREAD_STACK (512 * 1024) /* bytes of stack per thread */
 
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -377,6 +385,7 @@ int main(int argc, char **argv)
     struct sigaction sa;
     sigset_t block, old;
     pthread_t *threads;
+    pthread_attr_t attr;
     int64_t deadline;
     long i, n;
 
@@ -397,7 +406,9 @@ int main(int argc, char **argv)
         fatalx("not started by a FastCGI server: fd 0 is not a listening "
                "socket (run it from lighttpd's fastcgi.server bin-path)");
 
-    n = prog.conf.fcgi_threads + prog.conf.fcgi_create_threads;
+    /* Cleanup threads: as many as create threads, since each create
+     * ends with a DELETE sooner or later. */
+    n = prog.conf.fcgi_threads + 2 * prog.conf.fcgi_create_threads;
     jobs.cap = prog.conf.fcgi_create_threads;
     threads = calloc((size_t)n, sizeof(*threads));
     if (threads == NULL)
@@ -409,14 +420,22 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGHUP);
     sigaddset(&block, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &block, &old);
+    /* Buffers live on the heap; a small stack keeps many threads cheap. */
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, THREAD_STACK);
     for (i = 0; i < n; i++) {
-        void *(*fn)(void *) =
-            i < prog.conf.fcgi_threads ? accept_thread : create_thread;
+        void *(*fn)(void *) = create_thread;
 
-        if (pthread_create(&threads[i], NULL, fn, &prog.conf) != 0)
+        if (i < prog.conf.fcgi_threads)
+            fn = accept_thread;
+        else if (i >= prog.conf.fcgi_threads + prog.conf.fcgi_create_threads)
+            fn = cleanup_thread;
+
+        if (pthread_create(&threads[i], &attr, fn, &prog.conf) != 0)
             fatal("pthread_create");
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    cleanup_open();
     log_info("serving with %ld accept and %ld create threads (pid %ld, "
              "redis %s, prefix %s)",
              prog.conf.fcgi_threads, prog.conf.fcgi_create_threads,
@@ -435,6 +454,7 @@ int main(int argc, char **argv)
     pthread_mutex_lock(&jobs.lock);
     pthread_cond_broadcast(&jobs.cond);
     pthread_mutex_unlock(&jobs.lock);
+    cleanup_wake();
     /* Requests in flight get the longest a request may take. */
     deadline = now_mono_ms() + prog.conf.create_wait * 1000 +
                prog.conf.worker_timeout_ms + 1000;

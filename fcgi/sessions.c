@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "handler.h"
 #include "jsonx.h"
 #include "log.h"
@@ -290,9 +291,9 @@ void handle_session_delete(struct handler *h, struct request *rq,
     }
     log_debug("session %s: deleted", sid);
     response_set(r, 204, NULL, NULL, 0);
-    if (rc == 1) {
-        /* The session is gone for every client already; the worker's own
-         * clean-up need not make this one wait. */
+    /* The session is gone for every client already; the worker's own
+     * clean-up need not make this one wait, nor hold this thread. */
+    if (rc == 1 && cleanup_push(&w, sid) < 0) {
         if (rq->reply_early != NULL && rq->reply_early(rq->reply_arg, r) == 0)
             r->sent = 1;
         worker_release(h, &w, sid);
