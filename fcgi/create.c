@@ -385,8 +385,8 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
     return 1;
 }
 
-/* A claimed worker whose create lost (or was abandoned): wait for its
- * answer, then leave it clean and idle, or declared dead. */
+/* A claimed worker whose create lost (or was abandoned) and whose POST
+ * has ended: leave it clean and idle, or declared dead. */
 static void call_clean(struct handler *h, struct call *k)
 {
     const struct conf *c = h->conf;
@@ -395,8 +395,6 @@ static void call_clean(struct handler *h, struct call *k)
     char sid[SESSION_ID_MAX + 1];
     const char *why = NULL;
 
-    while (k->live)
-        calls_run(h, k, 1, MULTI_POLL_MS);
     res = whttp_result_of(k->http, k->rc, &resp);
     if (res != WHTTP_OK || resp.status < 200 || resp.status > 299 ||
         jsonx_worker_session(resp.body, resp.len, sid, sizeof(sid), &why) < 0) {
@@ -604,9 +602,20 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
         }
     }
 
-    /* Whatever was not judged lost: answer first, then clean it. */
+    /* Whatever was not judged lost: answer first, let every loser's POST
+     * end (all at once: they share the multi handle), then clean each. */
+    for (;;) {
+        int live = 0;
+
+        for (i = 0; i < CREATE_RACE_MAX; i++)
+            live += k[i].live;
+        if (live == 0)
+            break;
+        reply_now(rq, r);
+        calls_run(h, k, CREATE_RACE_MAX, MULTI_POLL_MS);
+    }
     for (i = 0; i < CREATE_RACE_MAX; i++) {
-        if (k[i].judged || (!k[i].live && !k[i].done))
+        if (k[i].judged || !k[i].done)
             continue;
         reply_now(rq, r);
         call_clean(h, &k[i]);
