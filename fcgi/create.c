@@ -155,11 +155,6 @@ static void line_wait_turn(struct waiter *me, long ms)
     pthread_mutex_unlock(&line_lock);
 }
 
-static int client_gone(const struct request *rq)
-{
-    return rq->client_gone != NULL && rq->client_gone(rq->client_gone_arg);
-}
-
 enum claim_result {
     CLAIM_OK,         /* *w is ours */
     CLAIM_TIMEOUT,    /* nothing idle before the deadline */
@@ -215,7 +210,7 @@ static enum claim_result claim_wait(struct handler *h, struct request *rq,
             res = CLAIM_TIMEOUT;
             break;
         }
-        if (client_gone(rq)) {
+        if (request_client_gone(rq)) {
             res = CLAIM_GONE;
             break;
         }
@@ -449,14 +444,6 @@ static void create_abandoned(struct handler *h, struct response *r)
     response_error(r, API_ERR_BAD_REQUEST, "client went away");
 }
 
-/* Sends the answer before the losers are cleaned, when main.c can. */
-static void reply_now(struct request *rq, struct response *r)
-{
-    if (rq->reply_early != NULL && !r->sent &&
-        rq->reply_early(rq->reply_arg, r) == 0)
-        r->sent = 1;
-}
-
 /* The HTTP handle of race slot i. */
 static struct whttp *call_http(struct handler *h, int i)
 {
@@ -531,7 +518,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                                 handler_retry_after(h));
                 break;
             }
-            if (cr == CLAIM_GONE || client_gone(rq)) {
+            if (cr == CLAIM_GONE || request_client_gone(rq)) {
                 if (cr == CLAIM_OK)
                     store_unclaim(&h->redis, c->key_prefix, w.id);
                 metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
@@ -584,7 +571,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                 answered = 1;
                 if (k[i].hedge)
                     metrics_hedge(&h->metrics, 1);
-                if (client_gone(rq)) {
+                if (request_client_gone(rq)) {
                     create_abandoned(h, r);
                     done = 0;
                 }
@@ -592,7 +579,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                 answered = 1;
             }
         }
-        if (!answered && client_gone(rq)) {
+        if (!answered && request_client_gone(rq)) {
             metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
             response_error(r, API_ERR_BAD_REQUEST, "client went away");
             answered = 1;
@@ -608,7 +595,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
     for (i = 0; i < CREATE_RACE_MAX; i++) {
         if (k[i].judged || (!k[i].live && !k[i].done))
             continue;
-        reply_now(rq, r);
+        request_reply_now(rq, r);
         call_clean(h, &k[i]);
     }
     return done;

@@ -26,11 +26,6 @@
 
 #define IDEM_POLL_MS 40
 
-static int client_gone(const struct request *rq)
-{
-    return rq->client_gone != NULL && rq->client_gone(rq->client_gone_arg);
-}
-
 void worker_failed(struct handler *h, const struct worker_addr *w,
                    const char *reason)
 {
@@ -105,7 +100,7 @@ static void create_idempotent(struct handler *h, struct request *rq,
         }
         if (rc == STORE_IDEM_GO)
             break;
-        if (now_mono_ms() >= deadline || client_gone(rq)) {
+        if (now_mono_ms() >= deadline || request_client_gone(rq)) {
             response_error(r, API_ERR_IDEMPOTENCY_IN_PROGRESS,
                            "a create with this Idempotency-Key is still "
                            "running");
@@ -294,8 +289,7 @@ void handle_session_delete(struct handler *h, struct request *rq,
     /* The session is gone for every client already; the worker's own
      * clean-up need not make this one wait, nor hold this thread. */
     if (rc == 1 && cleanup_push(&w, sid) < 0) {
-        if (rq->reply_early != NULL && rq->reply_early(rq->reply_arg, r) == 0)
-            r->sent = 1;
+        request_reply_now(rq, r);
         worker_release(h, &w, sid);
     }
 }
