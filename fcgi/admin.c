@@ -14,6 +14,7 @@
 #include "handler.h"
 #include "keys.h"
 #include "log.h"
+#include "reply.h"
 #include "store.h"
 
 #define SESSION_LIST_MAX 1000
@@ -37,7 +38,7 @@ void handle_health(struct handler *h, struct response *r)
     redisReply *reply = rconn_commandf(&h->redis, "PING");
 
     if (reply == NULL) {
-        handler_redis_failed(h, r, "health");
+        reply_redis_failed(h, r, "health");
         return;
     }
     freeReplyObject(reply);
@@ -120,55 +121,6 @@ static long sessions_count(struct handler *h)
     return n;
 }
 
-long handler_retry_after(struct handler *h)
-{
-    long counts[WORKER_STATE_COUNT];
-    long busy, alive;
-
-    if (store_counts(&h->redis, h->conf->key_prefix, NULL, counts) < 0)
-        return 1;
-    alive = counts[WORKER_STARTING] + counts[WORKER_IDLE] +
-            counts[WORKER_CREATING] + counts[WORKER_BUSY] +
-            counts[WORKER_RELEASING];
-    busy = counts[WORKER_BUSY] + counts[WORKER_CREATING];
-    /* Workers are starting or the pool can still grow: soon. */
-    if (counts[WORKER_STARTING] > 0 || alive < h->conf->pool_max_workers)
-        return 1;
-    /* Full: a worker frees up when a session ends, at the latest when the
-     * least recently used one expires. */
-    if (busy > 0) {
-        char key[KEY_MAX];
-        redisReply *reply;
-        long secs = h->conf->session_ttl;
-
-        if (key_build(key, sizeof(key), KEY_SESSIONS, h->conf->key_prefix,
-                      NULL) == 0 &&
-            (reply = rconn_commandf(&h->redis, "ZRANGE %s 0 0 WITHSCORES",
-                                    key)) != NULL) {
-            redisReply *t = rconn_commandf(&h->redis, "TIME");
-
-            if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-                t != NULL && t->type == REDIS_REPLY_ARRAY &&
-                t->elements == 2) {
-                long long last = strtoll(reply->element[1]->str, NULL, 10);
-                long long now = strtoll(t->element[0]->str, NULL, 10) * 1000;
-                long long left = last + h->conf->session_ttl * 1000LL - now;
-
-                secs = (long)((left + 999) / 1000);
-            }
-            if (t != NULL)
-                freeReplyObject(t);
-            freeReplyObject(reply);
-        }
-        if (secs < 1)
-            secs = 1;
-        if (secs > h->conf->session_ttl)
-            secs = h->conf->session_ttl;
-        return secs;
-    }
-    return 1;
-}
-
 void handle_status(struct handler *h, struct response *r)
 {
     const struct conf *c = h->conf;
@@ -177,13 +129,13 @@ void handle_status(struct handler *h, struct response *r)
     int degraded = 0, i;
 
     if (store_counts(&h->redis, c->key_prefix, NULL, counts) < 0) {
-        handler_redis_failed(h, r, "status");
+        reply_redis_failed(h, r, "status");
         return;
     }
     waiting = store_waiting(&h->redis, c->key_prefix);
     sessions = sessions_count(h);
     if (waiting < 0 || sessions < 0) {
-        handler_redis_failed(h, r, "status");
+        reply_redis_failed(h, r, "status");
         return;
     }
     alive = 0;
@@ -232,7 +184,7 @@ void handle_workers(struct handler *h, struct response *r)
     size_t n = 0, i;
 
     if (store_workers(&h->redis, h->conf->key_prefix, NULL, &recs, &n) < 0) {
-        handler_redis_failed(h, r, "workers");
+        reply_redis_failed(h, r, "workers");
         return;
     }
     arr = json_object_new_array();
@@ -286,7 +238,7 @@ void handle_session_list(struct handler *h, struct request *rq,
     }
     if (store_session_list(&h->redis, h->conf->key_prefix, offset, limit,
                            &recs, &n, &total) < 0) {
-        handler_redis_failed(h, r, "session list");
+        reply_redis_failed(h, r, "session list");
         return;
     }
     arr = json_object_new_array();
@@ -339,7 +291,7 @@ void handle_metrics(struct handler *h, struct response *r)
     if (store_counts(&h->redis, c->key_prefix, NULL, g.workers) < 0 ||
         (g.waiting = store_waiting(&h->redis, c->key_prefix)) < 0 ||
         (g.sessions = sessions_count(h)) < 0) {
-        handler_redis_failed(h, r, "metrics");
+        reply_redis_failed(h, r, "metrics");
         return;
     }
     nodes = pool_states(h, &s);
@@ -347,7 +299,7 @@ void handle_metrics(struct handler *h, struct response *r)
     g.degraded = s;
     if (key_build(key, sizeof(key), KEY_STATS, c->key_prefix, NULL) < 0 ||
         (reply = rconn_commandf(&h->redis, "HGETALL %s", key)) == NULL) {
-        handler_redis_failed(h, r, "metrics");
+        reply_redis_failed(h, r, "metrics");
         return;
     }
     response_set(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,

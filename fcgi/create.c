@@ -51,6 +51,7 @@
 #include "handler.h"
 #include "jsonx.h"
 #include "log.h"
+#include "reply.h"
 #include "store.h"
 #include "util.h"
 
@@ -356,7 +357,7 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
     if (rc < 0) {
         /* The worker holds a session Redis does not know; the reaper finds
          * it stuck in creating and cleans it. */
-        handler_redis_failed(h, r, "bind");
+        reply_redis_failed(h, r, "bind");
         return -1;
     }
     if (rc == 0) {
@@ -409,23 +410,6 @@ static void call_clean(struct handler *h, struct call *k)
         log_warnx("worker %s: unclaim: %s", k->w.id, h->redis.errstr);
 }
 
-static void no_worker(struct handler *h, struct response *r, int attempts)
-{
-    if (attempts > 0) {
-        metrics_create_failure(&h->metrics, CREATE_FAIL_WORKER_FAILED);
-        response_error(r, API_ERR_WORKER_FAILED,
-                       "%d worker(s) failed this create and no other was "
-                       "free in time",
-                       attempts);
-    } else {
-        metrics_create_failure(&h->metrics, CREATE_FAIL_NO_WORKER);
-        response_error(r, API_ERR_NO_WORKER,
-                       "no worker became free within %ld s",
-                       h->conf->create_wait);
-    }
-    response_header(r, "Retry-After", "%ld", handler_retry_after(h));
-}
-
 /* The client left before its answer: end the session it would never learn
  * about, so its worker is not held until the TTL. */
 static void create_abandoned(struct handler *h, struct response *r)
@@ -441,7 +425,7 @@ static void create_abandoned(struct handler *h, struct response *r)
         log_info("session %s: client went away before the answer; ended", sid);
         worker_release(h, &w, sid);
     }
-    response_error(r, API_ERR_BAD_REQUEST, "client went away");
+    reply_client_gone(r);
 }
 
 /* The HTTP handle of race slot i. */
@@ -490,9 +474,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
 
             if (attempts >= c->create_attempts) {
                 metrics_create_failure(&h->metrics, CREATE_FAIL_WORKER_FAILED);
-                response_error(r, API_ERR_WORKER_FAILED,
-                               "the create failed on %d worker(s)", attempts);
-                response_header(r, "Retry-After", "1");
+                reply_create_failed(r, attempts);
                 break;
             }
             cr = claim_wait(h, rq, claim_deadline, &w);
@@ -501,21 +483,20 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                                      (long)(now_mono_ms() - start));
             if (cr == CLAIM_REDIS) {
                 metrics_create_failure(&h->metrics, CREATE_FAIL_REDIS);
-                handler_redis_failed(h, r, "claim");
+                reply_redis_failed(h, r, "claim");
                 break;
             }
             if (cr == CLAIM_TIMEOUT) {
-                no_worker(h, r, attempts);
+                metrics_create_failure(&h->metrics,
+                                       attempts > 0 ? CREATE_FAIL_WORKER_FAILED
+                                                    : CREATE_FAIL_NO_WORKER);
+                reply_no_worker(h, r, attempts);
                 break;
             }
             if (cr == CLAIM_QUEUE_FULL) {
                 metrics_create_failure(&h->metrics, CREATE_FAIL_QUEUE_FULL);
-                response_error(r, API_ERR_QUEUE_FULL,
-                               "%ld creates are already waiting for a "
-                               "worker",
-                               c->create_queue_max);
-                response_header(r, "Retry-After", "%ld",
-                                handler_retry_after(h));
+                reply_queue_full(h, r, c->create_queue_max,
+                                 "waiting for a worker");
                 break;
             }
             if (cr == CLAIM_GONE || request_client_gone(rq)) {
@@ -523,7 +504,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                     store_unclaim(&h->redis, c->key_prefix, w.id);
                 metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
                 log_debug("create abandoned by the client");
-                response_error(r, API_ERR_BAD_REQUEST, "client went away");
+                reply_client_gone(r);
                 break;
             }
             attempts++;
@@ -581,7 +562,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
         }
         if (!answered && request_client_gone(rq)) {
             metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
-            response_error(r, API_ERR_BAD_REQUEST, "client went away");
+            reply_client_gone(r);
             answered = 1;
         }
         if (!answered && now_mono_ms() >= deadline + 1000) {

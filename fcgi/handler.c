@@ -66,15 +66,6 @@ void handler_flush_metrics(struct handler *h)
     }
 }
 
-void handler_redis_failed(struct handler *h, struct response *r,
-                          const char *what)
-{
-    log_warnx("%s: %s", what, h->redis.errstr);
-    response_error(r, API_ERR_REDIS_UNAVAILABLE,
-                   "state store unavailable, try again");
-    response_header(r, "Retry-After", "1");
-}
-
 int token_equal(const char *presented, const char *want)
 {
     size_t lp = strlen(presented), lw = strlen(want), i;

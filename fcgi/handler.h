@@ -86,14 +86,6 @@ int worker_clean(struct handler *h, const struct worker_addr *w,
 void worker_release(struct handler *h, const struct worker_addr *w,
                     const char *sid);
 
-/* Answers 503 redis_unavailable with Retry-After after logging what failed
- * (what names the operation) with the connection's error. */
-void handler_redis_failed(struct handler *h, struct response *r,
-                          const char *what);
-
-/* The Retry-After seconds to suggest when no worker is free now. */
-long handler_retry_after(struct handler *h);
-
 /* Constant-time comparison of a presented bearer token with want; 1 when
  * they are equal.  Exposed for the tests. */
 int token_equal(const char *presented, const char *want);

@@ -53,6 +53,7 @@
 #include "handler.h"
 #include "log.h"
 #include "prog.h"
+#include "reply.h"
 #include "router.h"
 #include "util.h"
 
@@ -311,10 +312,7 @@ static void serve_queue_full(struct serve_ctx *x, FCGX_Request *req)
     x->finished = 0;
     response_reset(&x->r);
     metrics_create_failure(&x->h.metrics, CREATE_FAIL_QUEUE_FULL);
-    response_error(&x->r, API_ERR_QUEUE_FULL,
-                   "%ld creates are already queued in this handler",
-                   jobs.cap);
-    response_header(&x->r, "Retry-After", "%ld", handler_retry_after(&x->h));
+    reply_queue_full(&x->h, &x->r, jobs.cap, "queued in this handler");
     serve_write(x, &x->r);
     handler_flush_metrics(&x->h);
 }

@@ -21,6 +21,7 @@
 #include "handler.h"
 #include "jsonx.h"
 #include "log.h"
+#include "reply.h"
 #include "store.h"
 #include "util.h"
 
@@ -82,7 +83,7 @@ static void create_idempotent(struct handler *h, struct request *rq,
         rc = store_idem_begin(&h->redis, c->key_prefix, key, fp, pending_ms,
                               &h->scratch, &status);
         if (rc < 0) {
-            handler_redis_failed(h, r, "idempotency");
+            reply_redis_failed(h, r, "idempotency");
             return;
         }
         if (rc == STORE_IDEM_DONE) {
@@ -101,10 +102,7 @@ static void create_idempotent(struct handler *h, struct request *rq,
         if (rc == STORE_IDEM_GO)
             break;
         if (now_mono_ms() >= deadline || request_client_gone(rq)) {
-            response_error(r, API_ERR_IDEMPOTENCY_IN_PROGRESS,
-                           "a create with this Idempotency-Key is still "
-                           "running");
-            response_header(r, "Retry-After", "1");
+            reply_idempotency_in_progress(r);
             return;
         }
         sleep_ms(IDEM_POLL_MS);
@@ -171,13 +169,12 @@ void handle_session_get(struct handler *h, const char *sid,
     rc = store_touch(&h->redis, c->key_prefix, sid, c->session_ttl * 1000,
                      &w);
     if (rc < 0) {
-        handler_redis_failed(h, r, "touch");
+        reply_redis_failed(h, r, "touch");
         return;
     }
     if (rc == 0) {
         log_debug("session %s: not found", sid);
-        response_error(r, API_ERR_SESSION_NOT_FOUND,
-                       "no live session with this id");
+        reply_no_session(r);
         return;
     }
     snprintf(path, sizeof(path), "/sessions/%s", sid);
@@ -196,8 +193,7 @@ void handle_session_get(struct handler *h, const char *sid,
                  sid, w.id, w.host, w.port);
         if (store_end(&h->redis, c->key_prefix, sid, &w) < 0)
             log_warnx("session %s: drop: %s", sid, h->redis.errstr);
-        response_error(r, API_ERR_SESSION_NOT_FOUND,
-                       "no live session with this id");
+        reply_no_session(r);
         return;
     }
     if (res == WHTTP_REFUSED || res == WHTTP_BROKEN) {
@@ -275,13 +271,12 @@ void handle_session_delete(struct handler *h, struct request *rq,
 
     rc = store_end(&h->redis, h->conf->key_prefix, sid, &w);
     if (rc < 0) {
-        handler_redis_failed(h, r, "end");
+        reply_redis_failed(h, r, "end");
         return;
     }
     if (rc == 0) {
         log_debug("session %s: not found for DELETE", sid);
-        response_error(r, API_ERR_SESSION_NOT_FOUND,
-                       "no live session with this id");
+        reply_no_session(r);
         return;
     }
     log_debug("session %s: deleted", sid);
