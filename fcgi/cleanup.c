@@ -23,6 +23,7 @@
 #include "cleanup.h"
 #include "handler.h"
 #include "log.h"
+#include "release.h"
 #include "prog.h"
 
 #define CLEANUP_QUEUE_MAX 4096

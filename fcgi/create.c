@@ -51,6 +51,7 @@
 #include "handler.h"
 #include "jsonx.h"
 #include "log.h"
+#include "release.h"
 #include "reply.h"
 #include "store.h"
 #include "util.h"

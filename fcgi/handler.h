@@ -71,21 +71,6 @@ int create_session(struct handler *h, struct request *rq, struct response *r);
  * recent create latencies of this process; -1 when hedging is off. */
 long create_hedge_delay(const struct conf *c);
 
-/* Declares w dead after it failed a request; the spawner replaces it.
- * Logging is the caller's. */
-void worker_failed(struct handler *h, const struct worker_addr *w,
-                   const char *reason);
-
-/* Sends DELETE /sessions/<sid> to w, then reads its /status.  Returns 1
- * when w says it is free and holds nothing, 0 when it is not clean (left
- * to the reaper), -1 when the DELETE failed (w was declared dead). */
-int worker_clean(struct handler *h, const struct worker_addr *w,
-                 const char *sid);
-
-/* worker_clean, then releasing -> idle when w is clean. */
-void worker_release(struct handler *h, const struct worker_addr *w,
-                    const char *sid);
-
 /* Constant-time comparison of a presented bearer token with want; 1 when
  * they are equal.  Exposed for the tests. */
 int token_equal(const char *presented, const char *want);
