@@ -1,25 +1,17 @@
 /*
- * create.c - getting a session onto a worker: the wait line for a worker,
- * and the hedged create.
+ * create.c - getting a session onto a worker: the hedged create (create.h).
  *
  * A create runs in one of steel-fcgi's create threads (main.c), never in
- * an accept thread, so creates that wait never delay other routes.
- *
- * Waiting.  A create that finds no idle worker joins this process's wait
- * line (FIFO) and registers in P:waiters, which the spawner reads as
- * demand.  Only the head of the line polls Redis (store_claim every
- * CLAIM_POLL_MS); the others sleep on a condition variable, so a full line
- * costs Redis one claim per poll interval per process, not one per
- * waiting create.  A create leaves the line with a worker, at its
- * create_wait deadline (503 no_worker), or when its client went away.
+ * an accept thread, so creates that wait never delay other routes.  Its
+ * workers come from the wait line of claim.c.
  *
  * Hedging.  A worker that hangs does not fail its create: after a hedge
  * delay without an answer the create claims a second idle worker and
  * sends it the same POST; the first usable answer wins.  If the newest
  * POST also goes unanswered for the delay, a third worker joins (at most
- * CREATE_RACE_MAX POSTs at once, create_attempts workers in all).  The delay is
- * twice the 95th percentile of recent successful create latencies on this
- * process, never below create_hedge_min_ms nor above half of
+ * CREATE_RACE_MAX POSTs at once, create_attempts workers in all).  The
+ * delay is twice the 95th percentile of recent successful create latencies
+ * on this process, never below create_hedge_min_ms nor above half of
  * worker_timeout_ms, so a binary whose normal create takes seconds gets a
  * delay of seconds and its healthy workers are not raced for nothing.
  *
@@ -46,8 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "claim.h"
 #include "handler.h"
 #include "jsonx.h"
 #include "log.h"
@@ -56,8 +48,6 @@
 #include "store.h"
 #include "util.h"
 
-#define CLAIM_POLL_MS   20  /* the head of the wait line polls this often */
-#define LINE_CHECK_MS   50  /* others look at their deadline and client */
 #define LAT_SAMPLES     128 /* recent create latencies kept */
 #define LAT_MIN_SAMPLES 16  /* before that, the delay is HEDGE_COLD x min */
 #define HEDGE_COLD      2
@@ -109,135 +99,6 @@ long create_hedge_delay(const struct conf *c)
     if (delay < c->create_hedge_min_ms)
         delay = c->create_hedge_min_ms;
     return delay;
-}
-
-/* ---- the wait line -------------------------------------------------- */
-
-struct waiter {
-    struct waiter *next;
-};
-
-static pthread_mutex_t line_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t line_cond = PTHREAD_COND_INITIALIZER;
-static struct waiter *line_head, *line_tail;
-
-static void line_leave(struct waiter *me)
-{
-    struct waiter **pp;
-
-    pthread_mutex_lock(&line_lock);
-    for (pp = &line_head; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == me) {
-            *pp = me->next;
-            break;
-        }
-    }
-    line_tail = NULL;
-    for (pp = &line_head; *pp != NULL; pp = &(*pp)->next)
-        line_tail = *pp;
-    pthread_cond_broadcast(&line_cond);
-    pthread_mutex_unlock(&line_lock);
-}
-
-/* Sleeps until me heads the line or ms passed. */
-static void line_wait_turn(struct waiter *me, long ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&line_lock);
-    if (line_head != me)
-        pthread_cond_timedwait(&line_cond, &line_lock, &ts);
-    pthread_mutex_unlock(&line_lock);
-}
-
-enum claim_result {
-    CLAIM_OK,         /* *w is ours */
-    CLAIM_TIMEOUT,    /* nothing idle before the deadline */
-    CLAIM_QUEUE_FULL, /* create_queue_max creates wait already */
-    CLAIM_GONE,       /* the client went away */
-    CLAIM_REDIS,      /* Redis failed (h->redis.errstr) */
-};
-
-/* Gets an idle worker for a create, waiting in the line until deadline.
- * waited_ms gets how long it took. */
-static enum claim_result claim_wait(struct handler *h, struct request *rq,
-                                    int64_t deadline, struct worker_addr *w)
-{
-    const struct conf *c = h->conf;
-    struct waiter me = {NULL};
-    char token[33] = "";
-    enum claim_result res;
-    int empty, rc, registered = 0;
-
-    pthread_mutex_lock(&line_lock);
-    empty = line_head == NULL;
-    pthread_mutex_unlock(&line_lock);
-    if (empty) {
-        rc = store_claim(&h->redis, c->key_prefix, w);
-        if (rc != 0)
-            return rc < 0 ? CLAIM_REDIS : CLAIM_OK;
-    }
-    if (now_mono_ms() >= deadline)
-        return CLAIM_TIMEOUT;
-    if (random_hex(token, sizeof(token)) < 0)
-        return CLAIM_REDIS;
-    rc =
-        store_wait_begin(&h->redis, c->key_prefix, token,
-                         (long)(deadline - now_mono_ms()), c->create_queue_max);
-    if (rc < 0)
-        return CLAIM_REDIS;
-    if (rc == 0)
-        return CLAIM_QUEUE_FULL;
-    registered = 1;
-
-    pthread_mutex_lock(&line_lock);
-    if (line_tail != NULL)
-        line_tail->next = &me;
-    else
-        line_head = &me;
-    line_tail = &me;
-    pthread_mutex_unlock(&line_lock);
-
-    for (;;) {
-        int head;
-
-        if (now_mono_ms() >= deadline) {
-            res = CLAIM_TIMEOUT;
-            break;
-        }
-        if (request_client_gone(rq)) {
-            res = CLAIM_GONE;
-            break;
-        }
-        pthread_mutex_lock(&line_lock);
-        head = line_head == &me;
-        pthread_mutex_unlock(&line_lock);
-        if (!head) {
-            line_wait_turn(&me, LINE_CHECK_MS);
-            continue;
-        }
-        rc = store_claim(&h->redis, c->key_prefix, w);
-        if (rc < 0) {
-            res = CLAIM_REDIS;
-            break;
-        }
-        if (rc == 1) {
-            res = CLAIM_OK;
-            break;
-        }
-        sleep_ms(CLAIM_POLL_MS);
-    }
-    line_leave(&me);
-    if (registered && store_wait_end(&h->redis, c->key_prefix, token) < 0)
-        log_warnx("wait end: %s", h->redis.errstr);
-    return res;
 }
 
 /* ---- one POST to one worker, inside the thread's multi handle -------- */
