@@ -11,10 +11,14 @@
 
 #include <json-c/json.h>
 
+#include "admin.h"
 #include "handler.h"
 #include "keys.h"
 #include "log.h"
 #include "reply.h"
+#include "request.h"
+#include "response.h"
+#include "route.h"
 #include "store.h"
 
 #define SESSION_LIST_MAX 1000
@@ -33,10 +37,13 @@ static void reply_json(struct response *r, struct json_object *obj)
     json_object_put(obj);
 }
 
-void handle_health(struct handler *h, struct response *r)
+void handle_health(struct handler *h, struct request *rq,
+                   const struct route_match *m, struct response *r)
 {
     redisReply *reply = rconn_commandf(&h->redis, "PING");
 
+    (void)rq;
+    (void)m;
     if (reply == NULL) {
         reply_redis_failed(h, r, "health");
         return;
@@ -121,13 +128,16 @@ static long sessions_count(struct handler *h)
     return n;
 }
 
-void handle_status(struct handler *h, struct response *r)
+void handle_status(struct handler *h, struct request *rq,
+                   const struct route_match *m, struct response *r)
 {
     const struct conf *c = h->conf;
     long counts[WORKER_STATE_COUNT], waiting, sessions, alive, capacity;
     struct json_object *o, *workers, *limits;
     int degraded = 0, i;
 
+    (void)rq;
+    (void)m;
     if (store_counts(&h->redis, c->key_prefix, NULL, counts) < 0) {
         reply_redis_failed(h, r, "status");
         return;
@@ -177,12 +187,15 @@ void handle_status(struct handler *h, struct response *r)
     reply_json(r, o);
 }
 
-void handle_workers(struct handler *h, struct response *r)
+void handle_workers(struct handler *h, struct request *rq,
+                    const struct route_match *m, struct response *r)
 {
     struct worker_rec *recs = NULL;
     struct json_object *o, *arr;
     size_t n = 0, i;
 
+    (void)rq;
+    (void)m;
     if (store_workers(&h->redis, h->conf->key_prefix, NULL, &recs, &n) < 0) {
         reply_redis_failed(h, r, "workers");
         return;
@@ -221,13 +234,14 @@ void handle_workers(struct handler *h, struct response *r)
 }
 
 void handle_session_list(struct handler *h, struct request *rq,
-                         struct response *r)
+                         const struct route_match *m, struct response *r)
 {
     struct session_rec *recs = NULL;
     struct json_object *o, *arr;
     long offset, limit, total = 0;
     size_t n = 0, i;
 
+    (void)m;
     if (request_query_long(rq, "offset", 0, 1000000000L, 0, &offset) < 0 ||
         request_query_long(rq, "limit", 1, SESSION_LIST_MAX, 100, &limit) <
             0) {
@@ -271,7 +285,8 @@ void handle_session_list(struct handler *h, struct request *rq,
     reply_json(r, o);
 }
 
-void handle_metrics(struct handler *h, struct response *r)
+void handle_metrics(struct handler *h, struct request *rq,
+                    const struct route_match *m, struct response *r)
 {
     static const char *const names[WORKER_STATE_COUNT] = {
         "starting", "idle", "creating", "busy", "releasing", "dead",
@@ -283,6 +298,8 @@ void handle_metrics(struct handler *h, struct response *r)
     redisReply *reply;
     int s;
 
+    (void)rq;
+    (void)m;
     memset(&g, 0, sizeof(g));
     g.nstates = WORKER_STATE_COUNT;
     g.state_names = names;

@@ -17,14 +17,17 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cleanup.h"
 #include "handler.h"
 #include "log.h"
-#include "release.h"
 #include "prog.h"
+#include "release.h"
+#include "store.h"
+#include "util.h"
 
 #define CLEANUP_QUEUE_MAX 4096
 

@@ -40,11 +40,14 @@
 #include <string.h>
 
 #include "claim.h"
+#include "create.h"
 #include "handler.h"
 #include "jsonx.h"
 #include "log.h"
 #include "release.h"
 #include "reply.h"
+#include "request.h"
+#include "response.h"
 #include "store.h"
 #include "util.h"
 

@@ -28,7 +28,7 @@
  *                       +--(queue full)--> 503 queue_full
  *
  * Each request is turned into a struct request, answered by
- * handler_serve() and written here.  Only this file knows libfcgi.
+ * router_serve() and written here.  Only this file knows libfcgi.
  *
  * Signals: the main thread alone takes them (the threads block them).
  * SIGTERM/SIGINT call FCGX_ShutdownPending() and set a flag; the main
@@ -54,6 +54,8 @@
 #include "log.h"
 #include "prog.h"
 #include "reply.h"
+#include "request.h"
+#include "response.h"
 #include "router.h"
 #include "util.h"
 
@@ -283,7 +285,7 @@ static void serve(struct serve_ctx *x, FCGX_Request *req, int64_t arrived)
     x->rq.reply_arg = x;
     x->rq.arrived_ms = arrived;
     read_body(req, &x->rq, x->conf->max_body);
-    handler_serve(&x->h, &x->rq, &x->r);
+    router_serve(&x->h, &x->rq, &x->r);
     if (!x->finished)
         serve_write(x, &x->r);
     log_debug("%s %.200s -> %d (%lld ms)", x->rq.method, x->rq.uri,

@@ -18,11 +18,16 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "create.h"
 #include "handler.h"
 #include "jsonx.h"
 #include "log.h"
 #include "release.h"
 #include "reply.h"
+#include "request.h"
+#include "response.h"
+#include "route.h"
+#include "sessions.h"
 #include "store.h"
 #include "util.h"
 
@@ -110,11 +115,13 @@ static void create_idempotent(struct handler *h, struct request *rq,
 }
 
 void handle_session_create(struct handler *h, struct request *rq,
-                           struct response *r)
+                           const struct route_match *m, struct response *r)
 {
     const struct conf *c = h->conf;
     enum jsonx_type type;
     const char *why = NULL;
+
+    (void)m;
 
     if (rq->body_too_large) {
         response_error(r, API_ERR_BODY_TOO_LARGE,
@@ -148,16 +155,18 @@ void handle_session_create(struct handler *h, struct request *rq,
         create_session(h, rq, r);
 }
 
-void handle_session_get(struct handler *h, const char *sid,
-                        struct response *r)
+void handle_session_get(struct handler *h, struct request *rq,
+                        const struct route_match *m, struct response *r)
 {
     const struct conf *c = h->conf;
+    const char *sid = m->param;
     struct worker_addr w;
     struct whttp_resp resp;
     enum whttp_result res;
     char path[SESSION_ID_MAX + 16];
     int rc;
 
+    (void)rq;
     rc = store_touch(&h->redis, c->key_prefix, sid, c->session_ttl * 1000,
                      &w);
     if (rc < 0) {
@@ -212,8 +221,9 @@ void handle_session_get(struct handler *h, const char *sid,
 }
 
 void handle_session_delete(struct handler *h, struct request *rq,
-                           const char *sid, struct response *r)
+                           const struct route_match *m, struct response *r)
 {
+    const char *sid = m->param;
     struct worker_addr w;
     int rc;
 
