@@ -132,13 +132,13 @@ void handle_status(struct handler *h, struct request *rq,
                    const struct route_match *m, struct response *r)
 {
     const struct conf *c = h->conf;
-    long counts[WORKER_STATE_COUNT], waiting, sessions, alive, capacity;
+    long by_state[WORKER_STATE_COUNT], waiting, sessions, alive, capacity;
     struct json_object *o, *workers, *limits;
     int degraded = 0, i;
 
     (void)rq;
     (void)m;
-    if (store_counts(&h->redis, c->key_prefix, NULL, counts) < 0) {
+    if (store_counts(&h->redis, c->key_prefix, NULL, by_state) < 0) {
         reply_redis_failed(h, r, "status");
         return;
     }
@@ -151,20 +151,18 @@ void handle_status(struct handler *h, struct request *rq,
     alive = 0;
     for (i = 0; i < WORKER_STATE_COUNT; i++) {
         if (i != WORKER_DEAD)
-            alive += counts[i];
+            alive += by_state[i];
     }
-    capacity = counts[WORKER_IDLE] +
-               (c->pool_max_workers > alive ? c->pool_max_workers - alive
-                                            : 0);
+    capacity = by_state[WORKER_IDLE] +
+               (c->pool_max_workers > alive ? c->pool_max_workers - alive : 0);
 
     o = json_object_new_object();
     json_object_object_add(o, "available",
-                           json_object_new_boolean(counts[WORKER_IDLE] > 0));
+                           json_object_new_boolean(by_state[WORKER_IDLE] > 0));
     workers = json_object_new_object();
     for (i = 0; i < WORKER_STATE_COUNT; i++)
-        json_object_object_add(
-            workers, worker_state_name((enum worker_state)i),
-            json_object_new_int64(counts[i]));
+        json_object_object_add(workers, worker_state_name((enum worker_state)i),
+                               json_object_new_int64(by_state[i]));
     json_object_object_add(o, "workers", workers);
     json_object_object_add(o, "sessions", json_object_new_int64(sessions));
     json_object_object_add(o, "waiting_creates",
