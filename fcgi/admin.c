@@ -14,7 +14,6 @@
 #include "admin.h"
 #include "handler.h"
 #include "keys.h"
-#include "log.h"
 #include "reply.h"
 #include "request.h"
 #include "response.h"
@@ -24,7 +23,7 @@
 #define SESSION_LIST_MAX 1000
 
 /* Serializes obj into r as a 200 JSON answer and drops the reference. */
-static void reply_json(struct response *r, struct json_object *obj)
+static void answer_json(struct response *r, struct json_object *obj)
 {
     size_t len = 0;
     const char *s;
@@ -182,7 +181,7 @@ void handle_status(struct handler *h, struct request *rq,
     json_object_object_add(limits, "pool_max_workers",
                            json_object_new_int64(c->pool_max_workers));
     json_object_object_add(o, "limits", limits);
-    reply_json(r, o);
+    answer_json(r, o);
 }
 
 void handle_workers(struct handler *h, struct request *rq,
@@ -228,7 +227,7 @@ void handle_workers(struct handler *h, struct request *rq,
     free(recs);
     o = json_object_new_object();
     json_object_object_add(o, "workers", arr);
-    reply_json(r, o);
+    answer_json(r, o);
 }
 
 void handle_session_list(struct handler *h, struct request *rq,
@@ -280,7 +279,7 @@ void handle_session_list(struct handler *h, struct request *rq,
                            offset + limit < total
                                ? json_object_new_int64(offset + limit)
                                : NULL);
-    reply_json(r, o);
+    answer_json(r, o);
 }
 
 void handle_metrics(struct handler *h, struct request *rq,

@@ -16,14 +16,12 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <stdlib.h>
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "cleanup.h"
 #include "handler.h"
-#include "log.h"
 #include "prog.h"
 #include "release.h"
 #include "store.h"

@@ -23,6 +23,7 @@
 #include "response.h"
 #include "router.h"
 #include "sessions.h"
+#include "util.h"
 
 /* Who may call a route. */
 enum route_access {
