@@ -1,7 +1,8 @@
 /*
- * reply.c - the shared answers of steel-fcgi's handlers (reply.h).
+ * reply.c - the shared error answers of steel-fcgi (reply.h).
  *
- * Every Retry-After steel-fcgi sends is set here.  The estimate for a
+ * Every Retry-After, Allow and WWW-Authenticate steel-fcgi sends is set
+ * here; the JSON error shape itself is response_error's.  The estimate for a
  * full pool reads Redis directly (the oldest entry of P:sessions and
  * Redis's clock), so it holds for every node, not only this process.
  */
@@ -15,6 +16,7 @@
 #include "reply.h"
 #include "response.h"
 #include "store.h"
+#include "util.h"
 
 void reply_redis_failed(struct handler *h, struct response *r, const char *what)
 {
@@ -123,4 +125,31 @@ void reply_no_session(struct response *r)
 void reply_client_gone(struct response *r)
 {
     response_error(r, API_ERR_BAD_REQUEST, "client went away");
+}
+
+void reply_no_route(struct response *r, const char *method, const char *uri)
+{
+    response_error(r, API_ERR_NOT_FOUND, "no such route: %s %.100s", method,
+                   uri);
+}
+
+void reply_bad_session_id(struct response *r)
+{
+    response_error(r, API_ERR_INVALID_SESSION_ID,
+                   "a session id is 1 to %d characters of [A-Za-z0-9._~-]",
+                   SESSION_ID_MAX);
+}
+
+void reply_method_not_allowed(struct response *r, const char *method,
+                              const char *allow)
+{
+    response_error(r, API_ERR_METHOD_NOT_ALLOWED,
+                   "method %s is not allowed here; allowed: %s", method, allow);
+    response_header(r, "Allow", "%s", allow);
+}
+
+void reply_unauthorized(struct response *r)
+{
+    response_error(r, API_ERR_UNAUTHORIZED, "missing or wrong bearer token");
+    response_header(r, "WWW-Authenticate", "Bearer");
 }

@@ -1,7 +1,9 @@
 /*
- * reply.h - the answers several handlers give: every one that tells the
- * client to come back later (503, 502 and 409 with Retry-After), the 404
- * of a session that is not there, and the answer to a client that left.
+ * reply.h - the error answers that carry a header of their own: every one
+ * that tells the client to come back later (503, 502 and 409 with
+ * Retry-After), the router's 405 (Allow) and 401 (WWW-Authenticate); and
+ * those several places give: the router's 404 and 400, the 404 of a
+ * session that is not there, the answer to a client that left.
  *
  * Handlers call these; they call no handler.  They shape r through
  * response.h; only reply_retry_after reads Redis.  Counting a failure in
@@ -47,5 +49,19 @@ void reply_no_session(struct response *r);
 /* 400 for a client that closed its connection before its answer (nobody
  * reads it; lighttpd logs it). */
 void reply_client_gone(struct response *r);
+
+/* 404 not_found: no route has this path (the message quotes method and
+ * the first 100 bytes of uri). */
+void reply_no_route(struct response *r, const char *method, const char *uri);
+
+/* 400 invalid_session_id: the :id of /sessions/:id is no session id. */
+void reply_bad_session_id(struct response *r);
+
+/* 405 method_not_allowed with Allow: allow (the route's methods). */
+void reply_method_not_allowed(struct response *r, const char *method,
+                              const char *allow);
+
+/* 401 unauthorized with WWW-Authenticate: Bearer. */
+void reply_unauthorized(struct response *r);
 
 #endif

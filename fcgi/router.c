@@ -8,8 +8,9 @@
  *
  * A request goes lighttpd -> main.c -> router_serve -> the route's
  * handler (sessions.c or admin.c), which answers into its struct
- * response; nothing below calls back into this file.  The answers for a
- * request that matches no route, or lacks its token, are given here.
+ * response; nothing below calls back into this file.  A request that
+ * matches no route, or lacks its token, is answered here (reply.c shapes
+ * the answer).
  */
 #include "config.h"
 
@@ -19,6 +20,7 @@
 
 #include "admin.h"
 #include "handler.h"
+#include "reply.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
@@ -176,28 +178,19 @@ static enum route_id router_dispatch(struct handler *h, struct request *rq,
     }
     switch (route_lookup(rq->method, rq->uri, &m, &rt)) {
     case ROUTE_NO_PATH:
-        response_error(r, API_ERR_NOT_FOUND, "no such route: %s %.100s",
-                       rq->method, rq->uri);
+        reply_no_route(r, rq->method, rq->uri);
         return ROUTE_COUNT;
     case ROUTE_BAD_PARAM:
-        response_error(r, API_ERR_INVALID_SESSION_ID,
-                       "a session id is 1 to %d characters of "
-                       "[A-Za-z0-9._~-]",
-                       SESSION_ID_MAX);
+        reply_bad_session_id(r);
         return ROUTE_COUNT;
     case ROUTE_BAD_METHOD:
-        response_error(r, API_ERR_METHOD_NOT_ALLOWED,
-                       "method %s is not allowed here; allowed: %s",
-                       rq->method, m.allow);
-        response_header(r, "Allow", "%s", m.allow);
+        reply_method_not_allowed(r, rq->method, m.allow);
         return ROUTE_COUNT;
     case ROUTE_OK:
         break;
     }
     if (!router_allowed(h, rq, rt->access)) {
-        response_error(r, API_ERR_UNAUTHORIZED,
-                       "missing or wrong bearer token");
-        response_header(r, "WWW-Authenticate", "Bearer");
+        reply_unauthorized(r);
         return m.id;
     }
     rt->handle(h, rq, &m, r);
