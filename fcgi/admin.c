@@ -17,7 +17,6 @@
 #include "reply.h"
 #include "request.h"
 #include "response.h"
-#include "route.h"
 #include "store.h"
 
 #define SESSION_LIST_MAX 1000
