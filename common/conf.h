@@ -33,7 +33,7 @@ struct conf {
     long pool_idle_grace;  /* seconds an idle surplus lives */
     long create_wait;      /* seconds a create waits for a worker */
     long create_attempts;  /* workers one create tries at most */
-    long create_queue_max; /* creates waiting at once, per handler host */
+    long create_queue_max; /* creates waiting at once, all nodes */
     long create_hedge_min_ms; /* floor of the hedge delay; 0 = no hedge */
 
     /* Workers */

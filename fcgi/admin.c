@@ -11,15 +11,18 @@
 
 #include <json-c/json.h>
 
+#include "admin.h"
 #include "handler.h"
 #include "keys.h"
-#include "log.h"
+#include "reply.h"
+#include "request.h"
+#include "response.h"
 #include "store.h"
 
 #define SESSION_LIST_MAX 1000
 
 /* Serializes obj into r as a 200 JSON answer and drops the reference. */
-static void reply_json(struct response *r, struct json_object *obj)
+static void answer_json(struct response *r, struct json_object *obj)
 {
     size_t len = 0;
     const char *s;
@@ -32,12 +35,15 @@ static void reply_json(struct response *r, struct json_object *obj)
     json_object_put(obj);
 }
 
-void handle_health(struct handler *h, struct response *r)
+void handle_health(struct handler *h, struct request *rq,
+                   const struct route_match *m, struct response *r)
 {
     redisReply *reply = rconn_commandf(&h->redis, "PING");
 
+    (void)rq;
+    (void)m;
     if (reply == NULL) {
-        handler_redis_failed(h, r, "health");
+        reply_redis_failed(h, r, "health");
         return;
     }
     freeReplyObject(reply);
@@ -120,89 +126,41 @@ static long sessions_count(struct handler *h)
     return n;
 }
 
-long handler_retry_after(struct handler *h)
-{
-    long counts[WORKER_STATE_COUNT];
-    long busy, alive;
-
-    if (store_counts(&h->redis, h->conf->key_prefix, NULL, counts) < 0)
-        return 1;
-    alive = counts[WORKER_STARTING] + counts[WORKER_IDLE] +
-            counts[WORKER_CREATING] + counts[WORKER_BUSY] +
-            counts[WORKER_RELEASING];
-    busy = counts[WORKER_BUSY] + counts[WORKER_CREATING];
-    /* Workers are starting or the pool can still grow: soon. */
-    if (counts[WORKER_STARTING] > 0 || alive < h->conf->pool_max_workers)
-        return 1;
-    /* Full: a worker frees up when a session ends, at the latest when the
-     * least recently used one expires. */
-    if (busy > 0) {
-        char key[KEY_MAX];
-        redisReply *reply;
-        long secs = h->conf->session_ttl;
-
-        if (key_build(key, sizeof(key), KEY_SESSIONS, h->conf->key_prefix,
-                      NULL) == 0 &&
-            (reply = rconn_commandf(&h->redis, "ZRANGE %s 0 0 WITHSCORES",
-                                    key)) != NULL) {
-            redisReply *t = rconn_commandf(&h->redis, "TIME");
-
-            if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
-                t != NULL && t->type == REDIS_REPLY_ARRAY &&
-                t->elements == 2) {
-                long long last = strtoll(reply->element[1]->str, NULL, 10);
-                long long now = strtoll(t->element[0]->str, NULL, 10) * 1000;
-                long long left = last + h->conf->session_ttl * 1000LL - now;
-
-                secs = (long)((left + 999) / 1000);
-            }
-            if (t != NULL)
-                freeReplyObject(t);
-            freeReplyObject(reply);
-        }
-        if (secs < 1)
-            secs = 1;
-        if (secs > h->conf->session_ttl)
-            secs = h->conf->session_ttl;
-        return secs;
-    }
-    return 1;
-}
-
-void handle_status(struct handler *h, struct response *r)
+void handle_status(struct handler *h, struct request *rq,
+                   const struct route_match *m, struct response *r)
 {
     const struct conf *c = h->conf;
-    long counts[WORKER_STATE_COUNT], waiting, sessions, alive, capacity;
+    long by_state[WORKER_STATE_COUNT], waiting, sessions, alive, capacity;
     struct json_object *o, *workers, *limits;
     int degraded = 0, i;
 
-    if (store_counts(&h->redis, c->key_prefix, NULL, counts) < 0) {
-        handler_redis_failed(h, r, "status");
+    (void)rq;
+    (void)m;
+    if (store_counts(&h->redis, c->key_prefix, NULL, by_state) < 0) {
+        reply_redis_failed(h, r, "status");
         return;
     }
     waiting = store_waiting(&h->redis, c->key_prefix);
     sessions = sessions_count(h);
     if (waiting < 0 || sessions < 0) {
-        handler_redis_failed(h, r, "status");
+        reply_redis_failed(h, r, "status");
         return;
     }
     alive = 0;
     for (i = 0; i < WORKER_STATE_COUNT; i++) {
         if (i != WORKER_DEAD)
-            alive += counts[i];
+            alive += by_state[i];
     }
-    capacity = counts[WORKER_IDLE] +
-               (c->pool_max_workers > alive ? c->pool_max_workers - alive
-                                            : 0);
+    capacity = by_state[WORKER_IDLE] +
+               (c->pool_max_workers > alive ? c->pool_max_workers - alive : 0);
 
     o = json_object_new_object();
     json_object_object_add(o, "available",
-                           json_object_new_boolean(counts[WORKER_IDLE] > 0));
+                           json_object_new_boolean(by_state[WORKER_IDLE] > 0));
     workers = json_object_new_object();
     for (i = 0; i < WORKER_STATE_COUNT; i++)
-        json_object_object_add(
-            workers, worker_state_name((enum worker_state)i),
-            json_object_new_int64(counts[i]));
+        json_object_object_add(workers, worker_state_name((enum worker_state)i),
+                               json_object_new_int64(by_state[i]));
     json_object_object_add(o, "workers", workers);
     json_object_object_add(o, "sessions", json_object_new_int64(sessions));
     json_object_object_add(o, "waiting_creates",
@@ -222,17 +180,20 @@ void handle_status(struct handler *h, struct response *r)
     json_object_object_add(limits, "pool_max_workers",
                            json_object_new_int64(c->pool_max_workers));
     json_object_object_add(o, "limits", limits);
-    reply_json(r, o);
+    answer_json(r, o);
 }
 
-void handle_workers(struct handler *h, struct response *r)
+void handle_workers(struct handler *h, struct request *rq,
+                    const struct route_match *m, struct response *r)
 {
     struct worker_rec *recs = NULL;
     struct json_object *o, *arr;
     size_t n = 0, i;
 
+    (void)rq;
+    (void)m;
     if (store_workers(&h->redis, h->conf->key_prefix, NULL, &recs, &n) < 0) {
-        handler_redis_failed(h, r, "workers");
+        reply_redis_failed(h, r, "workers");
         return;
     }
     arr = json_object_new_array();
@@ -265,17 +226,18 @@ void handle_workers(struct handler *h, struct response *r)
     free(recs);
     o = json_object_new_object();
     json_object_object_add(o, "workers", arr);
-    reply_json(r, o);
+    answer_json(r, o);
 }
 
 void handle_session_list(struct handler *h, struct request *rq,
-                         struct response *r)
+                         const struct route_match *m, struct response *r)
 {
     struct session_rec *recs = NULL;
     struct json_object *o, *arr;
     long offset, limit, total = 0;
     size_t n = 0, i;
 
+    (void)m;
     if (request_query_long(rq, "offset", 0, 1000000000L, 0, &offset) < 0 ||
         request_query_long(rq, "limit", 1, SESSION_LIST_MAX, 100, &limit) <
             0) {
@@ -286,7 +248,7 @@ void handle_session_list(struct handler *h, struct request *rq,
     }
     if (store_session_list(&h->redis, h->conf->key_prefix, offset, limit,
                            &recs, &n, &total) < 0) {
-        handler_redis_failed(h, r, "session list");
+        reply_redis_failed(h, r, "session list");
         return;
     }
     arr = json_object_new_array();
@@ -316,10 +278,11 @@ void handle_session_list(struct handler *h, struct request *rq,
                            offset + limit < total
                                ? json_object_new_int64(offset + limit)
                                : NULL);
-    reply_json(r, o);
+    answer_json(r, o);
 }
 
-void handle_metrics(struct handler *h, struct response *r)
+void handle_metrics(struct handler *h, struct request *rq,
+                    const struct route_match *m, struct response *r)
 {
     static const char *const names[WORKER_STATE_COUNT] = {
         "starting", "idle", "creating", "busy", "releasing", "dead",
@@ -331,6 +294,8 @@ void handle_metrics(struct handler *h, struct response *r)
     redisReply *reply;
     int s;
 
+    (void)rq;
+    (void)m;
     memset(&g, 0, sizeof(g));
     g.nstates = WORKER_STATE_COUNT;
     g.state_names = names;
@@ -339,7 +304,7 @@ void handle_metrics(struct handler *h, struct response *r)
     if (store_counts(&h->redis, c->key_prefix, NULL, g.workers) < 0 ||
         (g.waiting = store_waiting(&h->redis, c->key_prefix)) < 0 ||
         (g.sessions = sessions_count(h)) < 0) {
-        handler_redis_failed(h, r, "metrics");
+        reply_redis_failed(h, r, "metrics");
         return;
     }
     nodes = pool_states(h, &s);
@@ -347,7 +312,7 @@ void handle_metrics(struct handler *h, struct response *r)
     g.degraded = s;
     if (key_build(key, sizeof(key), KEY_STATS, c->key_prefix, NULL) < 0 ||
         (reply = rconn_commandf(&h->redis, "HGETALL %s", key)) == NULL) {
-        handler_redis_failed(h, r, "metrics");
+        reply_redis_failed(h, r, "metrics");
         return;
     }
     response_set(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,

@@ -16,32 +16,35 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 #include "cleanup.h"
 #include "handler.h"
-#include "log.h"
 #include "prog.h"
+#include "release.h"
+#include "store.h"
+#include "util.h"
 
 #define CLEANUP_QUEUE_MAX 4096
 
-struct cleanup_item {
-    struct worker_addr w;
-    char sid[SESSION_ID_MAX + 1];
-    struct cleanup_item *next;
+/* A session that ended whose worker is still to be told and released. */
+struct ended_session {
+    struct worker_addr w;         /* its worker, releasing in Redis */
+    char sid[SESSION_ID_MAX + 1]; /* the session, already gone in Redis */
+    struct ended_session *next;
 };
 
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cond = PTHREAD_COND_INITIALIZER;
-static struct cleanup_item *q_head, *q_tail;
-static long q_len;
+static struct ended_session *q_head, *q_tail;
+static long q_len; /* ended sessions queued */
 static int q_open; /* cleanup threads run: pushing makes sense */
 
 int cleanup_push(const struct worker_addr *w, const char *sid)
 {
-    struct cleanup_item *it;
+    struct ended_session *es;
 
     pthread_mutex_lock(&q_lock);
     if (!q_open || q_len >= CLEANUP_QUEUE_MAX) {
@@ -49,27 +52,27 @@ int cleanup_push(const struct worker_addr *w, const char *sid)
         return -1;
     }
     pthread_mutex_unlock(&q_lock);
-    it = calloc(1, sizeof(*it));
-    if (it == NULL)
+    es = calloc(1, sizeof(*es));
+    if (es == NULL)
         return -1;
-    it->w = *w;
-    snprintf(it->sid, sizeof(it->sid), "%s", sid);
+    es->w = *w;
+    snprintf(es->sid, sizeof(es->sid), "%s", sid);
     pthread_mutex_lock(&q_lock);
     if (q_tail != NULL)
-        q_tail->next = it;
+        q_tail->next = es;
     else
-        q_head = it;
-    q_tail = it;
+        q_head = es;
+    q_tail = es;
     q_len++;
     pthread_cond_signal(&q_cond);
     pthread_mutex_unlock(&q_lock);
     return 0;
 }
 
-/* The oldest item; NULL once the process is stopping. */
-static struct cleanup_item *cleanup_pop(void)
+/* The oldest ended session; NULL once the process is stopping. */
+static struct ended_session *cleanup_pop(void)
 {
-    struct cleanup_item *it = NULL;
+    struct ended_session *es = NULL;
 
     pthread_mutex_lock(&q_lock);
     while (q_head == NULL && !prog_got_term) {
@@ -80,14 +83,14 @@ static struct cleanup_item *cleanup_pop(void)
         pthread_cond_timedwait(&q_cond, &q_lock, &ts);
     }
     if (q_head != NULL && !prog_got_term) {
-        it = q_head;
-        q_head = it->next;
+        es = q_head;
+        q_head = es->next;
         if (q_head == NULL)
             q_tail = NULL;
         q_len--;
     }
     pthread_mutex_unlock(&q_lock);
-    return it;
+    return es;
 }
 
 void cleanup_open(void)
@@ -109,15 +112,15 @@ void *cleanup_thread(void *arg)
 {
     const struct conf *c = arg;
     struct handler h;
-    struct cleanup_item *it;
+    struct ended_session *es;
 
     if (handler_init(&h, c) < 0) {
         handler_release(&h);
         return NULL;
     }
-    while ((it = cleanup_pop()) != NULL) {
-        worker_release(&h, &it->w, it->sid);
-        free(it);
+    while ((es = cleanup_pop()) != NULL) {
+        worker_release(&h, &es->w, es->sid);
+        free(es);
         handler_flush_metrics(&h);
     }
     handler_release(&h);

@@ -5,7 +5,7 @@
 #ifndef STEEL_CLEANUP_H
 #define STEEL_CLEANUP_H
 
-#include "store.h"
+struct worker_addr;
 
 /* Queues the release of worker w after its session sid ended.  Returns
  * 0, or -1 when the queue is full, closed or out of memory: the caller

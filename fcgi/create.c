@@ -1,25 +1,17 @@
 /*
- * create.c - getting a session onto a worker: the wait line for a worker,
- * and the hedged create.
+ * create.c - getting a session onto a worker: the hedged create (create.h).
  *
  * A create runs in one of steel-fcgi's create threads (main.c), never in
- * an accept thread, so creates that wait never delay other routes.
- *
- * Waiting.  A create that finds no idle worker joins this process's wait
- * line (FIFO) and registers in P:waiters, which the spawner reads as
- * demand.  Only the head of the line polls Redis (store_claim every
- * CLAIM_POLL_MS); the others sleep on a condition variable, so a full line
- * costs Redis one claim per poll interval per process, not one per
- * waiting create.  A create leaves the line with a worker, at its
- * create_wait deadline (503 no_worker), or when its client went away.
+ * an accept thread, so creates that wait never delay other routes.  Its
+ * workers come from the wait line of claim.c.
  *
  * Hedging.  A worker that hangs does not fail its create: after a hedge
  * delay without an answer the create claims a second idle worker and
  * sends it the same POST; the first usable answer wins.  If the newest
  * POST also goes unanswered for the delay, a third worker joins (at most
- * CREATE_RACE_MAX POSTs at once, create_attempts workers in all).  The delay is
- * twice the 95th percentile of recent successful create latencies on this
- * process, never below create_hedge_min_ms nor above half of
+ * CREATE_RACE_MAX POSTs at once, create_attempts workers in all).  The
+ * delay is twice the 95th percentile of recent successful create latencies
+ * on this process, never below create_hedge_min_ms nor above half of
  * worker_timeout_ms, so a binary whose normal create takes seconds gets a
  * delay of seconds and its healthy workers are not raced for nothing.
  *
@@ -46,16 +38,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "claim.h"
+#include "create.h"
 #include "handler.h"
 #include "jsonx.h"
 #include "log.h"
+#include "release.h"
+#include "reply.h"
+#include "request.h"
+#include "response.h"
 #include "store.h"
 #include "util.h"
 
-#define CLAIM_POLL_MS   20  /* the head of the wait line polls this often */
-#define LINE_CHECK_MS   50  /* others look at their deadline and client */
 #define LAT_SAMPLES     128 /* recent create latencies kept */
 #define LAT_MIN_SAMPLES 16  /* before that, the delay is HEDGE_COLD x min */
 #define HEDGE_COLD      2
@@ -107,140 +102,6 @@ long create_hedge_delay(const struct conf *c)
     if (delay < c->create_hedge_min_ms)
         delay = c->create_hedge_min_ms;
     return delay;
-}
-
-/* ---- the wait line -------------------------------------------------- */
-
-struct waiter {
-    struct waiter *next;
-};
-
-static pthread_mutex_t line_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t line_cond = PTHREAD_COND_INITIALIZER;
-static struct waiter *line_head, *line_tail;
-
-static void line_leave(struct waiter *me)
-{
-    struct waiter **pp;
-
-    pthread_mutex_lock(&line_lock);
-    for (pp = &line_head; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == me) {
-            *pp = me->next;
-            break;
-        }
-    }
-    line_tail = NULL;
-    for (pp = &line_head; *pp != NULL; pp = &(*pp)->next)
-        line_tail = *pp;
-    pthread_cond_broadcast(&line_cond);
-    pthread_mutex_unlock(&line_lock);
-}
-
-/* Sleeps until me heads the line or ms passed. */
-static void line_wait_turn(struct waiter *me, long ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&line_lock);
-    if (line_head != me)
-        pthread_cond_timedwait(&line_cond, &line_lock, &ts);
-    pthread_mutex_unlock(&line_lock);
-}
-
-static int client_gone(const struct request *rq)
-{
-    return rq->client_gone != NULL && rq->client_gone(rq->client_gone_arg);
-}
-
-enum claim_result {
-    CLAIM_OK,         /* *w is ours */
-    CLAIM_TIMEOUT,    /* nothing idle before the deadline */
-    CLAIM_QUEUE_FULL, /* create_queue_max creates wait already */
-    CLAIM_GONE,       /* the client went away */
-    CLAIM_REDIS,      /* Redis failed (h->redis.errstr) */
-};
-
-/* Gets an idle worker for a create, waiting in the line until deadline.
- * waited_ms gets how long it took. */
-static enum claim_result claim_wait(struct handler *h, struct request *rq,
-                                    int64_t deadline, struct worker_addr *w)
-{
-    const struct conf *c = h->conf;
-    struct waiter me = {NULL};
-    char token[33] = "";
-    enum claim_result res;
-    int empty, rc, registered = 0;
-
-    pthread_mutex_lock(&line_lock);
-    empty = line_head == NULL;
-    pthread_mutex_unlock(&line_lock);
-    if (empty) {
-        rc = store_claim(&h->redis, c->key_prefix, w);
-        if (rc != 0)
-            return rc < 0 ? CLAIM_REDIS : CLAIM_OK;
-    }
-    if (now_mono_ms() >= deadline)
-        return CLAIM_TIMEOUT;
-    if (random_hex(token, sizeof(token)) < 0)
-        return CLAIM_REDIS;
-    rc =
-        store_wait_begin(&h->redis, c->key_prefix, token,
-                         (long)(deadline - now_mono_ms()), c->create_queue_max);
-    if (rc < 0)
-        return CLAIM_REDIS;
-    if (rc == 0)
-        return CLAIM_QUEUE_FULL;
-    registered = 1;
-
-    pthread_mutex_lock(&line_lock);
-    if (line_tail != NULL)
-        line_tail->next = &me;
-    else
-        line_head = &me;
-    line_tail = &me;
-    pthread_mutex_unlock(&line_lock);
-
-    for (;;) {
-        int head;
-
-        if (now_mono_ms() >= deadline) {
-            res = CLAIM_TIMEOUT;
-            break;
-        }
-        if (client_gone(rq)) {
-            res = CLAIM_GONE;
-            break;
-        }
-        pthread_mutex_lock(&line_lock);
-        head = line_head == &me;
-        pthread_mutex_unlock(&line_lock);
-        if (!head) {
-            line_wait_turn(&me, LINE_CHECK_MS);
-            continue;
-        }
-        rc = store_claim(&h->redis, c->key_prefix, w);
-        if (rc < 0) {
-            res = CLAIM_REDIS;
-            break;
-        }
-        if (rc == 1) {
-            res = CLAIM_OK;
-            break;
-        }
-        sleep_ms(CLAIM_POLL_MS);
-    }
-    line_leave(&me);
-    if (registered && store_wait_end(&h->redis, c->key_prefix, token) < 0)
-        log_warnx("wait end: %s", h->redis.errstr);
-    return res;
 }
 
 /* ---- one POST to one worker, inside the thread's multi handle -------- */
@@ -361,7 +222,7 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
     if (rc < 0) {
         /* The worker holds a session Redis does not know; the reaper finds
          * it stuck in creating and cleans it. */
-        handler_redis_failed(h, r, "bind");
+        reply_redis_failed(h, r, "bind");
         return -1;
     }
     if (rc == 0) {
@@ -412,23 +273,6 @@ static void call_clean(struct handler *h, struct call *k)
         log_warnx("worker %s: unclaim: %s", k->w.id, h->redis.errstr);
 }
 
-static void no_worker(struct handler *h, struct response *r, int attempts)
-{
-    if (attempts > 0) {
-        metrics_create_failure(&h->metrics, CREATE_FAIL_WORKER_FAILED);
-        response_error(r, API_ERR_WORKER_FAILED,
-                       "%d worker(s) failed this create and no other was "
-                       "free in time",
-                       attempts);
-    } else {
-        metrics_create_failure(&h->metrics, CREATE_FAIL_NO_WORKER);
-        response_error(r, API_ERR_NO_WORKER,
-                       "no worker became free within %ld s",
-                       h->conf->create_wait);
-    }
-    response_header(r, "Retry-After", "%ld", handler_retry_after(h));
-}
-
 /* The client left before its answer: end the session it would never learn
  * about, so its worker is not held until the TTL. */
 static void create_abandoned(struct handler *h, struct response *r)
@@ -444,15 +288,7 @@ static void create_abandoned(struct handler *h, struct response *r)
         log_info("session %s: client went away before the answer; ended", sid);
         worker_release(h, &w, sid);
     }
-    response_error(r, API_ERR_BAD_REQUEST, "client went away");
-}
-
-/* Sends the answer before the losers are cleaned, when main.c can. */
-static void reply_now(struct request *rq, struct response *r)
-{
-    if (rq->reply_early != NULL && !r->sent &&
-        rq->reply_early(rq->reply_arg, r) == 0)
-        r->sent = 1;
+    reply_client_gone(r);
 }
 
 /* The HTTP handle of race slot i. */
@@ -501,9 +337,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
 
             if (attempts >= c->create_attempts) {
                 metrics_create_failure(&h->metrics, CREATE_FAIL_WORKER_FAILED);
-                response_error(r, API_ERR_WORKER_FAILED,
-                               "the create failed on %d worker(s)", attempts);
-                response_header(r, "Retry-After", "1");
+                reply_create_failed(r, attempts);
                 break;
             }
             cr = claim_wait(h, rq, claim_deadline, &w);
@@ -512,29 +346,28 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                                      (long)(now_mono_ms() - start));
             if (cr == CLAIM_REDIS) {
                 metrics_create_failure(&h->metrics, CREATE_FAIL_REDIS);
-                handler_redis_failed(h, r, "claim");
+                reply_redis_failed(h, r, "claim");
                 break;
             }
             if (cr == CLAIM_TIMEOUT) {
-                no_worker(h, r, attempts);
+                metrics_create_failure(&h->metrics,
+                                       attempts > 0 ? CREATE_FAIL_WORKER_FAILED
+                                                    : CREATE_FAIL_NO_WORKER);
+                reply_no_worker(h, r, attempts);
                 break;
             }
             if (cr == CLAIM_QUEUE_FULL) {
                 metrics_create_failure(&h->metrics, CREATE_FAIL_QUEUE_FULL);
-                response_error(r, API_ERR_QUEUE_FULL,
-                               "%ld creates are already waiting for a "
-                               "worker",
-                               c->create_queue_max);
-                response_header(r, "Retry-After", "%ld",
-                                handler_retry_after(h));
+                reply_queue_full(h, r, c->create_queue_max,
+                                 "waiting for a worker");
                 break;
             }
-            if (cr == CLAIM_GONE || client_gone(rq)) {
+            if (cr == CLAIM_GONE || request_client_gone(rq)) {
                 if (cr == CLAIM_OK)
                     store_unclaim(&h->redis, c->key_prefix, w.id);
                 metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
                 log_debug("create abandoned by the client");
-                response_error(r, API_ERR_BAD_REQUEST, "client went away");
+                reply_client_gone(r);
                 break;
             }
             attempts++;
@@ -582,7 +415,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                 answered = 1;
                 if (k[i].hedge)
                     metrics_hedge(&h->metrics, 1);
-                if (client_gone(rq)) {
+                if (request_client_gone(rq)) {
                     create_abandoned(h, r);
                     done = 0;
                 }
@@ -590,9 +423,9 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                 answered = 1;
             }
         }
-        if (!answered && client_gone(rq)) {
+        if (!answered && request_client_gone(rq)) {
             metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
-            response_error(r, API_ERR_BAD_REQUEST, "client went away");
+            reply_client_gone(r);
             answered = 1;
         }
         if (!answered && now_mono_ms() >= deadline + 1000) {
@@ -617,7 +450,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
     for (i = 0; i < CREATE_RACE_MAX; i++) {
         if (k[i].judged || !k[i].done)
             continue;
-        reply_now(rq, r);
+        request_reply_now(rq, r);
         call_clean(h, &k[i]);
     }
     return done;

@@ -28,7 +28,7 @@
  *                       +--(queue full)--> 503 queue_full
  *
  * Each request is turned into a struct request, answered by
- * handler_serve() and written here.  Only this file knows libfcgi.
+ * router_serve() and written here.  Only this file knows libfcgi.
  *
  * Signals: the main thread alone takes them (the threads block them).
  * SIGTERM/SIGINT call FCGX_ShutdownPending() and set a flag; the main
@@ -53,6 +53,9 @@
 #include "handler.h"
 #include "log.h"
 #include "prog.h"
+#include "reply.h"
+#include "request.h"
+#include "response.h"
 #include "router.h"
 #include "util.h"
 
@@ -124,75 +127,75 @@ static void read_body(FCGX_Request *req, struct request *rq, long max_body)
 
 /* One accepted request.  Creates travel from an accept thread to a create
  * thread in one; its FastCGI connection stays open meanwhile. */
-struct job {
+struct accepted_request {
     FCGX_Request req;
     int64_t arrived_ms; /* monotonic ms it was accepted */
-    struct job *next;
+    struct accepted_request *next;
 };
 
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    struct job *head, *tail;
-    long queued; /* jobs no create thread has taken yet */
-    long cap;    /* most jobs queued: fcgi_create_threads */
-} jobs = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0,
-          0};
+    struct accepted_request *head, *tail;
+    long queued; /* creates no create thread has taken yet */
+    long cap;    /* most creates queued: fcgi_create_threads */
+} creates = {
+    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0};
 
-/* Returns a fresh job, or NULL when out of memory. */
-static struct job *job_new(void)
+/* Returns a fresh accepted_request, or NULL when out of memory. */
+static struct accepted_request *accepted_new(void)
 {
-    struct job *j = calloc(1, sizeof(*j));
+    struct accepted_request *ar = calloc(1, sizeof(*ar));
 
-    if (j != NULL)
-        FCGX_InitRequest(&j->req, 0, 0);
-    return j;
+    if (ar != NULL)
+        FCGX_InitRequest(&ar->req, 0, 0);
+    return ar;
 }
 
-/* Queues j for a create thread.  Returns 0, or -1 when the queue is
- * full (j stays the caller's). */
-static int job_push(struct job *j)
+/* Queues ar for a create thread.  Returns 0, or -1 when the queue is
+ * full (ar stays the caller's). */
+static int creates_push(struct accepted_request *ar)
 {
-    pthread_mutex_lock(&jobs.lock);
-    if (jobs.queued >= jobs.cap) {
-        pthread_mutex_unlock(&jobs.lock);
+    pthread_mutex_lock(&creates.lock);
+    if (creates.queued >= creates.cap) {
+        pthread_mutex_unlock(&creates.lock);
         return -1;
     }
-    j->next = NULL;
-    if (jobs.tail != NULL)
-        jobs.tail->next = j;
+    ar->next = NULL;
+    if (creates.tail != NULL)
+        creates.tail->next = ar;
     else
-        jobs.head = j;
-    jobs.tail = j;
-    jobs.queued++;
-    pthread_cond_signal(&jobs.cond);
-    pthread_mutex_unlock(&jobs.lock);
+        creates.head = ar;
+    creates.tail = ar;
+    creates.queued++;
+    pthread_cond_signal(&creates.cond);
+    pthread_mutex_unlock(&creates.lock);
     return 0;
 }
 
-/* The oldest queued job; NULL once the process is stopping and none is
+/* The oldest queued create; NULL once the process is stopping and none is
  * left. */
-static struct job *job_pop(void)
+static struct accepted_request *creates_pop(void)
 {
-    struct job *j = NULL;
+    struct accepted_request *ar = NULL;
 
-    pthread_mutex_lock(&jobs.lock);
-    while (jobs.head == NULL && !prog_got_term) {
+    pthread_mutex_lock(&creates.lock);
+    while (creates.head == NULL && !prog_got_term) {
         struct timespec ts;
 
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
-        pthread_cond_timedwait(&jobs.cond, &jobs.lock, &ts);
+        pthread_cond_timedwait(&creates.cond, &creates.lock, &ts);
     }
-    if (jobs.head != NULL) {
-        j = jobs.head;
-        jobs.head = j->next;
-        if (jobs.head == NULL)
-            jobs.tail = NULL;
-        jobs.queued--;
+    if (creates.head != NULL) {
+        ar = creates.head;
+        creates.head = ar->next;
+        if (creates.head == NULL)
+            creates.tail = NULL;
+        creates.queued--;
     }
-    pthread_mutex_unlock(&jobs.lock);
-    return j;
+    pthread_mutex_unlock(&creates.lock);
+    return ar;
 }
 
 static void inflight_add(int d)
@@ -282,7 +285,7 @@ static void serve(struct serve_ctx *x, FCGX_Request *req, int64_t arrived)
     x->rq.reply_arg = x;
     x->rq.arrived_ms = arrived;
     read_body(req, &x->rq, x->conf->max_body);
-    handler_serve(&x->h, &x->rq, &x->r);
+    router_serve(&x->h, &x->rq, &x->r);
     if (!x->finished)
         serve_write(x, &x->r);
     log_debug("%s %.200s -> %d (%lld ms)", x->rq.method, x->rq.uri,
@@ -311,10 +314,7 @@ static void serve_queue_full(struct serve_ctx *x, FCGX_Request *req)
     x->finished = 0;
     response_reset(&x->r);
     metrics_create_failure(&x->h.metrics, CREATE_FAIL_QUEUE_FULL);
-    response_error(&x->r, API_ERR_QUEUE_FULL,
-                   "%ld creates are already queued in this handler",
-                   jobs.cap);
-    response_header(&x->r, "Retry-After", "%ld", handler_retry_after(&x->h));
+    reply_queue_full(&x->h, &x->r, creates.cap, "queued in this handler");
     serve_write(x, &x->r);
     handler_flush_metrics(&x->h);
 }
@@ -325,39 +325,39 @@ static void serve_queue_full(struct serve_ctx *x, FCGX_Request *req)
 static void *accept_thread(void *arg)
 {
     struct serve_ctx x;
-    struct job *j = NULL;
+    struct accepted_request *ar = NULL;
 
     if (serve_ctx_init(&x, arg) < 0)
         return NULL;
     while (!prog_got_term) {
         int rc;
 
-        if (j == NULL && (j = job_new()) == NULL) {
+        if (ar == NULL && (ar = accepted_new()) == NULL) {
             log_warnx("out of memory; retrying");
             sleep_ms(100);
             continue;
         }
         pthread_mutex_lock(&accept_lock);
-        rc = prog_got_term ? -1 : FCGX_Accept_r(&j->req);
+        rc = prog_got_term ? -1 : FCGX_Accept_r(&ar->req);
         pthread_mutex_unlock(&accept_lock);
         if (rc < 0)
             break;
         inflight_add(1);
-        j->arrived_ms = now_mono_ms();
-        if (is_create(&j->req)) {
-            if (job_push(j) == 0) {
-                j = NULL; /* the create thread ends it */
+        ar->arrived_ms = now_mono_ms();
+        if (is_create(&ar->req)) {
+            if (creates_push(ar) == 0) {
+                ar = NULL; /* the create thread ends it */
                 continue;
             }
-            serve_queue_full(&x, &j->req);
+            serve_queue_full(&x, &ar->req);
         } else {
-            serve(&x, &j->req, j->arrived_ms);
+            serve(&x, &ar->req, ar->arrived_ms);
         }
         inflight_add(-1);
     }
-    if (j != NULL) {
-        FCGX_Free(&j->req, 1);
-        free(j);
+    if (ar != NULL) {
+        FCGX_Free(&ar->req, 1);
+        free(ar);
     }
     serve_ctx_release(&x);
     return NULL;
@@ -367,13 +367,13 @@ static void *accept_thread(void *arg)
 static void *create_thread(void *arg)
 {
     struct serve_ctx x;
-    struct job *j;
+    struct accepted_request *ar;
 
     if (serve_ctx_init(&x, arg) < 0)
         return NULL;
-    while ((j = job_pop()) != NULL) {
-        serve(&x, &j->req, j->arrived_ms);
-        free(j);
+    while ((ar = creates_pop()) != NULL) {
+        serve(&x, &ar->req, ar->arrived_ms);
+        free(ar);
         inflight_add(-1);
     }
     serve_ctx_release(&x);
@@ -409,7 +409,7 @@ int main(int argc, char **argv)
     /* Cleanup threads: as many as create threads, since each create
      * ends with a DELETE sooner or later. */
     n = prog.conf.fcgi_threads + 2 * prog.conf.fcgi_create_threads;
-    jobs.cap = prog.conf.fcgi_create_threads;
+    creates.cap = prog.conf.fcgi_create_threads;
     threads = calloc((size_t)n, sizeof(*threads));
     if (threads == NULL)
         fatalx("out of memory");
@@ -451,9 +451,9 @@ int main(int argc, char **argv)
                      "backends) to apply a new configuration");
         }
     }
-    pthread_mutex_lock(&jobs.lock);
-    pthread_cond_broadcast(&jobs.cond);
-    pthread_mutex_unlock(&jobs.lock);
+    pthread_mutex_lock(&creates.lock);
+    pthread_cond_broadcast(&creates.cond);
+    pthread_mutex_unlock(&creates.lock);
     cleanup_wake();
     /* Requests in flight get the longest a request may take. */
     deadline = now_mono_ms() + prog.conf.create_wait * 1000 +

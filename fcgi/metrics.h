@@ -23,7 +23,7 @@
 #include <hiredis/hiredis.h>
 
 #include "buf.h"
-#include "router.h"
+#include "route.h"
 
 #define METRICS_NBOUNDS 11 /* buckets: the bounds below, then +Inf */
 

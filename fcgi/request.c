@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "request.h"
+#include "response.h"
 #include "util.h"
 
 void request_init(struct request *rq, size_t max_body)
@@ -108,4 +109,16 @@ int request_query_long(const struct request *rq, const char *name, long min,
         q += len + (amp ? 1 : 0);
     }
     return 0;
+}
+
+int request_client_gone(const struct request *rq)
+{
+    return rq->client_gone != NULL && rq->client_gone(rq->client_gone_arg);
+}
+
+void request_reply_now(struct request *rq, struct response *r)
+{
+    if (rq->reply_early != NULL && !r->sent &&
+        rq->reply_early(rq->reply_arg, r) == 0)
+        r->sent = 1;
 }

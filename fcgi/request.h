@@ -59,4 +59,13 @@ void request_set_params(struct request *rq,
 int request_query_long(const struct request *rq, const char *name, long min,
                        long max, long def, long *out);
 
+/* 1 when the client of rq has gone away (rq->client_gone says so), 0 when
+ * it is still there or nobody can tell. */
+int request_client_gone(const struct request *rq);
+
+/* Writes r to the client now through rq->reply_early, unless r was sent
+ * already or there is no reply_early (the answer then goes out when the
+ * handler returns); r->sent is set once it was written. */
+void request_reply_now(struct request *rq, struct response *r);
+
 #endif

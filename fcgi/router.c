@@ -1,40 +1,60 @@
 /*
- * router.c - the route table (router.h).
+ * router.c - the route table and dispatch (router.h).
  *
  * Patterns are literal paths, or a literal prefix followed by ":id", which
  * matches exactly one path segment that must be a valid session id.  A
  * trailing '/' is a different path (404), as is any percent-encoding in a
  * literal part.
+ *
+ * A request goes lighttpd -> main.c -> router_serve -> the route's
+ * handler (sessions.c or admin.c), which answers into its struct
+ * response; nothing below calls back into this file.  A request that
+ * matches no route, or lacks its token, is answered here (reply.c shapes
+ * the answer).
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "admin.h"
+#include "handler.h"
+#include "reply.h"
+#include "request.h"
+#include "response.h"
 #include "router.h"
+#include "sessions.h"
+#include "util.h"
+
+/* Who may call a route. */
+enum route_access {
+    ROUTE_OPEN,  /* anyone */
+    ROUTE_API,   /* bearer api_token, when one is set */
+    ROUTE_ADMIN, /* bearer admin_token, or api_token when there is none */
+};
 
 struct route {
     const char *method;
     const char *pattern;
     enum route_id id;
-    const char *name;
+    enum route_access access;
+    void (*handle)(struct handler *h, struct request *rq,
+                   const struct route_match *m, struct response *r);
 };
 
 static const struct route routes[ROUTE_COUNT] = {
-    {"POST", "/sessions", ROUTE_SESSIONS_CREATE, "session_create"},
-    {"GET", "/sessions", ROUTE_SESSIONS_LIST, "session_list"},
-    {"GET", "/sessions/:id", ROUTE_SESSION_GET, "session_get"},
-    {"DELETE", "/sessions/:id", ROUTE_SESSION_DELETE, "session_delete"},
-    {"GET", "/health", ROUTE_HEALTH, "health"},
-    {"GET", "/status", ROUTE_STATUS, "status"},
-    {"GET", "/workers", ROUTE_WORKERS, "workers"},
-    {"GET", "/metrics", ROUTE_METRICS, "metrics"},
+    {"POST", "/sessions", ROUTE_SESSIONS_CREATE, ROUTE_API,
+     handle_session_create},
+    {"GET", "/sessions", ROUTE_SESSIONS_LIST, ROUTE_API, handle_session_list},
+    {"GET", "/sessions/:id", ROUTE_SESSION_GET, ROUTE_API, handle_session_get},
+    {"DELETE", "/sessions/:id", ROUTE_SESSION_DELETE, ROUTE_API,
+     handle_session_delete},
+    {"GET", "/health", ROUTE_HEALTH, ROUTE_OPEN, handle_health},
+    {"GET", "/status", ROUTE_STATUS, ROUTE_API, handle_status},
+    {"GET", "/workers", ROUTE_WORKERS, ROUTE_ADMIN, handle_workers},
+    {"GET", "/metrics", ROUTE_METRICS, ROUTE_ADMIN, handle_metrics},
 };
-
-const char *route_name(enum route_id id)
-{
-    return (int)id >= 0 && id < ROUTE_COUNT ? routes[id].name : "unknown";
-}
 
 /* 1 when path matches pattern; a ":id" segment is copied into param and
  * its validity reported in *param_ok. */
@@ -63,8 +83,10 @@ static int pattern_match(const char *pattern, const char *path, size_t plen,
     return 1;
 }
 
-enum route_result route_find(const char *method, const char *uri,
-                             struct route_match *m)
+/* route_find, and *hit the matched row of the table (ROUTE_OK only). */
+static enum route_result route_lookup(const char *method, const char *uri,
+                                      struct route_match *m,
+                                      const struct route **hit)
 {
     const char *q = strchr(uri, '?');
     size_t plen = q ? (size_t)(q - uri) : strlen(uri);
@@ -97,10 +119,92 @@ enum route_result route_find(const char *method, const char *uri,
         if (strcmp(method, routes[i].method) == 0) {
             m->id = routes[i].id;
             snprintf(m->param, sizeof(m->param), "%s", param);
+            *hit = &routes[i];
             return ROUTE_OK;
         }
     }
     if (bad_param && !path_seen)
         return ROUTE_BAD_PARAM;
     return path_seen ? ROUTE_BAD_METHOD : ROUTE_NO_PATH;
+}
+
+enum route_result route_find(const char *method, const char *uri,
+                             struct route_match *m)
+{
+    const struct route *hit;
+
+    return route_lookup(method, uri, m, &hit);
+}
+
+int token_equal(const char *presented, const char *want)
+{
+    size_t lp = strlen(presented), lw = strlen(want), i;
+    unsigned char diff = (unsigned char)(lp != lw);
+
+    /* Walk the full expected length whatever was presented. */
+    for (i = 0; i < lw; i++)
+        diff |= (unsigned char)(want[i] ^ (i < lp ? presented[i] : 0));
+    return diff == 0;
+}
+
+/* Returns 1 when rq may call a route of access. */
+static int router_allowed(const struct handler *h, const struct request *rq,
+                          enum route_access access)
+{
+    const char *want = h->conf->api_token;
+    const char *auth = rq->authorization;
+
+    if (access == ROUTE_OPEN)
+        return 1;
+    if (access == ROUTE_ADMIN && h->conf->admin_token[0] != '\0')
+        want = h->conf->admin_token;
+    if (want[0] == '\0')
+        return 1;
+    if (strncmp(auth, "Bearer ", 7) != 0)
+        return 0;
+    return token_equal(auth + 7, want);
+}
+
+/* router_serve without the metrics. */
+static enum route_id router_dispatch(struct handler *h, struct request *rq,
+                                     struct response *r)
+{
+    struct route_match m;
+    const struct route *rt = NULL;
+
+    if (rq->uri_too_long) {
+        response_error(r, API_ERR_NOT_FOUND, "request path too long");
+        return ROUTE_COUNT;
+    }
+    switch (route_lookup(rq->method, rq->uri, &m, &rt)) {
+    case ROUTE_NO_PATH:
+        reply_no_route(r, rq->method, rq->uri);
+        return ROUTE_COUNT;
+    case ROUTE_BAD_PARAM:
+        reply_bad_session_id(r);
+        return ROUTE_COUNT;
+    case ROUTE_BAD_METHOD:
+        reply_method_not_allowed(r, rq->method, m.allow);
+        return ROUTE_COUNT;
+    case ROUTE_OK:
+        break;
+    }
+    if (!router_allowed(h, rq, rt->access)) {
+        reply_unauthorized(r);
+        return m.id;
+    }
+    rt->handle(h, rq, &m, r);
+    if (r->status == 0)
+        response_error(r, API_ERR_INTERNAL, "handler gave no answer");
+    return m.id;
+}
+
+enum route_id router_serve(struct handler *h, struct request *rq,
+                           struct response *r)
+{
+    int64_t t0 = now_mono_ms();
+    enum route_id id = router_dispatch(h, rq, r);
+
+    metrics_observe_request(&h->metrics, id, (long)(now_mono_ms() - t0));
+    return id;
 }

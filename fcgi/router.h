@@ -1,38 +1,23 @@
 /*
- * router.h - the static route table of steel-fcgi: method, path pattern,
- * handler.  Matching works on the raw request path (before any
- * percent-decoding), so an id can never smuggle a '/' or a NUL.
+ * router.h - the route table of steel-fcgi: method, path pattern, who may
+ * call it, and its handler; matching a request against it and running
+ * the handler (router.c).  Matching works on the raw request path (before
+ * any percent-decoding), so an id can never smuggle a '/' or a NUL.
  */
 #ifndef STEEL_ROUTER_H
 #define STEEL_ROUTER_H
 
-#include <stddef.h>
+#include "route.h"
 
-#include "util.h"
-
-enum route_id {
-    ROUTE_SESSIONS_CREATE = 0,
-    ROUTE_SESSIONS_LIST,
-    ROUTE_SESSION_GET,
-    ROUTE_SESSION_DELETE,
-    ROUTE_HEALTH,
-    ROUTE_STATUS,
-    ROUTE_WORKERS,
-    ROUTE_METRICS,
-    ROUTE_COUNT
-};
+struct handler;
+struct request;
+struct response;
 
 enum route_result {
-    ROUTE_OK = 0,          /* matched; *id and param filled */
-    ROUTE_NO_PATH,         /* no pattern matches: 404 */
-    ROUTE_BAD_METHOD,      /* a pattern matches, not the method: 405 */
-    ROUTE_BAD_PARAM,       /* /sessions/<x> where x is not a valid id: 400 */
-};
-
-struct route_match {
-    enum route_id id;
-    char param[SESSION_ID_MAX + 1]; /* the :id of /sessions/:id */
-    char allow[64];                 /* Allow header value for a 405 */
+    ROUTE_OK = 0,     /* matched; m->id and m->param filled */
+    ROUTE_NO_PATH,    /* no pattern matches: 404 */
+    ROUTE_BAD_METHOD, /* a pattern matches, not the method: 405 */
+    ROUTE_BAD_PARAM,  /* /sessions/<x> where x is not a valid id: 400 */
 };
 
 /* Matches method and the path part of uri (a query string is ignored).
@@ -40,7 +25,14 @@ struct route_match {
 enum route_result route_find(const char *method, const char *uri,
                              struct route_match *m);
 
-/* A short name of a route for logs and metrics ("session_get"). */
-const char *route_name(enum route_id id);
+/* Routes rq, checks its bearer token, runs the route's handler and counts
+ * the request in h's metrics; r always ends up with a complete answer.
+ * Returns the route that ran (ROUTE_COUNT for none). */
+enum route_id router_serve(struct handler *h, struct request *rq,
+                           struct response *r);
+
+/* Constant-time comparison of a presented bearer token with want; 1 when
+ * they are equal.  Exposed for the tests. */
+int token_equal(const char *presented, const char *want);
 
 #endif

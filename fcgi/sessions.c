@@ -18,27 +18,20 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "create.h"
 #include "handler.h"
 #include "jsonx.h"
 #include "log.h"
+#include "release.h"
+#include "reply.h"
+#include "request.h"
+#include "response.h"
+#include "route.h"
+#include "sessions.h"
 #include "store.h"
 #include "util.h"
 
 #define IDEM_POLL_MS 40
-
-static int client_gone(const struct request *rq)
-{
-    return rq->client_gone != NULL && rq->client_gone(rq->client_gone_arg);
-}
-
-void worker_failed(struct handler *h, const struct worker_addr *w,
-                   const char *reason)
-{
-    if (store_mark_dead(&h->redis, h->conf->key_prefix, w->id, reason,
-                        NULL) < 0)
-        log_warnx("worker %s: cannot mark dead (%s): %s", w->id, reason,
-                  h->redis.errstr);
-}
 
 /* 1 when key is a usable Idempotency-Key: 1 to 128 visible ASCII
  * characters. */
@@ -87,7 +80,7 @@ static void create_idempotent(struct handler *h, struct request *rq,
         rc = store_idem_begin(&h->redis, c->key_prefix, key, fp, pending_ms,
                               &h->scratch, &status);
         if (rc < 0) {
-            handler_redis_failed(h, r, "idempotency");
+            reply_redis_failed(h, r, "idempotency");
             return;
         }
         if (rc == STORE_IDEM_DONE) {
@@ -105,11 +98,8 @@ static void create_idempotent(struct handler *h, struct request *rq,
         }
         if (rc == STORE_IDEM_GO)
             break;
-        if (now_mono_ms() >= deadline || client_gone(rq)) {
-            response_error(r, API_ERR_IDEMPOTENCY_IN_PROGRESS,
-                           "a create with this Idempotency-Key is still "
-                           "running");
-            response_header(r, "Retry-After", "1");
+        if (now_mono_ms() >= deadline || request_client_gone(rq)) {
+            reply_idempotency_in_progress(r);
             return;
         }
         sleep_ms(IDEM_POLL_MS);
@@ -125,11 +115,13 @@ static void create_idempotent(struct handler *h, struct request *rq,
 }
 
 void handle_session_create(struct handler *h, struct request *rq,
-                           struct response *r)
+                           const struct route_match *m, struct response *r)
 {
     const struct conf *c = h->conf;
     enum jsonx_type type;
     const char *why = NULL;
+
+    (void)m;
 
     if (rq->body_too_large) {
         response_error(r, API_ERR_BODY_TOO_LARGE,
@@ -163,26 +155,27 @@ void handle_session_create(struct handler *h, struct request *rq,
         create_session(h, rq, r);
 }
 
-void handle_session_get(struct handler *h, const char *sid,
-                        struct response *r)
+void handle_session_get(struct handler *h, struct request *rq,
+                        const struct route_match *m, struct response *r)
 {
     const struct conf *c = h->conf;
+    const char *sid = m->param;
     struct worker_addr w;
     struct whttp_resp resp;
     enum whttp_result res;
     char path[SESSION_ID_MAX + 16];
     int rc;
 
+    (void)rq;
     rc = store_touch(&h->redis, c->key_prefix, sid, c->session_ttl * 1000,
                      &w);
     if (rc < 0) {
-        handler_redis_failed(h, r, "touch");
+        reply_redis_failed(h, r, "touch");
         return;
     }
     if (rc == 0) {
         log_debug("session %s: not found", sid);
-        response_error(r, API_ERR_SESSION_NOT_FOUND,
-                       "no live session with this id");
+        reply_no_session(r);
         return;
     }
     snprintf(path, sizeof(path), "/sessions/%s", sid);
@@ -201,8 +194,7 @@ void handle_session_get(struct handler *h, const char *sid,
                  sid, w.id, w.host, w.port);
         if (store_end(&h->redis, c->key_prefix, sid, &w) < 0)
             log_warnx("session %s: drop: %s", sid, h->redis.errstr);
-        response_error(r, API_ERR_SESSION_NOT_FOUND,
-                       "no live session with this id");
+        reply_no_session(r);
         return;
     }
     if (res == WHTTP_REFUSED || res == WHTTP_BROKEN) {
@@ -228,65 +220,21 @@ void handle_session_get(struct handler *h, const char *sid,
                    whttp_result_str(res));
 }
 
-int worker_clean(struct handler *h, const struct worker_addr *w,
-                 const char *sid)
-{
-    const struct conf *c = h->conf;
-    struct whttp_resp resp;
-    enum whttp_result res;
-    char path[SESSION_ID_MAX + 16], held[SESSION_ID_MAX + 1];
-    const char *why = NULL;
-    int available = 0;
-
-    snprintf(path, sizeof(path), "/sessions/%s", sid);
-    res = whttp_request(&h->http, "DELETE", w->host, w->port, path, NULL, 0,
-                        c->worker_connect_timeout_ms, c->worker_timeout_ms,
-                        &resp);
-    if (res != WHTTP_OK) {
-        log_warnx("worker %s (%s:%d): DELETE of session %s: %s; marked "
-                  "dead",
-                  w->id, w->host, w->port, sid, whttp_result_str(res));
-        worker_failed(h, w, "delete failed");
-        return -1;
-    }
-    res = whttp_request(&h->http, "GET", w->host, w->port, "/status", NULL,
-                        0, c->worker_connect_timeout_ms,
-                        c->worker_timeout_ms, &resp);
-    if (res != WHTTP_OK || resp.status != 200 ||
-        jsonx_worker_status(resp.body, resp.len, &available, held,
-                            sizeof(held), &why) < 0 ||
-        !available || held[0] != '\0') {
-        log_info("worker %s (%s:%d): not clean after DELETE of session %s; "
-                 "left to the reaper",
-                 w->id, w->host, w->port, sid);
-        return 0;
-    }
-    return 1;
-}
-
-void worker_release(struct handler *h, const struct worker_addr *w,
-                    const char *sid)
-{
-    if (worker_clean(h, w, sid) == 1 &&
-        store_released(&h->redis, h->conf->key_prefix, w->id) < 0)
-        log_warnx("worker %s: release: %s", w->id, h->redis.errstr);
-}
-
 void handle_session_delete(struct handler *h, struct request *rq,
-                           const char *sid, struct response *r)
+                           const struct route_match *m, struct response *r)
 {
+    const char *sid = m->param;
     struct worker_addr w;
     int rc;
 
     rc = store_end(&h->redis, h->conf->key_prefix, sid, &w);
     if (rc < 0) {
-        handler_redis_failed(h, r, "end");
+        reply_redis_failed(h, r, "end");
         return;
     }
     if (rc == 0) {
         log_debug("session %s: not found for DELETE", sid);
-        response_error(r, API_ERR_SESSION_NOT_FOUND,
-                       "no live session with this id");
+        reply_no_session(r);
         return;
     }
     log_debug("session %s: deleted", sid);
@@ -294,8 +242,7 @@ void handle_session_delete(struct handler *h, struct request *rq,
     /* The session is gone for every client already; the worker's own
      * clean-up need not make this one wait, nor hold this thread. */
     if (rc == 1 && cleanup_push(&w, sid) < 0) {
-        if (rq->reply_early != NULL && rq->reply_early(rq->reply_arg, r) == 0)
-            r->sent = 1;
+        request_reply_now(rq, r);
         worker_release(h, &w, sid);
     }
 }

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "check_suites.h"
-#include "handler.h"
 #include "jsonx.h"
 #include "request.h"
 #include "response.h"

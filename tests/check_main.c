@@ -21,6 +21,7 @@ int main(void)
     srunner_add_suite(sr, util_suite());
     srunner_add_suite(sr, log_suite());
     srunner_add_suite(sr, fcgi_suite());
+    srunner_add_suite(sr, handlers_suite());
     srunner_add_suite(sr, metrics_suite());
     srunner_add_suite(sr, reaper_suite());
     srunner_add_suite(sr, spawner_suite());

@@ -13,6 +13,7 @@ Suite *jsonx_suite(void);
 Suite *util_suite(void);
 Suite *log_suite(void);
 Suite *fcgi_suite(void);
+Suite *handlers_suite(void);
 Suite *metrics_suite(void);
 Suite *reaper_suite(void);
 Suite *spawner_suite(void);

@@ -1,0 +1,28 @@
+/*
+ * claim.h - an idle worker for a create, waiting in this process's line
+ * for one when none is idle (claim.c).
+ */
+#ifndef STEEL_CLAIM_H
+#define STEEL_CLAIM_H
+
+#include <stdint.h>
+
+struct handler;
+struct request;
+struct worker_addr;
+
+enum claim_result {
+    CLAIM_OK,         /* *w is ours: creating, for this create alone */
+    CLAIM_TIMEOUT,    /* nothing idle before the deadline */
+    CLAIM_QUEUE_FULL, /* create_queue_max creates wait already, all nodes */
+    CLAIM_GONE,       /* the client went away */
+    CLAIM_REDIS,      /* Redis failed (h->redis.errstr) */
+};
+
+/* Claims an idle worker into *w (store_claim), waiting in the line until
+ * deadline (monotonic ms) when none is idle.  Creates that wait are
+ * registered in P:waiters meanwhile. */
+enum claim_result claim_wait(struct handler *h, struct request *rq,
+                             int64_t deadline, struct worker_addr *w);
+
+#endif

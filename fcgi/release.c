@@ -1,0 +1,77 @@
+/*
+ * release.c - what becomes of a worker after its session ended or after
+ * it failed a request: it is told to end the session, checked clean and
+ * given back to the idle pool, or declared dead (release.h).
+ *
+ * Invariants:
+ *   - a worker goes releasing -> idle only after its /status said it is
+ *     available and holds no session;
+ *   - a worker whose DELETE failed, or that failed any call, is declared
+ *     dead (store_mark_dead) and never given back: the spawner replaces
+ *     it;
+ *   - a worker that answered but is not clean stays releasing: the reaper
+ *     decides about it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "handler.h"
+#include "jsonx.h"
+#include "log.h"
+#include "release.h"
+#include "store.h"
+#include "util.h"
+
+void worker_failed(struct handler *h, const struct worker_addr *w,
+                   const char *reason)
+{
+    if (store_mark_dead(&h->redis, h->conf->key_prefix, w->id, reason,
+                        NULL) < 0)
+        log_warnx("worker %s: cannot mark dead (%s): %s", w->id, reason,
+                  h->redis.errstr);
+}
+
+int worker_clean(struct handler *h, const struct worker_addr *w,
+                 const char *sid)
+{
+    const struct conf *c = h->conf;
+    struct whttp_resp resp;
+    enum whttp_result res;
+    char path[SESSION_ID_MAX + 16], held[SESSION_ID_MAX + 1];
+    const char *why = NULL;
+    int available = 0;
+
+    snprintf(path, sizeof(path), "/sessions/%s", sid);
+    res = whttp_request(&h->http, "DELETE", w->host, w->port, path, NULL, 0,
+                        c->worker_connect_timeout_ms, c->worker_timeout_ms,
+                        &resp);
+    if (res != WHTTP_OK) {
+        log_warnx("worker %s (%s:%d): DELETE of session %s: %s; marked "
+                  "dead",
+                  w->id, w->host, w->port, sid, whttp_result_str(res));
+        worker_failed(h, w, "delete failed");
+        return -1;
+    }
+    res = whttp_request(&h->http, "GET", w->host, w->port, "/status", NULL,
+                        0, c->worker_connect_timeout_ms,
+                        c->worker_timeout_ms, &resp);
+    if (res != WHTTP_OK || resp.status != 200 ||
+        jsonx_worker_status(resp.body, resp.len, &available, held,
+                            sizeof(held), &why) < 0 ||
+        !available || held[0] != '\0') {
+        log_info("worker %s (%s:%d): not clean after DELETE of session %s; "
+                 "left to the reaper",
+                 w->id, w->host, w->port, sid);
+        return 0;
+    }
+    return 1;
+}
+
+void worker_release(struct handler *h, const struct worker_addr *w,
+                    const char *sid)
+{
+    if (worker_clean(h, w, sid) == 1 &&
+        store_released(&h->redis, h->conf->key_prefix, w->id) < 0)
+        log_warnx("worker %s: release: %s", w->id, h->redis.errstr);
+}

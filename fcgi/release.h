@@ -1,0 +1,28 @@
+/*
+ * release.h - what becomes of a worker after its session ended or after it
+ * failed a request: cleaned and given back, or declared dead (release.c).
+ * Called by the session handlers, the create and the cleanup threads.
+ */
+#ifndef STEEL_RELEASE_H
+#define STEEL_RELEASE_H
+
+struct handler;
+struct worker_addr;
+
+/* Declares w dead after it failed a request (reason is kept in its
+ * record); the spawner replaces it.  Logging the failure is the caller's;
+ * a Redis failure is logged here. */
+void worker_failed(struct handler *h, const struct worker_addr *w,
+                   const char *reason);
+
+/* Sends DELETE /sessions/<sid> to w, then reads its /status.  Returns 1
+ * when w says it is free and holds nothing, 0 when it is not clean (left
+ * to the reaper), -1 when the DELETE failed (w was declared dead). */
+int worker_clean(struct handler *h, const struct worker_addr *w,
+                 const char *sid);
+
+/* worker_clean, then releasing -> idle when w is clean. */
+void worker_release(struct handler *h, const struct worker_addr *w,
+                    const char *sid);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * reply.c - the shared error answers of steel-fcgi (reply.h).
+ *
+ * Every Retry-After, Allow and WWW-Authenticate steel-fcgi sends is set
+ * here; the JSON error shape itself is response_error's.  The estimate for a
+ * full pool reads Redis directly (the oldest entry of P:sessions and
+ * Redis's clock), so it holds for every node, not only this process.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "handler.h"
+#include "keys.h"
+#include "log.h"
+#include "reply.h"
+#include "response.h"
+#include "store.h"
+#include "util.h"
+
+void reply_redis_failed(struct handler *h, struct response *r, const char *what)
+{
+    log_warnx("%s: %s", what, h->redis.errstr);
+    response_error(r, API_ERR_REDIS_UNAVAILABLE,
+                   "state store unavailable, try again");
+    response_header(r, "Retry-After", "1");
+}
+
+/* Seconds until the least recently used session expires, from P:sessions
+ * and Redis's clock; session_ttl when Redis cannot tell. */
+static long oldest_session_expiry(struct handler *h)
+{
+    char key[KEY_MAX];
+    redisReply *reply, *t;
+    long secs = h->conf->session_ttl;
+
+    if (key_build(key, sizeof(key), KEY_SESSIONS, h->conf->key_prefix, NULL) <
+            0 ||
+        (reply = rconn_commandf(&h->redis, "ZRANGE %s 0 0 WITHSCORES", key)) ==
+            NULL)
+        return secs;
+    t = rconn_commandf(&h->redis, "TIME");
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && t != NULL &&
+        t->type == REDIS_REPLY_ARRAY && t->elements == 2) {
+        long long last = strtoll(reply->element[1]->str, NULL, 10);
+        long long now = strtoll(t->element[0]->str, NULL, 10) * 1000;
+        long long left = last + h->conf->session_ttl * 1000LL - now;
+
+        secs = (long)((left + 999) / 1000);
+    }
+    if (t != NULL)
+        freeReplyObject(t);
+    freeReplyObject(reply);
+    return secs;
+}
+
+long reply_retry_after(struct handler *h)
+{
+    long by_state[WORKER_STATE_COUNT];
+    long busy, alive, secs;
+
+    if (store_counts(&h->redis, h->conf->key_prefix, NULL, by_state) < 0)
+        return 1;
+    alive = by_state[WORKER_STARTING] + by_state[WORKER_IDLE] +
+            by_state[WORKER_CREATING] + by_state[WORKER_BUSY] +
+            by_state[WORKER_RELEASING];
+    busy = by_state[WORKER_BUSY] + by_state[WORKER_CREATING];
+    /* Workers are starting or the pool can still grow: soon. */
+    if (by_state[WORKER_STARTING] > 0 || alive < h->conf->pool_max_workers)
+        return 1;
+    if (busy == 0)
+        return 1;
+    /* Full: a worker frees up when a session ends, at the latest when the
+     * least recently used one expires. */
+    secs = oldest_session_expiry(h);
+    if (secs < 1)
+        secs = 1;
+    if (secs > h->conf->session_ttl)
+        secs = h->conf->session_ttl;
+    return secs;
+}
+
+void reply_no_worker(struct handler *h, struct response *r, int attempts)
+{
+    if (attempts > 0)
+        response_error(r, API_ERR_WORKER_FAILED,
+                       "%d worker(s) failed this create and no other was "
+                       "free in time",
+                       attempts);
+    else
+        response_error(r, API_ERR_NO_WORKER,
+                       "no worker became free within %ld s",
+                       h->conf->create_wait);
+    response_header(r, "Retry-After", "%ld", reply_retry_after(h));
+}
+
+void reply_create_failed(struct response *r, int attempts)
+{
+    response_error(r, API_ERR_WORKER_FAILED,
+                   "the create failed on %d worker(s)", attempts);
+    response_header(r, "Retry-After", "1");
+}
+
+void reply_queue_full(struct handler *h, struct response *r, long queued,
+                      const char *where)
+{
+    response_error(r, API_ERR_QUEUE_FULL, "%ld creates are already %s", queued,
+                   where);
+    response_header(r, "Retry-After", "%ld", reply_retry_after(h));
+}
+
+void reply_idempotency_in_progress(struct response *r)
+{
+    response_error(r, API_ERR_IDEMPOTENCY_IN_PROGRESS,
+                   "a create with this Idempotency-Key is still running");
+    response_header(r, "Retry-After", "1");
+}
+
+void reply_no_session(struct response *r)
+{
+    response_error(r, API_ERR_SESSION_NOT_FOUND,
+                   "no live session with this id");
+}
+
+void reply_client_gone(struct response *r)
+{
+    response_error(r, API_ERR_BAD_REQUEST, "client went away");
+}
+
+void reply_no_route(struct response *r, const char *method, const char *uri)
+{
+    response_error(r, API_ERR_NOT_FOUND, "no such route: %s %.100s", method,
+                   uri);
+}
+
+void reply_bad_session_id(struct response *r)
+{
+    response_error(r, API_ERR_INVALID_SESSION_ID,
+                   "a session id is 1 to %d characters of [A-Za-z0-9._~-]",
+                   SESSION_ID_MAX);
+}
+
+void reply_method_not_allowed(struct response *r, const char *method,
+                              const char *allow)
+{
+    response_error(r, API_ERR_METHOD_NOT_ALLOWED,
+                   "method %s is not allowed here; allowed: %s", method, allow);
+    response_header(r, "Allow", "%s", allow);
+}
+
+void reply_unauthorized(struct response *r)
+{
+    response_error(r, API_ERR_UNAUTHORIZED, "missing or wrong bearer token");
+    response_header(r, "WWW-Authenticate", "Bearer");
+}

@@ -1,0 +1,67 @@
+/*
+ * reply.h - the error answers that carry a header of their own: every one
+ * that tells the client to come back later (503, 502 and 409 with
+ * Retry-After), the router's 405 (Allow) and 401 (WWW-Authenticate); and
+ * those several places give: the router's 404 and 400, the 404 of a
+ * session that is not there, the answer to a client that left.
+ *
+ * Handlers call these; they call no handler.  They shape r through
+ * response.h; only reply_retry_after reads Redis.  Counting a failure in
+ * the metrics is the caller's.
+ */
+#ifndef STEEL_REPLY_H
+#define STEEL_REPLY_H
+
+struct handler;
+struct response;
+
+/* 503 redis_unavailable with Retry-After: 1, after logging what failed
+ * (what names the operation) with h's Redis error. */
+void reply_redis_failed(struct handler *h, struct response *r,
+                        const char *what);
+
+/* The Retry-After seconds to suggest when no worker is free now: 1 while
+ * workers start or the pool may grow, else until the least recently used
+ * session expires (at most session_ttl).  1 when Redis fails. */
+long reply_retry_after(struct handler *h);
+
+/* No worker for a create before its create_wait deadline: 503 no_worker,
+ * or 502 worker_failed when attempts workers failed it before; with
+ * reply_retry_after. */
+void reply_no_worker(struct handler *h, struct response *r, int attempts);
+
+/* 502 worker_failed: the create failed on all of its attempts workers;
+ * Retry-After: 1. */
+void reply_create_failed(struct response *r, int attempts);
+
+/* 503 queue_full: queued creates are already where ("waiting for a
+ * worker"); with reply_retry_after. */
+void reply_queue_full(struct handler *h, struct response *r, long queued,
+                      const char *where);
+
+/* 409 idempotency_in_progress, Retry-After: 1: a create with the same
+ * Idempotency-Key is still running. */
+void reply_idempotency_in_progress(struct response *r);
+
+/* 404 session_not_found. */
+void reply_no_session(struct response *r);
+
+/* 400 for a client that closed its connection before its answer (nobody
+ * reads it; lighttpd logs it). */
+void reply_client_gone(struct response *r);
+
+/* 404 not_found: no route has this path (the message quotes method and
+ * the first 100 bytes of uri). */
+void reply_no_route(struct response *r, const char *method, const char *uri);
+
+/* 400 invalid_session_id: the :id of /sessions/:id is no session id. */
+void reply_bad_session_id(struct response *r);
+
+/* 405 method_not_allowed with Allow: allow (the route's methods). */
+void reply_method_not_allowed(struct response *r, const char *method,
+                              const char *allow);
+
+/* 401 unauthorized with WWW-Authenticate: Bearer. */
+void reply_unauthorized(struct response *r);
+
+#endif

@@ -1,0 +1,527 @@
+/*
+ * check_handlers.c - steel-fcgi's handlers below the FastCGI edge: a
+ * struct request goes through router_serve() and the answer, the store's
+ * state and what the workers saw are checked.
+ *
+ * The seams: Redis is fake_store.c, link-time fakes of the store.h
+ * functions (fake_store.h says why that needs no test hook in production
+ * code); workers are fake_worker.c, real HTTP on loopback ports, so
+ * whttp.c and the create's libcurl multi handle run as they do in
+ * production.  Timings are scaled down: worker_timeout_ms 600, a hedge
+ * delay of 100 ms, create_wait 1 s.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "check_suites.h"
+#include "cleanup.h"
+#include "create.h"
+#include "fake_store.h"
+#include "fake_worker.h"
+#include "handler.h"
+#include "jsonx.h"
+#include "prog.h"
+#include "request.h"
+#include "response.h"
+#include "router.h"
+
+#define WORKER_TIMEOUT_MS 600
+#define HEDGE_MIN_MS      50 /* a cold hedge delay is twice this */
+
+static struct conf conf;
+static struct handler h;
+static struct request rq;
+static struct response r;
+static struct fake_worker w1, w2; /* ids "w1" and "w2" in the store */
+static int early_status;          /* what reply_early sent; 0: not called */
+static int64_t started_ms, early_ms;
+
+static int record_early(void *arg, struct response *resp)
+{
+    (void)arg;
+    early_status = resp->status;
+    early_ms = now_mono_ms();
+    return 0;
+}
+
+static void setup(void)
+{
+    fake_store_reset();
+    prog_got_term = 0;
+    ck_assert_int_eq(conf_defaults(&conf), 0);
+    /* Only admin.c and the Retry-After estimate talk to Redis directly;
+     * here they find none. */
+    snprintf(conf.redis, sizeof(conf.redis), "/nonexistent/redis.sock");
+    conf.worker_connect_timeout_ms = 200;
+    conf.worker_timeout_ms = WORKER_TIMEOUT_MS;
+    conf.create_wait = 1;
+    conf.create_attempts = 3;
+    conf.create_hedge_min_ms = HEDGE_MIN_MS;
+    conf.create_queue_max = 10;
+    ck_assert_int_eq(curl_global_init(CURL_GLOBAL_NOTHING), CURLE_OK);
+    ck_assert_int_eq(handler_init(&h, &conf), 0);
+    request_init(&rq, (size_t)conf.max_body);
+    response_init(&r, (size_t)conf.max_body * 2 + 65536);
+    memset(&w1, 0, sizeof(w1));
+    memset(&w2, 0, sizeof(w2));
+    early_status = 0;
+}
+
+static void teardown(void)
+{
+    fake_worker_stop(&w1);
+    fake_worker_stop(&w2);
+    response_release(&r);
+    request_release(&rq);
+    handler_release(&h);
+    curl_global_cleanup();
+}
+
+/* Starts fw as worker id in state st (holding sid when busy) and tells
+ * the store about it. */
+static void worker(struct fake_worker *fw, const char *id, enum worker_state st,
+                   const char *sid)
+{
+    ck_assert_int_eq(fake_worker_start(fw, id), 0);
+    if (sid != NULL)
+        fake_worker_hold(fw, sid);
+    fake_store_add_worker(id, fw->port, st, sid);
+}
+
+/* Makes rq a fresh request method uri with body (NULL: none). */
+static void prepare(const char *method, const char *uri, const char *body)
+{
+    request_reset(&rq);
+    snprintf(rq.method, sizeof(rq.method), "%s", method);
+    snprintf(rq.uri, sizeof(rq.uri), "%s", uri);
+    if (body != NULL) {
+        buf_appends(&rq.body, body);
+        rq.content_length = (long)strlen(body);
+    }
+    rq.reply_early = record_early;
+}
+
+/* Sends rq through the route table into a fresh r. */
+static void serve(void)
+{
+    response_reset(&r);
+    early_status = 0;
+    started_ms = rq.arrived_ms = now_mono_ms();
+    router_serve(&h, &rq, &r);
+}
+
+static void run(const char *method, const char *uri, const char *body)
+{
+    prepare(method, uri, body);
+    serve();
+}
+
+static long elapsed_ms(void)
+{
+    return (long)(now_mono_ms() - started_ms);
+}
+
+/* The "error" code of an error answer, "" for none. */
+static const char *error_code(void)
+{
+    static char code[64];
+    struct json_object *o, *v;
+    const char *why;
+
+    code[0] = '\0';
+    o = jsonx_parse(r.body.data, r.body.len, &why);
+    if (o != NULL && json_object_object_get_ex(o, "error", &v))
+        snprintf(code, sizeof(code), "%s", json_object_get_string(v));
+    json_object_put(o);
+    return code;
+}
+
+/* The value of extra header name, NULL when absent. */
+static const char *header(const char *name)
+{
+    int i;
+
+    for (i = 0; i < r.nheaders; i++) {
+        if (strcmp(r.header_name[i], name) == 0)
+            return r.header_value[i];
+    }
+    return NULL;
+}
+
+static int body_has(const char *s)
+{
+    return r.body.len > 0 && strstr(r.body.data, s) != NULL;
+}
+
+/* ---- POST /sessions ---------------------------------------------------- */
+
+START_TEST(test_create)
+{
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    run("POST", "/sessions", "{\"user\": \"a\"}");
+    ck_assert_int_eq(r.status, 201);
+    ck_assert(body_has("\"id\": \"w1-1\""));
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_BUSY);
+    ck_assert_str_eq(fake_store_session("w1"), "w1-1");
+    ck_assert_int_eq(w1.posts, 1);
+    ck_assert_int_eq(h.metrics.hedges, 0);
+}
+END_TEST
+
+/* The first worker never answers: after the hedge delay a second one gets
+ * the same POST and wins; the client has its answer before the hung POST
+ * times out, and the hung worker is declared dead after it. */
+START_TEST(test_create_hedged)
+{
+    w1.hang_create = 1;
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    worker(&w2, "w2", WORKER_IDLE, NULL);
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 201);
+    ck_assert(body_has("\"id\": \"w2-1\""));
+    ck_assert_int_eq(early_status, 201);
+    ck_assert_int_ge(early_ms - started_ms, 2 * HEDGE_MIN_MS);
+    ck_assert_int_lt(early_ms - started_ms, WORKER_TIMEOUT_MS);
+    ck_assert_int_ge(elapsed_ms(), WORKER_TIMEOUT_MS - 50);
+    ck_assert_int_eq(fake_store_state("w2"), WORKER_BUSY);
+    ck_assert_str_eq(fake_store_session("w2"), "w2-1");
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
+    ck_assert_str_eq(fake_store_dead_reason("w1"), "create failed (hedged)");
+    ck_assert_int_eq(w1.posts, 1);
+    ck_assert_int_eq(w2.posts, 1);
+    ck_assert_int_eq(h.metrics.hedges, 1);
+    ck_assert_int_eq(h.metrics.hedge_wins, 1);
+}
+END_TEST
+
+START_TEST(test_hedge_delay)
+{
+    ck_assert_int_eq(create_hedge_delay(&conf), 2 * HEDGE_MIN_MS);
+    conf.create_hedge_min_ms = 0;
+    ck_assert_int_eq(create_hedge_delay(&conf), -1);
+}
+END_TEST
+
+/* No worker is idle until the create_wait deadline: the create waits in
+ * line, registered in P:waiters, then gets 503 no_worker. */
+START_TEST(test_create_no_worker)
+{
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(error_code(), "no_worker");
+    ck_assert_str_eq(header("Retry-After"), "1");
+    ck_assert_int_ge(elapsed_ms(), conf.create_wait * 1000 - 50);
+    ck_assert_int_eq(fake_store_wait_begins(), 1);
+    ck_assert_int_eq(fake_store_waiting_now(), 0);
+    ck_assert_int_eq(h.metrics.create_fail[CREATE_FAIL_NO_WORKER], 1);
+}
+END_TEST
+
+static void *free_w1_later(void *arg)
+{
+    (void)arg;
+    sleep_ms(200);
+    fake_store_add_worker("w1", w1.port, WORKER_IDLE, NULL);
+    return NULL;
+}
+
+START_TEST(test_create_waits_for_worker)
+{
+    pthread_t t;
+
+    ck_assert_int_eq(fake_worker_start(&w1, "w1"), 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, free_w1_later, NULL), 0);
+    run("POST", "/sessions", "{}");
+    pthread_join(t, NULL);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_int_ge(elapsed_ms(), 150);
+    ck_assert_int_eq(fake_store_wait_begins(), 1);
+    ck_assert_int_eq(fake_store_waiting_now(), 0);
+}
+END_TEST
+
+START_TEST(test_create_queue_full)
+{
+    conf.create_queue_max = 0;
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(error_code(), "queue_full");
+    ck_assert_ptr_nonnull(header("Retry-After"));
+    ck_assert_int_lt(elapsed_ms(), 500);
+}
+END_TEST
+
+START_TEST(test_create_next_worker)
+{
+    w1.create_status = 500;
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    worker(&w2, "w2", WORKER_IDLE, NULL);
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 201);
+    ck_assert(body_has("w2-1"));
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
+    ck_assert_str_eq(fake_store_dead_reason("w1"), "create failed");
+}
+END_TEST
+
+START_TEST(test_create_all_failed)
+{
+    conf.create_attempts = 2;
+    w1.create_status = 500;
+    w2.create_status = 502;
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    worker(&w2, "w2", WORKER_IDLE, NULL);
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 502);
+    ck_assert_str_eq(error_code(), "worker_failed");
+    ck_assert_str_eq(header("Retry-After"), "1");
+    ck_assert_int_eq(fake_store_state("w2"), WORKER_DEAD);
+}
+END_TEST
+
+/* A repeat with the same Idempotency-Key and body gets the stored
+ * answer without a second create; another body under the key is refused. */
+START_TEST(test_create_idempotent)
+{
+    char first[256];
+
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    prepare("POST", "/sessions", "{\"a\": 1}");
+    snprintf(rq.idempotency_key, sizeof(rq.idempotency_key), "k1");
+    serve();
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_ptr_null(header("Idempotent-Replayed"));
+    snprintf(first, sizeof(first), "%.*s", (int)r.body.len, r.body.data);
+    serve();
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(header("Idempotent-Replayed"), "true");
+    ck_assert_str_eq(r.body.data, first);
+    ck_assert_int_eq(w1.posts, 1);
+    prepare("POST", "/sessions", "{\"a\": 2}");
+    snprintf(rq.idempotency_key, sizeof(rq.idempotency_key), "k1");
+    serve();
+    ck_assert_int_eq(r.status, 422);
+    ck_assert_str_eq(error_code(), "idempotency_conflict");
+}
+END_TEST
+
+START_TEST(test_create_bad_body)
+{
+    run("POST", "/sessions", "[1]");
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(error_code(), "not_an_object");
+    ck_assert_int_eq(fake_store_wait_begins(), 0);
+}
+END_TEST
+
+START_TEST(test_create_redis_down)
+{
+    fake_store_redis_down(1);
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(error_code(), "redis_unavailable");
+    ck_assert_str_eq(header("Retry-After"), "1");
+}
+END_TEST
+
+/* ---- GET /sessions/:id -------------------------------------------------- */
+
+START_TEST(test_get)
+{
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    run("GET", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(body_has("\"id\": \"s1\""));
+    ck_assert_int_eq(w1.gets, 1);
+}
+END_TEST
+
+/* The worker no longer holds the session: 404, and the session ends. */
+START_TEST(test_get_worker_404)
+{
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    fake_worker_hold(&w1, "");
+    run("GET", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(error_code(), "session_not_found");
+    ck_assert(!fake_store_session_alive("s1"));
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_RELEASING);
+}
+END_TEST
+
+/* Nothing listens where the worker was: 404, and the worker is dead. */
+START_TEST(test_get_refused)
+{
+    fake_store_add_worker("w1", fake_port_refused(), WORKER_BUSY, "s1");
+    run("GET", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(error_code(), "session_not_found");
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
+    ck_assert_str_eq(fake_store_dead_reason("w1"), "unreachable");
+    ck_assert(!fake_store_session_alive("s1"));
+}
+END_TEST
+
+/* The worker hangs: 504 after worker_timeout_ms; the session stays. */
+START_TEST(test_get_timeout)
+{
+    w1.hang_get = 1;
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    run("GET", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 504);
+    ck_assert_str_eq(error_code(), "worker_timeout");
+    ck_assert_int_ge(elapsed_ms(), WORKER_TIMEOUT_MS - 50);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_BUSY);
+    ck_assert(fake_store_session_alive("s1"));
+}
+END_TEST
+
+START_TEST(test_get_unknown)
+{
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    run("GET", "/sessions/s2", NULL);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(error_code(), "session_not_found");
+    ck_assert_int_eq(w1.gets, 0);
+}
+END_TEST
+
+START_TEST(test_get_redis_down)
+{
+    fake_store_redis_down(1);
+    run("GET", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(error_code(), "redis_unavailable");
+}
+END_TEST
+
+/* ---- DELETE /sessions/:id ----------------------------------------------- */
+
+/* No cleanup threads run (the queue is closed): the handler answers 204
+ * first, then tells the worker and gives it back itself. */
+START_TEST(test_delete)
+{
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    run("DELETE", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 204);
+    ck_assert_int_eq(early_status, 204);
+    ck_assert(!fake_store_session_alive("s1"));
+    ck_assert_int_eq(w1.deletes, 1);
+    ck_assert_int_eq(w1.statuses, 1);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_IDLE);
+}
+END_TEST
+
+/* With cleanup threads, the DELETE returns with the worker still
+ * releasing; a cleanup thread tells it and gives it back. */
+START_TEST(test_delete_cleanup_thread)
+{
+    pthread_t t;
+    int i;
+
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    cleanup_open();
+    run("DELETE", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 204);
+    ck_assert_int_eq(early_status, 0);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_RELEASING);
+    ck_assert_int_eq(pthread_create(&t, NULL, cleanup_thread, &conf), 0);
+    for (i = 0; i < 150 && fake_store_state("w1") != WORKER_IDLE; i++)
+        sleep_ms(20);
+    prog_got_term = 1;
+    cleanup_wake();
+    pthread_join(t, NULL);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_IDLE);
+    ck_assert_int_eq(w1.deletes, 1);
+}
+END_TEST
+
+/* A worker that hangs on its DELETE: the client has its 204 at once; the
+ * worker is declared dead after worker_timeout_ms. */
+START_TEST(test_delete_worker_hangs)
+{
+    w1.hang_delete = 1;
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    run("DELETE", "/sessions/s1", NULL);
+    ck_assert_int_eq(early_status, 204);
+    ck_assert_int_lt(early_ms - started_ms, 200);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
+    ck_assert_str_eq(fake_store_dead_reason("w1"), "delete failed");
+}
+END_TEST
+
+START_TEST(test_delete_unknown)
+{
+    run("DELETE", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_str_eq(error_code(), "session_not_found");
+}
+END_TEST
+
+/* ---- the route table's access column ------------------------------------ */
+
+START_TEST(test_access)
+{
+    snprintf(conf.api_token, sizeof(conf.api_token), "api");
+    snprintf(conf.admin_token, sizeof(conf.admin_token), "adm");
+    run("GET", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 401);
+    ck_assert_str_eq(header("WWW-Authenticate"), "Bearer");
+    prepare("GET", "/sessions/s1", NULL);
+    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer api");
+    serve();
+    ck_assert_int_eq(r.status, 404); /* let in: no such session */
+    snprintf(rq.uri, sizeof(rq.uri), "/workers");
+    serve();
+    ck_assert_int_eq(r.status, 401); /* the api token is not the admin's */
+    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer adm");
+    serve();
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(body_has("\"workers\":[]"));
+}
+END_TEST
+
+Suite *handlers_suite(void)
+{
+    Suite *s = suite_create("handlers");
+    TCase *create = tcase_create("create");
+    TCase *get = tcase_create("get");
+    TCase *del = tcase_create("delete");
+    TCase *access = tcase_create("access");
+    TCase *all[] = {create, get, del, access};
+    size_t i;
+
+    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        tcase_add_checked_fixture(all[i], setup, teardown);
+        tcase_set_timeout(all[i], 20);
+        suite_add_tcase(s, all[i]);
+    }
+    tcase_add_test(create, test_create);
+    tcase_add_test(create, test_create_hedged);
+    tcase_add_test(create, test_hedge_delay);
+    tcase_add_test(create, test_create_no_worker);
+    tcase_add_test(create, test_create_waits_for_worker);
+    tcase_add_test(create, test_create_queue_full);
+    tcase_add_test(create, test_create_next_worker);
+    tcase_add_test(create, test_create_all_failed);
+    tcase_add_test(create, test_create_idempotent);
+    tcase_add_test(create, test_create_bad_body);
+    tcase_add_test(create, test_create_redis_down);
+    tcase_add_test(get, test_get);
+    tcase_add_test(get, test_get_worker_404);
+    tcase_add_test(get, test_get_refused);
+    tcase_add_test(get, test_get_timeout);
+    tcase_add_test(get, test_get_unknown);
+    tcase_add_test(get, test_get_redis_down);
+    tcase_add_test(del, test_delete);
+    tcase_add_test(del, test_delete_cleanup_thread);
+    tcase_add_test(del, test_delete_worker_hangs);
+    tcase_add_test(del, test_delete_unknown);
+    tcase_add_test(access, test_access);
+    return s;
+}

@@ -1,0 +1,506 @@
+/*
+ * fake_store.c - the store.h functions steel-fcgi calls, on an in-memory
+ * model instead of Redis (fake_store.h says how it replaces the real
+ * ones).  Return values follow store.h; a failure sets r->errstr as
+ * rconn does.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_store.h"
+
+#define FAKE_WORKERS_MAX 16
+#define FAKE_IDEM_MAX    8
+
+struct fake_worker_rec {
+    struct worker_addr addr;
+    enum worker_state state;
+    char session[SESSION_ID_MAX + 1]; /* "" unless creating->busy with one */
+    char dead_reason[64];
+};
+
+struct fake_idem {
+    char key[256];
+    char fp[64];
+    int done; /* the create finished: status and body stored */
+    long status;
+    char body[4096];
+    size_t len;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fake_worker_rec workers[FAKE_WORKERS_MAX];
+static int nworkers;
+static char idle[FAKE_WORKERS_MAX][WORKER_ID_MAX]; /* oldest first */
+static int nidle;
+static long waiting, wait_begins;
+static struct fake_idem idem[FAKE_IDEM_MAX];
+static int redis_down;
+
+static const char *const state_names[WORKER_STATE_COUNT] = {
+    "starting", "idle", "creating", "busy", "releasing", "dead",
+};
+
+/* ---- the model (callers hold lock) ------------------------------------ */
+
+static struct fake_worker_rec *find_worker(const char *id)
+{
+    int i;
+
+    for (i = 0; i < nworkers; i++) {
+        if (strcmp(workers[i].addr.id, id) == 0)
+            return &workers[i];
+    }
+    return NULL;
+}
+
+static struct fake_worker_rec *find_session(const char *sid)
+{
+    int i;
+
+    for (i = 0; i < nworkers; i++) {
+        if (workers[i].state == WORKER_BUSY &&
+            strcmp(workers[i].session, sid) == 0)
+            return &workers[i];
+    }
+    return NULL;
+}
+
+static void idle_push(const char *id)
+{
+    snprintf(idle[nidle++], WORKER_ID_MAX, "%s", id);
+}
+
+static void idle_remove(const char *id)
+{
+    int i;
+
+    for (i = 0; i < nidle; i++) {
+        if (strcmp(idle[i], id) == 0) {
+            memmove(idle[i], idle[i + 1],
+                    (size_t)(nidle - i - 1) * WORKER_ID_MAX);
+            nidle--;
+            return;
+        }
+    }
+}
+
+static struct fake_idem *find_idem(const char *key)
+{
+    int i;
+
+    for (i = 0; i < FAKE_IDEM_MAX; i++) {
+        if (idem[i].key[0] != '\0' && strcmp(idem[i].key, key) == 0)
+            return &idem[i];
+    }
+    return NULL;
+}
+
+/* Takes lock; returns -1 with r->errstr set while Redis is down, else 0
+ * with lock held. */
+static int enter(struct rconn *r)
+{
+    pthread_mutex_lock(&lock);
+    if (!redis_down)
+        return 0;
+    pthread_mutex_unlock(&lock);
+    snprintf(r->errstr, sizeof(r->errstr), "fake store: Redis is down");
+    return -1;
+}
+
+static int leave(int rc)
+{
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
+/* ---- control, for the tests ------------------------------------------ */
+
+void fake_store_reset(void)
+{
+    pthread_mutex_lock(&lock);
+    memset(workers, 0, sizeof(workers));
+    nworkers = 0;
+    nidle = 0;
+    waiting = 0;
+    wait_begins = 0;
+    memset(idem, 0, sizeof(idem));
+    redis_down = 0;
+    pthread_mutex_unlock(&lock);
+}
+
+void fake_store_add_worker(const char *id, int port, enum worker_state st,
+                           const char *sid)
+{
+    struct fake_worker_rec *w;
+
+    pthread_mutex_lock(&lock);
+    w = &workers[nworkers++];
+    memset(w, 0, sizeof(*w));
+    snprintf(w->addr.id, sizeof(w->addr.id), "%s", id);
+    snprintf(w->addr.host, sizeof(w->addr.host), "127.0.0.1");
+    w->addr.port = port;
+    w->state = st;
+    if (sid != NULL)
+        snprintf(w->session, sizeof(w->session), "%s", sid);
+    if (st == WORKER_IDLE)
+        idle_push(id);
+    pthread_mutex_unlock(&lock);
+}
+
+enum worker_state fake_store_state(const char *id)
+{
+    const struct fake_worker_rec *w;
+    enum worker_state st;
+
+    pthread_mutex_lock(&lock);
+    w = find_worker(id);
+    st = w != NULL ? w->state : WORKER_STATE_COUNT;
+    pthread_mutex_unlock(&lock);
+    return st;
+}
+
+/* Copies of the strings stay valid after the lock is dropped. */
+const char *fake_store_session(const char *id)
+{
+    static char out[SESSION_ID_MAX + 1];
+    const struct fake_worker_rec *w;
+
+    pthread_mutex_lock(&lock);
+    w = find_worker(id);
+    snprintf(out, sizeof(out), "%s", w != NULL ? w->session : "");
+    pthread_mutex_unlock(&lock);
+    return out;
+}
+
+const char *fake_store_dead_reason(const char *id)
+{
+    static char out[64];
+    const struct fake_worker_rec *w;
+
+    pthread_mutex_lock(&lock);
+    w = find_worker(id);
+    snprintf(out, sizeof(out), "%s", w != NULL ? w->dead_reason : "");
+    pthread_mutex_unlock(&lock);
+    return out;
+}
+
+int fake_store_session_alive(const char *sid)
+{
+    int alive;
+
+    pthread_mutex_lock(&lock);
+    alive = find_session(sid) != NULL;
+    pthread_mutex_unlock(&lock);
+    return alive;
+}
+
+long fake_store_waiting_now(void)
+{
+    long n;
+
+    pthread_mutex_lock(&lock);
+    n = waiting;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+long fake_store_wait_begins(void)
+{
+    long n;
+
+    pthread_mutex_lock(&lock);
+    n = wait_begins;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+void fake_store_redis_down(int on)
+{
+    pthread_mutex_lock(&lock);
+    redis_down = on;
+    pthread_mutex_unlock(&lock);
+}
+
+/* ---- store.h ------------------------------------------------------------ */
+
+const char *worker_state_name(enum worker_state s)
+{
+    return (int)s >= 0 && s < WORKER_STATE_COUNT ? state_names[s] : "unknown";
+}
+
+int store_claim(struct rconn *r, const char *prefix, struct worker_addr *out)
+{
+    struct fake_worker_rec *w;
+
+    (void)prefix;
+    if (enter(r) < 0)
+        return -1;
+    if (nidle == 0)
+        return leave(0);
+    w = find_worker(idle[0]);
+    idle_remove(idle[0]);
+    w->state = WORKER_CREATING;
+    *out = w->addr;
+    return leave(1);
+}
+
+int store_bind(struct rconn *r, const char *prefix, const char *id,
+               const char *sid, long ttl_ms, long lifetime_ms)
+{
+    struct fake_worker_rec *w;
+
+    (void)prefix;
+    (void)ttl_ms;
+    (void)lifetime_ms;
+    if (enter(r) < 0)
+        return -1;
+    w = find_worker(id);
+    if (w == NULL || w->state != WORKER_CREATING)
+        return leave(0);
+    if (find_session(sid) != NULL)
+        return leave(STORE_BIND_CONFLICT);
+    w->state = WORKER_BUSY;
+    snprintf(w->session, sizeof(w->session), "%s", sid);
+    return leave(1);
+}
+
+int store_unclaim(struct rconn *r, const char *prefix, const char *id)
+{
+    struct fake_worker_rec *w;
+
+    (void)prefix;
+    if (enter(r) < 0)
+        return -1;
+    w = find_worker(id);
+    if (w == NULL || w->state != WORKER_CREATING)
+        return leave(0);
+    w->state = WORKER_IDLE;
+    idle_push(id);
+    return leave(1);
+}
+
+int store_touch(struct rconn *r, const char *prefix, const char *sid,
+                long ttl_ms, struct worker_addr *out)
+{
+    struct fake_worker_rec *w;
+
+    (void)prefix;
+    (void)ttl_ms;
+    if (enter(r) < 0)
+        return -1;
+    w = find_session(sid);
+    if (w == NULL)
+        return leave(0);
+    *out = w->addr;
+    return leave(1);
+}
+
+int store_end(struct rconn *r, const char *prefix, const char *sid,
+              struct worker_addr *out)
+{
+    struct fake_worker_rec *w;
+
+    (void)prefix;
+    if (enter(r) < 0)
+        return -1;
+    w = find_session(sid);
+    if (w == NULL)
+        return leave(0);
+    w->state = WORKER_RELEASING;
+    w->session[0] = '\0';
+    *out = w->addr;
+    return leave(1);
+}
+
+int store_released(struct rconn *r, const char *prefix, const char *id)
+{
+    struct fake_worker_rec *w;
+
+    (void)prefix;
+    if (enter(r) < 0)
+        return -1;
+    w = find_worker(id);
+    if (w == NULL || w->state != WORKER_RELEASING)
+        return leave(0);
+    w->state = WORKER_IDLE;
+    idle_push(id);
+    return leave(1);
+}
+
+int store_mark_dead(struct rconn *r, const char *prefix, const char *id,
+                    const char *reason, enum worker_state *prior)
+{
+    struct fake_worker_rec *w;
+
+    (void)prefix;
+    if (enter(r) < 0)
+        return -1;
+    w = find_worker(id);
+    if (w == NULL || w->state == WORKER_DEAD)
+        return leave(0);
+    if (prior != NULL)
+        *prior = w->state;
+    if (w->state == WORKER_IDLE)
+        idle_remove(id);
+    w->state = WORKER_DEAD;
+    w->session[0] = '\0';
+    snprintf(w->dead_reason, sizeof(w->dead_reason), "%s", reason);
+    return leave(1);
+}
+
+int store_counts(struct rconn *r, const char *prefix, const char *node,
+                 long counts[WORKER_STATE_COUNT])
+{
+    int i;
+
+    (void)prefix;
+    (void)node;
+    if (enter(r) < 0)
+        return -1;
+    memset(counts, 0, sizeof(long) * WORKER_STATE_COUNT);
+    for (i = 0; i < nworkers; i++)
+        counts[workers[i].state]++;
+    return leave(0);
+}
+
+int store_wait_begin(struct rconn *r, const char *prefix, const char *token,
+                     long wait_ms, long max)
+{
+    (void)prefix;
+    (void)token;
+    (void)wait_ms;
+    if (enter(r) < 0)
+        return -1;
+    if (waiting >= max)
+        return leave(0);
+    waiting++;
+    wait_begins++;
+    return leave(1);
+}
+
+int store_wait_end(struct rconn *r, const char *prefix, const char *token)
+{
+    (void)prefix;
+    (void)token;
+    if (enter(r) < 0)
+        return -1;
+    waiting--;
+    return leave(0);
+}
+
+long store_waiting(struct rconn *r, const char *prefix)
+{
+    (void)prefix;
+    if (enter(r) < 0)
+        return -1;
+    return leave((int)waiting);
+}
+
+int store_idem_begin(struct rconn *r, const char *prefix, const char *key,
+                     const char *fp, long pending_ms, struct buf *body,
+                     long *status)
+{
+    struct fake_idem *d;
+    int i;
+
+    (void)prefix;
+    (void)pending_ms;
+    if (enter(r) < 0)
+        return -1;
+    d = find_idem(key);
+    if (d != NULL && strcmp(d->fp, fp) != 0)
+        return leave(STORE_IDEM_CONFLICT);
+    if (d != NULL && !d->done)
+        return leave(STORE_IDEM_PENDING);
+    if (d != NULL) {
+        *status = d->status;
+        buf_reset(body);
+        buf_append(body, d->body, d->len);
+        return leave(STORE_IDEM_DONE);
+    }
+    for (i = 0; i < FAKE_IDEM_MAX && idem[i].key[0] != '\0'; i++)
+        ;
+    if (i == FAKE_IDEM_MAX) {
+        snprintf(r->errstr, sizeof(r->errstr), "fake store: idem full");
+        return leave(-1);
+    }
+    snprintf(idem[i].key, sizeof(idem[i].key), "%s", key);
+    snprintf(idem[i].fp, sizeof(idem[i].fp), "%s", fp);
+    return leave(STORE_IDEM_GO);
+}
+
+int store_idem_finish(struct rconn *r, const char *prefix, const char *key,
+                      const char *fp, long status, const char *body, size_t len,
+                      long ttl_ms)
+{
+    struct fake_idem *d;
+
+    (void)prefix;
+    (void)ttl_ms;
+    if (enter(r) < 0)
+        return -1;
+    d = find_idem(key);
+    if (d == NULL || strcmp(d->fp, fp) != 0 || len > sizeof(d->body))
+        return leave(0);
+    d->done = 1;
+    d->status = status;
+    memcpy(d->body, body, len);
+    d->len = len;
+    return leave(1);
+}
+
+int store_idem_abort(struct rconn *r, const char *prefix, const char *key,
+                     const char *fp)
+{
+    struct fake_idem *d;
+
+    (void)prefix;
+    if (enter(r) < 0)
+        return -1;
+    d = find_idem(key);
+    if (d == NULL || strcmp(d->fp, fp) != 0)
+        return leave(0);
+    memset(d, 0, sizeof(*d));
+    return leave(1);
+}
+
+int store_stats_add(struct rconn *r, const char *prefix, const char *packed)
+{
+    (void)prefix;
+    (void)packed;
+    if (enter(r) < 0)
+        return -1;
+    return leave(0);
+}
+
+int store_workers(struct rconn *r, const char *prefix, const char *node,
+                  struct worker_rec **out, size_t *n)
+{
+    (void)prefix;
+    (void)node;
+    if (enter(r) < 0)
+        return -1;
+    *out = NULL;
+    *n = 0;
+    return leave(0);
+}
+
+int store_session_list(struct rconn *r, const char *prefix, long offset,
+                       long limit, struct session_rec **out, size_t *n,
+                       long *total)
+{
+    (void)prefix;
+    (void)offset;
+    (void)limit;
+    if (enter(r) < 0)
+        return -1;
+    *out = NULL;
+    *n = 0;
+    *total = 0;
+    return leave(0);
+}

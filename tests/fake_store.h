@@ -1,0 +1,46 @@
+/*
+ * fake_store.h - an in-memory stand-in for the store.h functions that
+ * steel-fcgi calls, for the handler tests (check_handlers.c).
+ *
+ * The seam is the linker: fake_store.c defines those functions under their
+ * real names and is linked into tests/check_steel as an object, ahead of
+ * common/libsteel.a, so the archive's store.o is never pulled in and the
+ * handlers run unchanged against this model.  Production code has no
+ * test hooks.  A new store function that steel-fcgi starts to call needs
+ * a fake here, or the link fails with duplicate definitions.
+ *
+ * The model keeps what the Lua scripts keep: worker states, the idle
+ * FIFO, a session only while its worker is busy with it, the waiters,
+ * idempotency records.  It is locked, so a test thread may change it
+ * while a handler runs.
+ */
+#ifndef STEEL_FAKE_STORE_H
+#define STEEL_FAKE_STORE_H
+
+#include "store.h"
+
+/* Forgets every worker, session, waiter and record; Redis works. */
+void fake_store_reset(void);
+
+/* Adds worker id at 127.0.0.1:port in state st (an idle one joins the end
+ * of the idle FIFO; a busy one holds session sid). */
+void fake_store_add_worker(const char *id, int port, enum worker_state st,
+                           const char *sid);
+
+/* The state of worker id (WORKER_STATE_COUNT when unknown). */
+enum worker_state fake_store_state(const char *id);
+/* The session worker id is bound to ("" for none). */
+const char *fake_store_session(const char *id);
+/* Why worker id was declared dead ("" when it was not). */
+const char *fake_store_dead_reason(const char *id);
+/* 1 while sid is a live session. */
+int fake_store_session_alive(const char *sid);
+
+/* Creates waiting now, and how many ever registered. */
+long fake_store_waiting_now(void);
+long fake_store_wait_begins(void);
+
+/* on 1: every store call fails as if Redis were down. */
+void fake_store_redis_down(int on);
+
+#endif
