@@ -444,7 +444,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
             live += k[i].live;
         if (live == 0)
             break;
-        reply_now(rq, r);
+        request_reply_now(rq, r);
         calls_run(h, k, CREATE_RACE_MAX, MULTI_POLL_MS);
     }
     for (i = 0; i < CREATE_RACE_MAX; i++) {
