@@ -62,15 +62,19 @@ static void body_fingerprint(const struct buf *b, char *out, size_t size)
 
 /* POST /sessions with an Idempotency-Key: the first request with a key
  * creates; repeats within session_ttl get the stored answer; a repeat
- * while the first is still running waits for it. */
+ * while the first is still running waits for it, but no longer than any
+ * create may take (create_wait + worker_timeout_ms from its arrival):
+ * then 409.  The pending mark outlives the first create's own deadline
+ * by a margin. */
 static void create_idempotent(struct handler *h, struct request *rq,
                               struct response *r)
 {
     const struct conf *c = h->conf;
     const char *key = rq->idempotency_key;
-    long pending_ms = c->create_wait * 1000 +
-                      c->worker_timeout_ms * c->create_attempts + 5000;
-    int64_t deadline = now_mono_ms() + pending_ms;
+    long budget_ms = c->create_wait * 1000 + c->worker_timeout_ms;
+    long pending_ms = budget_ms + 5000;
+    int64_t deadline =
+        (rq->arrived_ms > 0 ? rq->arrived_ms : now_mono_ms()) + budget_ms;
     char fp[48];
     long status = 0;
     int rc;
