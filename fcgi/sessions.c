@@ -187,6 +187,22 @@ void handle_session_get(struct handler *h, struct request *rq,
                         c->worker_connect_timeout_ms, c->worker_timeout_ms,
                         &resp);
     if (res == WHTTP_OK && resp.status == 200) {
+        char held[SESSION_ID_MAX + 1];
+        const char *why = NULL;
+
+        /* Only a JSON object for this very session goes to the client: a
+         * worker's garbage (or another session) never does. */
+        if (jsonx_worker_session(resp.body, resp.len, held, sizeof(held),
+                                 &why) < 0 ||
+            strcmp(held, sid) != 0) {
+            log_warnx("worker %s (%s:%d): GET of session %s: unusable reply "
+                      "(%s)",
+                      w.id, w.host, w.port, sid,
+                      why != NULL ? why : "another session's id");
+            response_error(r, API_ERR_WORKER_UNAVAILABLE,
+                           "the session's worker sent an unusable reply");
+            return;
+        }
         response_set(r, 200, "application/json", resp.body, resp.len);
         return;
     }

@@ -11,6 +11,10 @@
 # leaves nothing behind.
 #
 # The long form, with figures for the notes, is bench/chaos.
+#
+# Workers take CHAOS_START_DELAY_MS (200) to start, as the real one does.
+# CHAOS_GARBAGE_PROB (0) adds garbage replies (200 with cut-off JSON) on
+# any request; a GET may then also answer 502 (tests/chaos-garbage.sh).
 
 # shellcheck disable=SC2317 # functions run through check_within
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -49,6 +53,10 @@ export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
 export STEEL_WORKER_PORTS="$base-$((base + 99))"
 # The spawner hands its environment to every worker it starts.
 export STEEL_EMU_CRASH_PROB=0.02 STEEL_EMU_HANG_PROB=0.01
+export STEEL_EMU_START_DELAY_MS=${CHAOS_START_DELAY_MS:-200}
+export STEEL_EMU_GARBAGE_PROB=${CHAOS_GARBAGE_PROB:-0}
+ALLOW_5XX=create:503,get:504
+[ "$STEEL_EMU_GARBAGE_PROB" != 0 ] && ALLOW_5XX=$ALLOW_5XX,get:502
 unset STEEL_SESSION_TTL STEEL_API_TOKEN
 
 stack_init "$T/run" "$HTTP_PORT"
@@ -73,6 +81,7 @@ timeout -k 10 -s INT 110 "$CHAOS" --url "$(stack_url)" \
     --max-create-ms $((CREATE_WAIT * 1000 + WORKER_TIMEOUT_MS + MARGIN_MS)) \
     --max-get-ms $((WORKER_TIMEOUT_MS + MARGIN_MS)) \
     --max-delete-ms $((WORKER_TIMEOUT_MS + MARGIN_MS)) \
+    --allow-5xx "$ALLOW_5XX" \
     --no-degraded --json "$T/chaos.json" >"$T/chaos.out" 2>"$T/chaos-progress.log"
 rc=$?
 # The figures, indented; steel-chaos's verdicts become this test's checks.

@@ -35,17 +35,19 @@ const (
 
 // Config is the emulator's configuration, read from the environment.
 type Config struct {
-	Bind       string          // STEEL_EMU_BIND, default 127.0.0.1
-	Port       int             // PORT, required, 1..65535
-	PostStatus int             // STEEL_EMU_POST_STATUS: 201 (default) or 200
-	CreatedAt  string          // STEEL_EMU_CREATED_AT: epoch, epoch_ms, iso
-	StartDelay time.Duration   // STEEL_EMU_START_DELAY_MS
-	PostDelay  time.Duration   // STEEL_EMU_POST_DELAY_MS
-	CrashProb  float64         // STEEL_EMU_CRASH_PROB, 0..1 per request
-	CrashOn    map[string]bool // STEEL_EMU_CRASH_ON; nil: every endpoint
-	HangProb   float64         // STEEL_EMU_HANG_PROB, 0..1 per request
-	HangOn     map[string]bool // STEEL_EMU_HANG_ON; nil: every endpoint
-	Seed       int64           // STEEL_EMU_SEED; 0: seeded from the clock
+	Bind        string          // STEEL_EMU_BIND, default 127.0.0.1
+	Port        int             // PORT, required, 1..65535
+	PostStatus  int             // STEEL_EMU_POST_STATUS: 201 (default) or 200
+	CreatedAt   string          // STEEL_EMU_CREATED_AT: epoch, epoch_ms, iso
+	StartDelay  time.Duration   // STEEL_EMU_START_DELAY_MS
+	PostDelay   time.Duration   // STEEL_EMU_POST_DELAY_MS
+	CrashProb   float64         // STEEL_EMU_CRASH_PROB, 0..1 per request
+	CrashOn     map[string]bool // STEEL_EMU_CRASH_ON; nil: every endpoint
+	HangProb    float64         // STEEL_EMU_HANG_PROB, 0..1 per request
+	HangOn      map[string]bool // STEEL_EMU_HANG_ON; nil: every endpoint
+	GarbageProb float64         // STEEL_EMU_GARBAGE_PROB, 0..1 per request
+	GarbageOn   map[string]bool // STEEL_EMU_GARBAGE_ON; nil: every endpoint
+	Seed        int64           // STEEL_EMU_SEED; 0: seeded from the clock
 }
 
 // Addr returns the listen address.
@@ -97,6 +99,12 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.HangProb, err = prob(getenv, "STEEL_EMU_HANG_PROB"); err != nil {
+		return c, err
+	}
+	if c.GarbageProb, err = prob(getenv, "STEEL_EMU_GARBAGE_PROB"); err != nil {
+		return c, err
+	}
+	if c.GarbageOn, err = endpoints(getenv, "STEEL_EMU_GARBAGE_ON"); err != nil {
 		return c, err
 	}
 	if c.CrashOn, err = endpoints(getenv, "STEEL_EMU_CRASH_ON"); err != nil {

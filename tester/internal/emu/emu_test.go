@@ -229,6 +229,20 @@ func TestCrashKnobInProcess(t *testing.T) {
 	}
 }
 
+func TestGarbageKnobInProcess(t *testing.T) {
+	e := startInProcess(t, map[string]string{"STEEL_EMU_GARBAGE_PROB": "1", "STEEL_EMU_GARBAGE_ON": "post"})
+	for i := 0; i < 3; i++ {
+		code, _, b := do(t, "POST", e.url+"/sessions", `{}`)
+		if code != 200 || json.Valid(b) {
+			t.Fatalf("POST: %d %q, expected 200 with invalid JSON", code, b)
+		}
+	}
+	// Other endpoints answer as usual: the process is healthy.
+	if code, _, b := do(t, "GET", e.url+"/status", ""); code != 200 || !json.Valid(b) {
+		t.Fatalf("GET /status: %d %q", code, b)
+	}
+}
+
 func TestHangKnobInProcess(t *testing.T) {
 	e := startInProcess(t, map[string]string{"STEEL_EMU_HANG_PROB": "1", "STEEL_EMU_HANG_ON": "get"})
 	_, _, b := do(t, "POST", e.url+"/sessions", `{}`)

@@ -120,7 +120,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		body, tooLarge = b, len(b) > maxBody
 	}
-	s.fault(faultEP, r.Method+" "+r.URL.EscapedPath())
+	if s.fault(faultEP, r.Method+" "+r.URL.EscapedPath()) {
+		// A garbage reply: a success status with a body no client can use.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, garbageBody)
+		s.logf("%s %s 200 garbage", r.Method, r.URL.EscapedPath())
+		return
+	}
 
 	status, note := 0, ""
 	switch {
@@ -149,9 +156,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// fault rolls the crash and hang knobs for one request. A crash calls exit
-// (which does not return in the binary); a hang blocks until Stop.
-func (s *Server) fault(ep, what string) {
+// garbageBody is what a garbage reply carries: cut-off JSON.
+const garbageBody = `{"id": "\u00`
+
+// fault rolls the crash, hang and garbage knobs for one request. A crash
+// calls exit (which does not return in the binary); a hang blocks until
+// Stop; it returns true when the request gets a garbage reply.
+func (s *Server) fault(ep, what string) bool {
 	s.mu.Lock()
 	if s.hung {
 		s.mu.Unlock()
@@ -162,6 +173,7 @@ func (s *Server) fault(ep, what string) {
 	if hang {
 		s.hung = true
 	}
+	garbage := !crash && !hang && s.cfg.GarbageProb > 0 && (s.cfg.GarbageOn == nil || s.cfg.GarbageOn[ep]) && s.rng.Float64() < s.cfg.GarbageProb
 	s.mu.Unlock()
 	if crash {
 		s.logf("crashing during %s", what)
@@ -174,6 +186,7 @@ func (s *Server) fault(ep, what string) {
 		s.logf("hanging during %s", what)
 		s.block()
 	}
+	return garbage
 }
 
 // block never answers: it waits for Stop and then drops the connection.
