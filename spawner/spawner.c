@@ -135,6 +135,13 @@ enum stop_why {
 #define EV_PIDFD 0
 #define EV_ERRFD 1
 
+/* A /health request in flight for a starting worker. */
+struct start_probe {
+    struct probe p;   /* first: the CURLOPT_PRIVATE of easy points here */
+    CURL *easy;       /* in the spawner's multi handle */
+    struct worker *w; /* the worker it asks */
+};
+
 struct worker {
     long id;                   /* worker id in Redis */
     uint64_t serial;           /* unique in this process: names its epoll
@@ -148,7 +155,7 @@ struct worker {
     enum stop_why stop_why;    /* why we stopped it, if we did */
     int pidfd;                 /* readable once it exited; -1 */
     int err_fd;                /* setup report pipe; -1 once read */
-    CURL *probe;               /* /health request in flight */
+    struct start_probe *probe; /* /health request in flight, or NULL */
     int64_t spawn_ms;          /* monotonic ms of the spawn */
     int64_t ready_ms;          /* monotonic ms of the first /health; 0 */
     int healthy;               /* ran POOL_HEALTHY_MS after it, or adopted */
@@ -374,12 +381,12 @@ static int table_insert(struct spawner *s, struct worker *w)
     return 0;
 }
 
-static void probe_cancel(struct spawner *s, struct worker *w)
+static void start_probe_cancel(struct spawner *s, struct worker *w)
 {
     if (w->probe == NULL)
         return;
-    curl_multi_remove_handle(s->multi, w->probe);
-    curl_easy_cleanup(w->probe);
+    probe_cancel(s->multi, w->probe->easy);
+    free(w->probe);
     w->probe = NULL;
 }
 
@@ -405,7 +412,7 @@ static void table_remove(struct spawner *s, struct worker *w)
 {
     size_t i;
 
-    probe_cancel(s, w);
+    start_probe_cancel(s, w);
     worker_close_fds(s, w);
     for (i = 0; i < s->n; i++) {
         if (s->w[i] == w) {
@@ -459,7 +466,7 @@ static void worker_signal(struct worker *w, int sig)
 static void worker_stop(struct spawner *s, struct worker *w, enum stop_why why,
                         int sig, int64_t now)
 {
-    probe_cancel(s, w);
+    start_probe_cancel(s, w);
     if (w->state != W_STOPPING || why == STOP_SHUTDOWN)
         w->stop_why = why;
     w->state = W_STOPPING;
@@ -511,50 +518,29 @@ static void pool_report(struct spawner *s, const char *state)
 
 /* ---- spawning and /health ----------------------------------------------- */
 
-static size_t probe_discard(char *data, size_t size, size_t nmemb, void *u)
-{
-    (void)data;
-    (void)u;
-    return size * nmemb;
-}
-
 static void probe_start(struct spawner *s, struct worker *w, int64_t now)
 {
-    char url[512];
     long left = s->c->worker_start_timeout_ms - (long)(now - w->spawn_ms);
     long total = left < PROBE_TOTAL_MS ? left : PROBE_TOTAL_MS;
-    CURL *e;
-    int n;
+    struct start_probe *sp;
 
     if (total < 10)
         total = 10;
-    if (strchr(s->c->worker_host, ':') != NULL)
-        n = snprintf(url, sizeof(url), "http://[%s]:%d/health",
-                     s->c->worker_host, w->port);
-    else
-        n = snprintf(url, sizeof(url), "http://%s:%d/health", s->c->worker_host,
-                     w->port);
-    if (n < 0 || (size_t)n >= sizeof(url))
+    sp = calloc(1, sizeof(*sp));
+    if (sp == NULL)
         return;
-    e = curl_easy_init();
-    if (e == NULL)
-        return;
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROXY, "");
-    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http");
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                     total < PROBE_CONNECT_MS ? total : PROBE_CONNECT_MS);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, total);
-    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_discard);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)w);
-    if (curl_multi_add_handle(s->multi, e) != CURLM_OK) {
-        curl_easy_cleanup(e);
+    sp->w = w;
+    sp->p.host = s->c->worker_host;
+    sp->p.port = w->port;
+    sp->p.path = "/health";
+    sp->easy =
+        probe_add(s->multi, "GET", &sp->p,
+                  total < PROBE_CONNECT_MS ? total : PROBE_CONNECT_MS, total);
+    if (sp->easy == NULL) {
+        free(sp);
         return;
     }
-    w->probe = e;
+    w->probe = sp;
 }
 
 static void worker_ready(struct spawner *s, struct worker *w, int64_t now)
@@ -584,23 +570,24 @@ static void probes_collect(struct spawner *s, int64_t now)
 
     curl_multi_perform(s->multi, &running);
     while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
-        struct worker *w = NULL;
-        long status = 0;
-        CURL *e = msg->easy_handle;
+        struct start_probe *sp;
+        struct worker *w;
+        int ok;
 
         if (msg->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&w);
-        if (msg->data.result == CURLE_OK)
-            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-        curl_multi_remove_handle(s->multi, e);
-        curl_easy_cleanup(e);
-        if (w == NULL)
+        /* p is sp's first member. */
+        sp = (struct start_probe *)probe_done(s->multi, msg);
+        if (sp == NULL)
             continue;
+        w = sp->w;
+        ok = sp->p.result == WHTTP_OK && sp->p.status >= 200 &&
+             sp->p.status < 300;
+        free(sp);
         w->probe = NULL;
         if (w->state != W_STARTING)
             continue;
-        if (status >= 200 && status < 300)
+        if (ok)
             worker_ready(s, w, now);
         else
             w->next_probe_ms = now + PROBE_RETRY_MS;
@@ -871,7 +858,7 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     int rc;
 
     read_setup_report(s, w);
-    probe_cancel(s, w);
+    start_probe_cancel(s, w);
     worker_close_fds(s, w);
     exit_reason(s, w, why, sizeof(why));
     if (w->ready_ms == 0)
