@@ -87,7 +87,7 @@
 #include "conf.h"
 #include "log.h"
 #include "pool.h"
-#include "proc.h"
+#include "launch.h"
 #include "prog.h"
 #include "spawner.h"
 #include "store.h"
@@ -599,8 +599,8 @@ static int spawn_one(struct spawner *s, int64_t now)
 {
     const struct conf *c = s->c;
     char lpath[CONF_STR_MAX + 32], id[WORKER_ID_MAX];
-    struct proc_spec spec;
-    struct proc_child ch;
+    struct launch_spec spec;
+    struct launch_child ch;
     struct worker *w;
     unsigned long long pstart = 0;
     int port;
@@ -629,7 +629,7 @@ static int spawn_one(struct spawner *s, int64_t now)
     spec.port = port;
     spec.node = c->node_name;
     spec.prefix = c->key_prefix;
-    if (proc_spawn(&spec, &ch) < 0) {
+    if (launch_worker(&spec, &ch) < 0) {
         port_release(&s->ports, port);
         return -1;
     }
@@ -656,7 +656,7 @@ static int spawn_one(struct spawner *s, int64_t now)
          * reaper can match it, and the table simply does not know it. */
         log_warnx("worker %s (pid %ld, port %d): out of memory", id,
                   (long)ch.pid, port);
-        proc_send_id(&ch, id);
+        launch_send_id(&ch, id);
         close(ch.err_fd);
         return -1;
     }
@@ -676,12 +676,12 @@ static int spawn_one(struct spawner *s, int64_t now)
     if (table_insert(s, w) < 0) {
         log_warnx("worker %s (pid %ld, port %d): out of memory", id,
                   (long)ch.pid, port);
-        proc_send_id(&ch, id);
+        launch_send_id(&ch, id);
         close(ch.err_fd);
         free(w);
         return -1;
     }
-    proc_send_id(&ch, id);
+    launch_send_id(&ch, id);
     watch_fd(s, w, w->err_fd, EV_ERRFD);
     watch_pid(s, w);
     log_debug("worker %s (pid %ld, port %d): spawned", w->sid, w->pid, w->port);
@@ -699,8 +699,8 @@ static void read_setup_report(struct spawner *s, struct worker *w)
         return;
     if (log_path(s, w->port, lpath, sizeof(lpath)) < 0)
         lpath[0] = '\0';
-    rc = proc_setup_error(w->err_fd, s->c->worker_bin, lpath, w->reason,
-                          sizeof(w->reason), &w->fatal);
+    rc = launch_setup_error(w->err_fd, s->c->worker_bin, lpath, w->reason,
+                            sizeof(w->reason), &w->fatal);
     if (rc < 0)
         return;
     unwatch_close(s, &w->err_fd);
@@ -761,7 +761,7 @@ static void exit_reason(const struct spawner *s, const struct worker *w,
     char st[64];
 
     if (w->has_status)
-        proc_status_str(w->status, st, sizeof(st));
+        launch_status_str(w->status, st, sizeof(st));
     else
         snprintf(st, sizeof(st), "exited (not our child: status unknown)");
     if (w->reason[0] != '\0')

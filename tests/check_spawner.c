@@ -1,7 +1,7 @@
 /*
  * check_spawner.c - the spawner's pure decisions (spawner/pool.h): pool
  * sizing, backoff, the restart policy and port choice; and the
- * description of wait statuses (spawner/proc.h).
+ * description of wait statuses (spawner/launch.h).
  */
 #include "config.h"
 
@@ -13,7 +13,7 @@
 
 #include "check_suites.h"
 #include "pool.h"
-#include "proc.h"
+#include "launch.h"
 
 static struct pool_counts counts(long idle, long starting, long total,
                                  long waiting, long expired, long target,
@@ -532,11 +532,11 @@ START_TEST(test_status_str)
 {
     char buf[64];
 
-    proc_status_str(1 << 8, buf, sizeof(buf));
+    launch_status_str(1 << 8, buf, sizeof(buf));
     ck_assert_str_eq(buf, "exited 1");
-    proc_status_str(SIGKILL, buf, sizeof(buf));
+    launch_status_str(SIGKILL, buf, sizeof(buf));
     ck_assert_str_eq(buf, "killed by signal 9");
-    proc_status_str(0, buf, sizeof(buf));
+    launch_status_str(0, buf, sizeof(buf));
     ck_assert_str_eq(buf, "exited 0");
 }
 END_TEST

@@ -1,20 +1,17 @@
 /*
- * proc.h - worker processes: starting one in its own process group with
+ * launch.h - starting one worker process: in its own process group, with
  * its limits, environment and log file; telling why it could not start;
- * signalling a process group only after checking it is still the same
- * process; finding our workers in /proc.
+ * describing how it ended; signalling a process group only after
+ * checking it is still the same process; finding our workers in /proc.
  */
-#ifndef STEEL_PROC_H
-#define STEEL_PROC_H
+#ifndef STEEL_LAUNCH_H
+#define STEEL_LAUNCH_H
 
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Room for the worker id the child receives, with its NUL. */
-#define PROC_ID_MAX 24
-
 /* How to start a worker. */
-struct proc_spec {
+struct launch_spec {
     const char *bin;      /* executable, run with argv {bin, NULL} */
     const char *log_path; /* stdout and stderr, opened O_APPEND */
     long nofile;          /* RLIMIT_NOFILE (soft and hard); 0: the soft
@@ -22,15 +19,15 @@ struct proc_spec {
     long nofile_inherit;  /* the limit the spawner itself was started with */
     long memory_mb;       /* RLIMIT_AS in MiB, 0: none */
     /* Environment: the inherited one without these names, then these. */
-    int port;
+    int port;           /* PORT */
     const char *node;   /* STEEL_NODE */
     const char *prefix; /* STEEL_PREFIX */
 };
 
 /* A child between fork and exec. */
-struct proc_child {
+struct launch_child {
     pid_t pid;
-    int id_fd;  /* write end: proc_send_id() hands the worker its id */
+    int id_fd;  /* write end: launch_send_id() hands the worker its id */
     int err_fd; /* read end, non-blocking: a setup failure report, or EOF
                  * once exec succeeded (close-on-exec) */
 };
@@ -40,25 +37,25 @@ struct proc_child {
  * stdout and stderr to the log file, sets the limits, waits for its id on
  * id_fd and executes the binary with PORT, STEEL_WORKER_ID, STEEL_NODE and
  * STEEL_PREFIX set.  A step that fails is reported on err_fd (read it with
- * proc_setup_error()) and the child exits 127.  Returns 0, or -1 after
+ * launch_setup_error()) and the child exits 127.  Returns 0, or -1 after
  * logging when the fork itself failed.
  */
-int proc_spawn(const struct proc_spec *s, struct proc_child *out);
+int launch_worker(const struct launch_spec *s, struct launch_child *out);
 
-/* Hands the child its id and closes id_fd.  Returns 0 or -1 (the child is
- * gone). */
-int proc_send_id(struct proc_child *c, const char *id);
+/* Hands the child its id (shorter than WORKER_ID_MAX) and closes id_fd.
+ * Returns 0 or -1 (the child is gone). */
+int launch_send_id(struct launch_child *c, const char *id);
 
 /* Reads err_fd.  Returns 1 with a description in why (e.g. "cannot execute
  * /x: No such file or directory") when the child reported a failure, 0 at
  * EOF (the exec succeeded), -1 when nothing can be read yet.  *fatal is set
  * to 1 when retrying cannot help (missing or non-executable binary, log
  * file that cannot be opened, limits that cannot be set), else 0. */
-int proc_setup_error(int err_fd, const char *bin, const char *log_path,
-                     char *why, size_t size, int *fatal);
+int launch_setup_error(int err_fd, const char *bin, const char *log_path,
+                       char *why, size_t size, int *fatal);
 
 /* Describes a wait status: "exited 1", "killed by signal 9". */
-void proc_status_str(int status, char *out, size_t size);
+void launch_status_str(int status, char *out, size_t size);
 
 /* 1 when pid exists (a zombie counts) and started at pstart, else 0. */
 int proc_same(long pid, unsigned long long pstart);
