@@ -7,7 +7,7 @@
  *     worker that moved on (a claim, a bind, an end or another pass);
  *   - a worker is marked dead in Redis before its process is signalled,
  *     and a process is signalled only after its start time matched the
- *     record (procscan_kill);
+ *     record (proc_kill, common/proc.h);
  *   - all HTTP of a pass runs concurrently in at most three rounds, each
  *     under its own deadline;
  *   - a Redis failure ends the pass: nothing half-done is left that a
@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,7 @@ static int repair_count(struct reaper *rp, const char *kind, long n)
 /* Signals the worker's process group after it was marked dead. */
 static void kill_worker(const struct worker_rec *w, const char *lbl)
 {
-    if (procscan_kill(w->pid, w->pstart) < 0)
+    if (proc_kill(w->pid, w->pstart, -1, SIGKILL) < 0)
         log_warn("%s: cannot kill", lbl);
 }
 
@@ -159,7 +160,7 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
     case PLAN_KILL:
         return kill_if(rp, it, it->plan.kind, it->plan.reason);
     case PLAN_KILL_DEAD:
-        if (procscan_kill(w->pid, w->pstart) <= 0)
+        if (proc_kill(w->pid, w->pstart, -1, SIGKILL) <= 0)
             return 0;
         log_warnx("%s: killed (%s): %s", lbl, it->plan.kind, it->plan.reason);
         return repair_count(rp, it->plan.kind, 1);
@@ -212,7 +213,7 @@ static int id_cmp(const void *a, const void *b)
 
 static int entry_cmp(const void *a, const void *b)
 {
-    const struct procscan_entry *x = a, *y = b;
+    const struct proc_worker *x = a, *y = b;
     int c = strcmp(x->id, y->id);
 
     if (c != 0)
@@ -222,7 +223,7 @@ static int entry_cmp(const void *a, const void *b)
 
 /* Step 4: kills processes of ours whose id has no record.  Returns 0 or
  * -1 (Redis). */
-static int kill_strays(struct reaper *rp, struct procscan_entry *procs,
+static int kill_strays(struct reaper *rp, struct proc_worker *procs,
                        size_t nprocs, const struct worker_rec *recs,
                        size_t nrecs)
 {
@@ -260,11 +261,11 @@ static int kill_strays(struct reaper *rp, struct procscan_entry *procs,
         long first = 0;
 
         for (j = i; j < nstray && strcmp(procs[j].id, procs[i].id) == 0; j++) {
-            int64_t age = procscan_age_ms(procs[j].pstart);
+            int64_t age = proc_age_ms(procs[j].pstart);
 
             if (age >= 0 && age < STRAY_MIN_AGE_MS)
                 continue;
-            if (procscan_kill(procs[j].pid, procs[j].pstart) > 0) {
+            if (proc_kill(procs[j].pid, procs[j].pstart, -1, SIGKILL) > 0) {
                 if (killed++ == 0)
                     first = procs[j].pid;
             }
@@ -480,7 +481,7 @@ static int redis_failed(struct reaper *rp, const char *what)
 int reaper_pass(struct reaper *rp)
 {
     const char *P = rp->conf.key_prefix;
-    struct procscan_entry *procs = NULL;
+    struct proc_worker *procs = NULL;
     struct worker_rec *recs = NULL;
     struct pass_worker *items = NULL;
     size_t nprocs = 0, nrecs = 0, i;

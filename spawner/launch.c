@@ -9,13 +9,11 @@
  * pipe, so the parent reads either that report or EOF (the exec worked).
  *
  * The child leads a process group of its own (setpgid in the child and,
- * against the race, in the parent).  A worker is always signalled through
- * its process group, and only after its start time matched the one
- * recorded with its pid, so a reused pid is never hit.
+ * against the race, in the parent), so the kill rule of common/proc.h
+ * signals the worker together with whatever it starts.
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -30,12 +28,10 @@
 #include "launch.h"
 #include "log.h"
 #include "store.h"
-#include "util.h"
 
 extern char **environ;
 
 #define ENV_ID_NAME "STEEL_WORKER_ID="
-#define ENVIRON_MAX (256 * 1024)
 
 enum launch_stage {
     LAUNCH_STAGE_LOG = 1, /* opening the log file */
@@ -326,143 +322,4 @@ void launch_status_str(int status, char *out, size_t size)
                  WCOREDUMP(status) ? " (core dumped)" : "");
     else
         snprintf(out, size, "wait status 0x%x", (unsigned)status);
-}
-
-int proc_same(long pid, unsigned long long pstart)
-{
-    unsigned long long st;
-
-    if (pid <= 1)
-        return 0;
-    return proc_start_time(pid, &st) == 0 && st == pstart;
-}
-
-int proc_kill_group(long pid, unsigned long long pstart, int sig)
-{
-    if (!proc_same(pid, pstart))
-        return -1;
-    if (kill(-(pid_t)pid, sig) < 0 && kill((pid_t)pid, sig) < 0)
-        return -1;
-    return 0;
-}
-
-/* Reads the state letter and process group of pid from /proc/<pid>/stat.
- * Returns 0, or -1 when there is no such process. */
-static int proc_stat(long pid, char *state, long *pgid)
-{
-    char data[1024];
-    const char *p = proc_stat_read(pid, data, sizeof(data));
-    long ppid;
-
-    if (p == NULL || sscanf(p, " %c %ld %ld", state, &ppid, pgid) != 3)
-        return -1;
-    return 0;
-}
-
-static char proc_stat_state(long pid)
-{
-    char state;
-    long pgid;
-
-    return proc_stat(pid, &state, &pgid) < 0 ? 0 : state;
-}
-
-long proc_pgid(long pid)
-{
-    char state;
-    long pgid;
-
-    return proc_stat(pid, &state, &pgid) < 0 ? -1 : pgid;
-}
-
-int proc_alive(long pid, unsigned long long pstart)
-{
-    char st;
-
-    if (!proc_same(pid, pstart))
-        return 0;
-    st = proc_stat_state(pid);
-    return st != 0 && st != 'Z' && st != 'X';
-}
-
-/* 1 when the NUL-separated environment env (len bytes) holds entry. */
-static int env_has(const char *env, size_t len, const char *entry)
-{
-    size_t off = 0, elen = strlen(entry);
-
-    while (off < len) {
-        const char *e = env + off;
-        size_t l = strnlen(e, len - off);
-
-        if (l == elen && memcmp(e, entry, elen) == 0)
-            return 1;
-        off += l + 1;
-    }
-    return 0;
-}
-
-/* Reads /proc/<pid>/environ into b (size bytes).  Returns its length or
- * -1. */
-static ssize_t read_environ(long pid, char *b, size_t size)
-{
-    char path[64];
-    size_t len = 0;
-    int fd;
-
-    snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    while (len < size) {
-        ssize_t n = read(fd, b + len, size - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    return (ssize_t)len;
-}
-
-int proc_scan_ours(const char *prefix, const char *node,
-                   void (*fn)(long pid, long pgid, void *arg), void *arg)
-{
-    char want_prefix[256], want_node[512];
-    char *env;
-    struct dirent *de;
-    DIR *d;
-    long self = (long)getpid();
-    int found = 0;
-
-    snprintf(want_prefix, sizeof(want_prefix), "STEEL_PREFIX=%s", prefix);
-    snprintf(want_node, sizeof(want_node), "STEEL_NODE=%s", node);
-    env = malloc(ENVIRON_MAX);
-    if (env == NULL) {
-        log_warnx("scanning /proc: out of memory");
-        return -1;
-    }
-    d = opendir("/proc");
-    if (d == NULL) {
-        log_warn("scanning /proc");
-        free(env);
-        return -1;
-    }
-    while ((de = readdir(d)) != NULL) {
-        long pid;
-        ssize_t len;
-
-        if (parse_long(de->d_name, 1, 0x7fffffff, &pid) < 0 || pid == self)
-            continue;
-        len = read_environ(pid, env, ENVIRON_MAX);
-        if (len <= 0 || !env_has(env, (size_t)len, want_prefix) ||
-            !env_has(env, (size_t)len, want_node))
-            continue;
-        found++;
-        fn(pid, proc_pgid(pid), arg);
-    }
-    closedir(d);
-    free(env);
-    return found;
 }

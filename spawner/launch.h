@@ -1,8 +1,8 @@
 /*
  * launch.h - starting one worker process: in its own process group, with
  * its limits, environment and log file; telling why it could not start;
- * describing how it ended; signalling a process group only after
- * checking it is still the same process; finding our workers in /proc.
+ * describing how it ended.  Which processes are workers, and how they are
+ * signalled, is common/proc.h's.
  */
 #ifndef STEEL_LAUNCH_H
 #define STEEL_LAUNCH_H
@@ -56,27 +56,5 @@ int launch_setup_error(int err_fd, const char *bin, const char *log_path,
 
 /* Describes a wait status: "exited 1", "killed by signal 9". */
 void launch_status_str(int status, char *out, size_t size);
-
-/* 1 when pid exists (a zombie counts) and started at pstart, else 0. */
-int proc_same(long pid, unsigned long long pstart);
-
-/* 1 when pid runs (exists and is no zombie) and started at pstart. */
-int proc_alive(long pid, unsigned long long pstart);
-
-/* Sends sig to the process group pid leads, after checking that pid is
- * still the process that started at pstart.  Returns 0 when sent, -1 when
- * the process is gone or is another one. */
-int proc_kill_group(long pid, unsigned long long pstart, int sig);
-
-/* Calls fn for every process whose environment holds STEEL_PREFIX=prefix
- * and STEEL_NODE=node (the spawner itself excluded), with its pid and
- * process group.  Returns the number found, or -1 when /proc cannot be
- * read. */
-int proc_scan_ours(const char *prefix, const char *node,
-                   void (*fn)(long pid, long pgid, void *arg), void *arg);
-
-/* Reads the process group of pid from /proc/<pid>/stat.  Returns it, or -1
- * when there is no such process. */
-long proc_pgid(long pid);
 
 #endif

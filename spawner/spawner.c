@@ -37,8 +37,8 @@
  *     a record is removed or marked dead only while it still names our
  *     node and the worker's pid, so a worker of another node that got the
  *     same id is never touched;
- *   - a worker is signalled only through its process group, and an
- *     adopted one (not our child) only after its start time matched;
+ *   - a worker is signalled only under the kill rule of common/proc.h, and
+ *     an adopted one (not our child) only after its start time matched;
  *   - an idle worker is stopped only after store_retire() took it out of
  *     P:idle, so no create is handed a worker being stopped;
  *   - no two workers of ours share a port; a port that failed a start or
@@ -85,9 +85,10 @@
 #include <curl/curl.h>
 
 #include "conf.h"
+#include "launch.h"
 #include "log.h"
 #include "pool.h"
-#include "launch.h"
+#include "proc.h"
 #include "prog.h"
 #include "spawner.h"
 #include "store.h"
@@ -451,16 +452,13 @@ static void watch_pid(struct spawner *s, struct worker *w)
     watch_fd(s, w, w->pidfd, EV_PIDFD);
 }
 
-/* Sends sig to w's process group. */
+/* Sends sig to w under the kill rule (common/proc.h). */
 static void worker_signal(struct worker *w, int sig)
 {
-    if (w->child) {
-        /* An unreaped child keeps its pid: no start time check needed. */
-        if (!w->has_status)
-            kill(-(pid_t)w->pid, sig);
+    /* A reaped child's pid may be another process's already. */
+    if (w->child && w->has_status)
         return;
-    }
-    proc_kill_group(w->pid, w->pstart, sig);
+    proc_kill(w->pid, w->pstart, w->pidfd, sig);
 }
 
 static void worker_stop(struct spawner *s, struct worker *w, enum stop_why why,
@@ -641,7 +639,9 @@ static int spawn_one(struct spawner *s, int64_t now)
                          port, (long)ch.pid, pstart, s->rs.fails,
                          table_max_id(s), id) < 0) {
         redis_failed(s, "registering a new worker");
-        kill(-ch.pid, SIGKILL);
+        /* Without its id the child exits 127 on its own once id_fd is
+         * closed, should the kill find nothing. */
+        proc_kill((long)ch.pid, pstart, -1, SIGKILL);
         close(ch.id_fd);
         close(ch.err_fd);
         while (waitpid(ch.pid, NULL, 0) < 0 && errno == EINTR)
@@ -1170,8 +1170,7 @@ static void housekeep(struct spawner *s)
 static int adopt_drop(struct spawner *s, const struct worker_rec *r,
                       const char *why)
 {
-    if (proc_same(r->pid, r->pstart))
-        proc_kill_group(r->pid, r->pstart, SIGKILL);
+    proc_kill(r->pid, r->pstart, -1, SIGKILL);
     if (store_worker_gone(&s->redis, s->c->key_prefix, r->id, s->c->node_name,
                           r->pid, why, NULL) < 0) {
         redis_failed(s, "removing a worker record");
@@ -1221,26 +1220,55 @@ static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
     return 0;
 }
 
+/* Why the record r cannot be adopted as it stands, or NULL when its
+ * process may be it (then /health decides). */
+static const char *adopt_refusal(const struct worker_rec *r)
+{
+    struct proc_stat st;
+
+    if (r->state == WORKER_DEAD)
+        return "marked dead";
+    if (proc_stat_read(r->pid, &st) < 0 ||
+        (st.start == r->pstart && (st.state == 'Z' || st.state == 'X')))
+        return "its process is gone";
+    if (st.start != r->pstart || r->pid <= 1)
+        return "its pid belongs to another process";
+    if (st.pgid != r->pid)
+        return "it does not lead its process group";
+    return NULL;
+}
+
 struct orphan_scan {
     struct spawner *s;
     int killed;
 };
 
-static void orphan_found(long pid, long pgid, void *arg)
+static void orphan_found(const struct proc_worker *pw, void *arg)
 {
     struct orphan_scan *o = arg;
 
-    if (pid == (long)getppid() || table_by_pid(o->s, pid) != NULL ||
-        (pgid > 0 && table_by_pid(o->s, pgid) != NULL))
+    if (pw->pid == (long)getppid() || table_by_pid(o->s, pw->pid) != NULL ||
+        (pw->pgid > 0 && table_by_pid(o->s, pw->pgid) != NULL))
         return; /* an adopted worker, or a process a worker started */
-    if (pgid == pid)
-        kill(-(pid_t)pid, SIGKILL);
-    else
-        kill((pid_t)pid, SIGKILL);
+    proc_kill(pw->pid, pw->pstart, -1, SIGKILL);
     o->killed++;
     log_info("process %ld: a worker of node %s that redis does not know; "
              "killed",
-             pid, o->s->c->node_name);
+             pw->pid, o->s->c->node_name);
+}
+
+/* Kills the worker processes of this node that the table does not hold.
+ * Returns how many. */
+static int adopt_orphans(struct spawner *s)
+{
+    struct orphan_scan o = {s, 0};
+    struct proc_node pn;
+
+    if (proc_node_init(&pn, s->c->key_prefix, s->c->node_name) < 0)
+        return 0;
+    proc_node_scan(&pn, orphan_found, &o);
+    proc_node_release(&pn);
+    return o.killed;
 }
 
 /* Takes over the workers Redis knows for this node that are alive and
@@ -1252,8 +1280,7 @@ static int adopt(struct spawner *s, int64_t now)
     struct probe *probes = NULL;
     size_t n = 0, m = 0, i, kept = 0, dropped = 0;
     size_t *idx = NULL;
-    struct orphan_scan o = {s, 0};
-    int rc = -1;
+    int rc = -1, killed;
 
     if (store_workers(&s->redis, s->c->key_prefix, s->c->node_name, &recs, &n) <
         0) {
@@ -1269,18 +1296,8 @@ static int adopt(struct spawner *s, int64_t now)
     }
     for (i = 0; i < n; i++) {
         const struct worker_rec *r = &recs[i];
-        const char *why = NULL;
-        unsigned long long pstart;
+        const char *why = adopt_refusal(r);
 
-        if (r->state == WORKER_DEAD)
-            why = "marked dead";
-        else if (proc_start_time(r->pid, &pstart) < 0 ||
-                 (pstart == r->pstart && !proc_alive(r->pid, r->pstart)))
-            why = "its process is gone";
-        else if (!proc_same(r->pid, r->pstart))
-            why = "its pid belongs to another process";
-        else if (proc_pgid(r->pid) != r->pid)
-            why = "it does not lead its process group";
         if (why != NULL) {
             if (adopt_drop(s, r, why) < 0)
                 goto out;
@@ -1314,12 +1331,11 @@ static int adopt(struct spawner *s, int64_t now)
             dropped++;
         }
     }
-    if (proc_scan_ours(s->c->key_prefix, s->c->node_name, orphan_found, &o) < 0)
-        log_warnx("cannot look for unknown workers in /proc");
+    killed = adopt_orphans(s);
     s->adopted = 1;
     log_info("node %s: adopted %zu workers, removed %zu records, killed %d "
              "unknown processes",
-             s->c->node_name, kept, dropped, o.killed);
+             s->c->node_name, kept, dropped, killed);
     rc = 0;
 out:
     free(recs);

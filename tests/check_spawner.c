@@ -541,16 +541,6 @@ START_TEST(test_status_str)
 }
 END_TEST
 
-START_TEST(test_proc_same)
-{
-    ck_assert_int_eq(proc_same((long)getpid(), 0), 0);
-    ck_assert_int_eq(proc_same(0, 0), 0);
-    ck_assert_int_eq(proc_same(1, 0), 0);
-    ck_assert_int_eq(proc_pgid((long)getpid()), (long)getpgrp());
-    ck_assert_int_eq(proc_kill_group((long)getpid(), 1, 0), -1);
-}
-END_TEST
-
 Suite *spawner_suite(void)
 {
     Suite *s = suite_create("spawner");
@@ -577,7 +567,6 @@ Suite *spawner_suite(void)
     tcase_add_test(ports, test_ports_round_robin);
     tcase_add_test(ports, test_ports_skip_held_and_cooling);
     tcase_add_test(proc, test_status_str);
-    tcase_add_test(proc, test_proc_same);
     suite_add_tcase(s, plan);
     suite_add_tcase(s, restart);
     suite_add_tcase(s, ports);
