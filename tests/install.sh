@@ -195,7 +195,7 @@ create_works() {
 }
 check_eventually "POST /sessions works through the installed stack" 30 create_works
 check "steel-fcgi logs to the snippet's server.breakagelog" \
-    grep -q '^steel-fcgi: serving with 8 threads' "$T/steel-fcgi.log"
+    grep -q '^steel-fcgi: serving with 8 accept and [0-9]* create threads' "$T/steel-fcgi.log"
 
 # An error lighttpd answers itself comes from the installed JSON files.
 head -c 1100000 /dev/zero | tr '\0' 'x' >"$T/big"
