@@ -1,13 +1,11 @@
 /*
- * util.c - clocks, strict number parsing, session id validation, random ids
- * and process identity (util.h).
+ * util.c - clocks, strict number parsing, session id validation and random
+ * ids (util.h).
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -97,46 +95,5 @@ int random_hex(char *out, size_t size)
         out[2 * i + 1] = hex[raw[i] & 0xf];
     }
     out[32] = '\0';
-    return 0;
-}
-
-const char *proc_stat_read(long pid, char *buf, size_t size)
-{
-    char path[64];
-    const char *p;
-    ssize_t n;
-    int fd;
-
-    if (size < 2)
-        return NULL;
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    n = read(fd, buf, size - 1);
-    close(fd);
-    if (n <= 0)
-        return NULL;
-    buf[n] = '\0';
-    p = strrchr(buf, ')');
-    return p != NULL ? p + 1 : NULL;
-}
-
-int proc_start_time(long pid, unsigned long long *out)
-{
-    char data[1024];
-    const char *p = proc_stat_read(pid, data, sizeof(data));
-    int field;
-
-    if (p == NULL)
-        return -1;
-    /* p is " S ...": field 3 follows the first blank. */
-    for (field = 2; field < 22 && *p != '\0'; p++) {
-        if (*p == ' ')
-            field++;
-    }
-    if (field != 22)
-        return -1;
-    *out = strtoull(p, NULL, 10);
     return 0;
 }

@@ -28,15 +28,4 @@ int session_id_valid(const char *s, size_t len);
  * generator.  Returns 0 or -1. */
 int random_hex(char *out, size_t size);
 
-/* Reads /proc/<pid>/stat into buf (size bytes) and returns a pointer to
- * what follows the command name (the blank before field 3, the state), or
- * NULL when there is no such process.  The command name may hold blanks
- * and parentheses, so fields are counted from its last ')'. */
-const char *proc_stat_read(long pid, char *buf, size_t size);
-
-/* Reads the start time of process pid (field 22 of /proc/pid/stat, clock
- * ticks since boot) into *out.  Returns 0, or -1 when there is no such
- * process. */
-int proc_start_time(long pid, unsigned long long *out);
-
 #endif

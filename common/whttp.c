@@ -187,11 +187,6 @@ enum whttp_result whttp_request(struct whttp *w, const char *method,
     return whttp_result_of(w, curl_easy_perform(w->easy), resp);
 }
 
-struct probe_slot {
-    struct probe *p;
-    CURL *easy;
-};
-
 static size_t probe_write(char *data, size_t size, size_t nmemb, void *user)
 {
     struct probe *p = user;
@@ -207,8 +202,8 @@ static size_t probe_write(char *data, size_t size, size_t nmemb, void *user)
     return size * nmemb;
 }
 
-static CURL *probe_start(CURLM *m, const char *method, struct probe *p,
-                         long connect_ms, long total_ms)
+CURL *probe_add(CURLM *m, const char *method, struct probe *p, long connect_ms,
+                long total_ms)
 {
     char url[1024];
     CURL *e;
@@ -238,6 +233,29 @@ static CURL *probe_start(CURLM *m, const char *method, struct probe *p,
         return NULL;
     }
     return e;
+}
+
+struct probe *probe_done(CURLM *m, CURLMsg *msg)
+{
+    struct probe *p = NULL;
+    CURL *e = msg->easy_handle;
+
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&p);
+    if (p != NULL) {
+        p->result = whttp_map(msg->data.result);
+        if (p->result == WHTTP_OK)
+            curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &p->status);
+    }
+    probe_cancel(m, e);
+    return p;
+}
+
+void probe_cancel(CURLM *m, CURL *e)
+{
+    if (e == NULL)
+        return;
+    curl_multi_remove_handle(m, e);
+    curl_easy_cleanup(e);
 }
 
 int probe_run(struct probe *p, size_t n, long connect_ms, long total_ms,
@@ -270,27 +288,16 @@ int probe_run_method(const char *method, struct probe *p, size_t n,
         int left;
 
         while (active < max_parallel && next < n) {
-            if (probe_start(m, method, &p[next], connect_ms, total_ms) != NULL)
+            if (probe_add(m, method, &p[next], connect_ms, total_ms) != NULL)
                 active++;
             next++;
         }
         if (curl_multi_perform(m, &running) != CURLM_OK)
             break;
         while ((msg = curl_multi_info_read(m, &left)) != NULL) {
-            struct probe *pp = NULL;
-            CURL *e = msg->easy_handle;
-
             if (msg->msg != CURLMSG_DONE)
                 continue;
-            curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&pp);
-            if (pp != NULL) {
-                pp->result = whttp_map(msg->data.result);
-                if (pp->result == WHTTP_OK)
-                    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE,
-                                      &pp->status);
-            }
-            curl_multi_remove_handle(m, e);
-            curl_easy_cleanup(e);
+            probe_done(m, msg);
             active--;
         }
         if (active > 0 && curl_multi_poll(m, NULL, 0, 100, NULL) != CURLM_OK)

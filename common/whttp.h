@@ -5,7 +5,9 @@
  * struct whttp is one libcurl easy handle: it keeps connections to workers
  * alive between requests and belongs to one thread.  probe_run() asks many
  * workers at once (libcurl multi) and returns when all answered or the
- * deadline passed.  curl_global_init() must have run before either is used.
+ * deadline passed; probe_add() and probe_done() run single probes in a
+ * caller's own multi handle.  curl_global_init() must have run before any
+ * of them is used.
  */
 #ifndef STEEL_WHTTP_H
 #define STEEL_WHTTP_H
@@ -91,5 +93,23 @@ int probe_run(struct probe *p, size_t n, long connect_ms, long total_ms,
  * /sessions/<id>); probe_run is probe_run_method("GET", ...). */
 int probe_run_method(const char *method, struct probe *p, size_t n,
                      long connect_ms, long total_ms, size_t max_parallel);
+
+/* The parts of probe_run, for a caller that runs probes in a libcurl multi
+ * handle of its own (the spawner's start probes).  probe_add starts method
+ * p->path on m with probe_run's options (a fresh connection, the body
+ * bounded by PROBE_BODY_MAX); CURLOPT_PRIVATE is p.  Returns the easy
+ * handle, which stays the caller's until probe_done or probe_cancel, or
+ * NULL (p->result is WHTTP_ERROR). */
+CURL *probe_add(CURLM *m, const char *method, struct probe *p, long connect_ms,
+                long total_ms);
+
+/* For msg, a CURLMSG_DONE of a handle from probe_add: fills in its probe's
+ * result and status, takes the handle out of m and frees it.  Returns the
+ * probe. */
+struct probe *probe_done(CURLM *m, CURLMsg *msg);
+
+/* Takes the unfinished probe handle e (NULL: nothing) out of m and frees
+ * it. */
+void probe_cancel(CURLM *m, CURL *e);
 
 #endif

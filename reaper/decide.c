@@ -15,8 +15,8 @@
  *   idle-session    idle, but the worker holds a session
  *   bad-status      the worker names a session id we cannot address
  *   reclaim-failed  DELETE + /status did not leave the worker clean
- *   stray           (pass.c) a worker process Redis does not know
- *   session-index   (pass.c) stale entries of P:sessions
+ *   stray           (reaper.c) a worker process Redis does not know
+ *   session-index   (reaper.c) stale entries of P:sessions
  */
 #include "config.h"
 

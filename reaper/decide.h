@@ -1,9 +1,9 @@
 /*
  * decide.h - what the reaper does with one worker, as pure functions of
  * the worker's Redis record, the facts about its process and what its
- * GET /status answered.  No I/O here: pass.c gathers the facts, asks these
- * functions and carries the answer out, and the unit tests feed them
- * records directly.
+ * GET /status answered.  No I/O here: reaper.c gathers the facts, asks
+ * these functions and carries the answer out, and the unit tests feed
+ * them records directly.
  *
  * One pass asks three questions per worker:
  *

@@ -7,7 +7,7 @@
  *     worker that moved on (a claim, a bind, an end or another pass);
  *   - a worker is marked dead in Redis before its process is signalled,
  *     and a process is signalled only after its start time matched the
- *     record (procscan_kill);
+ *     record (proc_kill, common/proc.h);
  *   - all HTTP of a pass runs concurrently in at most three rounds, each
  *     under its own deadline;
  *   - a Redis failure ends the pass: nothing half-done is left that a
@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,7 @@
 #define PRUNE_LIMIT    1000
 
 /* One worker of the pass. */
-struct item {
+struct pass_worker {
     struct worker_rec *w;           /* the snapshot record */
     struct decide_plan plan;        /* what decide_plan said */
     enum worker_state state;        /* its state after the pass's own changes */
@@ -99,7 +100,7 @@ static void label(char *out, size_t size, const struct worker_rec *w)
 }
 
 /* Counts one repair of kind.  Returns 0 or -1 (Redis). */
-static int count(struct reaper *rp, const char *kind, long n)
+static int repair_count(struct reaper *rp, const char *kind, long n)
 {
     char field[64];
 
@@ -110,13 +111,13 @@ static int count(struct reaper *rp, const char *kind, long n)
 /* Signals the worker's process group after it was marked dead. */
 static void kill_worker(const struct worker_rec *w, const char *lbl)
 {
-    if (procscan_kill(w->pid, w->pstart) < 0)
+    if (proc_kill(w->pid, w->pstart, -1, SIGKILL) < 0)
         log_warn("%s: cannot kill", lbl);
 }
 
 /* Marks w dead if it is still as the pass saw it, then kills it and
  * counts the repair.  Returns 0 (also when it moved on) or -1 (Redis). */
-static int kill_if(struct reaper *rp, struct item *it, const char *kind,
+static int kill_if(struct reaper *rp, struct pass_worker *it, const char *kind,
                    const char *reason)
 {
     const struct worker_rec *w = it->w;
@@ -132,11 +133,11 @@ static int kill_if(struct reaper *rp, struct item *it, const char *kind,
     kill_worker(w, lbl);
     log_warnx("%s: killed (%s): %s, was %s", lbl, kind, reason,
               worker_state_name(prior));
-    return count(rp, kind, 1);
+    return repair_count(rp, kind, 1);
 }
 
 /* Step 3: the actions that need no HTTP.  Returns 0 or -1 (Redis). */
-static int act_plan(struct reaper *rp, struct item *it)
+static int act_plan(struct reaper *rp, struct pass_worker *it)
 {
     const char *P = rp->conf.key_prefix;
     struct worker_rec *w = it->w;
@@ -155,14 +156,14 @@ static int act_plan(struct reaper *rp, struct item *it)
             return rc;
         log_info("%s: record removed (%s): %s, was %s", lbl, it->plan.kind,
                  it->plan.reason, worker_state_name(prior));
-        return count(rp, it->plan.kind, 1);
+        return repair_count(rp, it->plan.kind, 1);
     case PLAN_KILL:
         return kill_if(rp, it, it->plan.kind, it->plan.reason);
     case PLAN_KILL_DEAD:
-        if (procscan_kill(w->pid, w->pstart) <= 0)
+        if (proc_kill(w->pid, w->pstart, -1, SIGKILL) <= 0)
             return 0;
         log_warnx("%s: killed (%s): %s", lbl, it->plan.kind, it->plan.reason);
-        return count(rp, it->plan.kind, 1);
+        return repair_count(rp, it->plan.kind, 1);
     case PLAN_EXPIRE:
         rc = store_expire(&rp->redis, P, w->id, w->session);
         if (rc <= 0)
@@ -179,7 +180,7 @@ static int act_plan(struct reaper *rp, struct item *it)
                  it->plan.reason);
         it->state = WORKER_RELEASING;
         it->since = -1;
-        return count(rp, it->plan.kind, 1);
+        return repair_count(rp, it->plan.kind, 1);
     case PLAN_PROBE:
     case PLAN_WATCH:
     case PLAN_SKIP:
@@ -189,7 +190,7 @@ static int act_plan(struct reaper *rp, struct item *it)
 }
 
 /* 1 when the item is in the /status round. */
-static int wants_status(const struct item *it)
+static int wants_status(const struct pass_worker *it)
 {
     switch (it->plan.act) {
     case PLAN_PROBE:
@@ -212,7 +213,7 @@ static int id_cmp(const void *a, const void *b)
 
 static int entry_cmp(const void *a, const void *b)
 {
-    const struct procscan_entry *x = a, *y = b;
+    const struct proc_worker *x = a, *y = b;
     int c = strcmp(x->id, y->id);
 
     if (c != 0)
@@ -222,7 +223,7 @@ static int entry_cmp(const void *a, const void *b)
 
 /* Step 4: kills processes of ours whose id has no record.  Returns 0 or
  * -1 (Redis). */
-static int kill_strays(struct reaper *rp, struct procscan_entry *procs,
+static int kill_strays(struct reaper *rp, struct proc_worker *procs,
                        size_t nprocs, const struct worker_rec *recs,
                        size_t nrecs)
 {
@@ -260,11 +261,11 @@ static int kill_strays(struct reaper *rp, struct procscan_entry *procs,
         long first = 0;
 
         for (j = i; j < nstray && strcmp(procs[j].id, procs[i].id) == 0; j++) {
-            int64_t age = procscan_age_ms(procs[j].pstart);
+            int64_t age = proc_age_ms(procs[j].pstart);
 
             if (age >= 0 && age < STRAY_MIN_AGE_MS)
                 continue;
-            if (procscan_kill(procs[j].pid, procs[j].pstart) > 0) {
+            if (proc_kill(procs[j].pid, procs[j].pstart, -1, SIGKILL) > 0) {
                 if (killed++ == 0)
                     first = procs[j].pid;
             }
@@ -274,14 +275,14 @@ static int kill_strays(struct reaper *rp, struct procscan_entry *procs,
         log_warnx("worker %s (pid %ld): killed (stray): process unknown to "
                   "redis, %d process%s",
                   procs[i].id, first, killed, killed == 1 ? "" : "es");
-        if ((rc = count(rp, "stray", 1)) < 0)
+        if ((rc = repair_count(rp, "stray", 1)) < 0)
             break;
     }
     return rc;
 }
 
 /* What a failed probe looked like, for the log. */
-static void probe_detail(struct item *it, const struct probe *p)
+static void probe_detail(struct pass_worker *it, const struct probe *p)
 {
     if (p->result != WHTTP_OK)
         snprintf(it->detail, sizeof(it->detail), "%s",
@@ -294,7 +295,7 @@ static void probe_detail(struct item *it, const struct probe *p)
 
 /* Step 5 for one item: acts on the judgement of its /status.  Returns 0
  * or -1 (Redis). */
-static int act_status(struct reaper *rp, struct item *it)
+static int act_status(struct reaper *rp, struct pass_worker *it)
 {
     const char *P = rp->conf.key_prefix;
     struct worker_rec *w = it->w;
@@ -334,7 +335,7 @@ static int act_status(struct reaper *rp, struct item *it)
         kill_worker(w, lbl);
         log_warnx("%s: killed (hung): %ld failed probes in a row, last %s", lbl,
                   fails, it->st.answered ? j.reason : it->detail);
-        return count(rp, "hung", 1);
+        return repair_count(rp, "hung", 1);
     case VERDICT_RELEASE:
         rc = store_released(&rp->redis, P, w->id);
         if (rc <= 0)
@@ -350,7 +351,7 @@ static int act_status(struct reaper *rp, struct item *it)
             it->since = -1;
             log_info("%s: taken back (%s): %s %s", lbl, j.kind, j.reason,
                      it->st.sid);
-            if (count(rp, j.kind, 1) < 0)
+            if (repair_count(rp, j.kind, 1) < 0)
                 return -1;
         }
         snprintf(it->path, sizeof(it->path), "/sessions/%s", it->st.sid);
@@ -367,7 +368,7 @@ static int act_status(struct reaper *rp, struct item *it)
 }
 
 /* Step 6 for one item after its DELETE and second /status. */
-static int act_recheck(struct reaper *rp, struct item *it,
+static int act_recheck(struct reaper *rp, struct pass_worker *it,
                        const struct decide_status *st)
 {
     struct decide_judgement j = decide_recheck(it->del_ok, st);
@@ -392,10 +393,10 @@ static long connect_ms(const struct reaper *rp, long total)
 }
 
 /* Steps 5 and 6.  Returns 0 or -1 (Redis). */
-static int http_rounds(struct reaper *rp, struct item *items, size_t n)
+static int http_rounds(struct reaper *rp, struct pass_worker *items, size_t n)
 {
     struct probe *pr = NULL;
-    struct item **map = NULL;
+    struct pass_worker **map = NULL;
     size_t i, k, m = 0;
     long ptime = rp->conf.probe_timeout_ms;
     long dtime = rp->conf.worker_timeout_ms;
@@ -419,7 +420,7 @@ static int http_rounds(struct reaper *rp, struct item *items, size_t n)
         goto out;
     probe_run(pr, m, connect_ms(rp, ptime), ptime, 0);
     for (k = 0; k < m && !pass_late(rp); k++) {
-        struct item *it = map[k];
+        struct pass_worker *it = map[k];
 
         decide_status_parse(&it->st, pr[k].result == WHTTP_OK, pr[k].status,
                             pr[k].body, pr[k].body_len, pr[k].body_truncated);
@@ -480,9 +481,9 @@ static int redis_failed(struct reaper *rp, const char *what)
 int reaper_pass(struct reaper *rp)
 {
     const char *P = rp->conf.key_prefix;
-    struct procscan_entry *procs = NULL;
+    struct proc_worker *procs = NULL;
     struct worker_rec *recs = NULL;
-    struct item *items = NULL;
+    struct pass_worker *items = NULL;
     size_t nprocs = 0, nrecs = 0, i;
     int64_t start = now_mono_ms();
     const char *what = "lock";
@@ -514,7 +515,7 @@ int reaper_pass(struct reaper *rp)
     }
     what = "plan";
     for (i = 0; i < nrecs && !pass_late(rp); i++) {
-        struct item *it = &items[i];
+        struct pass_worker *it = &items[i];
 
         it->w = &recs[i];
         it->state = recs[i].state;
@@ -540,7 +541,7 @@ int reaper_pass(struct reaper *rp)
             goto fail;
         if (pruned > 0) {
             log_info("%ld stale entries removed from %s:sessions", pruned, P);
-            if (count(rp, "session-index", pruned) < 0)
+            if (repair_count(rp, "session-index", pruned) < 0)
                 goto fail;
         }
     }

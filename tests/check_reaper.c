@@ -1,14 +1,13 @@
 /*
  * check_reaper.c - the reaper's pure logic: the plan for a record, the
- * judgement of a /status answer, the recheck after a clean, and the
- * parsers of /proc/<pid>/environ and /proc/<pid>/stat.
+ * judgement of a /status answer, the recheck after a clean, and whether a
+ * recorded worker still runs.  The /proc parsers and the kill rule are
+ * common/proc.h's (check_proc.c).
  */
 #include "config.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_suites.h"
@@ -278,123 +277,14 @@ START_TEST(test_recheck)
 }
 END_TEST
 
-/* sizeof of a literal with embedded NULs, without the final NUL. */
-#define ENV(s) (s), (sizeof(s) - 1)
-
-START_TEST(test_environ)
+START_TEST(test_procscan_check)
 {
-    char id[WORKER_ID_MAX];
-
-    ck_assert_int_eq(
-        procscan_environ(ENV("PATH=/bin\0STEEL_PREFIX=steel\0STEEL_NODE=n1\0"
-                             "PORT=20001\0STEEL_WORKER_ID=42\0"),
-                         "steel", "n1", id, sizeof(id)),
-        1);
-    ck_assert_str_eq(id, "42");
-    /* The last entry may lack its NUL. */
-    ck_assert_int_eq(procscan_environ(ENV("STEEL_WORKER_ID=9\0STEEL_NODE=n1"
-                                          "\0STEEL_PREFIX=steel"),
-                                      "steel", "n1", id, sizeof(id)),
-                     1);
-    ck_assert_str_eq(id, "9");
-    /* Another prefix or node, or a value that only starts like ours. */
-    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel2\0STEEL_NODE=n1"
-                                          "\0STEEL_WORKER_ID=1\0"),
-                                      "steel", "n1", id, sizeof(id)),
-                     0);
-    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n2"
-                                          "\0STEEL_WORKER_ID=1\0"),
-                                      "steel", "n1", id, sizeof(id)),
-                     0);
-    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n"
-                                          "\0STEEL_WORKER_ID=1\0"),
-                                      "steel", "n1", id, sizeof(id)),
-                     0);
-    /* A name that only starts like ours is another variable. */
-    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIXES=steel\0STEEL_NODE="
-                                          "n1\0STEEL_WORKER_ID=1\0"),
-                                      "steel", "n1", id, sizeof(id)),
-                     0);
-    /* The first occurrence counts, as getenv(3) does. */
-    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=other\0STEEL_PREFIX="
-                                          "steel\0STEEL_NODE=n1\0"
-                                          "STEEL_WORKER_ID=1\0"),
-                                      "steel", "n1", id, sizeof(id)),
-                     0);
-    /* The id must be a decimal that fits. */
-    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n1"
-                                          "\0STEEL_WORKER_ID=\0"),
-                                      "steel", "n1", id, sizeof(id)),
-                     0);
-    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n1"
-                                          "\0STEEL_WORKER_ID=4x\0"),
-                                      "steel", "n1", id, sizeof(id)),
-                     0);
-    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n1"
-                                          "\0STEEL_WORKER_ID=12345\0"),
-                                      "steel", "n1", id, 5),
-                     0);
-    ck_assert_int_eq(procscan_environ(ENV("STEEL_PREFIX=steel\0STEEL_NODE=n1"
-                                          "\0"),
-                                      "steel", "n1", id, sizeof(id)),
-                     0);
-    ck_assert_int_eq(procscan_environ("", 0, "steel", "n1", id, sizeof(id)), 0);
-}
-END_TEST
-
-START_TEST(test_stat)
-{
-    const char *s = "4242 (steel-browser) S 1 4242 4242 0 -1 4194560 100 0 "
-                    "0 0 1 2 0 0 20 0 5 0 987654 123456 100\n";
-    const char *odd = "77 (a) b (c) ) R 1 70 70 0 -1 0 0 0 0 0 0 0 0 0 20 0 "
-                      "1 0 31337 0 0";
-    unsigned long long start = 0;
-    long pgid = 0;
-    char state = 0;
-
-    ck_assert_int_eq(procscan_stat(s, strlen(s), &state, &pgid, &start), 0);
-    ck_assert_int_eq(state, 'S');
-    ck_assert_int_eq(pgid, 4242);
-    ck_assert_uint_eq(start, 987654);
-    ck_assert_int_eq(procscan_stat(odd, strlen(odd), &state, &pgid, &start), 0);
-    ck_assert_int_eq(state, 'R');
-    ck_assert_int_eq(pgid, 70);
-    ck_assert_uint_eq(start, 31337);
-    ck_assert_int_eq(procscan_stat("12 (x) S 1 2", 12, &state, &pgid, &start),
-                     -1);
-    ck_assert_int_eq(procscan_stat("no paren", 8, &state, &pgid, &start), -1);
-    ck_assert_int_eq(procscan_stat("", 0, &state, &pgid, &start), -1);
-}
-END_TEST
-
-START_TEST(test_check_and_kill)
-{
-    unsigned long long self_start = 0, start = 0;
-    pid_t child;
-    int status;
+    unsigned long long self_start = 0;
 
     ck_assert_int_eq(proc_start_time((long)getpid(), &self_start), 0);
     ck_assert_int_eq(procscan_check((long)getpid(), self_start), PROC_ALIVE);
     ck_assert_int_eq(procscan_check((long)getpid(), self_start + 1), PROC_GONE);
     ck_assert_int_eq(procscan_check(0, 0), PROC_GONE);
-    ck_assert_int_ge(procscan_age_ms(self_start), 0);
-
-    child = fork();
-    ck_assert_int_ge(child, 0);
-    if (child == 0) {
-        setpgid(0, 0);
-        pause();
-        _exit(0);
-    }
-    setpgid(child, child);
-    ck_assert_int_eq(proc_start_time((long)child, &start), 0);
-    /* Another start time: a reused pid is left alone. */
-    ck_assert_int_eq(procscan_kill((long)child, start + 1), 0);
-    ck_assert_int_eq(procscan_kill((long)child, start), 1);
-    ck_assert_int_eq(waitpid(child, &status, 0), child);
-    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    ck_assert_int_eq(procscan_kill((long)child, start), 0);
-    ck_assert_int_eq(procscan_check((long)child, start), PROC_GONE);
 }
 END_TEST
 
@@ -419,9 +309,7 @@ Suite *reaper_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("procscan");
-    tcase_add_test(tc, test_environ);
-    tcase_add_test(tc, test_stat);
-    tcase_add_test(tc, test_check_and_kill);
+    tcase_add_test(tc, test_procscan_check);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /*
- * check_util.c - number parsing, session id validation, random ids and
- * process identity.
+ * check_util.c - number parsing, session id validation, random ids, key
+ * building and which Redis errors call for a reconnect.  Process identity
+ * is check_proc.c's.
  */
 #include "config.h"
 
@@ -62,18 +63,6 @@ START_TEST(test_random_hex)
 }
 END_TEST
 
-START_TEST(test_proc_start_time)
-{
-    unsigned long long t1 = 0, t2 = 0;
-
-    ck_assert_int_eq(proc_start_time((long)getpid(), &t1), 0);
-    ck_assert_int_eq(proc_start_time((long)getpid(), &t2), 0);
-    ck_assert(t1 > 0);
-    ck_assert(t1 == t2);
-    ck_assert_int_eq(proc_start_time(0x7ffffff0L, &t1), -1);
-}
-END_TEST
-
 START_TEST(test_keys)
 {
     char k[KEY_MAX], small[8];
@@ -109,7 +98,6 @@ Suite *util_suite(void)
     tcase_add_test(normal, test_parse_long);
     tcase_add_test(normal, test_session_ids);
     tcase_add_test(normal, test_random_hex);
-    tcase_add_test(normal, test_proc_start_time);
     tcase_add_test(normal, test_keys);
     tcase_add_test(normal, test_reconnect_errors);
     suite_add_tcase(s, normal);

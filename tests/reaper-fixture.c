@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "keys.h"
 #include "log.h"
+#include "proc.h"
 #include "rconn.h"
 #include "store.h"
 #include "util.h"

@@ -47,7 +47,7 @@ for id in $ids; do
     out="$out$(drain "$id")"
 done
 check_eq "the recipe drains the 5 idle workers" 11111 "$out"
-# What the spawner takes for a drain (spawner.c, DRAIN_PREFIX).
+# What the spawner takes for a drain (spawner/view.c, DRAIN_PREFIX).
 check "... with a reason that starts with \"drain\"" \
     grep -q "'reason', 'drain" <<<"$recipe"
 all_dead() {

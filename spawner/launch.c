@@ -1,6 +1,5 @@
 /*
- * proc.c - starting, identifying and signalling worker processes
- * (proc.h).
+ * launch.c - starting one worker process (launch.h).
  *
  * Between fork() and execve() the child calls only async-signal-safe
  * functions: everything it needs (environment, argv, paths) is built by the
@@ -9,13 +8,12 @@
  * environment.  A failing step writes {stage, errno} to a close-on-exec
  * pipe, so the parent reads either that report or EOF (the exec worked).
  *
- * A worker is always signalled through its process group (it leads one),
- * and only after its start time matched the one recorded with its pid, so
- * a reused pid is never hit.
+ * The child leads a process group of its own (setpgid in the child and,
+ * against the race, in the parent), so the kill rule of common/proc.h
+ * signals the worker together with whatever it starts.
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -27,23 +25,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "launch.h"
 #include "log.h"
-#include "proc.h"
-#include "util.h"
+#include "store.h"
 
 extern char **environ;
 
 #define ENV_ID_NAME "STEEL_WORKER_ID="
-#define ENVIRON_MAX (256 * 1024)
 
-enum proc_stage {
-    STAGE_LOG = 1, /* opening the log file */
-    STAGE_LIMIT,   /* setrlimit */
-    STAGE_ID,      /* the worker id never came */
-    STAGE_EXEC,    /* execve */
+enum launch_stage {
+    LAUNCH_STAGE_LOG = 1, /* opening the log file */
+    LAUNCH_STAGE_LIMIT,   /* setrlimit */
+    LAUNCH_STAGE_ID,      /* the worker id never came */
+    LAUNCH_STAGE_EXEC,    /* execve */
 };
 
-struct proc_report {
+struct launch_report {
     int stage;
     int err;
 };
@@ -63,9 +60,10 @@ static int env_ours(const char *entry)
 }
 
 /* The child's environment: the inherited one minus our names, plus ours.
- * The strings of ours live in store (freed with the array by env_free);
- * idvar is the STEEL_WORKER_ID slot.  Returns the array or NULL. */
-static char **env_build(const struct proc_spec *s, char *store, size_t size,
+ * The strings of ours live in store (size bytes, the caller's); idvar is
+ * the STEEL_WORKER_ID slot.  Returns a malloc'd array the caller frees (not
+ * its strings), or NULL. */
+static char **env_build(const struct launch_spec *s, char *store, size_t size,
                         char **idvar)
 {
     size_t n = 0, i, k = 0, used = 0;
@@ -94,7 +92,7 @@ static char **env_build(const struct proc_spec *s, char *store, size_t size,
         goto toolong;
     envp[k++] = store + used;
     used += (size_t)w + 1;
-    if (size - used < sizeof(ENV_ID_NAME) + PROC_ID_MAX)
+    if (size - used < sizeof(ENV_ID_NAME) + WORKER_ID_MAX)
         goto toolong;
     memcpy(store + used, ENV_ID_NAME, sizeof(ENV_ID_NAME));
     *idvar = store + used;
@@ -110,7 +108,7 @@ toolong:
 /* Child side: reports a failed step and exits. */
 static void child_fail(int fd, int stage, int err)
 {
-    struct proc_report rep;
+    struct launch_report rep;
     ssize_t w;
 
     rep.stage = stage;
@@ -120,12 +118,12 @@ static void child_fail(int fd, int stage, int err)
     _exit(127);
 }
 
-static void child_limits(const struct proc_spec *s, int err_fd)
+static void child_limits(const struct launch_spec *s, int err_fd)
 {
     struct rlimit rl, old;
 
     if (getrlimit(RLIMIT_NOFILE, &old) < 0)
-        child_fail(err_fd, STAGE_LIMIT, errno);
+        child_fail(err_fd, LAUNCH_STAGE_LIMIT, errno);
     if (s->nofile > 0) {
         /* Soft and hard: a runtime that raises its soft limit to the hard
          * one at start (Go does) must still stay under worker_nofile. */
@@ -136,7 +134,7 @@ static void child_limits(const struct proc_spec *s, int err_fd)
             rl.rlim_cur = old.rlim_max;
             rl.rlim_max = old.rlim_max;
             if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-                child_fail(err_fd, STAGE_LIMIT, errno);
+                child_fail(err_fd, LAUNCH_STAGE_LIMIT, errno);
         }
     } else if (s->nofile_inherit > 0) {
         /* The limit the spawner was started with, before it raised its
@@ -144,19 +142,19 @@ static void child_limits(const struct proc_spec *s, int err_fd)
         rl.rlim_cur = (rlim_t)s->nofile_inherit;
         rl.rlim_max = old.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            child_fail(err_fd, STAGE_LIMIT, errno);
+            child_fail(err_fd, LAUNCH_STAGE_LIMIT, errno);
     }
     if (s->memory_mb > 0) {
         rl.rlim_cur = (rlim_t)s->memory_mb * 1024 * 1024;
         rl.rlim_max = rl.rlim_cur;
         if (setrlimit(RLIMIT_AS, &rl) < 0)
-            child_fail(err_fd, STAGE_LIMIT, errno);
+            child_fail(err_fd, LAUNCH_STAGE_LIMIT, errno);
     }
 }
 
 /* Runs in the child after fork(); never returns. */
-static void child_run(const struct proc_spec *s, char *const *envp, char *idvar,
-                      int id_fd, int err_fd)
+static void child_run(const struct launch_spec *s, char *const *envp,
+                      char *idvar, int id_fd, int err_fd)
 {
     char *const argv[] = {(char *)s->bin, NULL};
     char *id = idvar + sizeof(ENV_ID_NAME) - 1;
@@ -177,9 +175,9 @@ static void child_run(const struct proc_spec *s, char *const *envp, char *idvar,
 
     fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0)
-        child_fail(err_fd, STAGE_LOG, errno);
+        child_fail(err_fd, LAUNCH_STAGE_LOG, errno);
     if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
-        child_fail(err_fd, STAGE_LOG, errno);
+        child_fail(err_fd, LAUNCH_STAGE_LOG, errno);
     fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (fd >= 0)
         dup2(fd, STDIN_FILENO);
@@ -188,24 +186,24 @@ static void child_run(const struct proc_spec *s, char *const *envp, char *idvar,
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
     for (;;) {
-        ssize_t n = read(id_fd, id + len, PROC_ID_MAX - 1 - len);
+        ssize_t n = read(id_fd, id + len, WORKER_ID_MAX - 1 - len);
 
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         len += (size_t)n;
-        if (len >= PROC_ID_MAX - 1)
+        if (len >= WORKER_ID_MAX - 1)
             break;
     }
     if (len == 0)
-        child_fail(err_fd, STAGE_ID, EPIPE);
+        child_fail(err_fd, LAUNCH_STAGE_ID, EPIPE);
     id[len] = '\0';
     execve(s->bin, argv, envp);
-    child_fail(err_fd, STAGE_EXEC, errno);
+    child_fail(err_fd, LAUNCH_STAGE_EXEC, errno);
 }
 
-int proc_spawn(const struct proc_spec *s, struct proc_child *out)
+int launch_worker(const struct launch_spec *s, struct launch_child *out)
 {
     char store[1024], *idvar = NULL;
     char **envp;
@@ -257,7 +255,7 @@ fail:
     return -1;
 }
 
-int proc_send_id(struct proc_child *c, const char *id)
+int launch_send_id(struct launch_child *c, const char *id)
 {
     size_t len = strlen(id), off = 0;
     int rc = 0;
@@ -278,10 +276,10 @@ int proc_send_id(struct proc_child *c, const char *id)
     return rc;
 }
 
-int proc_setup_error(int err_fd, const char *bin, const char *log_path,
-                     char *why, size_t size, int *fatal)
+int launch_setup_error(int err_fd, const char *bin, const char *log_path,
+                       char *why, size_t size, int *fatal)
 {
-    struct proc_report rep;
+    struct launch_report rep;
     ssize_t n;
 
     *fatal = 0;
@@ -293,17 +291,17 @@ int proc_setup_error(int err_fd, const char *bin, const char *log_path,
     if ((size_t)n != sizeof(rep))
         return 0;
     switch (rep.stage) {
-    case STAGE_LOG:
+    case LAUNCH_STAGE_LOG:
         snprintf(why, size, "cannot open log file %s: %s", log_path,
                  strerror(rep.err));
         *fatal = 1;
         break;
-    case STAGE_LIMIT:
+    case LAUNCH_STAGE_LIMIT:
         snprintf(why, size, "cannot set resource limits: %s",
                  strerror(rep.err));
         *fatal = 1;
         break;
-    case STAGE_ID:
+    case LAUNCH_STAGE_ID:
         snprintf(why, size, "never received its worker id");
         break;
     default:
@@ -315,7 +313,7 @@ int proc_setup_error(int err_fd, const char *bin, const char *log_path,
     return 1;
 }
 
-void proc_status_str(int status, char *out, size_t size)
+void launch_status_str(int status, char *out, size_t size)
 {
     if (WIFEXITED(status))
         snprintf(out, size, "exited %d", WEXITSTATUS(status));
@@ -324,143 +322,4 @@ void proc_status_str(int status, char *out, size_t size)
                  WCOREDUMP(status) ? " (core dumped)" : "");
     else
         snprintf(out, size, "wait status 0x%x", (unsigned)status);
-}
-
-int proc_same(long pid, unsigned long long pstart)
-{
-    unsigned long long st;
-
-    if (pid <= 1)
-        return 0;
-    return proc_start_time(pid, &st) == 0 && st == pstart;
-}
-
-int proc_kill_group(long pid, unsigned long long pstart, int sig)
-{
-    if (!proc_same(pid, pstart))
-        return -1;
-    if (kill(-(pid_t)pid, sig) < 0 && kill((pid_t)pid, sig) < 0)
-        return -1;
-    return 0;
-}
-
-/* Reads the state letter and process group of pid from /proc/<pid>/stat.
- * Returns 0, or -1 when there is no such process. */
-static int proc_stat(long pid, char *state, long *pgid)
-{
-    char data[1024];
-    const char *p = proc_stat_read(pid, data, sizeof(data));
-    long ppid;
-
-    if (p == NULL || sscanf(p, " %c %ld %ld", state, &ppid, pgid) != 3)
-        return -1;
-    return 0;
-}
-
-static char proc_stat_state(long pid)
-{
-    char state;
-    long pgid;
-
-    return proc_stat(pid, &state, &pgid) < 0 ? 0 : state;
-}
-
-long proc_pgid(long pid)
-{
-    char state;
-    long pgid;
-
-    return proc_stat(pid, &state, &pgid) < 0 ? -1 : pgid;
-}
-
-int proc_alive(long pid, unsigned long long pstart)
-{
-    char st;
-
-    if (!proc_same(pid, pstart))
-        return 0;
-    st = proc_stat_state(pid);
-    return st != 0 && st != 'Z' && st != 'X';
-}
-
-/* 1 when the NUL-separated environment env (len bytes) holds entry. */
-static int env_has(const char *env, size_t len, const char *entry)
-{
-    size_t off = 0, elen = strlen(entry);
-
-    while (off < len) {
-        const char *e = env + off;
-        size_t l = strnlen(e, len - off);
-
-        if (l == elen && memcmp(e, entry, elen) == 0)
-            return 1;
-        off += l + 1;
-    }
-    return 0;
-}
-
-/* Reads /proc/<pid>/environ into b (size bytes).  Returns its length or
- * -1. */
-static ssize_t read_environ(long pid, char *b, size_t size)
-{
-    char path[64];
-    size_t len = 0;
-    int fd;
-
-    snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    while (len < size) {
-        ssize_t n = read(fd, b + len, size - len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    return (ssize_t)len;
-}
-
-int proc_scan_ours(const char *prefix, const char *node,
-                   void (*fn)(long pid, long pgid, void *arg), void *arg)
-{
-    char want_prefix[256], want_node[512];
-    char *env;
-    struct dirent *de;
-    DIR *d;
-    long self = (long)getpid();
-    int found = 0;
-
-    snprintf(want_prefix, sizeof(want_prefix), "STEEL_PREFIX=%s", prefix);
-    snprintf(want_node, sizeof(want_node), "STEEL_NODE=%s", node);
-    env = malloc(ENVIRON_MAX);
-    if (env == NULL) {
-        log_warnx("scanning /proc: out of memory");
-        return -1;
-    }
-    d = opendir("/proc");
-    if (d == NULL) {
-        log_warn("scanning /proc");
-        free(env);
-        return -1;
-    }
-    while ((de = readdir(d)) != NULL) {
-        long pid;
-        ssize_t len;
-
-        if (parse_long(de->d_name, 1, 0x7fffffff, &pid) < 0 || pid == self)
-            continue;
-        len = read_environ(pid, env, ENVIRON_MAX);
-        if (len <= 0 || !env_has(env, (size_t)len, want_prefix) ||
-            !env_has(env, (size_t)len, want_node))
-            continue;
-        found++;
-        fn(pid, proc_pgid(pid), arg);
-    }
-    closedir(d);
-    free(env);
-    return found;
 }

@@ -1,0 +1,329 @@
+/*
+ * proc.c - worker processes in /proc, and the kill rule (proc.h).
+ *
+ * Invariants: every reading of /proc goes through read_file() with a
+ * bounded buffer; a signal goes only to a process whose identity was just
+ * checked (pidfd or start time); a process group is signalled only when
+ * the process leads it, and never our own group or group 0 or 1.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+
+#define PROC_ROOT "/proc"
+
+/* Reads <root>/<pid>/<name> into buf (at most size bytes, no NUL
+ * added).  Returns the length read, or -1 when it cannot be opened or
+ * read. */
+static ssize_t read_file(const char *root, long pid, const char *name,
+                         char *buf, size_t size)
+{
+    char path[PATH_MAX];
+    size_t len = 0;
+    int fd, n;
+
+    if (pid > 0)
+        n = snprintf(path, sizeof(path), "%s/%ld/%s", root, pid, name);
+    else
+        n = snprintf(path, sizeof(path), "%s/%s", root, name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -1;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    while (len < size) {
+        ssize_t r = read(fd, buf + len, size - len);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    return (ssize_t)len;
+}
+
+int proc_stat_parse(const char *buf, size_t len, struct proc_stat *out)
+{
+    char tmp[PROC_STAT_MAX], *p, *end;
+    int field;
+
+    if (len == 0 || len >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, buf, len);
+    tmp[len] = '\0';
+    p = strrchr(tmp, ')');
+    if (p == NULL || p[1] != ' ' || p[2] == '\0')
+        return -1;
+    p += 2; /* field 3 */
+    out->state = *p;
+    for (field = 3; field < 22; field++) {
+        if (field == 4 || field == 5) {
+            long v;
+
+            errno = 0;
+            v = strtol(p, &end, 10);
+            if (errno != 0 || end == p || *end != ' ')
+                return -1;
+            if (field == 4)
+                out->ppid = v;
+            else
+                out->pgid = v;
+        }
+        p = strchr(p, ' ');
+        if (p == NULL)
+            return -1;
+        p++;
+    }
+    errno = 0;
+    out->start = strtoull(p, &end, 10);
+    if (errno != 0 || end == p)
+        return -1;
+    return 0;
+}
+
+static int stat_read_at(const char *root, long pid, struct proc_stat *out)
+{
+    char buf[PROC_STAT_MAX];
+    ssize_t n;
+
+    if (pid <= 0)
+        return -1;
+    n = read_file(root, pid, "stat", buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return -1;
+    return proc_stat_parse(buf, (size_t)n, out);
+}
+
+int proc_stat_read(long pid, struct proc_stat *out)
+{
+    return stat_read_at(PROC_ROOT, pid, out);
+}
+
+int proc_start_time(long pid, unsigned long long *out)
+{
+    struct proc_stat st;
+
+    if (proc_stat_read(pid, &st) < 0)
+        return -1;
+    *out = st.start;
+    return 0;
+}
+
+/* 1 when st is of a process that still runs: not a zombie, not dead. */
+static int stat_running(const struct proc_stat *st)
+{
+    return st->state != 'Z' && st->state != 'X';
+}
+
+int proc_alive(long pid, unsigned long long pstart)
+{
+    struct proc_stat st;
+
+    return proc_stat_read(pid, &st) == 0 && stat_running(&st) &&
+           st.start == pstart;
+}
+
+int64_t proc_age_ms(unsigned long long pstart)
+{
+    char buf[128], *end;
+    ssize_t n;
+    double up;
+    long hz = sysconf(_SC_CLK_TCK);
+
+    n = read_file(PROC_ROOT, 0, "uptime", buf, sizeof(buf) - 1);
+    if (n <= 0 || hz <= 0)
+        return -1;
+    buf[n] = '\0';
+    up = strtod(buf, &end);
+    if (end == buf)
+        return -1;
+    return (int64_t)(up * 1000.0) -
+           (int64_t)(pstart * 1000ULL / (unsigned long long)hz);
+}
+
+/* The value of the first name=... entry of buf, or NULL; *vlen receives
+ * its length. */
+static const char *environ_get(const char *buf, size_t len, const char *name,
+                               size_t *vlen)
+{
+    size_t nlen = strlen(name), i = 0;
+
+    while (i < len) {
+        const char *e = buf + i;
+        const char *end = memchr(e, '\0', len - i);
+        size_t elen = end ? (size_t)(end - e) : len - i;
+
+        if (elen > nlen && memcmp(e, name, nlen) == 0 && e[nlen] == '=') {
+            *vlen = elen - nlen - 1;
+            return e + nlen + 1;
+        }
+        i += elen + 1;
+    }
+    return NULL;
+}
+
+static int environ_is(const char *buf, size_t len, const char *name,
+                      const char *want)
+{
+    size_t vlen = 0;
+    const char *v = environ_get(buf, len, name, &vlen);
+
+    return v != NULL && vlen == strlen(want) && memcmp(v, want, vlen) == 0;
+}
+
+int proc_environ_worker(const char *buf, size_t len, const char *prefix,
+                        const char *node, char *id, size_t idsize)
+{
+    size_t vlen = 0, i;
+    const char *v;
+
+    if (!environ_is(buf, len, "STEEL_PREFIX", prefix) ||
+        !environ_is(buf, len, "STEEL_NODE", node))
+        return 0;
+    v = environ_get(buf, len, "STEEL_WORKER_ID", &vlen);
+    if (v == NULL || vlen == 0 || vlen >= idsize)
+        return 0;
+    for (i = 0; i < vlen; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+    }
+    memcpy(id, v, vlen);
+    id[vlen] = '\0';
+    return 1;
+}
+
+int proc_node_init(struct proc_node *pn, const char *prefix, const char *node)
+{
+    memset(pn, 0, sizeof(*pn));
+    pn->root = PROC_ROOT;
+    pn->prefix = prefix;
+    pn->node = node;
+    pn->self = (long)getpid();
+    pn->env = malloc(PROC_ENVIRON_MAX);
+    if (pn->env == NULL) {
+        log_warnx("process scan: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void proc_node_release(struct proc_node *pn)
+{
+    free(pn->env);
+    pn->env = NULL;
+}
+
+int proc_node_worker(struct proc_node *pn, long pid, struct proc_worker *out)
+{
+    struct proc_stat st;
+    ssize_t len;
+
+    if (pid <= 0 || pid == pn->self)
+        return 0;
+    len = read_file(pn->root, pid, "environ", pn->env, PROC_ENVIRON_MAX);
+    if (len <= 0)
+        return 0;
+    memset(out, 0, sizeof(*out));
+    if (!proc_environ_worker(pn->env, (size_t)len, pn->prefix, pn->node,
+                             out->id, sizeof(out->id)))
+        return 0;
+    if (stat_read_at(pn->root, pid, &st) < 0 || !stat_running(&st))
+        return 0;
+    out->pid = pid;
+    out->pgid = st.pgid;
+    out->pstart = st.start;
+    return 1;
+}
+
+int proc_node_scan(struct proc_node *pn,
+                   void (*fn)(const struct proc_worker *w, void *arg),
+                   void *arg)
+{
+    struct dirent *de;
+    DIR *d;
+    int found = 0;
+
+    d = opendir(pn->root);
+    if (d == NULL) {
+        log_warn("cannot read %s", pn->root);
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        struct proc_worker w;
+        long pid;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+            parse_long(de->d_name, 1, 0x7fffffffL, &pid) < 0)
+            continue;
+        if (proc_node_worker(pn, pid, &w) != 1)
+            continue;
+        found++;
+        fn(&w, arg);
+    }
+    closedir(d);
+    return found;
+}
+
+long proc_kill_target(long pid, long pgid, long own_pgid)
+{
+    if (pid <= 1)
+        return 0;
+    if (pgid == pid && pgid > 1 && pgid != own_pgid)
+        return -pid;
+    return pid;
+}
+
+/* kill(2), or pidfd_send_signal(2) when target is the process itself and
+ * a pidfd of it is held. */
+static int send_to(long target, int pidfd, int sig)
+{
+    if (target > 0 && pidfd >= 0)
+        return pidfd_send_signal(pidfd, sig, NULL, 0);
+    return kill((pid_t)target, sig);
+}
+
+int proc_kill(long pid, unsigned long long pstart, int pidfd, int sig)
+{
+    struct proc_stat st;
+    long target;
+    int have_stat;
+
+    if (pid <= 1)
+        return 0;
+    if (pidfd >= 0 && pidfd_send_signal(pidfd, 0, NULL, 0) < 0)
+        return errno == ESRCH ? 0 : -1;
+    have_stat = proc_stat_read(pid, &st) == 0;
+    if (pidfd < 0 && (!have_stat || !stat_running(&st) || st.start != pstart))
+        return 0;
+    /* Without its stat (reaped meanwhile) the group is unknown: the
+     * process alone. */
+    target = have_stat ? proc_kill_target(pid, st.pgid, (long)getpgrp()) : pid;
+    if (target < 0) {
+        if (kill((pid_t)target, sig) == 0)
+            return 1;
+        if (errno != ESRCH)
+            return -1;
+    }
+    if (send_to(pid, pidfd, sig) == 0)
+        return 1;
+    return errno == ESRCH ? 0 : -1;
+}

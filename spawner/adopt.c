@@ -1,0 +1,204 @@
+/*
+ * adopt.c - at start, the workers an earlier spawner of this node left
+ * behind: those Redis knows that still run, lead their process group and
+ * answer /health join the table as RUNNING; the records of the others are
+ * removed (and what is left of their processes killed); and worker
+ * processes of this node that Redis does not know are killed
+ * (internal.h has the states and their transitions).
+ *
+ * Invariants: an adopted worker is not our child, so it is watched through
+ * a pidfd opened only after its start time matched the record, and
+ * signalled only under the kill rule (common/proc.h); a process is taken
+ * for a worker of this node only by that rule too; adoption counts no
+ * start failures (adopted workers are healthy).
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "log.h"
+#include "proc.h"
+
+#define ADOPT_PARALLEL 64 /* /health probes at once */
+
+/* Kills what is left of a worker we cannot vouch for and removes its
+ * record.  Returns 0, or -1 when Redis failed. */
+static int adopt_drop(struct spawner *s, const struct worker_rec *r,
+                      const char *why)
+{
+    proc_kill(r->pid, r->pstart, -1, SIGKILL);
+    if (store_worker_gone(&s->redis, s->c->key_prefix, r->id, s->c->node_name,
+                          r->pid, why, NULL) < 0) {
+        spawner_redis_failed(s, "removing a worker record");
+        return -1;
+    }
+    log_info("worker %s (pid %ld, port %d): not adopted: %s; removed", r->id,
+             r->pid, r->port, why);
+    return 0;
+}
+
+/* (none) -> RUNNING.  Returns 0, or -1 when out of memory (logged). */
+static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
+{
+    struct worker *w = calloc(1, sizeof(*w));
+    int64_t age = r->now_ms - r->started_ms;
+
+    if (w == NULL) {
+        log_warnx("adopting workers: out of memory");
+        return -1;
+    }
+    snprintf(w->sid, sizeof(w->sid), "%s", r->id);
+    w->id = strtol(r->id, NULL, 10);
+    w->pid = r->pid;
+    w->pstart = r->pstart;
+    w->port = r->port;
+    w->child = 0;
+    w->state = SPAWNER_W_RUNNING;
+    w->spawn_ms = now - (age > 0 ? age : 0);
+    w->ready_ms = w->spawn_ms;
+    w->healthy = 1;
+    w->add_seq = s->seq;
+    w->rstate = r->state;
+    w->rsince_ms = r->since_ms;
+    w->pidfd = -1;
+    w->err_fd = -1;
+    if (table_insert(s, w) < 0) {
+        free(w);
+        log_warnx("adopting workers: out of memory");
+        return -1;
+    }
+    port_take(&s->ports, w->port);
+    table_watch(s, w);
+    if (r->state == WORKER_STARTING &&
+        store_worker_ready(&s->redis, s->c->key_prefix, w->sid) == 1)
+        w->rstate = WORKER_IDLE;
+    log_debug("worker %s (pid %ld, port %d): adopted (%s)", w->sid, w->pid,
+              w->port, worker_state_name(r->state));
+    return 0;
+}
+
+/* Why the record r cannot be adopted as it stands, or NULL when its
+ * process may be it (then /health decides). */
+static const char *adopt_refusal(const struct worker_rec *r)
+{
+    struct proc_stat st;
+
+    if (r->state == WORKER_DEAD)
+        return "marked dead";
+    if (proc_stat_read(r->pid, &st) < 0 ||
+        (st.start == r->pstart && (st.state == 'Z' || st.state == 'X')))
+        return "its process is gone";
+    if (st.start != r->pstart || r->pid <= 1)
+        return "its pid belongs to another process";
+    if (st.pgid != r->pid)
+        return "it does not lead its process group";
+    return NULL;
+}
+
+struct orphan_scan {
+    struct spawner *s;
+    int killed;
+};
+
+static void orphan_found(const struct proc_worker *pw, void *arg)
+{
+    struct orphan_scan *o = arg;
+
+    if (pw->pid == (long)getppid() || table_by_pid(o->s, pw->pid) != NULL ||
+        (pw->pgid > 0 && table_by_pid(o->s, pw->pgid) != NULL))
+        return; /* an adopted worker, or a process a worker started */
+    proc_kill(pw->pid, pw->pstart, -1, SIGKILL);
+    o->killed++;
+    log_info("process %ld: a worker of node %s that redis does not know; "
+             "killed",
+             pw->pid, o->s->c->node_name);
+}
+
+/* Kills the worker processes of this node that the table does not hold.
+ * Returns how many. */
+static int adopt_orphans(struct spawner *s)
+{
+    struct orphan_scan o = {s, 0};
+    struct proc_node pn;
+
+    if (proc_node_init(&pn, s->c->key_prefix, s->c->node_name) < 0)
+        return 0;
+    proc_node_scan(&pn, orphan_found, &o);
+    proc_node_release(&pn);
+    return o.killed;
+}
+
+int adopt_run(struct spawner *s, int64_t now)
+{
+    struct worker_rec *recs = NULL;
+    struct probe *probes = NULL;
+    size_t n = 0, m = 0, i, kept = 0, dropped = 0;
+    size_t *idx = NULL;
+    int rc = -1, killed;
+
+    if (store_workers(&s->redis, s->c->key_prefix, s->c->node_name, &recs, &n) <
+        0) {
+        spawner_redis_failed(s, "reading the workers of this node");
+        return -1;
+    }
+    spawner_redis_worked(s);
+    probes = calloc(n + 1, sizeof(*probes));
+    idx = calloc(n + 1, sizeof(*idx));
+    if (probes == NULL || idx == NULL) {
+        log_warnx("adopting workers: out of memory");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        const struct worker_rec *r = &recs[i];
+        const char *why = adopt_refusal(r);
+
+        if (why != NULL) {
+            if (adopt_drop(s, r, why) < 0)
+                goto out;
+            dropped++;
+            continue;
+        }
+        probes[m].host = r->host;
+        probes[m].port = r->port;
+        probes[m].path = "/health";
+        idx[m++] = i;
+    }
+    probe_run(probes, m, s->c->worker_connect_timeout_ms,
+              s->c->probe_timeout_ms, ADOPT_PARALLEL);
+    for (i = 0; i < m; i++) {
+        const struct worker_rec *r = &recs[idx[i]];
+
+        if (probes[i].result == WHTTP_OK && probes[i].status >= 200 &&
+            probes[i].status < 300) {
+            if (adopt_one(s, r, now) < 0)
+                goto out;
+            kept++;
+        } else {
+            char why[128];
+
+            snprintf(why, sizeof(why), "no answer to /health (%s)",
+                     probes[i].result == WHTTP_OK
+                         ? "bad status"
+                         : whttp_result_str(probes[i].result));
+            if (adopt_drop(s, r, why) < 0)
+                goto out;
+            dropped++;
+        }
+    }
+    killed = adopt_orphans(s);
+    s->adopted = 1;
+    log_info("node %s: adopted %zu workers, removed %zu records, killed %d "
+             "unknown processes",
+             s->c->node_name, kept, dropped, killed);
+    rc = 0;
+out:
+    free(recs);
+    free(probes);
+    free(idx);
+    return rc;
+}

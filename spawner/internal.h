@@ -1,0 +1,251 @@
+/*
+ * internal.h - what the parts of steel-spawner share: the supervisor's
+ * state, the entries of its worker table, and what each file offers the
+ * others.  Only spawner/ and its unit tests include it.
+ *
+ *   spawner.c  the main loop: set-up, one turn, reload, shutdown
+ *   table.c    the worker table, its watches (epoll, pidfds), signals
+ *   start.c    starting workers, their /health probes, their log files
+ *   exit.c     exits, start failures (restart policy: pool.c), deadlines
+ *   view.c     the pool as Redis sees it, the pool decision, the report
+ *   adopt.c    taking over the workers of an earlier spawner at start
+ *   launch.c   fork and exec of one worker (launch.h)
+ *   pool.c     the decisions as pure functions (pool.h)
+ *
+ * A worker in the table goes through:
+ *
+ *              spawn              /health 2xx               adopted
+ *   (none) ------------> STARTING ------------> RUNNING <------------ (none)
+ *                           |                      |
+ *                           | start timeout,       | retired, dead in Redis,
+ *                           | dead in Redis,       | record gone, shutdown
+ *                           | record gone,         |
+ *                           v shutdown             v
+ *                        STOPPING <----------------+
+ *
+ *   STARTING, RUNNING or STOPPING
+ *                           |
+ *                           | the process exited (pidfd readable, waitpid)
+ *                           v
+ *                  store_worker_gone ------------> (none)
+ *                           | Redis unreachable
+ *                           v
+ *                         GONE (retried every turn until Redis answers)
+ *
+ *   from      event                                  to        function
+ *   (none)    forked and registered in Redis         STARTING  start_spawn
+ *   (none)    adopted at start: alive, leads its     RUNNING   adopt_run
+ *             group, answers /health
+ *   STARTING  /health 2xx, registered idle           RUNNING   start_collect
+ *   STARTING  no /health within                      STOPPING  exit_timeouts
+ *             worker_start_timeout_ms (SIGKILL)
+ *   STARTING, marked dead in Redis (SIGKILL)         STOPPING  view_apply
+ *   RUNNING
+ *   STARTING, its Redis record disappeared           STOPPING  view_apply
+ *   RUNNING   (SIGKILL)
+ *   RUNNING   idle above the target: retired         STOPPING  view_plan
+ *             (SIGTERM)
+ *   any live  SIGTERM to the spawner (SIGTERM)       STOPPING  shutdown_workers
+ *   STOPPING  grace over or lingering: SIGKILL       STOPPING  exit_timeouts
+ *   any live  the process exited, record removed     (none)    exit_handle
+ *   any live  the process exited, Redis unreachable  GONE      exit_handle
+ *   GONE      Redis answers: record removed          (none)    exit_gone_retry
+ *
+ *   Every "-> STOPPING" goes through table_stop(); every "-> (none)"
+ *   through table_remove().  "any live" is STARTING, RUNNING or STOPPING.
+ */
+#ifndef STEEL_SPAWNER_INTERNAL_H
+#define STEEL_SPAWNER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <sys/epoll.h>
+
+#include "conf.h"
+#include "pool.h"
+#include "rconn.h"
+#include "store.h"
+#include "whttp.h"
+
+struct prog;
+
+/* After events, the next view comes this soon after the last one. */
+#define SPAWNER_VIEW_GAP_MS    10
+#define SPAWNER_STOP_GRACE_MS  5000 /* SIGTERM to SIGKILL */
+#define SPAWNER_KILL_REPEAT_MS 1000 /* SIGKILL again while it lingers */
+
+/* Where a worker is in the table (see the diagram above). */
+enum spawner_wstate {
+    SPAWNER_W_STARTING, /* spawned; /health not answered yet */
+    SPAWNER_W_RUNNING,  /* answered /health (or adopted) */
+    SPAWNER_W_STOPPING, /* signalled; waiting for it to exit */
+    SPAWNER_W_GONE,     /* exited; its record still has to leave Redis */
+};
+
+/* Why we stopped a worker; SPAWNER_STOP_NONE for a death we did not
+ * cause. */
+enum spawner_stop {
+    SPAWNER_STOP_NONE = 0,
+    SPAWNER_STOP_RETIRE,        /* idle above the target (not a failure) */
+    SPAWNER_STOP_DEAD,          /* a handler or the reaper marked it dead */
+    SPAWNER_STOP_DRAIN,         /* an operator drained it (not a failure) */
+    SPAWNER_STOP_VANISHED,      /* its Redis record disappeared (not a
+                                 * failure) */
+    SPAWNER_STOP_START_TIMEOUT, /* no /health within
+                                 * worker_start_timeout_ms */
+    SPAWNER_STOP_SHUTDOWN,      /* SIGTERM to the spawner (not a failure) */
+};
+
+/* A /health request in flight for a starting worker. */
+struct start_probe {
+    struct probe p;   /* first: the CURLOPT_PRIVATE of easy points here */
+    CURL *easy;       /* in the spawner's multi handle */
+    struct worker *w; /* the worker it asks */
+};
+
+struct worker {
+    long id;                    /* worker id in Redis */
+    uint64_t serial;            /* unique in this process: names its epoll
+                                 * entries */
+    char sid[WORKER_ID_MAX];    /* the same, as a string */
+    long pid;                   /* leads its process group */
+    unsigned long long pstart;  /* clock ticks since boot */
+    int port;                   /* TCP port it listens on */
+    int child;                  /* 1: our child; 0: adopted */
+    enum spawner_wstate state;  /* where it is in this table */
+    enum spawner_stop stop_why; /* why we stopped it, if we did */
+    int pidfd;                  /* readable once it exited; -1 */
+    int err_fd;                 /* setup report pipe; -1 once read */
+    struct start_probe *probe;  /* /health request in flight, or NULL */
+    int64_t spawn_ms;           /* monotonic ms of the spawn */
+    int64_t ready_ms;           /* monotonic ms of the first /health; 0 */
+    int healthy;                /* ran POOL_HEALTHY_MS after it, or
+                                 * adopted */
+    int64_t next_probe_ms;      /* monotonic ms of the next /health try */
+    int64_t kill_at_ms;         /* monotonic ms to send SIGKILL (again) */
+    unsigned long add_seq;      /* last view before it was registered */
+    unsigned long seen_seq;     /* last view that listed it */
+    enum worker_state rstate;   /* its state in Redis at that view */
+    int64_t rsince_ms;          /* Redis ms it entered rstate */
+    int exited;                 /* the process is gone */
+    int has_status;             /* status holds the wait status */
+    int status;                 /* from waitpid() */
+    int fatal;                  /* setup failed in a way retries won't fix */
+    int counted;                /* its failure was counted already */
+    char reason[256];           /* setup failure reported by the child */
+    char dead_reason[128];      /* the reason of its dead record, if any */
+};
+
+struct spawner {
+    struct prog *prog;        /* options and configuration */
+    struct conf *c;           /* &prog->conf: reloaded on SIGHUP */
+    struct rconn redis;       /* this thread's connection */
+    CURLM *multi;             /* /health probes of starting workers */
+    int epfd;                 /* pidfds and setup pipes */
+    struct epoll_event *ev;   /* room for what epfd reports */
+    size_t evcap;             /* entries in ev */
+    struct worker **w;        /* sorted by id; ids are unique */
+    size_t n, cap;            /* entries used, allocated */
+    uint64_t serial;          /* the last worker serial handed out */
+    struct port_map ports;    /* which ports are ours or cooling */
+    struct restart rs;        /* backoff and degraded state */
+    char fail_reason[320];    /* the last failure, shown when degraded */
+    long nofile_inherit;      /* our own soft limit at start */
+    int adopted;              /* adoption at start is done */
+    int redis_down;           /* a Redis failure was logged */
+    int ports_logged;         /* "no free port" was logged */
+    int stopping;             /* SIGTERM: no more spawns */
+    unsigned long seq;        /* views taken */
+    int64_t last_view_ms;     /* monotonic ms of the last view */
+    int64_t view_due_ms;      /* monotonic ms of the next view */
+    int64_t housekeep_due_ms; /* monotonic ms of the next housekeeping */
+    int64_t adopt_due_ms;     /* monotonic ms of the next adoption try */
+    long waiting;             /* from the last view */
+    int64_t redis_now_ms;     /* Redis clock at the last view */
+    uint32_t rnd;             /* jitter generator state */
+};
+
+/* spawner.c */
+uint32_t spawner_random(struct spawner *s);
+/* Logs a Redis failure once until Redis answers again. */
+void spawner_redis_failed(struct spawner *s, const char *what);
+void spawner_redis_worked(struct spawner *s);
+
+/* table.c: the table and its watches */
+struct worker *table_get(const struct spawner *s, long id);
+/* The worker whose process is pid, among those not reaped yet. */
+struct worker *table_by_pid(const struct spawner *s, long pid);
+/* The highest worker id in the table, 0 when it is empty. */
+long table_max_id(const struct spawner *s);
+/* Workers not GONE. */
+size_t table_live(const struct spawner *s);
+/* Adds w (sorted by id) and gives it a serial.  Returns 0, or -1 when out
+ * of memory (w is then still the caller's). */
+int table_insert(struct spawner *s, struct worker *w);
+/* Takes w out (by pointer, not by id), cancels its probe, closes its fds
+ * and frees it. */
+void table_remove(struct spawner *s, struct worker *w);
+/* Watches w's setup pipe (when open) and opens and watches its pidfd; a
+ * process already gone is marked exited. */
+void table_watch(struct spawner *s, struct worker *w);
+/* Stops watching *fd, closes it and sets it to -1 (-1: nothing). */
+void table_unwatch(struct spawner *s, int *fd);
+/* Reads what the epoll set has ready: exits and setup reports. */
+void table_events(struct spawner *s);
+/* Sends sig to w under the kill rule (common/proc.h). */
+void table_signal(struct worker *w, int sig);
+/* Any live state -> STOPPING: cancels the probe, sends sig, sets the
+ * SIGKILL deadline. */
+void table_stop(struct spawner *s, struct worker *w, enum spawner_stop why,
+                int sig, int64_t now);
+
+/* start.c: starts, /health probes, worker logs */
+/* <worker_log_dir>/worker-<port>.log into out.  Returns 0, or -1 when it
+ * does not fit. */
+int wlog_path(const struct spawner *s, int port, char *out, size_t size);
+/* Truncates the log of port when it grew past worker_log_max. */
+void wlog_trim(const struct spawner *s, int port);
+/* Starts one worker.  Returns 0, or -1 when it could not (logged). */
+int start_spawn(struct spawner *s, int64_t now);
+/* Sends the /health probes that are due. */
+void start_probes(struct spawner *s, int64_t now);
+/* Collects finished /health probes: STARTING -> RUNNING on a 2xx. */
+void start_collect(struct spawner *s, int64_t now);
+void start_probe_cancel(struct spawner *s, struct worker *w);
+
+/* exit.c: exits, start failures, deadlines */
+/* Reads w's setup report if one is there, and closes the pipe at EOF. */
+void exit_setup_report(struct spawner *s, struct worker *w);
+/* Reaps our children: waitpid(-1, WNOHANG). */
+void exit_reap(struct spawner *s);
+/* Every exited worker: logged, counted, its record removed. */
+void exit_handle(struct spawner *s, int64_t now);
+/* Records whose removal failed while Redis was unreachable. */
+void exit_gone_retry(struct spawner *s);
+/* Start timeouts, SIGKILL deadlines, adopted workers without a pidfd. */
+void exit_timeouts(struct spawner *s, int64_t now);
+/* Workers that ran POOL_HEALTHY_MS after /health made a healthy start. */
+void exit_healthy(struct spawner *s, int64_t now);
+
+/* view.c: the pool view, the decision, the report */
+/* Reads the pool; stops workers others marked dead or removed.  Returns
+ * 0, or -1 when Redis did not answer. */
+int view_apply(struct spawner *s, int64_t now);
+/* Starts and retires workers as pool_decide() says. */
+void view_plan(struct spawner *s, int64_t now);
+/* Brings the next view forward to SPAWNER_VIEW_GAP_MS after the last. */
+void view_soon(struct spawner *s);
+/* Writes the pool state (NULL: "ok" or "degraded") to Redis. */
+void view_report(struct spawner *s, const char *state);
+/* Log sizes, pool report. */
+void view_housekeep(struct spawner *s);
+
+/* adopt.c */
+/* Takes over the workers Redis knows for this node that are alive and
+ * answer /health; removes the others; kills our processes Redis does not
+ * know.  Returns 0, or -1 when Redis failed (tried again later). */
+int adopt_run(struct spawner *s, int64_t now);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * launch.h - starting one worker process: in its own process group, with
+ * its limits, environment and log file; telling why it could not start;
+ * describing how it ended.  Which processes are workers, and how they are
+ * signalled, is common/proc.h's.
+ */
+#ifndef STEEL_LAUNCH_H
+#define STEEL_LAUNCH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* How to start a worker. */
+struct launch_spec {
+    const char *bin;      /* executable, run with argv {bin, NULL} */
+    const char *log_path; /* stdout and stderr, opened O_APPEND */
+    long nofile;          /* RLIMIT_NOFILE (soft and hard); 0: the soft
+                           * limit nofile_inherit */
+    long nofile_inherit;  /* the limit the spawner itself was started with */
+    long memory_mb;       /* RLIMIT_AS in MiB, 0: none */
+    /* Environment: the inherited one without these names, then these. */
+    int port;           /* PORT */
+    const char *node;   /* STEEL_NODE */
+    const char *prefix; /* STEEL_PREFIX */
+};
+
+/* A child between fork and exec. */
+struct launch_child {
+    pid_t pid;
+    int id_fd;  /* write end: launch_send_id() hands the worker its id */
+    int err_fd; /* read end, non-blocking: a setup failure report, or EOF
+                 * once exec succeeded (close-on-exec) */
+};
+
+/*
+ * Forks a worker.  The child puts itself in a new process group, sends
+ * stdout and stderr to the log file, sets the limits, waits for its id on
+ * id_fd and executes the binary with PORT, STEEL_WORKER_ID, STEEL_NODE and
+ * STEEL_PREFIX set.  A step that fails is reported on err_fd (read it with
+ * launch_setup_error()) and the child exits 127.  Returns 0, or -1 after
+ * logging when the fork itself failed.
+ */
+int launch_worker(const struct launch_spec *s, struct launch_child *out);
+
+/* Hands the child its id (shorter than WORKER_ID_MAX) and closes id_fd.
+ * Returns 0 or -1 (the child is gone). */
+int launch_send_id(struct launch_child *c, const char *id);
+
+/* Reads err_fd.  Returns 1 with a description in why (e.g. "cannot execute
+ * /x: No such file or directory") when the child reported a failure, 0 at
+ * EOF (the exec succeeded), -1 when nothing can be read yet.  *fatal is set
+ * to 1 when retrying cannot help (missing or non-executable binary, log
+ * file that cannot be opened, limits that cannot be set), else 0. */
+int launch_setup_error(int err_fd, const char *bin, const char *log_path,
+                       char *why, size_t size, int *fatal);
+
+/* Describes a wait status: "exited 1", "killed by signal 9". */
+void launch_status_str(int status, char *out, size_t size);
+
+#endif

@@ -1,0 +1,298 @@
+/*
+ * start.c - starting workers: a port, a log file, fork and exec
+ * (launch.c), the Redis record, then GET /health until it answers
+ * (internal.h has the states and their transitions).
+ *
+ * Invariants: a worker is registered in Redis before it learns its id, so
+ * the reaper can always match a running worker to its record; the new id
+ * is above every id the table holds (store_worker_add's floor), so a
+ * counter that went back never hands out the id of a worker we are still
+ * stopping; at most one /health request per worker is in flight, and it
+ * runs on the loop's multi handle with the options of every other worker
+ * probe (common/whttp.c).
+ *
+ * Worker logs: each worker's stdout and stderr are appended to
+ * <worker_log_dir>/worker-<port>.log.  About once a second a file larger
+ * than worker_log_max is truncated to zero; the worker keeps writing with
+ * O_APPEND, so it continues at the new end.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "launch.h"
+#include "log.h"
+#include "proc.h"
+
+#define PROBE_FIRST_MS   20  /* first /health try after the spawn */
+#define PROBE_RETRY_MS   50  /* between /health tries */
+#define PROBE_CONNECT_MS 200 /* deadline of one /health connect */
+#define PROBE_TOTAL_MS   500 /* deadline of one /health request */
+
+/* ---- worker logs ------------------------------------------------------- */
+
+int wlog_path(const struct spawner *s, int port, char *out, size_t size)
+{
+    int n = snprintf(out, size, "%s/worker-%d.log", s->c->worker_log_dir, port);
+
+    return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+void wlog_trim(const struct spawner *s, int port)
+{
+    char path[CONF_STR_MAX + 32];
+    struct stat st;
+
+    if (s->c->worker_log_max <= 0 || wlog_path(s, port, path, sizeof(path)))
+        return;
+    if (stat(path, &st) < 0 || st.st_size <= s->c->worker_log_max)
+        return;
+    if (truncate(path, 0) < 0)
+        log_warn("truncating %s", path);
+    else
+        log_debug("%s reached %lld bytes; truncated", path,
+                  (long long)st.st_size);
+}
+
+/* ---- /health ----------------------------------------------------------- */
+
+void start_probe_cancel(struct spawner *s, struct worker *w)
+{
+    if (w->probe == NULL)
+        return;
+    probe_cancel(s->multi, w->probe->easy);
+    free(w->probe);
+    w->probe = NULL;
+}
+
+static void probe_begin(struct spawner *s, struct worker *w, int64_t now)
+{
+    long left = s->c->worker_start_timeout_ms - (long)(now - w->spawn_ms);
+    long total = left < PROBE_TOTAL_MS ? left : PROBE_TOTAL_MS;
+    struct start_probe *sp;
+
+    if (total < 10)
+        total = 10;
+    sp = calloc(1, sizeof(*sp));
+    if (sp == NULL)
+        return;
+    sp->w = w;
+    sp->p.host = s->c->worker_host;
+    sp->p.port = w->port;
+    sp->p.path = "/health";
+    sp->easy =
+        probe_add(s->multi, "GET", &sp->p,
+                  total < PROBE_CONNECT_MS ? total : PROBE_CONNECT_MS, total);
+    if (sp->easy == NULL) {
+        free(sp);
+        return;
+    }
+    w->probe = sp;
+}
+
+void start_probes(struct spawner *s, int64_t now)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        struct worker *w = s->w[i];
+
+        if (w->state == SPAWNER_W_STARTING && !w->exited && w->probe == NULL &&
+            now >= w->next_probe_ms)
+            probe_begin(s, w, now);
+    }
+}
+
+/* STARTING -> RUNNING: registered idle in Redis. */
+static void start_ready(struct spawner *s, struct worker *w, int64_t now)
+{
+    int rc = store_worker_ready(&s->redis, s->c->key_prefix, w->sid);
+
+    if (rc < 0) {
+        spawner_redis_failed(s, "registering a worker idle");
+        w->next_probe_ms = now + PROBE_RETRY_MS;
+        return;
+    }
+    spawner_redis_worked(s);
+    w->state = SPAWNER_W_RUNNING;
+    w->ready_ms = now;
+    w->rstate = rc == 1 ? WORKER_IDLE : w->rstate;
+    log_debug("worker %s (pid %ld, port %d): ready after %ld ms", w->sid,
+              w->pid, w->port, (long)(now - w->spawn_ms));
+    view_soon(s);
+}
+
+void start_collect(struct spawner *s, int64_t now)
+{
+    CURLMsg *msg;
+    int running, left;
+
+    curl_multi_perform(s->multi, &running);
+    while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+        struct start_probe *sp;
+        struct worker *w;
+        int ok;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        /* p is sp's first member. */
+        sp = (struct start_probe *)probe_done(s->multi, msg);
+        if (sp == NULL)
+            continue;
+        w = sp->w;
+        ok = sp->p.result == WHTTP_OK && sp->p.status >= 200 &&
+             sp->p.status < 300;
+        free(sp);
+        w->probe = NULL;
+        if (w->state != SPAWNER_W_STARTING)
+            continue;
+        if (ok)
+            start_ready(s, w, now);
+        else
+            w->next_probe_ms = now + PROBE_RETRY_MS;
+    }
+}
+
+/* ---- spawning ----------------------------------------------------------- */
+
+/* 1 when nothing listens on port: a test bind on the IPv4 wildcard
+ * address conflicts with a listener on any local address. */
+static int port_is_free(int port, void *arg)
+{
+    struct sockaddr_in sa;
+    int fd, one = 1, ok;
+
+    (void)arg;
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 1; /* cannot tell; a worker that fails to bind is retried */
+    /* Connections in TIME_WAIT do not keep a worker from binding. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_ANY);
+    ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    if (!ok)
+        log_debug("port %d is held by another process; skipped", port);
+    return ok;
+}
+
+/* Forks a worker on a free port.  Returns 0 with *ch and *port, or -1
+ * (logged; the port is released). */
+static int start_fork(struct spawner *s, int64_t now, struct launch_child *ch,
+                      int *port)
+{
+    const struct conf *c = s->c;
+    char lpath[CONF_STR_MAX + 32];
+    struct launch_spec spec;
+
+    *port = port_pick(&s->ports, now, port_is_free, s);
+    if (*port < 0) {
+        if (!s->ports_logged)
+            log_warnx("no free port left in worker_port_range %ld-%ld",
+                      c->worker_port_min, c->worker_port_max);
+        s->ports_logged = 1;
+        return -1;
+    }
+    s->ports_logged = 0;
+    if (wlog_path(s, *port, lpath, sizeof(lpath)) < 0) {
+        log_warnx("worker_log_dir %s is too long", c->worker_log_dir);
+        port_release(&s->ports, *port);
+        return -1;
+    }
+    wlog_trim(s, *port);
+    memset(&spec, 0, sizeof(spec));
+    spec.bin = c->worker_bin;
+    spec.log_path = lpath;
+    spec.nofile = c->worker_nofile;
+    spec.nofile_inherit = s->nofile_inherit;
+    spec.memory_mb = c->worker_memory_mb;
+    spec.port = *port;
+    spec.node = c->node_name;
+    spec.prefix = c->key_prefix;
+    if (launch_worker(&spec, ch) < 0) {
+        port_release(&s->ports, *port);
+        return -1;
+    }
+    return 0;
+}
+
+/* (none) -> STARTING. */
+int start_spawn(struct spawner *s, int64_t now)
+{
+    const struct conf *c = s->c;
+    char id[WORKER_ID_MAX];
+    struct launch_child ch;
+    struct worker *w;
+    unsigned long long pstart = 0;
+    int port;
+
+    if (start_fork(s, now, &ch, &port) < 0)
+        return -1;
+    if (proc_start_time(ch.pid, &pstart) < 0)
+        pstart = 0;
+    /* Above every id we hold: a counter that went back must not hand us
+     * the id of a worker we are still stopping. */
+    if (store_worker_add(&s->redis, c->key_prefix, c->node_name, c->worker_host,
+                         port, (long)ch.pid, pstart, s->rs.fails,
+                         table_max_id(s), id) < 0) {
+        spawner_redis_failed(s, "registering a new worker");
+        /* Without its id the child exits 127 on its own once id_fd is
+         * closed, should the kill find nothing. */
+        proc_kill((long)ch.pid, pstart, -1, SIGKILL);
+        close(ch.id_fd);
+        close(ch.err_fd);
+        while (waitpid(ch.pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        port_release(&s->ports, port);
+        return -1;
+    }
+    spawner_redis_worked(s);
+    w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        /* The child still runs and is registered: it gets its id so the
+         * reaper can match it, and the table simply does not know it. */
+        log_warnx("worker %s (pid %ld, port %d): out of memory", id,
+                  (long)ch.pid, port);
+        launch_send_id(&ch, id);
+        close(ch.err_fd);
+        return -1;
+    }
+    snprintf(w->sid, sizeof(w->sid), "%s", id);
+    w->id = strtol(id, NULL, 10);
+    w->pid = ch.pid;
+    w->pstart = pstart;
+    w->port = port;
+    w->child = 1;
+    w->state = SPAWNER_W_STARTING;
+    w->spawn_ms = now;
+    w->next_probe_ms = now + PROBE_FIRST_MS;
+    w->add_seq = s->seq;
+    w->rstate = WORKER_STARTING;
+    w->pidfd = -1;
+    w->err_fd = ch.err_fd;
+    if (table_insert(s, w) < 0) {
+        log_warnx("worker %s (pid %ld, port %d): out of memory", id,
+                  (long)ch.pid, port);
+        launch_send_id(&ch, id);
+        close(ch.err_fd);
+        free(w);
+        return -1;
+    }
+    launch_send_id(&ch, id);
+    table_watch(s, w);
+    log_debug("worker %s (pid %ld, port %d): spawned", w->sid, w->pid, w->port);
+    return 0;
+}

@@ -1,0 +1,225 @@
+/*
+ * table.c - the worker table of steel-spawner, its watches and its
+ * signals (internal.h has the states and their transitions).
+ *
+ * Invariants: the table is sorted by worker id and no two entries share
+ * one; entries are removed by pointer, never by id; each worker's epoll
+ * entries carry its serial (unique in this process), not its id or a
+ * pointer, so an event of a removed worker finds nothing; a worker is
+ * signalled only under the kill rule of common/proc.h, and a reaped child
+ * not at all.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "log.h"
+#include "proc.h"
+
+#define EVENTS_MAX 256 /* epoll room beyond two events per worker */
+
+/* epoll data: worker serial << 1 | kind. */
+#define WATCH_PIDFD 0
+#define WATCH_ERRFD 1
+
+/* Index of worker id, or -1. */
+static long table_find(const struct spawner *s, long id)
+{
+    size_t lo = 0, hi = s->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (s->w[mid]->id == id)
+            return (long)mid;
+        if (s->w[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+struct worker *table_get(const struct spawner *s, long id)
+{
+    long i = table_find(s, id);
+
+    return i < 0 ? NULL : s->w[i];
+}
+
+/* A reaped pid (has_status, GONE) may belong to another process by now. */
+struct worker *table_by_pid(const struct spawner *s, long pid)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        const struct worker *w = s->w[i];
+
+        if (w->pid == pid && w->state != SPAWNER_W_GONE && !w->has_status)
+            return s->w[i];
+    }
+    return NULL;
+}
+
+/* The worker with serial, or NULL. */
+static struct worker *table_by_serial(const struct spawner *s, uint64_t serial)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        if (s->w[i]->serial == serial)
+            return s->w[i];
+    }
+    return NULL;
+}
+
+long table_max_id(const struct spawner *s)
+{
+    return s->n > 0 ? s->w[s->n - 1]->id : 0;
+}
+
+size_t table_live(const struct spawner *s)
+{
+    size_t i, live = 0;
+
+    for (i = 0; i < s->n; i++) {
+        if (s->w[i]->state != SPAWNER_W_GONE)
+            live++;
+    }
+    return live;
+}
+
+int table_insert(struct spawner *s, struct worker *w)
+{
+    size_t pos = s->n;
+
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        struct worker **nw = realloc(s->w, cap * sizeof(*nw));
+
+        if (nw == NULL)
+            return -1;
+        s->w = nw;
+        s->cap = cap;
+    }
+    while (pos > 0 && s->w[pos - 1]->id > w->id)
+        pos--;
+    memmove(&s->w[pos + 1], &s->w[pos], (s->n - pos) * sizeof(*s->w));
+    s->w[pos] = w;
+    s->n++;
+    w->serial = ++s->serial;
+    return 0;
+}
+
+void table_unwatch(struct spawner *s, int *fd)
+{
+    if (*fd < 0)
+        return;
+    /* Explicitly: a child between fork and exec holds a copy of the fd,
+     * and the epoll entry lives as long as any copy does. */
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, *fd, NULL);
+    close(*fd);
+    *fd = -1;
+}
+
+void table_remove(struct spawner *s, struct worker *w)
+{
+    size_t i;
+
+    start_probe_cancel(s, w);
+    table_unwatch(s, &w->pidfd);
+    table_unwatch(s, &w->err_fd);
+    for (i = 0; i < s->n; i++) {
+        if (s->w[i] == w) {
+            memmove(&s->w[i], &s->w[i + 1], (s->n - i - 1) * sizeof(*s->w));
+            s->n--;
+            break;
+        }
+    }
+    free(w);
+}
+
+static void watch_fd(struct spawner *s, struct worker *w, int fd, int kind)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.u64 = (w->serial << 1) | (uint64_t)kind;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        log_warn("worker %s (pid %ld, port %d): epoll_ctl", w->sid, w->pid,
+                 w->port);
+}
+
+void table_watch(struct spawner *s, struct worker *w)
+{
+    if (w->err_fd >= 0)
+        watch_fd(s, w, w->err_fd, WATCH_ERRFD);
+    w->pidfd = pidfd_open((pid_t)w->pid, 0);
+    if (w->pidfd < 0) {
+        if (errno == ESRCH)
+            w->exited = 1;
+        else
+            log_warn("worker %s (pid %ld, port %d): pidfd_open", w->sid, w->pid,
+                     w->port);
+        return;
+    }
+    watch_fd(s, w, w->pidfd, WATCH_PIDFD);
+}
+
+/* The fds are level-triggered and a pidfd stays readable until the worker
+ * is handled, so one call with room for two events per worker sees them
+ * all; calling again before handling them would only repeat them. */
+void table_events(struct spawner *s)
+{
+    size_t want = 2 * s->n + EVENTS_MAX;
+    int n, i;
+
+    if (s->evcap < want) {
+        struct epoll_event *ev = realloc(s->ev, want * sizeof(*ev));
+
+        if (ev != NULL) {
+            s->ev = ev;
+            s->evcap = want;
+        }
+    }
+    if (s->ev == NULL)
+        return;
+    n = epoll_wait(s->epfd, s->ev, (int)s->evcap, 0);
+    for (i = 0; i < n; i++) {
+        struct worker *w = table_by_serial(s, s->ev[i].data.u64 >> 1);
+
+        if (w == NULL)
+            continue;
+        if ((s->ev[i].data.u64 & 1) == WATCH_ERRFD)
+            exit_setup_report(s, w);
+        else
+            w->exited = 1;
+    }
+}
+
+void table_signal(struct worker *w, int sig)
+{
+    /* A reaped child's pid may be another process's already. */
+    if (w->child && w->has_status)
+        return;
+    proc_kill(w->pid, w->pstart, w->pidfd, sig);
+}
+
+void table_stop(struct spawner *s, struct worker *w, enum spawner_stop why,
+                int sig, int64_t now)
+{
+    start_probe_cancel(s, w);
+    if (w->state != SPAWNER_W_STOPPING || why == SPAWNER_STOP_SHUTDOWN)
+        w->stop_why = why;
+    w->state = SPAWNER_W_STOPPING;
+    table_signal(w, sig);
+    w->kill_at_ms =
+        now + (sig == SIGKILL ? SPAWNER_KILL_REPEAT_MS : SPAWNER_STOP_GRACE_MS);
+}

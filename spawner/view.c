@@ -1,0 +1,229 @@
+/*
+ * view.c - the pool as Redis sees it, and what the spawner does about
+ * it: one store_pool_view() per view, workers others marked dead or
+ * removed are stopped, pool_decide() (pool.c) says how many to start and
+ * retire, and the pool state is written back for /status (internal.h
+ * has the states and their transitions).
+ *
+ * Invariants: an idle worker is stopped only after store_retire() took it
+ * out of P:idle, so no create is handed a worker being stopped; a worker
+ * is judged only by a view taken after it was registered (add_seq), so a
+ * record that Redis has not shown yet is never taken for a vanished one;
+ * spawns wait for the restart policy (restart_allowed, pool.h).
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "log.h"
+
+/* A worker marked dead with a reason that starts with this was drained on
+ * purpose (OPERATIONS.md, recipe:drain-worker): its stop is no failure. */
+#define DRAIN_PREFIX "drain"
+
+void view_soon(struct spawner *s)
+{
+    if (s->view_due_ms > s->last_view_ms + SPAWNER_VIEW_GAP_MS)
+        s->view_due_ms = s->last_view_ms + SPAWNER_VIEW_GAP_MS;
+}
+
+void view_report(struct spawner *s, const char *state)
+{
+    char spid[24], sworkers[24], sidle[24], sstarting[24], sfails[24];
+    char starget[24], smax[24];
+    const char *fields[] = {"pid",         spid,   "workers",     sworkers,
+                            "idle",        sidle,  "starting",    sstarting,
+                            "fails",       sfails, "idle_target", starget,
+                            "max_workers", smax};
+    long workers = 0, idle = 0, starting = 0;
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        const struct worker *w = s->w[i];
+
+        if (w->state == SPAWNER_W_GONE)
+            continue;
+        workers++;
+        if (w->state == SPAWNER_W_STARTING)
+            starting++;
+        else if (w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE)
+            idle++;
+    }
+    snprintf(spid, sizeof(spid), "%ld", (long)getpid());
+    snprintf(sworkers, sizeof(sworkers), "%ld", workers);
+    snprintf(sidle, sizeof(sidle), "%ld", idle);
+    snprintf(sstarting, sizeof(sstarting), "%ld", starting);
+    snprintf(sfails, sizeof(sfails), "%ld", s->rs.fails);
+    snprintf(starget, sizeof(starget), "%ld", s->c->pool_idle_target);
+    snprintf(smax, sizeof(smax), "%ld", s->c->pool_max_workers);
+    if (state == NULL)
+        state = s->rs.degraded ? "degraded" : "ok";
+    if (store_pool_report(&s->redis, s->c->key_prefix, s->c->node_name, state,
+                          s->rs.degraded ? s->fail_reason : "",
+                          (int)(sizeof(fields) / sizeof(fields[0])),
+                          fields) < 0)
+        spawner_redis_failed(s, "writing the pool state");
+    else
+        spawner_redis_worked(s);
+}
+
+/* STARTING or RUNNING: not yet stopping, not yet exited. */
+static int worker_live(const struct worker *w)
+{
+    return (w->state == SPAWNER_W_STARTING || w->state == SPAWNER_W_RUNNING) &&
+           !w->exited;
+}
+
+int view_apply(struct spawner *s, int64_t now)
+{
+    struct pool_view v;
+    size_t i;
+    unsigned long seq = ++s->seq;
+
+    s->last_view_ms = now;
+    if (store_pool_view(&s->redis, s->c->key_prefix, s->c->node_name, &v) < 0) {
+        spawner_redis_failed(s, "reading the pool");
+        return -1;
+    }
+    spawner_redis_worked(s);
+    s->waiting = v.waiting;
+    s->redis_now_ms = v.now_ms;
+    for (i = 0; i < v.n; i++) {
+        struct worker *w = table_get(s, strtol(v.entries[i].id, NULL, 10));
+
+        if (w == NULL)
+            continue; /* not ours to judge: the reaper reconciles it */
+        w->seen_seq = seq;
+        w->rstate = v.entries[i].state;
+        w->rsince_ms = v.entries[i].since_ms;
+        if (w->rstate == WORKER_DEAD &&
+            (w->state == SPAWNER_W_STARTING || w->state == SPAWNER_W_RUNNING)) {
+            const char *why = v.entries[i].reason;
+            int drain = strncmp(why, DRAIN_PREFIX, strlen(DRAIN_PREFIX)) == 0;
+
+            snprintf(w->dead_reason, sizeof(w->dead_reason), "%s", why);
+            log_info("worker %s (pid %ld, port %d): marked dead in redis "
+                     "(%s); killing it",
+                     w->sid, w->pid, w->port,
+                     why[0] != '\0' ? why : "no reason");
+            table_stop(s, w, drain ? SPAWNER_STOP_DRAIN : SPAWNER_STOP_DEAD,
+                       SIGKILL, now);
+        }
+    }
+    store_pool_view_release(&v);
+    for (i = 0; i < s->n; i++) {
+        struct worker *w = s->w[i];
+
+        if (worker_live(w) && w->add_seq < seq && w->seen_seq != seq) {
+            log_warnx("worker %s (pid %ld, port %d): its redis record "
+                      "disappeared; killing it",
+                      w->sid, w->pid, w->port);
+            table_stop(s, w, SPAWNER_STOP_VANISHED, SIGKILL, now);
+        }
+    }
+    return 0;
+}
+
+static int by_idle_since(const void *a, const void *b)
+{
+    const struct worker *x = *(struct worker *const *)a;
+    const struct worker *y = *(struct worker *const *)b;
+
+    return (x->rsince_ms > y->rsince_ms) - (x->rsince_ms < y->rsince_ms);
+}
+
+static int worker_is_idle(const struct spawner *s, const struct worker *w)
+{
+    return w->state == SPAWNER_W_RUNNING && !w->exited &&
+           w->rstate == WORKER_IDLE && w->seen_seq == s->seq;
+}
+
+/* RUNNING -> STOPPING for up to want idle workers, longest idle first. */
+static void retire_idle(struct spawner *s, long want, int64_t now)
+{
+    struct worker **cand;
+    size_t i, m = 0;
+
+    cand = malloc((s->n + 1) * sizeof(*cand));
+    if (cand == NULL)
+        return;
+    for (i = 0; i < s->n; i++) {
+        if (worker_is_idle(s, s->w[i]))
+            cand[m++] = s->w[i];
+    }
+    qsort(cand, m, sizeof(*cand), by_idle_since);
+    for (i = 0; i < m && want > 0; i++) {
+        struct worker *w = cand[i];
+        int rc = store_retire(&s->redis, s->c->key_prefix, w->sid,
+                              "retired: idle above pool_idle_target");
+
+        if (rc < 0) {
+            spawner_redis_failed(s, "retiring an idle worker");
+            break;
+        }
+        if (rc == 0)
+            continue; /* claimed meanwhile */
+        w->rstate = WORKER_DEAD;
+        log_info("worker %s (pid %ld, port %d): idle %lld ms above the "
+                 "target; stopping it",
+                 w->sid, w->pid, w->port,
+                 (long long)(s->redis_now_ms - w->rsince_ms));
+        table_stop(s, w, SPAWNER_STOP_RETIRE, SIGTERM, now);
+        want--;
+    }
+    free(cand);
+}
+
+void view_plan(struct spawner *s, int64_t now)
+{
+    struct pool_counts pc;
+    struct pool_plan plan;
+    long grace_ms = s->c->pool_idle_grace * 1000, allowed, trial = 0, i;
+    size_t k;
+
+    memset(&pc, 0, sizeof(pc));
+    for (k = 0; k < s->n; k++) {
+        const struct worker *w = s->w[k];
+
+        if (w->state == SPAWNER_W_GONE)
+            continue;
+        pc.total++;
+        if (w->state == SPAWNER_W_STARTING)
+            pc.starting++;
+        if (w->state == SPAWNER_W_STARTING ||
+            (w->state == SPAWNER_W_RUNNING && !w->healthy))
+            trial++;
+        if (worker_is_idle(s, w)) {
+            pc.idle++;
+            if (s->redis_now_ms - w->rsince_ms >= grace_ms)
+                pc.idle_expired++;
+        }
+    }
+    pc.waiting = s->waiting;
+    pc.idle_target = s->c->pool_idle_target;
+    pc.max_workers = s->c->pool_max_workers;
+    pool_decide(&pc, &plan);
+    allowed = restart_allowed(&s->rs, now, trial, plan.spawn);
+    for (i = 0; i < allowed; i++) {
+        if (start_spawn(s, now) < 0)
+            break;
+    }
+    if (plan.retire > 0)
+        retire_idle(s, plan.retire, now);
+}
+
+void view_housekeep(struct spawner *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++) {
+        if (s->w[i]->state != SPAWNER_W_GONE)
+            wlog_trim(s, s->w[i]->port);
+    }
+    view_report(s, NULL);
+}
