@@ -1,5 +1,6 @@
 /*
- * check_main.c - the one runner of every unit test suite.  Prints Check's
+ * check_main.c - the runner of the unit test suites but the handlers'
+ * (tests/check_handlers_main.c, linked against fakes of the store).  Prints Check's
  * summary lines; exits non-zero when any test failed.
  */
 #include "config.h"
@@ -21,7 +22,6 @@ int main(void)
     srunner_add_suite(sr, util_suite());
     srunner_add_suite(sr, log_suite());
     srunner_add_suite(sr, fcgi_suite());
-    srunner_add_suite(sr, handlers_suite());
     srunner_add_suite(sr, metrics_suite());
     srunner_add_suite(sr, proc_suite());
     srunner_add_suite(sr, reaper_suite());
