@@ -11,8 +11,8 @@
  * POST also goes unanswered for the delay, a third worker joins (at most
  * CREATE_RACE_MAX POSTs at once, create_attempts workers in all).  The
  * delay is twice the 95th percentile of recent successful create latencies
- * on this process, never below create_hedge_min_ms nor above half of
- * worker_timeout_ms, so a binary whose normal create takes seconds gets a
+ * on this process, never below create_hedge_min_ms nor above three
+ * quarters of worker_timeout_ms, so a binary whose normal create takes seconds gets a
  * delay of seconds and its healthy workers are not raced for nothing.
  *
  *     claim A, POST A --(hedge delay, no answer, an idle worker B)--> POST B
@@ -96,7 +96,7 @@ long create_hedge_delay(const struct conf *c)
         qsort(copy, n, sizeof(copy[0]), long_cmp);
         delay = 2 * copy[(n * 95) / 100];
     }
-    cap = c->worker_timeout_ms / 2;
+    cap = c->worker_timeout_ms * 3 / 4;
     if (delay > cap)
         delay = cap;
     if (delay < c->create_hedge_min_ms)
