@@ -3,10 +3,10 @@
  * its type, who writes it and its lifetime.  P is the configured key_prefix
  * (default "steel").  The KEY_ formats below are the one definition of
  * every name: C builds keys from them with key_build(), and the Lua scripts
- * of the store get them as functions of their head (LUA_HEAD in store.c),
- * which applies the same formats with string.format to ARGV[1] = P.  So a
- * format holds "%s" conversions only (P first, then at most one argument)
- * and no quote or backslash.  Nothing else may invent a key.
+ * of the store get them as functions of their prelude (store_core.h), which
+ * applies the same formats with string.format to ARGV[1] = P.  So a format
+ * holds "%s" conversions only (P first, then at most one argument) and no
+ * quote or backslash.  Nothing else may invent a key.
  *
  * The scripts address keys they compute, so the schema needs one Redis (or
  * a Sentinel-managed primary), not Redis Cluster.
