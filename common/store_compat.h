@@ -28,7 +28,8 @@
  * retire pool_view pool_report (store_pool_view_release and
  * worker_state_name/parse never took a connection and do not change).
  * Then drop -DSTORE_COMPAT from Makefile.am, the #ifdef STORE_COMPAT
- * block at the end of store.h, and these two files.
+ * block at the end of store.h, these two files and their test,
+ * tests/check_store_compat.c.
  */
 #ifndef STEEL_STORE_COMPAT_H
 #define STEEL_STORE_COMPAT_H
