@@ -1,8 +1,12 @@
 /*
  * keys.h - the Redis key schema.  Every key the programs use is here, with
  * its type, who writes it and its lifetime.  P is the configured key_prefix
- * (default "steel").  The Lua scripts in store.c build the same names from
- * ARGV[1] = P; nothing else may invent a key.
+ * (default "steel").  The KEY_ formats below are the one definition of
+ * every name: C builds keys from them with key_build(), and the Lua scripts
+ * of the store get them as functions of their prelude (store_core.h), which
+ * applies the same formats with string.format to ARGV[1] = P.  So a format
+ * holds "%s" conversions only (P first, then at most one argument) and no
+ * quote or backslash.  Nothing else may invent a key.
  *
  * The scripts address keys they compute, so the schema needs one Redis (or
  * a Sentinel-managed primary), not Redis Cluster.
@@ -59,6 +63,13 @@
  *                 the spawner's pid, its live worker processes, idle and
  *                 starting ones, consecutive failures, the sizes in force
  *   P:lock:<name>       string  a lock token with PX expiry (reaper passes)
+ *   P:idem:<key>        hash    one Idempotency-Key of POST /sessions; PEXPIRE
+ *                               the create's longest run while pending, then
+ *                               session_ttl once done.  Fields:
+ *       fp        fingerprint of the request body
+ *       state     pending | done
+ *       status    HTTP status of the stored answer (done only)
+ *       body      the stored answer (done only)
  */
 #ifndef STEEL_KEYS_H
 #define STEEL_KEYS_H
@@ -67,6 +78,7 @@
 
 #define KEY_MAX 512
 
+#define KEY_SEQ_WORKER   "%s:seq:worker"
 #define KEY_WORKERS      "%s:workers"
 #define KEY_NODE         "%s:node:%s"
 #define KEY_WORKER       "%s:worker:%s"
@@ -77,6 +89,7 @@
 #define KEY_STATS        "%s:stats"
 #define KEY_POOL         "%s:pool:%s"
 #define KEY_LOCK         "%s:lock:%s"
+#define KEY_IDEM         "%s:idem:%s"
 
 /* Writes prefix:... for fmt (one of the KEY_ formats) into out.  Returns
  * 0, or -1 when the key would not fit in size bytes. */

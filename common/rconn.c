@@ -155,12 +155,17 @@ redisReply *rconn_commandf(struct rconn *r, const char *fmt, ...)
     va_list ap;
     redisReply *reply;
 
+    va_start(ap, fmt);
+    reply = rconn_vcommandf(r, fmt, ap);
+    va_end(ap);
+    return reply;
+}
+
+redisReply *rconn_vcommandf(struct rconn *r, const char *fmt, va_list ap)
+{
     if (rconn_connect(r) < 0)
         return NULL;
-    va_start(ap, fmt);
-    reply = redisvCommand(r->ctx, fmt, ap);
-    va_end(ap);
-    return rconn_check(r, reply, "command");
+    return rconn_check(r, redisvCommand(r->ctx, fmt, ap), "command");
 }
 
 static int rconn_load(struct rconn *r, int idx, const char *src)

@@ -9,6 +9,8 @@
 #ifndef STEEL_RCONN_H
 #define STEEL_RCONN_H
 
+#include <stdarg.h>
+
 #include <hiredis/hiredis.h>
 
 #include "conf.h"
@@ -37,6 +39,7 @@ int rconn_connect(struct rconn *r);
 redisReply *rconn_command(struct rconn *r, int argc, const char **argv,
                           const size_t *argvlen);
 redisReply *rconn_commandf(struct rconn *r, const char *fmt, ...);
+redisReply *rconn_vcommandf(struct rconn *r, const char *fmt, va_list ap);
 
 /* 1 when a Redis error reply (its text) means this connection is to a
  * server that cannot serve us now (READONLY, LOADING, MASTERDOWN, NOAUTH

@@ -1,21 +1,26 @@
 /*
  * store.h - every change of worker and session state, each one atomic Lua
- * script on Redis (the schema is in keys.h).
+ * script on Redis (the schema is in keys.h), behind one context, struct
+ * store: the connection, the key prefix and what the last call failed on.
  *
  * Worker life:
  *
- *             add               ready                claim
- *   (none) --------> starting ---------> idle ---------------> creating
- *                       |                 ^  ^                  |    |
- *                       |       released  |  | unclaim     bind |    |
- *                       |                 |  +------------------+    |
- *                       |            releasing <--- busy <-----------+
- *                       |                 ^  end/expire |
- *                       v                 |             |
- *                     dead <--------------+-------------+  mark_dead
- *                       |   (from any state: crash, failed probes, hang)
- *                       v
- *                    (none)  worker_gone: record removed, slot refilled
+ *           add              ready               claim
+ * (none) -------> starting -------> idle ---------------------> creating
+ *                     |             | ^ ^         unclaim        |  |  |
+ *                     |             | | +------------------------+  |  |
+ *                     |    probe    | |                    hold     |  | bind
+ *                     |    failed,  | | released           (stuck)  |  |
+ *                     |    hold     v |                             |  v
+ *                     |           releasing <-----------------------+ busy
+ *                     |               ^           end, expire          |
+ *                     v               +--------------------------------+
+ *                   dead  <-- from any state: mark_dead, mark_dead_of,
+ *                     |       mark_dead_if (crash, failed probes, hang);
+ *                     |       from idle: retire (the pool shrinks)
+ *                     v
+ *                  (none)  <-- from any state: worker_gone (the process
+ *                              is gone: record removed, slot refilled)
  *
  *   transition                         function               caller
  *   (none) -> starting                 store_worker_add       spawner
@@ -44,8 +49,15 @@
  *   - a session key that expired is never revived: store_touch needs it to
  *     exist, store_expire needs it gone.
  *
- * Every function returns -1 on a Redis failure with r->errstr set and does
- * not log; the caller logs once with its own context.
+ * The code is one file per concern: store_workers.c (worker life),
+ * store_sessions.c (sessions), store_create.c (the create queue and
+ * idempotent creates), store_ops.c (listings, counters, locks, the
+ * spawner's pool view and report), store_core.c (this context, running
+ * scripts, reading replies).
+ *
+ * Every function returns -1 on failure with store_error() and
+ * store_strerror() telling why, and does not log; the caller logs once
+ * with its own context.  A struct store belongs to one thread.
  */
 #ifndef STEEL_STORE_H
 #define STEEL_STORE_H
@@ -54,8 +66,64 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "rconn.h"
 #include "util.h"
+
+/* ---- the context (store_core.c) ------------------------------------- */
+
+/* Why the last call of a struct store failed.  Only STORE_ERR_REDIS means
+ * the state store is unreachable (answer 503 redis_unavailable); the others
+ * are failures of this side or of the request. */
+enum store_err {
+    STORE_OK = 0,
+    STORE_ERR_REDIS,    /* Redis unreachable, timed out or refused the call */
+    STORE_ERR_PROTOCOL, /* a reply of a shape the scripts never send */
+    STORE_ERR_TOO_BIG,  /* an answer larger than the caller's buffer takes */
+    STORE_ERR_RANDOM,   /* the kernel's random source failed */
+    STORE_ERR_NOMEM,    /* out of memory */
+    STORE_ERR_ARG,      /* an argument the call cannot take (a key too long,
+                           too many fields) */
+};
+
+#define STORE_PREFIX_MAX 64
+#define STORE_ERRSTR_MAX 1024
+
+struct store {
+    struct rconn redis;            /* connects on first use */
+    char prefix[STORE_PREFIX_MAX]; /* every key starts "<prefix>:" */
+    enum store_err err;            /* of the last call; STORE_OK after one
+                                      that succeeded */
+    char errstr[STORE_ERRSTR_MAX]; /* what the last call failed on; "" */
+};
+
+/* Copies the Redis settings and key_prefix of c; does not connect.
+ * Returns 0, or -1 when the prefix does not fit (s->errstr says so). */
+int store_init(struct store *s, const struct conf *c);
+/* Closes the connection; s can be initialised again. */
+void store_release(struct store *s);
+
+/* The error of the last call, STORE_OK after a call that succeeded. */
+enum store_err store_error(const struct store *s);
+/* What the last call failed on, e.g. "redis 127.0.0.1:6379: connect:
+ * Connection refused"; "" after a call that succeeded.  Owned by s. */
+const char *store_strerror(const struct store *s);
+/* "redis", "protocol", "too_big", ...: a name for logs and tests; "ok" for
+ * STORE_OK, "unknown" out of range. */
+const char *store_err_name(enum store_err err);
+
+/* Runs one Redis command that is no script (PING, reads of the schema for
+ * listings) with hiredis's format (%s, %b, ...), failures recorded as by
+ * every store call.  Returns the reply, which the caller frees with
+ * freeReplyObject(), or NULL with STORE_ERR_REDIS. */
+redisReply *store_commandf(struct store *s, const char *fmt, ...);
+
+/* Fills out (size >= 33) with 32 random hex characters: a token for
+ * store_wait_begin() or store_lock().  Returns 0, or -1 with
+ * STORE_ERR_RANDOM (or STORE_ERR_ARG for a short buffer). */
+int store_token(struct store *s, char *out, size_t size);
+
+/* ---- worker records -------------------------------------------------- */
 
 enum worker_state {
     WORKER_STARTING = 0,
@@ -81,7 +149,7 @@ struct worker_addr {
     int port;
 };
 
-/* One worker record as store_node_workers() reads it. */
+/* One worker record as store_workers() reads it. */
 struct worker_rec {
     char id[WORKER_ID_MAX];
     char node[256];
@@ -99,117 +167,120 @@ struct worker_rec {
     int64_t now_ms;     /* Redis clock when the snapshot was taken */
 };
 
+/* ---- worker life (store_workers.c) ----------------------------------- */
+
 /* Registers a spawned worker as starting.  Writes its new id to id_out
  * (WORKER_ID_MAX bytes).  The id is above id_floor, the highest id the
  * caller still holds (0: none), even when P:seq:worker went back (Redis
  * lost its data): the counter is raised past id_floor; and it is never the
  * id of an existing record.  Returns 0 or -1. */
-int store_worker_add(struct rconn *r, const char *prefix, const char *node,
-                     const char *host, int port, long pid,
-                     unsigned long long pstart, long restarts, long id_floor,
-                     char *id_out);
+int store_worker_add(struct store *s, const char *node, const char *host,
+                     int port, long pid, unsigned long long pstart,
+                     long restarts, long id_floor, char *id_out);
 
 /* starting -> idle.  Returns 1, 0 when the worker is not starting, -1. */
-int store_worker_ready(struct rconn *r, const char *prefix, const char *id);
+int store_worker_ready(struct store *s, const char *id);
 
 /* Takes the oldest idle worker: idle -> creating.  Returns 1 with *out
  * filled, 0 when no worker is idle, -1. */
-int store_claim(struct rconn *r, const char *prefix, struct worker_addr *out);
-
-/* creating -> busy and stores session sid with a ttl_ms expiry, capped at
- * lifetime_ms after now when lifetime_ms > 0.  Returns 1 bound, 0 when the
- * worker is no longer creating (it was declared dead meanwhile), 2 when sid
- * is already a live session of another worker, -1. */
-#define STORE_BIND_CONFLICT 2
-int store_bind(struct rconn *r, const char *prefix, const char *id,
-               const char *sid, long ttl_ms, long lifetime_ms);
+int store_claim(struct store *s, struct worker_addr *out);
 
 /* creating -> idle, for a claimed worker that was never sent a create.
  * Returns 1, 0 when it was not creating, -1. */
-int store_unclaim(struct rconn *r, const char *prefix, const char *id);
-
-/* Records activity on sid: refreshes its expiry to ttl_ms (within its
- * lifetime cap) and fills *out with its worker.  Returns 1, 0 when there is
- * no such live session (or its worker no longer holds it: the key is then
- * removed), -1. */
-int store_touch(struct rconn *r, const char *prefix, const char *sid,
-                long ttl_ms, struct worker_addr *out);
-
-/* Ends sid (DELETE): removes the session; its worker, if it still holds
- * sid, goes busy -> releasing and *out is filled.  Returns 1 ended with a
- * worker to release, 2 ended with no worker to release, 0 no such session,
- * -1. */
-#define STORE_END_NO_WORKER 2
-int store_end(struct rconn *r, const char *prefix, const char *sid,
-              struct worker_addr *out);
-
-/* busy -> releasing when the worker still maps sid and the session key has
- * expired.  Returns 1, 0 when not applicable, -1. */
-int store_expire(struct rconn *r, const char *prefix, const char *id,
-                 const char *sid);
+int store_unclaim(struct store *s, const char *id);
 
 /* releasing -> idle (the worker was checked clean).  Returns 1, 0, -1. */
-int store_released(struct rconn *r, const char *prefix, const char *id);
+int store_released(struct store *s, const char *id);
+
+/* Records a health probe.  ok: resets the failure count.  Not ok: counts
+ * one more and, for an idle worker, takes it out of P:idle (idle ->
+ * releasing) so it is not handed out until a pass finds it clean.  Returns
+ * the consecutive failures (0 after ok), or -1. */
+long store_probe(struct store *s, const char *id, int ok);
+
+/* idle or creating -> releasing, only while the worker is still in state
+ * from, entered at since_ms (worker_rec.since_ms), so it is handed to no
+ * create while the reaper cleans it; store_released ends the hold.
+ * Returns 1, 0 when the record moved on meanwhile, -1. */
+int store_hold(struct store *s, const char *id, enum worker_state from,
+               int64_t since_ms);
+
+/* idle -> dead with reason, only while the worker is still idle, so a
+ * claim never hands out a worker the spawner is about to stop.  Returns 1,
+ * 0 when it is not idle (claimed meanwhile, or unknown), -1. */
+int store_retire(struct store *s, const char *id, const char *reason);
 
 /* Any state -> dead, dropping its session.  reason is kept in the record.
  * Returns 1, 0 when unknown or already dead, -1.  prior (may be NULL)
  * receives the state it had. */
-int store_mark_dead(struct rconn *r, const char *prefix, const char *id,
-                    const char *reason, enum worker_state *prior);
+int store_mark_dead(struct store *s, const char *id, const char *reason,
+                    enum worker_state *prior);
 
 /* store_mark_dead, only while the record belongs to node and, when pid >
  * 0, to pid: a spawner marking its own worker never hits another worker
  * that got the same id after P:seq:worker went back.  Returns 1, 0 when
  * unknown, dead or someone else's, -1. */
-int store_mark_dead_of(struct rconn *r, const char *prefix, const char *id,
-                       const char *node, long pid, const char *reason,
-                       enum worker_state *prior);
+int store_mark_dead_of(struct store *s, const char *id, const char *node,
+                       long pid, const char *reason, enum worker_state *prior);
+
+/* store_mark_dead, only while the record still is in state with session
+ * ("" for none) and, when since_ms >= 0, entered that state at since_ms:
+ * a decision taken on a snapshot never hits a worker that moved on.
+ * Returns 1, 0 when it moved on (or is unknown or dead), -1. */
+int store_mark_dead_if(struct store *s, const char *id, enum worker_state state,
+                       const char *session, int64_t since_ms,
+                       const char *reason, enum worker_state *prior);
 
 /* Removes the record of a worker whose process is gone, dropping its
  * session, only while the record belongs to node and, when pid > 0, to pid
  * (pid <= 0: a caller that does not know it): after P:seq:worker went
  * back, the id may be another worker's.  Returns 1, 0 when unknown or
  * someone else's, -1. */
-int store_worker_gone(struct rconn *r, const char *prefix, const char *id,
-                      const char *node, long pid, const char *reason,
-                      enum worker_state *prior);
+int store_worker_gone(struct store *s, const char *id, const char *node,
+                      long pid, const char *reason, enum worker_state *prior);
 
-/* Records a health probe.  ok: resets the failure count.  Not ok: counts
- * one more and, for an idle worker, takes it out of P:idle (idle ->
- * releasing) so it is not handed out until a pass finds it clean.  Returns
- * the consecutive failures (0 after ok), or -1. */
-long store_probe(struct rconn *r, const char *prefix, const char *id, int ok);
+/* ---- sessions (store_sessions.c) ------------------------------------- */
 
-/* Reads every worker of node (node == NULL: of all nodes).  *out is a
- * malloc'd array the caller frees; *n its length.  Returns 0 or -1. */
-int store_workers(struct rconn *r, const char *prefix, const char *node,
-                  struct worker_rec **out, size_t *n);
+/* creating -> busy and stores session sid with a ttl_ms expiry, capped at
+ * lifetime_ms after now when lifetime_ms > 0.  Returns 1 bound, 0 when the
+ * worker is no longer creating (it was declared dead meanwhile), 2 when sid
+ * is already a live session of another worker, -1. */
+#define STORE_BIND_CONFLICT 2
+int store_bind(struct store *s, const char *id, const char *sid, long ttl_ms,
+               long lifetime_ms);
 
-/* Counts workers by state (node == NULL: all nodes) into
- * counts[WORKER_STATE_COUNT].  Returns 0 or -1. */
-int store_counts(struct rconn *r, const char *prefix, const char *node,
-                 long counts[WORKER_STATE_COUNT]);
+/* Records activity on sid: refreshes its expiry to ttl_ms (within its
+ * lifetime cap) and fills *out with its worker.  Returns 1, 0 when there is
+ * no such live session (or its worker no longer holds it: the key is then
+ * removed), -1. */
+int store_touch(struct store *s, const char *sid, long ttl_ms,
+                struct worker_addr *out);
+
+/* Ends sid (DELETE): removes the session; its worker, if it still holds
+ * sid, goes busy -> releasing and *out is filled.  Returns 1 ended with a
+ * worker to release, 2 ended with no worker to release, 0 no such session,
+ * -1. */
+#define STORE_END_NO_WORKER 2
+int store_end(struct store *s, const char *sid, struct worker_addr *out);
+
+/* busy -> releasing when the worker still maps sid and the session key has
+ * expired.  Returns 1, 0 when not applicable, -1. */
+int store_expire(struct store *s, const char *id, const char *sid);
+
+/* Removes from P:sessions at most limit entries older than age_ms whose
+ * session key no longer exists.  Returns how many, or -1. */
+long store_prune_sessions(struct store *s, long age_ms, long limit);
+
+/* ---- the create queue and idempotent creates (store_create.c) -------- */
 
 /* A create starts waiting for a worker for at most wait_ms: registers
  * token in P:waiters unless max creates wait already.  Returns 1
  * registered, 0 queue full, -1. */
-int store_wait_begin(struct rconn *r, const char *prefix, const char *token,
-                     long wait_ms, long max);
-int store_wait_end(struct rconn *r, const char *prefix, const char *token);
+int store_wait_begin(struct store *s, const char *token, long wait_ms,
+                     long max);
+int store_wait_end(struct store *s, const char *token);
 /* Creates waiting now (stale tokens pruned).  Returns the count or -1. */
-long store_waiting(struct rconn *r, const char *prefix);
-
-/* Adds n to counter field of P:stats.  Returns 0 or -1. */
-int store_count(struct rconn *r, const char *prefix, const char *field,
-                long n);
-
-/* Takes lock name for ttl_ms if nobody holds it.  Returns 1 taken, 0 held
- * by someone else, -1.  store_unlock releases it only if token still owns
- * it. */
-int store_lock(struct rconn *r, const char *prefix, const char *name,
-               const char *token, long ttl_ms);
-int store_unlock(struct rconn *r, const char *prefix, const char *name,
-                 const char *token);
+long store_waiting(struct store *s);
 
 /* Idempotent creates: P:idem:<key> remembers the body's fingerprint and,
  * once the create finished, its status and body.
@@ -222,22 +293,27 @@ int store_unlock(struct rconn *r, const char *prefix, const char *name,
 #define STORE_IDEM_PENDING 2
 #define STORE_IDEM_CONFLICT 3
 #define STORE_IDEM_DONE 4
-int store_idem_begin(struct rconn *r, const char *prefix, const char *key,
-                     const char *fp, long pending_ms, struct buf *body,
-                     long *status);
+int store_idem_begin(struct store *s, const char *key, const char *fp,
+                     long pending_ms, struct buf *body, long *status);
 /* Stores the answer of a finished create for ttl_ms.  Returns 1, 0 when
  * the record is gone or not ours, -1. */
-int store_idem_finish(struct rconn *r, const char *prefix, const char *key,
-                      const char *fp, long status, const char *body,
-                      size_t len, long ttl_ms);
+int store_idem_finish(struct store *s, const char *key, const char *fp,
+                      long status, const char *body, size_t len, long ttl_ms);
 /* Forgets a pending record after a create failed, so a retry may try
  * again.  Returns 1, 0, -1. */
-int store_idem_abort(struct rconn *r, const char *prefix, const char *key,
-                     const char *fp);
+int store_idem_abort(struct store *s, const char *key, const char *fp);
 
-/* Adds counters to P:stats in one call: packed is "field n" pairs
- * separated by newlines; fields hold no blanks.  Returns 0 or -1. */
-int store_stats_add(struct rconn *r, const char *prefix, const char *packed);
+/* ---- listings, counters, locks, the spawner's pool (store_ops.c) ----- */
+
+/* Reads every worker of node (node == NULL: of all nodes).  *out is a
+ * malloc'd array the caller frees; *n its length.  Returns 0 or -1. */
+int store_workers(struct store *s, const char *node, struct worker_rec **out,
+                  size_t *n);
+
+/* Counts workers by state (node == NULL: all nodes) into
+ * counts[WORKER_STATE_COUNT].  Returns 0 or -1. */
+int store_counts(struct store *s, const char *node,
+                 long counts[WORKER_STATE_COUNT]);
 
 /* One live session as store_session_list() reads it. */
 struct session_rec {
@@ -251,36 +327,22 @@ struct session_rec {
 /* Reads up to limit live sessions from offset, most recently active first.
  * *out is malloc'd (caller frees), *n its length, *total the size of the
  * index.  Returns 0 or -1. */
-int store_session_list(struct rconn *r, const char *prefix, long offset,
-                       long limit, struct session_rec **out, size_t *n,
-                       long *total);
+int store_session_list(struct store *s, long offset, long limit,
+                       struct session_rec **out, size_t *n, long *total);
 
-/* idle or creating -> releasing, only while the worker is still in state
- * from, entered at since_ms (worker_rec.since_ms), so it is handed to no
- * create while the reaper cleans it; store_released ends the hold.
- * Returns 1, 0 when the record moved on meanwhile, -1. */
-int store_hold(struct rconn *r, const char *prefix, const char *id,
-               enum worker_state from, int64_t since_ms);
+/* Adds n to counter field of P:stats.  Returns 0 or -1. */
+int store_count(struct store *s, const char *field, long n);
 
-/* store_mark_dead, only while the record still is in state with session
- * ("" for none) and, when since_ms >= 0, entered that state at since_ms:
- * a decision taken on a snapshot never hits a worker that moved on.
- * Returns 1, 0 when it moved on (or is unknown or dead), -1. */
-int store_mark_dead_if(struct rconn *r, const char *prefix, const char *id,
-                       enum worker_state state, const char *session,
-                       int64_t since_ms, const char *reason,
-                       enum worker_state *prior);
+/* Adds counters to P:stats in one call: packed is "field n" pairs
+ * separated by newlines; fields hold no blanks.  Returns 0 or -1. */
+int store_stats_add(struct store *s, const char *packed);
 
-/* Removes from P:sessions at most limit entries older than age_ms whose
- * session key no longer exists.  Returns how many, or -1. */
-long store_prune_sessions(struct rconn *r, const char *prefix, long age_ms,
-                          long limit);
-
-/* idle -> dead with reason, only while the worker is still idle, so a
- * claim never hands out a worker the spawner is about to stop.  Returns 1,
- * 0 when it is not idle (claimed meanwhile, or unknown), -1. */
-int store_retire(struct rconn *r, const char *prefix, const char *id,
-                 const char *reason);
+/* Takes lock name for ttl_ms if nobody holds it.  Returns 1 taken, 0 held
+ * by someone else, -1.  store_unlock releases it only if token still owns
+ * it. */
+int store_lock(struct store *s, const char *name, const char *token,
+               long ttl_ms);
+int store_unlock(struct store *s, const char *name, const char *token);
 
 /* One worker of a node as store_pool_view() reads it. */
 struct pool_entry {
@@ -300,16 +362,20 @@ struct pool_view {
 
 /* Fills *v for node.  Release it with store_pool_view_release().  Returns
  * 0 or -1. */
-int store_pool_view(struct rconn *r, const char *prefix, const char *node,
-                    struct pool_view *v);
+int store_pool_view(struct store *s, const char *node, struct pool_view *v);
 void store_pool_view_release(struct pool_view *v);
 
 /* Writes the spawner's view of its pool to P:pool:<node>: state ("ok",
  * "degraded", "stopped"), reason, heartbeat (now), since (now when the
  * state changed) and nfields more strings as field, value pairs (at most
  * 16).  Returns 0 or -1. */
-int store_pool_report(struct rconn *r, const char *prefix, const char *node,
-                      const char *state, const char *reason, int nfields,
-                      const char **fields);
+int store_pool_report(struct store *s, const char *node, const char *state,
+                      const char *reason, int nfields, const char **fields);
+
+#ifdef STORE_COMPAT
+/* The (rconn, prefix) API under the old names, until every caller holds a
+ * struct store: see store_compat.h. */
+#include "store_compat.h"
+#endif
 
 #endif

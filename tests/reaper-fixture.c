@@ -39,9 +39,9 @@
 #include "util.h"
 #include "whttp.h"
 
-static int fail(struct rconn *r, const char *verb)
+static int fail(struct store *s, const char *verb)
 {
-    fprintf(stderr, "reaper-fixture: %s: %s\n", verb, r->errstr);
+    fprintf(stderr, "reaper-fixture: %s: %s\n", verb, store_strerror(s));
     return 1;
 }
 
@@ -56,7 +56,7 @@ static long num(const char *s, long max)
     return v;
 }
 
-static int setpid(struct rconn *r, const char *P, const char *id, long pid)
+static int setpid(struct store *s, const char *id, long pid)
 {
     unsigned long long start = 0;
     char key[KEY_MAX];
@@ -66,11 +66,11 @@ static int setpid(struct rconn *r, const char *P, const char *id, long pid)
         fprintf(stderr, "reaper-fixture: no process %ld\n", pid);
         return 1;
     }
-    if (key_build(key, sizeof(key), KEY_WORKER, P, id) < 0)
+    if (key_build(key, sizeof(key), KEY_WORKER, s->prefix, id) < 0)
         return 1;
-    reply = rconn_commandf(r, "HSET %s pid %ld pstart %llu", key, pid, start);
+    reply = store_commandf(s, "HSET %s pid %ld pstart %llu", key, pid, start);
     if (reply == NULL)
-        return fail(r, "setpid");
+        return fail(s, "setpid");
     freeReplyObject(reply);
     return 0;
 }
@@ -105,10 +105,10 @@ static int probe_bench(long n, const char *host, long port, long ms)
 int main(int argc, char **argv)
 {
     struct conf c;
-    struct rconn r;
+    struct store s;
     struct worker_addr a;
     char err[512], id[WORKER_ID_MAX];
-    const char *P, *verb;
+    const char *verb;
     int rc = 0;
 
     log_init("reaper-fixture", LOG_LEVEL_WARN);
@@ -121,40 +121,42 @@ int main(int argc, char **argv)
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    rconn_init(&r, &c);
-    P = c.key_prefix;
+    if (store_init(&s, &c) < 0) {
+        fprintf(stderr, "reaper-fixture: %s\n", store_strerror(&s));
+        return 2;
+    }
     verb = argv[2];
     if (strcmp(verb, "add") == 0 && (argc == 5 || argc == 6)) {
-        if (store_worker_add(&r, P, c.node_name, argv[3],
-                             (int)num(argv[4], 65535), 0, 0, 0,
-                             argc == 6 ? num(argv[5], 0x7fffffffL) : 0, id) < 0)
-            rc = fail(&r, verb);
+        if (store_worker_add(&s, c.node_name, argv[3], (int)num(argv[4], 65535),
+                             0, 0, 0, argc == 6 ? num(argv[5], 0x7fffffffL) : 0,
+                             id) < 0)
+            rc = fail(&s, verb);
         else
             printf("%s\n", id);
     } else if (strcmp(verb, "setpid") == 0 && argc == 5) {
-        rc = setpid(&r, P, argv[3], num(argv[4], 0x7fffffffL));
+        rc = setpid(&s, argv[3], num(argv[4], 0x7fffffffL));
     } else if (strcmp(verb, "ready") == 0 && argc == 4) {
-        rc = store_worker_ready(&r, P, argv[3]);
-        rc = rc < 0 ? fail(&r, verb) : rc == 1 ? 0 : 3;
+        rc = store_worker_ready(&s, argv[3]);
+        rc = rc < 0 ? fail(&s, verb) : rc == 1 ? 0 : 3;
     } else if (strcmp(verb, "claim") == 0 && argc == 3) {
-        rc = store_claim(&r, P, &a);
+        rc = store_claim(&s, &a);
         if (rc == 1)
             printf("%s %s %d\n", a.id, a.host, a.port);
-        rc = rc < 0 ? fail(&r, verb) : rc == 1 ? 0 : 3;
+        rc = rc < 0 ? fail(&s, verb) : rc == 1 ? 0 : 3;
     } else if (strcmp(verb, "bind") == 0 && argc == 6) {
-        rc = store_bind(&r, P, argv[3], argv[4], num(argv[5], 1L << 40), 0);
-        rc = rc < 0 ? fail(&r, verb) : rc == 1 ? 0 : 3;
+        rc = store_bind(&s, argv[3], argv[4], num(argv[5], 1L << 40), 0);
+        rc = rc < 0 ? fail(&s, verb) : rc == 1 ? 0 : 3;
     } else if (strcmp(verb, "unclaim") == 0 && argc == 4) {
-        rc = store_unclaim(&r, P, argv[3]);
-        rc = rc < 0 ? fail(&r, verb) : rc == 1 ? 0 : 3;
+        rc = store_unclaim(&s, argv[3]);
+        rc = rc < 0 ? fail(&s, verb) : rc == 1 ? 0 : 3;
     } else if (strcmp(verb, "end") == 0 && argc == 4) {
-        rc = store_end(&r, P, argv[3], &a);
-        rc = rc < 0 ? fail(&r, verb) : rc == 0 ? 3 : 0;
+        rc = store_end(&s, argv[3], &a);
+        rc = rc < 0 ? fail(&s, verb) : rc == 0 ? 3 : 0;
     } else if (strcmp(verb, "gone") == 0 && argc >= 4 && argc <= 6) {
-        rc = store_worker_gone(
-            &r, P, argv[3], argc == 6 ? argv[5] : c.node_name,
-            argc >= 5 ? num(argv[4], 0x7fffffffL) : 0, "test", NULL);
-        rc = rc < 0 ? fail(&r, verb) : rc == 1 ? 0 : 3;
+        rc = store_worker_gone(&s, argv[3], argc == 6 ? argv[5] : c.node_name,
+                               argc >= 5 ? num(argv[4], 0x7fffffffL) : 0,
+                               "test", NULL);
+        rc = rc < 0 ? fail(&s, verb) : rc == 1 ? 0 : 3;
     } else if (strcmp(verb, "probe-bench") == 0 && argc == 7) {
         rc = probe_bench(num(argv[3], 100000), argv[4], num(argv[5], 65535),
                          num(argv[6], 600000));
@@ -162,7 +164,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "reaper-fixture: bad verb or arguments: %s\n", verb);
         rc = 2;
     }
-    rconn_release(&r);
+    store_release(&s);
     curl_global_cleanup();
     return rc;
 }

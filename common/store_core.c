@@ -1,0 +1,273 @@
+/*
+ * store_core.c - the store's context and what every script call shares:
+ * running a script by EVALSHA with the prefix as ARGV[1], reading its
+ * reply, and recording why a call failed (store.h, store_core.h).
+ *
+ * Invariants: after every call s->err and s->errstr describe that call
+ * (STORE_OK and "" when it succeeded); a reply is freed by the function
+ * that got it, once; nothing here logs.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_core.h"
+
+int store_init(struct store *s, const struct conf *c)
+{
+    int n;
+
+    memset(s, 0, sizeof(*s));
+    rconn_init(&s->redis, c);
+    n = snprintf(s->prefix, sizeof(s->prefix), "%s", c->key_prefix);
+    if (n < 0 || (size_t)n >= sizeof(s->prefix))
+        return store_fail(s, STORE_ERR_ARG, "key prefix too long");
+    return 0;
+}
+
+void store_release(struct store *s)
+{
+    rconn_release(&s->redis);
+}
+
+enum store_err store_error(const struct store *s)
+{
+    return s->err;
+}
+
+const char *store_strerror(const struct store *s)
+{
+    return s->errstr;
+}
+
+const char *store_err_name(enum store_err err)
+{
+    static const char *const names[] = {
+        "ok", "redis", "protocol", "too_big", "random", "nomem", "arg",
+    };
+
+    if ((int)err < 0 || (size_t)err >= sizeof(names) / sizeof(names[0]))
+        return "unknown";
+    return names[err];
+}
+
+int store_fail(struct store *s, enum store_err err, const char *fmt, ...)
+{
+    va_list ap;
+
+    s->err = err;
+    va_start(ap, fmt);
+    vsnprintf(s->errstr, sizeof(s->errstr), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Starts a call: nothing has failed yet. */
+static void store_clear(struct store *s)
+{
+    s->err = STORE_OK;
+    s->errstr[0] = '\0';
+}
+
+redisReply *store_commandf(struct store *s, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *reply;
+
+    store_clear(s);
+    va_start(ap, fmt);
+    reply = rconn_vcommandf(&s->redis, fmt, ap);
+    va_end(ap);
+    if (reply == NULL)
+        store_fail(s, STORE_ERR_REDIS, "%s", s->redis.errstr);
+    return reply;
+}
+
+int store_token(struct store *s, char *out, size_t size)
+{
+    store_clear(s);
+    if (size < 33)
+        return store_fail(s, STORE_ERR_ARG, "token buffer too small");
+    if (random_hex(out, size) < 0)
+        return store_fail(s, STORE_ERR_RANDOM, "random source failed");
+    return 0;
+}
+
+static const char *const state_names[WORKER_STATE_COUNT] = {
+    "starting", "idle", "creating", "busy", "releasing", "dead",
+};
+
+const char *worker_state_name(enum worker_state s)
+{
+    if ((int)s < 0 || s >= WORKER_STATE_COUNT)
+        return "unknown";
+    return state_names[s];
+}
+
+int worker_state_parse(const char *s, enum worker_state *out)
+{
+    int i;
+
+    for (i = 0; i < WORKER_STATE_COUNT; i++) {
+        if (strcmp(s, state_names[i]) == 0) {
+            *out = (enum worker_state)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+redisReply *store_run(struct store *s, const struct store_script_def *script,
+                      int argc, const char **argv, const size_t *lens)
+{
+    const char *args[STORE_SCRIPT_ARGS_MAX + 1];
+    size_t arglens[STORE_SCRIPT_ARGS_MAX + 1];
+    redisReply *reply;
+    int i;
+
+    store_clear(s);
+    if (argc < 0 || argc > STORE_SCRIPT_ARGS_MAX) {
+        store_fail(s, STORE_ERR_ARG, "script %d: %d arguments", (int)script->id,
+                   argc);
+        return NULL;
+    }
+    args[0] = s->prefix;
+    arglens[0] = strlen(s->prefix);
+    for (i = 0; i < argc; i++) {
+        args[1 + i] = argv[i];
+        arglens[1 + i] = lens != NULL ? lens[i] : strlen(argv[i]);
+    }
+    reply = rconn_evalv(&s->redis, (int)script->id, script->src, argc + 1, args,
+                        arglens);
+    if (reply == NULL)
+        store_fail(s, STORE_ERR_REDIS, "%s", s->redis.errstr);
+    return reply;
+}
+
+long store_reply_int(struct store *s, redisReply *reply)
+{
+    long v = -1;
+
+    if (reply == NULL)
+        return -1;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        v = (long)reply->integer;
+    else
+        store_fail(s, STORE_ERR_PROTOCOL, "unexpected reply type %d",
+                   reply->type);
+    freeReplyObject(reply);
+    return v;
+}
+
+long store_run_int(struct store *s, const struct store_script_def *script,
+                   int argc, const char **argv)
+{
+    return store_reply_int(s, store_run(s, script, argc, argv, NULL));
+}
+
+int store_reply_addr(struct store *s, const redisReply *reply,
+                     struct worker_addr *out)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+        return store_fail(s, STORE_ERR_PROTOCOL, "unexpected address reply");
+    reply_str(out->id, sizeof(out->id), reply->element[0]);
+    reply_str(out->host, sizeof(out->host), reply->element[1]);
+    out->port = (int)reply_ll(reply->element[2]);
+    return 0;
+}
+
+int store_run_addr(struct store *s, const struct store_script_def *script,
+                   int argc, const char **argv, struct worker_addr *out)
+{
+    redisReply *reply = store_run(s, script, argc, argv, NULL);
+    int rc;
+
+    if (reply == NULL)
+        return -1;
+    if (reply->type == REDIS_REPLY_NIL)
+        rc = 0;
+    else
+        rc = store_reply_addr(s, reply, out) < 0 ? -1 : 1;
+    freeReplyObject(reply);
+    return rc;
+}
+
+int store_run_state(struct store *s, const struct store_script_def *script,
+                    int argc, const char **argv, enum worker_state *prior)
+{
+    redisReply *reply = store_run(s, script, argc, argv, NULL);
+    enum worker_state st = WORKER_DEAD;
+    int rc = 0;
+
+    if (reply == NULL)
+        return -1;
+    if (reply->type == REDIS_REPLY_STRING) {
+        rc = 1;
+        st = reply_state(reply);
+    }
+    freeReplyObject(reply);
+    if (prior != NULL)
+        *prior = st;
+    return rc;
+}
+
+int store_reply_array(struct store *s, const redisReply *reply, size_t min,
+                      const char *what)
+{
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < min)
+        return store_fail(s, STORE_ERR_PROTOCOL, "unexpected %s reply", what);
+    return 0;
+}
+
+void *store_calloc(struct store *s, size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+
+    if (p == NULL)
+        store_fail(s, STORE_ERR_NOMEM, "out of memory");
+    return p;
+}
+
+int store_key(struct store *s, char *out, const char *fmt, const char *arg)
+{
+    if (key_build(out, KEY_MAX, fmt, s->prefix, arg) < 0)
+        return store_fail(s, STORE_ERR_ARG, "key too long");
+    return 0;
+}
+
+void reply_str(char *dst, size_t size, const redisReply *e)
+{
+    size_t n = 0;
+
+    if (e != NULL && e->type == REDIS_REPLY_STRING) {
+        n = e->len < size - 1 ? e->len : size - 1;
+        memcpy(dst, e->str, n);
+    }
+    dst[n] = '\0';
+}
+
+long long reply_ll(const redisReply *e)
+{
+    char tmp[32];
+
+    if (e == NULL)
+        return 0;
+    if (e->type == REDIS_REPLY_INTEGER)
+        return e->integer;
+    reply_str(tmp, sizeof(tmp), e);
+    return strtoll(tmp, NULL, 10);
+}
+
+enum worker_state reply_state(const redisReply *e)
+{
+    enum worker_state st;
+    char name[16];
+
+    reply_str(name, sizeof(name), e);
+    if (worker_state_parse(name, &st) < 0)
+        return WORKER_DEAD;
+    return st;
+}

@@ -1,0 +1,360 @@
+/*
+ * store_ops.c - what operators and the daemons read and count rather
+ * than change: worker and session listings, counts by state, the P:stats
+ * counters, the reaper's pass lock, the spawner's pool view and its
+ * report in P:pool:<node>.
+ *
+ * Invariants: a listing is one script, so it is one snapshot on the
+ * Redis clock; listings drop index entries whose record is gone (the
+ * index may lag behind, never lead); a lock is released only by the
+ * token that took it.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_core.h"
+
+/* ARGV: P node|'' -> {now, {fields...}, ...}; records whose hash is gone
+ * are dropped from the sets. */
+static const struct store_script_def workers_script = {
+    SCRIPT_WORKERS, LUA_HEAD
+    "local set = workers_key()\n"
+    "if ARGV[2] ~= '' then set = node_key(ARGV[2]) end\n"
+    "local out = {nows}\n"
+    "for _, id in ipairs(redis.call('SMEMBERS', set)) do\n"
+    "  local w = redis.call('HMGET', worker_key(id), 'id', 'node', 'host',\n"
+    "    'port', 'pid', 'pstart', 'state', 'session', 'since', 'started',\n"
+    "    'restarts', 'fails')\n"
+    "  if not w[7] then\n"
+    "    redis.call('SREM', set, id)\n"
+    "  else\n"
+    "    local alive = '0'\n"
+    "    if w[8] and w[8] ~= '' and\n"
+    "       redis.call('EXISTS', session_key(w[8])) == 1 then alive = '1' end\n"
+    "    w[13] = alive\n"
+    "    for i = 1, 12 do if not w[i] then w[i] = '' end end\n"
+    "    out[#out + 1] = w\n"
+    "  end\n"
+    "end\n"
+    "return out\n"};
+
+/* ARGV: P node|'' -> {state, count, ...} */
+static const struct store_script_def counts_script = {
+    SCRIPT_COUNTS, LUA_HEAD
+    "local set = workers_key()\n"
+    "if ARGV[2] ~= '' then set = node_key(ARGV[2]) end\n"
+    "local c = {}\n"
+    "for _, id in ipairs(redis.call('SMEMBERS', set)) do\n"
+    "  local st = redis.call('HGET', worker_key(id), 'state')\n"
+    "  if st then c[st] = (c[st] or 0) + 1 end\n"
+    "end\n"
+    "local out = {}\n"
+    "for k, v in pairs(c) do out[#out + 1] = k; out[#out + 1] = v end\n"
+    "return out\n"};
+
+/* ARGV: P offset limit -> {total, sid, worker, created, last, pttl, ...},
+ * most recently active first; sessions whose key is gone are skipped. */
+static const struct store_script_def session_list_script = {
+    SCRIPT_SESSION_LIST, LUA_HEAD
+    "local z = sessions_key()\n"
+    "local off, lim = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local out = {redis.call('ZCARD', z)}\n"
+    "for _, sid in ipairs(redis.call('ZREVRANGE', z, off, off + lim - 1)) do\n"
+    "  local sk = session_key(sid)\n"
+    "  local h = redis.call('HMGET', sk, 'worker', 'created', 'last')\n"
+    "  if h[1] then\n"
+    "    local ttl = redis.call('PTTL', sk)\n"
+    "    for _, v in ipairs({sid, h[1], h[2] or '0', h[3] or '0',\n"
+    "        tostring(ttl)}) do out[#out + 1] = v end\n"
+    "  end\n"
+    "end\n"
+    "return out\n"};
+
+/* ARGV: P "field n\nfield n..." -> fields changed */
+static const struct store_script_def stats_add_script = {
+    SCRIPT_STATS_ADD,
+    LUA_HEAD "local n = 0\n"
+             "for f, v in string.gmatch(ARGV[2], '([^ \\n]+) (%-?%d+)') do\n"
+             "  redis.call('HINCRBY', stats_key(), f, tonumber(v))\n"
+             "  n = n + 1\n"
+             "end\n"
+             "return n\n"};
+
+/* ARGV: P name token -> 1 | 0 */
+static const struct store_script_def unlock_script = {
+    SCRIPT_UNLOCK, LUA_HEAD "local k = lock_key(ARGV[2])\n"
+                            "if redis.call('GET', k) == ARGV[3] then\n"
+                            "  return redis.call('DEL', k)\n"
+                            "end\n"
+                            "return 0\n"};
+
+/* ARGV: P node -> {now, waiting, id, state, since, reason, ...}; reason
+ * only for dead workers, else ''.  Stale waiters are pruned; ids whose
+ * record is gone are dropped from the node's set. */
+static const struct store_script_def pool_view_script = {
+    SCRIPT_POOL_VIEW, LUA_HEAD
+    "redis.call('ZREMRANGEBYSCORE', waiters_key(), '-inf', now)\n"
+    "local out = {nows, redis.call('ZCARD', waiters_key())}\n"
+    "local set = node_key(ARGV[2])\n"
+    "for _, id in ipairs(redis.call('SMEMBERS', set)) do\n"
+    "  local w = redis.call('HMGET', worker_key(id), 'state', 'since',\n"
+    "    'reason')\n"
+    "  if not w[1] then\n"
+    "    redis.call('SREM', set, id)\n"
+    "  else\n"
+    "    out[#out + 1] = id\n"
+    "    out[#out + 1] = w[1]\n"
+    "    out[#out + 1] = w[2] or '0'\n"
+    "    if w[1] == 'dead' then\n"
+    "      out[#out + 1] = w[3] or ''\n"
+    "    else\n"
+    "      out[#out + 1] = ''\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n"};
+
+/* ARGV: P node state reason [field value]... -> 1.  since changes only
+ * with the state; heartbeat is always now. */
+static const struct store_script_def pool_report_script = {
+    SCRIPT_POOL_REPORT,
+    LUA_HEAD "local k = pool_key(ARGV[2])\n"
+             "if redis.call('HGET', k, 'state') ~= ARGV[3] then\n"
+             "  redis.call('HSET', k, 'since', nows)\n"
+             "end\n"
+             "redis.call('HSET', k, 'state', ARGV[3], 'reason', ARGV[4],\n"
+             "  'heartbeat', nows)\n"
+             "for i = 5, #ARGV - 1, 2 do\n"
+             "  redis.call('HSET', k, ARGV[i], ARGV[i + 1])\n"
+             "end\n"
+             "return 1\n"};
+
+/* The most field, value strings store_pool_report() takes. */
+#define POOL_REPORT_FIELDS_MAX 16
+
+static void worker_rec_fill(struct worker_rec *w, const redisReply *a,
+                            int64_t now)
+{
+    memset(w, 0, sizeof(*w));
+    reply_str(w->id, sizeof(w->id), a->element[0]);
+    reply_str(w->node, sizeof(w->node), a->element[1]);
+    reply_str(w->host, sizeof(w->host), a->element[2]);
+    w->port = (int)reply_ll(a->element[3]);
+    w->pid = (long)reply_ll(a->element[4]);
+    w->pstart = (unsigned long long)reply_ll(a->element[5]);
+    w->state = reply_state(a->element[6]);
+    reply_str(w->session, sizeof(w->session), a->element[7]);
+    w->since_ms = reply_ll(a->element[8]);
+    w->started_ms = reply_ll(a->element[9]);
+    w->restarts = (long)reply_ll(a->element[10]);
+    w->fails = (long)reply_ll(a->element[11]);
+    w->session_alive = reply_ll(a->element[12]) == 1;
+    w->now_ms = now;
+}
+
+int store_workers(struct store *s, const char *node, struct worker_rec **out,
+                  size_t *n)
+{
+    const char *arg = node ? node : "";
+    struct worker_rec *recs = NULL;
+    redisReply *reply;
+    size_t i, count = 0;
+    int64_t now;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    reply = store_run(s, &workers_script, 1, &arg, NULL);
+    if (reply == NULL)
+        return -1;
+    if (store_reply_array(s, reply, 1, "workers") < 0)
+        goto out;
+    now = reply_ll(reply->element[0]);
+    if (reply->elements > 1 &&
+        (recs = store_calloc(s, reply->elements - 1, sizeof(*recs))) == NULL)
+        goto out;
+    for (i = 1; i < reply->elements; i++) {
+        const redisReply *a = reply->element[i];
+
+        if (a->type != REDIS_REPLY_ARRAY || a->elements != 13)
+            continue;
+        worker_rec_fill(&recs[count++], a, now);
+    }
+    *out = recs;
+    *n = count;
+    rc = 0;
+out:
+    freeReplyObject(reply);
+    return rc;
+}
+
+int store_counts(struct store *s, const char *node,
+                 long counts[WORKER_STATE_COUNT])
+{
+    const char *arg = node ? node : "";
+    redisReply *reply;
+    size_t i;
+
+    memset(counts, 0, sizeof(long) * WORKER_STATE_COUNT);
+    reply = store_run(s, &counts_script, 1, &arg, NULL);
+    if (reply == NULL)
+        return -1;
+    if (store_reply_array(s, reply, 0, "counts") < 0) {
+        freeReplyObject(reply);
+        return -1;
+    }
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        enum worker_state st;
+        char name[16];
+
+        reply_str(name, sizeof(name), reply->element[i]);
+        if (worker_state_parse(name, &st) == 0)
+            counts[st] = (long)reply_ll(reply->element[i + 1]);
+    }
+    freeReplyObject(reply);
+    return 0;
+}
+
+int store_session_list(struct store *s, long offset, long limit,
+                       struct session_rec **out, size_t *n, long *total)
+{
+    char soff[24], slim[24];
+    const char *argv[] = {soff, slim};
+    struct session_rec *recs = NULL;
+    redisReply *reply;
+    size_t i, count = 0;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    snprintf(soff, sizeof(soff), "%ld", offset);
+    snprintf(slim, sizeof(slim), "%ld", limit);
+    reply = store_run(s, &session_list_script, 2, argv, NULL);
+    if (reply == NULL)
+        return -1;
+    if (store_reply_array(s, reply, 1, "list") < 0)
+        goto out;
+    *total = (long)reply_ll(reply->element[0]);
+    if (reply->elements > 1 &&
+        (recs = store_calloc(s, (reply->elements - 1) / 5 + 1,
+                             sizeof(*recs))) == NULL)
+        goto out;
+    for (i = 1; i + 4 < reply->elements; i += 5) {
+        struct session_rec *rec = &recs[count++];
+
+        reply_str(rec->id, sizeof(rec->id), reply->element[i]);
+        reply_str(rec->worker, sizeof(rec->worker), reply->element[i + 1]);
+        rec->created_ms = reply_ll(reply->element[i + 2]);
+        rec->last_ms = reply_ll(reply->element[i + 3]);
+        rec->ttl_ms = reply_ll(reply->element[i + 4]);
+    }
+    *out = recs;
+    *n = count;
+    rc = 0;
+out:
+    freeReplyObject(reply);
+    return rc;
+}
+
+int store_count(struct store *s, const char *field, long n)
+{
+    char key[KEY_MAX];
+    redisReply *reply;
+
+    if (store_key(s, key, KEY_STATS, NULL) < 0)
+        return -1;
+    reply = store_commandf(s, "HINCRBY %s %s %ld", key, field, n);
+    if (reply == NULL)
+        return -1;
+    freeReplyObject(reply);
+    return 0;
+}
+
+int store_stats_add(struct store *s, const char *packed)
+{
+    return store_run_int(s, &stats_add_script, 1, &packed) < 0 ? -1 : 0;
+}
+
+int store_lock(struct store *s, const char *name, const char *token,
+               long ttl_ms)
+{
+    char key[KEY_MAX];
+    redisReply *reply;
+    int rc;
+
+    if (store_key(s, key, KEY_LOCK, name) < 0)
+        return -1;
+    reply = store_commandf(s, "SET %s %s NX PX %ld", key, token, ttl_ms);
+    if (reply == NULL)
+        return -1;
+    rc = reply->type == REDIS_REPLY_STATUS ? 1 : 0;
+    freeReplyObject(reply);
+    return rc;
+}
+
+int store_unlock(struct store *s, const char *name, const char *token)
+{
+    const char *argv[] = {name, token};
+
+    return (int)store_run_int(s, &unlock_script, 2, argv);
+}
+
+int store_pool_view(struct store *s, const char *node, struct pool_view *v)
+{
+    redisReply *reply;
+    size_t i, count = 0;
+    int rc = -1;
+
+    memset(v, 0, sizeof(*v));
+    reply = store_run(s, &pool_view_script, 1, &node, NULL);
+    if (reply == NULL)
+        return -1;
+    if (store_reply_array(s, reply, 2, "pool view") < 0)
+        goto out;
+    v->now_ms = reply_ll(reply->element[0]);
+    v->waiting = (long)reply_ll(reply->element[1]);
+    if (reply->elements > 2 &&
+        (v->entries = store_calloc(s, (reply->elements - 2) / 4 + 1,
+                                   sizeof(*v->entries))) == NULL)
+        goto out;
+    for (i = 2; i + 3 < reply->elements; i += 4) {
+        struct pool_entry *e = &v->entries[count++];
+
+        reply_str(e->id, sizeof(e->id), reply->element[i]);
+        e->state = reply_state(reply->element[i + 1]);
+        e->since_ms = reply_ll(reply->element[i + 2]);
+        reply_str(e->reason, sizeof(e->reason), reply->element[i + 3]);
+    }
+    v->n = count;
+    rc = 0;
+out:
+    freeReplyObject(reply);
+    return rc;
+}
+
+void store_pool_view_release(struct pool_view *v)
+{
+    free(v->entries);
+    v->entries = NULL;
+    v->n = 0;
+}
+
+int store_pool_report(struct store *s, const char *node, const char *state,
+                      const char *reason, int nfields, const char **fields)
+{
+    const char *argv[3 + POOL_REPORT_FIELDS_MAX];
+    int i;
+
+    if (nfields < 0 || nfields % 2 != 0 || nfields > POOL_REPORT_FIELDS_MAX)
+        return store_fail(s, STORE_ERR_ARG, "store_pool_report: bad arguments");
+    argv[0] = node;
+    argv[1] = state;
+    argv[2] = reason;
+    for (i = 0; i < nfields; i++)
+        argv[3 + i] = fields[i];
+    return store_run_int(s, &pool_report_script, 3 + nfields, argv) < 0 ? -1
+                                                                        : 0;
+}
