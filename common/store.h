@@ -372,10 +372,4 @@ void store_pool_view_release(struct pool_view *v);
 int store_pool_report(struct store *s, const char *node, const char *state,
                       const char *reason, int nfields, const char **fields);
 
-#ifdef STORE_COMPAT
-/* The (rconn, prefix) API under the old names, until every caller holds a
- * struct store: see store_compat.h. */
-#include "store_compat.h"
-#endif
-
 #endif

@@ -38,7 +38,7 @@ static void answer_json(struct response *r, struct json_object *obj)
 void handle_health(struct handler *h, struct request *rq,
                    const struct route_match *m, struct response *r)
 {
-    redisReply *reply = rconn_commandf(&h->redis, "PING");
+    redisReply *reply = store_commandf(&h->store, "PING");
 
     (void)rq;
     (void)m;
@@ -65,8 +65,8 @@ static struct json_object *pool_states(struct handler *h, int *degraded)
         return nodes;
     plen = strlen(pattern) - 1;
     do {
-        redisReply *reply = rconn_commandf(
-            &h->redis, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        redisReply *reply = store_commandf(
+            &h->store, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
         size_t i;
 
         if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
@@ -79,7 +79,7 @@ static struct json_object *pool_states(struct handler *h, int *degraded)
         for (i = 0; i < reply->element[1]->elements; i++) {
             const char *key = reply->element[1]->element[i]->str;
             redisReply *st =
-                rconn_commandf(&h->redis, "HMGET %s state reason", key);
+                store_commandf(&h->store, "HMGET %s state reason", key);
             struct json_object *o;
 
             if (st == NULL)
@@ -117,7 +117,7 @@ static long sessions_count(struct handler *h)
     if (key_build(key, sizeof(key), KEY_SESSIONS, h->conf->key_prefix,
                   NULL) < 0)
         return -1;
-    reply = rconn_commandf(&h->redis, "ZCARD %s", key);
+    reply = store_commandf(&h->store, "ZCARD %s", key);
     if (reply == NULL)
         return -1;
     if (reply->type == REDIS_REPLY_INTEGER)
@@ -136,11 +136,11 @@ void handle_status(struct handler *h, struct request *rq,
 
     (void)rq;
     (void)m;
-    if (store_counts(&h->redis, c->key_prefix, NULL, by_state) < 0) {
+    if (store_counts(&h->store, NULL, by_state) < 0) {
         reply_redis_failed(h, r, "status");
         return;
     }
-    waiting = store_waiting(&h->redis, c->key_prefix);
+    waiting = store_waiting(&h->store);
     sessions = sessions_count(h);
     if (waiting < 0 || sessions < 0) {
         reply_redis_failed(h, r, "status");
@@ -192,7 +192,7 @@ void handle_workers(struct handler *h, struct request *rq,
 
     (void)rq;
     (void)m;
-    if (store_workers(&h->redis, h->conf->key_prefix, NULL, &recs, &n) < 0) {
+    if (store_workers(&h->store, NULL, &recs, &n) < 0) {
         reply_redis_failed(h, r, "workers");
         return;
     }
@@ -246,8 +246,7 @@ void handle_session_list(struct handler *h, struct request *rq,
                        SESSION_LIST_MAX);
         return;
     }
-    if (store_session_list(&h->redis, h->conf->key_prefix, offset, limit,
-                           &recs, &n, &total) < 0) {
+    if (store_session_list(&h->store, offset, limit, &recs, &n, &total) < 0) {
         reply_redis_failed(h, r, "session list");
         return;
     }
@@ -301,8 +300,8 @@ void handle_metrics(struct handler *h, struct request *rq,
     g.state_names = names;
     /* Count this request's own thread in before reading. */
     handler_flush_metrics(h);
-    if (store_counts(&h->redis, c->key_prefix, NULL, g.workers) < 0 ||
-        (g.waiting = store_waiting(&h->redis, c->key_prefix)) < 0 ||
+    if (store_counts(&h->store, NULL, g.workers) < 0 ||
+        (g.waiting = store_waiting(&h->store)) < 0 ||
         (g.sessions = sessions_count(h)) < 0) {
         reply_redis_failed(h, r, "metrics");
         return;
@@ -311,7 +310,7 @@ void handle_metrics(struct handler *h, struct request *rq,
     json_object_put(nodes);
     g.degraded = s;
     if (key_build(key, sizeof(key), KEY_STATS, c->key_prefix, NULL) < 0 ||
-        (reply = rconn_commandf(&h->redis, "HGETALL %s", key)) == NULL) {
+        (reply = store_commandf(&h->store, "HGETALL %s", key)) == NULL) {
         reply_redis_failed(h, r, "metrics");
         return;
     }

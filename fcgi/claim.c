@@ -89,17 +89,16 @@ enum claim_result claim_wait(struct handler *h, struct request *rq,
     empty = line_head == NULL;
     pthread_mutex_unlock(&line_lock);
     if (empty) {
-        rc = store_claim(&h->redis, c->key_prefix, w);
+        rc = store_claim(&h->store, w);
         if (rc != 0)
             return rc < 0 ? CLAIM_REDIS : CLAIM_OK;
     }
     if (now_mono_ms() >= deadline)
         return CLAIM_TIMEOUT;
-    if (random_hex(token, sizeof(token)) < 0)
-        return CLAIM_REDIS;
-    rc =
-        store_wait_begin(&h->redis, c->key_prefix, token,
-                         (long)(deadline - now_mono_ms()), c->create_queue_max);
+    if (store_token(&h->store, token, sizeof(token)) < 0)
+        return CLAIM_REDIS; /* the store's error says why */
+    rc = store_wait_begin(&h->store, token, (long)(deadline - now_mono_ms()),
+                          c->create_queue_max);
     if (rc < 0)
         return CLAIM_REDIS;
     if (rc == 0)
@@ -132,7 +131,7 @@ enum claim_result claim_wait(struct handler *h, struct request *rq,
             line_wait_turn(&me, LINE_CHECK_MS);
             continue;
         }
-        rc = store_claim(&h->redis, c->key_prefix, w);
+        rc = store_claim(&h->store, w);
         if (rc < 0) {
             res = CLAIM_REDIS;
             break;
@@ -144,7 +143,7 @@ enum claim_result claim_wait(struct handler *h, struct request *rq,
         sleep_ms(CLAIM_POLL_MS);
     }
     line_leave(&me);
-    if (registered && store_wait_end(&h->redis, c->key_prefix, token) < 0)
-        log_warnx("wait end: %s", h->redis.errstr);
+    if (registered && store_wait_end(&h->store, token) < 0)
+        log_warnx("wait end: %s", store_strerror(&h->store));
     return res;
 }

@@ -16,7 +16,7 @@ enum claim_result {
     CLAIM_TIMEOUT,    /* nothing idle before the deadline */
     CLAIM_QUEUE_FULL, /* create_queue_max creates wait already, all nodes */
     CLAIM_GONE,       /* the client went away */
-    CLAIM_REDIS,      /* Redis failed (h->redis.errstr) */
+    CLAIM_REDIS,      /* Redis failed (store_strerror(&h->store)) */
 };
 
 /* Claims an idle worker into *w (store_claim), waiting in the line until

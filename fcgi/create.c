@@ -217,7 +217,7 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
         worker_failed(h, w, "bad create reply");
         return 0;
     }
-    rc = store_bind(&h->redis, c->key_prefix, w->id, sid, c->session_ttl * 1000,
+    rc = store_bind(&h->store, w->id, sid, c->session_ttl * 1000,
                     c->session_max_lifetime * 1000);
     if (rc < 0) {
         /* The worker holds a session Redis does not know; the reaper finds
@@ -250,7 +250,6 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
  * has ended: leave it clean and idle, or declared dead. */
 static void call_clean(struct handler *h, struct call *k)
 {
-    const struct conf *c = h->conf;
     struct whttp_resp resp;
     enum whttp_result res;
     char sid[SESSION_ID_MAX + 1];
@@ -269,8 +268,8 @@ static void call_clean(struct handler *h, struct call *k)
     /* Its session was never bound: end it on the worker, and give the
      * worker back only once it says it is free. */
     if (worker_clean(h, &k->w, sid) == 1 &&
-        store_unclaim(&h->redis, c->key_prefix, k->w.id) < 0)
-        log_warnx("worker %s: unclaim: %s", k->w.id, h->redis.errstr);
+        store_unclaim(&h->store, k->w.id) < 0)
+        log_warnx("worker %s: unclaim: %s", k->w.id, store_strerror(&h->store));
 }
 
 /* The client left before its answer: end the session it would never learn
@@ -284,7 +283,7 @@ static void create_abandoned(struct handler *h, struct response *r)
     metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
     if (jsonx_worker_session(r->body.data, r->body.len, sid, sizeof(sid),
                              &why) == 0 &&
-        store_end(&h->redis, h->conf->key_prefix, sid, &w) == 1) {
+        store_end(&h->store, sid, &w) == 1) {
         log_info("session %s: client went away before the answer; ended", sid);
         worker_release(h, &w, sid);
     }
@@ -364,7 +363,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
             }
             if (cr == CLAIM_GONE || request_client_gone(rq)) {
                 if (cr == CLAIM_OK)
-                    store_unclaim(&h->redis, c->key_prefix, w.id);
+                    store_unclaim(&h->store, w.id);
                 metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
                 log_debug("create abandoned by the client");
                 reply_client_gone(r);
@@ -382,7 +381,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
             now >= latest + hedge && now >= hedge_try &&
             deadline - now > c->worker_connect_timeout_ms) {
             struct worker_addr w;
-            int rc = store_claim(&h->redis, c->key_prefix, &w);
+            int rc = store_claim(&h->store, &w);
 
             if (rc == 1) {
                 log_info("create: no answer after %ld ms from %d worker(s); "

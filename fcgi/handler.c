@@ -17,7 +17,7 @@ int handler_init(struct handler *h, const struct conf *conf)
 
     memset(h, 0, sizeof(*h));
     h->conf = conf;
-    rconn_init(&h->redis, conf);
+    store_init(&h->store, conf);
     if (whttp_init(&h->http, max) < 0)
         return -1;
     for (i = 0; i < CREATE_RACE_MAX - 1; i++) {
@@ -37,7 +37,7 @@ void handler_release(struct handler *h)
 {
     size_t i;
 
-    rconn_release(&h->redis);
+    store_release(&h->store);
     whttp_release(&h->http);
     for (i = 0; i < CREATE_RACE_MAX - 1; i++)
         whttp_release(&h->race[i]);
@@ -57,9 +57,8 @@ void handler_flush_metrics(struct handler *h)
     buf_reset(&h->scratch);
     if (metrics_pack(&h->metrics, &h->scratch) < 0)
         return;
-    if (store_stats_add(&h->redis, h->conf->key_prefix, h->scratch.data) <
-        0) {
-        log_warnx("metrics: %s", h->redis.errstr);
+    if (store_stats_add(&h->store, h->scratch.data) < 0) {
+        log_warnx("metrics: %s", store_strerror(&h->store));
         h->metrics = saved;
     }
 }

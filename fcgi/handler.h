@@ -13,7 +13,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "metrics.h"
-#include "rconn.h"
+#include "store.h"
 #include "whttp.h"
 
 /* POSTs one create may have in flight at once: the first worker and the
@@ -22,7 +22,7 @@
 
 struct handler {
     const struct conf *conf; /* shared, read-only */
-    struct rconn redis;
+    struct store store;
     struct whttp http;                      /* every other worker call */
     struct whttp race[CREATE_RACE_MAX - 1]; /* more workers of a create */
     CURLM *multi;           /* runs a create's POSTs side by side */

@@ -26,10 +26,9 @@
 void worker_failed(struct handler *h, const struct worker_addr *w,
                    const char *reason)
 {
-    if (store_mark_dead(&h->redis, h->conf->key_prefix, w->id, reason,
-                        NULL) < 0)
+    if (store_mark_dead(&h->store, w->id, reason, NULL) < 0)
         log_warnx("worker %s: cannot mark dead (%s): %s", w->id, reason,
-                  h->redis.errstr);
+                  store_strerror(&h->store));
 }
 
 int worker_clean(struct handler *h, const struct worker_addr *w,
@@ -71,7 +70,6 @@ int worker_clean(struct handler *h, const struct worker_addr *w,
 void worker_release(struct handler *h, const struct worker_addr *w,
                     const char *sid)
 {
-    if (worker_clean(h, w, sid) == 1 &&
-        store_released(&h->redis, h->conf->key_prefix, w->id) < 0)
-        log_warnx("worker %s: release: %s", w->id, h->redis.errstr);
+    if (worker_clean(h, w, sid) == 1 && store_released(&h->store, w->id) < 0)
+        log_warnx("worker %s: release: %s", w->id, store_strerror(&h->store));
 }

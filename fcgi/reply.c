@@ -20,7 +20,13 @@
 
 void reply_redis_failed(struct handler *h, struct response *r, const char *what)
 {
-    log_warnx("%s: %s", what, h->redis.errstr);
+    log_warnx("%s: %s", what, store_strerror(&h->store));
+    if (store_error(&h->store) != STORE_ERR_REDIS) {
+        /* Not Redis: retrying soon would not help, so no 503. */
+        response_error(r, API_ERR_INTERNAL, "%s failed in the state store (%s)",
+                       what, store_err_name(store_error(&h->store)));
+        return;
+    }
     response_error(r, API_ERR_REDIS_UNAVAILABLE,
                    "state store unavailable, try again");
     response_header(r, "Retry-After", "1");
@@ -36,10 +42,10 @@ static long oldest_session_expiry(struct handler *h)
 
     if (key_build(key, sizeof(key), KEY_SESSIONS, h->conf->key_prefix, NULL) <
             0 ||
-        (reply = rconn_commandf(&h->redis, "ZRANGE %s 0 0 WITHSCORES", key)) ==
+        (reply = store_commandf(&h->store, "ZRANGE %s 0 0 WITHSCORES", key)) ==
             NULL)
         return secs;
-    t = rconn_commandf(&h->redis, "TIME");
+    t = store_commandf(&h->store, "TIME");
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && t != NULL &&
         t->type == REDIS_REPLY_ARRAY && t->elements == 2) {
         long long last = strtoll(reply->element[1]->str, NULL, 10);
@@ -59,7 +65,7 @@ long reply_retry_after(struct handler *h)
     long by_state[WORKER_STATE_COUNT];
     long busy, alive, secs;
 
-    if (store_counts(&h->redis, h->conf->key_prefix, NULL, by_state) < 0)
+    if (store_counts(&h->store, NULL, by_state) < 0)
         return 1;
     alive = by_state[WORKER_STARTING] + by_state[WORKER_IDLE] +
             by_state[WORKER_CREATING] + by_state[WORKER_BUSY] +

@@ -15,8 +15,11 @@
 struct handler;
 struct response;
 
-/* 503 redis_unavailable with Retry-After: 1, after logging what failed
- * (what names the operation) with h's Redis error. */
+/* After logging what failed (what names the operation) with the store's
+ * error: 503 redis_unavailable with Retry-After: 1 when Redis could not be
+ * reached or refused; 500 internal for any other store failure (an
+ * oversized stored answer, no random source), which a retry would not
+ * mend. */
 void reply_redis_failed(struct handler *h, struct response *r,
                         const char *what);
 

@@ -2,7 +2,7 @@
  * sessions.c - POST /sessions (checks and idempotency; create.c gets the
  * session onto a worker), GET and DELETE /sessions/:id.
  *
- * Invariants kept here (with the scripts of store.c):
+ * Invariants kept here (with the scripts of common/store_*.c):
  *   - a request for session S addresses its worker as /sessions/S, so a
  *     worker that no longer holds S answers 404 and nothing else;
  *   - the TTL is the Redis key's expiry, refreshed only by store_touch
@@ -81,8 +81,8 @@ static void create_idempotent(struct handler *h, struct request *rq,
 
     body_fingerprint(&rq->body, fp, sizeof(fp));
     for (;;) {
-        rc = store_idem_begin(&h->redis, c->key_prefix, key, fp, pending_ms,
-                              &h->scratch, &status);
+        rc = store_idem_begin(&h->store, key, fp, pending_ms, &h->scratch,
+                              &status);
         if (rc < 0) {
             reply_redis_failed(h, r, "idempotency");
             return;
@@ -109,12 +109,11 @@ static void create_idempotent(struct handler *h, struct request *rq,
         sleep_ms(IDEM_POLL_MS);
     }
     if (create_session(h, rq, r)) {
-        if (store_idem_finish(&h->redis, c->key_prefix, key, fp, r->status,
-                              r->body.data, r->body.len,
-                              c->session_ttl * 1000) < 0)
-            log_warnx("idempotency finish: %s", h->redis.errstr);
-    } else if (store_idem_abort(&h->redis, c->key_prefix, key, fp) < 0) {
-        log_warnx("idempotency abort: %s", h->redis.errstr);
+        if (store_idem_finish(&h->store, key, fp, r->status, r->body.data,
+                              r->body.len, c->session_ttl * 1000) < 0)
+            log_warnx("idempotency finish: %s", store_strerror(&h->store));
+    } else if (store_idem_abort(&h->store, key, fp) < 0) {
+        log_warnx("idempotency abort: %s", store_strerror(&h->store));
     }
 }
 
@@ -171,8 +170,7 @@ void handle_session_get(struct handler *h, struct request *rq,
     int rc;
 
     (void)rq;
-    rc = store_touch(&h->redis, c->key_prefix, sid, c->session_ttl * 1000,
-                     &w);
+    rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w);
     if (rc < 0) {
         reply_redis_failed(h, r, "touch");
         return;
@@ -212,8 +210,8 @@ void handle_session_get(struct handler *h, struct request *rq,
         log_info("session %s: worker %s (%s:%d) answered 404; session "
                  "dropped",
                  sid, w.id, w.host, w.port);
-        if (store_end(&h->redis, c->key_prefix, sid, &w) < 0)
-            log_warnx("session %s: drop: %s", sid, h->redis.errstr);
+        if (store_end(&h->store, sid, &w) < 0)
+            log_warnx("session %s: drop: %s", sid, store_strerror(&h->store));
         reply_no_session(r);
         return;
     }
@@ -247,7 +245,7 @@ void handle_session_delete(struct handler *h, struct request *rq,
     struct worker_addr w;
     int rc;
 
-    rc = store_end(&h->redis, h->conf->key_prefix, sid, &w);
+    rc = store_end(&h->store, sid, &w);
     if (rc < 0) {
         reply_redis_failed(h, r, "end");
         return;

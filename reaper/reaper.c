@@ -65,16 +65,17 @@ int reaper_init(struct reaper *rp, const struct conf *c)
 
 void reaper_release(struct reaper *rp)
 {
-    rconn_release(&rp->redis);
+    store_release(&rp->store);
 }
 
 void reaper_configure(struct reaper *rp, const struct conf *c)
 {
     if (strcmp(rp->conf.redis, c->redis) != 0 ||
         strcmp(rp->conf.redis_password, c->redis_password) != 0 ||
-        rp->conf.redis_timeout_ms != c->redis_timeout_ms) {
-        rconn_release(&rp->redis);
-        rconn_init(&rp->redis, c);
+        rp->conf.redis_timeout_ms != c->redis_timeout_ms ||
+        strcmp(rp->conf.key_prefix, c->key_prefix) != 0) {
+        store_release(&rp->store);
+        store_init(&rp->store, c);
     }
     memcpy(&rp->conf, c, sizeof(*c));
     decide_limits_init(&rp->limits, c);
@@ -105,7 +106,7 @@ static int repair_count(struct reaper *rp, const char *kind, long n)
     char field[64];
 
     snprintf(field, sizeof(field), "repairs:%s", kind);
-    return store_count(&rp->redis, rp->conf.key_prefix, field, n);
+    return store_count(&rp->store, field, n);
 }
 
 /* Signals the worker's process group after it was marked dead. */
@@ -125,8 +126,8 @@ static int kill_if(struct reaper *rp, struct pass_worker *it, const char *kind,
     char lbl[320];
     int rc;
 
-    rc = store_mark_dead_if(&rp->redis, rp->conf.key_prefix, w->id, it->state,
-                            w->session, it->since, reason, &prior);
+    rc = store_mark_dead_if(&rp->store, w->id, it->state, w->session, it->since,
+                            reason, &prior);
     if (rc <= 0)
         return rc;
     label(lbl, sizeof(lbl), w);
@@ -139,7 +140,6 @@ static int kill_if(struct reaper *rp, struct pass_worker *it, const char *kind,
 /* Step 3: the actions that need no HTTP.  Returns 0 or -1 (Redis). */
 static int act_plan(struct reaper *rp, struct pass_worker *it)
 {
-    const char *P = rp->conf.key_prefix;
     struct worker_rec *w = it->w;
     enum worker_state prior;
     char lbl[320];
@@ -150,7 +150,7 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
     case PLAN_GONE:
         /* Only the record as the pass saw it: after P:seq:worker went
          * back, the id may be a new worker's. */
-        rc = store_worker_gone(&rp->redis, P, w->id, rp->conf.node_name, w->pid,
+        rc = store_worker_gone(&rp->store, w->id, rp->conf.node_name, w->pid,
                                it->plan.reason, &prior);
         if (rc <= 0)
             return rc;
@@ -165,7 +165,7 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
         log_warnx("%s: killed (%s): %s", lbl, it->plan.kind, it->plan.reason);
         return repair_count(rp, it->plan.kind, 1);
     case PLAN_EXPIRE:
-        rc = store_expire(&rp->redis, P, w->id, w->session);
+        rc = store_expire(&rp->store, w->id, w->session);
         if (rc <= 0)
             return rc;
         log_debug("%s: session %s expired", lbl, w->session);
@@ -173,7 +173,7 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
         it->since = -1;
         return 0;
     case PLAN_HOLD:
-        rc = store_hold(&rp->redis, P, w->id, WORKER_CREATING, w->since_ms);
+        rc = store_hold(&rp->store, w->id, WORKER_CREATING, w->since_ms);
         if (rc <= 0)
             return rc;
         log_info("%s: taken back (%s): %s", lbl, it->plan.kind,
@@ -297,7 +297,6 @@ static void probe_detail(struct pass_worker *it, const struct probe *p)
  * or -1 (Redis). */
 static int act_status(struct reaper *rp, struct pass_worker *it)
 {
-    const char *P = rp->conf.key_prefix;
     struct worker_rec *w = it->w;
     struct decide_judgement j;
     char lbl[320], why[160];
@@ -311,11 +310,11 @@ static int act_status(struct reaper *rp, struct pass_worker *it)
         j.verdict = VERDICT_OK;
     switch (j.verdict) {
     case VERDICT_OK:
-        if (w->fails > 0 && store_probe(&rp->redis, P, w->id, 1) < 0)
+        if (w->fails > 0 && store_probe(&rp->store, w->id, 1) < 0)
             return -1;
         return 0;
     case VERDICT_FAILED:
-        fails = store_probe(&rp->redis, P, w->id, 0);
+        fails = store_probe(&rp->store, w->id, 0);
         if (fails < 0)
             return -1;
         if (fails == 0)
@@ -328,8 +327,8 @@ static int act_status(struct reaper *rp, struct pass_worker *it)
         }
         snprintf(why, sizeof(why), "hung: %ld failed probes, last %s", fails,
                  it->st.answered ? j.reason : it->detail);
-        rc = store_mark_dead_of(&rp->redis, P, w->id, rp->conf.node_name,
-                                w->pid, why, NULL);
+        rc = store_mark_dead_of(&rp->store, w->id, rp->conf.node_name, w->pid,
+                                why, NULL);
         if (rc <= 0)
             return rc;
         kill_worker(w, lbl);
@@ -337,14 +336,14 @@ static int act_status(struct reaper *rp, struct pass_worker *it)
                   fails, it->st.answered ? j.reason : it->detail);
         return repair_count(rp, "hung", 1);
     case VERDICT_RELEASE:
-        rc = store_released(&rp->redis, P, w->id);
+        rc = store_released(&rp->store, w->id);
         if (rc <= 0)
             return rc;
         log_debug("%s: reclaimed", lbl);
-        return store_count(&rp->redis, P, "reaper_reclaims", 1);
+        return store_count(&rp->store, "reaper_reclaims", 1);
     case VERDICT_CLEAN:
         if (it->state == WORKER_IDLE) {
-            rc = store_hold(&rp->redis, P, w->id, WORKER_IDLE, w->since_ms);
+            rc = store_hold(&rp->store, w->id, WORKER_IDLE, w->since_ms);
             if (rc <= 0)
                 return rc;
             it->state = WORKER_RELEASING;
@@ -377,12 +376,12 @@ static int act_recheck(struct reaper *rp, struct pass_worker *it,
 
     if (j.verdict == VERDICT_KILL)
         return kill_if(rp, it, j.kind, j.reason);
-    rc = store_released(&rp->redis, rp->conf.key_prefix, it->w->id);
+    rc = store_released(&rp->store, it->w->id);
     if (rc <= 0)
         return rc;
     label(lbl, sizeof(lbl), it->w);
     log_debug("%s: reclaimed after DELETE %s", lbl, it->path);
-    return store_count(&rp->redis, rp->conf.key_prefix, "reaper_reclaims", 1);
+    return store_count(&rp->store, "reaper_reclaims", 1);
 }
 
 static long connect_ms(const struct reaper *rp, long total)
@@ -471,9 +470,9 @@ out:
 static int redis_failed(struct reaper *rp, const char *what)
 {
     if (!rp->redis_down)
-        log_warnx("pass failed: %s: %s", what, rp->redis.errstr);
+        log_warnx("pass failed: %s: %s", what, store_strerror(&rp->store));
     else
-        log_debug("pass failed: %s: %s", what, rp->redis.errstr);
+        log_debug("pass failed: %s: %s", what, store_strerror(&rp->store));
     rp->redis_down = 1;
     return -1;
 }
@@ -492,7 +491,7 @@ int reaper_pass(struct reaper *rp)
 
     rp->pass_stop = start + rp->lock_ttl_ms - rp->conf.redis_timeout_ms -
                     DECIDE_MARGIN_MS / 2;
-    rc = store_lock(&rp->redis, P, rp->lock_name, rp->token, rp->lock_ttl_ms);
+    rc = store_lock(&rp->store, rp->lock_name, rp->token, rp->lock_ttl_ms);
     if (rc < 0)
         return redis_failed(rp, what);
     if (rc == 0) {
@@ -501,12 +500,12 @@ int reaper_pass(struct reaper *rp)
         return 0;
     }
     if (rp->redis_down)
-        log_info("redis %s answers again", rp->redis.addr);
+        log_info("redis %s answers again", rp->store.redis.addr);
     rp->redis_down = 0;
 
     scanned = procscan_run(P, rp->conf.node_name, &procs, &nprocs) == 0;
     what = "read workers";
-    if (store_workers(&rp->redis, P, rp->conf.node_name, &recs, &nrecs) < 0)
+    if (store_workers(&rp->store, rp->conf.node_name, &recs, &nrecs) < 0)
         goto fail;
     items = calloc(nrecs ? nrecs : 1, sizeof(*items));
     if (items == NULL) {
@@ -535,7 +534,7 @@ int reaper_pass(struct reaper *rp)
     what = "prune sessions";
     if (!pass_late(rp)) {
         pruned = store_prune_sessions(
-            &rp->redis, P, rp->conf.session_ttl * 1000 + PRUNE_SLACK_MS,
+            &rp->store, rp->conf.session_ttl * 1000 + PRUNE_SLACK_MS,
             PRUNE_LIMIT);
         if (pruned < 0)
             goto fail;
@@ -551,10 +550,10 @@ int reaper_pass(struct reaper *rp)
                   (long long)(now_mono_ms() - start));
 done:
     what = "count";
-    if (store_count(&rp->redis, P, "reaper_passes", 1) < 0)
+    if (store_count(&rp->store, "reaper_passes", 1) < 0)
         goto fail;
     what = "unlock";
-    if (store_unlock(&rp->redis, P, rp->lock_name, rp->token) < 0)
+    if (store_unlock(&rp->store, rp->lock_name, rp->token) < 0)
         goto fail;
     log_debug("pass done in %lld ms: %zu workers, %zu processes",
               (long long)(now_mono_ms() - start), nrecs, nprocs);
@@ -565,7 +564,7 @@ done:
 fail:
     redis_failed(rp, what);
     /* The lock expires by itself if this fails too. */
-    store_unlock(&rp->redis, P, rp->lock_name, rp->token);
+    store_unlock(&rp->store, rp->lock_name, rp->token);
     free(items);
     free(recs);
     free(procs);

@@ -58,7 +58,7 @@
 
 struct reaper {
     struct conf conf;            /* settings in force (a copy) */
-    struct rconn redis;          /* this process's Redis connection */
+    struct store store;          /* this process's Redis connection */
     struct decide_limits limits; /* deadlines derived from conf */
     char lock_name[300];         /* "reaper:<node_name>" */
     char token[33];              /* lock token of this process */

@@ -32,8 +32,8 @@ static int adopt_drop(struct spawner *s, const struct worker_rec *r,
                       const char *why)
 {
     proc_kill(r->pid, r->pstart, -1, SIGKILL);
-    if (store_worker_gone(&s->redis, s->c->key_prefix, r->id, s->c->node_name,
-                          r->pid, why, NULL) < 0) {
+    if (store_worker_gone(&s->store, r->id, s->c->node_name, r->pid, why,
+                          NULL) < 0) {
         spawner_redis_failed(s, "removing a worker record");
         return -1;
     }
@@ -75,7 +75,7 @@ static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
     port_take(&s->ports, w->port);
     table_watch(s, w);
     if (r->state == WORKER_STARTING &&
-        store_worker_ready(&s->redis, s->c->key_prefix, w->sid) == 1)
+        store_worker_ready(&s->store, w->sid) == 1)
         w->rstate = WORKER_IDLE;
     log_debug("worker %s (pid %ld, port %d): adopted (%s)", w->sid, w->pid,
               w->port, worker_state_name(r->state));
@@ -141,8 +141,7 @@ int adopt_run(struct spawner *s, int64_t now)
     size_t *idx = NULL;
     int rc = -1, killed;
 
-    if (store_workers(&s->redis, s->c->key_prefix, s->c->node_name, &recs, &n) <
-        0) {
+    if (store_workers(&s->store, s->c->node_name, &recs, &n) < 0) {
         spawner_redis_failed(s, "reading the workers of this node");
         return -1;
     }

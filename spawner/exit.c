@@ -189,8 +189,8 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
                  why);
     failure_count(s, w, why, now);
 
-    rc = store_worker_gone(&s->redis, s->c->key_prefix, w->sid, s->c->node_name,
-                           w->pid, why, NULL);
+    rc = store_worker_gone(&s->store, w->sid, s->c->node_name, w->pid, why,
+                           NULL);
     if (rc < 0) {
         /* Its pid stays for the retry's check; table_by_pid() skips it. */
         spawner_redis_failed(s, "removing a worker that exited");
@@ -244,8 +244,8 @@ void exit_gone_retry(struct spawner *s)
             i++;
             continue;
         }
-        rc = store_worker_gone(&s->redis, s->c->key_prefix, w->sid,
-                               s->c->node_name, w->pid, "exited", NULL);
+        rc = store_worker_gone(&s->store, w->sid, s->c->node_name, w->pid,
+                               "exited", NULL);
         if (rc < 0) {
             spawner_redis_failed(s, "removing a worker that exited");
             return;

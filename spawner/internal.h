@@ -141,7 +141,7 @@ struct worker {
 struct spawner {
     struct prog *prog;        /* options and configuration */
     struct conf *c;           /* &prog->conf: reloaded on SIGHUP */
-    struct rconn redis;       /* this thread's connection */
+    struct store store;       /* this thread's connection */
     CURLM *multi;             /* /health probes of starting workers */
     int epfd;                 /* pidfds and setup pipes */
     struct epoll_event *ev;   /* room for what epfd reports */

@@ -74,7 +74,7 @@ uint32_t spawner_random(struct spawner *s)
 void spawner_redis_failed(struct spawner *s, const char *what)
 {
     if (!s->redis_down)
-        log_warnx("%s: %s", what, s->redis.errstr);
+        log_warnx("%s: %s", what, store_strerror(&s->store));
     s->redis_down = 1;
 }
 
@@ -189,7 +189,7 @@ struct spawner *spawner_new(struct prog *p)
         log_warnx("out of memory");
         goto fail;
     }
-    rconn_init(&s->redis, s->c);
+    store_init(&s->store, s->c);
     s->multi = curl_multi_init();
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->multi == NULL || s->epfd < 0) {
@@ -217,7 +217,7 @@ void spawner_free(struct spawner *s)
         curl_multi_cleanup(s->multi);
     if (s->epfd >= 0)
         close(s->epfd);
-    rconn_release(&s->redis);
+    store_release(&s->store);
     port_map_release(&s->ports);
     free(s);
 }
@@ -253,9 +253,9 @@ static void shutdown_workers(struct spawner *s)
         if (w->state == SPAWNER_W_GONE || w->exited)
             continue;
         /* Out of P:idle first: no create is handed a stopping worker. */
-        if (redis_ok && store_mark_dead_of(&s->redis, s->c->key_prefix, w->sid,
-                                           s->c->node_name, w->pid,
-                                           "spawner stopping", NULL) < 0) {
+        if (redis_ok &&
+            store_mark_dead_of(&s->store, w->sid, s->c->node_name, w->pid,
+                               "spawner stopping", NULL) < 0) {
             spawner_redis_failed(s, "marking workers dead");
             redis_ok = 0;
         }

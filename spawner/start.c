@@ -116,7 +116,7 @@ void start_probes(struct spawner *s, int64_t now)
 /* STARTING -> RUNNING: registered idle in Redis. */
 static void start_ready(struct spawner *s, struct worker *w, int64_t now)
 {
-    int rc = store_worker_ready(&s->redis, s->c->key_prefix, w->sid);
+    int rc = store_worker_ready(&s->store, w->sid);
 
     if (rc < 0) {
         spawner_redis_failed(s, "registering a worker idle");
@@ -245,9 +245,9 @@ int start_spawn(struct spawner *s, int64_t now)
         pstart = 0;
     /* Above every id we hold: a counter that went back must not hand us
      * the id of a worker we are still stopping. */
-    if (store_worker_add(&s->redis, c->key_prefix, c->node_name, c->worker_host,
-                         port, (long)ch.pid, pstart, s->rs.fails,
-                         table_max_id(s), id) < 0) {
+    if (store_worker_add(&s->store, c->node_name, c->worker_host, port,
+                         (long)ch.pid, pstart, s->rs.fails, table_max_id(s),
+                         id) < 0) {
         spawner_redis_failed(s, "registering a new worker");
         /* Without its id the child exits 127 on its own once id_fd is
          * closed, should the kill find nothing. */

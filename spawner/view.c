@@ -63,7 +63,7 @@ void view_report(struct spawner *s, const char *state)
     snprintf(smax, sizeof(smax), "%ld", s->c->pool_max_workers);
     if (state == NULL)
         state = s->rs.degraded ? "degraded" : "ok";
-    if (store_pool_report(&s->redis, s->c->key_prefix, s->c->node_name, state,
+    if (store_pool_report(&s->store, s->c->node_name, state,
                           s->rs.degraded ? s->fail_reason : "",
                           (int)(sizeof(fields) / sizeof(fields[0])),
                           fields) < 0)
@@ -86,7 +86,7 @@ int view_apply(struct spawner *s, int64_t now)
     unsigned long seq = ++s->seq;
 
     s->last_view_ms = now;
-    if (store_pool_view(&s->redis, s->c->key_prefix, s->c->node_name, &v) < 0) {
+    if (store_pool_view(&s->store, s->c->node_name, &v) < 0) {
         spawner_redis_failed(s, "reading the pool");
         return -1;
     }
@@ -159,7 +159,7 @@ static void retire_idle(struct spawner *s, long want, int64_t now)
     qsort(cand, m, sizeof(*cand), by_idle_since);
     for (i = 0; i < m && want > 0; i++) {
         struct worker *w = cand[i];
-        int rc = store_retire(&s->redis, s->c->key_prefix, w->sid,
+        int rc = store_retire(&s->store, w->sid,
                               "retired: idle above pool_idle_target");
 
         if (rc < 0) {

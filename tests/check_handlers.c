@@ -329,6 +329,19 @@ START_TEST(test_create_redis_down)
 }
 END_TEST
 
+/* A store failure that is not Redis's (an oversized stored answer, no
+ * random source) is a 500, not a 503 that invites a retry. */
+START_TEST(test_create_store_not_redis)
+{
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    fake_store_fail(STORE_ERR_TOO_BIG);
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 500);
+    ck_assert_str_eq(error_code(), "internal");
+    ck_assert_ptr_null(strstr(r.body.data, "fake store"));
+}
+END_TEST
+
 /* ---- GET /sessions/:id -------------------------------------------------- */
 
 START_TEST(test_get)
@@ -512,6 +525,7 @@ Suite *handlers_suite(void)
     tcase_add_test(create, test_create_idempotent);
     tcase_add_test(create, test_create_bad_body);
     tcase_add_test(create, test_create_redis_down);
+    tcase_add_test(create, test_create_store_not_redis);
     tcase_add_test(get, test_get);
     tcase_add_test(get, test_get_worker_404);
     tcase_add_test(get, test_get_refused);

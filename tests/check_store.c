@@ -504,7 +504,6 @@ int main(void)
     srunner_add_suite(sr, store_sessions_suite());
     srunner_add_suite(sr, store_create_suite());
     srunner_add_suite(sr, store_ops_suite());
-    srunner_add_suite(sr, store_compat_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -40,6 +40,5 @@ Suite *store_workers_suite(void);
 Suite *store_sessions_suite(void);
 Suite *store_create_suite(void);
 Suite *store_ops_suite(void);
-Suite *store_compat_suite(void);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * fake_store.c - the store.h functions steel-fcgi calls, on an in-memory
  * model instead of Redis (fake_store.h says how it replaces the real
- * ones).  Return values follow store.h; a failure sets r->errstr as
- * rconn does.
+ * ones; the context functions of store_core.c, which need no Redis until
+ * a script runs, are the real ones).  Return values follow store.h; a
+ * failure sets the context's err and errstr as the real store does.
  */
 #include "config.h"
 
@@ -40,10 +41,7 @@ static int nidle;
 static long waiting, wait_begins;
 static struct fake_idem idem[FAKE_IDEM_MAX];
 static int redis_down;
-
-static const char *const state_names[WORKER_STATE_COUNT] = {
-    "starting", "idle", "creating", "busy", "releasing", "dead",
-};
+static enum store_err fail_with = STORE_OK;
 
 /* ---- the model (callers hold lock) ------------------------------------ */
 
@@ -102,13 +100,21 @@ static struct fake_idem *find_idem(const char *key)
 
 /* Takes lock; returns -1 with r->errstr set while Redis is down, else 0
  * with lock held. */
-static int enter(struct rconn *r)
+static int enter(struct store *r)
 {
+    enum store_err err;
+
     pthread_mutex_lock(&lock);
-    if (!redis_down)
+    err = redis_down ? STORE_ERR_REDIS : fail_with;
+    if (err == STORE_OK) {
+        r->err = STORE_OK;
+        r->errstr[0] = '\0';
         return 0;
+    }
     pthread_mutex_unlock(&lock);
-    snprintf(r->errstr, sizeof(r->errstr), "fake store: Redis is down");
+    r->err = err;
+    snprintf(r->errstr, sizeof(r->errstr), "fake store: %s",
+             store_err_name(err));
     return -1;
 }
 
@@ -130,6 +136,7 @@ void fake_store_reset(void)
     wait_begins = 0;
     memset(idem, 0, sizeof(idem));
     redis_down = 0;
+    fail_with = STORE_OK;
     pthread_mutex_unlock(&lock);
 }
 
@@ -219,6 +226,13 @@ long fake_store_wait_begins(void)
     return n;
 }
 
+void fake_store_fail(enum store_err err)
+{
+    pthread_mutex_lock(&lock);
+    fail_with = err;
+    pthread_mutex_unlock(&lock);
+}
+
 void fake_store_redis_down(int on)
 {
     pthread_mutex_lock(&lock);
@@ -228,16 +242,10 @@ void fake_store_redis_down(int on)
 
 /* ---- store.h ------------------------------------------------------------ */
 
-const char *worker_state_name(enum worker_state s)
-{
-    return (int)s >= 0 && s < WORKER_STATE_COUNT ? state_names[s] : "unknown";
-}
-
-int store_claim(struct rconn *r, const char *prefix, struct worker_addr *out)
+int store_claim(struct store *r, struct worker_addr *out)
 {
     struct fake_worker_rec *w;
 
-    (void)prefix;
     if (enter(r) < 0)
         return -1;
     if (nidle == 0)
@@ -249,12 +257,11 @@ int store_claim(struct rconn *r, const char *prefix, struct worker_addr *out)
     return leave(1);
 }
 
-int store_bind(struct rconn *r, const char *prefix, const char *id,
+int store_bind(struct store *r, const char *id,
                const char *sid, long ttl_ms, long lifetime_ms)
 {
     struct fake_worker_rec *w;
 
-    (void)prefix;
     (void)ttl_ms;
     (void)lifetime_ms;
     if (enter(r) < 0)
@@ -269,11 +276,10 @@ int store_bind(struct rconn *r, const char *prefix, const char *id,
     return leave(1);
 }
 
-int store_unclaim(struct rconn *r, const char *prefix, const char *id)
+int store_unclaim(struct store *r, const char *id)
 {
     struct fake_worker_rec *w;
 
-    (void)prefix;
     if (enter(r) < 0)
         return -1;
     w = find_worker(id);
@@ -284,12 +290,11 @@ int store_unclaim(struct rconn *r, const char *prefix, const char *id)
     return leave(1);
 }
 
-int store_touch(struct rconn *r, const char *prefix, const char *sid,
+int store_touch(struct store *r, const char *sid,
                 long ttl_ms, struct worker_addr *out)
 {
     struct fake_worker_rec *w;
 
-    (void)prefix;
     (void)ttl_ms;
     if (enter(r) < 0)
         return -1;
@@ -300,12 +305,11 @@ int store_touch(struct rconn *r, const char *prefix, const char *sid,
     return leave(1);
 }
 
-int store_end(struct rconn *r, const char *prefix, const char *sid,
+int store_end(struct store *r, const char *sid,
               struct worker_addr *out)
 {
     struct fake_worker_rec *w;
 
-    (void)prefix;
     if (enter(r) < 0)
         return -1;
     w = find_session(sid);
@@ -317,11 +321,10 @@ int store_end(struct rconn *r, const char *prefix, const char *sid,
     return leave(1);
 }
 
-int store_released(struct rconn *r, const char *prefix, const char *id)
+int store_released(struct store *r, const char *id)
 {
     struct fake_worker_rec *w;
 
-    (void)prefix;
     if (enter(r) < 0)
         return -1;
     w = find_worker(id);
@@ -332,12 +335,11 @@ int store_released(struct rconn *r, const char *prefix, const char *id)
     return leave(1);
 }
 
-int store_mark_dead(struct rconn *r, const char *prefix, const char *id,
+int store_mark_dead(struct store *r, const char *id,
                     const char *reason, enum worker_state *prior)
 {
     struct fake_worker_rec *w;
 
-    (void)prefix;
     if (enter(r) < 0)
         return -1;
     w = find_worker(id);
@@ -353,12 +355,11 @@ int store_mark_dead(struct rconn *r, const char *prefix, const char *id,
     return leave(1);
 }
 
-int store_counts(struct rconn *r, const char *prefix, const char *node,
+int store_counts(struct store *r, const char *node,
                  long counts[WORKER_STATE_COUNT])
 {
     int i;
 
-    (void)prefix;
     (void)node;
     if (enter(r) < 0)
         return -1;
@@ -368,10 +369,9 @@ int store_counts(struct rconn *r, const char *prefix, const char *node,
     return leave(0);
 }
 
-int store_wait_begin(struct rconn *r, const char *prefix, const char *token,
+int store_wait_begin(struct store *r, const char *token,
                      long wait_ms, long max)
 {
-    (void)prefix;
     (void)token;
     (void)wait_ms;
     if (enter(r) < 0)
@@ -383,9 +383,8 @@ int store_wait_begin(struct rconn *r, const char *prefix, const char *token,
     return leave(1);
 }
 
-int store_wait_end(struct rconn *r, const char *prefix, const char *token)
+int store_wait_end(struct store *r, const char *token)
 {
-    (void)prefix;
     (void)token;
     if (enter(r) < 0)
         return -1;
@@ -393,22 +392,20 @@ int store_wait_end(struct rconn *r, const char *prefix, const char *token)
     return leave(0);
 }
 
-long store_waiting(struct rconn *r, const char *prefix)
+long store_waiting(struct store *r)
 {
-    (void)prefix;
     if (enter(r) < 0)
         return -1;
     return leave((int)waiting);
 }
 
-int store_idem_begin(struct rconn *r, const char *prefix, const char *key,
+int store_idem_begin(struct store *r, const char *key,
                      const char *fp, long pending_ms, struct buf *body,
                      long *status)
 {
     struct fake_idem *d;
     int i;
 
-    (void)prefix;
     (void)pending_ms;
     if (enter(r) < 0)
         return -1;
@@ -426,6 +423,7 @@ int store_idem_begin(struct rconn *r, const char *prefix, const char *key,
     for (i = 0; i < FAKE_IDEM_MAX && idem[i].key[0] != '\0'; i++)
         ;
     if (i == FAKE_IDEM_MAX) {
+        r->err = STORE_ERR_TOO_BIG;
         snprintf(r->errstr, sizeof(r->errstr), "fake store: idem full");
         return leave(-1);
     }
@@ -434,13 +432,12 @@ int store_idem_begin(struct rconn *r, const char *prefix, const char *key,
     return leave(STORE_IDEM_GO);
 }
 
-int store_idem_finish(struct rconn *r, const char *prefix, const char *key,
+int store_idem_finish(struct store *r, const char *key,
                       const char *fp, long status, const char *body, size_t len,
                       long ttl_ms)
 {
     struct fake_idem *d;
 
-    (void)prefix;
     (void)ttl_ms;
     if (enter(r) < 0)
         return -1;
@@ -454,12 +451,11 @@ int store_idem_finish(struct rconn *r, const char *prefix, const char *key,
     return leave(1);
 }
 
-int store_idem_abort(struct rconn *r, const char *prefix, const char *key,
+int store_idem_abort(struct store *r, const char *key,
                      const char *fp)
 {
     struct fake_idem *d;
 
-    (void)prefix;
     if (enter(r) < 0)
         return -1;
     d = find_idem(key);
@@ -469,19 +465,17 @@ int store_idem_abort(struct rconn *r, const char *prefix, const char *key,
     return leave(1);
 }
 
-int store_stats_add(struct rconn *r, const char *prefix, const char *packed)
+int store_stats_add(struct store *r, const char *packed)
 {
-    (void)prefix;
     (void)packed;
     if (enter(r) < 0)
         return -1;
     return leave(0);
 }
 
-int store_workers(struct rconn *r, const char *prefix, const char *node,
+int store_workers(struct store *r, const char *node,
                   struct worker_rec **out, size_t *n)
 {
-    (void)prefix;
     (void)node;
     if (enter(r) < 0)
         return -1;
@@ -490,11 +484,10 @@ int store_workers(struct rconn *r, const char *prefix, const char *node,
     return leave(0);
 }
 
-int store_session_list(struct rconn *r, const char *prefix, long offset,
+int store_session_list(struct store *r, long offset,
                        long limit, struct session_rec **out, size_t *n,
                        long *total)
 {
-    (void)prefix;
     (void)offset;
     (void)limit;
     if (enter(r) < 0)

@@ -42,5 +42,8 @@ long fake_store_wait_begins(void);
 
 /* on 1: every store call fails as if Redis were down. */
 void fake_store_redis_down(int on);
+/* Every store call fails with err, a failure that is not Redis's
+ * (STORE_OK: no more). */
+void fake_store_fail(enum store_err err);
 
 #endif
