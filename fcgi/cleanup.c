@@ -121,7 +121,7 @@ void *cleanup_thread(void *arg)
     while ((es = cleanup_pop()) != NULL) {
         worker_release(&h, &es->w, es->sid);
         free(es);
-        handler_flush_metrics(&h);
+        handler_hand_metrics(&h);
     }
     handler_release(&h);
     return NULL;

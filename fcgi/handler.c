@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "handler.h"
@@ -47,18 +48,41 @@ void handler_release(struct handler *h)
     buf_release(&h->scratch);
 }
 
-void handler_flush_metrics(struct handler *h)
-{
-    struct metrics saved;
+/* What the threads of this process counted and no flush has sent yet. */
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct metrics pending;
 
+void handler_hand_metrics(struct handler *h)
+{
     if (!h->metrics.dirty)
         return;
-    saved = h->metrics;
-    buf_reset(&h->scratch);
-    if (metrics_pack(&h->metrics, &h->scratch) < 0)
+    pthread_mutex_lock(&pending_lock);
+    metrics_merge(&pending, &h->metrics);
+    pthread_mutex_unlock(&pending_lock);
+    memset(&h->metrics, 0, sizeof(h->metrics));
+}
+
+void handler_flush_metrics(struct handler *h)
+{
+    struct metrics out, saved;
+
+    handler_hand_metrics(h);
+    pthread_mutex_lock(&pending_lock);
+    out = pending;
+    memset(&pending, 0, sizeof(pending));
+    pthread_mutex_unlock(&pending_lock);
+    if (!out.dirty)
         return;
-    if (store_stats_add(&h->store, h->scratch.data) < 0) {
-        log_warnx("metrics: %s", store_strerror(&h->store));
-        h->metrics = saved;
+    saved = out; /* metrics_pack zeroes what it packed */
+    buf_reset(&h->scratch);
+    if (metrics_pack(&out, &h->scratch) < 0 ||
+        store_stats_add(&h->store, h->scratch.data) < 0) {
+        /* Kept for the next flush. */
+        log_warnx("metrics: %s", h->scratch.overflow
+                                     ? "too many to send at once"
+                                     : store_strerror(&h->store));
+        pthread_mutex_lock(&pending_lock);
+        metrics_merge(&pending, &saved);
+        pthread_mutex_unlock(&pending_lock);
     }
 }

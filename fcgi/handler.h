@@ -35,8 +35,14 @@ struct handler {
 int handler_init(struct handler *h, const struct conf *conf);
 void handler_release(struct handler *h);
 
-/* Adds what this thread counted to P:stats (one Redis call; failures are
- * logged and the counts kept for the next try). */
+/* Hands what this thread counted to the process's pending counts (no
+ * I/O; called after each request). */
+void handler_hand_metrics(struct handler *h);
+
+/* Hands this thread's counts over, then adds the whole process's pending
+ * counts to P:stats in one Redis call (failures are logged and the counts
+ * kept for the next try).  main.c runs it about once a second and at a
+ * clean stop; /metrics runs it before reading. */
 void handler_flush_metrics(struct handler *h);
 
 #endif

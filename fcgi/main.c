@@ -65,6 +65,7 @@ static struct prog prog = {
 };
 
 #define THREAD_STACK (512 * 1024) /* bytes of stack per thread */
+#define METRICS_FLUSH_MS 1000     /* counts reach Redis this often */
 
 static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -290,7 +291,7 @@ static void serve(struct serve_ctx *x, FCGX_Request *req, int64_t arrived)
         serve_write(x, &x->r);
     log_debug("%s %.200s -> %d (%lld ms)", x->rq.method, x->rq.uri,
               x->r.status, (long long)(now_mono_ms() - t0));
-    handler_flush_metrics(&x->h);
+    handler_hand_metrics(&x->h);
 }
 
 /* 1 when req is POST /sessions. */
@@ -316,7 +317,7 @@ static void serve_queue_full(struct serve_ctx *x, FCGX_Request *req)
     metrics_create_failure(&x->h.metrics, CREATE_FAIL_QUEUE_FULL);
     reply_queue_full(&x->h, &x->r, creates.cap, "queued in this handler");
     serve_write(x, &x->r);
-    handler_flush_metrics(&x->h);
+    handler_hand_metrics(&x->h);
 }
 
 /* An accept thread: takes every request; serves all but creates itself
@@ -386,6 +387,7 @@ int main(int argc, char **argv)
     sigset_t block, old;
     pthread_t *threads;
     pthread_attr_t attr;
+    struct handler flusher;
     int64_t deadline;
     long i, n;
 
@@ -441,8 +443,13 @@ int main(int argc, char **argv)
              prog.conf.fcgi_threads, prog.conf.fcgi_create_threads,
              (long)getpid(), prog.conf.redis, prog.conf.key_prefix);
 
+    /* The main thread sends the counts of every thread to Redis about
+     * once a second (a signal cuts the sleep short). */
+    if (handler_init(&flusher, &prog.conf) < 0)
+        fatalx("cannot set up the metrics flusher");
     while (!prog_got_term) {
-        pause();
+        sleep_ms(METRICS_FLUSH_MS);
+        handler_flush_metrics(&flusher);
         if (prog_got_hup) {
             /* Handlers read the configuration without locks, so a reload
              * needs a restart; lighttpd restarts us on its own reload. */
@@ -468,8 +475,8 @@ int main(int argc, char **argv)
             break;
         sleep_ms(20);
     }
+    handler_flush_metrics(&flusher); /* nothing counted is lost */
     log_info("stopping");
-    curl_global_cleanup();
     /* Threads blocked in accept() end with the process. */
     _exit(0);
 }

@@ -41,6 +41,29 @@ void metrics_observe_request(struct metrics *m, enum route_id route, long ms)
     m->dirty = 1;
 }
 
+void metrics_merge(struct metrics *into, const struct metrics *from)
+{
+    int r, i;
+
+    if (!from->dirty)
+        return;
+    for (r = 0; r <= ROUTE_COUNT; r++) {
+        for (i = 0; i <= METRICS_NBOUNDS; i++)
+            into->lat[r][i] += from->lat[r][i];
+        into->lat_sum_ms[r] += from->lat_sum_ms[r];
+        into->lat_count[r] += from->lat_count[r];
+    }
+    for (i = 0; i <= METRICS_NBOUNDS; i++)
+        into->wait[i] += from->wait[i];
+    into->wait_sum_ms += from->wait_sum_ms;
+    into->wait_count += from->wait_count;
+    for (i = 0; i < CREATE_FAIL_COUNT; i++)
+        into->create_fail[i] += from->create_fail[i];
+    into->hedges += from->hedges;
+    into->hedge_wins += from->hedge_wins;
+    into->dirty = 1;
+}
+
 void metrics_observe_wait(struct metrics *m, long ms)
 {
     m->wait[bucket_of(ms)]++;

@@ -1,7 +1,7 @@
 /*
  * metrics.h - request latency, create wait and create failures, counted
- * per handler thread and added to P:stats in one Redis call after each
- * request, so that every steel-fcgi process on every node contributes to
+ * per handler thread, handed to the process after each request, and
+ * added to P:stats in one Redis call about once a second, so that every steel-fcgi process on every node contributes to
  * one set of numbers; and the Prometheus text rendering of P:stats.
  *
  * P:stats fields written here (all integers):
@@ -56,6 +56,9 @@ void metrics_observe_request(struct metrics *m, enum route_id route,
                              long ms);
 void metrics_observe_wait(struct metrics *m, long ms);
 void metrics_create_failure(struct metrics *m, enum create_failure why);
+/* Adds what from counted to into (from is left as it is). */
+void metrics_merge(struct metrics *into, const struct metrics *from);
+
 /* won 0: a create started racing a slow worker with another one;
  * won 1: the answer of such a second worker won. */
 void metrics_hedge(struct metrics *m, int won);

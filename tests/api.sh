@@ -140,6 +140,13 @@ got=$(curl -s -m 5 -o "$T/x" -w '%{http_code}' "$U/sessions/$long")
 check_eq "a 5000-character id -> 400" 400 "$got"
 check "  as JSON" json_error_is "$T/x" invalid_session_id
 
+# ---- request counts reach Redis on their own, about once a second -------------
+health_count() { v=$(rcli_raw HGET "$P:stats" lat_count:health); echo "${v:-0}"; }
+h0=$(health_count)
+for i in 1 2 3; do curl -s -m 5 -o /dev/null "$U/health"; done
+health_counted() { test "$(health_count)" -ge $((h0 + 3)); }
+check_eventually "three /health requests are counted in P:stats within 3 s, with no request after them" 3 health_counted
+
 stack_down >/dev/null
 check_eq "nothing of the stack is left" 0 "${STACK_LEFTOVERS:-0}"
 lib_finish
