@@ -18,5 +18,6 @@ Suite *metrics_suite(void);
 Suite *proc_suite(void);
 Suite *reaper_suite(void);
 Suite *spawner_suite(void);
+Suite *spawner_run_suite(void);
 
 #endif
