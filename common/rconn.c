@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "log.h"
@@ -46,6 +49,26 @@ static int rconn_fail(struct rconn *r, const char *what, const char *detail)
     return -1;
 }
 
+/* 1 when the idle connection of r can no longer be used: the server
+ * closed it or reset it, or sent something nobody asked for (Redis speaks
+ * only when spoken to, so the stream would be out of step). */
+static int rconn_stale(const struct rconn *r)
+{
+    struct pollfd pfd;
+    char c;
+    ssize_t n;
+
+    pfd.fd = r->ctx->fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) <= 0)
+        return 0;
+    if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))
+        return 1;
+    n = recv(pfd.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 int rconn_connect(struct rconn *r)
 {
     struct timeval tv;
@@ -53,9 +76,19 @@ int rconn_connect(struct rconn *r)
     char host[CONF_STR_MAX];
     long port = 6379;
     redisReply *reply;
+    int64_t now = now_mono_ms();
 
-    if (r->ctx != NULL)
-        return 0;
+    if (r->ctx != NULL) {
+        int64_t idle = now - r->used_ms;
+
+        r->used_ms = now;
+        if (idle < RCONN_IDLE_CHECK_MS || !rconn_stale(r))
+            return 0;
+        log_debug("redis %s: the idle connection was closed; reconnecting",
+                  r->addr);
+        rconn_drop(r);
+    }
+    r->used_ms = now;
     tv.tv_sec = r->timeout_ms / 1000;
     tv.tv_usec = (r->timeout_ms % 1000) * 1000;
     if (strncmp(r->addr, "unix:", 5) == 0)

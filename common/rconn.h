@@ -11,11 +11,16 @@
 
 #include <stdarg.h>
 
+#include <stdint.h>
+
 #include <hiredis/hiredis.h>
 
 #include "conf.h"
 
 #define RCONN_MAX_SCRIPTS 64
+
+/* A connection idle this long is checked before its next command. */
+#define RCONN_IDLE_CHECK_MS 20
 
 struct rconn {
     redisContext *ctx;         /* NULL while disconnected */
@@ -24,13 +29,19 @@ struct rconn {
     long timeout_ms;           /* connect and per-command deadline */
     char errstr[1024];         /* what the last failure was */
     char sha[RCONN_MAX_SCRIPTS][41]; /* loaded scripts, "" until loaded */
+    int64_t used_ms;           /* monotonic ms of the last command sent */
 };
 
 /* Copies the Redis settings of c; does not connect.  Returns 0. */
 int rconn_init(struct rconn *r, const struct conf *c);
 void rconn_release(struct rconn *r);
 
-/* Connects now if not connected.  Returns 0, or -1 with r->errstr set. */
+/* Connects now if not connected, or if the connection went stale while
+ * it was idle: a connection unused for RCONN_IDLE_CHECK_MS or more is
+ * first checked for an end of file or an error from the server (Redis
+ * restarted, an idle timeout, a fail-over behind a proxy) and replaced,
+ * so that a Redis blip costs no request that came after it.  Returns 0,
+ * or -1 with r->errstr set. */
 int rconn_connect(struct rconn *r);
 
 /* Runs one command.  Returns the reply, which the caller frees with
