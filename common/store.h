@@ -256,6 +256,10 @@ int store_bind(struct store *s, const char *id, const char *sid, long ttl_ms,
 int store_touch(struct store *s, const char *sid, long ttl_ms,
                 struct worker_addr *out);
 
+/* Whether sid is a live session, with no side effect at all (HEAD): no
+ * expiry refreshed, nothing removed.  Returns 1, 0 when it is not, -1. */
+int store_session_peek(struct store *s, const char *sid);
+
 /* Ends sid (DELETE): removes the session; its worker, if it still holds
  * sid, goes busy -> releasing and *out is filled.  Returns 1 ended with a
  * worker to release, 2 ended with no worker to release, 0 no such session,

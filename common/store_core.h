@@ -72,6 +72,7 @@ enum store_script {
     SCRIPT_RETIRE,
     SCRIPT_POOL_VIEW,
     SCRIPT_POOL_REPORT,
+    SCRIPT_PEEK,
     SCRIPT_COUNT
 };
 

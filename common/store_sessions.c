@@ -130,6 +130,23 @@ int store_touch(struct store *s, const char *sid, long ttl_ms,
     return store_run_addr(s, &touch_script, 2, argv, out);
 }
 
+/* touch's checks, and nothing else. */
+static const struct store_script_def peek_script = {
+    SCRIPT_PEEK, LUA_HEAD
+    "local sid = ARGV[2]\n"
+    "local s = redis.call('HMGET', session_key(sid), 'worker', 'deadline')\n"
+    "if not s[1] then return 0 end\n"
+    "local w = redis.call('HMGET', worker_key(s[1]), 'state', 'session')\n"
+    "if w[1] ~= 'busy' or w[2] ~= sid then return 0 end\n"
+    "local dl = tonumber(s[2] or '0') or 0\n"
+    "if dl > 0 and dl <= now then return 0 end\n"
+    "return 1\n"};
+
+int store_session_peek(struct store *s, const char *sid)
+{
+    return (int)store_run_int(s, &peek_script, 1, &sid);
+}
+
 int store_end(struct store *s, const char *sid, struct worker_addr *out)
 {
     redisReply *reply = store_run(s, &end_script, 1, &sid, NULL);

@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "handler.h"
 #include "keys.h"
@@ -17,6 +18,8 @@
 #include "response.h"
 #include "store.h"
 #include "util.h"
+
+#define URI_SHOWN_MAX 100 /* bytes of a path an error message shows */
 
 void reply_redis_failed(struct handler *h, struct response *r, const char *what)
 {
@@ -133,10 +136,64 @@ void reply_client_gone(struct response *r)
     response_error(r, API_ERR_BAD_REQUEST, "client went away");
 }
 
+/* Length of the well-formed UTF-8 sequence at s (1 to 4), or 0. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    size_t n, i;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4;
+    else
+        return 0;
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    }
+    /* No overlong forms, no surrogates, nothing above U+10FFFF. */
+    if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) ||
+        (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))
+        return 0;
+    return n;
+}
+
+/* Copies at most max bytes of in to out (size > max) without cutting a
+ * character in two; a byte that is not well-formed UTF-8 becomes '?'. */
+static void utf8_prefix(char *out, size_t size, const char *in, size_t max)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0, n;
+
+    while (*s != '\0' && o < size - 1) {
+        n = utf8_seq(s);
+        if (n == 0) {
+            if (o + 1 > max)
+                break;
+            out[o++] = '?';
+            s++;
+            continue;
+        }
+        if (o + n > max)
+            break;
+        memcpy(out + o, s, n);
+        o += n;
+        s += n;
+    }
+    out[o] = '\0';
+}
+
 void reply_no_route(struct response *r, const char *method, const char *uri)
 {
-    response_error(r, API_ERR_NOT_FOUND, "no such route: %s %.100s", method,
-                   uri);
+    char shown[URI_SHOWN_MAX + 1], m[16];
+
+    utf8_prefix(shown, sizeof(shown), uri, URI_SHOWN_MAX);
+    utf8_prefix(m, sizeof(m), method, sizeof(m) - 1);
+    response_error(r, API_ERR_NOT_FOUND, "no such route: %s %s", m, shown);
 }
 
 void reply_bad_session_id(struct response *r)

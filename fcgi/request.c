@@ -61,15 +61,16 @@ void request_set_params(struct request *rq,
     copy_field(rq->method, sizeof(rq->method), get("REQUEST_METHOD", arg));
     rq->uri_too_long =
         copy_field(rq->uri, sizeof(rq->uri), get("REQUEST_URI", arg));
-    rq->header_too_long |= copy_field(rq->content_type,
-                                      sizeof(rq->content_type),
-                                      get("CONTENT_TYPE", arg));
-    rq->header_too_long |= copy_field(rq->authorization,
-                                      sizeof(rq->authorization),
-                                      get("HTTP_AUTHORIZATION", arg));
-    rq->header_too_long |= copy_field(rq->idempotency_key,
-                                      sizeof(rq->idempotency_key),
-                                      get("HTTP_IDEMPOTENCY_KEY", arg));
+    /* Content-Type is informational only: a long one is cut, harmlessly.
+     * Each of the others fails only what depends on it. */
+    copy_field(rq->content_type, sizeof(rq->content_type),
+               get("CONTENT_TYPE", arg));
+    rq->auth_too_long = copy_field(rq->authorization,
+                                   sizeof(rq->authorization),
+                                   get("HTTP_AUTHORIZATION", arg));
+    rq->idem_too_long = copy_field(rq->idempotency_key,
+                                   sizeof(rq->idempotency_key),
+                                   get("HTTP_IDEMPOTENCY_KEY", arg));
     copy_field(rq->remote_addr, sizeof(rq->remote_addr),
                get("REMOTE_ADDR", arg));
     cl = get("CONTENT_LENGTH", arg);

@@ -13,17 +13,22 @@
 struct response;
 
 #define REQUEST_FIELD_MAX 256
+/* Room for "Bearer " and a token as long as the configuration allows
+ * (CONF_STR_MAX - 1 bytes), with spaces. */
+#define REQUEST_AUTH_MAX 600
 
 struct request {
     char method[16];
     char uri[8192];              /* REQUEST_URI as sent: path and query */
     char content_type[REQUEST_FIELD_MAX];
-    char authorization[REQUEST_FIELD_MAX];
+    char authorization[REQUEST_AUTH_MAX];
     char idempotency_key[REQUEST_FIELD_MAX];
     char remote_addr[64];
     long content_length;         /* -1 when absent */
     int uri_too_long;            /* REQUEST_URI did not fit in uri */
-    int header_too_long;         /* a header did not fit its field */
+    int auth_too_long;           /* Authorization did not fit: no token
+                                  * can match it */
+    int idem_too_long;           /* Idempotency-Key did not fit */
     struct buf body;             /* bounded by max_body */
     int body_too_large;          /* the body exceeded max_body */
     /* Returns 1 when the client has gone away (it closed the connection);

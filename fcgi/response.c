@@ -23,6 +23,7 @@ static const struct {
     [API_ERR_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405},
     [API_ERR_IDEMPOTENCY_IN_PROGRESS] = {"idempotency_in_progress", 409},
     [API_ERR_BODY_TOO_LARGE] = {"body_too_large", 413},
+    [API_ERR_URI_TOO_LONG] = {"uri_too_long", 414},
     [API_ERR_IDEMPOTENCY_CONFLICT] = {"idempotency_conflict", 422},
     [API_ERR_INTERNAL] = {"internal", 500},
     [API_ERR_WORKER_FAILED] = {"worker_failed", 502},

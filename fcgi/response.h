@@ -22,6 +22,7 @@ enum api_error {
     API_ERR_METHOD_NOT_ALLOWED, /* 405 */
     API_ERR_IDEMPOTENCY_IN_PROGRESS, /* 409 */
     API_ERR_BODY_TOO_LARGE,   /* 413 */
+    API_ERR_URI_TOO_LONG,     /* 414 */
     API_ERR_IDEMPOTENCY_CONFLICT, /* 422 */
     API_ERR_INTERNAL,         /* 500 */
     API_ERR_WORKER_FAILED,    /* 502: creates failed on every worker tried */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "admin.h"
 #include "handler.h"
@@ -148,21 +149,57 @@ int token_equal(const char *presented, const char *want)
 }
 
 /* Returns 1 when rq may call a route of access. */
+/* The token of rq's "Authorization: Bearer <token>" (the scheme in any
+ * case, RFC 7235), or NULL when there is none or it did not fit. */
+static const char *bearer_token(const struct request *rq)
+{
+    const char *p = rq->authorization;
+
+    if (rq->auth_too_long || strncasecmp(p, "Bearer", 6) != 0 ||
+        (p[6] != ' ' && p[6] != '\t'))
+        return NULL;
+    p += 6;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* 1 when rq carries want (any token passes when want is empty). */
+static int token_ok(const struct request *rq, const char *want)
+{
+    const char *token;
+
+    if (want[0] == '\0')
+        return 1;
+    token = bearer_token(rq);
+    return token != NULL && token_equal(token, want);
+}
+
+/* 1 when rq may use a route of class access. */
 static int router_allowed(const struct handler *h, const struct request *rq,
                           enum route_access access)
 {
-    const char *want = h->conf->api_token;
-    const char *auth = rq->authorization;
+    const struct conf *c = h->conf;
 
     if (access == ROUTE_OPEN)
         return 1;
-    if (access == ROUTE_ADMIN && h->conf->admin_token[0] != '\0')
-        want = h->conf->admin_token;
-    if (want[0] == '\0')
+    if (access == ROUTE_ADMIN && c->admin_token[0] != '\0')
+        return token_ok(rq, c->admin_token);
+    return token_ok(rq, c->api_token);
+}
+
+/* 1 when rq may learn what routes exist: the API is open (no api_token),
+ * or it carries the api or the admin token.  Decided before routing, so
+ * a client without a token learns nothing of the routes and methods. */
+static int router_known_client(const struct handler *h,
+                               const struct request *rq)
+{
+    const struct conf *c = h->conf;
+
+    if (c->api_token[0] == '\0')
         return 1;
-    if (strncmp(auth, "Bearer ", 7) != 0)
-        return 0;
-    return token_equal(auth + 7, want);
+    return token_ok(rq, c->api_token) ||
+           (c->admin_token[0] != '\0' && token_ok(rq, c->admin_token));
 }
 
 /* router_serve without the metrics. */
@@ -171,12 +208,19 @@ static enum route_id router_dispatch(struct handler *h, struct request *rq,
 {
     struct route_match m;
     const struct route *rt = NULL;
+    enum route_result res;
 
     if (rq->uri_too_long) {
-        response_error(r, API_ERR_NOT_FOUND, "request path too long");
+        response_error(r, API_ERR_URI_TOO_LONG, "request path too long");
         return ROUTE_COUNT;
     }
-    switch (route_lookup(rq->method, rq->uri, &m, &rt)) {
+    res = route_lookup(rq->method, rq->uri, &m, &rt);
+    if (!(res == ROUTE_OK && rt->access == ROUTE_OPEN) &&
+        !router_known_client(h, rq)) {
+        reply_unauthorized(r);
+        return res == ROUTE_OK ? m.id : ROUTE_COUNT;
+    }
+    switch (res) {
     case ROUTE_NO_PATH:
         reply_no_route(r, rq->method, rq->uri);
         return ROUTE_COUNT;

@@ -145,7 +145,7 @@ void handle_session_create(struct handler *h, struct request *rq,
                        "the body must be a JSON object");
         return;
     }
-    if (rq->header_too_long || (rq->idempotency_key[0] != '\0' &&
+    if (rq->idem_too_long || (rq->idempotency_key[0] != '\0' &&
                                 !idempotency_key_valid(rq->idempotency_key))) {
         response_error(r, API_ERR_BAD_REQUEST,
                        "Idempotency-Key must be 1 to 128 visible ASCII "
@@ -169,7 +169,17 @@ void handle_session_get(struct handler *h, struct request *rq,
     char path[SESSION_ID_MAX + 16];
     int rc;
 
-    (void)rq;
+    if (strcmp(rq->method, "HEAD") == 0) {
+        /* HEAD looks and changes nothing: no TTL refresh, no worker call. */
+        rc = store_session_peek(&h->store, sid);
+        if (rc < 0)
+            reply_redis_failed(h, r, "peek");
+        else if (rc == 0)
+            reply_no_session(r);
+        else
+            response_set(r, 200, "application/json", NULL, 0);
+        return;
+    }
     rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w);
     if (rc < 0) {
         reply_redis_failed(h, r, "touch");

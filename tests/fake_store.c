@@ -305,6 +305,13 @@ int store_touch(struct store *r, const char *sid,
     return leave(1);
 }
 
+int store_session_peek(struct store *r, const char *sid)
+{
+    if (enter(r) < 0)
+        return -1;
+    return leave(find_session(sid) != NULL);
+}
+
 int store_end(struct store *r, const char *sid,
               struct worker_addr *out)
 {
