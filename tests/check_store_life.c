@@ -443,6 +443,25 @@ START_TEST(test_touch)
 }
 END_TEST
 
+/* HEAD's look: the same answer as touch, with no expiry refreshed. */
+START_TEST(test_peek)
+{
+    char id[WORKER_ID_MAX];
+    long long ttl;
+
+    ck_assert_int_eq(store_session_peek(&ts, "nope"), 0);
+    worker_busy(20001, "s1", 1000, id);
+    raw_int("PEXPIRE t:session:s1 5000");
+    ck_assert_int_eq(store_session_peek(&ts, "s1"), 1);
+    ttl = raw_int("PTTL t:session:s1");
+    ck_assert(ttl > 0 && ttl <= 5000);
+    raw_int("HSET t:worker:%s session other", id);
+    ck_assert_int_eq(store_session_peek(&ts, "s1"), 0);
+    /* ... and, unlike touch, it removes nothing either. */
+    ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 1);
+}
+END_TEST
+
 START_TEST(test_touch_lifetime)
 {
     char id[WORKER_ID_MAX];
@@ -536,6 +555,7 @@ Suite *store_sessions_suite(void)
     tcase_add_test(tc, test_bind);
     tcase_add_test(tc, test_touch);
     tcase_add_test(tc, test_touch_lifetime);
+    tcase_add_test(tc, test_peek);
     tcase_add_test(tc, test_end);
     tcase_add_test(tc, test_expire);
     tcase_add_test(tc, test_prune_sessions);
