@@ -28,6 +28,7 @@
 #                              the configuration sets api_token)
 #   STEEL_WORKER_PORTS         worker_port_range LOW-HIGH (default: 100
 #                              ports below 32000 derived from HTTP_PORT)
+#   STEEL_BACKEND_TIMEOUT      seconds lighttpd waits for steel-fcgi (30)
 #
 # Layout of RUN_DIR: steel-orchestrator.conf, lighttpd.conf and the
 # lighttpd snippet; NAME.pid and NAME.log for redis, spawner, reaper and
@@ -276,6 +277,7 @@ stack_write_lighttpd() {
         -e "s|^var\.steel_fcgi_log = .*|var.steel_fcgi_log = \"$STACK_RUN/steel-fcgi.log\"|" \
         -e "s|^var\.steel_errordocs = .*|var.steel_errordocs = \"$top_srcdir/etc/lighttpd/errors/\"|" \
         -e "s|^var\.steel_url = .*|var.steel_url = \"^/\"|" \
+        -e "s|^var\.steel_backend_timeout = .*|var.steel_backend_timeout = ${STEEL_BACKEND_TIMEOUT:-30}|" \
         "$snippet" >"$STACK_RUN/50-steel-orchestrator.conf" || return 1
     if grep -q '^var\.steel_.*@' "$STACK_RUN/50-steel-orchestrator.conf"; then
         stack_log "$snippet: a var.steel_* line was not rewritten"
