@@ -44,17 +44,18 @@ fields_match() {
 }
 
 # Through the stack: req/s, p50, p99, max, non-2xx, then the CPU of
-# lighttpd, steel-fcgi, redis, spawner, reaper, workers, their total, wrk.
+# lighttpd, steel-fcgi, redis, spawner, reaper, workers, their total, wrk,
+# and the others' CPU.
 for name in "GET /sessions/:id " "POST+DELETE churn " "GET /health "; do
-    check "row '${name% }': req/s, latencies, non-2xx and 8 CPU figures" \
+    check "row '${name% }': req/s, latencies, non-2xx and 9 CPU figures" \
         fields_match "$name" '[0-9]+' "$NUM" "$NUM" "$NUM" '[0-9]+' \
-        "$NUM" "$NUM" "$NUM" "$NUM" "$NUM" "$NUM" "$NUM" "$NUM"
+        "$NUM" "$NUM" "$NUM" "$NUM" "$NUM" "$NUM" "$NUM" "$NUM" '[0-9]+'
 done
 # Straight to one worker: the stack's columns are "-".
 for name in "worker GET /sessions/:id " "worker POST+DELETE churn "; do
     check "row '${name% }': req/s, latencies, non-2xx and the worker's CPU" \
         fields_match "$name" '[0-9]+' "$NUM" "$NUM" "$NUM" '[0-9]+' \
-        - - - - - "$NUM" "$NUM" "$NUM"
+        - - - - - "$NUM" "$NUM" "$NUM" '[0-9]+'
 done
 check "the control plane's RSS is reported" \
     grep -Eq "^control-plane RSS: $NUM MB \(lighttpd $NUM, steel-fcgi $NUM, spawner $NUM, reaper $NUM;" "$T/out"
