@@ -38,7 +38,7 @@ trap 'stack_down >/dev/null 2>&1; lib_cleanup' EXIT
 STEEL_CONF=$T/adm.conf stack_up || { not_ok "stack starts"; lib_finish; }
 U=$(stack_url)
 P=$(sed -n 's/^key_prefix = //p' "$T/run/steel-orchestrator.conf")
-REDIS_PORT=$(sed -n 's/^redis = 127.0.0.1://p' "$T/run/steel-orchestrator.conf")
+REDIS_PORT=$STACK_REDIS_PORT
 
 sid_of() { sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$1"; }
 idle_at_least() { test "$(rcli LLEN "$P:idle")" -ge "$1"; }

@@ -31,7 +31,7 @@ trap 'stack_down >/dev/null 2>&1; lib_cleanup' EXIT
 STEEL_CONF=$T/api.conf stack_up || { not_ok "stack starts"; lib_finish; }
 U=$(stack_url)
 P=$(sed -n 's/^key_prefix = //p' "$T/run/steel-orchestrator.conf")
-REDIS_PORT=$(sed -n 's/^redis = 127.0.0.1://p' "$T/run/steel-orchestrator.conf")
+REDIS_PORT=$STACK_REDIS_PORT
 
 # create OUTFILE [curl args...] - prints the status code.
 create() {

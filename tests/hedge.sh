@@ -36,7 +36,7 @@ U=$(stack_url)
 up() {
     STEEL_CONF=$T/hedge.conf stack_up || { not_ok "stack starts"; lib_finish; }
     P=$(sed -n 's/^key_prefix = //p' "$T/run/steel-orchestrator.conf")
-    REDIS_PORT=$(sed -n 's/^redis = 127.0.0.1://p' "$T/run/steel-orchestrator.conf")
+    REDIS_PORT=$STACK_REDIS_PORT
 }
 stat_of() { local v; v=$(rcli_raw HGET "$P:stats" "$1"); echo "${v:-0}"; }
 idle_at_least() { test "$(rcli LLEN "$P:idle")" -ge "$1"; }

@@ -193,6 +193,15 @@ stack_port_busy() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# The unix socket of the stack's Redis (sun_path holds 107 bytes).
+stack_redis_socket() {
+    local sock=$STACK_RUN/redis/redis.sock
+    if [ ${#sock} -gt 100 ]; then
+        sock=${TMPDIR:-/tmp}/steel-redis-$STACK_PREFIX-$(id -u).sock
+    fi
+    echo "$sock"
+}
+
 stack_url() {
     echo "http://127.0.0.1:$STACK_HTTP_PORT"
 }
@@ -255,7 +264,7 @@ fcgi_create_threads = 32
 log_level = info
 EOF
     fi
-    stack_conf_set "$conf.tmp" redis "127.0.0.1:$STACK_REDIS_PORT" &&
+    stack_conf_set "$conf.tmp" redis "unix:$(stack_redis_socket)" &&
         stack_conf_set "$conf.tmp" key_prefix "$STACK_PREFIX" &&
         stack_conf_set "$conf.tmp" worker_log_dir "$STACK_RUN/workers" &&
         mv "$conf.tmp" "$conf"
@@ -328,8 +337,11 @@ stack_show_log() {
 
 stack_start_redis() {
     local i pid
+    # The programs reach Redis through its unix socket (no TCP stack on
+    # every command); the TCP port is for redis-cli and the tests.
     stack_spawn redis redis-server "$top_srcdir/etc/redis/steel-orchestrator.conf" \
         --port "$STACK_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+        --unixsocket "$(stack_redis_socket)" --unixsocketperm 700 \
         --dir "$STACK_RUN/redis" --logfile "" --daemonize no
     read -r pid <"$STACK_RUN/redis.pid"
     for i in $(seq 1 100); do
