@@ -331,6 +331,8 @@ int jsonx_worker_session(const char *s, size_t len, char *id, size_t idsize,
     size_t n;
     int rc = -1;
 
+    *why = "reply is not a JSON object"; /* also for null, which json-c
+                                             * parses to NULL */
     obj = jsonx_parse(s, len, why);
     if (obj == NULL)
         return -1;
@@ -363,6 +365,7 @@ int jsonx_worker_status(const char *s, size_t len, int *available, char *sid,
     struct json_object *obj, *v;
     int rc = -1;
 
+    *why = "status is not a JSON object"; /* also for null */
     obj = jsonx_parse(s, len, why);
     if (obj == NULL)
         return -1;

@@ -172,6 +172,12 @@ START_TEST(test_worker_session)
                                           sizeof(id), &why),
                      -1);
     ck_assert_int_eq(jsonx_worker_session("[]", 2, id, sizeof(id), &why), -1);
+    /* JSON null is valid JSON but no reply: the reason is still said. */
+    why = NULL;
+    ck_assert_int_eq(jsonx_worker_session("null", 4, id, sizeof(id), &why),
+                     -1);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_str_eq(why, "reply is not a JSON object");
 }
 END_TEST
 
