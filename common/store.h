@@ -266,6 +266,9 @@ int store_session_peek(struct store *s, const char *sid);
  * -1. */
 #define STORE_END_NO_WORKER 2
 int store_end(struct store *s, const char *sid, struct worker_addr *out);
+/* store_end for a session its worker lost by itself (it answered 404):
+ * counted as sessions_lost, not as a client's delete. */
+int store_end_lost(struct store *s, const char *sid, struct worker_addr *out);
 
 /* busy -> releasing when the worker still maps sid and the session key has
  * expired.  Returns 1, 0 when not applicable, -1. */

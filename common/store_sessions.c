@@ -62,7 +62,8 @@ static const struct store_script_def touch_script = {
     "redis.call('ZADD', sessions_key(), now, sid)\n"
     "return {s[1], w[3], w[4]}\n"};
 
-/* ARGV: P sid -> {id, host, port} | {} | nil */
+/* ARGV: P sid counter -> {id, host, port} | {} | nil; counter is the
+ * P:stats field the end counts in (sessions_deleted or sessions_lost). */
 static const struct store_script_def end_script = {
     SCRIPT_END, LUA_HEAD
     "local sid = ARGV[2]\n"
@@ -71,7 +72,7 @@ static const struct store_script_def end_script = {
     "if not id then return false end\n"
     "redis.call('DEL', sk)\n"
     "redis.call('ZREM', sessions_key(), sid)\n"
-    "redis.call('HINCRBY', stats_key(), 'sessions_deleted', 1)\n"
+    "redis.call('HINCRBY', stats_key(), ARGV[3], 1)\n"
     "local k = worker_key(id)\n"
     "local w = redis.call('HMGET', k, 'state', 'session', 'host', 'port')\n"
     "if w[1] == 'busy' and w[2] == sid then\n"
@@ -147,9 +148,11 @@ int store_session_peek(struct store *s, const char *sid)
     return (int)store_run_int(s, &peek_script, 1, &sid);
 }
 
-int store_end(struct store *s, const char *sid, struct worker_addr *out)
+static int end_counted(struct store *s, const char *sid, const char *counter,
+                       struct worker_addr *out)
 {
-    redisReply *reply = store_run(s, &end_script, 1, &sid, NULL);
+    const char *argv[] = {sid, counter};
+    redisReply *reply = store_run(s, &end_script, 2, argv, NULL);
     int rc;
 
     if (reply == NULL)
@@ -162,6 +165,16 @@ int store_end(struct store *s, const char *sid, struct worker_addr *out)
         rc = store_reply_addr(s, reply, out) < 0 ? -1 : 1;
     freeReplyObject(reply);
     return rc;
+}
+
+int store_end(struct store *s, const char *sid, struct worker_addr *out)
+{
+    return end_counted(s, sid, "sessions_deleted", out);
+}
+
+int store_end_lost(struct store *s, const char *sid, struct worker_addr *out)
+{
+    return end_counted(s, sid, "sessions_lost", out);
 }
 
 int store_expire(struct store *s, const char *id, const char *sid)

@@ -220,7 +220,7 @@ void handle_session_get(struct handler *h, struct request *rq,
         log_info("session %s: worker %s (%s:%d) answered 404; session "
                  "dropped",
                  sid, w.id, w.host, w.port);
-        if (store_end(&h->store, sid, &w) < 0)
+        if (store_end_lost(&h->store, sid, &w) < 0)
             log_warnx("session %s: drop: %s", sid, store_strerror(&h->store));
         reply_no_session(r);
         return;

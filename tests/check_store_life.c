@@ -500,6 +500,12 @@ START_TEST(test_end)
     ck_assert_int_eq(store_end(&ts, "s2", &w), STORE_END_NO_WORKER);
     ck_assert_int_eq(worker_state_of(other), WORKER_BUSY);
     ck_assert_int_eq(raw_int("EXISTS t:session:s2"), 0);
+    /* A session its worker lost is counted as lost, not as deleted. */
+    worker_busy(20003, "s3", 60000, other);
+    ck_assert_int_eq(store_end_lost(&ts, "s3", &w), 1);
+    ck_assert_int_eq(worker_state_of(other), WORKER_RELEASING);
+    ck_assert_int_eq(raw_int("HGET t:stats sessions_lost"), 1);
+    ck_assert_int_eq(raw_int("HGET t:stats sessions_deleted"), 2);
 }
 END_TEST
 

@@ -312,6 +312,11 @@ int store_session_peek(struct store *r, const char *sid)
     return leave(find_session(sid) != NULL);
 }
 
+int store_end_lost(struct store *r, const char *sid, struct worker_addr *out)
+{
+    return store_end(r, sid, out);
+}
+
 int store_end(struct store *r, const char *sid,
               struct worker_addr *out)
 {
