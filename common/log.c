@@ -84,18 +84,24 @@ size_t log_format(char *buf, size_t size, const char *prefix,
 static void log_emit(enum log_level level, int with_errno, int saved_errno,
                      const char *fmt, va_list ap)
 {
-    char line[LOG_LINE_MAX + 256];
-    size_t len;
+    char line[LOG_LINE_MAX + 256], suffix[160] = "";
+    size_t len, slen = 0;
     ssize_t w;
 
     if (level > log_level_cur)
         return;
-    len = log_format(line, sizeof(line) - 2, log_progname, fmt, ap);
-    if (with_errno)
-        len += (size_t)snprintf(line + len, sizeof(line) - 2 - len, ": %s",
-                                strerror(saved_errno));
-    if (len > sizeof(line) - 2)
-        len = sizeof(line) - 2;
+    /* The errno text is kept even when the message fills the line: the
+     * message is cut to leave it room (and the newline). */
+    if (with_errno) {
+        int n = snprintf(suffix, sizeof(suffix), ": %s",
+                         strerror(saved_errno));
+
+        slen = n < 0 ? 0 : ((size_t)n >= sizeof(suffix) ? sizeof(suffix) - 1
+                                                        : (size_t)n);
+    }
+    len = log_format(line, sizeof(line) - 1 - slen, log_progname, fmt, ap);
+    memcpy(line + len, suffix, slen);
+    len += slen;
     line[len++] = '\n';
     w = write(STDERR_FILENO, line, len);
     (void)w;

@@ -4,8 +4,10 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_suites.h"
 #include "log.h"
@@ -44,6 +46,37 @@ START_TEST(test_truncate)
 }
 END_TEST
 
+/* A message long enough to fill the line still ends with its errno text
+ * and a newline, with no NUL byte inside. */
+START_TEST(test_long_with_errno)
+{
+    char big[4096], out[8192]; /* more than a line holds */
+    int fds[2], saved;
+    ssize_t n;
+
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert_int_eq(pipe(fds), 0);
+    saved = dup(STDERR_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    log_init("steel-test", LOG_LEVEL_WARN);
+    errno = ENOENT;
+    log_warn("%s", big);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    n = read(fds[0], out, sizeof(out));
+    close(fds[0]);
+    ck_assert_int_gt(n, 0);
+    ck_assert_ptr_null(memchr(out, '\0', (size_t)n));
+    ck_assert_int_eq(out[n - 1], '\n');
+    out[n - 1] = '\0';
+    ck_assert_msg(n > 30 && strcmp(out + n - 1 - strlen(strerror(ENOENT)) - 2,
+                                   ": No such file or directory") == 0,
+                  "line ends with '%s'", out + (n > 40 ? n - 40 : 0));
+}
+END_TEST
+
 START_TEST(test_levels)
 {
     enum log_level l;
@@ -63,6 +96,7 @@ Suite *log_suite(void)
 
     tcase_add_test(normal, test_escape);
     tcase_add_test(normal, test_truncate);
+    tcase_add_test(normal, test_long_with_errno);
     tcase_add_test(normal, test_levels);
     suite_add_tcase(s, normal);
     return s;
