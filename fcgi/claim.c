@@ -42,18 +42,17 @@ static struct waiter *line_head, *line_tail;
 
 static void line_leave(struct waiter *me)
 {
-    struct waiter **pp;
+    struct waiter **pp, *prev = NULL;
 
     pthread_mutex_lock(&line_lock);
-    for (pp = &line_head; *pp != NULL; pp = &(*pp)->next) {
+    for (pp = &line_head; *pp != NULL; prev = *pp, pp = &(*pp)->next) {
         if (*pp == me) {
             *pp = me->next;
+            if (line_tail == me)
+                line_tail = prev;
             break;
         }
     }
-    line_tail = NULL;
-    for (pp = &line_head; *pp != NULL; pp = &(*pp)->next)
-        line_tail = *pp;
     pthread_cond_broadcast(&line_cond);
     pthread_mutex_unlock(&line_lock);
 }
@@ -83,7 +82,7 @@ enum claim_result claim_wait(struct handler *h, struct request *rq,
     struct waiter me = {NULL};
     char token[33] = "";
     enum claim_result res;
-    int empty, rc, registered = 0;
+    int empty, rc;
 
     pthread_mutex_lock(&line_lock);
     empty = line_head == NULL;
@@ -103,7 +102,6 @@ enum claim_result claim_wait(struct handler *h, struct request *rq,
         return CLAIM_REDIS;
     if (rc == 0)
         return CLAIM_QUEUE_FULL;
-    registered = 1;
 
     pthread_mutex_lock(&line_lock);
     if (line_tail != NULL)
@@ -143,7 +141,7 @@ enum claim_result claim_wait(struct handler *h, struct request *rq,
         sleep_ms(CLAIM_POLL_MS);
     }
     line_leave(&me);
-    if (registered && store_wait_end(&h->store, token) < 0)
+    if (store_wait_end(&h->store, token) < 0)
         log_warnx("wait end: %s", store_strerror(&h->store));
     return res;
 }
