@@ -6,8 +6,9 @@
  * delay other requests:
  *
  *   fcgi_threads accept threads each accept one request at a time with
- *   FCGX_Accept_r (serialised by a mutex, as libfcgi's threaded use
- *   wants).  A POST /sessions is queued for the create threads at once;
+ *   FCGX_Accept_r, all blocked in accept(2) on the one socket (Linux wakes
+ *   one of them per connection, so no lock serialises them).  A POST
+ *   /sessions is queued for the create threads at once;
  *   every other route is answered right there (its worker calls are
  *   bounded by worker_timeout_ms, Redis calls by redis_timeout_ms).
  *
@@ -67,9 +68,10 @@ static struct prog prog = {
 #define THREAD_STACK (512 * 1024) /* bytes of stack per thread */
 #define METRICS_FLUSH_MS 1000     /* counts reach Redis this often */
 
-static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
-static int inflight;
+static int inflight; /* requests accepted and not yet ended (atomic) */
+
+/* 1 when lighttpd reaches us over a unix socket (see serve_write). */
+static int listen_unix;
 
 static void on_term(int sig)
 {
@@ -201,9 +203,7 @@ static struct accepted_request *creates_pop(void)
 
 static void inflight_add(int d)
 {
-    pthread_mutex_lock(&inflight_lock);
-    inflight += d;
-    pthread_mutex_unlock(&inflight_lock);
+    __atomic_add_fetch(&inflight, d, __ATOMIC_RELAXED);
 }
 
 /* ---- serving one request ------------------------------------------------ */
@@ -255,6 +255,14 @@ static int serve_write(struct serve_ctx *x, struct response *r)
         response_serialize(r, &x->out);
     }
     rc = FCGX_PutStr(x->out.data, (int)x->out.len, x->req->out);
+    /* libfcgi ends a connection with shutdown(2), then waits up to 2 s for
+     * the web server to close its end, so that unread input cannot turn
+     * the close into a TCP reset that loses the answer.  Over a unix
+     * socket the answer is in lighttpd's queue once written and a close
+     * loses nothing, so the thread closes at once instead of sleeping
+     * on lighttpd (FCGX_Detach only skips that shutdown). */
+    if (listen_unix)
+        FCGX_Detach(x->req);
     FCGX_Finish_r(x->req);
     x->finished = 1;
     return rc < 0 ? -1 : 0;
@@ -338,9 +346,7 @@ static void *accept_thread(void *arg)
             sleep_ms(100);
             continue;
         }
-        pthread_mutex_lock(&accept_lock);
         rc = prog_got_term ? -1 : FCGX_Accept_r(&ar->req);
-        pthread_mutex_unlock(&accept_lock);
         if (rc < 0)
             break;
         inflight_add(1);
@@ -407,6 +413,13 @@ int main(int argc, char **argv)
     if (FCGX_IsCGI())
         fatalx("not started by a FastCGI server: fd 0 is not a listening "
                "socket (run it from lighttpd's fastcgi.server bin-path)");
+    {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+
+        listen_unix = getsockname(0, (struct sockaddr *)&ss, &sl) == 0 &&
+                      ss.ss_family == AF_UNIX;
+    }
 
     /* Cleanup threads: as many as create threads, since each create
      * ends with a DELETE sooner or later. */
@@ -468,9 +481,7 @@ int main(int argc, char **argv)
     for (;;) {
         int busy;
 
-        pthread_mutex_lock(&inflight_lock);
-        busy = inflight;
-        pthread_mutex_unlock(&inflight_lock);
+        busy = __atomic_load_n(&inflight, __ATOMIC_RELAXED);
         if (busy == 0 || now_mono_ms() >= deadline)
             break;
         sleep_ms(20);
