@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "util.h"
+#include "wconn.h"
 #include "whttp.h"
 
 const char *whttp_result_str(enum whttp_result r)
@@ -93,18 +95,16 @@ int whttp_init(struct whttp *w, size_t max_body)
 {
     memset(w, 0, sizeof(*w));
     buf_init(&w->body, max_body);
+    w->conn = malloc(sizeof(*w->conn));
+    if (w->conn != NULL)
+        wconn_init(w->conn);
     w->easy = curl_easy_init();
-    if (w->easy == NULL) {
-        log_warnx("whttp: curl_easy_init failed");
-        return -1;
-    }
     w->headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (w->headers != NULL)
         w->headers = curl_slist_append(w->headers, "Expect:");
-    if (w->headers == NULL) {
-        curl_easy_cleanup(w->easy);
-        w->easy = NULL;
-        log_warnx("whttp: out of memory");
+    if (w->conn == NULL || w->easy == NULL || w->headers == NULL) {
+        log_warnx("whttp: out of memory (or curl_easy_init failed)");
+        whttp_release(w);
         return -1;
     }
     return 0;
@@ -114,6 +114,11 @@ void whttp_release(struct whttp *w)
 {
     if (w->easy != NULL)
         curl_easy_cleanup(w->easy);
+    if (w->conn != NULL) {
+        wconn_close(w->conn);
+        free(w->conn);
+        w->conn = NULL;
+    }
     curl_slist_free_all(w->headers);
     buf_release(&w->body);
     w->easy = NULL;
@@ -178,6 +183,25 @@ enum whttp_result whttp_request(struct whttp *w, const char *method,
                                 long connect_ms, long total_ms,
                                 struct whttp_resp *resp)
 {
+    if (body == NULL && w->conn != NULL &&
+        (strcmp(method, "GET") == 0 || strcmp(method, "DELETE") == 0)) {
+        enum whttp_result res;
+        int64_t t0 = now_mono_ms();
+
+        memset(resp, 0, sizeof(*resp));
+        resp->body = "";
+        if (wconn_request(w->conn, method, host, port, path, connect_ms,
+                          total_ms, &w->body, &resp->status, &res) == 0) {
+            resp->elapsed_ms = (long)(now_mono_ms() - t0);
+            if (res == WHTTP_OK) {
+                resp->body = w->body.data ? w->body.data : "";
+                resp->len = w->body.len;
+            } else {
+                resp->status = 0;
+            }
+            return res;
+        }
+    }
     if (whttp_setup(w, method, host, port, path, body, body_len, connect_ms,
                     total_ms) < 0) {
         memset(resp, 0, sizeof(*resp));

@@ -2,8 +2,11 @@
  * whttp.h - HTTP/1.1 to workers, always under a connect and a total
  * deadline, with a bounded response body.
  *
- * struct whttp is one libcurl easy handle: it keeps connections to workers
- * alive between requests and belongs to one thread.  probe_run() asks many
+ * struct whttp belongs to one thread.  Its requests without a body (the
+ * GET and DELETE of a session, /status) go over one kept-alive connection
+ * of its own (wconn.h); those with a body, and every request to a worker
+ * named by a host name, over one libcurl easy handle, which keeps its
+ * connections alive too.  probe_run() asks many
  * workers at once (libcurl multi) and returns when all answered or the
  * deadline passed; probe_add() and probe_done() run single probes in a
  * caller's own multi handle.  curl_global_init() must have run before any
@@ -30,8 +33,11 @@ enum whttp_result {
 /* "ok", "refused", "timeout", ... */
 const char *whttp_result_str(enum whttp_result r);
 
+struct wconn;
+
 struct whttp {
     CURL *easy;
+    struct wconn *conn;              /* GET and DELETE go here (wconn.h) */
     struct buf body;                 /* the last response body */
     struct curl_slist *headers;      /* request headers we always send */
     char errbuf[CURL_ERROR_SIZE];    /* libcurl's message for a failure */

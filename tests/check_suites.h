@@ -11,6 +11,7 @@ Suite *buf_suite(void);
 Suite *conf_suite(void);
 Suite *jsonx_suite(void);
 Suite *util_suite(void);
+Suite *wconn_suite(void);
 Suite *log_suite(void);
 Suite *fcgi_suite(void);
 Suite *handlers_suite(void);

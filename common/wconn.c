@@ -1,0 +1,463 @@
+/*
+ * wconn.c - a kept-alive HTTP/1.1 connection to a worker (wconn.h).
+ *
+ * Invariants: every wait is a poll(2) bounded by what is left of the
+ * request's deadline (the connect deadline too while connecting); the
+ * socket is non-blocking, so no call sleeps outside those polls.  A
+ * connection is kept only after an answer was read whole and exactly:
+ * a timeout, an error, a body over the limit, bytes after the answer or
+ * a "Connection: close" close it, so the next request never reads the
+ * remains of an earlier one.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "wconn.h"
+
+void wconn_init(struct wconn *c)
+{
+    c->fd = -1;
+    c->host[0] = '\0';
+    c->port = 0;
+    c->pos = c->len = 0;
+}
+
+void wconn_close(struct wconn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->pos = c->len = 0;
+}
+
+/* ms left until deadline, at least 0. */
+static int left_ms(int64_t deadline)
+{
+    int64_t d = deadline - now_mono_ms();
+
+    return d <= 0 ? 0 : d > 3600000 ? 3600000 : (int)d;
+}
+
+/* 0 when fd became ready for events before deadline, -2 on the deadline,
+ * -1 on an error. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+    struct pollfd p;
+    int rc;
+
+    p.fd = fd;
+    p.events = events;
+    for (;;) {
+        p.revents = 0;
+        rc = poll(&p, 1, left_ms(deadline));
+        if (rc > 0)
+            return 0;
+        if (rc == 0)
+            return -2;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+static int parse_addr(const char *host, int port, struct sockaddr_storage *ss,
+                      socklen_t *len)
+{
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+
+    memset(ss, 0, sizeof(*ss));
+    if (port <= 0 || port > 65535)
+        return -1;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*a4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*a6);
+        return 0;
+    }
+    return -1;
+}
+
+/* Opens c->fd to ss.  Returns WHTTP_OK, WHTTP_REFUSED (any failure to
+ * connect, as libcurl reports it), WHTTP_TIMEOUT or WHTTP_ERROR. */
+static enum whttp_result open_conn(struct wconn *c,
+                                   const struct sockaddr_storage *ss,
+                                   socklen_t sl, int64_t connect_deadline)
+{
+    int fd, one = 1, err = 0, rc;
+    socklen_t el = sizeof(err);
+
+    fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return WHTTP_ERROR;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (const struct sockaddr *)ss, sl) < 0) {
+        if (errno != EINPROGRESS) {
+            close(fd);
+            return WHTTP_REFUSED;
+        }
+        rc = wait_fd(fd, POLLOUT, connect_deadline);
+        if (rc < 0) {
+            close(fd);
+            return rc == -2 ? WHTTP_TIMEOUT : WHTTP_ERROR;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
+            close(fd);
+            return WHTTP_REFUSED;
+        }
+    }
+    c->fd = fd;
+    c->pos = c->len = 0;
+    return WHTTP_OK;
+}
+
+static enum whttp_result send_all(struct wconn *c, const char *p, size_t n,
+                                  int64_t deadline)
+{
+    while (n > 0) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int rc = wait_fd(c->fd, POLLOUT, deadline);
+
+            if (rc < 0)
+                return rc == -2 ? WHTTP_TIMEOUT : WHTTP_ERROR;
+            continue;
+        }
+        return WHTTP_BROKEN;
+    }
+    return WHTTP_OK;
+}
+
+/* Reads more bytes into c->in (moving the unread ones to the front),
+ * polling first when wait says the bytes are unlikely to be there yet.
+ * Returns the count, 0 at the end of the stream, -1 on an error (a reset
+ * included), -2 on the deadline, -3 when the buffer is full. */
+static ssize_t fill(struct wconn *c, int64_t deadline, int wait)
+{
+    if (c->pos > 0) {
+        memmove(c->in, c->in + c->pos, c->len - c->pos);
+        c->len -= c->pos;
+        c->pos = 0;
+    }
+    if (c->len == sizeof(c->in))
+        return -3;
+    if (wait) {
+        int rc = wait_fd(c->fd, POLLIN, deadline);
+
+        if (rc < 0)
+            return rc;
+    }
+    for (;;) {
+        ssize_t r = recv(c->fd, c->in + c->len, sizeof(c->in) - c->len, 0);
+
+        if (r >= 0) {
+            c->len += (size_t)r;
+            return r;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            int rc = wait_fd(c->fd, POLLIN, deadline);
+
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        return -1;
+    }
+}
+
+/* How a read failed, as a result. */
+static enum whttp_result fill_result(ssize_t r)
+{
+    return r == -2 ? WHTTP_TIMEOUT : r == -3 ? WHTTP_ERROR : WHTTP_BROKEN;
+}
+
+/* Points *line at the next line (its CR LF or LF cut off, NUL-terminated
+ * in place) and consumes it. */
+static enum whttp_result read_line(struct wconn *c, char **line,
+                                   int64_t deadline)
+{
+    for (;;) {
+        char *s = c->in + c->pos;
+        char *nl = memchr(s, '\n', c->len - c->pos);
+        ssize_t r;
+
+        if (nl != NULL) {
+            c->pos = (size_t)(nl - c->in) + 1;
+            if (nl > s && nl[-1] == '\r')
+                nl--;
+            *nl = '\0';
+            *line = s;
+            return WHTTP_OK;
+        }
+        r = fill(c, deadline, 0);
+        if (r <= 0)
+            return r == 0 ? WHTTP_BROKEN : fill_result(r);
+    }
+}
+
+/* Moves n bytes of the stream into body (n < 0: up to the end of the
+ * stream). */
+static enum whttp_result read_body(struct wconn *c, long long n,
+                                   struct buf *body, int64_t deadline)
+{
+    for (;;) {
+        size_t have = c->len - c->pos, take = have;
+        ssize_t r;
+
+        if (n >= 0 && (long long)take > n)
+            take = (size_t)n;
+        if (take > 0) {
+            if (buf_append(body, c->in + c->pos, take) < 0)
+                return body->overflow ? WHTTP_TOO_BIG : WHTTP_ERROR;
+            c->pos += take;
+            if (n >= 0)
+                n -= (long long)take;
+        }
+        if (n == 0)
+            return WHTTP_OK;
+        r = fill(c, deadline, 0);
+        if (r == 0)
+            return n < 0 ? WHTTP_OK : WHTTP_BROKEN;
+        if (r < 0)
+            return fill_result(r);
+    }
+}
+
+/* A strict unsigned decimal (base 10) or hex (base 16) number that fits a
+ * long long. */
+static int parse_size(const char *s, int base, long long *out)
+{
+    long long v = 0;
+    int digits = 0;
+
+    for (; *s != '\0'; s++, digits++) {
+        int d;
+
+        if (*s >= '0' && *s <= '9')
+            d = *s - '0';
+        else if (base == 16 && *s >= 'a' && *s <= 'f')
+            d = *s - 'a' + 10;
+        else if (base == 16 && *s >= 'A' && *s <= 'F')
+            d = *s - 'A' + 10;
+        else
+            break;
+        if (v > (0x7fffffffffffffffLL - d) / base)
+            return -1;
+        v = v * base + d;
+    }
+    if (digits == 0)
+        return -1;
+    if (base == 16) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s != '\0' && *s != ';') /* chunk extensions follow ';' */
+            return -1;
+    } else if (*s != '\0') {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static enum whttp_result read_chunks(struct wconn *c, struct buf *body,
+                                     int64_t deadline)
+{
+    for (;;) {
+        char *line;
+        long long n;
+        enum whttp_result res = read_line(c, &line, deadline);
+
+        if (res != WHTTP_OK)
+            return res;
+        if (parse_size(line, 16, &n) < 0)
+            return WHTTP_ERROR;
+        if (n == 0)
+            break;
+        if ((unsigned long long)n > body->max - body->len)
+            return WHTTP_TOO_BIG;
+        res = read_body(c, n, body, deadline);
+        if (res != WHTTP_OK)
+            return res;
+        res = read_line(c, &line, deadline);
+        if (res != WHTTP_OK)
+            return res;
+        if (*line != '\0')
+            return WHTTP_ERROR;
+    }
+    for (;;) { /* trailers, up to the empty line */
+        char *line;
+        enum whttp_result res = read_line(c, &line, deadline);
+
+        if (res != WHTTP_OK)
+            return res;
+        if (*line == '\0')
+            return WHTTP_OK;
+    }
+}
+
+/* The value of header line "Name: value" when its name is name, else
+ * NULL. */
+static const char *header_value(const char *line, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return NULL;
+    line += n + 1;
+    while (*line == ' ' || *line == '\t')
+        line++;
+    return line;
+}
+
+/* One answer: the status line, the headers, the body.  *got is set once
+ * a byte of it arrived; *keep says whether the connection may serve the
+ * next request. */
+static enum whttp_result read_answer(struct wconn *c, const char *method,
+                                     struct buf *body, long *status, int *got,
+                                     int *keep, int64_t deadline)
+{
+    for (;;) {
+        char *line;
+        long long length = -1;
+        int chunked = 0, http10, close_conn = 0, keep_alive = 0;
+        enum whttp_result res;
+
+        if (c->len == c->pos) {
+            ssize_t r = fill(c, deadline, 1); /* the worker is at work */
+
+            if (r <= 0)
+                return r == 0 ? WHTTP_BROKEN : fill_result(r);
+        }
+        *got = 1;
+        res = read_line(c, &line, deadline);
+        if (res != WHTTP_OK)
+            return res;
+        if (strncmp(line, "HTTP/1.", 7) != 0 ||
+            (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+            line[9] < '1' || line[9] > '5' || line[10] < '0' ||
+            line[10] > '9' || line[11] < '0' || line[11] > '9' ||
+            (line[12] != '\0' && line[12] != ' '))
+            return WHTTP_ERROR;
+        http10 = line[7] == '0';
+        *status =
+            (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+        for (;;) {
+            const char *v;
+
+            res = read_line(c, &line, deadline);
+            if (res != WHTTP_OK)
+                return res;
+            if (*line == '\0')
+                break;
+            if ((v = header_value(line, "Content-Length")) != NULL) {
+                long long n;
+
+                if (parse_size(v, 10, &n) < 0 || (length >= 0 && n != length))
+                    return WHTTP_ERROR;
+                length = n;
+            } else if ((v = header_value(line, "Transfer-Encoding")) != NULL) {
+                chunked = strcasestr(v, "chunked") != NULL;
+            } else if ((v = header_value(line, "Connection")) != NULL) {
+                close_conn |= strcasestr(v, "close") != NULL;
+                keep_alive |= strcasestr(v, "keep-alive") != NULL;
+            }
+        }
+        if (*status >= 100 && *status < 200)
+            continue; /* an interim answer; the real one follows */
+        buf_reset(body);
+        *keep = !close_conn && (!http10 || keep_alive);
+        if (strcmp(method, "HEAD") == 0 || *status == 204 || *status == 304)
+            return WHTTP_OK;
+        if (chunked)
+            return read_chunks(c, body, deadline);
+        if (length >= 0) {
+            if ((size_t)length > body->max)
+                return WHTTP_TOO_BIG;
+            return read_body(c, length, body, deadline);
+        }
+        *keep = 0; /* the body ends with the connection */
+        return read_body(c, -1, body, deadline);
+    }
+}
+
+int wconn_request(struct wconn *c, const char *method, const char *host,
+                  int port, const char *path, long connect_ms, long total_ms,
+                  struct buf *body, long *status, enum whttp_result *res)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    char req[2048];
+    int64_t start = now_mono_ms(), deadline = start + total_ms;
+    int n, attempt;
+
+    if (strlen(host) >= sizeof(c->host) || parse_addr(host, port, &ss, &sl) < 0)
+        return -1;
+    *status = 0;
+    buf_reset(body);
+    n = snprintf(req, sizeof(req),
+                 ss.ss_family == AF_INET6
+                     ? "%s %s HTTP/1.1\r\nHost: [%s]:%d\r\nAccept: */*\r\n\r\n"
+                     : "%s %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: */*\r\n\r\n",
+                 method, path, host, port);
+    if (n < 0 || (size_t)n >= sizeof(req)) {
+        *res = WHTTP_ERROR;
+        return 0;
+    }
+    if (c->fd >= 0 && (c->port != port || strcmp(c->host, host) != 0))
+        wconn_close(c);
+    for (attempt = 0;; attempt++) {
+        int reused = c->fd >= 0, got = 0, keep = 0;
+        int64_t cdl = start + connect_ms;
+
+        if (!reused) {
+            *res = open_conn(c, &ss, sl, cdl < deadline ? cdl : deadline);
+            if (*res != WHTTP_OK)
+                return 0;
+            snprintf(c->host, sizeof(c->host), "%s", host);
+            c->port = port;
+        }
+        *res = send_all(c, req, (size_t)n, deadline);
+        if (*res == WHTTP_OK)
+            *res = read_answer(c, method, body, status, &got, &keep, deadline);
+        if (*res == WHTTP_OK) {
+            if (!keep || c->pos != c->len)
+                wconn_close(c);
+            return 0;
+        }
+        wconn_close(c);
+        /* A kept connection the worker had closed: once more, fresh. */
+        if (*res != WHTTP_BROKEN || !reused || got || attempt > 0)
+            break;
+        *status = 0;
+    }
+    *status = 0;
+    return 0;
+}

@@ -1,0 +1,51 @@
+/*
+ * wconn.h - one kept-alive HTTP/1.1 connection to a worker, for the
+ * requests without a body that every GET and DELETE of a session sends
+ * (whttp_request uses it; creates and probes stay on libcurl).
+ *
+ * It costs a send(2) and a poll(2)+recv(2) per request where libcurl
+ * spends about forty microseconds of its own on each transfer.  Deadlines,
+ * results and the body limit are whttp's: a connect deadline, a total
+ * deadline over everything, the body bounded by its struct buf.
+ *
+ * A connection that served a request before and is found closed or reset
+ * before any byte of the answer (the worker dropped an idle connection)
+ * is opened again and the request sent once more, within the same total
+ * deadline: only GET and DELETE come here, and both are idempotent.
+ *
+ * Answers framed by Content-Length, by chunks, or by the close of the
+ * connection are read; interim 1xx answers are skipped.  Anything else
+ * that is not HTTP/1.x is WHTTP_ERROR, as with libcurl.
+ */
+#ifndef STEEL_WCONN_H
+#define STEEL_WCONN_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "whttp.h"
+
+#define WCONN_IN_MAX   16384 /* the longest status or header line, and more */
+#define WCONN_HOST_MAX 64    /* an IPv6 literal with its zone fits */
+
+struct wconn {
+    int fd;                    /* -1: no connection */
+    char host[WCONN_HOST_MAX]; /* where fd goes */
+    int port;
+    char in[WCONN_IN_MAX]; /* bytes read and not yet consumed */
+    size_t pos, len;       /* in[pos..len) is unread */
+};
+
+void wconn_init(struct wconn *c);
+void wconn_close(struct wconn *c);
+
+/* Sends method path (no body) to host:port over c, opening or reusing the
+ * connection, and reads the answer's status into *status and its body
+ * into body (reset first).  Returns 0 with the outcome in *res, or -1 when
+ * host is not a numeric address (the caller then uses libcurl, which
+ * resolves names). */
+int wconn_request(struct wconn *c, const char *method, const char *host,
+                  int port, const char *path, long connect_ms, long total_ms,
+                  struct buf *body, long *status, enum whttp_result *res);
+
+#endif

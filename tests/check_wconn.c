@@ -1,0 +1,380 @@
+/*
+ * check_wconn.c - the kept-alive worker connection (common/wconn.c)
+ * against a scripted HTTP server on a loopback port of its own: each test
+ * gives the exact bytes the server answers, whether it closes after, and
+ * how long it waits, then checks the result, status and body wconn made
+ * of them and how many connections it opened.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "check_suites.h"
+#include "util.h"
+#include "wconn.h"
+
+#define SCRIPT_MAX 4
+
+/* One scripted server: answer i goes to the i-th request it reads. */
+struct script_srv {
+    const char *answer[SCRIPT_MAX]; /* NULL: no answer (hang) */
+    int close_after[SCRIPT_MAX];    /* close the connection after it */
+    int accepts;                    /* connections taken */
+    int requests;                   /* requests read */
+    int port, listen_fd;
+    volatile int stop;
+    pthread_t thread;
+};
+
+/* Reads one request head (up to the empty line); 0, or -1 at EOF. */
+static int read_request(int fd, volatile int *stop)
+{
+    char buf[4096];
+    size_t len = 0;
+
+    while (!*stop) {
+        struct pollfd p = {fd, POLLIN, 0};
+        ssize_t r;
+
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+        if (r <= 0)
+            return -1;
+        len += (size_t)r;
+        buf[len] = '\0';
+        if (strstr(buf, "\r\n\r\n") != NULL)
+            return 0;
+    }
+    return -1;
+}
+
+static void *script_main(void *arg)
+{
+    struct script_srv *s = arg;
+
+    while (!s->stop) {
+        struct pollfd p = {s->listen_fd, POLLIN, 0};
+        int fd;
+
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        fd = accept(s->listen_fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        s->accepts++;
+        while (!s->stop && read_request(fd, &s->stop) == 0) {
+            int i = s->requests++;
+            const char *a = i < SCRIPT_MAX ? s->answer[i] : NULL;
+
+            if (a == NULL) { /* hang until the client gives up */
+                while (!s->stop && read_request(fd, &s->stop) == 0)
+                    ;
+                break;
+            }
+            if (send(fd, a, strlen(a), MSG_NOSIGNAL) < 0 || s->close_after[i])
+                break;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void script_start(struct script_srv *s)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof(a);
+    int one = 1;
+
+    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(s->listen_fd, 0);
+    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(s->listen_fd, 8), 0);
+    getsockname(s->listen_fd, (struct sockaddr *)&a, &al);
+    s->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&s->thread, NULL, script_main, s), 0);
+}
+
+static void script_stop(struct script_srv *s)
+{
+    s->stop = 1;
+    pthread_join(s->thread, NULL);
+    close(s->listen_fd);
+}
+
+/* One GET of /x through c; returns the result, fills status and body. */
+static enum whttp_result get(struct wconn *c, int port, long total_ms,
+                             struct buf *body, long *status)
+{
+    enum whttp_result res = WHTTP_ERROR;
+
+    ck_assert_int_eq(wconn_request(c, "GET", "127.0.0.1", port, "/x", 500,
+                                   total_ms, body, status, &res),
+                     0);
+    return res;
+}
+
+#define OK_HELLO                                                               \
+    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"                    \
+    "Content-Length: 7\r\n\r\n{\"a\":1}"
+
+START_TEST(test_keepalive_reuses_one_connection)
+{
+    struct script_srv s = {.answer = {OK_HELLO, OK_HELLO, OK_HELLO},
+                           .close_after = {0}};
+    struct wconn c;
+    struct buf body;
+    long status;
+    int i;
+
+    script_start(&s);
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+        ck_assert_int_eq(status, 200);
+        ck_assert_str_eq(body.data, "{\"a\":1}");
+    }
+    ck_assert_int_eq(s.accepts, 1);
+    wconn_close(&c);
+    buf_release(&body);
+    script_stop(&s);
+}
+END_TEST
+
+START_TEST(test_chunked_interim_and_trailers)
+{
+    struct script_srv s = {
+        .answer = {"HTTP/1.1 100 Continue\r\n\r\n"
+                   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "3;ext=1\r\n{\"a\r\n4\r\n\":1}\r\n0\r\nX-Trailer: y\r\n\r\n",
+                   OK_HELLO},
+        .close_after = {0}};
+    struct wconn c;
+    struct buf body;
+    long status;
+
+    script_start(&s);
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+    ck_assert_int_eq(status, 200);
+    ck_assert_str_eq(body.data, "{\"a\":1}");
+    /* The chunked answer was read exactly: the connection serves again. */
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+    ck_assert_int_eq(s.accepts, 1);
+    wconn_close(&c);
+    buf_release(&body);
+    script_stop(&s);
+}
+END_TEST
+
+START_TEST(test_close_delimited_body)
+{
+    struct script_srv s = {
+        .answer = {"HTTP/1.0 404 Not Found\r\n\r\nno such session", OK_HELLO},
+        .close_after = {1, 0}};
+    struct wconn c;
+    struct buf body;
+    long status;
+
+    script_start(&s);
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+    ck_assert_int_eq(status, 404);
+    ck_assert_str_eq(body.data, "no such session");
+    ck_assert_int_eq(c.fd, -1); /* HTTP/1.0 without keep-alive: closed */
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+    ck_assert_int_eq(s.accepts, 2);
+    wconn_close(&c);
+    buf_release(&body);
+    script_stop(&s);
+}
+END_TEST
+
+START_TEST(test_dropped_idle_connection_is_retried)
+{
+    /* The server answers, then drops the connection (as a worker that
+     * closes idle connections does): the next request is sent again on a
+     * fresh one and succeeds. */
+    struct script_srv s = {.answer = {OK_HELLO, OK_HELLO},
+                           .close_after = {1, 0}};
+    struct wconn c;
+    struct buf body;
+    long status;
+
+    script_start(&s);
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+    sleep_ms(50); /* the close has arrived */
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+    ck_assert_int_eq(status, 200);
+    ck_assert_int_eq(s.accepts, 2);
+    ck_assert_int_eq(s.requests, 2);
+    wconn_close(&c);
+    buf_release(&body);
+    script_stop(&s);
+}
+END_TEST
+
+START_TEST(test_fresh_connection_reset_is_not_retried)
+{
+    /* A connection that never answered: closed without a byte is broken,
+     * and is not sent again. */
+    struct script_srv s = {.answer = {""}, .close_after = {1}};
+    struct wconn c;
+    struct buf body;
+    long status;
+
+    script_start(&s);
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_BROKEN);
+    ck_assert_int_eq(status, 0);
+    ck_assert_int_eq(s.requests, 1);
+    wconn_close(&c);
+    buf_release(&body);
+    script_stop(&s);
+}
+END_TEST
+
+START_TEST(test_timeout_is_bounded)
+{
+    struct script_srv s = {.answer = {NULL}, .close_after = {0}};
+    struct wconn c;
+    struct buf body;
+    long status;
+    int64_t t0;
+
+    script_start(&s);
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    t0 = now_mono_ms();
+    ck_assert_int_eq(get(&c, s.port, 200, &body, &status), WHTTP_TIMEOUT);
+    ck_assert_int_lt(now_mono_ms() - t0, 700);
+    ck_assert_int_ge(now_mono_ms() - t0, 190);
+    ck_assert_int_eq(c.fd, -1);
+    wconn_close(&c);
+    buf_release(&body);
+    script_stop(&s);
+}
+END_TEST
+
+START_TEST(test_refused)
+{
+    struct script_srv s = {.answer = {NULL}, .close_after = {0}};
+    struct wconn c;
+    struct buf body;
+    long status;
+    int port;
+
+    script_start(&s);
+    port = s.port;
+    script_stop(&s); /* nothing listens there now */
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    ck_assert_int_eq(get(&c, port, 1000, &body, &status), WHTTP_REFUSED);
+    buf_release(&body);
+}
+END_TEST
+
+START_TEST(test_garbage_and_limits)
+{
+    struct script_srv s = {
+        .answer =
+            {"SSH-2.0-OpenSSH\r\n\r\n",
+             "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n",
+             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "800\r\n",
+             "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n"
+             "ab"},
+        .close_after = {1, 1, 1, 1}};
+    struct wconn c;
+    struct buf body;
+    long status;
+
+    script_start(&s);
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_ERROR);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_TOO_BIG);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_TOO_BIG);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_ERROR);
+    ck_assert_int_eq(c.fd, -1);
+    buf_release(&body);
+    script_stop(&s);
+}
+END_TEST
+
+START_TEST(test_bytes_after_answer_close_it)
+{
+    struct script_srv s = {.answer = {OK_HELLO "HTTP/1.1 200 OK\r\n", OK_HELLO},
+                           .close_after = {0, 0}};
+    struct wconn c;
+    struct buf body;
+    long status;
+
+    script_start(&s);
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+    ck_assert_str_eq(body.data, "{\"a\":1}");
+    ck_assert_int_eq(c.fd, -1); /* never read as the next answer */
+    wconn_close(&c);
+    buf_release(&body);
+    script_stop(&s);
+}
+END_TEST
+
+START_TEST(test_host_names_are_not_handled)
+{
+    struct wconn c;
+    struct buf body;
+    long status;
+    enum whttp_result res;
+
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    ck_assert_int_eq(wconn_request(&c, "GET", "localhost", 80, "/", 100, 100,
+                                   &body, &status, &res),
+                     -1);
+    ck_assert_int_eq(wconn_request(&c, "GET", "127.0.0.1", 0, "/", 100, 100,
+                                   &body, &status, &res),
+                     -1);
+    buf_release(&body);
+}
+END_TEST
+
+Suite *wconn_suite(void)
+{
+    Suite *s = suite_create("wconn");
+    TCase *tc = tcase_create("core");
+
+    tcase_set_timeout(tc, 10);
+    tcase_add_test(tc, test_keepalive_reuses_one_connection);
+    tcase_add_test(tc, test_chunked_interim_and_trailers);
+    tcase_add_test(tc, test_close_delimited_body);
+    tcase_add_test(tc, test_dropped_idle_connection_is_retried);
+    tcase_add_test(tc, test_fresh_connection_reset_is_not_retried);
+    tcase_add_test(tc, test_timeout_is_bounded);
+    tcase_add_test(tc, test_refused);
+    tcase_add_test(tc, test_garbage_and_limits);
+    tcase_add_test(tc, test_bytes_after_answer_close_it);
+    tcase_add_test(tc, test_host_names_are_not_handled);
+    suite_add_tcase(s, tc);
+    return s;
+}
