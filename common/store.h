@@ -327,7 +327,7 @@ struct session_rec {
     char id[SESSION_ID_MAX + 1];
     char worker[WORKER_ID_MAX];
     int64_t created_ms; /* epoch ms */
-    int64_t last_ms;    /* epoch ms of the last create or GET */
+    int64_t last_ms;    /* epoch ms of the last create or GET (to 1 s) */
     int64_t ttl_ms;     /* until expiry */
 };
 

@@ -36,12 +36,19 @@ static const struct store_script_def bind_script = {
     "redis.call('HINCRBY', stats_key(), 'sessions_created', 1)\n"
     "return 1\n"};
 
+/* A touch renews the expiry every time, but writes the session's last
+ * activity (its 'last' field and its score in P:sessions) at most once in
+ * this many ms: a session read over and over costs one write a second,
+ * not two per read.  The TTL stays exact; 'last' is late by under a
+ * second. */
+#define LAST_EVERY_MS "1000"
+
 /* ARGV: P sid ttl_ms -> {id, host, port} | nil */
 static const struct store_script_def touch_script = {
     SCRIPT_TOUCH, LUA_HEAD
     "local sid = ARGV[2]\n"
     "local sk = session_key(sid)\n"
-    "local s = redis.call('HMGET', sk, 'worker', 'deadline')\n"
+    "local s = redis.call('HMGET', sk, 'worker', 'deadline', 'last')\n"
     "if not s[1] then return false end\n"
     "local w = redis.call('HMGET', worker_key(s[1]), 'state', 'session',\n"
     "  'host', 'port')\n"
@@ -58,8 +65,10 @@ static const struct store_script_def touch_script = {
     "  return false\n"
     "end\n"
     "redis.call('PEXPIRE', sk, ttl)\n"
-    "redis.call('HSET', sk, 'last', nows)\n"
-    "redis.call('ZADD', sessions_key(), now, sid)\n"
+    "if now - (tonumber(s[3] or '0') or 0) >= " LAST_EVERY_MS " then\n"
+    "  redis.call('HSET', sk, 'last', nows)\n"
+    "  redis.call('ZADD', sessions_key(), now, sid)\n"
+    "end\n"
     "return {s[1], w[3], w[4]}\n"};
 
 /* ARGV: P sid counter -> {id, host, port} | {} | nil; counter is the
