@@ -249,12 +249,26 @@ int store_worker_gone(struct store *s, const char *id, const char *node,
 int store_bind(struct store *s, const char *id, const char *sid, long ttl_ms,
                long lifetime_ms);
 
+/* What a touch changed, for store_untouch. */
+struct session_touch {
+    long ttl_ms;   /* the expiry it set */
+    long prev_ms;  /* the expiry that was left before it */
+    int64_t at_ms; /* Redis's clock when it ran */
+};
+
 /* Records activity on sid: refreshes its expiry to ttl_ms (within its
- * lifetime cap) and fills *out with its worker.  Returns 1, 0 when there is
- * no such live session (or its worker no longer holds it: the key is then
- * removed), -1. */
+ * lifetime cap) and fills *out with its worker, and *t (when not NULL)
+ * with what it changed.  Returns 1, 0 when there is no such live session
+ * (or its worker no longer holds it: the key is then removed), -1. */
 int store_touch(struct store *s, const char *sid, long ttl_ms,
-                struct worker_addr *out);
+                struct worker_addr *out, struct session_touch *t);
+
+/* Takes touch t of sid back, for a request whose worker call failed: the
+ * session gets the expiry it had before (less the time since), so failed
+ * requests never keep a session alive.  Nothing changes when another
+ * request touched sid since.  Returns 1 when set back, 0 when not, -1. */
+int store_untouch(struct store *s, const char *sid,
+                  const struct session_touch *t);
 
 /* Whether sid is a live session, with no side effect at all (HEAD): no
  * expiry refreshed, nothing removed.  Returns 1, 0 when it is not, -1. */

@@ -73,6 +73,7 @@ enum store_script {
     SCRIPT_POOL_VIEW,
     SCRIPT_POOL_REPORT,
     SCRIPT_PEEK,
+    SCRIPT_UNTOUCH,
     SCRIPT_COUNT
 };
 

@@ -64,12 +64,30 @@ static const struct store_script_def touch_script = {
     "  redis.call('DEL', sk)\n"
     "  return false\n"
     "end\n"
+    "local prev = redis.call('PTTL', sk)\n"
     "redis.call('PEXPIRE', sk, ttl)\n"
     "if now - (tonumber(s[3] or '0') or 0) >= " LAST_EVERY_MS " then\n"
     "  redis.call('HSET', sk, 'last', nows)\n"
     "  redis.call('ZADD', sessions_key(), now, sid)\n"
     "end\n"
-    "return {s[1], w[3], w[4]}\n"};
+    "return {s[1], w[3], w[4], ttl, prev, now}\n"};
+
+/* ARGV: P sid ttl_ms prev_ms at_ms -> 1 | 0.  The key's expiry is at_ms +
+ * ttl_ms exactly while no later touch moved it (a touch in the same ms
+ * sets the same expiry): only then is it set back to what was left of
+ * prev_ms.  What would have expired meanwhile expires now (1 ms), the way
+ * any session does. */
+static const struct store_script_def untouch_script = {
+    SCRIPT_UNTOUCH, LUA_HEAD
+    "local sk = session_key(ARGV[2])\n"
+    "local ttl, prev, at = tonumber(ARGV[3]), tonumber(ARGV[4]),\n"
+    "  tonumber(ARGV[5])\n"
+    "local cur = redis.call('PTTL', sk)\n"
+    "if cur < 0 or prev < 0 or cur ~= ttl - (now - at) then return 0 end\n"
+    "local back = prev - (now - at)\n"
+    "if back < 1 then back = 1 end\n"
+    "redis.call('PEXPIRE', sk, back)\n"
+    "return 1\n"};
 
 /* ARGV: P sid counter -> {id, host, port} | {} | nil; counter is the
  * P:stats field the end counts in (sessions_deleted or sessions_lost). */
@@ -131,13 +149,45 @@ int store_bind(struct store *s, const char *id, const char *sid, long ttl_ms,
 }
 
 int store_touch(struct store *s, const char *sid, long ttl_ms,
-                struct worker_addr *out)
+                struct worker_addr *out, struct session_touch *t)
 {
     char sttl[24];
     const char *argv[] = {sid, sttl};
+    redisReply *reply;
+    int rc = 1;
 
     snprintf(sttl, sizeof(sttl), "%ld", ttl_ms);
-    return store_run_addr(s, &touch_script, 2, argv, out);
+    reply = store_run(s, &touch_script, 2, argv, NULL);
+    if (reply == NULL)
+        return -1;
+    if (reply->type == REDIS_REPLY_NIL) {
+        rc = 0;
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 6) {
+        rc = store_fail(s, STORE_ERR_PROTOCOL, "unexpected touch reply");
+    } else {
+        reply_str(out->id, sizeof(out->id), reply->element[0]);
+        reply_str(out->host, sizeof(out->host), reply->element[1]);
+        out->port = (int)reply_ll(reply->element[2]);
+        if (t != NULL) {
+            t->ttl_ms = (long)reply_ll(reply->element[3]);
+            t->prev_ms = (long)reply_ll(reply->element[4]);
+            t->at_ms = (int64_t)reply_ll(reply->element[5]);
+        }
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+int store_untouch(struct store *s, const char *sid,
+                  const struct session_touch *t)
+{
+    char sttl[24], sprev[24], sat[24];
+    const char *argv[] = {sid, sttl, sprev, sat};
+
+    snprintf(sttl, sizeof(sttl), "%ld", t->ttl_ms);
+    snprintf(sprev, sizeof(sprev), "%ld", t->prev_ms);
+    snprintf(sat, sizeof(sat), "%lld", (long long)t->at_ms);
+    return (int)store_run_int(s, &untouch_script, 4, argv);
 }
 
 /* touch's checks, and nothing else. */

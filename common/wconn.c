@@ -97,10 +97,13 @@ static int parse_addr(const char *host, int port, struct sockaddr_storage *ss,
 }
 
 /* Opens c->fd to ss.  Returns WHTTP_OK, WHTTP_REFUSED (any failure to
- * connect, as libcurl reports it), WHTTP_TIMEOUT or WHTTP_ERROR. */
+ * connect, as libcurl reports it), WHTTP_CONNECT_TIMEOUT (connect_deadline
+ * passed), WHTTP_TIMEOUT (the total deadline, deadline, passed first) or
+ * WHTTP_ERROR. */
 static enum whttp_result open_conn(struct wconn *c,
                                    const struct sockaddr_storage *ss,
-                                   socklen_t sl, int64_t connect_deadline)
+                                   socklen_t sl, int64_t connect_deadline,
+                                   int64_t deadline)
 {
     int fd, one = 1, err = 0, rc;
     socklen_t el = sizeof(err);
@@ -114,10 +117,15 @@ static enum whttp_result open_conn(struct wconn *c,
             close(fd);
             return WHTTP_REFUSED;
         }
-        rc = wait_fd(fd, POLLOUT, connect_deadline);
+        rc = wait_fd(fd, POLLOUT,
+                     connect_deadline < deadline ? connect_deadline
+                                                 : deadline);
         if (rc < 0) {
             close(fd);
-            return rc == -2 ? WHTTP_TIMEOUT : WHTTP_ERROR;
+            if (rc != -2)
+                return WHTTP_ERROR;
+            return connect_deadline <= deadline ? WHTTP_CONNECT_TIMEOUT
+                                                : WHTTP_TIMEOUT;
         }
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
             close(fd);
@@ -438,7 +446,7 @@ int wconn_request(struct wconn *c, const char *method, const char *host,
         int64_t cdl = start + connect_ms;
 
         if (!reused) {
-            *res = open_conn(c, &ss, sl, cdl < deadline ? cdl : deadline);
+            *res = open_conn(c, &ss, sl, cdl, deadline);
             if (*res != WHTTP_OK)
                 return 0;
             snprintf(c->host, sizeof(c->host), "%s", host);

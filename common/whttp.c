@@ -25,6 +25,8 @@ const char *whttp_result_str(enum whttp_result r)
         return "refused";
     case WHTTP_TIMEOUT:
         return "timeout";
+    case WHTTP_CONNECT_TIMEOUT:
+        return "connect timeout";
     case WHTTP_BROKEN:
         return "connection broken";
     case WHTTP_TOO_BIG:
@@ -169,6 +171,14 @@ enum whttp_result whttp_result_of(struct whttp *w, CURLcode rc,
         res = WHTTP_ERROR;
     curl_easy_getinfo(w->easy, CURLINFO_TOTAL_TIME_T, &us);
     resp->elapsed_ms = (long)(us / 1000);
+    if (res == WHTTP_TIMEOUT) {
+        curl_off_t connected = 0;
+
+        /* Never connected: the connect deadline is the one that fired. */
+        curl_easy_getinfo(w->easy, CURLINFO_CONNECT_TIME_T, &connected);
+        if (connected == 0)
+            res = WHTTP_CONNECT_TIMEOUT;
+    }
     if (res == WHTTP_OK) {
         curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &resp->status);
         resp->body = w->body.data ? w->body.data : "";

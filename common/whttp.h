@@ -24,7 +24,8 @@
 enum whttp_result {
     WHTTP_OK = 0,    /* an HTTP response arrived (any status) */
     WHTTP_REFUSED,   /* nothing listens: connection refused */
-    WHTTP_TIMEOUT,   /* connect or total deadline passed */
+    WHTTP_TIMEOUT,   /* the total deadline passed (connected, no answer) */
+    WHTTP_CONNECT_TIMEOUT, /* the connect deadline passed: unreachable */
     WHTTP_BROKEN,    /* connection reset or closed before a response */
     WHTTP_TOO_BIG,   /* response body larger than allowed */
     WHTTP_ERROR,     /* anything else (out of memory, bad address) */

@@ -158,6 +158,18 @@ void handle_session_create(struct handler *h, struct request *rq,
         create_session(h, rq, r);
 }
 
+/* A GET whose worker call failed gives back the life its touch added: a
+ * client polling a session whose worker does not answer never keeps it
+ * alive. */
+static void get_failed(struct handler *h, const char *sid,
+                       const struct session_touch *t)
+{
+    if (store_untouch(&h->store, sid, t) < 0)
+        log_warnx("session %s: cannot take back the touch of a failed GET: "
+                  "%s",
+                  sid, store_strerror(&h->store));
+}
+
 void handle_session_get(struct handler *h, struct request *rq,
                         const struct route_match *m, struct response *r)
 {
@@ -166,6 +178,7 @@ void handle_session_get(struct handler *h, struct request *rq,
     struct worker_addr w;
     struct whttp_resp resp;
     enum whttp_result res;
+    struct session_touch touch;
     char path[SESSION_ID_MAX + 16];
     int rc;
 
@@ -180,7 +193,7 @@ void handle_session_get(struct handler *h, struct request *rq,
             response_set(r, 200, "application/json", NULL, 0);
         return;
     }
-    rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w);
+    rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w, &touch);
     if (rc < 0) {
         reply_redis_failed(h, r, "touch");
         return;
@@ -207,6 +220,7 @@ void handle_session_get(struct handler *h, struct request *rq,
                       "(%s)",
                       w.id, w.host, w.port, sid,
                       why != NULL ? why : "another session's id");
+            get_failed(h, sid, &touch);
             response_error(r, API_ERR_WORKER_UNAVAILABLE,
                            "the session's worker sent an unusable reply");
             return;
@@ -225,17 +239,30 @@ void handle_session_get(struct handler *h, struct request *rq,
         reply_no_session(r);
         return;
     }
-    if (res == WHTTP_REFUSED || res == WHTTP_BROKEN) {
-        log_warnx("worker %s (%s:%d): %s on GET of session %s; marked dead",
-                  w.id, w.host, w.port, whttp_result_str(res), sid);
+    if (res == WHTTP_REFUSED || res == WHTTP_BROKEN ||
+        res == WHTTP_CONNECT_TIMEOUT) {
+        /* Nothing listens, the connection broke, or no connection within
+         * worker_connect_timeout_ms (a stopped process still accepts, so
+         * that is a host or network that is gone): the worker is lost,
+         * and its session with it. */
+        if (res == WHTTP_CONNECT_TIMEOUT)
+            log_warnx("worker %s (%s:%d): no connection within "
+                      "worker_connect_timeout_ms (%ld ms) on GET of session "
+                      "%s; marked dead",
+                      w.id, w.host, w.port, c->worker_connect_timeout_ms, sid);
+        else
+            log_warnx("worker %s (%s:%d): %s on GET of session %s; marked "
+                      "dead",
+                      w.id, w.host, w.port, whttp_result_str(res), sid);
         worker_failed(h, &w, "unreachable");
         response_error(r, API_ERR_SESSION_NOT_FOUND,
                        "the session's worker is gone");
         return;
     }
+    get_failed(h, sid, &touch);
     if (res == WHTTP_TIMEOUT) {
-        log_warnx("worker %s (%s:%d): no answer within %ld ms on GET of "
-                  "session %s",
+        log_warnx("worker %s (%s:%d): no answer within worker_timeout_ms "
+                  "(%ld ms) on GET of session %s",
                   w.id, w.host, w.port, c->worker_timeout_ms, sid);
         response_error(r, API_ERR_WORKER_TIMEOUT,
                        "the session's worker did not answer in time");

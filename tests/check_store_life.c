@@ -263,7 +263,7 @@ START_TEST(test_mark_dead)
     ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 0);
     ck_assert_int_eq(raw_int("ZCARD t:sessions"), 0);
     ck_assert_int_eq(raw_int("HGET t:stats sessions_lost"), 1);
-    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w), 0);
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, NULL), 0);
     /* Dead is final. */
     ck_assert_int_eq(store_mark_dead(&ts, id, "again", NULL), 0);
     ck_assert_int_eq(store_mark_dead(&ts, "999", "unknown", NULL), 0);
@@ -428,16 +428,16 @@ START_TEST(test_touch)
     struct worker_addr w;
     long long ttl;
 
-    ck_assert_int_eq(store_touch(&ts, "nope", 60000, &w), 0);
+    ck_assert_int_eq(store_touch(&ts, "nope", 60000, &w, NULL), 0);
     worker_busy(20001, "s1", 1000, id);
-    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w), 1);
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, NULL), 1);
     ck_assert_str_eq(w.id, id);
     ck_assert_int_eq(w.port, 20001);
     ttl = raw_int("PTTL t:session:s1");
     ck_assert(ttl > 55000);
     /* A key whose worker no longer holds it is removed, not followed. */
     raw_int("HSET t:worker:%s session other", id);
-    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w), 0);
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, NULL), 0);
     ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 0);
     ck_assert_int_eq(raw_int("ZCARD t:sessions"), 0);
 }
@@ -470,12 +470,12 @@ START_TEST(test_touch_lifetime)
     worker_idle(20001, id);
     ck_assert_int_eq(store_claim(&ts, &w), 1);
     ck_assert_int_eq(store_bind(&ts, id, "s1", 60000, 150), 1);
-    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w), 1);
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, NULL), 1);
     ck_assert(raw_int("PTTL t:session:s1") <= 150);
     /* Past the deadline no touch extends it. */
     raw_int("PERSIST t:session:s1");
     sleep_ms(200);
-    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w), 0);
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, NULL), 0);
     ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 0);
 }
 END_TEST
@@ -521,7 +521,7 @@ START_TEST(test_expire)
     ck_assert_int_eq(store_expire(&ts, id, "s2"), 0); /* not its session */
     raw_int("PEXPIRE t:session:s1 50");
     sleep_ms(120);
-    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w), 0);
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, NULL), 0);
     ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 0);
     ck_assert_int_eq(worker_state_of(id), WORKER_BUSY);
     ck_assert_int_eq(store_expire(&ts, id, "s1"), 1);
@@ -529,7 +529,7 @@ START_TEST(test_expire)
     ck_assert_int_eq(raw_int("ZCARD t:sessions"), 0);
     ck_assert_int_eq(raw_int("HGET t:stats sessions_expired"), 1);
     ck_assert_int_eq(store_expire(&ts, id, "s1"), 0);
-    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w), 0);
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, NULL), 0);
     ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 0);
 }
 END_TEST

@@ -229,6 +229,40 @@ START_TEST(test_workers)
 }
 END_TEST
 
+/* A failed GET takes its touch back, unless another request touched the
+ * session since. */
+START_TEST(test_untouch)
+{
+    char id[WORKER_ID_MAX];
+    struct worker_addr w;
+    struct session_touch t, t2;
+    long long ttl;
+
+    worker_busy(20001, "s1", 5000, id);
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, &t), 1);
+    ck_assert_int_eq(t.ttl_ms, 60000);
+    ck_assert(t.prev_ms > 4000 && t.prev_ms <= 5000);
+    ck_assert_int_gt(raw_int("PTTL t:session:s1"), 55000);
+    ck_assert_int_eq(store_untouch(&ts, "s1", &t), 1);
+    ttl = raw_int("PTTL t:session:s1");
+    ck_assert(ttl > 3000 && ttl <= 5000);
+    /* Another request's touch since then stays. */
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, &t), 1);
+    sleep_ms(5);
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, &t2), 1);
+    ck_assert_int_eq(store_untouch(&ts, "s1", &t), 0);
+    ck_assert_int_gt(raw_int("PTTL t:session:s1"), 55000);
+    /* What would have run out meanwhile runs out now. */
+    raw_int("PEXPIRE t:session:s1 20");
+    ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, &t), 1);
+    sleep_ms(40);
+    ck_assert_int_eq(store_untouch(&ts, "s1", &t), 1);
+    sleep_ms(10);
+    ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 0);
+    ck_assert_int_eq(store_untouch(&ts, "s1", &t), 0);
+}
+END_TEST
+
 START_TEST(test_session_list)
 {
     char a[WORKER_ID_MAX], b[WORKER_ID_MAX];
@@ -244,7 +278,7 @@ START_TEST(test_session_list)
     worker_busy(20001, "s1", 60000, a);
     worker_busy(20002, "s2", 60000, b);
     raw_int("ZADD t:sessions 1 s1");
-    ck_assert_int_eq(store_touch(&ts, "s2", 60000, &w), 1);
+    ck_assert_int_eq(store_touch(&ts, "s2", 60000, &w, NULL), 1);
     raw_int("ZADD t:sessions 0 gone"); /* its key expired */
     ck_assert_int_eq(store_session_list(&ts, 0, 10, &recs, &n, &total), 0);
     ck_assert_int_eq(total, 3);
@@ -345,6 +379,7 @@ Suite *store_ops_suite(void)
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_counts);
     tcase_add_test(tc, test_workers);
+    tcase_add_test(tc, test_untouch);
     tcase_add_test(tc, test_session_list);
     tcase_add_test(tc, test_pool_view);
     tcase_add_test(tc, test_pool_report);

@@ -34,6 +34,7 @@ struct fake_idem {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static long untouches; /* store_untouch calls that set a session back */
 static struct fake_worker_rec workers[FAKE_WORKERS_MAX];
 static int nworkers;
 static char idle[FAKE_WORKERS_MAX][WORKER_ID_MAX]; /* oldest first */
@@ -129,6 +130,7 @@ static int leave(int rc)
 void fake_store_reset(void)
 {
     pthread_mutex_lock(&lock);
+    untouches = 0;
     memset(workers, 0, sizeof(workers));
     nworkers = 0;
     nidle = 0;
@@ -291,18 +293,44 @@ int store_unclaim(struct store *r, const char *id)
 }
 
 int store_touch(struct store *r, const char *sid,
-                long ttl_ms, struct worker_addr *out)
+                long ttl_ms, struct worker_addr *out, struct session_touch *t)
 {
     struct fake_worker_rec *w;
 
-    (void)ttl_ms;
     if (enter(r) < 0)
         return -1;
     w = find_session(sid);
     if (w == NULL)
         return leave(0);
     *out = w->addr;
+    if (t != NULL) {
+        t->ttl_ms = ttl_ms;
+        t->prev_ms = ttl_ms;
+        t->at_ms = 0;
+    }
     return leave(1);
+}
+
+int store_untouch(struct store *r, const char *sid,
+                  const struct session_touch *t)
+{
+    (void)t;
+    if (enter(r) < 0)
+        return -1;
+    if (find_session(sid) == NULL)
+        return leave(0);
+    untouches++;
+    return leave(1);
+}
+
+long fake_store_untouches(void)
+{
+    long n;
+
+    pthread_mutex_lock(&lock);
+    n = untouches;
+    pthread_mutex_unlock(&lock);
+    return n;
 }
 
 int store_session_peek(struct store *r, const char *sid)

@@ -40,6 +40,9 @@ int fake_store_session_alive(const char *sid);
 long fake_store_waiting_now(void);
 long fake_store_wait_begins(void);
 
+/* How many times a failed GET took its touch back (store_untouch). */
+long fake_store_untouches(void);
+
 /* on 1: every store call fails as if Redis were down. */
 void fake_store_redis_down(int on);
 /* Every store call fails with err, a failure that is not Redis's
