@@ -488,98 +488,13 @@ START_TEST(test_delete_unknown)
 }
 END_TEST
 
-/* ---- the route table's access column ------------------------------------ */
-
-START_TEST(test_access)
-{
-    snprintf(conf.api_token, sizeof(conf.api_token), "api");
-    snprintf(conf.admin_token, sizeof(conf.admin_token), "adm");
-    run("GET", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 401);
-    ck_assert_str_eq(header("WWW-Authenticate"), "Bearer");
-    prepare("GET", "/sessions/s1", NULL);
-    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer api");
-    serve();
-    ck_assert_int_eq(r.status, 404); /* let in: no such session */
-    snprintf(rq.uri, sizeof(rq.uri), "/workers");
-    serve();
-    ck_assert_int_eq(r.status, 401); /* the api token is not the admin's */
-    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer adm");
-    serve();
-    ck_assert_int_eq(r.status, 200);
-    ck_assert(body_has("\"workers\":[]"));
-}
-END_TEST
-
-/* Authentication comes before any route or method error; the scheme is
- * matched in any case; a header too long for any token never passes. */
-START_TEST(test_auth_first)
-{
-    char big[REQUEST_AUTH_MAX + 8];
-
-    snprintf(conf.api_token, sizeof(conf.api_token), "api");
-    run("GET", "/nope", NULL);
-    ck_assert_int_eq(r.status, 401); /* not 404 */
-    run("PUT", "/sessions", NULL);
-    ck_assert_int_eq(r.status, 401); /* not 405 */
-    run("GET", "/sessions/a%2Fb", NULL);
-    ck_assert_int_eq(r.status, 401); /* not 400 */
-    run("GET", "/health", NULL);
-    ck_assert_int_ne(r.status, 401); /* open as ever (503: no Redis here) */
-    prepare("GET", "/nope", NULL);
-    snprintf(rq.authorization, sizeof(rq.authorization), "bearer  api");
-    serve();
-    ck_assert_int_eq(r.status, 404); /* known: the route error now */
-    prepare("GET", "/sessions/s1", NULL);
-    snprintf(rq.authorization, sizeof(rq.authorization), "BEARER api");
-    serve();
-    ck_assert_int_eq(r.status, 404);
-    /* "Bearer api" + garbage cut to fit must not pass as "Bearer api". */
-    memset(big, 'x', sizeof(big));
-    memcpy(big, "Bearer api", 10);
-    big[sizeof(big) - 1] = '\0';
-    prepare("GET", "/sessions/s1", NULL);
-    snprintf(rq.authorization, sizeof(rq.authorization), "%s", big);
-    rq.auth_too_long = 1;
-    serve();
-    ck_assert_int_eq(r.status, 401);
-}
-END_TEST
-
-/* An over-long path is 414; a path shown in an error is cut on a
- * character boundary, and bad UTF-8 never reaches the JSON. */
-START_TEST(test_uri_limits)
-{
-    char uri[300];
-    int i, n = 0;
-    enum jsonx_type type;
-    const char *why = NULL;
-
-    prepare("GET", "/x", NULL);
-    rq.uri_too_long = 1;
-    serve();
-    ck_assert_int_eq(r.status, 414);
-    ck_assert_str_eq(error_code(), "uri_too_long");
-    /* A stray byte, then 2-byte characters across the 100-byte cut. */
-    n += snprintf(uri + n, sizeof(uri) - n, "/n\xff");
-    for (i = 0; i < 60; i++)
-        n += snprintf(uri + n, sizeof(uri) - n, "\xc3\xa9"); /* é */
-    run("GET", uri, NULL);
-    ck_assert_int_eq(r.status, 404);
-    ck_assert_int_eq(jsonx_validate(r.body.data, r.body.len, &type, &why), 0);
-    ck_assert_int_eq(type, JSONX_OBJECT);
-    ck_assert_ptr_null(strstr(r.body.data, "\xc3\""));
-}
-END_TEST
-
 Suite *handlers_suite(void)
 {
     Suite *s = suite_create("handlers");
     TCase *create = tcase_create("create");
     TCase *get = tcase_create("get");
     TCase *del = tcase_create("delete");
-    TCase *access = tcase_create("access");
-    TCase *all[] = {create, get, del, access};
+    TCase *all[] = {create, get, del};
     size_t i;
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -610,8 +525,5 @@ Suite *handlers_suite(void)
     tcase_add_test(del, test_delete_cleanup_thread);
     tcase_add_test(del, test_delete_worker_hangs);
     tcase_add_test(del, test_delete_unknown);
-    tcase_add_test(access, test_access);
-    tcase_add_test(access, test_auth_first);
-    tcase_add_test(access, test_uri_limits);
     return s;
 }
