@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "request.h"
 #include "response.h"
@@ -111,6 +112,19 @@ int request_query_long(const struct request *rq, const char *name, long min,
         q += len + (amp ? 1 : 0);
     }
     return 0;
+}
+
+const char *request_bearer_token(const struct request *rq)
+{
+    const char *p = rq->authorization;
+
+    if (rq->auth_too_long || strncasecmp(p, "Bearer", 6) != 0 ||
+        (p[6] != ' ' && p[6] != '\t'))
+        return NULL;
+    p += 6;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
 }
 
 int addr_is_loopback(const char *addr)

@@ -27,7 +27,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "admin.h"
 #include "handler.h"
@@ -160,21 +159,6 @@ int token_equal(const char *presented, const char *want)
     return diff == 0;
 }
 
-/* The token of rq's "Authorization: Bearer <token>" (the scheme in any
- * case, RFC 7235), or NULL when there is none or it did not fit. */
-static const char *bearer_token(const struct request *rq)
-{
-    const char *p = rq->authorization;
-
-    if (rq->auth_too_long || strncasecmp(p, "Bearer", 6) != 0 ||
-        (p[6] != ' ' && p[6] != '\t'))
-        return NULL;
-    p += 6;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return p;
-}
-
 /* 1 when rq carries want (any token passes when want is empty). */
 static int token_ok(const struct request *rq, const char *want)
 {
@@ -182,7 +166,7 @@ static int token_ok(const struct request *rq, const char *want)
 
     if (want[0] == '\0')
         return 1;
-    token = bearer_token(rq);
+    token = request_bearer_token(rq);
     return token != NULL && token_equal(token, want);
 }
 

@@ -37,8 +37,8 @@ static struct conf conf;
 static struct handler h;
 static struct request rq;
 static struct response r;
-static struct fake_worker w1, w2; /* ids "w1" and "w2" in the store */
-static int early_status;          /* what reply_early sent; 0: not called */
+static struct fake_worker w1, w2, w3; /* ids "w1"... in the store */
+static int early_status;              /* what reply_early sent; 0: not called */
 static int64_t started_ms, early_ms;
 
 static int record_early(void *arg, struct response *resp)
@@ -69,6 +69,7 @@ static void setup(void)
     response_init(&r, (size_t)conf.max_body * 2 + 65536);
     memset(&w1, 0, sizeof(w1));
     memset(&w2, 0, sizeof(w2));
+    memset(&w3, 0, sizeof(w3));
     early_status = 0;
 }
 
@@ -76,6 +77,7 @@ static void teardown(void)
 {
     fake_worker_stop(&w1);
     fake_worker_stop(&w2);
+    fake_worker_stop(&w3);
     response_release(&r);
     request_release(&rq);
     handler_release(&h);
@@ -310,6 +312,83 @@ START_TEST(test_create_idempotent)
 }
 END_TEST
 
+/* Keys are per client: the same key and body from another token or
+ * another address is another create; the record names a hash of the
+ * token, never the token. */
+START_TEST(test_create_idempotent_scope)
+{
+    char a[512], b[512];
+    int i;
+
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    worker(&w2, "w2", WORKER_IDLE, NULL);
+    prepare("POST", "/sessions", "{}");
+    snprintf(rq.idempotency_key, sizeof(rq.idempotency_key), "k1");
+    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer tok-A");
+    serve();
+    ck_assert_int_eq(r.status, 201);
+    snprintf(a, sizeof(a), "%s", r.body.data);
+    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer tok-B");
+    serve();
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_ptr_null(header("Idempotent-Replayed"));
+    snprintf(b, sizeof(b), "%s", r.body.data);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(w1.posts + w2.posts, 2);
+    /* No token: the client's address scopes it. */
+    rq.authorization[0] = '\0';
+    snprintf(rq.remote_addr, sizeof(rq.remote_addr), "192.0.2.1");
+    worker(&w3, "w3", WORKER_IDLE, NULL);
+    serve();
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_ptr_null(header("Idempotent-Replayed"));
+    snprintf(rq.remote_addr, sizeof(rq.remote_addr), "192.0.2.2");
+    serve();
+    ck_assert_int_eq(r.status, 503); /* would create: no worker left */
+    /* The first client still gets its own answer back. */
+    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer tok-A");
+    serve();
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(header("Idempotent-Replayed"), "true");
+    ck_assert_str_eq(r.body.data, a);
+    for (i = 0; fake_store_idem_key(i)[0] != '\0'; i++)
+        ck_assert_ptr_null(strstr(fake_store_idem_key(i), "tok-"));
+    ck_assert_int_eq(i, 3);
+}
+END_TEST
+
+/* A create whose key was taken meanwhile (its pending mark expired and a
+ * repeat took it) ends its own session and answers 409: one key, one
+ * session. */
+START_TEST(test_create_idempotent_lost)
+{
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    fake_store_idem_lose_next();
+    prepare("POST", "/sessions", "{}");
+    snprintf(rq.idempotency_key, sizeof(rq.idempotency_key), "k1");
+    serve();
+    ck_assert_int_eq(r.status, 409);
+    ck_assert_str_eq(error_code(), "idempotency_in_progress");
+    ck_assert_int_eq(early_status, 0); /* no session went out first */
+    ck_assert_int_eq(w1.posts, 1);
+    ck_assert_int_eq(fake_store_session_alive("w1-1"), 0);
+    ck_assert_int_eq(w1.deletes, 1);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_IDLE);
+}
+END_TEST
+
+/* A replay fits whatever a worker may answer (2 * max_body + 64 KiB),
+ * whatever max_body is. */
+START_TEST(test_create_idempotent_limits)
+{
+    ck_assert_uint_ge(h.scratch.max, (size_t)conf.max_body * 2 + 65536);
+    handler_release(&h);
+    conf.max_body = 1024 * 1024;
+    ck_assert_int_eq(handler_init(&h, &conf), 0);
+    ck_assert_uint_ge(h.scratch.max, (size_t)conf.max_body * 2 + 65536);
+}
+END_TEST
+
 START_TEST(test_create_bad_body)
 {
     run("POST", "/sessions", "[1]");
@@ -511,6 +590,9 @@ Suite *handlers_suite(void)
     tcase_add_test(create, test_create_next_worker);
     tcase_add_test(create, test_create_all_failed);
     tcase_add_test(create, test_create_idempotent);
+    tcase_add_test(create, test_create_idempotent_scope);
+    tcase_add_test(create, test_create_idempotent_lost);
+    tcase_add_test(create, test_create_idempotent_limits);
     tcase_add_test(create, test_create_bad_body);
     tcase_add_test(create, test_create_redis_down);
     tcase_add_test(create, test_create_store_not_redis);
