@@ -115,7 +115,8 @@ const char *store_err_name(enum store_err err);
 /* Runs one Redis command that is no script (PING, reads of the schema for
  * listings) with hiredis's format (%s, %b, ...), failures recorded as by
  * every store call.  Returns the reply, which the caller frees with
- * freeReplyObject(), or NULL with STORE_ERR_REDIS. */
+ * freeReplyObject(), or NULL with STORE_ERR_REDIS (no answer, or an error
+ * reply such as NOPERM or LOADING). */
 redisReply *store_commandf(struct store *s, const char *fmt, ...);
 
 /* Fills out (size >= 33) with 32 random hex characters: a token for
