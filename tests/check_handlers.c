@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -25,6 +26,7 @@
 #include "fake_worker.h"
 #include "handler.h"
 #include "jsonx.h"
+#include "log.h"
 #include "prog.h"
 #include "request.h"
 #include "response.h"
@@ -389,6 +391,45 @@ START_TEST(test_create_idempotent_limits)
 }
 END_TEST
 
+static int always_gone(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+/* A claimed worker that cannot be given back (Redis fails the unclaim)
+ * is logged and left creating for the reaper, never marked idle or
+ * dead behind Redis's back. */
+START_TEST(test_create_unclaim_fails)
+{
+    char line[512] = "";
+    FILE *f = tmpfile();
+    int saved = dup(STDERR_FILENO);
+
+    ck_assert_ptr_nonnull(f);
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    fake_store_unclaim_fails(1);
+    prepare("POST", "/sessions", "{}");
+    rq.client_gone = always_gone; /* gone right after the claim */
+    fflush(stderr);
+    dup2(fileno(f), STDERR_FILENO);
+    log_set_level(LOG_LEVEL_WARN);
+    serve();
+    fflush(stderr);
+    log_set_level(LOG_LEVEL_ERROR);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ck_assert_int_eq(w1.posts, 0);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_CREATING);
+    rewind(f);
+    ck_assert_int_eq(fread(line, 1, sizeof(line) - 1, f) > 0, 1);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(line, "worker w1"));
+    ck_assert_ptr_nonnull(strstr(line, "unclaim failed"));
+    ck_assert_ptr_nonnull(strstr(line, "reaper"));
+}
+END_TEST
+
 START_TEST(test_create_bad_body)
 {
     run("POST", "/sessions", "[1]");
@@ -593,6 +634,7 @@ Suite *handlers_suite(void)
     tcase_add_test(create, test_create_idempotent_scope);
     tcase_add_test(create, test_create_idempotent_lost);
     tcase_add_test(create, test_create_idempotent_limits);
+    tcase_add_test(create, test_create_unclaim_fails);
     tcase_add_test(create, test_create_bad_body);
     tcase_add_test(create, test_create_redis_down);
     tcase_add_test(create, test_create_store_not_redis);

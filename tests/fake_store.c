@@ -43,6 +43,7 @@ static long waiting, wait_begins;
 static struct fake_idem idem[FAKE_IDEM_MAX];
 static int redis_down;
 static int idem_lose_next; /* the next GO is taken over at once */
+static int unclaim_fails;  /* store_unclaim fails as if Redis were down */
 static enum store_err fail_with = STORE_OK;
 
 /* ---- the model (callers hold lock) ------------------------------------ */
@@ -157,6 +158,7 @@ void fake_store_reset(void)
     redis_down = 0;
     fail_with = STORE_OK;
     idem_lose_next = 0;
+    unclaim_fails = 0;
     pthread_mutex_unlock(&lock);
 }
 
@@ -302,6 +304,11 @@ int store_unclaim(struct store *r, const char *id)
 
     if (enter(r) < 0)
         return -1;
+    if (unclaim_fails) {
+        r->err = STORE_ERR_REDIS;
+        snprintf(r->errstr, sizeof(r->errstr), "fake store: unclaim fails");
+        return leave(-1);
+    }
     w = find_worker(id);
     if (w == NULL || w->state != WORKER_CREATING)
         return leave(0);
@@ -515,6 +522,13 @@ void fake_store_idem_expire(const char *key)
     d = find_idem(key);
     if (d != NULL)
         memset(d, 0, sizeof(*d));
+    pthread_mutex_unlock(&lock);
+}
+
+void fake_store_unclaim_fails(int on)
+{
+    pthread_mutex_lock(&lock);
+    unclaim_fails = on;
     pthread_mutex_unlock(&lock);
 }
 

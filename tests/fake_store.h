@@ -50,6 +50,9 @@ void fake_store_idem_lose_next(void);
  * the handlers use. */
 const char *fake_store_idem_key(int i);
 
+/* on 1: store_unclaim fails as if Redis were down (the rest works). */
+void fake_store_unclaim_fails(int on);
+
 /* on 1: every store call fails as if Redis were down. */
 void fake_store_redis_down(int on);
 /* Every store call fails with err, a failure that is not Redis's
