@@ -63,11 +63,15 @@
  *                 the spawner's pid, its live worker processes, idle and
  *                 starting ones, consecutive failures, the sizes in force
  *   P:lock:<name>       string  a lock token with PX expiry (reaper passes)
- *   P:idem:<key>        hash    one Idempotency-Key of POST /sessions; PEXPIRE
- *                               the create's longest run while pending, then
- *                               session_ttl once done.  Fields:
+ *   P:idem:<scope>:<key> hash   one Idempotency-Key of POST /sessions; the
+ *                               scope is "t" and the SHA-256 of the bearer
+ *                               token, or "a" and the client's address (no
+ *                               token); PEXPIRE the create's longest run
+ *                               while pending, then session_ttl once done.
+ *                               Fields:
  *       fp        fingerprint of the request body
  *       state     pending | done
+ *       owner     random token of the request creating (pending only)
  *       status    HTTP status of the stored answer (done only)
  *       body      the stored answer (done only)
  */

@@ -115,7 +115,8 @@ const char *store_err_name(enum store_err err);
 /* Runs one Redis command that is no script (PING, reads of the schema for
  * listings) with hiredis's format (%s, %b, ...), failures recorded as by
  * every store call.  Returns the reply, which the caller frees with
- * freeReplyObject(), or NULL with STORE_ERR_REDIS. */
+ * freeReplyObject(), or NULL with STORE_ERR_REDIS (no answer, or an error
+ * reply such as NOPERM or LOADING). */
 redisReply *store_commandf(struct store *s, const char *fmt, ...);
 
 /* Fills out (size >= 33) with 32 random hex characters: a token for
@@ -304,25 +305,31 @@ int store_wait_end(struct store *s, const char *token);
 long store_waiting(struct store *s);
 
 /* Idempotent creates: P:idem:<key> remembers the body's fingerprint and,
- * once the create finished, its status and body.
+ * once the create finished, its status and body.  key is the caller's
+ * (already scoped to a client); owner is a random token of one request.
  * store_idem_begin returns STORE_IDEM_GO (the caller creates; the record
- * is pending for pending_ms), STORE_IDEM_PENDING (another request with
- * this key is creating), STORE_IDEM_CONFLICT (the key was used with
- * another body) or STORE_IDEM_DONE (*status and body hold the stored
- * answer), or -1. */
+ * is pending, owned by owner, for pending_ms), STORE_IDEM_PENDING
+ * (another request with this key is creating), STORE_IDEM_CONFLICT (the
+ * key was used with another body) or STORE_IDEM_DONE (*status and body
+ * hold the stored answer; -1 with STORE_ERR_TOO_BIG when it does not fit
+ * in body), or -1. */
 #define STORE_IDEM_GO 1
 #define STORE_IDEM_PENDING 2
 #define STORE_IDEM_CONFLICT 3
 #define STORE_IDEM_DONE 4
 int store_idem_begin(struct store *s, const char *key, const char *fp,
-                     long pending_ms, struct buf *body, long *status);
-/* Stores the answer of a finished create for ttl_ms.  Returns 1, 0 when
- * the record is gone or not ours, -1. */
+                     const char *owner, long pending_ms, struct buf *body,
+                     long *status);
+/* Stores the answer of owner's finished create for ttl_ms, when the
+ * record is still owner's pending one or is gone.  Returns 1, 0 when
+ * another request owns the key (owner's mark expired and was taken, and
+ * owner's session must not be handed out), -1. */
 int store_idem_finish(struct store *s, const char *key, const char *fp,
-                      long status, const char *body, size_t len, long ttl_ms);
-/* Forgets a pending record after a create failed, so a retry may try
- * again.  Returns 1, 0, -1. */
-int store_idem_abort(struct store *s, const char *key, const char *fp);
+                      const char *owner, long status, const char *body,
+                      size_t len, long ttl_ms);
+/* Forgets owner's pending record after its create failed, so a retry may
+ * try again.  Returns 1, 0 (not owner's), -1. */
+int store_idem_abort(struct store *s, const char *key, const char *owner);
 
 /* ---- listings, counters, locks, the spawner's pool (store_ops.c) ----- */
 

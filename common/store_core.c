@@ -81,8 +81,15 @@ redisReply *store_commandf(struct store *s, const char *fmt, ...)
     va_start(ap, fmt);
     reply = rconn_vcommandf(&s->redis, fmt, ap);
     va_end(ap);
-    if (reply == NULL)
+    if (reply == NULL) {
         store_fail(s, STORE_ERR_REDIS, "%s", s->redis.errstr);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        /* NOPERM, LOADING, MISCONF...: Redis refuses; no partial answer
+         * may be built on it. */
+        store_fail(s, STORE_ERR_REDIS, "redis: %.200s", reply->str);
+        freeReplyObject(reply);
+        reply = NULL;
+    }
     return reply;
 }
 
@@ -142,8 +149,15 @@ redisReply *store_run(struct store *s, const struct store_script_def *script,
     }
     reply = rconn_evalv(&s->redis, (int)script->id, script->src, argc + 1, args,
                         arglens);
-    if (reply == NULL)
+    if (reply == NULL) {
         store_fail(s, STORE_ERR_REDIS, "%s", s->redis.errstr);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        /* NOPERM, LOADING, MISCONF...: Redis refuses; no partial answer
+         * may be built on it. */
+        store_fail(s, STORE_ERR_REDIS, "redis: %.200s", reply->str);
+        freeReplyObject(reply);
+        reply = NULL;
+    }
     return reply;
 }
 

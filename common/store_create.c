@@ -6,8 +6,11 @@
  * Invariants: a waiter token lives in P:waiters at most until its
  * deadline (every read prunes older ones), so a create that died without
  * store_wait_end() stops counting; an idempotency record is answered only
- * to a request with the same body fingerprint, and only its creator
- * (same fingerprint, still pending) may finish or abort it.
+ * to a request with the same body fingerprint; only its owner (the
+ * random token of the request that made it pending) may finish or abort
+ * it, and a finish stores an answer only while the key is its own or
+ * free, so one key never keeps two sessions' answers: a create whose
+ * pending mark expired and was taken by another request learns it lost.
  */
 #include "config.h"
 
@@ -31,14 +34,15 @@ static const struct store_script_def waiting_script = {
     LUA_HEAD "redis.call('ZREMRANGEBYSCORE', waiters_key(), '-inf', now)\n"
              "return redis.call('ZCARD', waiters_key())\n"};
 
-/* ARGV: P key fingerprint pending_ms -> {'go'} | {'pending'} |
+/* ARGV: P key fingerprint pending_ms owner -> {'go'} | {'pending'} |
  * {'conflict'} | {'done', status, body} */
 static const struct store_script_def idem_begin_script = {
     SCRIPT_IDEM_BEGIN, LUA_HEAD
     "local k = idem_key(ARGV[2])\n"
     "local h = redis.call('HMGET', k, 'fp', 'state', 'status', 'body')\n"
     "if not h[1] then\n"
-    "  redis.call('HSET', k, 'fp', ARGV[3], 'state', 'pending')\n"
+    "  redis.call('HSET', k, 'fp', ARGV[3], 'state', 'pending',\n"
+    "    'owner', ARGV[5])\n"
     "  redis.call('PEXPIRE', k, tonumber(ARGV[4]))\n"
     "  return {'go'}\n"
     "end\n"
@@ -46,22 +50,28 @@ static const struct store_script_def idem_begin_script = {
     "if h[2] == 'done' then return {'done', h[3], h[4]} end\n"
     "return {'pending'}\n"};
 
-/* ARGV: P key fingerprint status body ttl_ms -> 1 | 0 */
+/* ARGV: P key fingerprint owner status body ttl_ms -> 1 | 0 (another
+ * request owns the key: its pending mark expired and was taken, or it
+ * finished) */
 static const struct store_script_def idem_finish_script = {
     SCRIPT_IDEM_FINISH,
     LUA_HEAD "local k = idem_key(ARGV[2])\n"
-             "if redis.call('HGET', k, 'fp') ~= ARGV[3] then return 0 end\n"
-             "redis.call('HSET', k, 'state', 'done', 'status', ARGV[4],\n"
-             "  'body', ARGV[5])\n"
-             "redis.call('PEXPIRE', k, tonumber(ARGV[6]))\n"
+             "local h = redis.call('HMGET', k, 'state', 'owner')\n"
+             "if h[1] and not (h[1] == 'pending' and h[2] == ARGV[4]) then\n"
+             "  return 0\n"
+             "end\n"
+             "redis.call('DEL', k)\n"
+             "redis.call('HSET', k, 'fp', ARGV[3], 'state', 'done',\n"
+             "  'status', ARGV[5], 'body', ARGV[6])\n"
+             "redis.call('PEXPIRE', k, tonumber(ARGV[7]))\n"
              "return 1\n"};
 
-/* ARGV: P key fingerprint -> 1 | 0 */
+/* ARGV: P key owner -> 1 | 0 */
 static const struct store_script_def idem_abort_script = {
     SCRIPT_IDEM_ABORT,
     LUA_HEAD "local k = idem_key(ARGV[2])\n"
-             "local h = redis.call('HMGET', k, 'fp', 'state')\n"
-             "if h[1] == ARGV[3] and h[2] == 'pending' then\n"
+             "local h = redis.call('HMGET', k, 'state', 'owner')\n"
+             "if h[1] == 'pending' and h[2] == ARGV[3] then\n"
              "  return redis.call('DEL', k)\n"
              "end\n"
              "return 0\n"};
@@ -96,16 +106,17 @@ long store_waiting(struct store *s)
 }
 
 int store_idem_begin(struct store *s, const char *key, const char *fp,
-                     long pending_ms, struct buf *body, long *status)
+                     const char *owner, long pending_ms, struct buf *body,
+                     long *status)
 {
     char sms[24];
-    const char *argv[] = {key, fp, sms};
+    const char *argv[] = {key, fp, sms, owner};
     const redisReply *verdict, *stored;
     redisReply *reply;
     int rc = -1;
 
     snprintf(sms, sizeof(sms), "%ld", pending_ms);
-    reply = store_run(s, &idem_begin_script, 3, argv, NULL);
+    reply = store_run(s, &idem_begin_script, 4, argv, NULL);
     if (reply == NULL)
         return -1;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
@@ -138,24 +149,25 @@ out:
 }
 
 int store_idem_finish(struct store *s, const char *key, const char *fp,
-                      long status, const char *body, size_t len, long ttl_ms)
+                      const char *owner, long status, const char *body,
+                      size_t len, long ttl_ms)
 {
     char sstatus[24], sttl[24];
-    const char *argv[] = {key, fp, sstatus, body, sttl};
-    size_t lens[5];
+    const char *argv[] = {key, fp, owner, sstatus, body, sttl};
+    size_t lens[6];
     int i;
 
     snprintf(sstatus, sizeof(sstatus), "%ld", status);
     snprintf(sttl, sizeof(sttl), "%ld", ttl_ms);
-    for (i = 0; i < 5; i++)
-        lens[i] = i == 3 ? len : strlen(argv[i]);
+    for (i = 0; i < 6; i++)
+        lens[i] = i == 4 ? len : strlen(argv[i]);
     return (int)store_reply_int(
-        s, store_run(s, &idem_finish_script, 5, argv, lens));
+        s, store_run(s, &idem_finish_script, 6, argv, lens));
 }
 
-int store_idem_abort(struct store *s, const char *key, const char *fp)
+int store_idem_abort(struct store *s, const char *key, const char *owner)
 {
-    const char *argv[] = {key, fp};
+    const char *argv[] = {key, owner};
 
     return (int)store_run_int(s, &idem_abort_script, 2, argv);
 }

@@ -1,7 +1,8 @@
 /*
  * admin.c - what operators read: /health, /status, /workers, /metrics and
  * the session list.  Everything comes from Redis, so any handler process
- * on any node gives the same answer.
+ * on any node gives the same answer; when Redis fails on any part the
+ * answer is 503 redis_unavailable, never a 200 with parts missing.
  */
 #include "config.h"
 
@@ -51,7 +52,9 @@ void handle_health(struct handler *h, struct request *rq,
 }
 
 /* Pool states of every node that runs a spawner: a JSON object
- * node -> {"state", "reason"}; *degraded is set when any is degraded. */
+ * node -> {"state", "reason"} the caller puts; *degraded is set when any
+ * is degraded.  NULL when Redis failed on any step (h->store says why):
+ * a partial list is never passed off as the whole. */
 static struct json_object *pool_states(struct handler *h, int *degraded)
 {
     struct json_object *nodes = json_object_new_object();
@@ -73,7 +76,7 @@ static struct json_object *pool_states(struct handler *h, int *degraded)
             reply->elements != 2) {
             if (reply != NULL)
                 freeReplyObject(reply);
-            break;
+            goto fail;
         }
         snprintf(cursor, sizeof(cursor), "%s", reply->element[0]->str);
         for (i = 0; i < reply->element[1]->elements; i++) {
@@ -82,8 +85,10 @@ static struct json_object *pool_states(struct handler *h, int *degraded)
                 store_commandf(&h->store, "HMGET %s state reason", key);
             struct json_object *o;
 
-            if (st == NULL)
-                continue;
+            if (st == NULL) {
+                freeReplyObject(reply);
+                goto fail;
+            }
             o = json_object_new_object();
             if (st->type == REDIS_REPLY_ARRAY && st->elements == 2) {
                 const redisReply *s0 = st->element[0], *s1 = st->element[1];
@@ -106,6 +111,9 @@ static struct json_object *pool_states(struct handler *h, int *degraded)
         freeReplyObject(reply);
     } while (strcmp(cursor, "0") != 0 && ++rounds < 100);
     return nodes;
+fail:
+    json_object_put(nodes);
+    return NULL;
 }
 
 static long sessions_count(struct handler *h)
@@ -131,7 +139,7 @@ void handle_status(struct handler *h, struct request *rq,
 {
     const struct conf *c = h->conf;
     long by_state[WORKER_STATE_COUNT], waiting, sessions, alive, capacity;
-    struct json_object *o, *workers, *limits;
+    struct json_object *o, *workers, *limits, *nodes;
     int degraded = 0, i;
 
     (void)rq;
@@ -141,8 +149,11 @@ void handle_status(struct handler *h, struct request *rq,
         return;
     }
     waiting = store_waiting(&h->store);
-    sessions = sessions_count(h);
-    if (waiting < 0 || sessions < 0) {
+    sessions = waiting < 0 ? -1 : sessions_count(h);
+    nodes = sessions < 0 ? NULL : pool_states(h, &degraded);
+    if (nodes == NULL) {
+        /* Every part or none: a 200 with a part missing would read as
+         * "no nodes", "no sessions". */
         reply_redis_failed(h, r, "status");
         return;
     }
@@ -166,7 +177,7 @@ void handle_status(struct handler *h, struct request *rq,
     json_object_object_add(o, "waiting_creates",
                            json_object_new_int64(waiting));
     json_object_object_add(o, "capacity", json_object_new_int64(capacity));
-    json_object_object_add(o, "nodes", pool_states(h, &degraded));
+    json_object_object_add(o, "nodes", nodes);
     json_object_object_add(o, "degraded", json_object_new_boolean(degraded));
     limits = json_object_new_object();
     json_object_object_add(limits, "max_body",
@@ -307,6 +318,10 @@ void handle_metrics(struct handler *h, struct request *rq,
         return;
     }
     nodes = pool_states(h, &s);
+    if (nodes == NULL) {
+        reply_redis_failed(h, r, "metrics");
+        return;
+    }
     json_object_put(nodes);
     g.degraded = s;
     if (key_build(key, sizeof(key), KEY_STATS, c->key_prefix, NULL) < 0 ||

@@ -246,6 +246,19 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
     return 1;
 }
 
+/* Gives claimed worker w back (creating -> idle).  When that fails (Redis
+ * is down) the failure is logged and the worker left creating: the
+ * reaper takes a worker creating for longer than the longest create
+ * (creating-stuck), probes it and returns it, so nothing is lost and this
+ * thread does not retry against a failing Redis. */
+static void worker_unclaim(struct handler *h, const struct worker_addr *w)
+{
+    if (store_unclaim(&h->store, w->id) < 0)
+        log_warnx("worker %s (%s:%d): unclaim failed (%s); left creating "
+                  "for the reaper",
+                  w->id, w->host, w->port, store_strerror(&h->store));
+}
+
 /* A claimed worker whose create lost (or was abandoned) and whose POST
  * has ended: leave it clean and idle, or declared dead. */
 static void call_clean(struct handler *h, struct call *k)
@@ -267,9 +280,8 @@ static void call_clean(struct handler *h, struct call *k)
     }
     /* Its session was never bound: end it on the worker, and give the
      * worker back only once it says it is free. */
-    if (worker_clean(h, &k->w, sid) == 1 &&
-        store_unclaim(&h->store, k->w.id) < 0)
-        log_warnx("worker %s: unclaim: %s", k->w.id, store_strerror(&h->store));
+    if (worker_clean(h, &k->w, sid) == 1)
+        worker_unclaim(h, &k->w);
 }
 
 /* The client left before its answer: end the session it would never learn
@@ -363,7 +375,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
             }
             if (cr == CLAIM_GONE || request_client_gone(rq)) {
                 if (cr == CLAIM_OK)
-                    store_unclaim(&h->store, w.id);
+                    worker_unclaim(h, &w);
                 metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
                 log_debug("create abandoned by the client");
                 reply_client_gone(r);

@@ -30,7 +30,9 @@ int handler_init(struct handler *h, const struct conf *conf)
         log_warnx("curl_multi_init failed");
         return -1;
     }
-    buf_init(&h->scratch, 256 * 1024);
+    /* The stored answer of an idempotent create is at most what a worker
+     * may answer, so a replay always fits. */
+    buf_init(&h->scratch, max);
     return 0;
 }
 

@@ -27,7 +27,8 @@ struct handler {
     struct whttp race[CREATE_RACE_MAX - 1]; /* more workers of a create */
     CURLM *multi;           /* runs a create's POSTs side by side */
     struct metrics metrics; /* counted since the last flush */
-    struct buf scratch;     /* packing metrics, idempotent answers */
+    struct buf scratch;     /* packing metrics, idempotent answers; as
+                             * large as a worker's answer may be */
 };
 
 /* Returns 0, or -1 (logged) when the HTTP client cannot be made; release

@@ -216,3 +216,12 @@ void reply_unauthorized(struct response *r)
     response_error(r, API_ERR_UNAUTHORIZED, "missing or wrong bearer token");
     response_header(r, "WWW-Authenticate", "Bearer");
 }
+
+void reply_operator_forbidden(struct response *r)
+{
+    response_error(r, API_ERR_FORBIDDEN,
+                   "operator routes answer only to loopback clients while "
+                   "admin_token is not set; set admin_token in "
+                   "steel-orchestrator.conf and send it as a bearer token "
+                   "to use them from other hosts");
+}

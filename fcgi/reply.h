@@ -67,4 +67,8 @@ void reply_method_not_allowed(struct response *r, const char *method,
 /* 401 unauthorized with WWW-Authenticate: Bearer. */
 void reply_unauthorized(struct response *r);
 
+/* 403 forbidden for an operator route asked from another host while no
+ * admin_token is set; the message says how to open it. */
+void reply_operator_forbidden(struct response *r);
+
 #endif

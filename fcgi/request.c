@@ -3,8 +3,10 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "request.h"
 #include "response.h"
@@ -109,6 +111,35 @@ int request_query_long(const struct request *rq, const char *name, long min,
         }
         q += len + (amp ? 1 : 0);
     }
+    return 0;
+}
+
+const char *request_bearer_token(const struct request *rq)
+{
+    const char *p = rq->authorization;
+
+    if (rq->auth_too_long || strncasecmp(p, "Bearer", 6) != 0 ||
+        (p[6] != ' ' && p[6] != '\t'))
+        return NULL;
+    p += 6;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+int addr_is_loopback(const char *addr)
+{
+    static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0,    0,
+                                               0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char v6lo[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                           0, 0, 0, 0, 0, 0, 0, 1};
+    unsigned char a[16];
+
+    if (inet_pton(AF_INET, addr, a) == 1)
+        return a[0] == 127;
+    if (inet_pton(AF_INET6, addr, a) == 1)
+        return memcmp(a, v6lo, 16) == 0 ||
+               (memcmp(a, v4mapped, 12) == 0 && a[12] == 127);
     return 0;
 }
 

@@ -64,6 +64,16 @@ void request_set_params(struct request *rq,
 int request_query_long(const struct request *rq, const char *name, long min,
                        long max, long def, long *out);
 
+/* The token of rq's "Authorization: Bearer <token>" (the scheme in any
+ * case, RFC 7235; spaces or tabs after it), pointing into rq, or NULL
+ * when there is none or the header did not fit. */
+const char *request_bearer_token(const struct request *rq);
+
+/* 1 when addr (a REMOTE_ADDR as lighttpd sets it) is a loopback address:
+ * 127.0.0.0/8, ::1, or ::ffff:127.0.0.0/104.  0 for anything else, an
+ * empty or unparsable value included. */
+int addr_is_loopback(const char *addr);
+
 /* 1 when the client of rq has gone away (rq->client_gone says so), 0 when
  * it is still there or nobody can tell. */
 int request_client_gone(const struct request *rq);

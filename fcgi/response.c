@@ -18,6 +18,7 @@ static const struct {
     [API_ERR_NOT_AN_OBJECT] = {"not_an_object", 400},
     [API_ERR_INVALID_SESSION_ID] = {"invalid_session_id", 400},
     [API_ERR_UNAUTHORIZED] = {"unauthorized", 401},
+    [API_ERR_FORBIDDEN] = {"forbidden", 403},
     [API_ERR_NOT_FOUND] = {"not_found", 404},
     [API_ERR_SESSION_NOT_FOUND] = {"session_not_found", 404},
     [API_ERR_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405},

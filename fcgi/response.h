@@ -17,6 +17,7 @@ enum api_error {
     API_ERR_NOT_AN_OBJECT,    /* 400 */
     API_ERR_INVALID_SESSION_ID, /* 400 */
     API_ERR_UNAUTHORIZED,     /* 401 */
+    API_ERR_FORBIDDEN,        /* 403: operator route, not from loopback */
     API_ERR_NOT_FOUND,        /* 404: no such route */
     API_ERR_SESSION_NOT_FOUND, /* 404 */
     API_ERR_METHOD_NOT_ALLOWED, /* 405 */

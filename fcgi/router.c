@@ -11,16 +11,26 @@
  * response; nothing below calls back into this file.  A request that
  * matches no route, or lacks its token, is answered here (reply.c shapes
  * the answer).
+ *
+ * Access, decided before any route or method error so that a client
+ * without a token learns nothing of the routes:
+ *   ROUTE_OPEN   /health: anyone (load balancers).
+ *   ROUTE_API    the session API and /status: api_token when it is set.
+ *   ROUTE_ADMIN  the operator routes (the session list, /workers,
+ *                /metrics): admin_token when it is set; with none, only
+ *                a loopback client (REMOTE_ADDR 127.0.0.0/8 or ::1, and
+ *                api_token when set) -- Redis's protected mode.  Others
+ *                get 403 forbidden saying to set admin_token.
  */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "admin.h"
 #include "handler.h"
+#include "log.h"
 #include "reply.h"
 #include "request.h"
 #include "response.h"
@@ -32,7 +42,8 @@
 enum route_access {
     ROUTE_OPEN,  /* anyone */
     ROUTE_API,   /* bearer api_token, when one is set */
-    ROUTE_ADMIN, /* bearer admin_token, or api_token when there is none */
+    ROUTE_ADMIN, /* bearer admin_token; with none, loopback clients only
+                  * (and api_token when set) */
 };
 
 struct route {
@@ -47,7 +58,7 @@ struct route {
 static const struct route routes[ROUTE_COUNT] = {
     {"POST", "/sessions", ROUTE_SESSIONS_CREATE, ROUTE_API,
      handle_session_create},
-    {"GET", "/sessions", ROUTE_SESSIONS_LIST, ROUTE_API, handle_session_list},
+    {"GET", "/sessions", ROUTE_SESSIONS_LIST, ROUTE_ADMIN, handle_session_list},
     {"GET", "/sessions/:id", ROUTE_SESSION_GET, ROUTE_API, handle_session_get},
     {"DELETE", "/sessions/:id", ROUTE_SESSION_DELETE, ROUTE_API,
      handle_session_delete},
@@ -148,22 +159,6 @@ int token_equal(const char *presented, const char *want)
     return diff == 0;
 }
 
-/* Returns 1 when rq may call a route of access. */
-/* The token of rq's "Authorization: Bearer <token>" (the scheme in any
- * case, RFC 7235), or NULL when there is none or it did not fit. */
-static const char *bearer_token(const struct request *rq)
-{
-    const char *p = rq->authorization;
-
-    if (rq->auth_too_long || strncasecmp(p, "Bearer", 6) != 0 ||
-        (p[6] != ' ' && p[6] != '\t'))
-        return NULL;
-    p += 6;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    return p;
-}
-
 /* 1 when rq carries want (any token passes when want is empty). */
 static int token_ok(const struct request *rq, const char *want)
 {
@@ -171,21 +166,21 @@ static int token_ok(const struct request *rq, const char *want)
 
     if (want[0] == '\0')
         return 1;
-    token = bearer_token(rq);
+    token = request_bearer_token(rq);
     return token != NULL && token_equal(token, want);
 }
 
-/* 1 when rq may use a route of class access. */
-static int router_allowed(const struct handler *h, const struct request *rq,
-                          enum route_access access)
+enum router_access router_access(const struct conf *c, const struct request *rq,
+                                 int admin)
 {
-    const struct conf *c = h->conf;
-
-    if (access == ROUTE_OPEN)
-        return 1;
-    if (access == ROUTE_ADMIN && c->admin_token[0] != '\0')
-        return token_ok(rq, c->admin_token);
-    return token_ok(rq, c->api_token);
+    if (admin && c->admin_token[0] != '\0')
+        return token_ok(rq, c->admin_token) ? ROUTER_ALLOW
+                                            : ROUTER_UNAUTHORIZED;
+    if (!token_ok(rq, c->api_token))
+        return ROUTER_UNAUTHORIZED;
+    if (admin && !addr_is_loopback(rq->remote_addr))
+        return ROUTER_FORBIDDEN;
+    return ROUTER_ALLOW;
 }
 
 /* 1 when rq may learn what routes exist: the API is open (no api_token),
@@ -233,9 +228,21 @@ static enum route_id router_dispatch(struct handler *h, struct request *rq,
     case ROUTE_OK:
         break;
     }
-    if (!router_allowed(h, rq, rt->access)) {
-        reply_unauthorized(r);
-        return m.id;
+    if (rt->access != ROUTE_OPEN) {
+        switch (router_access(h->conf, rq, rt->access == ROUTE_ADMIN)) {
+        case ROUTER_ALLOW:
+            break;
+        case ROUTER_UNAUTHORIZED:
+            reply_unauthorized(r);
+            return m.id;
+        case ROUTER_FORBIDDEN:
+            log_debug("%s %s from %s: operator route, not loopback and no "
+                      "admin_token set",
+                      rq->method, route_name(m.id),
+                      rq->remote_addr[0] ? rq->remote_addr : "(unknown)");
+            reply_operator_forbidden(r);
+            return m.id;
+        }
     }
     rt->handle(h, rq, &m, r);
     if (r->status == 0)

@@ -9,6 +9,7 @@
 
 #include "route.h"
 
+struct conf;
 struct handler;
 struct request;
 struct response;
@@ -30,6 +31,19 @@ enum route_result route_find(const char *method, const char *uri,
  * Returns the route that ran (ROUTE_COUNT for none). */
 enum route_id router_serve(struct handler *h, struct request *rq,
                            struct response *r);
+
+/* Who may call a route that is not open (router.c says which are). */
+enum router_access {
+    ROUTER_ALLOW = 0,
+    ROUTER_UNAUTHORIZED, /* 401: the token is missing or wrong */
+    ROUTER_FORBIDDEN,    /* 403: an operator route, no admin_token set, and
+                          * the client is not on loopback */
+};
+
+/* The access decision for rq on an API route (admin 0) or an operator
+ * route (admin 1) under configuration c.  Pure: no I/O, for the tests. */
+enum router_access router_access(const struct conf *c, const struct request *rq,
+                                 int admin);
 
 /* Constant-time comparison of a presented bearer token with want; 1 when
  * they are equal.  Exposed for the tests. */

@@ -28,6 +28,7 @@
 #include "response.h"
 #include "route.h"
 #include "sessions.h"
+#include "sha256.h"
 #include "store.h"
 #include "util.h"
 
@@ -60,36 +61,83 @@ static void body_fingerprint(const struct buf *b, char *out, size_t size)
     snprintf(out, size, "%016llx-%zu", (unsigned long long)hash, b->len);
 }
 
+/* The Redis name of rq's Idempotency-Key: the key within its client's
+ * scope, "t<sha256 of the bearer token>:<key>" when the request carries
+ * a token (the token itself is never stored), else "a<address>:<key>",
+ * so one client's key never answers another client.  Clients that share
+ * a token share its keys. */
+static void idempotency_scoped_key(const struct request *rq, char *out,
+                                   size_t size)
+{
+    const char *token = request_bearer_token(rq);
+    char hex[SHA256_HEX_LEN + 1];
+
+    if (token != NULL && token[0] != '\0') {
+        sha256_hex(token, strlen(token), hex, sizeof(hex));
+        snprintf(out, size, "t%s:%s", hex, rq->idempotency_key);
+    } else {
+        snprintf(out, size, "a%s:%s", rq->remote_addr, rq->idempotency_key);
+    }
+}
+
+/* Ends the session of the create answer in r, which may not be handed
+ * out (another request owns its Idempotency-Key), and gives its worker
+ * back as a DELETE would. */
+static void session_discard(struct handler *h, const struct response *r)
+{
+    char sid[SESSION_ID_MAX + 1];
+    struct worker_addr w;
+    const char *why = NULL;
+
+    if (jsonx_worker_session(r->body.data, r->body.len, sid, sizeof(sid),
+                             &why) < 0) {
+        log_warnx("idempotency: a lost create's answer has no id (%s)", why);
+        return;
+    }
+    if (store_end(&h->store, sid, &w) == 1 && cleanup_push(&w, sid) < 0)
+        worker_release(h, &w, sid);
+}
+
 /* POST /sessions with an Idempotency-Key: the first request with a key
- * creates; repeats within session_ttl get the stored answer; a repeat
- * while the first is still running waits for it, but no longer than any
- * create may take (create_wait + worker_timeout_ms from its arrival):
- * then 409.  The pending mark outlives the first create's own deadline
- * by a margin. */
+ * (in its client's scope) creates; repeats within session_ttl get the
+ * stored answer; a repeat while the first is still running waits for
+ * it, but no longer than any create may take (create_wait +
+ * worker_timeout_ms from its arrival): then 409.  The pending mark
+ * outlives the first create's own deadline by a margin; should it expire
+ * anyway (a stopped or very slow handler) and a repeat take the key,
+ * whichever finishes second learns it from store_idem_finish, ends its
+ * own session and answers 409, so one key never yields two sessions.  The
+ * answer is written only after that verdict, so a hedged create's client
+ * also waits for its losers' clean-up (bounded by worker_timeout_ms). */
 static void create_idempotent(struct handler *h, struct request *rq,
                               struct response *r)
 {
     const struct conf *c = h->conf;
-    const char *key = rq->idempotency_key;
     long budget_ms = c->create_wait * 1000 + c->worker_timeout_ms;
     long pending_ms = budget_ms + 5000;
     int64_t deadline =
         (rq->arrived_ms > 0 ? rq->arrived_ms : now_mono_ms()) + budget_ms;
-    char fp[48];
+    char key[REQUEST_FIELD_MAX + SHA256_HEX_LEN + 72], fp[48], owner[33];
+    int (*early)(void *, struct response *);
     long status = 0;
-    int rc;
+    int rc, created;
 
+    idempotency_scoped_key(rq, key, sizeof(key));
     body_fingerprint(&rq->body, fp, sizeof(fp));
+    if (random_hex(owner, sizeof(owner)) < 0) {
+        response_error(r, API_ERR_INTERNAL, "no random token for the key");
+        return;
+    }
     for (;;) {
-        rc = store_idem_begin(&h->store, key, fp, pending_ms, &h->scratch,
-                              &status);
+        rc = store_idem_begin(&h->store, key, fp, owner, pending_ms,
+                              &h->scratch, &status);
         if (rc < 0) {
             reply_redis_failed(h, r, "idempotency");
             return;
         }
         if (rc == STORE_IDEM_DONE) {
-            response_set(r, (int)status, "application/json",
-                         h->scratch.data, h->scratch.len);
+            response_set(r, (int)status, "application/json", h->scratch.data,
+                         h->scratch.len);
             response_header(r, "Idempotent-Replayed", "true");
             return;
         }
@@ -108,12 +156,26 @@ static void create_idempotent(struct handler *h, struct request *rq,
         }
         sleep_ms(IDEM_POLL_MS);
     }
-    if (create_session(h, rq, r)) {
-        if (store_idem_finish(&h->store, key, fp, r->status, r->body.data,
-                              r->body.len, c->session_ttl * 1000) < 0)
-            log_warnx("idempotency finish: %s", store_strerror(&h->store));
-    } else if (store_idem_abort(&h->store, key, fp) < 0) {
-        log_warnx("idempotency abort: %s", store_strerror(&h->store));
+    /* The answer goes out only once it is stored (or known lost): no
+     * early reply before the losers of a hedged create are cleaned. */
+    early = rq->reply_early;
+    rq->reply_early = NULL;
+    created = create_session(h, rq, r);
+    rq->reply_early = early;
+    if (!created) {
+        if (store_idem_abort(&h->store, key, owner) < 0)
+            log_warnx("idempotency abort: %s", store_strerror(&h->store));
+        return;
+    }
+    rc = store_idem_finish(&h->store, key, fp, owner, r->status, r->body.data,
+                           r->body.len, c->session_ttl * 1000);
+    if (rc < 0) {
+        log_warnx("idempotency finish: %s", store_strerror(&h->store));
+    } else if (rc == 0) {
+        log_warnx("idempotency: the pending mark of a create expired and "
+                  "another request took its key; its session is ended");
+        session_discard(h, r);
+        reply_idempotency_in_progress(r);
     }
 }
 

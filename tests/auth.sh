@@ -54,6 +54,8 @@ check_eq "GET /metrics with the API token -> 401" 401 "$(req GET /metrics s3cret
 check_eq "GET /metrics with the admin token" 200 "$(req GET /metrics s3cret-admin)"
 check_eq "GET /workers with the admin token" 200 "$(req GET /workers s3cret-admin)"
 check_eq "GET /workers without a token -> 401" 401 "$(req GET /workers)"
+check_eq "GET /sessions (the list) with the API token -> 401" 401 "$(req GET /sessions s3cret-api)"
+check_eq "GET /sessions (the list) with the admin token" 200 "$(req GET /sessions s3cret-admin)"
 check_eq "DELETE with the token -> 204" 204 "$(req DELETE "/sessions/$sid" s3cret-api)"
 
 "$top_builddir/tester/steel-tester" --url "$U" --ttl 3 --only core \

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -25,6 +26,7 @@
 #include "fake_worker.h"
 #include "handler.h"
 #include "jsonx.h"
+#include "log.h"
 #include "prog.h"
 #include "request.h"
 #include "response.h"
@@ -37,8 +39,8 @@ static struct conf conf;
 static struct handler h;
 static struct request rq;
 static struct response r;
-static struct fake_worker w1, w2; /* ids "w1" and "w2" in the store */
-static int early_status;          /* what reply_early sent; 0: not called */
+static struct fake_worker w1, w2, w3; /* ids "w1"... in the store */
+static int early_status;              /* what reply_early sent; 0: not called */
 static int64_t started_ms, early_ms;
 
 static int record_early(void *arg, struct response *resp)
@@ -69,6 +71,7 @@ static void setup(void)
     response_init(&r, (size_t)conf.max_body * 2 + 65536);
     memset(&w1, 0, sizeof(w1));
     memset(&w2, 0, sizeof(w2));
+    memset(&w3, 0, sizeof(w3));
     early_status = 0;
 }
 
@@ -76,6 +79,7 @@ static void teardown(void)
 {
     fake_worker_stop(&w1);
     fake_worker_stop(&w2);
+    fake_worker_stop(&w3);
     response_release(&r);
     request_release(&rq);
     handler_release(&h);
@@ -310,6 +314,122 @@ START_TEST(test_create_idempotent)
 }
 END_TEST
 
+/* Keys are per client: the same key and body from another token or
+ * another address is another create; the record names a hash of the
+ * token, never the token. */
+START_TEST(test_create_idempotent_scope)
+{
+    char a[512], b[512];
+    int i;
+
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    worker(&w2, "w2", WORKER_IDLE, NULL);
+    prepare("POST", "/sessions", "{}");
+    snprintf(rq.idempotency_key, sizeof(rq.idempotency_key), "k1");
+    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer tok-A");
+    serve();
+    ck_assert_int_eq(r.status, 201);
+    snprintf(a, sizeof(a), "%s", r.body.data);
+    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer tok-B");
+    serve();
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_ptr_null(header("Idempotent-Replayed"));
+    snprintf(b, sizeof(b), "%s", r.body.data);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(w1.posts + w2.posts, 2);
+    /* No token: the client's address scopes it. */
+    rq.authorization[0] = '\0';
+    snprintf(rq.remote_addr, sizeof(rq.remote_addr), "192.0.2.1");
+    worker(&w3, "w3", WORKER_IDLE, NULL);
+    serve();
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_ptr_null(header("Idempotent-Replayed"));
+    snprintf(rq.remote_addr, sizeof(rq.remote_addr), "192.0.2.2");
+    serve();
+    ck_assert_int_eq(r.status, 503); /* would create: no worker left */
+    /* The first client still gets its own answer back. */
+    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer tok-A");
+    serve();
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(header("Idempotent-Replayed"), "true");
+    ck_assert_str_eq(r.body.data, a);
+    for (i = 0; fake_store_idem_key(i)[0] != '\0'; i++)
+        ck_assert_ptr_null(strstr(fake_store_idem_key(i), "tok-"));
+    ck_assert_int_eq(i, 3);
+}
+END_TEST
+
+/* A create whose key was taken meanwhile (its pending mark expired and a
+ * repeat took it) ends its own session and answers 409: one key, one
+ * session. */
+START_TEST(test_create_idempotent_lost)
+{
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    fake_store_idem_lose_next();
+    prepare("POST", "/sessions", "{}");
+    snprintf(rq.idempotency_key, sizeof(rq.idempotency_key), "k1");
+    serve();
+    ck_assert_int_eq(r.status, 409);
+    ck_assert_str_eq(error_code(), "idempotency_in_progress");
+    ck_assert_int_eq(early_status, 0); /* no session went out first */
+    ck_assert_int_eq(w1.posts, 1);
+    ck_assert_int_eq(fake_store_session_alive("w1-1"), 0);
+    ck_assert_int_eq(w1.deletes, 1);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_IDLE);
+}
+END_TEST
+
+/* A replay fits whatever a worker may answer (2 * max_body + 64 KiB),
+ * whatever max_body is. */
+START_TEST(test_create_idempotent_limits)
+{
+    ck_assert_uint_ge(h.scratch.max, (size_t)conf.max_body * 2 + 65536);
+    handler_release(&h);
+    conf.max_body = 1024 * 1024;
+    ck_assert_int_eq(handler_init(&h, &conf), 0);
+    ck_assert_uint_ge(h.scratch.max, (size_t)conf.max_body * 2 + 65536);
+}
+END_TEST
+
+static int always_gone(void *arg)
+{
+    (void)arg;
+    return 1;
+}
+
+/* A claimed worker that cannot be given back (Redis fails the unclaim)
+ * is logged and left creating for the reaper, never marked idle or
+ * dead behind Redis's back. */
+START_TEST(test_create_unclaim_fails)
+{
+    char line[512] = "";
+    FILE *f = tmpfile();
+    int saved = dup(STDERR_FILENO);
+
+    ck_assert_ptr_nonnull(f);
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    fake_store_unclaim_fails(1);
+    prepare("POST", "/sessions", "{}");
+    rq.client_gone = always_gone; /* gone right after the claim */
+    fflush(stderr);
+    dup2(fileno(f), STDERR_FILENO);
+    log_set_level(LOG_LEVEL_WARN);
+    serve();
+    fflush(stderr);
+    log_set_level(LOG_LEVEL_ERROR);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ck_assert_int_eq(w1.posts, 0);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_CREATING);
+    rewind(f);
+    ck_assert_int_eq(fread(line, 1, sizeof(line) - 1, f) > 0, 1);
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(line, "worker w1"));
+    ck_assert_ptr_nonnull(strstr(line, "unclaim failed"));
+    ck_assert_ptr_nonnull(strstr(line, "reaper"));
+}
+END_TEST
+
 START_TEST(test_create_bad_body)
 {
     run("POST", "/sessions", "[1]");
@@ -488,98 +608,13 @@ START_TEST(test_delete_unknown)
 }
 END_TEST
 
-/* ---- the route table's access column ------------------------------------ */
-
-START_TEST(test_access)
-{
-    snprintf(conf.api_token, sizeof(conf.api_token), "api");
-    snprintf(conf.admin_token, sizeof(conf.admin_token), "adm");
-    run("GET", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 401);
-    ck_assert_str_eq(header("WWW-Authenticate"), "Bearer");
-    prepare("GET", "/sessions/s1", NULL);
-    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer api");
-    serve();
-    ck_assert_int_eq(r.status, 404); /* let in: no such session */
-    snprintf(rq.uri, sizeof(rq.uri), "/workers");
-    serve();
-    ck_assert_int_eq(r.status, 401); /* the api token is not the admin's */
-    snprintf(rq.authorization, sizeof(rq.authorization), "Bearer adm");
-    serve();
-    ck_assert_int_eq(r.status, 200);
-    ck_assert(body_has("\"workers\":[]"));
-}
-END_TEST
-
-/* Authentication comes before any route or method error; the scheme is
- * matched in any case; a header too long for any token never passes. */
-START_TEST(test_auth_first)
-{
-    char big[REQUEST_AUTH_MAX + 8];
-
-    snprintf(conf.api_token, sizeof(conf.api_token), "api");
-    run("GET", "/nope", NULL);
-    ck_assert_int_eq(r.status, 401); /* not 404 */
-    run("PUT", "/sessions", NULL);
-    ck_assert_int_eq(r.status, 401); /* not 405 */
-    run("GET", "/sessions/a%2Fb", NULL);
-    ck_assert_int_eq(r.status, 401); /* not 400 */
-    run("GET", "/health", NULL);
-    ck_assert_int_ne(r.status, 401); /* open as ever (503: no Redis here) */
-    prepare("GET", "/nope", NULL);
-    snprintf(rq.authorization, sizeof(rq.authorization), "bearer  api");
-    serve();
-    ck_assert_int_eq(r.status, 404); /* known: the route error now */
-    prepare("GET", "/sessions/s1", NULL);
-    snprintf(rq.authorization, sizeof(rq.authorization), "BEARER api");
-    serve();
-    ck_assert_int_eq(r.status, 404);
-    /* "Bearer api" + garbage cut to fit must not pass as "Bearer api". */
-    memset(big, 'x', sizeof(big));
-    memcpy(big, "Bearer api", 10);
-    big[sizeof(big) - 1] = '\0';
-    prepare("GET", "/sessions/s1", NULL);
-    snprintf(rq.authorization, sizeof(rq.authorization), "%s", big);
-    rq.auth_too_long = 1;
-    serve();
-    ck_assert_int_eq(r.status, 401);
-}
-END_TEST
-
-/* An over-long path is 414; a path shown in an error is cut on a
- * character boundary, and bad UTF-8 never reaches the JSON. */
-START_TEST(test_uri_limits)
-{
-    char uri[300];
-    int i, n = 0;
-    enum jsonx_type type;
-    const char *why = NULL;
-
-    prepare("GET", "/x", NULL);
-    rq.uri_too_long = 1;
-    serve();
-    ck_assert_int_eq(r.status, 414);
-    ck_assert_str_eq(error_code(), "uri_too_long");
-    /* A stray byte, then 2-byte characters across the 100-byte cut. */
-    n += snprintf(uri + n, sizeof(uri) - n, "/n\xff");
-    for (i = 0; i < 60; i++)
-        n += snprintf(uri + n, sizeof(uri) - n, "\xc3\xa9"); /* é */
-    run("GET", uri, NULL);
-    ck_assert_int_eq(r.status, 404);
-    ck_assert_int_eq(jsonx_validate(r.body.data, r.body.len, &type, &why), 0);
-    ck_assert_int_eq(type, JSONX_OBJECT);
-    ck_assert_ptr_null(strstr(r.body.data, "\xc3\""));
-}
-END_TEST
-
 Suite *handlers_suite(void)
 {
     Suite *s = suite_create("handlers");
     TCase *create = tcase_create("create");
     TCase *get = tcase_create("get");
     TCase *del = tcase_create("delete");
-    TCase *access = tcase_create("access");
-    TCase *all[] = {create, get, del, access};
+    TCase *all[] = {create, get, del};
     size_t i;
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -596,6 +631,10 @@ Suite *handlers_suite(void)
     tcase_add_test(create, test_create_next_worker);
     tcase_add_test(create, test_create_all_failed);
     tcase_add_test(create, test_create_idempotent);
+    tcase_add_test(create, test_create_idempotent_scope);
+    tcase_add_test(create, test_create_idempotent_lost);
+    tcase_add_test(create, test_create_idempotent_limits);
+    tcase_add_test(create, test_create_unclaim_fails);
     tcase_add_test(create, test_create_bad_body);
     tcase_add_test(create, test_create_redis_down);
     tcase_add_test(create, test_create_store_not_redis);
@@ -610,8 +649,5 @@ Suite *handlers_suite(void)
     tcase_add_test(del, test_delete_cleanup_thread);
     tcase_add_test(del, test_delete_worker_hangs);
     tcase_add_test(del, test_delete_unknown);
-    tcase_add_test(access, test_access);
-    tcase_add_test(access, test_auth_first);
-    tcase_add_test(access, test_uri_limits);
     return s;
 }

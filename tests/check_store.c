@@ -417,6 +417,28 @@ END_TEST
 
 /* The key functions of the scripts' head name the keys key_build() names:
  * keys.h is the one definition for both. */
+/* A Redis error reply to a plain command is a failure, never a reply a
+ * caller could mistake for data (/status once built a partial answer on
+ * one). */
+START_TEST(test_command_error_reply)
+{
+    redisReply *reply = store_commandf(&ts, "PING");
+
+    ck_assert_ptr_nonnull(reply);
+    freeReplyObject(reply);
+    ck_assert_int_eq(store_error(&ts), STORE_OK);
+    reply = store_commandf(&ts, "NOSUCHCOMMAND %s", "x");
+    ck_assert_ptr_null(reply);
+    ck_assert_int_eq(store_error(&ts), STORE_ERR_REDIS);
+    ck_assert_ptr_nonnull(strstr(store_strerror(&ts), "ERR"));
+    /* The connection stays usable. */
+    reply = store_commandf(&ts, "PING");
+    ck_assert_ptr_nonnull(reply);
+    freeReplyObject(reply);
+    ck_assert_int_eq(store_error(&ts), STORE_OK);
+}
+END_TEST
+
 START_TEST(test_script_keys)
 {
     static const struct {
@@ -469,6 +491,7 @@ Suite *store_core_suite(void)
     tcase_add_test(tc, test_bad_arguments);
     tcase_add_test(tc, test_protocol_error);
     tcase_add_test(tc, test_script_keys);
+    tcase_add_test(tc, test_command_error_reply);
     suite_add_tcase(s, tc);
     return s;
 }

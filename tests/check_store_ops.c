@@ -35,42 +35,46 @@ START_TEST(test_wait_queue)
 }
 END_TEST
 
+/* begin ARGS: key fp owner, a 60 s pending mark, into body. */
+#define BEGIN(key, fp, owner)                                                  \
+    store_idem_begin(&ts, key, fp, owner, 60000, &body, &status)
+
 START_TEST(test_idem)
 {
     static const char answer[] = "{\"id\":\"s1\"}\0binary";
     struct buf body;
     long status = 0;
     long long ttl;
+    char owner[64];
 
     buf_init(&body, 1024);
-    ck_assert_int_eq(store_idem_begin(&ts, "k", "fp1", 60000, &body, &status),
-                     STORE_IDEM_GO);
+    ck_assert_int_eq(BEGIN("k", "fp1", "o1"), STORE_IDEM_GO);
     ck_assert_int_eq(raw_int("PTTL t:idem:k") > 55000, 1);
+    raw_str(owner, sizeof(owner), "HGET t:idem:k owner");
+    ck_assert_str_eq(owner, "o1");
     /* The same key while the first create runs. */
-    ck_assert_int_eq(store_idem_begin(&ts, "k", "fp1", 60000, &body, &status),
-                     STORE_IDEM_PENDING);
-    ck_assert_int_eq(store_idem_begin(&ts, "k", "fp2", 60000, &body, &status),
-                     STORE_IDEM_CONFLICT);
-    /* Only the body it began with finishes it. */
-    ck_assert_int_eq(store_idem_finish(&ts, "k", "fp2", 201, answer,
+    ck_assert_int_eq(BEGIN("k", "fp1", "o2"), STORE_IDEM_PENDING);
+    ck_assert_int_eq(BEGIN("k", "fp2", "o2"), STORE_IDEM_CONFLICT);
+    /* Only its owner finishes it. */
+    ck_assert_int_eq(store_idem_finish(&ts, "k", "fp1", "o2", 201, answer,
                                        sizeof(answer) - 1, 5000),
                      0);
-    ck_assert_int_eq(store_idem_finish(&ts, "k", "fp1", 201, answer,
+    ck_assert_int_eq(store_idem_finish(&ts, "k", "fp1", "o1", 201, answer,
                                        sizeof(answer) - 1, 5000),
                      1);
     ttl = raw_int("PTTL t:idem:k");
     ck_assert(ttl > 0 && ttl <= 5000);
-    ck_assert_int_eq(store_idem_begin(&ts, "k", "fp1", 60000, &body, &status),
-                     STORE_IDEM_DONE);
+    raw_str(owner, sizeof(owner), "HGET t:idem:k owner");
+    ck_assert_str_eq(owner, "");
+    ck_assert_int_eq(BEGIN("k", "fp1", "o3"), STORE_IDEM_DONE);
     ck_assert_int_eq(status, 201);
     ck_assert_uint_eq(body.len, sizeof(answer) - 1);
     ck_assert_int_eq(memcmp(body.data, answer, body.len), 0);
-    ck_assert_int_eq(store_idem_begin(&ts, "k", "fp2", 60000, &body, &status),
-                     STORE_IDEM_CONFLICT);
-    /* A done record is no longer aborted. */
-    ck_assert_int_eq(store_idem_abort(&ts, "k", "fp1"), 0);
-    ck_assert_int_eq(store_idem_finish(&ts, "gone", "fp1", 201, "x", 1, 5000),
-                     0);
+    ck_assert_int_eq(BEGIN("k", "fp2", "o3"), STORE_IDEM_CONFLICT);
+    /* A done record is no longer aborted, nor finished again. */
+    ck_assert_int_eq(store_idem_abort(&ts, "k", "o1"), 0);
+    ck_assert_int_eq(
+        store_idem_finish(&ts, "k", "fp1", "o1", 201, "x", 1, 5000), 0);
     buf_release(&body);
 }
 END_TEST
@@ -81,13 +85,72 @@ START_TEST(test_idem_abort)
     long status;
 
     buf_init(&body, 1024);
-    ck_assert_int_eq(store_idem_begin(&ts, "k", "fp1", 60000, &body, &status),
-                     STORE_IDEM_GO);
-    ck_assert_int_eq(store_idem_abort(&ts, "k", "fp2"), 0);
-    ck_assert_int_eq(store_idem_abort(&ts, "k", "fp1"), 1);
+    ck_assert_int_eq(BEGIN("k", "fp1", "o1"), STORE_IDEM_GO);
+    ck_assert_int_eq(store_idem_abort(&ts, "k", "o2"), 0);
+    ck_assert_int_eq(store_idem_abort(&ts, "k", "o1"), 1);
     /* A retry may try again. */
-    ck_assert_int_eq(store_idem_begin(&ts, "k", "fp2", 60000, &body, &status),
+    ck_assert_int_eq(BEGIN("k", "fp2", "o2"), STORE_IDEM_GO);
+    buf_release(&body);
+}
+END_TEST
+
+/* One key never yields two sessions, even across its expiry: a create
+ * whose pending mark expired finishes only while nobody took the key. */
+START_TEST(test_idem_expiry)
+{
+    struct buf body;
+    long status;
+
+    buf_init(&body, 1024);
+    /* Expired and taken: the first create's finish loses, whenever it
+     * comes; the taker's answer is the one replayed. */
+    ck_assert_int_eq(store_idem_begin(&ts, "k", "fp", "o1", 1, &body, &status),
                      STORE_IDEM_GO);
+    sleep_ms(20);
+    ck_assert_int_eq(raw_int("EXISTS t:idem:k"), 0);
+    ck_assert_int_eq(BEGIN("k", "fp", "o2"), STORE_IDEM_GO);
+    ck_assert_int_eq(
+        store_idem_finish(&ts, "k", "fp", "o1", 201, "first", 5, 5000), 0);
+    ck_assert_int_eq(store_idem_abort(&ts, "k", "o1"), 0);
+    ck_assert_int_eq(
+        store_idem_finish(&ts, "k", "fp", "o2", 201, "second", 6, 5000), 1);
+    ck_assert_int_eq(
+        store_idem_finish(&ts, "k", "fp", "o1", 201, "first", 5, 5000), 0);
+    ck_assert_int_eq(BEGIN("k", "fp", "o3"), STORE_IDEM_DONE);
+    ck_assert_str_eq(body.data, "second");
+    /* Expired and not taken: the finish stores the answer, so the next
+     * repeat replays it rather than creating again. */
+    ck_assert_int_eq(store_idem_begin(&ts, "j", "fp", "o1", 1, &body, &status),
+                     STORE_IDEM_GO);
+    sleep_ms(20);
+    ck_assert_int_eq(
+        store_idem_finish(&ts, "j", "fp", "o1", 201, "late", 4, 5000), 1);
+    ck_assert_int_eq(BEGIN("j", "fp", "o2"), STORE_IDEM_DONE);
+    ck_assert_str_eq(body.data, "late");
+    buf_release(&body);
+}
+END_TEST
+
+/* The largest answer a worker may give (2 * max_body + 64 KiB, the
+ * handlers' limit for worker replies and stored answers) is stored and
+ * replayed whole. */
+START_TEST(test_idem_largest)
+{
+    size_t max = (size_t)16 * 1024 * 1024 * 2 + 65536; /* max_body's top */
+    struct buf body;
+    char *big = malloc(max);
+    long status = 0;
+
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', max);
+    buf_init(&body, max);
+    ck_assert_int_eq(BEGIN("k", "fp", "o1"), STORE_IDEM_GO);
+    ck_assert_int_eq(
+        store_idem_finish(&ts, "k", "fp", "o1", 201, big, max, 60000), 1);
+    ck_assert_int_eq(BEGIN("k", "fp", "o2"), STORE_IDEM_DONE);
+    ck_assert_uint_eq(body.len, max);
+    ck_assert_int_eq(memcmp(body.data, big, max), 0);
+    free(big);
     buf_release(&body);
 }
 END_TEST
@@ -101,12 +164,11 @@ START_TEST(test_idem_too_big)
 
     memset(big, 'x', sizeof(big));
     buf_init(&body, 100);
-    ck_assert_int_eq(store_idem_begin(&ts, "k", "fp", 60000, &body, &status),
-                     STORE_IDEM_GO);
+    ck_assert_int_eq(BEGIN("k", "fp", "o1"), STORE_IDEM_GO);
     ck_assert_int_eq(
-        store_idem_finish(&ts, "k", "fp", 201, big, sizeof(big), 60000), 1);
-    ck_assert_int_eq(store_idem_begin(&ts, "k", "fp", 60000, &body, &status),
-                     -1);
+        store_idem_finish(&ts, "k", "fp", "o1", 201, big, sizeof(big), 60000),
+        1);
+    ck_assert_int_eq(BEGIN("k", "fp", "o2"), -1);
     ck_assert_int_eq(store_error(&ts), STORE_ERR_TOO_BIG);
     ck_assert_str_eq(store_strerror(&ts), "stored answer too big");
     buf_release(&body);
@@ -122,6 +184,8 @@ Suite *store_create_suite(void)
     tcase_add_test(tc, test_wait_queue);
     tcase_add_test(tc, test_idem);
     tcase_add_test(tc, test_idem_abort);
+    tcase_add_test(tc, test_idem_expiry);
+    tcase_add_test(tc, test_idem_largest);
     tcase_add_test(tc, test_idem_too_big);
     suite_add_tcase(s, tc);
     return s;

@@ -12,6 +12,7 @@
 #include "check_suites.h"
 #include "keys.h"
 #include "rconn.h"
+#include "sha256.h"
 #include "util.h"
 
 START_TEST(test_parse_long)
@@ -63,6 +64,41 @@ START_TEST(test_random_hex)
 }
 END_TEST
 
+/* FIPS 180-2 and NIST test vectors, and lengths around the padding
+ * boundaries (55, 56, 64 bytes), checked against sha256sum. */
+START_TEST(test_sha256)
+{
+    char hex[SHA256_HEX_LEN + 1], m[1000];
+
+    sha256_hex("", 0, hex, sizeof(hex));
+    ck_assert_str_eq(
+        hex,
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha256_hex("abc", 3, hex, sizeof(hex));
+    ck_assert_str_eq(
+        hex,
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+               hex, sizeof(hex));
+    ck_assert_str_eq(
+        hex,
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    memset(m, 'a', sizeof(m));
+    sha256_hex(m, 55, hex, sizeof(hex));
+    ck_assert_str_eq(
+        hex,
+        "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318");
+    sha256_hex(m, 64, hex, sizeof(hex));
+    ck_assert_str_eq(
+        hex,
+        "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
+    sha256_hex(m, 1000, hex, sizeof(hex));
+    ck_assert_str_eq(
+        hex,
+        "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+}
+END_TEST
+
 START_TEST(test_keys)
 {
     char k[KEY_MAX], small[8];
@@ -99,6 +135,7 @@ Suite *util_suite(void)
     tcase_add_test(normal, test_session_ids);
     tcase_add_test(normal, test_random_hex);
     tcase_add_test(normal, test_keys);
+    tcase_add_test(normal, test_sha256);
     tcase_add_test(normal, test_reconnect_errors);
     suite_add_tcase(s, normal);
     return s;

@@ -27,7 +27,8 @@ struct fake_worker_rec {
 struct fake_idem {
     char key[256];
     char fp[64];
-    int done; /* the create finished: status and body stored */
+    char owner[40]; /* the request creating (while pending) */
+    int done;       /* the create finished: status and body stored */
     long status;
     char body[4096];
     size_t len;
@@ -42,6 +43,8 @@ static int nidle;
 static long waiting, wait_begins;
 static struct fake_idem idem[FAKE_IDEM_MAX];
 static int redis_down;
+static int idem_lose_next; /* the next GO is taken over at once */
+static int unclaim_fails;  /* store_unclaim fails as if Redis were down */
 static enum store_err fail_with = STORE_OK;
 
 /* ---- the model (callers hold lock) ------------------------------------ */
@@ -99,6 +102,23 @@ static struct fake_idem *find_idem(const char *key)
     return NULL;
 }
 
+/* A free record named key, or NULL (r's error set) when all are used. */
+static struct fake_idem *idem_new(struct store *r, const char *key)
+{
+    int i;
+
+    for (i = 0; i < FAKE_IDEM_MAX && idem[i].key[0] != '\0'; i++)
+        ;
+    if (i == FAKE_IDEM_MAX) {
+        r->err = STORE_ERR_TOO_BIG;
+        snprintf(r->errstr, sizeof(r->errstr), "fake store: idem full");
+        return NULL;
+    }
+    memset(&idem[i], 0, sizeof(idem[i]));
+    snprintf(idem[i].key, sizeof(idem[i].key), "%s", key);
+    return &idem[i];
+}
+
 /* Takes lock; returns -1 with r->errstr set while Redis is down, else 0
  * with lock held. */
 static int enter(struct store *r)
@@ -139,6 +159,8 @@ void fake_store_reset(void)
     memset(idem, 0, sizeof(idem));
     redis_down = 0;
     fail_with = STORE_OK;
+    idem_lose_next = 0;
+    unclaim_fails = 0;
     pthread_mutex_unlock(&lock);
 }
 
@@ -284,6 +306,11 @@ int store_unclaim(struct store *r, const char *id)
 
     if (enter(r) < 0)
         return -1;
+    if (unclaim_fails) {
+        r->err = STORE_ERR_REDIS;
+        snprintf(r->errstr, sizeof(r->errstr), "fake store: unclaim fails");
+        return leave(-1);
+    }
     w = find_worker(id);
     if (w == NULL || w->state != WORKER_CREATING)
         return leave(0);
@@ -439,12 +466,11 @@ long store_waiting(struct store *r)
     return leave((int)waiting);
 }
 
-int store_idem_begin(struct store *r, const char *key,
-                     const char *fp, long pending_ms, struct buf *body,
+int store_idem_begin(struct store *r, const char *key, const char *fp,
+                     const char *owner, long pending_ms, struct buf *body,
                      long *status)
 {
     struct fake_idem *d;
-    int i;
 
     (void)pending_ms;
     if (enter(r) < 0)
@@ -457,24 +483,28 @@ int store_idem_begin(struct store *r, const char *key,
     if (d != NULL) {
         *status = d->status;
         buf_reset(body);
-        buf_append(body, d->body, d->len);
+        if (buf_append(body, d->body, d->len) < 0) {
+            r->err = STORE_ERR_TOO_BIG;
+            return leave(-1);
+        }
         return leave(STORE_IDEM_DONE);
     }
-    for (i = 0; i < FAKE_IDEM_MAX && idem[i].key[0] != '\0'; i++)
-        ;
-    if (i == FAKE_IDEM_MAX) {
-        r->err = STORE_ERR_TOO_BIG;
-        snprintf(r->errstr, sizeof(r->errstr), "fake store: idem full");
+    d = idem_new(r, key);
+    if (d == NULL)
         return leave(-1);
+    snprintf(d->fp, sizeof(d->fp), "%s", fp);
+    snprintf(d->owner, sizeof(d->owner), "%s", owner);
+    if (idem_lose_next) {
+        /* Its mark expired and another request took the key. */
+        snprintf(d->owner, sizeof(d->owner), "another");
+        idem_lose_next = 0;
     }
-    snprintf(idem[i].key, sizeof(idem[i].key), "%s", key);
-    snprintf(idem[i].fp, sizeof(idem[i].fp), "%s", fp);
     return leave(STORE_IDEM_GO);
 }
 
-int store_idem_finish(struct store *r, const char *key,
-                      const char *fp, long status, const char *body, size_t len,
-                      long ttl_ms)
+int store_idem_finish(struct store *r, const char *key, const char *fp,
+                      const char *owner, long status, const char *body,
+                      size_t len, long ttl_ms)
 {
     struct fake_idem *d;
 
@@ -482,8 +512,16 @@ int store_idem_finish(struct store *r, const char *key,
     if (enter(r) < 0)
         return -1;
     d = find_idem(key);
-    if (d == NULL || strcmp(d->fp, fp) != 0 || len > sizeof(d->body))
+    if (d != NULL && (d->done || strcmp(d->owner, owner) != 0))
         return leave(0);
+    if (d == NULL && (d = idem_new(r, key)) == NULL)
+        return leave(-1);
+    if (len > sizeof(d->body)) {
+        r->err = STORE_ERR_TOO_BIG;
+        return leave(-1);
+    }
+    snprintf(d->fp, sizeof(d->fp), "%s", fp);
+    d->owner[0] = '\0';
     d->done = 1;
     d->status = status;
     memcpy(d->body, body, len);
@@ -491,18 +529,47 @@ int store_idem_finish(struct store *r, const char *key,
     return leave(1);
 }
 
-int store_idem_abort(struct store *r, const char *key,
-                     const char *fp)
+int store_idem_abort(struct store *r, const char *key, const char *owner)
 {
     struct fake_idem *d;
 
     if (enter(r) < 0)
         return -1;
     d = find_idem(key);
-    if (d == NULL || strcmp(d->fp, fp) != 0)
+    if (d == NULL || d->done || strcmp(d->owner, owner) != 0)
         return leave(0);
     memset(d, 0, sizeof(*d));
     return leave(1);
+}
+
+void fake_store_idem_expire(const char *key)
+{
+    struct fake_idem *d;
+
+    pthread_mutex_lock(&lock);
+    d = find_idem(key);
+    if (d != NULL)
+        memset(d, 0, sizeof(*d));
+    pthread_mutex_unlock(&lock);
+}
+
+void fake_store_unclaim_fails(int on)
+{
+    pthread_mutex_lock(&lock);
+    unclaim_fails = on;
+    pthread_mutex_unlock(&lock);
+}
+
+void fake_store_idem_lose_next(void)
+{
+    pthread_mutex_lock(&lock);
+    idem_lose_next = 1;
+    pthread_mutex_unlock(&lock);
+}
+
+const char *fake_store_idem_key(int i)
+{
+    return i >= 0 && i < FAKE_IDEM_MAX ? idem[i].key : "";
 }
 
 int store_stats_add(struct store *r, const char *packed)

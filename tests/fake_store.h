@@ -43,6 +43,19 @@ long fake_store_wait_begins(void);
 /* How many times a failed GET took its touch back (store_untouch). */
 long fake_store_untouches(void);
 
+/* Drops idempotency record key, as its expiry would. */
+void fake_store_idem_expire(const char *key);
+/* The next record a store_idem_begin makes (STORE_IDEM_GO) is at once
+ * owned by another request, as if its pending mark had expired and a
+ * repeat had taken the key. */
+void fake_store_idem_lose_next(void);
+/* The key of idempotency record slot i ("" when free): the scoped names
+ * the handlers use. */
+const char *fake_store_idem_key(int i);
+
+/* on 1: store_unclaim fails as if Redis were down (the rest works). */
+void fake_store_unclaim_fails(int on);
+
 /* on 1: every store call fails as if Redis were down. */
 void fake_store_redis_down(int on);
 /* Every store call fails with err, a failure that is not Redis's

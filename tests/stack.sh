@@ -29,6 +29,8 @@
 #   STEEL_WORKER_PORTS         worker_port_range LOW-HIGH (default: 100
 #                              ports below 32000 derived from HTTP_PORT)
 #   STEEL_BACKEND_TIMEOUT      seconds lighttpd waits for steel-fcgi (30)
+#   STEEL_LIGHTTPD_EXTRA       lines appended to the stack's lighttpd.conf
+#                              (e.g. a second listener on another address)
 #
 # Layout of RUN_DIR: steel-orchestrator.conf, lighttpd.conf and the
 # lighttpd snippet; NAME.pid and NAME.log for redis, spawner, reaper and
@@ -304,6 +306,7 @@ server.errorlog = "$STACK_RUN/lighttpd-error.log"
 server.errorfile-prefix = "$top_srcdir/etc/lighttpd/errors/"
 mimetype.assign = ( ".html" => "application/json" )
 include "$STACK_RUN/50-steel-orchestrator.conf"
+${STEEL_LIGHTTPD_EXTRA:-}
 EOF
 }
 
