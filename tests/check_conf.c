@@ -86,6 +86,13 @@ static const struct {
     {"worker_port_range = 100-101\npool_max_workers = 5\n",
      "fewer ports"},
     {"key_prefix = \n", "key_prefix must not be empty"},
+    {"worker_env = 1ABC\n", "worker_env: \"1ABC\" is not NAME"},
+    {"worker_env = A *\n", "worker_env: \"*\" is not NAME"},
+    {"worker_env = A-B=1\n", "is not NAME"},
+    {"worker_env = PORT=1\n", "worker_env: PORT is set by the spawner"},
+    {"worker_env = X STEEL_WORKER_ID\n", "STEEL_WORKER_ID is set by"},
+    {"worker_user = -x\n", "worker_user and worker_group must be"},
+    {"worker_group = a/b\n", "worker_user and worker_group must be"},
 };
 
 START_TEST(test_bad_values)

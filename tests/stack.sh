@@ -36,8 +36,9 @@
 # workers/ (one log per worker port), redis/ (Redis's directory).
 #
 # Every process started here carries STEEL_STACK=RUN_DIR in its
-# environment (workers also get STEEL_PREFIX=<key_prefix> from the
-# spawner); after stopping the recorded pids, stack_down kills whatever
+# environment (workers, whose environment the spawner cleans, carry
+# STEEL_PREFIX=<key_prefix> instead; worker_env = STEEL_EMU_* lets the
+# emulator's knobs through); after stopping the recorded pids, stack_down kills whatever
 # still carries either, and counts it in STACK_LEFTOVERS.  Processes of
 # other run directories are never touched.
 
@@ -264,6 +265,10 @@ fcgi_create_threads = 32
 log_level = info
 EOF
     fi
+    # The emulator's knobs (STEEL_EMU_*) reach the workers only through
+    # worker_env: the spawner gives them a clean environment.
+    grep -q '^[[:space:]]*worker_env[[:space:]]*=' "$conf.tmp" ||
+        stack_conf_set "$conf.tmp" worker_env 'STEEL_EMU_*'
     stack_conf_set "$conf.tmp" redis "unix:$(stack_redis_socket)" &&
         stack_conf_set "$conf.tmp" key_prefix "$STACK_PREFIX" &&
         stack_conf_set "$conf.tmp" worker_log_dir "$STACK_RUN/workers" &&
