@@ -160,3 +160,24 @@ int privsep_daemon_check(const struct conf *c, int need_setid,
         return 0;
     return privsep_caps_check(need_setid, err, errsize);
 }
+
+int privsep_worker_addr_ok(const struct conf *c, const char *host, int port)
+{
+    size_t hlen = strlen(host);
+    const char *p = c->worker_hosts;
+
+    if (port < c->worker_port_min || port > c->worker_port_max)
+        return 0;
+    if (strcmp(host, c->worker_host) == 0)
+        return 1;
+    while (*p != '\0') {
+        size_t len = strcspn(p, " \t");
+
+        if (len == hlen && hlen > 0 && memcmp(p, host, len) == 0)
+            return 1;
+        p += len;
+        if (*p != '\0')
+            p++;
+    }
+    return 0;
+}
