@@ -491,8 +491,10 @@ stack_up() {
         stack_log "port $STACK_HTTP_PORT is in use by another program"
         return 1
     fi
-    # A Redis started now gets a new password; a running one keeps its own.
-    if ! stack_pid redis >/dev/null; then
+    # A run directory keeps its password (programs still running know it);
+    # a Redis started by an older stack.sh, without one, keeps running
+    # without.
+    if [ -z "$STACK_REDIS_PASSWORD" ] && ! stack_pid redis >/dev/null; then
         STACK_REDIS_PASSWORD=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') ||
             return 1
     fi
