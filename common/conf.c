@@ -72,6 +72,12 @@ static const struct conf_directive conf_table[] = {
     LONGD(worker_log_max, 0, LONG_MAX, "1048576"),
     LONGD(worker_nofile, 0, 1048576, "1024"),
     LONGD(worker_memory_mb, 0, 1048576, "0"),
+    LONGD(worker_nproc, 0, 4194304, "4096"),
+    LONGD(worker_core_mb, 0, 1048576, "0"),
+    STRD(worker_user, ""),
+    STRD(worker_group, ""),
+    STRD(worker_env, ""),
+    STRD(worker_hosts, ""),
     LONGD(restart_backoff_min_ms, 0, 3600000, "100"),
     LONGD(restart_backoff_max_ms, 0, 3600000, "30000"),
     /* Deprecated: no longer used, accepted so that older files load. */
@@ -255,6 +261,73 @@ int conf_parse(struct conf *c, const char *name, const char *text,
     return conf_validate(c, err, errsize);
 }
 
+/* 1 when s (len bytes) is an environment variable name:
+ * [A-Za-z_][A-Za-z0-9_]*. */
+static int env_name_ok(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || isdigit((unsigned char)s[0]))
+        return 0;
+    for (i = 0; i < len; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return 0;
+    }
+    return 1;
+}
+
+/* worker_env: blank-separated NAME, PREFIX* or NAME=VALUE; the names the
+ * spawner sets itself are refused. */
+static int env_list_ok(const char *list, char *err, size_t errsize)
+{
+    static const char *const ours[] = {"PORT", "STEEL_WORKER_ID",
+                                       "STEEL_NODE", "STEEL_PREFIX"};
+    const char *p = list;
+
+    while (*p != '\0') {
+        size_t len = strcspn(p, " \t"), nlen = strcspn(p, "=");
+        size_t i;
+        int pat;
+
+        if (len == 0) {
+            p++;
+            continue;
+        }
+        if (nlen > len)
+            nlen = len;
+        pat = nlen == len && p[len - 1] == '*';
+        if (pat)
+            nlen--;
+        if (!env_name_ok(p, nlen))
+            return conf_error(err, errsize,
+                              "worker_env: \"%.*s\" is not NAME, PREFIX* or "
+                              "NAME=VALUE",
+                              (int)len, p);
+        for (i = 0; !pat && i < sizeof(ours) / sizeof(ours[0]); i++) {
+            if (strlen(ours[i]) == nlen && memcmp(p, ours[i], nlen) == 0)
+                return conf_error(err, errsize,
+                                  "worker_env: %s is set by the spawner",
+                                  ours[i]);
+        }
+        p += len;
+    }
+    return 0;
+}
+
+/* A user or group name: [A-Za-z0-9_.-], not starting with '-'. */
+static int account_name_ok(const char *s)
+{
+    size_t i;
+
+    if (s[0] == '-')
+        return 0;
+    for (i = 0; s[i] != '\0'; i++) {
+        if (!isalnum((unsigned char)s[i]) && strchr("_.-", s[i]) == NULL)
+            return 0;
+    }
+    return 1;
+}
+
 int conf_validate(const struct conf *c, char *err, size_t errsize)
 {
     if (c->key_prefix[0] == '\0')
@@ -270,6 +343,12 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
         return conf_error(err, errsize, "worker_bin must not be empty");
     if (c->worker_host[0] == '\0')
         return conf_error(err, errsize, "worker_host must not be empty");
+    if (!account_name_ok(c->worker_user) || !account_name_ok(c->worker_group))
+        return conf_error(err, errsize,
+                          "worker_user and worker_group must be user and "
+                          "group names");
+    if (env_list_ok(c->worker_env, err, errsize) < 0)
+        return -1;
     if (c->pool_idle_target > c->pool_max_workers)
         return conf_error(err, errsize,
                           "pool_idle_target (%ld) exceeds pool_max_workers "

@@ -48,6 +48,19 @@ struct conf {
     long worker_log_max;               /* bytes kept per worker log */
     long worker_nofile;                /* RLIMIT_NOFILE; 0 = inherit */
     long worker_memory_mb;             /* RLIMIT_AS in MiB; 0 = none */
+    long worker_nproc;                 /* RLIMIT_NPROC (threads of the
+                                        * workers' user); 0 = inherit */
+    long worker_core_mb;               /* RLIMIT_CORE in MiB; 0 = none */
+    char worker_user[64];              /* run workers as; empty: as the
+                                        * spawner */
+    char worker_group[64];             /* their group; empty: the
+                                        * user's primary group */
+    char worker_env[CONF_STR_MAX];     /* blank-separated NAME, PREFIX*
+                                        * or NAME=VALUE: what of the
+                                        * environment workers get */
+    char worker_hosts[CONF_STR_MAX];   /* blank-separated hosts handlers
+                                        * may address besides
+                                        * worker_host */
     long restart_backoff_min_ms;       /* ms before the refill after the
                                         * second start failure in a row */
     long restart_backoff_max_ms;       /* cap of the exponential backoff */

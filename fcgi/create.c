@@ -129,6 +129,12 @@ static int call_start(struct handler *h, struct call *k, struct whttp *http,
     k->start_ms = now_mono_ms();
     if (total_ms < 1)
         total_ms = 1;
+    if (worker_addr_check(h, w) < 0) {
+        /* Judged as a worker that refused: marked dead, next one. */
+        k->done = 1;
+        k->rc = CURLE_COULDNT_CONNECT;
+        return -1;
+    }
     if (whttp_setup(http, "POST", w->host, w->port, "/sessions", rq->body.data,
                     rq->body.len,
                     c->worker_connect_timeout_ms < total_ms

@@ -10,7 +10,9 @@
  *     dead (store_mark_dead) and never given back: the spawner replaces
  *     it;
  *   - a worker that answered but is not clean stays releasing: the reaper
- *     decides about it.
+ *     decides about it;
+ *   - no request goes to a worker address outside worker_host/worker_hosts
+ *     and worker_port_range (worker_addr_check, before every call).
  */
 #include "config.h"
 
@@ -19,9 +21,20 @@
 #include "handler.h"
 #include "jsonx.h"
 #include "log.h"
+#include "privsep.h"
 #include "release.h"
 #include "store.h"
 #include "util.h"
+
+int worker_addr_check(struct handler *h, const struct worker_addr *w)
+{
+    if (privsep_worker_addr_ok(h->conf, w->host, w->port))
+        return 0;
+    log_warnx("worker %s: address %s:%d is outside worker_host/worker_hosts "
+              "and worker_port_range; marked dead",
+              w->id, w->host, w->port);
+    return -1;
+}
 
 void worker_failed(struct handler *h, const struct worker_addr *w,
                    const char *reason)
@@ -41,6 +54,10 @@ int worker_clean(struct handler *h, const struct worker_addr *w,
     const char *why = NULL;
     int available = 0;
 
+    if (worker_addr_check(h, w) < 0) {
+        worker_failed(h, w, "address out of range");
+        return -1;
+    }
     snprintf(path, sizeof(path), "/sessions/%s", sid);
     res = whttp_request(&h->http, "DELETE", w->host, w->port, path, NULL, 0,
                         c->worker_connect_timeout_ms, c->worker_timeout_ms,

@@ -12,6 +12,11 @@ struct worker_addr;
 /* Declares w dead after it failed a request (reason is kept in its
  * record); the spawner replaces it.  Logging the failure is the caller's;
  * a Redis failure is logged here. */
+/* 0 when w's address is one of this deployment's (common/privsep.h:
+ * worker_host or worker_hosts, a port in worker_port_range), else -1 after
+ * logging: the caller treats w as a failed worker. */
+int worker_addr_check(struct handler *h, const struct worker_addr *w);
+
 void worker_failed(struct handler *h, const struct worker_addr *w,
                    const char *reason);
 

@@ -266,9 +266,12 @@ void handle_session_get(struct handler *h, struct request *rq,
         return;
     }
     snprintf(path, sizeof(path), "/sessions/%s", sid);
-    res = whttp_request(&h->http, "GET", w.host, w.port, path, NULL, 0,
-                        c->worker_connect_timeout_ms, c->worker_timeout_ms,
-                        &resp);
+    if (worker_addr_check(h, &w) < 0)
+        res = WHTTP_REFUSED; /* a failed worker: marked dead below */
+    else
+        res = whttp_request(&h->http, "GET", w.host, w.port, path, NULL, 0,
+                            c->worker_connect_timeout_ms,
+                            c->worker_timeout_ms, &resp);
     if (res == WHTTP_OK && resp.status == 200) {
         char held[SESSION_ID_MAX + 1];
         const char *why = NULL;

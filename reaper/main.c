@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "log.h"
+#include "privsep.h"
 #include "prog.h"
 #include "reaper.h"
 #include "util.h"
@@ -50,6 +51,8 @@ int main(int argc, char **argv)
 {
     struct prog prog;
     struct reaper rp;
+    struct privsep ps;
+    char err[512];
     int64_t next;
     int rc;
 
@@ -59,6 +62,10 @@ int main(int argc, char **argv)
     prog_start(&prog, argc, argv, handle_extra);
     prog_signals(0);
     raise_nofile();
+    /* Workers of worker_user are found and killed only with CAP_KILL and
+     * CAP_SYS_PTRACE. */
+    if (privsep_daemon_check(&prog.conf, 0, &ps, err, sizeof(err)) < 0)
+        fatalx("%s", err);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         fatalx("cannot initialise libcurl");
     if (reaper_init(&rp, &prog.conf) < 0)

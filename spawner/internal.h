@@ -65,6 +65,7 @@
 
 #include "conf.h"
 #include "pool.h"
+#include "privsep.h"
 #include "rconn.h"
 #include "store.h"
 #include "whttp.h"
@@ -153,6 +154,7 @@ struct spawner {
     struct restart rs;        /* backoff and degraded state */
     char fail_reason[320];    /* the last failure, shown when degraded */
     long nofile_inherit;      /* our own soft limit at start */
+    struct privsep ps;        /* whom workers run as (set at start) */
     int adopted;              /* adoption at start is done */
     int redis_down;           /* a Redis failure was logged */
     int ports_logged;         /* "no free port" was logged */

@@ -8,6 +8,13 @@
  * environment.  A failing step writes {stage, errno} to a close-on-exec
  * pipe, so the parent reads either that report or EOF (the exec worked).
  *
+ * With worker_user set the child becomes that user and group, with no
+ * supplementary groups and no capabilities, before the exec; each step is
+ * checked and a failure is fatal for the pool (retrying cannot help).  The
+ * environment holds only what launch_env() lists, so nothing of the
+ * spawner's (Redis address, tokens, the operator's variables) reaches a
+ * worker unless worker_env names it.
+ *
  * The child leads a process group of its own (setpgid in the child and,
  * against the race, in the parent), so the kill rule of common/proc.h
  * signals the worker together with whatever it starts.
@@ -20,7 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +47,7 @@ extern char **environ;
 enum launch_stage {
     LAUNCH_STAGE_LOG = 1, /* opening the log file */
     LAUNCH_STAGE_LIMIT,   /* setrlimit */
+    LAUNCH_STAGE_USER,    /* switching user, group, capabilities */
     LAUNCH_STAGE_ID,      /* the worker id never came */
     LAUNCH_STAGE_EXEC,    /* execve */
 };
@@ -45,53 +57,142 @@ struct launch_report {
     int err;
 };
 
+/* Length of the name of entry "NAME=VALUE" (the whole entry without '='). */
+static size_t env_name_len(const char *entry)
+{
+    return strcspn(entry, "=");
+}
+
 /* 1 when entry is "NAME=..." for one of the names the spawner sets. */
 static int env_ours(const char *entry)
 {
-    static const char *const names[] = {
-        "PORT=", "STEEL_WORKER_ID=", "STEEL_NODE=", "STEEL_PREFIX="};
-    size_t i;
+    static const char *const names[] = {"PORT", "STEEL_WORKER_ID",
+                                        "STEEL_NODE", "STEEL_PREFIX"};
+    size_t i, len = env_name_len(entry);
 
     for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strncmp(entry, names[i], strlen(names[i])) == 0)
+        if (strlen(names[i]) == len && memcmp(entry, names[i], len) == 0)
             return 1;
     }
     return 0;
 }
 
-/* The child's environment: the inherited one minus our names, plus ours.
- * The strings of ours live in store (size bytes, the caller's); idvar is
- * the STEEL_WORKER_ID slot.  Returns a malloc'd array the caller frees (not
- * its strings), or NULL. */
-static char **env_build(const struct launch_spec *s, char *store, size_t size,
-                        char **idvar)
+/* 1 when the allow-list (blank-separated NAME, PREFIX*, NAME=VALUE) has a
+ * word that lets entry in: pairs with fixed set the value themselves, so
+ * an inherited entry of their name is left out. */
+static int env_allowed(const char *allow, const char *entry, int fixed)
 {
-    size_t n = 0, i, k = 0, used = 0;
-    char **envp;
-    int w;
+    size_t nlen = env_name_len(entry);
+    const char *p = allow;
 
-    while (environ != NULL && environ[n] != NULL)
-        n++;
-    envp = calloc(n + 5, sizeof(*envp));
-    if (envp == NULL)
-        return NULL;
-    for (i = 0; i < n; i++) {
-        if (!env_ours(environ[i]))
-            envp[k++] = environ[i];
+    while (p != NULL && *p != '\0') {
+        size_t len = strcspn(p, " \t"), wn = strcspn(p, "=");
+
+        if (len == 0) {
+            p++;
+            continue;
+        }
+        if (wn < len) { /* NAME=VALUE */
+            if (fixed && wn == nlen && memcmp(p, entry, nlen) == 0)
+                return 1;
+        } else if (!fixed && p[len - 1] == '*') {
+            if (nlen >= len - 1 && memcmp(p, entry, len - 1) == 0)
+                return 1;
+        } else if (!fixed && len == nlen && memcmp(p, entry, nlen) == 0) {
+            return 1;
+        }
+        p += len;
     }
-    w = snprintf(store, size, "PORT=%d", s->port);
-    envp[k++] = store;
-    used = (size_t)w + 1;
-    w = snprintf(store + used, size - used, "STEEL_NODE=%s", s->node);
-    if (w < 0 || (size_t)w >= size - used)
+    return 0;
+}
+
+/* 1 when one of envp[0..k) is named like entry. */
+static int env_has(char *const *envp, size_t k, const char *name, size_t nlen)
+{
+    size_t i;
+
+    for (i = 0; i < k; i++) {
+        if (env_name_len(envp[i]) == nlen && memcmp(envp[i], name, nlen) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Appends "fmt..." to store at *used and to envp.  Returns 0 or -1 when
+ * it does not fit. */
+static int env_add(char **envp, size_t *k, char *store, size_t size,
+                   size_t *used, const char *name, const char *value,
+                   size_t vlen)
+{
+    int w = snprintf(store + *used, size - *used, "%s=%.*s", name, (int)vlen,
+                     value);
+
+    if (w < 0 || (size_t)w >= size - *used)
+        return -1;
+    envp[(*k)++] = store + *used;
+    *used += (size_t)w + 1;
+    return 0;
+}
+
+char **launch_env(const struct launch_spec *s, char *const *inherited,
+                  char *store, size_t size, char **idvar)
+{
+    const char *allow = s->env_allow != NULL ? s->env_allow : "";
+    const char *home = s->home != NULL ? s->home : "/";
+    size_t n = 0, i, k = 0, used = 0, words = 0;
+    char port[16];
+    const char *p;
+    char **envp;
+
+    while (inherited != NULL && inherited[n] != NULL)
+        n++;
+    for (p = allow; *p != '\0'; p++)
+        words += *p == '=';
+    envp = calloc(n + words + 8, sizeof(*envp));
+    if (envp == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        if (!env_ours(inherited[i]) && !env_allowed(allow, inherited[i], 1) &&
+            env_allowed(allow, inherited[i], 0) &&
+            !env_has(envp, k, inherited[i], env_name_len(inherited[i])))
+            envp[k++] = inherited[i];
+    }
+    for (p = allow; *p != '\0';) {
+        size_t len = strcspn(p, " \t"), wn = strcspn(p, "=");
+
+        if (len == 0) {
+            p++;
+            continue;
+        }
+        if (wn < len && !env_has(envp, k, p, wn)) {
+            if (used + len + 1 > size)
+                goto toolong;
+            memcpy(store + used, p, len);
+            store[used + len] = '\0';
+            envp[k++] = store + used;
+            used += len + 1;
+        }
+        p += len;
+    }
+    if ((!env_has(envp, k, "PATH", 4) &&
+         env_add(envp, &k, store, size, &used, "PATH", LAUNCH_ENV_PATH,
+                 strlen(LAUNCH_ENV_PATH)) < 0) ||
+        (!env_has(envp, k, "HOME", 4) &&
+         env_add(envp, &k, store, size, &used, "HOME", home, strlen(home)) <
+             0) ||
+        (!env_has(envp, k, "LANG", 4) &&
+         env_add(envp, &k, store, size, &used, "LANG", "C.UTF-8", 7) < 0))
         goto toolong;
-    envp[k++] = store + used;
-    used += (size_t)w + 1;
-    w = snprintf(store + used, size - used, "STEEL_PREFIX=%s", s->prefix);
-    if (w < 0 || (size_t)w >= size - used)
+    snprintf(port, sizeof(port), "%d", s->port);
+    if (env_add(envp, &k, store, size, &used, "PORT", port, strlen(port)) <
+            0 ||
+        env_add(envp, &k, store, size, &used, "STEEL_NODE", s->node,
+                strlen(s->node)) < 0 ||
+        env_add(envp, &k, store, size, &used, "STEEL_PREFIX", s->prefix,
+                strlen(s->prefix)) < 0)
         goto toolong;
-    envp[k++] = store + used;
-    used += (size_t)w + 1;
     if (size - used < sizeof(ENV_ID_NAME) + WORKER_ID_MAX)
         goto toolong;
     memcpy(store + used, ENV_ID_NAME, sizeof(ENV_ID_NAME));
@@ -150,6 +251,56 @@ static void child_limits(const struct launch_spec *s, int err_fd)
         if (setrlimit(RLIMIT_AS, &rl) < 0)
             child_fail(err_fd, LAUNCH_STAGE_LIMIT, errno);
     }
+    if (s->nproc > 0) {
+        /* Counted per user (every thread of the workers' user), and not
+         * enforced on root or a process with CAP_SYS_RESOURCE. */
+        if (getrlimit(RLIMIT_NPROC, &old) < 0)
+            child_fail(err_fd, LAUNCH_STAGE_LIMIT, errno);
+        rl.rlim_cur = (rlim_t)s->nproc;
+        rl.rlim_max = (rlim_t)s->nproc;
+        if (rl.rlim_max > old.rlim_max)
+            rl.rlim_cur = rl.rlim_max = old.rlim_max;
+        if (setrlimit(RLIMIT_NPROC, &rl) < 0)
+            child_fail(err_fd, LAUNCH_STAGE_LIMIT, errno);
+    }
+    /* Soft and hard: a worker cannot turn core files back on. */
+    rl.rlim_cur = (rlim_t)s->core_mb * 1024 * 1024;
+    rl.rlim_max = rl.rlim_cur;
+    if (setrlimit(RLIMIT_CORE, &rl) < 0)
+        child_fail(err_fd, LAUNCH_STAGE_LIMIT, errno);
+}
+
+/* Drops what the worker must not have: ambient capabilities always (they
+ * would survive the exec); with s->drop the spawner's supplementary groups,
+ * group, user and every capability, each checked, then starts in s->home
+ * (or /). */
+static void child_identity(const struct launch_spec *s, int err_fd)
+{
+    struct __user_cap_header_struct hdr;
+    struct __user_cap_data_struct data[2];
+
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0L, 0L, 0L) < 0 &&
+        errno != EINVAL)
+        child_fail(err_fd, LAUNCH_STAGE_USER, errno);
+    if (!s->drop)
+        return;
+    if (setgroups(0, NULL) < 0 || setgid(s->gid) < 0 || setuid(s->uid) < 0)
+        child_fail(err_fd, LAUNCH_STAGE_USER, errno);
+    /* From a non-root user with CAP_SETUID the capabilities stay: clear
+     * them (from root setuid() already did). */
+    memset(&hdr, 0, sizeof(hdr));
+    memset(data, 0, sizeof(data));
+    hdr.version = _LINUX_CAPABILITY_VERSION_3;
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        child_fail(err_fd, LAUNCH_STAGE_USER, errno);
+    if (getuid() != s->uid || geteuid() != s->uid || getgid() != s->gid ||
+        getegid() != s->gid || getgroups(0, NULL) != 0)
+        child_fail(err_fd, LAUNCH_STAGE_USER, EPERM);
+    if (setuid(0) == 0 || setgid(0) == 0)
+        child_fail(err_fd, LAUNCH_STAGE_USER, EPERM);
+    if (s->home == NULL || chdir(s->home) < 0)
+        if (chdir("/") < 0)
+            child_fail(err_fd, LAUNCH_STAGE_USER, errno);
 }
 
 /* Runs in the child after fork(); never returns. */
@@ -182,6 +333,7 @@ static void child_run(const struct launch_spec *s, char *const *envp,
     if (fd >= 0)
         dup2(fd, STDIN_FILENO);
     child_limits(s, err_fd);
+    child_identity(s, err_fd);
     /* Nothing of the spawner's (Redis, HTTP, pidfds) reaches the worker. */
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 
@@ -205,7 +357,7 @@ static void child_run(const struct launch_spec *s, char *const *envp,
 
 int launch_worker(const struct launch_spec *s, struct launch_child *out)
 {
-    char store[1024], *idvar = NULL;
+    char store[4096], *idvar = NULL;
     char **envp;
     int idp[2] = {-1, -1}, errp[2] = {-1, -1};
     pid_t pid;
@@ -213,7 +365,7 @@ int launch_worker(const struct launch_spec *s, struct launch_child *out)
     out->pid = -1;
     out->id_fd = -1;
     out->err_fd = -1;
-    envp = env_build(s, store, sizeof(store), &idvar);
+    envp = launch_env(s, environ, store, sizeof(store), &idvar);
     if (envp == NULL) {
         log_warn("worker on port %d: cannot build its environment", s->port);
         return -1;
@@ -298,6 +450,11 @@ int launch_setup_error(int err_fd, const char *bin, const char *log_path,
         break;
     case LAUNCH_STAGE_LIMIT:
         snprintf(why, size, "cannot set resource limits: %s",
+                 strerror(rep.err));
+        *fatal = 1;
+        break;
+    case LAUNCH_STAGE_USER:
+        snprintf(why, size, "cannot switch to the worker user: %s",
                  strerror(rep.err));
         *fatal = 1;
         break;

@@ -18,11 +18,36 @@ struct launch_spec {
                            * limit nofile_inherit */
     long nofile_inherit;  /* the limit the spawner itself was started with */
     long memory_mb;       /* RLIMIT_AS in MiB, 0: none */
-    /* Environment: the inherited one without these names, then these. */
-    int port;           /* PORT */
-    const char *node;   /* STEEL_NODE */
-    const char *prefix; /* STEEL_PREFIX */
+    long nproc;           /* RLIMIT_NPROC (soft and hard), 0: inherit */
+    long core_mb;         /* RLIMIT_CORE in MiB, 0: no core files */
+    /* Identity (common/privsep.h): with drop, the child takes uid and gid,
+     * no supplementary groups and no capabilities, and starts in home. */
+    int drop;
+    uid_t uid;
+    gid_t gid;
+    /* Environment, nothing else (launch_env()): */
+    const char *home;      /* HOME (default "/") */
+    const char *env_allow; /* worker_env: NAME, PREFIX*, NAME=VALUE */
+    int port;              /* PORT */
+    const char *node;      /* STEEL_NODE */
+    const char *prefix;    /* STEEL_PREFIX */
 };
+
+/*
+ * The worker's environment, built from inherited (the spawner's environ,
+ * or a test's): each inherited entry whose name worker_env lists (NAME, or
+ * a PREFIX* pattern), then worker_env's NAME=VALUE pairs (they win over an
+ * inherited entry of that name), then PATH, HOME and LANG unless set so
+ * far (LAUNCH_ENV_PATH, s->home, C.UTF-8), then PORT, STEEL_NODE,
+ * STEEL_PREFIX and an empty STEEL_WORKER_ID slot, which no other entry can
+ * carry.  Strings built here live in store (size bytes, the caller's);
+ * *idvar points at the slot, with room for WORKER_ID_MAX - 1 digits after
+ * its '='.  Returns a malloc'd NULL-terminated array the caller frees (not
+ * its strings), or NULL with errno ENAMETOOLONG or ENOMEM.
+ */
+#define LAUNCH_ENV_PATH "/usr/local/bin:/usr/bin:/bin"
+char **launch_env(const struct launch_spec *s, char *const *inherited,
+                  char *store, size_t size, char **idvar);
 
 /* A child between fork and exec. */
 struct launch_child {
@@ -34,9 +59,10 @@ struct launch_child {
 
 /*
  * Forks a worker.  The child puts itself in a new process group, sends
- * stdout and stderr to the log file, sets the limits, waits for its id on
- * id_fd and executes the binary with PORT, STEEL_WORKER_ID, STEEL_NODE and
- * STEEL_PREFIX set.  A step that fails is reported on err_fd (read it with
+ * stdout and stderr to the log file, sets the limits, drops its ambient
+ * capabilities and, with s->drop, its user, group and capabilities (each
+ * checked), waits for its id on id_fd and executes the binary with the
+ * environment of launch_env().  A step that fails is reported on err_fd (read it with
  * launch_setup_error()) and the child exits 127.  Returns 0, or -1 after
  * logging when the fork itself failed.
  */

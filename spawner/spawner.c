@@ -138,6 +138,13 @@ static void reload(struct spawner *s, int64_t now)
         memcpy(c->key_prefix, old->key_prefix, sizeof(c->key_prefix));
         memcpy(c->node_name, old->node_name, sizeof(c->node_name));
     }
+    if (strcmp(old->worker_user, c->worker_user) != 0 ||
+        strcmp(old->worker_group, c->worker_group) != 0) {
+        log_warnx("reload: worker_user and worker_group change only with a "
+                  "restart; keeping their old values");
+        memcpy(c->worker_user, old->worker_user, sizeof(c->worker_user));
+        memcpy(c->worker_group, old->worker_group, sizeof(c->worker_group));
+    }
     free(old);
     port_map_range(&s->ports, (int)c->worker_port_min, (int)c->worker_port_max);
     if (mkdir_p(c->worker_log_dir) < 0)
@@ -156,6 +163,7 @@ struct spawner *spawner_new(struct prog *p)
 {
     struct spawner *s = calloc(1, sizeof(*s));
     struct rlimit rl;
+    char err[512];
     int fd;
 
     if (s == NULL) {
@@ -166,6 +174,23 @@ struct spawner *spawner_new(struct prog *p)
     s->c = &p->conf;
     s->epfd = -1;
     restart_init(&s->rs);
+    if (privsep_daemon_check(s->c, 1, &s->ps, err, sizeof(err)) < 0) {
+        log_warnx("%s", err);
+        free(s);
+        return NULL;
+    }
+    if (s->ps.drop)
+        log_info("workers run as %s (uid %ld, gid %ld)", s->c->worker_user,
+                 (long)s->ps.uid, (long)s->ps.gid);
+    else if (geteuid() == 0)
+        log_warnx("workers run as root: set worker_user");
+    else {
+        const char *home = getenv("HOME");
+
+        /* As before: the spawner's user and its home. */
+        if (home != NULL && home[0] == '/' && strlen(home) < sizeof(s->ps.home))
+            memcpy(s->ps.home, home, strlen(home) + 1);
+    }
     /* Children inherit 0-2 only through the log file; keep them taken so
      * no pipe ever lands there. */
     for (fd = 0; fd <= 2; fd++) {

@@ -219,6 +219,13 @@ static int start_fork(struct spawner *s, int64_t now, struct launch_child *ch,
     spec.nofile = c->worker_nofile;
     spec.nofile_inherit = s->nofile_inherit;
     spec.memory_mb = c->worker_memory_mb;
+    spec.nproc = c->worker_nproc;
+    spec.core_mb = c->worker_core_mb;
+    spec.drop = s->ps.drop;
+    spec.uid = s->ps.uid;
+    spec.gid = s->ps.gid;
+    spec.home = s->ps.home;
+    spec.env_allow = c->worker_env;
     spec.port = *port;
     spec.node = c->node_name;
     spec.prefix = c->key_prefix;

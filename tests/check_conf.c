@@ -10,6 +10,7 @@
 
 #include "check_suites.h"
 #include "conf.h"
+#include "privsep.h"
 
 static struct conf c;
 static char err[1024];
@@ -86,6 +87,13 @@ static const struct {
     {"worker_port_range = 100-101\npool_max_workers = 5\n",
      "fewer ports"},
     {"key_prefix = \n", "key_prefix must not be empty"},
+    {"worker_env = 1ABC\n", "worker_env: \"1ABC\" is not NAME"},
+    {"worker_env = A *\n", "worker_env: \"*\" is not NAME"},
+    {"worker_env = A-B=1\n", "is not NAME"},
+    {"worker_env = PORT=1\n", "worker_env: PORT is set by the spawner"},
+    {"worker_env = X STEEL_WORKER_ID\n", "STEEL_WORKER_ID is set by"},
+    {"worker_user = -x\n", "worker_user and worker_group must be"},
+    {"worker_group = a/b\n", "worker_user and worker_group must be"},
 };
 
 START_TEST(test_bad_values)
@@ -96,6 +104,30 @@ START_TEST(test_bad_values)
     ck_assert_msg(strstr(err, bad_cases[_i].want) != NULL,
                   "case %d: error \"%s\" lacks \"%s\"", _i, err,
                   bad_cases[_i].want);
+}
+END_TEST
+
+/* A worker address steel-fcgi may call: worker_host or worker_hosts, a
+ * port inside worker_port_range. */
+START_TEST(test_worker_addr)
+{
+    const char *text = "worker_host = 10.0.0.1\n"
+                       "worker_hosts = 10.0.0.2  w3.example\n"
+                       "worker_port_range = 20000-20099\n";
+
+    ck_assert_msg(conf_parse(&c, "t.conf", text, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.1", 20000), 1);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.2", 20099), 1);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "w3.example", 20050), 1);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.1", 19999), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.1", 20100), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.1", 6379), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.3", 20000), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "w3", 20000), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "", 20000), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.2 w3.example", 20000),
+                     0);
 }
 END_TEST
 
@@ -161,6 +193,7 @@ Suite *conf_suite(void)
     tcase_add_test(normal, test_parse_values);
     tcase_add_test(normal, test_sample_file);
     tcase_add_test(normal, test_deprecated_directive);
+    tcase_add_test(normal, test_worker_addr);
     tcase_add_loop_test(errors, test_bad_values, 0,
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(errors, test_long_line);

@@ -65,6 +65,9 @@ static void setup(void)
     conf.create_attempts = 3;
     conf.create_hedge_min_ms = HEDGE_MIN_MS;
     conf.create_queue_max = 10;
+    /* Fake workers listen on ports the kernel picks. */
+    conf.worker_port_min = 1;
+    conf.worker_port_max = 65535;
     ck_assert_int_eq(curl_global_init(CURL_GLOBAL_NOTHING), CURLE_OK);
     ck_assert_int_eq(handler_init(&h, &conf), 0);
     request_init(&rq, (size_t)conf.max_body);
@@ -486,6 +489,28 @@ START_TEST(test_head_no_side_effect)
 }
 END_TEST
 
+/* A record whose address is outside worker_port_range steers nothing:
+ * the worker is failed without a call, GET answers 404 and a create goes
+ * to the next worker. */
+START_TEST(test_worker_addr_refused)
+{
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    worker(&w2, "w2", WORKER_IDLE, NULL);
+    conf.worker_port_min = w2.port;
+    conf.worker_port_max = w2.port;
+    run("GET", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_int_eq(w1.gets, 0);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
+    conf.worker_port_min = w1.port;
+    conf.worker_port_max = w1.port;
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 502);
+    ck_assert_int_eq(w2.posts, 0);
+    ck_assert_int_eq(fake_store_state("w2"), WORKER_DEAD);
+}
+END_TEST
+
 /* The worker no longer holds the session: 404, and the session ends. */
 START_TEST(test_get_worker_404)
 {
@@ -641,6 +666,7 @@ Suite *handlers_suite(void)
     tcase_add_test(get, test_get);
     tcase_add_test(get, test_get_worker_404);
     tcase_add_test(get, test_get_refused);
+    tcase_add_test(get, test_worker_addr_refused);
     tcase_add_test(get, test_get_timeout);
     tcase_add_test(get, test_get_unknown);
     tcase_add_test(get, test_get_redis_down);

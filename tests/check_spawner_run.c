@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -135,6 +136,57 @@ START_TEST(test_launch_reports)
     close(ch.err_fd);
     wait_status(ch.pid);
     lx_teardown();
+}
+END_TEST
+
+/* The worker's environment: only the allow-list, the defaults and ours;
+ * ours cannot be forged by an inherited or listed entry. */
+START_TEST(test_launch_env)
+{
+    static const char *const src[] = {
+        "HOME=/root", "REDIS_URL=secret", "STEEL_EMU_SEED=7",
+        "STEEL_EMU_HANG_ON=post", "STEEL_EMUX=no", "TZ=Europe/Paris",
+        "PORT=1", "STEEL_PREFIX=forged", "LANG=de_DE", "TERM=xterm", NULL};
+    static const char *want[] = {
+        "STEEL_EMU_SEED=7", "STEEL_EMU_HANG_ON=post", "LANG=de_DE",
+        "TZ=UTC", "DISPLAY=:9", "PATH=" LAUNCH_ENV_PATH,
+        "HOME=/home/w", "PORT=20007", "STEEL_NODE=chk-node",
+        "STEEL_PREFIX=chk", "STEEL_WORKER_ID=", NULL};
+    struct launch_spec spec;
+    char store[4096], small[64], *idvar = NULL;
+    char *inherited[sizeof(src) / sizeof(src[0])];
+    char **envp;
+    size_t i;
+
+    for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+        inherited[i] = (char *)src[i];
+    spec_init(&spec, "/bin/true", "/dev/null");
+    spec.home = "/home/w";
+    spec.env_allow = "STEEL_EMU_* LANG  TZ TZ=UTC DISPLAY=:9";
+    envp = launch_env(&spec, inherited, store, sizeof(store), &idvar);
+    ck_assert_ptr_nonnull(envp);
+    for (i = 0; want[i] != NULL; i++) {
+        ck_assert_ptr_nonnull(envp[i]);
+        ck_assert_str_eq(envp[i], want[i]);
+    }
+    ck_assert_ptr_null(envp[i]);
+    ck_assert_ptr_eq(idvar, envp[i - 1]);
+    free(envp);
+    /* Nothing listed: the defaults and ours only. */
+    spec.env_allow = NULL;
+    spec.home = NULL;
+    envp = launch_env(&spec, inherited, store, sizeof(store), &idvar);
+    ck_assert_ptr_nonnull(envp);
+    ck_assert_str_eq(envp[0], "PATH=" LAUNCH_ENV_PATH);
+    ck_assert_str_eq(envp[1], "HOME=/");
+    ck_assert_str_eq(envp[2], "LANG=C.UTF-8");
+    ck_assert_str_eq(envp[3], "PORT=20007");
+    ck_assert_ptr_null(envp[7]);
+    free(envp);
+    /* A store too small is an error, not a cut variable. */
+    ck_assert_ptr_null(
+        launch_env(&spec, inherited, small, sizeof(small), &idvar));
+    ck_assert_int_eq(errno, ENAMETOOLONG);
 }
 END_TEST
 
@@ -291,6 +343,7 @@ Suite *spawner_run_suite(void)
 
     tcase_add_test(launch, test_status_str);
     tcase_add_test(launch, test_launch_reports);
+    tcase_add_test(launch, test_launch_env);
     tcase_add_test(launch, test_launch_is_worker);
     tcase_add_test(table, test_table_order);
     tcase_add_test(table, test_table_exit_watch);

@@ -42,6 +42,7 @@ write_conf() {
         "restart_backoff_max_ms=1000"
         "pool_idle_grace=1"
         "probe_timeout_ms=1000"
+        "worker_env=STEEL_EMU_*"
     )
     {
         for d in "${defaults[@]}"; do

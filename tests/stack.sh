@@ -32,14 +32,20 @@
 #   STEEL_LIGHTTPD_EXTRA       lines appended to the stack's lighttpd.conf
 #                              (e.g. a second listener on another address)
 #
+# Redis asks for a password generated when it starts (requirepass in
+# redis/redis.conf; STACK_REDIS_PASSWORD in stack.env and redis_password in
+# the configuration, all owner-only); stack_init and stack_up export it as
+# REDISCLI_AUTH, so redis-cli -p STACK_REDIS_PORT works as before.
+#
 # Layout of RUN_DIR: steel-orchestrator.conf, lighttpd.conf and the
 # lighttpd snippet; NAME.pid and NAME.log for redis, spawner, reaper and
 # lighttpd; steel-fcgi.log (the handlers' stderr), lighttpd-error.log,
 # workers/ (one log per worker port), redis/ (Redis's directory).
 #
 # Every process started here carries STEEL_STACK=RUN_DIR in its
-# environment (workers also get STEEL_PREFIX=<key_prefix> from the
-# spawner); after stopping the recorded pids, stack_down kills whatever
+# environment (workers, whose environment the spawner cleans, carry
+# STEEL_PREFIX=<key_prefix> instead; worker_env = STEEL_EMU_* lets the
+# emulator's knobs through); after stopping the recorded pids, stack_down kills whatever
 # still carries either, and counts it in STACK_LEFTOVERS.  Processes of
 # other run directories are never touched.
 
@@ -52,6 +58,7 @@ STACK_REDIS_PORT=
 STACK_PREFIX=
 STACK_TTL=
 STACK_REDIS_FIXED=0
+STACK_REDIS_PASSWORD=
 STACK_LEFTOVERS=0
 STACK_COMPONENTS="redis spawner reaper lighttpd"
 
@@ -154,10 +161,12 @@ stack_init() {
     mkdir -p "$run" || return 1
     STACK_RUN=$(cd "$run" && pwd)
     STACK_HTTP_PORT='' STACK_REDIS_PORT='' STACK_PREFIX='' STACK_TTL=''
+    STACK_REDIS_PASSWORD=''
     if [ -f "$STACK_RUN/stack.env" ]; then
         # shellcheck disable=SC1091
         . "$STACK_RUN/stack.env"
     fi
+    stack_export_auth
     if [ -n "$http" ]; then
         STACK_HTTP_PORT=$http
     fi
@@ -172,6 +181,15 @@ stack_init() {
     # (and stops) what an earlier one left behind.
     STACK_PREFIX=steel-p$STACK_HTTP_PORT
     STACK_LEFTOVERS=0
+}
+
+# redis-cli (the tests', the recipes') authenticates through REDISCLI_AUTH.
+stack_export_auth() {
+    if [ -n "$STACK_REDIS_PASSWORD" ]; then
+        export REDISCLI_AUTH=$STACK_REDIS_PASSWORD
+    else
+        unset REDISCLI_AUTH
+    fi
 }
 
 # Prints a free port from 32000-32767: above the worker port ranges
@@ -266,6 +284,15 @@ fcgi_create_threads = 32
 log_level = info
 EOF
     fi
+    # The emulator's knobs (STEEL_EMU_*) reach the workers only through
+    # worker_env: the spawner gives them a clean environment.
+    grep -q '^[[:space:]]*worker_env[[:space:]]*=' "$conf.tmp" ||
+        stack_conf_set "$conf.tmp" worker_env 'STEEL_EMU_*'
+    if [ -n "$STACK_REDIS_PASSWORD" ]; then
+        stack_conf_set "$conf.tmp" redis_password "$STACK_REDIS_PASSWORD" || return 1
+    fi
+    # It holds the Redis password: the owner's only.
+    chmod 600 "$conf.tmp" || return 1
     stack_conf_set "$conf.tmp" redis "unix:$(stack_redis_socket)" &&
         stack_conf_set "$conf.tmp" key_prefix "$STACK_PREFIX" &&
         stack_conf_set "$conf.tmp" worker_log_dir "$STACK_RUN/workers" &&
@@ -339,10 +366,19 @@ stack_show_log() {
 }
 
 stack_start_redis() {
-    local i pid
+    local i pid rconf=$STACK_RUN/redis/redis.conf
     # The programs reach Redis through its unix socket (no TCP stack on
-    # every command); the TCP port is for redis-cli and the tests.
-    stack_spawn redis redis-server "$top_srcdir/etc/redis/steel-orchestrator.conf" \
+    # every command, owner-only); the TCP port is for redis-cli and the
+    # tests.  Both need the password (requirepass, in a file of the
+    # owner's, not on the command line), so a process of another user on
+    # this host - a worker - reaches neither.
+    (
+        umask 077
+        printf 'include %s\nrequirepass %s\n' \
+            "$top_srcdir/etc/redis/steel-orchestrator.conf" \
+            "$STACK_REDIS_PASSWORD" >"$rconf"
+    ) || return 1
+    stack_spawn redis redis-server "$rconf" \
         --port "$STACK_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
         --unixsocket "$(stack_redis_socket)" --unixsocketperm 700 \
         --dir "$STACK_RUN/redis" --logfile "" --daemonize no
@@ -458,11 +494,24 @@ stack_up() {
         stack_log "port $STACK_HTTP_PORT is in use by another program"
         return 1
     fi
-    {
-        echo "STACK_HTTP_PORT=$STACK_HTTP_PORT"
-        echo "STACK_REDIS_PORT=$STACK_REDIS_PORT"
-        echo "STACK_TTL=$STACK_TTL"
-    } >"$STACK_RUN/stack.env"
+    # A run directory keeps its password (programs still running know it);
+    # a Redis started by an older stack.sh, without one, keeps running
+    # without.
+    if [ -z "$STACK_REDIS_PASSWORD" ] && ! stack_pid redis >/dev/null; then
+        STACK_REDIS_PASSWORD=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') ||
+            return 1
+    fi
+    stack_export_auth
+    (
+        umask 077
+        rm -f "$STACK_RUN/stack.env"
+        {
+            echo "STACK_HTTP_PORT=$STACK_HTTP_PORT"
+            echo "STACK_REDIS_PORT=$STACK_REDIS_PORT"
+            echo "STACK_TTL=$STACK_TTL"
+            echo "STACK_REDIS_PASSWORD=$STACK_REDIS_PASSWORD"
+        } >"$STACK_RUN/stack.env"
+    ) || return 1
     old_sum=$(stack_conf_sum)
     stack_write_conf "$STACK_TTL" && stack_write_lighttpd || return 1
     if [ "$old_sum" != "$(stack_conf_sum)" ]; then
