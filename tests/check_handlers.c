@@ -1,7 +1,8 @@
 /*
- * check_handlers.c - steel-fcgi's handlers below the FastCGI edge: a
- * struct request goes through router_serve() and the answer, the store's
- * state and what the workers saw are checked.
+ * check_handlers.c - steel-fcgi's create handler (POST /sessions) below
+ * the FastCGI edge: a struct request goes through router_serve() and the
+ * answer, the store's state and what the workers saw are checked; the
+ * fixture is check_handlers.h, GET and DELETE are check_handlers_rw.c.
  *
  * The seams: Redis is fake_store.c, link-time fakes of the store.h
  * functions (fake_store.h says why that needs no test hook in production
@@ -19,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "check_handlers.h"
 #include "check_suites.h"
 #include "cleanup.h"
 #include "create.h"
@@ -31,139 +33,6 @@
 #include "request.h"
 #include "response.h"
 #include "router.h"
-
-#define WORKER_TIMEOUT_MS 600
-#define HEDGE_MIN_MS      50 /* a cold hedge delay is twice this */
-
-static struct conf conf;
-static struct handler h;
-static struct request rq;
-static struct response r;
-static struct fake_worker w1, w2, w3; /* ids "w1"... in the store */
-static int early_status;              /* what reply_early sent; 0: not called */
-static int64_t started_ms, early_ms;
-
-static int record_early(void *arg, struct response *resp)
-{
-    (void)arg;
-    early_status = resp->status;
-    early_ms = now_mono_ms();
-    return 0;
-}
-
-static void setup(void)
-{
-    fake_store_reset();
-    prog_got_term = 0;
-    ck_assert_int_eq(conf_defaults(&conf), 0);
-    /* Only admin.c and the Retry-After estimate talk to Redis directly;
-     * here they find none. */
-    snprintf(conf.redis, sizeof(conf.redis), "/nonexistent/redis.sock");
-    conf.worker_connect_timeout_ms = 200;
-    conf.worker_timeout_ms = WORKER_TIMEOUT_MS;
-    conf.create_wait = 1;
-    conf.create_attempts = 3;
-    conf.create_hedge_min_ms = HEDGE_MIN_MS;
-    conf.create_queue_max = 10;
-    /* Fake workers listen on ports the kernel picks. */
-    conf.worker_port_min = 1;
-    conf.worker_port_max = 65535;
-    ck_assert_int_eq(curl_global_init(CURL_GLOBAL_NOTHING), CURLE_OK);
-    ck_assert_int_eq(handler_init(&h, &conf), 0);
-    request_init(&rq, (size_t)conf.max_body);
-    response_init(&r, (size_t)conf.max_body * 2 + 65536);
-    memset(&w1, 0, sizeof(w1));
-    memset(&w2, 0, sizeof(w2));
-    memset(&w3, 0, sizeof(w3));
-    early_status = 0;
-}
-
-static void teardown(void)
-{
-    fake_worker_stop(&w1);
-    fake_worker_stop(&w2);
-    fake_worker_stop(&w3);
-    response_release(&r);
-    request_release(&rq);
-    handler_release(&h);
-    curl_global_cleanup();
-}
-
-/* Starts fw as worker id in state st (holding sid when busy) and tells
- * the store about it. */
-static void worker(struct fake_worker *fw, const char *id, enum worker_state st,
-                   const char *sid)
-{
-    ck_assert_int_eq(fake_worker_start(fw, id), 0);
-    if (sid != NULL)
-        fake_worker_hold(fw, sid);
-    fake_store_add_worker(id, fw->port, st, sid);
-}
-
-/* Makes rq a fresh request method uri with body (NULL: none). */
-static void prepare(const char *method, const char *uri, const char *body)
-{
-    request_reset(&rq);
-    snprintf(rq.method, sizeof(rq.method), "%s", method);
-    snprintf(rq.uri, sizeof(rq.uri), "%s", uri);
-    if (body != NULL) {
-        buf_appends(&rq.body, body);
-        rq.content_length = (long)strlen(body);
-    }
-    rq.reply_early = record_early;
-}
-
-/* Sends rq through the route table into a fresh r. */
-static void serve(void)
-{
-    response_reset(&r);
-    early_status = 0;
-    started_ms = rq.arrived_ms = now_mono_ms();
-    router_serve(&h, &rq, &r);
-}
-
-static void run(const char *method, const char *uri, const char *body)
-{
-    prepare(method, uri, body);
-    serve();
-}
-
-static long elapsed_ms(void)
-{
-    return (long)(now_mono_ms() - started_ms);
-}
-
-/* The "error" code of an error answer, "" for none. */
-static const char *error_code(void)
-{
-    static char code[64];
-    struct json_object *o, *v;
-    const char *why;
-
-    code[0] = '\0';
-    o = jsonx_parse(r.body.data, r.body.len, &why);
-    if (o != NULL && json_object_object_get_ex(o, "error", &v))
-        snprintf(code, sizeof(code), "%s", json_object_get_string(v));
-    json_object_put(o);
-    return code;
-}
-
-/* The value of extra header name, NULL when absent. */
-static const char *header(const char *name)
-{
-    int i;
-
-    for (i = 0; i < r.nheaders; i++) {
-        if (strcmp(r.header_name[i], name) == 0)
-            return r.header_value[i];
-    }
-    return NULL;
-}
-
-static int body_has(const char *s)
-{
-    return r.body.len > 0 && strstr(r.body.data, s) != NULL;
-}
 
 /* ---- POST /sessions ---------------------------------------------------- */
 
@@ -465,188 +334,14 @@ START_TEST(test_create_store_not_redis)
 }
 END_TEST
 
-/* ---- GET /sessions/:id -------------------------------------------------- */
-
-START_TEST(test_get)
-{
-    worker(&w1, "w1", WORKER_BUSY, "s1");
-    run("GET", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 200);
-    ck_assert(body_has("\"id\": \"s1\""));
-    ck_assert_int_eq(w1.gets, 1);
-}
-END_TEST
-
-/* HEAD changes nothing: no worker call (and no TTL refresh). */
-START_TEST(test_head_no_side_effect)
-{
-    worker(&w1, "w1", WORKER_BUSY, "s1");
-    run("HEAD", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 200);
-    ck_assert_int_eq(w1.gets, 0);
-    run("HEAD", "/sessions/nope", NULL);
-    ck_assert_int_eq(r.status, 404);
-}
-END_TEST
-
-/* A record whose address is outside worker_port_range steers nothing:
- * the worker is failed without a call, GET answers 404 and a create goes
- * to the next worker. */
-START_TEST(test_worker_addr_refused)
-{
-    worker(&w1, "w1", WORKER_BUSY, "s1");
-    worker(&w2, "w2", WORKER_IDLE, NULL);
-    conf.worker_port_min = w2.port;
-    conf.worker_port_max = w2.port;
-    run("GET", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 404);
-    ck_assert_int_eq(w1.gets, 0);
-    ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
-    conf.worker_port_min = w1.port;
-    conf.worker_port_max = w1.port;
-    run("POST", "/sessions", "{}");
-    ck_assert_int_eq(r.status, 502);
-    ck_assert_int_eq(w2.posts, 0);
-    ck_assert_int_eq(fake_store_state("w2"), WORKER_DEAD);
-}
-END_TEST
-
-/* The worker no longer holds the session: 404, and the session ends. */
-START_TEST(test_get_worker_404)
-{
-    worker(&w1, "w1", WORKER_BUSY, "s1");
-    fake_worker_hold(&w1, "");
-    run("GET", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 404);
-    ck_assert_str_eq(error_code(), "session_not_found");
-    ck_assert(!fake_store_session_alive("s1"));
-    ck_assert_int_eq(fake_store_state("w1"), WORKER_RELEASING);
-}
-END_TEST
-
-/* Nothing listens where the worker was: 404, and the worker is dead. */
-START_TEST(test_get_refused)
-{
-    fake_store_add_worker("w1", fake_port_refused(), WORKER_BUSY, "s1");
-    run("GET", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 404);
-    ck_assert_str_eq(error_code(), "session_not_found");
-    ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
-    ck_assert_str_eq(fake_store_dead_reason("w1"), "unreachable");
-    ck_assert(!fake_store_session_alive("s1"));
-}
-END_TEST
-
-/* The worker hangs: 504 after worker_timeout_ms; the session stays. */
-START_TEST(test_get_timeout)
-{
-    w1.hang_get = 1;
-    worker(&w1, "w1", WORKER_BUSY, "s1");
-    run("GET", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 504);
-    ck_assert_str_eq(error_code(), "worker_timeout");
-    ck_assert_int_ge(elapsed_ms(), WORKER_TIMEOUT_MS - 50);
-    ck_assert_int_eq(fake_store_state("w1"), WORKER_BUSY);
-    ck_assert(fake_store_session_alive("s1"));
-}
-END_TEST
-
-START_TEST(test_get_unknown)
-{
-    worker(&w1, "w1", WORKER_BUSY, "s1");
-    run("GET", "/sessions/s2", NULL);
-    ck_assert_int_eq(r.status, 404);
-    ck_assert_str_eq(error_code(), "session_not_found");
-    ck_assert_int_eq(w1.gets, 0);
-}
-END_TEST
-
-START_TEST(test_get_redis_down)
-{
-    fake_store_redis_down(1);
-    run("GET", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 503);
-    ck_assert_str_eq(error_code(), "redis_unavailable");
-}
-END_TEST
-
-/* ---- DELETE /sessions/:id ----------------------------------------------- */
-
-/* No cleanup threads run (the queue is closed): the handler answers 204
- * first, then tells the worker and gives it back itself. */
-START_TEST(test_delete)
-{
-    worker(&w1, "w1", WORKER_BUSY, "s1");
-    run("DELETE", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 204);
-    ck_assert_int_eq(early_status, 204);
-    ck_assert(!fake_store_session_alive("s1"));
-    ck_assert_int_eq(w1.deletes, 1);
-    ck_assert_int_eq(w1.statuses, 1);
-    ck_assert_int_eq(fake_store_state("w1"), WORKER_IDLE);
-}
-END_TEST
-
-/* With cleanup threads, the DELETE returns with the worker still
- * releasing; a cleanup thread tells it and gives it back. */
-START_TEST(test_delete_cleanup_thread)
-{
-    pthread_t t;
-    int i;
-
-    worker(&w1, "w1", WORKER_BUSY, "s1");
-    cleanup_open();
-    run("DELETE", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 204);
-    ck_assert_int_eq(early_status, 0);
-    ck_assert_int_eq(fake_store_state("w1"), WORKER_RELEASING);
-    ck_assert_int_eq(pthread_create(&t, NULL, cleanup_thread, &conf), 0);
-    for (i = 0; i < 150 && fake_store_state("w1") != WORKER_IDLE; i++)
-        sleep_ms(20);
-    prog_got_term = 1;
-    cleanup_wake();
-    pthread_join(t, NULL);
-    ck_assert_int_eq(fake_store_state("w1"), WORKER_IDLE);
-    ck_assert_int_eq(w1.deletes, 1);
-}
-END_TEST
-
-/* A worker that hangs on its DELETE: the client has its 204 at once; the
- * worker is declared dead after worker_timeout_ms. */
-START_TEST(test_delete_worker_hangs)
-{
-    w1.hang_delete = 1;
-    worker(&w1, "w1", WORKER_BUSY, "s1");
-    run("DELETE", "/sessions/s1", NULL);
-    ck_assert_int_eq(early_status, 204);
-    ck_assert_int_lt(early_ms - started_ms, 200);
-    ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
-    ck_assert_str_eq(fake_store_dead_reason("w1"), "delete failed");
-}
-END_TEST
-
-START_TEST(test_delete_unknown)
-{
-    run("DELETE", "/sessions/s1", NULL);
-    ck_assert_int_eq(r.status, 404);
-    ck_assert_str_eq(error_code(), "session_not_found");
-}
-END_TEST
-
 Suite *handlers_suite(void)
 {
     Suite *s = suite_create("handlers");
     TCase *create = tcase_create("create");
-    TCase *get = tcase_create("get");
-    TCase *del = tcase_create("delete");
-    TCase *all[] = {create, get, del};
-    size_t i;
 
-    for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-        tcase_add_checked_fixture(all[i], setup, teardown);
-        tcase_set_timeout(all[i], 20);
-        suite_add_tcase(s, all[i]);
-    }
+    tcase_add_checked_fixture(create, handlers_setup, handlers_teardown);
+    tcase_set_timeout(create, 20);
+    suite_add_tcase(s, create);
     tcase_add_test(create, test_create);
     tcase_add_test(create, test_create_hedged);
     tcase_add_test(create, test_hedge_delay);
@@ -663,17 +358,5 @@ Suite *handlers_suite(void)
     tcase_add_test(create, test_create_bad_body);
     tcase_add_test(create, test_create_redis_down);
     tcase_add_test(create, test_create_store_not_redis);
-    tcase_add_test(get, test_get);
-    tcase_add_test(get, test_get_worker_404);
-    tcase_add_test(get, test_get_refused);
-    tcase_add_test(get, test_worker_addr_refused);
-    tcase_add_test(get, test_get_timeout);
-    tcase_add_test(get, test_get_unknown);
-    tcase_add_test(get, test_get_redis_down);
-    tcase_add_test(get, test_head_no_side_effect);
-    tcase_add_test(del, test_delete);
-    tcase_add_test(del, test_delete_cleanup_thread);
-    tcase_add_test(del, test_delete_worker_hangs);
-    tcase_add_test(del, test_delete_unknown);
     return s;
 }

@@ -17,6 +17,7 @@ int main(void)
 
     log_init("check_handlers", LOG_LEVEL_ERROR);
     sr = srunner_create(handlers_suite());
+    srunner_add_suite(sr, handlers_rw_suite());
     srunner_add_suite(sr, access_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

@@ -15,6 +15,7 @@ Suite *wconn_suite(void);
 Suite *log_suite(void);
 Suite *fcgi_suite(void);
 Suite *handlers_suite(void);
+Suite *handlers_rw_suite(void);
 Suite *access_suite(void);
 Suite *metrics_suite(void);
 Suite *proc_suite(void);
