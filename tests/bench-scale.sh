@@ -27,7 +27,7 @@ check_eq "bench/scale --short ran to its end" 0 "$rc"
 NUM='[0-9]+(\.[0-9]+)?'
 # size_row N - the row of size N has N and 10 numbers.
 size_row() {
-    local fields want i
+    local fields i
     read -r -a fields <<<"$(awk -v n="$1" '$1 == n' "$T/out")" || return 1
     [ ${#fields[@]} = 11 ] || { echo "N=$1: ${#fields[@]} fields, want 11"; return 1; }
     for i in $(seq 1 10); do
