@@ -70,6 +70,8 @@ struct conf {
     long reap_interval;    /* seconds between passes */
     long probe_timeout_ms; /* deadline of one health probe */
     long probe_failures;   /* consecutive failures before a kill */
+    long stray_scan_interval; /* seconds between full /proc scans for
+                               * strays; 0 = every pass */
 
     /* Handlers */
     long fcgi_threads;               /* accept threads per steel-fcgi */

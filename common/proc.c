@@ -283,6 +283,89 @@ int proc_node_scan(struct proc_node *pn,
     return found;
 }
 
+/* Applies the worker rule to every pid of one children list (decimal
+ * pids separated by blanks; an entry cut off at the end of buf is
+ * dropped when truncated).  Returns the number found. */
+static int children_list(struct proc_node *pn, char *buf, size_t len,
+                         int truncated,
+                         void (*fn)(const struct proc_worker *w, void *arg),
+                         void *arg)
+{
+    char *p = buf, *end = buf + len;
+    int found = 0;
+
+    if (truncated) {
+        while (end > buf && end[-1] != ' ')
+            end--;
+    }
+    *end = '\0';
+    while (p < end) {
+        struct proc_worker w;
+        char *q;
+        long pid;
+
+        while (p < end && *p == ' ')
+            p++;
+        if (p == end)
+            break;
+        errno = 0;
+        pid = strtol(p, &q, 10);
+        if (q == p || errno != 0)
+            break;
+        p = q;
+        if (proc_node_worker(pn, pid, &w) == 1) {
+            found++;
+            fn(&w, arg);
+        }
+    }
+    return found;
+}
+
+int proc_node_children(struct proc_node *pn, long parent,
+                       void (*fn)(const struct proc_worker *w, void *arg),
+                       void *arg)
+{
+    char dir[PATH_MAX], name[PATH_MAX], *buf;
+    struct dirent *de;
+    DIR *d;
+    int found = 0, n;
+
+    if (parent <= 0)
+        return 0;
+    n = snprintf(dir, sizeof(dir), "%s/%ld/task", pn->root, parent);
+    if (n < 0 || (size_t)n >= sizeof(dir))
+        return 0;
+    d = opendir(dir);
+    if (d == NULL)
+        return 0; /* no such process: no children */
+    buf = malloc(PROC_CHILDREN_MAX + 1);
+    if (buf == NULL) {
+        closedir(d);
+        log_warnx("process scan: out of memory");
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        ssize_t len;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        n = snprintf(name, sizeof(name), "task/%s/children", de->d_name);
+        if (n < 0 || (size_t)n >= sizeof(name))
+            continue;
+        len = read_file(pn->root, parent, name, buf, PROC_CHILDREN_MAX);
+        if (len <= 0)
+            continue;
+        if (len == PROC_CHILDREN_MAX)
+            log_warnx("process %ld has more children than one pass reads",
+                      parent);
+        found += children_list(pn, buf, (size_t)len, len == PROC_CHILDREN_MAX,
+                               fn, arg);
+    }
+    closedir(d);
+    free(buf);
+    return found;
+}
+
 long proc_kill_target(long pid, long pgid, long own_pgid)
 {
     if (pid <= 1)

@@ -97,9 +97,24 @@ int proc_node_init(struct proc_node *pn, const char *prefix, const char *node);
 void proc_node_release(struct proc_node *pn);
 
 /* Applies the worker rule to one pid: returns 1 and fills *out when pid is
- * a worker process of this node, 0 when it is not or has vanished.  A
- * later pass can call this for the pids it knows instead of scanning. */
+ * a worker process of this node, 0 when it is not or has vanished.  Reads
+ * that one process's environ and stat only. */
 int proc_node_worker(struct proc_node *pn, long pid, struct proc_worker *out);
+
+/* Bytes of one /proc/<pid>/task/<tid>/children read: room for about
+ * 16000 children of one thread. */
+#define PROC_CHILDREN_MAX (128 * 1024)
+
+/* Calls fn for every worker process of this node among the children of
+ * parent (every thread's, from <root>/<parent>/task/<tid>/children), so
+ * the cost is that of parent's children, not of the host's processes.  A
+ * child that vanishes, or a parent that does not exist, is skipped;
+ * children past PROC_CHILDREN_MAX bytes of one thread's list are not seen
+ * (logged).  Returns the number found, or -1 when out of memory
+ * (logged). */
+int proc_node_children(struct proc_node *pn, long parent,
+                       void (*fn)(const struct proc_worker *w, void *arg),
+                       void *arg);
 
 /* Calls fn for every worker process of this node under pn->root.  A
  * process that vanishes during the scan is skipped.  Returns the number

@@ -400,4 +400,10 @@ void store_pool_view_release(struct pool_view *v);
 int store_pool_report(struct store *s, const char *node, const char *state,
                       const char *reason, int nfields, const char **fields);
 
+/* The pid of node's spawner as its last P:pool:<node> report names it
+ * into *pid: 0 when there is no report, or it names no valid pid.  It may
+ * be stale (a spawner that died): callers check what they find there.
+ * Returns 0 or -1. */
+int store_spawner_pid(struct store *s, const char *node, long *pid);
+
 #endif

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "store_core.h"
+#include "util.h"
 
 /* ARGV: P node|'' -> {now, {fields...}, ...}; records whose hash is gone
  * are dropped from the sets. */
@@ -357,4 +358,22 @@ int store_pool_report(struct store *s, const char *node, const char *state,
         argv[3 + i] = fields[i];
     return store_run_int(s, &pool_report_script, 3 + nfields, argv) < 0 ? -1
                                                                         : 0;
+}
+
+int store_spawner_pid(struct store *s, const char *node, long *pid)
+{
+    char key[KEY_MAX];
+    redisReply *reply;
+
+    *pid = 0;
+    if (store_key(s, key, KEY_POOL, node) < 0)
+        return -1;
+    reply = store_commandf(s, "HGET %s pid", key);
+    if (reply == NULL)
+        return -1;
+    if (reply->type == REDIS_REPLY_STRING &&
+        parse_long(reply->str, 1, 0x7fffffffL, pid) < 0)
+        *pid = 0;
+    freeReplyObject(reply);
+    return 0;
 }

@@ -29,10 +29,6 @@
 #include "util.h"
 #include "whttp.h"
 
-/* A process of ours that Redis does not know is killed only once it is
- * this old (ms), as a guard against a spawner that registers late. */
-#define STRAY_MIN_AGE_MS 1000
-
 /* P:sessions entries whose key is gone are pruned once they are this
  * much (ms) older than the session TTL, at most this many per pass. */
 #define PRUNE_SLACK_MS 60000
@@ -204,81 +200,29 @@ static int wants_status(const struct pass_worker *it)
     }
 }
 
-static int id_cmp(const void *a, const void *b)
-{
-    long x = *(const long *)a, y = *(const long *)b;
-
-    return (x > y) - (x < y);
-}
-
-static int entry_cmp(const void *a, const void *b)
-{
-    const struct proc_worker *x = a, *y = b;
-    int c = strcmp(x->id, y->id);
-
-    if (c != 0)
-        return c;
-    return (x->pid > y->pid) - (x->pid < y->pid);
-}
-
-/* Step 4: kills processes of ours whose id has no record.  Returns 0 or
- * -1 (Redis). */
+/* Step 4: kills processes of ours whose id has no record.  A stray too
+ * young to kill makes the next pass scan in full again, so that one seen
+ * only by a full scan is not left for a whole stray_scan_interval.
+ * Returns 0 or -1 (Redis). */
 static int kill_strays(struct reaper *rp, struct proc_worker *procs,
                        size_t nprocs, const struct worker_rec *recs,
-                       size_t nrecs)
+                       size_t nrecs, int full)
 {
-    long *ids = NULL;
-    size_t i, j, nstray = 0;
-    int rc = 0;
+    struct procscan_strays st;
 
-    if (nprocs == 0)
-        return 0;
-    ids = calloc(nrecs + 1, sizeof(*ids));
-    if (ids == NULL) {
-        log_warnx("stray scan: out of memory");
-        return 0;
-    }
-    for (i = 0; i < nrecs; i++) {
-        long v = -1;
+    procscan_strays(procs, nprocs, recs, nrecs, rp->pass_stop, &st);
+    if (st.young && full)
+        rp->scan_due = 0;
+    if (st.killed > 0)
+        return repair_count(rp, "stray", st.killed);
+    return 0;
+}
 
-        parse_long(recs[i].id, 0, 0x7fffffffffffL, &v);
-        ids[i] = v;
-    }
-    qsort(ids, nrecs, sizeof(*ids), id_cmp);
-    /* Known processes out, strays to the front, grouped by id. */
-    for (i = 0; i < nprocs; i++) {
-        long v = -1;
-
-        if (parse_long(procs[i].id, 0, 0x7fffffffffffL, &v) == 0 &&
-            bsearch(&v, ids, nrecs, sizeof(*ids), id_cmp) != NULL)
-            continue;
-        procs[nstray++] = procs[i];
-    }
-    free(ids);
-    qsort(procs, nstray, sizeof(*procs), entry_cmp);
-    for (i = 0; i < nstray && !pass_late(rp); i = j) {
-        int killed = 0;
-        long first = 0;
-
-        for (j = i; j < nstray && strcmp(procs[j].id, procs[i].id) == 0; j++) {
-            int64_t age = proc_age_ms(procs[j].pstart);
-
-            if (age >= 0 && age < STRAY_MIN_AGE_MS)
-                continue;
-            if (proc_kill(procs[j].pid, procs[j].pstart, -1, SIGKILL) > 0) {
-                if (killed++ == 0)
-                    first = procs[j].pid;
-            }
-        }
-        if (killed == 0)
-            continue;
-        log_warnx("worker %s (pid %ld): killed (stray): process unknown to "
-                  "redis, %d process%s",
-                  procs[i].id, first, killed, killed == 1 ? "" : "es");
-        if ((rc = repair_count(rp, "stray", 1)) < 0)
-            break;
-    }
-    return rc;
+/* The pid of this node's spawner as its P:pool:<node> report names it
+ * into *pid (0 when there is none).  Returns 0 or -1 (Redis). */
+static int spawner_pid(struct reaper *rp, long *pid)
+{
+    return store_spawner_pid(&rp->store, rp->conf.node_name, pid);
 }
 
 /* What a failed probe looked like, for the log. */
@@ -486,7 +430,8 @@ int reaper_pass(struct reaper *rp)
     size_t nprocs = 0, nrecs = 0, i;
     int64_t start = now_mono_ms();
     const char *what = "lock";
-    int rc, scanned;
+    int rc, scanned, full;
+    long parent = 0;
     long pruned;
 
     rp->pass_stop = start + rp->lock_ttl_ms - rp->conf.redis_timeout_ms -
@@ -503,7 +448,16 @@ int reaper_pass(struct reaper *rp)
         log_info("redis %s answers again", rp->store.redis.addr);
     rp->redis_down = 0;
 
-    scanned = procscan_run(P, rp->conf.node_name, &procs, &nprocs) == 0;
+    /* Every pass: the recorded pids and the spawner's children; the whole
+     * of /proc only every stray_scan_interval. */
+    full = rp->conf.stray_scan_interval == 0 || start >= rp->scan_due;
+    what = "read the spawner's pid";
+    if (!full && spawner_pid(rp, &parent) < 0)
+        goto fail;
+    scanned =
+        procscan_run(P, rp->conf.node_name, parent, full, &procs, &nprocs) == 0;
+    if (scanned && full)
+        rp->scan_due = start + rp->conf.stray_scan_interval * 1000;
     what = "read workers";
     if (store_workers(&rp->store, rp->conf.node_name, &recs, &nrecs) < 0)
         goto fail;
@@ -526,7 +480,7 @@ int reaper_pass(struct reaper *rp)
     }
     what = "strays";
     if (scanned && !pass_late(rp) &&
-        kill_strays(rp, procs, nprocs, recs, nrecs) < 0)
+        kill_strays(rp, procs, nprocs, recs, nrecs, full) < 0)
         goto fail;
     what = "probes";
     if (!pass_late(rp) && http_rounds(rp, items, i) < 0)
@@ -555,8 +509,9 @@ done:
     what = "unlock";
     if (store_unlock(&rp->store, rp->lock_name, rp->token) < 0)
         goto fail;
-    log_debug("pass done in %lld ms: %zu workers, %zu processes",
-              (long long)(now_mono_ms() - start), nrecs, nprocs);
+    log_debug("pass done in %lld ms: %zu workers, %zu processes (%s)",
+              (long long)(now_mono_ms() - start), nrecs, nprocs,
+              full ? "full scan" : "spawner's children");
     free(items);
     free(recs);
     free(procs);

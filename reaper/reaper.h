@@ -9,8 +9,12 @@
  *
  *   1. lock "reaper:<node>" (P:lock:..., token, PX lock_ttl); held
  *      elsewhere -> skip the pass
- *   2. scan /proc for processes of ours, then read every record of the node
- *      (scan first: a worker spawned in between is known to Redis already)
+ *   2. list the processes of ours to look at, then read every record of
+ *      the node (processes first: a worker spawned in between is known to
+ *      Redis already).  The list is the children of the node's spawner
+ *      (P:pool:<node> names its pid); every stray_scan_interval seconds,
+ *      and on the first pass of a process (so every --once), it is a full
+ *      scan of /proc instead (procscan.h: what each costs)
  *   3. per record, decide_plan: remove records without a process, kill
  *      stuck starting workers, expire busy workers whose session key is
  *      gone, hold creating workers whose handler died
@@ -45,7 +49,14 @@
  *     I + T after the hang;
  *   - a worker whose session expired or was ended (and whose handler's
  *     release did not finish within release_grace) is idle again at most
- *     I plus one pass after the expiry.
+ *     I plus one pass after the expiry;
+ *   - a stray (a process of ours Redis does not know, older than
+ *     PROCSCAN_STRAY_MIN_AGE_MS = 1 s) is killed by the next pass when it
+ *     is a child of the running spawner, else by the next full scan: at
+ *     most S + I + 1 s after it appears (S = stray_scan_interval; a full
+ *     scan that meets a stray younger than 1 s is repeated on the next
+ *     pass).  A pass's /proc reads grow with the node's workers; only the
+ *     full scan reads every process of the host.
  */
 #ifndef STEEL_REAPER_H
 #define STEEL_REAPER_H
@@ -65,6 +76,8 @@ struct reaper {
     long lock_ttl_ms;            /* expiry of the pass lock */
     int redis_down;              /* the last pass failed on Redis */
     int64_t pass_stop;           /* mono ms after which a pass stops */
+    int64_t scan_due;            /* mono ms of the next full /proc scan;
+                                    0: the next pass */
 };
 
 /* Sets rp up with configuration c; does not connect.  Returns 0, or -1

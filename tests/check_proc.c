@@ -1,7 +1,8 @@
 /*
  * check_proc.c - worker processes as /proc shows them (common/proc.h):
  * the stat and environ parsers on buffers, the worker-of-this-node rule on
- * a fixture tree that stands in for /proc, the kill rule's group decision,
+ * a fixture tree that stands in for /proc, the children of a process, the
+ * kill rule's group decision,
  * and the kill rule on real child processes.
  */
 #include "config.h"
@@ -288,6 +289,68 @@ START_TEST(test_identity)
 }
 END_TEST
 
+/* Forks a child that runs sleep(1) with env; returns its pid. */
+static pid_t start_sleeper(char *const env[])
+{
+    char *const argv[] = {(char *)"sleep", (char *)"30", NULL};
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execve("/bin/sleep", argv, env);
+        _exit(127);
+    }
+    return pid;
+}
+
+START_TEST(test_children)
+{
+    char *const ours1[] = {(char *)"STEEL_PREFIX=steel",
+                           (char *)"STEEL_NODE=n1",
+                           (char *)"STEEL_WORKER_ID=11", NULL};
+    char *const ours2[] = {(char *)"STEEL_PREFIX=steel",
+                           (char *)"STEEL_NODE=n1",
+                           (char *)"STEEL_WORKER_ID=12", NULL};
+    char *const other[] = {(char *)"STEEL_PREFIX=steel",
+                           (char *)"STEEL_NODE=n2",
+                           (char *)"STEEL_WORKER_ID=13", NULL};
+    pid_t kids[3];
+    struct proc_node pn;
+    struct proc_worker w;
+    struct found f;
+    int i, status;
+
+    kids[0] = start_sleeper(ours1);
+    kids[1] = start_sleeper(ours2);
+    kids[2] = start_sleeper(other);
+    ck_assert_int_eq(proc_node_init(&pn, "steel", "n1"), 0);
+    /* Until both have exec'd, their environ is ours. */
+    for (i = 0; i < 200; i++) {
+        if (proc_node_worker(&pn, (long)kids[0], &w) == 1 &&
+            proc_node_worker(&pn, (long)kids[1], &w) == 1)
+            break;
+        sleep_ms(10);
+    }
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(proc_node_children(&pn, (long)getpid(), found_add, &f), 2);
+    ck_assert_int_eq(f.n, 2);
+    ck_assert(f.pids[0] + f.pids[1] == (long)kids[0] + (long)kids[1]);
+    ck_assert(strcmp(f.ids[0], "11") == 0 || strcmp(f.ids[0], "12") == 0);
+    /* The workers themselves have no children; no parent, none. */
+    ck_assert_int_eq(proc_node_children(&pn, (long)kids[0], found_add, &f), 0);
+    ck_assert_int_eq(proc_node_children(&pn, 0, found_add, &f), 0);
+    ck_assert_int_eq(proc_node_children(&pn, 0x7ffffff0L, found_add, &f), 0);
+    for (i = 0; i < 3; i++) {
+        kill(kids[i], SIGKILL);
+        waitpid(kids[i], &status, 0);
+    }
+    /* Reaped: gone from the list. */
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(proc_node_children(&pn, (long)getpid(), found_add, &f), 0);
+    proc_node_release(&pn);
+}
+END_TEST
+
 /* ---- the kill rule ------------------------------------------------------ */
 
 START_TEST(test_kill_target)
@@ -437,6 +500,7 @@ Suite *proc_suite(void)
     tcase_add_test(parse, test_environ_worker);
     tcase_add_test(node, test_node_rule);
     tcase_add_test(node, test_identity);
+    tcase_add_test(node, test_children);
     tcase_add_test(kill_rule, test_kill_target);
     tcase_add_test(kill_rule, test_kill_group);
     tcase_add_test(kill_rule, test_kill_own_group_spared);

@@ -408,10 +408,17 @@ END_TEST
 START_TEST(test_pool_report)
 {
     const char *fields[] = {"pid", "42", "workers", "3"};
+    const char *badpid[] = {"pid", "42x"};
     char f[64];
     long long since;
+    long pid = -1;
 
+    /* No report yet: no spawner pid. */
+    ck_assert_int_eq(store_spawner_pid(&ts, TEST_NODE, &pid), 0);
+    ck_assert_int_eq(pid, 0);
     ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 4, fields), 0);
+    ck_assert_int_eq(store_spawner_pid(&ts, TEST_NODE, &pid), 0);
+    ck_assert_int_eq(pid, 42);
     raw_str(f, sizeof(f), "HGET t:pool:" TEST_NODE " state");
     ck_assert_str_eq(f, "ok");
     raw_str(f, sizeof(f), "HGET t:pool:" TEST_NODE " workers");
@@ -430,6 +437,9 @@ START_TEST(test_pool_report)
     ck_assert_int_gt(raw_int("HGET t:pool:" TEST_NODE " since"), since);
     raw_str(f, sizeof(f), "HGET t:pool:" TEST_NODE " reason");
     ck_assert_str_eq(f, "cannot execute /x");
+    ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 2, badpid), 0);
+    ck_assert_int_eq(store_spawner_pid(&ts, TEST_NODE, &pid), 0);
+    ck_assert_int_eq(pid, 0);
 }
 END_TEST
 
