@@ -1,7 +1,10 @@
 /*
- * wconn.h - one kept-alive HTTP/1.1 connection to a worker, for the
- * requests without a body that every GET and DELETE of a session sends
- * (whttp_request uses it; creates and probes stay on libcurl).
+ * wconn.h - kept-alive HTTP/1.1 connections to workers, for the requests
+ * without a body that every GET and DELETE of a session sends
+ * (whttp_request uses them; creates and probes stay on libcurl).  Idle
+ * connections are shared by the threads of a process (at most 256, none
+ * idle for more than 30 s); a struct wconn is one thread's request in
+ * flight.
  *
  * It costs a send(2) and a poll(2)+recv(2) per request where libcurl
  * spends about forty microseconds of its own on each transfer.  Deadlines,
@@ -37,7 +40,12 @@ struct wconn {
 };
 
 void wconn_init(struct wconn *c);
+/* Closes the connection c has in hand (not the idle ones). */
 void wconn_close(struct wconn *c);
+
+/* Closes every idle connection; how many there are. */
+void wconn_pool_flush(void);
+int wconn_pool_size(void);
 
 /* Sends method path (no body) to host:port over c, opening or reusing the
  * connection, and reads the answer's status into *status and its body

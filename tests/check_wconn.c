@@ -154,6 +154,31 @@ START_TEST(test_keepalive_reuses_one_connection)
 }
 END_TEST
 
+/* Idle connections belong to the process: another thread's request to
+ * the same worker takes the one the first left. */
+START_TEST(test_pool_shared_between_requests)
+{
+    struct script_srv s = {.answer = {OK_HELLO, OK_HELLO}, .close_after = {0}};
+    struct wconn a, b;
+    struct buf body;
+    long status;
+
+    script_start(&s);
+    wconn_init(&a);
+    wconn_init(&b);
+    buf_init(&body, 1024);
+    ck_assert_int_eq(get(&a, s.port, 1000, &body, &status), WHTTP_OK);
+    ck_assert_int_eq(wconn_pool_size(), 1);
+    ck_assert_int_eq(get(&b, s.port, 1000, &body, &status), WHTTP_OK);
+    ck_assert_int_eq(s.accepts, 1);
+    ck_assert_int_eq(wconn_pool_size(), 1);
+    wconn_pool_flush();
+    ck_assert_int_eq(wconn_pool_size(), 0);
+    buf_release(&body);
+    script_stop(&s);
+}
+END_TEST
+
 START_TEST(test_chunked_interim_and_trailers)
 {
     struct script_srv s = {
@@ -196,7 +221,8 @@ START_TEST(test_close_delimited_body)
     ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
     ck_assert_int_eq(status, 404);
     ck_assert_str_eq(body.data, "no such session");
-    ck_assert_int_eq(c.fd, -1); /* HTTP/1.0 without keep-alive: closed */
+    /* HTTP/1.0 without keep-alive: closed, not kept. */
+    ck_assert_int_eq(wconn_pool_size(), 0);
     ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
     ck_assert_int_eq(s.accepts, 2);
     wconn_close(&c);
@@ -267,7 +293,7 @@ START_TEST(test_timeout_is_bounded)
     ck_assert_int_eq(get(&c, s.port, 200, &body, &status), WHTTP_TIMEOUT);
     ck_assert_int_lt(now_mono_ms() - t0, 700);
     ck_assert_int_ge(now_mono_ms() - t0, 190);
-    ck_assert_int_eq(c.fd, -1);
+    ck_assert_int_eq(wconn_pool_size(), 0);
     wconn_close(&c);
     buf_release(&body);
     script_stop(&s);
@@ -314,7 +340,7 @@ START_TEST(test_garbage_and_limits)
     ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_TOO_BIG);
     ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_TOO_BIG);
     ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_ERROR);
-    ck_assert_int_eq(c.fd, -1);
+    ck_assert_int_eq(wconn_pool_size(), 0);
     buf_release(&body);
     script_stop(&s);
 }
@@ -333,7 +359,10 @@ START_TEST(test_bytes_after_answer_close_it)
     buf_init(&body, 1024);
     ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
     ck_assert_str_eq(body.data, "{\"a\":1}");
-    ck_assert_int_eq(c.fd, -1); /* never read as the next answer */
+    /* Never read as the next answer: that one comes on a new connection. */
+    ck_assert_int_eq(wconn_pool_size(), 0);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+    ck_assert_int_eq(s.accepts, 2);
     wconn_close(&c);
     buf_release(&body);
     script_stop(&s);
@@ -366,6 +395,7 @@ Suite *wconn_suite(void)
 
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, test_keepalive_reuses_one_connection);
+    tcase_add_test(tc, test_pool_shared_between_requests);
     tcase_add_test(tc, test_chunked_interim_and_trailers);
     tcase_add_test(tc, test_close_delimited_body);
     tcase_add_test(tc, test_dropped_idle_connection_is_retried);
