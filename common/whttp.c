@@ -302,8 +302,9 @@ int probe_run_method(const char *method, struct probe *p, size_t n,
                      long connect_ms, long total_ms, size_t max_parallel)
 {
     CURLM *m;
+    CURL **live; /* live[i]: probe i's handle while it runs */
     size_t next = 0, active = 0, i;
-    int running = 0;
+    int running = 0, rc = 0;
 
     for (i = 0; i < n; i++)
         p[i].result = WHTTP_ERROR;
@@ -311,9 +312,14 @@ int probe_run_method(const char *method, struct probe *p, size_t n,
         return 0;
     if (max_parallel == 0 || max_parallel > n)
         max_parallel = n;
+    live = calloc(n, sizeof(*live));
     m = curl_multi_init();
-    if (m == NULL)
+    if (m == NULL || live == NULL) {
+        if (m != NULL)
+            curl_multi_cleanup(m);
+        free(live);
         return -1;
+    }
     /* Connections are not shared between probes. */
     curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)max_parallel);
 
@@ -322,21 +328,35 @@ int probe_run_method(const char *method, struct probe *p, size_t n,
         int left;
 
         while (active < max_parallel && next < n) {
-            if (probe_add(m, method, &p[next], connect_ms, total_ms) != NULL)
+            live[next] = probe_add(m, method, &p[next], connect_ms, total_ms);
+            if (live[next] != NULL)
                 active++;
             next++;
         }
-        if (curl_multi_perform(m, &running) != CURLM_OK)
+        if (curl_multi_perform(m, &running) != CURLM_OK) {
+            rc = -1;
             break;
+        }
         while ((msg = curl_multi_info_read(m, &left)) != NULL) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
-            probe_done(m, msg);
+            live[probe_done(m, msg) - p] = NULL;
             active--;
         }
-        if (active > 0 && curl_multi_poll(m, NULL, 0, 100, NULL) != CURLM_OK)
+        if (active > 0 && curl_multi_poll(m, NULL, 0, 100, NULL) != CURLM_OK) {
+            rc = -1;
             break;
+        }
+    }
+    if (rc < 0) {
+        /* libcurl failed as a whole: every probe still running is given
+         * up (its handle freed), and every probe reads as an error. */
+        for (i = 0; i < n; i++) {
+            probe_cancel(m, live[i]);
+            p[i].result = WHTTP_ERROR;
+        }
     }
     curl_multi_cleanup(m);
-    return 0;
+    free(live);
+    return rc;
 }
