@@ -70,6 +70,13 @@ static struct prog prog = {
 
 static int inflight; /* requests accepted and not yet ended (atomic) */
 
+/* Threads of each serving class that set up their handler, and that
+ * could not (atomic); main() refuses to go on with none of a class. */
+enum { CLASS_ACCEPT, CLASS_CREATE, CLASS_COUNT };
+static const char *const class_name[CLASS_COUNT] = {"accept", "create"};
+static int setup_ok[CLASS_COUNT], setup_failed[CLASS_COUNT];
+
+
 /* 1 when lighttpd reaches us over a unix socket (see serve_write). */
 static int listen_unix;
 
@@ -233,6 +240,20 @@ static int serve_ctx_init(struct serve_ctx *x, const struct conf *c)
     return 0;
 }
 
+/* serve_ctx_init for a thread of class cls, counted for main(). */
+static int serve_ctx_setup(struct serve_ctx *x, const struct conf *c, int cls)
+{
+    if (serve_ctx_init(x, c) < 0) {
+        log_warnx("%s thread: cannot set up its handler (out of memory, or "
+                  "libcurl failed)",
+                  class_name[cls]);
+        __atomic_add_fetch(&setup_failed[cls], 1, __ATOMIC_RELAXED);
+        return -1;
+    }
+    __atomic_add_fetch(&setup_ok[cls], 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
 static void serve_ctx_release(struct serve_ctx *x)
 {
     buf_release(&x->out);
@@ -336,7 +357,7 @@ static void *accept_thread(void *arg)
     struct serve_ctx x;
     struct accepted_request *ar = NULL;
 
-    if (serve_ctx_init(&x, arg) < 0)
+    if (serve_ctx_setup(&x, arg, CLASS_ACCEPT) < 0)
         return NULL;
     while (!prog_got_term) {
         int rc;
@@ -376,7 +397,7 @@ static void *create_thread(void *arg)
     struct serve_ctx x;
     struct accepted_request *ar;
 
-    if (serve_ctx_init(&x, arg) < 0)
+    if (serve_ctx_setup(&x, arg, CLASS_CREATE) < 0)
         return NULL;
     while ((ar = creates_pop()) != NULL) {
         serve(&x, &ar->req, ar->arrived_ms);
@@ -385,6 +406,36 @@ static void *create_thread(void *arg)
     }
     serve_ctx_release(&x);
     return NULL;
+}
+
+/* Waits until every accept and create thread has set up or failed to,
+ * and exits 1 when a class has no thread at all: a steel-fcgi that can
+ * serve nothing must not look alive to lighttpd (which restarts it). */
+static void check_setup(long accept_threads, long create_threads)
+{
+    const long want[CLASS_COUNT] = {accept_threads, create_threads};
+    int64_t deadline = now_mono_ms() + 10000;
+    int cls;
+
+    for (cls = 0; cls < CLASS_COUNT; cls++) {
+        int ok, failed;
+
+        for (;;) {
+            ok = __atomic_load_n(&setup_ok[cls], __ATOMIC_RELAXED);
+            failed = __atomic_load_n(&setup_failed[cls], __ATOMIC_RELAXED);
+            if (ok + failed >= want[cls] || now_mono_ms() >= deadline)
+                break;
+            sleep_ms(5);
+        }
+        if (ok == 0)
+            fatalx("no %s thread could set up its handler (%d failed): "
+                   "exiting",
+                   class_name[cls], failed);
+        if (failed > 0)
+            log_warnx("%d of %ld %s threads could not set up; serving with "
+                      "%d",
+                      failed, want[cls], class_name[cls], ok);
+    }
 }
 
 int main(int argc, char **argv)
@@ -451,6 +502,7 @@ int main(int argc, char **argv)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     cleanup_open();
+    check_setup(prog.conf.fcgi_threads, prog.conf.fcgi_create_threads);
     log_info("serving with %ld accept and %ld create threads (pid %ld, "
              "redis %s, prefix %s)",
              prog.conf.fcgi_threads, prog.conf.fcgi_create_threads,

@@ -41,7 +41,9 @@ lib_cleanup() {
             kill -KILL "$pid" 2>/dev/null
         done <"$T/extra-pids"
     fi
-    wait 2>/dev/null
+    for pid in "${LIB_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null
+    done
     if [ -n "$T" ] && [ -d "$T" ]; then
         if [ "$rc" != 0 ] || [ "$LIB_FAILED" != 0 ]; then
             echo "--- logs of the failed test ($T) ---"
