@@ -85,6 +85,7 @@ static const struct conf_directive conf_table[] = {
     LONGD(reap_interval, 1, 3600, "1"),
     LONGD(probe_timeout_ms, 10, 60000, "1000"),
     LONGD(probe_failures, 1, 100, "3"),
+    LONGD(probe_parallel, 1, 10000, "64"),
     LONGD(stray_scan_interval, 0, 86400, "60"),
     LONGD(fcgi_threads, 1, 1024, "16"),
     LONGD(fcgi_create_threads, 1, 4096, "64"),

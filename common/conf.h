@@ -70,6 +70,7 @@ struct conf {
     long reap_interval;    /* seconds between passes */
     long probe_timeout_ms; /* deadline of one health probe */
     long probe_failures;   /* consecutive failures before a kill */
+    long probe_parallel;   /* probes of one pass in flight at once */
     long stray_scan_interval; /* seconds between full /proc scans for
                                * strays; 0 = every pass */
 

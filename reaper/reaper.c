@@ -361,7 +361,8 @@ static int http_rounds(struct reaper *rp, struct pass_worker *items, size_t n)
     }
     if (m == 0)
         goto out;
-    probe_run(pr, m, connect_ms(rp, ptime), ptime, 0);
+    probe_run(pr, m, connect_ms(rp, ptime), ptime,
+              (size_t)rp->conf.probe_parallel);
     for (k = 0; k < m && !pass_late(rp); k++) {
         struct pass_worker *it = map[k];
 
@@ -386,7 +387,8 @@ static int http_rounds(struct reaper *rp, struct pass_worker *items, size_t n)
     }
     if (m == 0 || pass_late(rp))
         goto out;
-    probe_run_method("DELETE", pr, m, connect_ms(rp, dtime), dtime, 0);
+    probe_run_method("DELETE", pr, m, connect_ms(rp, dtime), dtime,
+                     (size_t)rp->conf.probe_parallel);
     for (k = 0; k < m; k++) {
         map[k]->del_ok = pr[k].result == WHTTP_OK;
         memset(&pr[k], 0, sizeof(pr[k]));
@@ -395,7 +397,8 @@ static int http_rounds(struct reaper *rp, struct pass_worker *items, size_t n)
         pr[k].path = "/status";
     }
     /* Round three: is each of them clean now? */
-    probe_run(pr, m, connect_ms(rp, ptime), ptime, 0);
+    probe_run(pr, m, connect_ms(rp, ptime), ptime,
+              (size_t)rp->conf.probe_parallel);
     for (k = 0; k < m && !pass_late(rp); k++) {
         struct decide_status st;
 
