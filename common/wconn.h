@@ -3,7 +3,7 @@
  * without a body that every GET and DELETE of a session sends
  * (whttp_request uses them; creates and probes stay on libcurl).  Idle
  * connections are shared by the threads of a process (at most 256, none
- * idle for more than 30 s); a struct wconn is one thread's request in
+ * idle for more than 4 s); a struct wconn is one thread's request in
  * flight.
  *
  * It costs a send(2) and a poll(2)+recv(2) per request where libcurl
