@@ -505,6 +505,17 @@ static enum whttp_result read_answer(struct wconn *c, const char *method,
     }
 }
 
+/* 1 when idle connection fd has nothing to read: a worker that closed it
+ * (end of stream) or wrote on it unasked (a 408 before closing) makes it
+ * unusable, and reading that as the next answer would be wrong. */
+static int idle_clean(int fd)
+{
+    char c;
+    ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 int wconn_request(struct wconn *c, const char *method, const char *host,
                   int port, const char *path, long connect_ms, long total_ms,
                   struct buf *body, long *status, enum whttp_result *res)
@@ -529,7 +540,8 @@ int wconn_request(struct wconn *c, const char *method, const char *host,
         return 0;
     }
     wconn_close(c);
-    c->fd = pool_take(host, port);
+    while ((c->fd = pool_take(host, port)) >= 0 && !idle_clean(c->fd))
+        wconn_close(c);
     c->pos = c->len = 0;
     for (attempt = 0;; attempt++) {
         int reused = c->fd >= 0, got = 0, keep = 0;

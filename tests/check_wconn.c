@@ -27,6 +27,7 @@
 struct script_srv {
     const char *answer[SCRIPT_MAX]; /* NULL: no answer (hang) */
     int close_after[SCRIPT_MAX];    /* close the connection after it */
+    const char *late[SCRIPT_MAX];   /* sent 50 ms after it, then close */
     int accepts;                    /* connections taken */
     int requests;                   /* requests read */
     int port, listen_fd;
@@ -82,6 +83,11 @@ static void *script_main(void *arg)
             }
             if (send(fd, a, strlen(a), MSG_NOSIGNAL) < 0 || s->close_after[i])
                 break;
+            if (s->late[i] != NULL) {
+                sleep_ms(50);
+                send(fd, s->late[i], strlen(s->late[i]), MSG_NOSIGNAL);
+                break;
+            }
         }
         close(fd);
     }
@@ -257,6 +263,31 @@ START_TEST(test_dropped_idle_connection_is_retried)
 }
 END_TEST
 
+/* An idle connection the worker wrote on unasked (a 408 before it closes
+ * an idle connection) is not used: that 408 is no answer to the next
+ * request, which goes on a fresh connection. */
+START_TEST(test_idle_connection_written_on_is_not_used)
+{
+    struct script_srv s = {
+        .answer = {OK_HELLO, OK_HELLO},
+        .late = {"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"}};
+    struct wconn c;
+    struct buf body;
+    long status;
+
+    script_start(&s);
+    wconn_init(&c);
+    buf_init(&body, 1024);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+    sleep_ms(150);
+    ck_assert_int_eq(get(&c, s.port, 1000, &body, &status), WHTTP_OK);
+    ck_assert_int_eq(status, 200);
+    ck_assert_int_eq(s.accepts, 2);
+    buf_release(&body);
+    script_stop(&s);
+}
+END_TEST
+
 START_TEST(test_fresh_connection_reset_is_not_retried)
 {
     /* A connection that never answered: closed without a byte is broken,
@@ -399,6 +430,7 @@ Suite *wconn_suite(void)
     tcase_add_test(tc, test_chunked_interim_and_trailers);
     tcase_add_test(tc, test_close_delimited_body);
     tcase_add_test(tc, test_dropped_idle_connection_is_retried);
+    tcase_add_test(tc, test_idle_connection_written_on_is_not_used);
     tcase_add_test(tc, test_fresh_connection_reset_is_not_retried);
     tcase_add_test(tc, test_timeout_is_bounded);
     tcase_add_test(tc, test_refused);
