@@ -3,9 +3,19 @@
  *
  * json_tokener on its own accepts a prefix of its input ("{} junk"); we
  * require that the parse consumes everything but trailing white space.
+ *
+ * A client's body is held to I-JSON (RFC 7493) as well, since it goes to
+ * a worker whose JSON parser nobody knows: no duplicate member names
+ * (checked by comparing the members the scanner saw with those json-c
+ * kept, as json-c keeps the last of duplicates), no escaped lone
+ * surrogate, and numbers a double holds (finite, at most
+ * JSONX_NUMBER_MAX characters).  Worker replies keep plain RFC 8259, so
+ * a worker's own choices never make it look broken.
  */
 #include "config.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonx.h"
@@ -16,6 +26,8 @@ struct jsonx_scan {
     const unsigned char *end; /* one past the last byte */
     const char *why;          /* first error found */
     int max_depth;            /* containers allowed inside each other */
+    int ijson;                /* also the I-JSON rules of a client body */
+    size_t members;           /* object members seen */
 };
 
 static int scan_fail(struct jsonx_scan *sc, const char *why)
@@ -85,6 +97,26 @@ static int scan_utf8(struct jsonx_scan *sc)
     return 0;
 }
 
+/* After the escape \\u<u>: a high surrogate must be followed by the
+ * escape of a low one, and a low one never comes alone. */
+static int scan_surrogate(struct jsonx_scan *sc, unsigned u)
+{
+    unsigned low;
+
+    if (u >= 0xdc00 && u <= 0xdfff)
+        return scan_fail(sc, "invalid JSON: lone surrogate \\u escape");
+    if (u < 0xd800 || u > 0xdbff)
+        return 0;
+    if (sc->end - sc->p < 2 || sc->p[0] != '\\' || sc->p[1] != 'u')
+        return scan_fail(sc, "invalid JSON: lone surrogate \\u escape");
+    sc->p += 2;
+    if (scan_hex4(sc, &low) < 0)
+        return -1;
+    if (low < 0xdc00 || low > 0xdfff)
+        return scan_fail(sc, "invalid JSON: lone surrogate \\u escape");
+    return 0;
+}
+
 static int scan_string(struct jsonx_scan *sc)
 {
     sc->p++; /* the opening quote */
@@ -115,6 +147,8 @@ static int scan_string(struct jsonx_scan *sc)
                 return -1;
             if (u == 0)
                 return scan_fail(sc, "NUL character in JSON string");
+            if (sc->ijson && scan_surrogate(sc, u) < 0)
+                return -1;
         } else if (strchr("\"\\/bfnrt", c) == NULL || c == '\0') {
             return scan_fail(sc, "invalid JSON: bad escape");
         }
@@ -131,7 +165,7 @@ static int scan_digits(struct jsonx_scan *sc)
     return sc->p > start ? 0 : scan_fail(sc, "invalid JSON: bad number");
 }
 
-static int scan_number(struct jsonx_scan *sc)
+static int scan_number_syntax(struct jsonx_scan *sc)
 {
     if (*sc->p == '-')
         sc->p++;
@@ -152,6 +186,32 @@ static int scan_number(struct jsonx_scan *sc)
             return -1;
     }
     return 0;
+}
+
+/* I-JSON: the number start[0..len) fits a double. */
+static int number_fits(struct jsonx_scan *sc, const unsigned char *start,
+                       size_t len)
+{
+    char text[JSONX_NUMBER_MAX + 1];
+    double v;
+
+    if (len > JSONX_NUMBER_MAX)
+        return scan_fail(sc, "number longer than a double needs");
+    memcpy(text, start, len);
+    text[len] = '\0';
+    v = strtod(text, NULL);
+    if (isinf(v))
+        return scan_fail(sc, "number out of the range of a double");
+    return 0;
+}
+
+static int scan_number(struct jsonx_scan *sc)
+{
+    const unsigned char *start = sc->p;
+
+    if (scan_number_syntax(sc) < 0)
+        return -1;
+    return sc->ijson ? number_fits(sc, start, (size_t)(sc->p - start)) : 0;
 }
 
 static int scan_literal(struct jsonx_scan *sc, const char *word)
@@ -189,6 +249,7 @@ static int scan_container(struct jsonx_scan *sc, int depth, char close)
                 return scan_fail(sc, "invalid JSON: expected a string key");
             if (scan_string(sc) < 0)
                 return -1;
+            sc->members++;
             scan_ws(sc);
             if (sc->p >= sc->end || *sc->p != ':')
                 return scan_fail(sc, "invalid JSON: expected ':'");
@@ -245,11 +306,14 @@ static int scan_value(struct jsonx_scan *sc, int depth, enum jsonx_type *type)
 }
 
 static int jsonx_validate_depth(const char *s, size_t len, int max_depth,
+                                int ijson, size_t *members,
                                 enum jsonx_type *type, const char **why)
 {
     struct jsonx_scan sc;
 
     sc.max_depth = max_depth;
+    sc.ijson = ijson;
+    sc.members = 0;
     sc.p = (const unsigned char *)s;
     sc.end = sc.p + len;
     sc.why = NULL;
@@ -267,13 +331,71 @@ static int jsonx_validate_depth(const char *s, size_t len, int max_depth,
         *why = "invalid JSON: trailing data";
         return -1;
     }
+    if (members != NULL)
+        *members = sc.members;
     return 0;
 }
 
 int jsonx_validate(const char *s, size_t len, enum jsonx_type *type,
                    const char **why)
 {
-    return jsonx_validate_depth(s, len, JSONX_DEPTH_MAX, type, why);
+    return jsonx_validate_depth(s, len, JSONX_DEPTH_MAX, 0, NULL, type, why);
+}
+
+/* The members of every object in v, nested ones included. */
+static size_t count_members(struct json_object *v)
+{
+    size_t n = 0, i, len;
+
+    if (json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, key, member)
+        {
+            (void)key;
+            n += 1 + count_members(member);
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        len = json_object_array_length(v);
+        for (i = 0; i < len; i++)
+            n += count_members(json_object_array_get_idx(v, i));
+    }
+    return n;
+}
+
+int jsonx_validate_body(const char *s, size_t len, enum jsonx_type *type,
+                        const char **why)
+{
+    struct json_tokener *tok;
+    struct json_object *v;
+    size_t members;
+    int rc = -1;
+
+    if (jsonx_validate_depth(s, len, JSONX_DEPTH_MAX, 1, &members, type,
+                             why) < 0)
+        return -1;
+    if (members < 2)
+        return 0;
+    if (len > (size_t)0x7fffffff) {
+        *why = "body too large";
+        return -1;
+    }
+    /* Valid JSON with at least one object: json-c parses it in one call
+     * (the outermost container is a level of its own to json-c). */
+    tok = json_tokener_new_ex(JSONX_DEPTH_MAX + 1);
+    if (tok == NULL) {
+        *why = "out of memory";
+        return -1;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+    v = json_tokener_parse_ex(tok, s, (int)len);
+    if (v == NULL || json_tokener_get_error(tok) != json_tokener_success)
+        *why = "invalid JSON";
+    else if (count_members(v) != members)
+        *why = "duplicate member name in an object";
+    else
+        rc = 0;
+    json_object_put(v);
+    json_tokener_free(tok);
+    return rc;
 }
 
 struct json_object *jsonx_parse(const char *s, size_t len, const char **why)
@@ -283,7 +405,8 @@ struct json_object *jsonx_parse(const char *s, size_t len, const char **why)
     struct json_object *obj;
     size_t used, i;
 
-    if (jsonx_validate_depth(s, len, JSONX_REPLY_DEPTH_MAX, &type, why) < 0)
+    if (jsonx_validate_depth(s, len, JSONX_REPLY_DEPTH_MAX, 0, NULL, &type,
+                             why) < 0)
         return NULL;
     if (len > (size_t)0x7fffffff) {
         *why = "body too large";

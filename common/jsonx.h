@@ -31,6 +31,20 @@ enum jsonx_type {
 int jsonx_validate(const char *s, size_t len, enum jsonx_type *type,
                    const char **why);
 
+/* The characters a number of a client's body may have: a double needs
+ * at most 24 ("-2.2250738585072014e-308"). */
+#define JSONX_NUMBER_MAX 100
+
+/* jsonx_validate for a client's body, which also holds it to I-JSON (RFC
+ * 7493): no object with two members of one name (after unescaping), no
+ * \u escape of a lone surrogate, no number beyond a double's range or
+ * longer than JSONX_NUMBER_MAX characters.  Returns 0 with *type set, or
+ * -1 with *why set to a static description.  Parses a body with two or
+ * more object members with json-c to find duplicates (freed before it
+ * returns). */
+int jsonx_validate_body(const char *s, size_t len, enum jsonx_type *type,
+                        const char **why);
+
 /* Parses all of s[0..len) (a worker's reply) as one JSON value nested at
  * most JSONX_REPLY_DEPTH_MAX deep.  Returns the value, which the caller puts with json_object_put(), or
  * NULL with *why set to a static description. */

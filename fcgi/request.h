@@ -16,10 +16,15 @@ struct response;
 /* Room for "Bearer " and a token as long as the configuration allows
  * (CONF_STR_MAX - 1 bytes), with spaces. */
 #define REQUEST_AUTH_MAX 600
+/* Room for REQUEST_URI and its NUL.  No route needs a tenth of it; it is
+ * kept below lighttpd's limit of a request's header (8 KiB), so that an
+ * over-long URI reaches steel-fcgi and gets its JSON 414 (a longer one
+ * gets lighttpd's 431). */
+#define REQUEST_URI_MAX 4096
 
 struct request {
     char method[16];
-    char uri[8192];              /* REQUEST_URI as sent: path and query */
+    char uri[REQUEST_URI_MAX];   /* REQUEST_URI as sent: path and query */
     char content_type[REQUEST_FIELD_MAX];
     char authorization[REQUEST_AUTH_MAX];
     char idempotency_key[REQUEST_FIELD_MAX];

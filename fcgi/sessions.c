@@ -198,7 +198,7 @@ void handle_session_create(struct handler *h, struct request *rq,
                        "the body must be a JSON object, e.g. {}");
         return;
     }
-    if (jsonx_validate(rq->body.data, rq->body.len, &type, &why) < 0) {
+    if (jsonx_validate_body(rq->body.data, rq->body.len, &type, &why) < 0) {
         response_error(r, API_ERR_INVALID_JSON, "%s", why);
         return;
     }

@@ -189,6 +189,16 @@ START_TEST(test_request_params)
     request_set_params(&rq, fake_param, (void *)kv2);
     ck_assert_int_eq(rq.uri_too_long, 1);
     ck_assert_int_eq(rq.content_length, -1);
+    /* The longest URI that fits, and one byte more. */
+    longuri[REQUEST_URI_MAX - 1] = '\0';
+    request_reset(&rq);
+    request_set_params(&rq, fake_param, (void *)kv2);
+    ck_assert_int_eq(rq.uri_too_long, 0);
+    longuri[REQUEST_URI_MAX - 1] = 'a';
+    longuri[REQUEST_URI_MAX] = '\0';
+    request_reset(&rq);
+    request_set_params(&rq, fake_param, (void *)kv2);
+    ck_assert_int_eq(rq.uri_too_long, 1);
     request_release(&rq);
 }
 END_TEST

@@ -149,6 +149,72 @@ START_TEST(test_validate_types)
 }
 END_TEST
 
+/* I-JSON (RFC 7493) for a client's body: what a worker's parser could
+ * read differently is refused; the same documents stay plain JSON. */
+static const struct {
+    const char *doc;
+    int ok; /* jsonx_validate_body's verdict */
+} body_cases[] = {
+    {"{\"a\":1,\"b\":2}", 1},
+    {"{\"a\":1,\"a\":2}", 0},
+    {"{\"a\":1,\"\\u0061\":2}", 0},           /* equal once unescaped */
+    {"{\"x\":{\"b\":1,\"b\":2}}", 0},             /* nested */
+    {"[{\"a\":1},{\"a\":2}]", 1},                /* two objects */
+    {"{\"a\":{\"a\":1}}", 1},                   /* one per object */
+    {"{\"s\":\"\\ud83d\\ude00\"}", 1},             /* a pair */
+    {"{\"s\":\"\\ud800\"}", 0},                    /* high alone */
+    {"{\"s\":\"\\udc00\"}", 0},                    /* low alone */
+    {"{\"s\":\"\\udc00\\ud800\"}", 0},             /* reversed */
+    {"{\"s\":\"\\ud800x\"}", 0},
+    {"{\"s\":\"\\ud800\\n\"}", 0},
+    {"{\"n\":1e308}", 1},
+    {"{\"n\":1e309}", 0},
+    {"{\"n\":-1e999}", 0},
+    {"{\"n\":1e-999}", 1}, /* underflows to 0: the range is kept */
+    {"{\"n\":12345678901234567890}", 1},
+};
+
+START_TEST(test_body_ijson)
+{
+    enum jsonx_type t;
+    const char *why = NULL, *doc = body_cases[_i].doc;
+    size_t n = strlen(doc);
+
+    /* Every case is RFC 8259 JSON: a worker's reply may hold any. */
+    ck_assert_msg(jsonx_validate(doc, n, &t, &why) == 0, "%s: %s", doc, why);
+    why = NULL;
+    ck_assert_msg((jsonx_validate_body(doc, n, &t, &why) == 0) ==
+                      body_cases[_i].ok,
+                  "%s: want %s (%s)", doc, body_cases[_i].ok ? "ok" : "refused",
+                  why != NULL ? why : "accepted");
+    if (!body_cases[_i].ok)
+        ck_assert_ptr_nonnull(why);
+}
+END_TEST
+
+/* A number of 400 digits is beyond a double's range, and one of
+ * JSONX_NUMBER_MAX + 1 characters is refused whatever its value. */
+START_TEST(test_body_long_numbers)
+{
+    char doc[512];
+    enum jsonx_type t;
+    const char *why = NULL;
+    size_t n;
+
+    n = (size_t)snprintf(doc, sizeof(doc), "{\"n\":%0400d}", 7);
+    doc[5] = '9'; /* no leading zero */
+    ck_assert_int_eq(jsonx_validate(doc, n, &t, &why), 0);
+    ck_assert_int_eq(jsonx_validate_body(doc, n, &t, &why), -1);
+    n = (size_t)snprintf(doc, sizeof(doc), "{\"n\":0.%0*d}",
+                         JSONX_NUMBER_MAX - 2, 1);
+    ck_assert_int_eq(jsonx_validate_body(doc, n, &t, &why), 0);
+    n = (size_t)snprintf(doc, sizeof(doc), "{\"n\":0.%0*d}",
+                         JSONX_NUMBER_MAX - 1, 1);
+    ck_assert_int_eq(jsonx_validate_body(doc, n, &t, &why), -1);
+    ck_assert_str_eq(why, "number longer than a double needs");
+}
+END_TEST
+
 START_TEST(test_worker_session)
 {
     char id[SESSION_ID_MAX + 1];
@@ -220,6 +286,9 @@ Suite *jsonx_suite(void)
     tcase_add_test(limits, test_depth_limit);
     tcase_add_test(limits, test_deepest_body_reply);
     tcase_add_test(limits, test_nul_byte);
+    tcase_add_loop_test(limits, test_body_ijson, 0,
+                        (int)(sizeof(body_cases) / sizeof(body_cases[0])));
+    tcase_add_test(limits, test_body_long_numbers);
     suite_add_tcase(s, normal);
     suite_add_tcase(s, limits);
     return s;
