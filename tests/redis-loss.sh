@@ -45,9 +45,9 @@ REDIS_PORT=$STACK_REDIS_PORT
 
 now_ms() { date +%s%3N; }
 
-# create [SECONDS] - a new session; prints its id.
+# create - a new session; prints its id.
 create() {
-    curl -s -m "${1:-15}" -X POST -H 'Content-Type: application/json' \
+    curl -s -m 15 -X POST -H 'Content-Type: application/json' \
         -d '{"redis": "loss"}' "$URL/sessions" |
         sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p'
 }
@@ -73,8 +73,8 @@ PIDS_BEFORE=$(stack_worker_pids | sort)
 # load FILE - two clients GET every session in turn until stopped; each
 # line of FILE is "ms code".
 load() {
-    local c
-    for c in 1 2; do
+    local _
+    for _ in 1 2; do
         (
             while :; do
                 for s in "${SESSIONS[@]}"; do
@@ -90,7 +90,7 @@ load() {
 # round NAME SIGNAL PERSIST - Redis stopped by SIGNAL under load, started
 # again with PERSIST (aof: as it was; none: empty).
 round() {
-    local name=$1 sig=$2 persist=$3 pid up f=$T/load-$1
+    local name=$1 sig=$2 mode=$3 pid up f=$T/load-$1
     load "$f"
     sleep 1
     pid=$(stack_pid redis)
@@ -98,11 +98,11 @@ round() {
     stack_wait_exit "$pid" 10
     wait "$pid" 2>/dev/null
     rm -f "$STACK_RUN/redis.pid"
-    if [ "$persist" = none ]; then
+    if [ "$mode" = none ]; then
         rm -rf "$STACK_RUN/redis/appendonlydir" "$STACK_RUN/redis/"*.rdb
     fi
     sleep 1
-    STEEL_REDIS_PERSIST=$persist stack_start_redis || not_ok "$name: redis starts again"
+    STEEL_REDIS_PERSIST=$mode stack_start_redis || not_ok "$name: redis starts again"
     up=$(now_ms)
     local t0=$SECONDS
     while ! all_200 && [ $((SECONDS - t0)) -lt 10 ]; do
