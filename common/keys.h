@@ -63,6 +63,13 @@
  *                 the spawner's pid, its live worker processes, idle and
  *                 starting ones, consecutive failures, the sizes in force
  *   P:lock:<name>       string  a lock token with PX expiry (reaper passes)
+ *   P:gen               hash    node -> ms since the epoch when that node's
+ *                               spawner last brought its workers into this
+ *                               Redis (store_gen_mark, spawner/rebuild.c);
+ *                               no TTL.  A Redis that lost its data has no
+ *                               P:gen until a spawner rebuilt: steel-fcgi
+ *                               holds a GET that misses meanwhile, and the
+ *                               reaper kills no stray of a node missing here
  *   P:idem:<scope>:<key> hash   one Idempotency-Key of POST /sessions; the
  *                               scope is "t" and the SHA-256 of the bearer
  *                               token, or "a" and the client's address (no
@@ -94,6 +101,7 @@
 #define KEY_POOL         "%s:pool:%s"
 #define KEY_LOCK         "%s:lock:%s"
 #define KEY_IDEM         "%s:idem:%s"
+#define KEY_GEN          "%s:gen"
 
 /* Writes prefix:... for fmt (one of the KEY_ formats) into out.  Returns
  * 0, or -1 when the key would not fit in size bytes. */

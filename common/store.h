@@ -240,6 +240,43 @@ int store_mark_dead_if(struct store *s, const char *id, enum worker_state state,
 int store_worker_gone(struct store *s, const char *id, const char *node,
                       long pid, const char *reason, enum worker_state *prior);
 
+/* ---- rebuilding after Redis lost records (store_rebuild.c) ----------- */
+
+/* A worker the spawner still supervises, as it re-registers it. */
+struct worker_restore {
+    const char *id;            /* the id the worker was started with */
+    const char *node, *host;   /* as store_worker_add took them */
+    int port;
+    long pid;
+    unsigned long long pstart; /* clock ticks since boot */
+    int64_t age_ms;            /* since its spawn */
+    enum worker_state state;   /* WORKER_STARTING, _IDLE or _BUSY */
+    const char *session;       /* the session it holds (busy only) */
+    long ttl_ms;               /* session_ttl: a restored session gets all */
+    long lifetime_ms;          /* session_max_lifetime, 0 = none */
+    int64_t created_ms;        /* epoch ms the session began; 0: unknown,
+                                  counted from now */
+};
+
+/* Re-registers a worker whose record vanished, under its own id, and for
+ * a busy one binds its session again with a fresh expiry (within its
+ * lifetime deadline from created_ms).  Returns 1 restored, 2 restored as
+ * releasing (its session is another worker's live one, or past its
+ * lifetime: the reaper cleans it), 3 the record is there already, 0 the
+ * id is another worker's record (nothing changed), -1. */
+#define STORE_RESTORE_RELEASING 2
+#define STORE_RESTORE_THERE 3
+int store_worker_restore(struct store *s, const struct worker_restore *r);
+
+/* Notes in P:gen that node's spawner has its workers in Redis; with
+ * only_if_missing, only when node is not noted yet.  Returns 0 or -1. */
+int store_gen_mark(struct store *s, const char *node, int only_if_missing);
+
+/* Whether P:gen notes node (node NULL: whether P:gen exists at all, i.e.
+ * some spawner rebuilt since Redis last lost its data).  Returns 1, 0,
+ * -1. */
+int store_gen_node(struct store *s, const char *node);
+
 /* ---- sessions (store_sessions.c) ------------------------------------- */
 
 /* creating -> busy and stores session sid with a ttl_ms expiry, capped at

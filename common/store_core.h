@@ -39,7 +39,8 @@
     LUA_KEY_FN("stats_key", KEY_STATS)                                         \
     LUA_KEY_FN("pool_key", KEY_POOL)                                           \
     LUA_KEY_FN("lock_key", KEY_LOCK)                                           \
-    LUA_KEY_FN("idem_key", KEY_IDEM)
+    LUA_KEY_FN("idem_key", KEY_IDEM)                                           \
+    LUA_KEY_FN("gen_key", KEY_GEN)
 /* clang-format on */
 
 /* Every script has one number: the slot of its SHA in struct rconn. */
@@ -74,6 +75,7 @@ enum store_script {
     SCRIPT_POOL_REPORT,
     SCRIPT_PEEK,
     SCRIPT_UNTOUCH,
+    SCRIPT_WORKER_RESTORE,
     SCRIPT_COUNT
 };
 

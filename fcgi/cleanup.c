@@ -33,6 +33,7 @@
 struct ended_session {
     struct worker_addr w;         /* its worker, releasing in Redis */
     char sid[SESSION_ID_MAX + 1]; /* the session, already gone in Redis */
+    int forgotten;                /* the worker answered its DELETE */
     struct ended_session *next;
 };
 
@@ -42,7 +43,7 @@ static struct ended_session *q_head, *q_tail;
 static long q_len; /* ended sessions queued */
 static int q_open; /* cleanup threads run: pushing makes sense */
 
-int cleanup_push(const struct worker_addr *w, const char *sid)
+int cleanup_push(const struct worker_addr *w, const char *sid, int forgotten)
 {
     struct ended_session *es;
 
@@ -57,6 +58,7 @@ int cleanup_push(const struct worker_addr *w, const char *sid)
         return -1;
     es->w = *w;
     snprintf(es->sid, sizeof(es->sid), "%s", sid);
+    es->forgotten = forgotten;
     pthread_mutex_lock(&q_lock);
     if (q_tail != NULL)
         q_tail->next = es;
@@ -119,7 +121,10 @@ void *cleanup_thread(void *arg)
         return NULL;
     }
     while ((es = cleanup_pop()) != NULL) {
-        worker_release(&h, &es->w, es->sid);
+        if (es->forgotten)
+            worker_release_forgotten(&h, &es->w, es->sid);
+        else
+            worker_release(&h, &es->w, es->sid);
         free(es);
         handler_hand_metrics(&h);
     }

@@ -7,10 +7,11 @@
 
 struct worker_addr;
 
-/* Queues the release of worker w after its session sid ended.  Returns
- * 0, or -1 when the queue is full, closed or out of memory: the caller
- * then releases the worker itself. */
-int cleanup_push(const struct worker_addr *w, const char *sid);
+/* Queues the release of worker w after its session sid ended; forgotten:
+ * w answered its DELETE already (worker_forget), only the /status check
+ * and the release are left.  Returns 0, or -1 when the queue is full,
+ * closed or out of memory: the caller then releases the worker itself. */
+int cleanup_push(const struct worker_addr *w, const char *sid, int forgotten);
 
 /* Lets cleanup_push queue (once the cleanup threads run). */
 void cleanup_open(void);

@@ -44,15 +44,13 @@ void worker_failed(struct handler *h, const struct worker_addr *w,
                   store_strerror(&h->store));
 }
 
-int worker_clean(struct handler *h, const struct worker_addr *w,
-                 const char *sid)
+int worker_forget(struct handler *h, const struct worker_addr *w,
+                  const char *sid)
 {
     const struct conf *c = h->conf;
     struct whttp_resp resp;
     enum whttp_result res;
-    char path[SESSION_ID_MAX + 16], held[SESSION_ID_MAX + 1];
-    const char *why = NULL;
-    int available = 0;
+    char path[SESSION_ID_MAX + 16];
 
     if (worker_addr_check(h, w) < 0) {
         worker_failed(h, w, "address out of range");
@@ -69,6 +67,32 @@ int worker_clean(struct handler *h, const struct worker_addr *w,
         worker_failed(h, w, "delete failed");
         return -1;
     }
+    return 0;
+}
+
+static int worker_check_clean(struct handler *h, const struct worker_addr *w,
+                              const char *sid);
+
+int worker_clean(struct handler *h, const struct worker_addr *w,
+                 const char *sid)
+{
+    if (worker_forget(h, w, sid) < 0)
+        return -1;
+    return worker_check_clean(h, w, sid);
+}
+
+/* Reads w's /status after the DELETE of sid.  Returns 1 when it is free
+ * and holds nothing, 0 when not (left to the reaper). */
+static int worker_check_clean(struct handler *h, const struct worker_addr *w,
+                              const char *sid)
+{
+    const struct conf *c = h->conf;
+    struct whttp_resp resp;
+    enum whttp_result res;
+    char held[SESSION_ID_MAX + 1];
+    const char *why = NULL;
+    int available = 0;
+
     res = whttp_request(&h->http, "GET", w->host, w->port, "/status", NULL,
                         0, c->worker_connect_timeout_ms,
                         c->worker_timeout_ms, &resp);
@@ -82,6 +106,14 @@ int worker_clean(struct handler *h, const struct worker_addr *w,
         return 0;
     }
     return 1;
+}
+
+void worker_release_forgotten(struct handler *h, const struct worker_addr *w,
+                              const char *sid)
+{
+    if (worker_check_clean(h, w, sid) == 1 &&
+        store_released(&h->store, w->id) < 0)
+        log_warnx("worker %s: release: %s", w->id, store_strerror(&h->store));
 }
 
 void worker_release(struct handler *h, const struct worker_addr *w,

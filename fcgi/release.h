@@ -23,8 +23,18 @@ void worker_failed(struct handler *h, const struct worker_addr *w,
 /* Sends DELETE /sessions/<sid> to w, then reads its /status.  Returns 1
  * when w says it is free and holds nothing, 0 when it is not clean (left
  * to the reaper), -1 when the DELETE failed (w was declared dead). */
+/* Tells w to end session sid (DELETE /sessions/<sid>, under the worker
+ * deadlines).  Returns 0 once it answered (it no longer holds sid), or -1
+ * when it failed: logged and declared dead. */
+int worker_forget(struct handler *h, const struct worker_addr *w,
+                  const char *sid);
 int worker_clean(struct handler *h, const struct worker_addr *w,
                  const char *sid);
+
+/* The /status half of worker_clean, for a worker that answered its
+ * DELETE already (worker_forget), then releasing -> idle when clean. */
+void worker_release_forgotten(struct handler *h, const struct worker_addr *w,
+                              const char *sid);
 
 /* worker_clean, then releasing -> idle when w is clean. */
 void worker_release(struct handler *h, const struct worker_addr *w,

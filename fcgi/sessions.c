@@ -9,13 +9,19 @@
  *     (GET) and store_bind (create);
  *   - every call to a worker has worker_connect_timeout_ms and
  *     worker_timeout_ms; a create never waits longer than create_wait for a
- *     worker.
+ *     worker;
+ *   - a DELETE answers 204 only once the worker forgot the session (or was
+ *     declared dead), so a rebuild from the workers after Redis lost its
+ *     data never brings a deleted session back;
+ *   - a GET that misses while Redis has no P:gen (it lost its data and no
+ *     spawner rebuilt yet) waits at most REBUILD_WAIT_MS before its 404.
  */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cleanup.h"
 #include "create.h"
@@ -94,7 +100,7 @@ static void session_discard(struct handler *h, const struct response *r)
         log_warnx("idempotency: a lost create's answer has no id (%s)", why);
         return;
     }
-    if (store_end(&h->store, sid, &w) == 1 && cleanup_push(&w, sid) < 0)
+    if (store_end(&h->store, sid, &w) == 1 && cleanup_push(&w, sid, 0) < 0)
         worker_release(h, &w, sid);
 }
 
@@ -232,6 +238,35 @@ static void get_failed(struct handler *h, const char *sid,
                   sid, store_strerror(&h->store));
 }
 
+/* A GET that misses in a Redis that lost its data (no P:gen, keys.h) may
+ * be for a session whose worker lives and that the spawner is about to
+ * register again (spawner/rebuild.c, under a second after Redis
+ * answers): it waits for P:gen this long before it answers 404. */
+#define REBUILD_WAIT_MS  2000
+#define REBUILD_POLL_MS  50
+
+/* Waits up to REBUILD_WAIT_MS while P:gen is missing.  Returns 1 when it
+ * appeared after a wait (look again), 0 when it was there (or never came,
+ * or Redis failed: the miss stands). */
+static int rebuild_wait(struct handler *h)
+{
+    int64_t end = now_mono_ms() + REBUILD_WAIT_MS;
+    int rc = store_gen_node(&h->store, NULL), waited = 0;
+
+    while (rc == 0 && now_mono_ms() < end) {
+        struct timespec ts = {0, REBUILD_POLL_MS * 1000000L};
+
+        nanosleep(&ts, NULL);
+        waited = 1;
+        rc = store_gen_node(&h->store, NULL);
+    }
+    if (waited)
+        log_debug("GET after a loss of redis data: waited for the rebuild "
+                  "(%s)",
+                  rc == 1 ? "done" : "not done in time");
+    return rc == 1 && waited;
+}
+
 void handle_session_get(struct handler *h, struct request *rq,
                         const struct route_match *m, struct response *r)
 {
@@ -256,6 +291,8 @@ void handle_session_get(struct handler *h, struct request *rq,
         return;
     }
     rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w, &touch);
+    if (rc == 0 && rebuild_wait(h) == 1)
+        rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w, &touch);
     if (rc < 0) {
         reply_redis_failed(h, r, "touch");
         return;
@@ -358,11 +395,18 @@ void handle_session_delete(struct handler *h, struct request *rq,
         return;
     }
     log_debug("session %s: deleted", sid);
+    /* The worker forgets the session before the client hears 204: were
+     * Redis to lose its data now, the rebuild (spawner/rebuild.c) reads
+     * the sessions back from the workers, and a deleted one must not be
+     * among them.  One DELETE on a kept connection; a worker that fails
+     * it is declared dead (its process is killed, its session with it). */
+    if (rc == 1 && worker_forget(h, &w, sid) < 0)
+        rc = STORE_END_NO_WORKER;
     response_set(r, 204, NULL, NULL, 0);
-    /* The session is gone for every client already; the worker's own
-     * clean-up need not make this one wait, nor hold this thread. */
-    if (rc == 1 && cleanup_push(&w, sid) < 0) {
+    /* The /status check and the release need not make the client wait,
+     * nor hold this thread. */
+    if (rc == 1 && cleanup_push(&w, sid, 1) < 0) {
         request_reply_now(rq, r);
-        worker_release(h, &w, sid);
+        worker_release_forgotten(h, &w, sid);
     }
 }

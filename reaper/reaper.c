@@ -200,7 +200,8 @@ static int wants_status(const struct pass_worker *it)
     }
 }
 
-/* Step 4: kills processes of ours whose id has no record.  A stray too
+/* Step 4: kills processes of ours whose id has no record, once this
+ * node's spawner noted in P:gen that its workers are in Redis.  A stray too
  * young to kill makes the next pass scan in full again, so that one seen
  * only by a full scan is not left for a whole stray_scan_interval.
  * Returns 0 or -1 (Redis). */
@@ -209,7 +210,18 @@ static int kill_strays(struct reaper *rp, struct proc_worker *procs,
                        size_t nrecs, int full)
 {
     struct procscan_strays st;
+    int gen = store_gen_node(&rp->store, rp->conf.node_name);
 
+    if (gen < 0)
+        return -1;
+    if (gen == 0) {
+        /* Redis lost its data and this node's spawner has not registered
+         * its workers again yet (spawner/rebuild.c): they only look like
+         * strays. */
+        log_debug("node %s: not in the generation yet; no stray killed",
+                  rp->conf.node_name);
+        return 0;
+    }
     procscan_strays(procs, nprocs, recs, nrecs, rp->pass_stop, &st);
     if (st.young && full)
         rp->scan_due = 0;

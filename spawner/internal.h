@@ -9,6 +9,7 @@
  *   exit.c     exits, start failures (restart policy: pool.c), deadlines
  *   view.c     the pool as Redis sees it, the pool decision, the report
  *   adopt.c    taking over the workers of an earlier spawner at start
+ *   rebuild.c  registering workers again whose records Redis forgot
  *   launch.c   fork and exec of one worker (launch.h)
  *   pool.c     the decisions as pure functions (pool.h)
  *
@@ -41,8 +42,12 @@
  *             worker_start_timeout_ms (SIGKILL)
  *   STARTING, marked dead in Redis (SIGKILL)         STOPPING  view_apply
  *   RUNNING
- *   STARTING, its Redis record disappeared           STOPPING  view_apply
- *   RUNNING   (SIGKILL)
+ *   STARTING, its Redis record disappeared:          same      rebuild_run
+ *   RUNNING   registered again (RUNNING: with what
+ *             its /status says)
+ *   RUNNING   its record disappeared and /status       STOPPING  rebuild_run
+ *             fails, or its id is another worker's
+ *             now (SIGKILL)
  *   RUNNING   idle above the target: retired         STOPPING  view_plan
  *             (SIGTERM)
  *   any live  SIGTERM to the spawner (SIGTERM)       STOPPING  shutdown_workers
@@ -92,7 +97,8 @@ enum spawner_stop {
     SPAWNER_STOP_RETIRE,        /* idle above the target (not a failure) */
     SPAWNER_STOP_DEAD,          /* a handler or the reaper marked it dead */
     SPAWNER_STOP_DRAIN,         /* an operator drained it (not a failure) */
-    SPAWNER_STOP_VANISHED,      /* its Redis record disappeared (not a
+    SPAWNER_STOP_VANISHED,      /* its Redis record disappeared and it
+                                 * could not be registered again (not a
                                  * failure) */
     SPAWNER_STOP_START_TIMEOUT, /* no /health within
                                  * worker_start_timeout_ms */
@@ -160,6 +166,7 @@ struct spawner {
     int ports_logged;         /* "no free port" was logged */
     int stopping;             /* SIGTERM: no more spawns */
     unsigned long seq;        /* views taken */
+    unsigned long clean_seq;  /* last view that missed no record */
     int64_t last_view_ms;     /* monotonic ms of the last view */
     int64_t view_due_ms;      /* monotonic ms of the next view */
     int64_t housekeep_due_ms; /* monotonic ms of the next housekeeping */
@@ -243,6 +250,18 @@ void view_soon(struct spawner *s);
 void view_report(struct spawner *s, const char *state);
 /* Log sizes, pool report. */
 void view_housekeep(struct spawner *s);
+
+/* rebuild.c */
+/* Registers again the n workers of lost (STARTING or RUNNING) whose
+ * records vanished: RUNNING ones with what their /status says; those that
+ * fail it are stopped.  Then notes the node in P:gen.  Returns 0, or -1
+ * when Redis failed (the next view tries again). */
+int rebuild_run(struct spawner *s, struct worker **lost, size_t n,
+                int64_t now);
+/* The epoch ms of the "created_at" of a worker's session reply body:
+ * seconds or milliseconds as a JSON number, or an ISO 8601 UTC string;
+ * -1 when it has none that parses. */
+int64_t rebuild_created_ms(const char *body, size_t len);
 
 /* adopt.c */
 /* Takes over the workers Redis knows for this node that are alive and

@@ -1,7 +1,8 @@
 /*
  * view.c - the pool as Redis sees it, and what the spawner does about
- * it: one store_pool_view() per view, workers others marked dead or
- * removed are stopped, pool_decide() (pool.c) says how many to start and
+ * it: one store_pool_view() per view, workers others marked dead are
+ * stopped, those whose records vanished registered again (rebuild.c),
+ * pool_decide() (pool.c) says how many to start and
  * retire, and the pool state is written back for /status (internal.h
  * has the states and their transitions).
  *
@@ -79,6 +80,31 @@ static int worker_live(const struct worker *w)
            !w->exited;
 }
 
+/* The live workers the view seq did not list although it was taken after
+ * they were registered: Redis forgot them; rebuild.c registers them
+ * again.  Returns 0, or -1 when Redis failed. */
+static int view_lost(struct spawner *s, unsigned long seq, int64_t now)
+{
+    struct worker **lost;
+    size_t i, n = 0;
+    int rc;
+
+    lost = malloc((s->n + 1) * sizeof(*lost));
+    if (lost == NULL)
+        return 0; /* the next view */
+    for (i = 0; i < s->n; i++) {
+        struct worker *w = s->w[i];
+
+        if (worker_live(w) && w->add_seq < seq && w->seen_seq != seq)
+            lost[n++] = w;
+    }
+    rc = rebuild_run(s, lost, n, now);
+    if (rc == 0)
+        s->clean_seq = seq;
+    free(lost);
+    return rc;
+}
+
 int view_apply(struct spawner *s, int64_t now)
 {
     struct pool_view v;
@@ -116,17 +142,7 @@ int view_apply(struct spawner *s, int64_t now)
         }
     }
     store_pool_view_release(&v);
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
-
-        if (worker_live(w) && w->add_seq < seq && w->seen_seq != seq) {
-            log_warnx("worker %s (pid %ld, port %d): its redis record "
-                      "disappeared; killing it",
-                      w->sid, w->pid, w->port);
-            table_stop(s, w, SPAWNER_STOP_VANISHED, SIGKILL, now);
-        }
-    }
-    return 0;
+    return view_lost(s, seq, now);
 }
 
 static int by_idle_since(const void *a, const void *b)
@@ -220,6 +236,12 @@ void view_plan(struct spawner *s, int64_t now)
 void view_housekeep(struct spawner *s)
 {
     size_t i;
+
+    /* A Redis with no P:gen for this node after a view that missed no
+     * record: a fresh one, or one whose loss held no worker of ours. */
+    if (s->clean_seq == s->seq && s->seq > 0 &&
+        store_gen_mark(&s->store, s->c->node_name, 1) < 0)
+        spawner_redis_failed(s, "noting the node in the generation");
 
     for (i = 0; i < s->n; i++) {
         if (s->w[i]->state != SPAWNER_W_GONE)

@@ -30,6 +30,9 @@ reap_interval = 1
 probe_timeout_ms = 300
 probe_failures = 2
 EOF
+    # What a spawner of $NODE notes once its workers are in Redis
+    # (spawner/rebuild.c); without it the reaper kills no stray.
+    rcli HSET "$PFX:gen" "$NODE" 1 >/dev/null
 }
 
 fix() {

@@ -45,6 +45,12 @@ rcli SREM "$PFX:workers" "$S_ID" >/dev/null
 rcli SREM "$PFX:node:$NODE" "$S_ID" >/dev/null
 rcli LREM "$PFX:idle" 0 "$S_ID" >/dev/null
 sleep 1.1 # processes younger than 1 s are left alone
+# A Redis that lost its data: until the node's spawner noted in P:gen that
+# it registered its workers again, they only look like strays.
+rcli HDEL "$PFX:gen" "$NODE" >/dev/null
+once
+check "not in P:gen: the process unknown to Redis is left alone" alive "$S_PID"
+rcli HSET "$PFX:gen" "$NODE" 1 >/dev/null
 once
 check_eventually "process unknown to Redis killed" 2 gone "$S_PID"
 check_eq "counted as stray" 1 "$(stat_of repairs:stray)"

@@ -1,15 +1,17 @@
 #!/bin/bash
 # redis-loss.sh - what OPERATIONS.md ("When Redis restarts") says happens
-# when Redis goes away and comes back, on a live stack (tests/stack.sh):
+# when Redis goes away and comes back, on a live stack (tests/stack.sh),
+# under GET load on live sessions:
 #   - while it is down, creates and /health answer 503 (redis_unavailable,
 #     Retry-After);
-#   - back with the same data (an RDB snapshot): the session and its worker
-#     carry on, nothing is killed;
-#   - back with no data: every session answers 404, the spawner kills the
-#     workers whose records vanished and starts new ones, creates work
-#     again, and processes and records agree - without the spawner dying
-#     (P:seq:worker went back: new workers must not get the ids of the
-#     ones it is still stopping).
+#   - restarted by SIGTERM and by SIGKILL, with the append-only file and
+#     with nothing on disk (it comes back empty): no worker is killed,
+#     every session whose worker lives answers 200 within 2 s of Redis
+#     answering, no GET of them ever answers 404, and none answers 503
+#     once Redis answers (spawner/rebuild.c registers the workers again
+#     with the sessions their /status names);
+#   - a session deleted just before the loss does not come back: its 204
+#     waits until the worker forgot it (a stopped worker holds the 204).
 
 # shellcheck disable=SC2317 # functions run through check
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -19,9 +21,18 @@
 . "$top_srcdir/tests/stack.sh"
 
 lib_init
-trap 'rc=$?; [ -n "$STACK_RUN" ] && stack_down; (exit $rc); lib_cleanup' EXIT
+LOAD_PIDS=()
+stop_load() {
+    local p
+    for p in "${LOAD_PIDS[@]}"; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    LOAD_PIDS=()
+}
+trap 'rc=$?; stop_load; [ -n "$STACK_RUN" ] && stack_down; (exit $rc); lib_cleanup' EXIT
 
-unset STEEL_CONF STEEL_SESSION_TTL STEEL_WORKER_PORTS
+unset STEEL_CONF STEEL_SESSION_TTL STEEL_WORKER_PORTS STEEL_REDIS_PERSIST
 stack_init "$T" "$(stack_free_port)" || exit 1
 if ! stack_up 30; then
     not_ok "the stack starts"
@@ -31,49 +42,88 @@ ok "the stack starts"
 URL=$(stack_url)
 P=$STACK_PREFIX
 REDIS_PORT=$STACK_REDIS_PORT
-NODE=$(hostname)
 
-# create [SECONDS] - a new session; prints its id.
+now_ms() { date +%s%3N; }
+
+# create - a new session; prints its id.
 create() {
-    curl -s -m "${1:-15}" -X POST -H 'Content-Type: application/json' \
+    curl -s -m 15 -X POST -H 'Content-Type: application/json' \
         -d '{"redis": "loss"}' "$URL/sessions" |
         sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p'
 }
 
-code_is() {
-    [ "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/sessions/$1")" = "$2" ]
+code_of() {
+    curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/sessions/$1"
 }
-
-all_gone() {
-    local p
-    for p in "$@"; do
-        stack_pid_live "$p" && return 1
+all_200() {
+    local s
+    for s in "${SESSIONS[@]}"; do
+        [ "$(code_of "$s")" = 200 ] || return 1
     done
-    return 0
 }
 
-# ---- down, then back with the same data --------------------------------------
+SESSIONS=()
+for _ in 1 2 3 4; do
+    s=$(create)
+    [ -n "$s" ] && SESSIONS+=("$s")
+done
+check_eq "four sessions are created" 4 "${#SESSIONS[@]}"
+PIDS_BEFORE=$(stack_worker_pids | sort)
 
-# settled - no worker starting and the idle target met: nothing changes
-# in Redis until the next session.
-settled() {
-    local id n=0
-    for id in $(rcli_raw SMEMBERS "$P:workers"); do
-        [ "$(rcli_raw HGET "$P:worker:$id" state)" = starting ] && return 1
+# load FILE - two clients GET every session in turn until stopped; each
+# line of FILE is "ms code".
+load() {
+    local _
+    for _ in 1 2; do
+        (
+            while :; do
+                for s in "${SESSIONS[@]}"; do
+                    printf '%s %s\n' "$(now_ms)" \
+                        "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/sessions/$s")"
+                done
+            done
+        ) >>"$1" &
+        LOAD_PIDS+=($!)
     done
-    [ "$(rcli LLEN "$P:idle")" -ge 4 ]
 }
 
-S1=$(create)
-check "a session is created" test -n "$S1"
-W1=$(rcli HGET "$P:session:$S1" worker)
-pid1=$(rcli HGET "$P:worker:$W1" pid)
-# The snapshot must hold every worker, or the ones missing from it are
-# (rightly) killed after the restart.
-check_within "the pool settles after the create" 15 settled
-rcli SAVE >/dev/null
+# round NAME SIGNAL PERSIST - Redis stopped by SIGNAL under load, started
+# again with PERSIST (aof: as it was; none: empty).
+round() {
+    local name=$1 sig=$2 mode=$3 pid up f=$T/load-$1
+    load "$f"
+    sleep 1
+    pid=$(stack_pid redis)
+    kill "-$sig" "$pid"
+    stack_wait_exit "$pid" 10
+    wait "$pid" 2>/dev/null
+    rm -f "$STACK_RUN/redis.pid"
+    if [ "$mode" = none ]; then
+        rm -rf "$STACK_RUN/redis/appendonlydir" "$STACK_RUN/redis/"*.rdb
+    fi
+    sleep 1
+    STEEL_REDIS_PERSIST=$mode stack_start_redis || not_ok "$name: redis starts again"
+    up=$(now_ms)
+    local t0=$SECONDS
+    while ! all_200 && [ $((SECONDS - t0)) -lt 10 ]; do
+        sleep 0.1
+    done
+    local el=$(($(now_ms) - up))
+    check "$name: every session answers 200 within 2 s of Redis answering (${el} ms)" \
+        [ "$el" -le 2000 ]
+    sleep 2
+    stop_load
+    check_eq "$name: no GET answered 404" 0 "$(awk '$2 == 404' "$f" | wc -l)"
+    check_eq "$name: no GET answered 503 once Redis answered" 0 \
+        "$(awk -v up="$up" '$1 > up + 200 && $2 == 503' "$f" | wc -l)"
+    awk -v up="$up" '$1 > up && $2 != 200 { n[$2]++ } END { for (c in n) printf "# %s after restart: %d x %s\n", name, n[c], c }' name="$name" "$f"
+    echo "# $name: $(wc -l <"$f") GETs"
+    check_eq "$name: no worker process was killed or replaced" "$PIDS_BEFORE" \
+        "$(stack_worker_pids | sort | grep -xF "$PIDS_BEFORE" | sort)"
+}
+
+# ---- down: 503s --------------------------------------------------------------
 stack_stop redis 10
-
 curl -s -m 15 -o "$T/down.out" -D "$T/down.headers" -w '%{http_code}' -X POST \
     -H 'Content-Type: application/json' -d '{}' "$URL/sessions" >"$T/down.code"
 check_eq "while Redis is down a create answers 503" 503 "$(cat "$T/down.code")"
@@ -81,42 +131,48 @@ check "... with the error redis_unavailable" grep -q '"redis_unavailable"' "$T/d
 check "... and Retry-After" grep -qi '^retry-after:' "$T/down.headers"
 check_eq "... and /health answers 503" 503 \
     "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/health")"
-check "the worker keeps running meanwhile" stack_pid_live "$pid1"
-
 stack_start_redis || not_ok "redis starts again"
-check_within "back with the same data: the session answers again" 15 code_is "$S1" 200
-check_eq "... on the same worker process" "$pid1" "$(rcli HGET "$P:worker:$W1" pid)"
-check "... which was never killed" stack_pid_live "$pid1"
-check "the spawner saw no record vanish" \
-    bash -c "! grep -q 'record disappeared' '$STACK_RUN/spawner.log'"
+check_within "back with its AOF: the sessions answer again" 10 all_200
 
-# ---- down, then back with no data ---------------------------------------------
+round sigterm-aof TERM aof
+round sigkill-aof KILL aof
+round sigterm-empty TERM none
+round sigkill-empty KILL none
+check "the spawner killed no worker because its record vanished" \
+    bash -c "! grep -q 'disappeared.*killing it' '$STACK_RUN/spawner.log'"
+check "the spawner registered workers again" \
+    grep -q 'registered again' "$STACK_RUN/spawner.log"
 
-old_pids=$(stack_worker_pids)
-stack_stop redis 10
-rm -f "$STACK_RUN/redis/"*.rdb
-stack_start_redis || not_ok "redis starts again"
-check_within "back with no data: the session answers 404" 15 code_is "$S1" 404
-# shellcheck disable=SC2086 # a list of pids
-check_within "the spawner kills the workers whose records vanished" 15 all_gone $old_pids
-sleep 2
-if stack_pid spawner >/dev/null; then
-    ok "the spawner survives the loss of its records"
-    create_works() {
-        [ -n "$(create 5)" ]
-    }
-    check_within "creates work again" 30 create_works
-    procs_match_records() {
-        local n
-        n=$(stack_worker_pids | wc -l)
-        [ "$n" -gt 0 ] && [ "$n" = "$(rcli SCARD "$P:node:$NODE")" ]
-    }
-    check_within "worker processes and Redis records agree again" 20 procs_match_records
-else
-    # Nothing below can work without a spawner.
-    not_ok "the spawner survives the loss of its records"
-    tail -n 5 "$STACK_RUN/spawner.log"
-fi
+# ---- a session deleted just before the loss does not come back -------------
+D=$(create)
+check "a session to delete is created" test -n "$D"
+DW=$(rcli HGET "$P:session:$D" worker)
+DPID=$(rcli HGET "$P:worker:$DW" pid)
+DPORT=$(rcli HGET "$P:worker:$DW" port)
+kill -STOP "$DPID"
+curl -s -m 15 -o /dev/null -w '%{http_code}' -X DELETE "$URL/sessions/$D" >"$T/del.code" &
+DEL_PID=$!
+sleep 0.4
+check "the 204 waits while the worker has not forgotten the session" \
+    test ! -s "$T/del.code"
+kill -CONT "$DPID"
+wait "$DEL_PID"
+check_eq "... and comes once it has" 204 "$(cat "$T/del.code")"
+holds_nothing() {
+    curl -s -m 2 "http://127.0.0.1:$DPORT/status" | grep -q '"session_id": *null'
+}
+check "the worker holds nothing" holds_nothing
+pid=$(stack_pid redis)
+kill -KILL "$pid"
+stack_wait_exit "$pid" 10
+wait "$pid" 2>/dev/null
+rm -f "$STACK_RUN/redis.pid"
+rm -rf "$STACK_RUN/redis/appendonlydir" "$STACK_RUN/redis/"*.rdb
+STEEL_REDIS_PERSIST=none stack_start_redis || not_ok "redis starts again"
+check_within "after the loss the other sessions answer again" 5 all_200
+check_eq "the deleted session stays deleted" 404 "$(code_of "$D")"
+idle_again() { [ "$(rcli HGET "$P:worker:$DW" state)" = idle ]; }
+check_within "... and its worker is registered again idle" 5 idle_again
 
 stack_down
 check_eq "the stack stops without leftovers" 0 "$STACK_LEFTOVERS"

@@ -3,9 +3,10 @@
 # data): store_worker_add registers above the caller's floor and never over
 # an existing record; store_worker_gone and the spawner's own marks touch a
 # record only while its node and pid are the ones the caller knows; a
-# spawner whose records vanished (FLUSHALL) survives, kills the workers it
-# can no longer vouch for and registers new ones under ids it does not
-# hold.
+# spawner whose records vanished (FLUSHALL) survives, kills none of its
+# workers but registers them again under their own ids and pids
+# (spawner/rebuild.c), raising the counter past them, and notes its node
+# in P:gen.
 
 # shellcheck disable=SC2317,SC2119 # functions run through check
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
@@ -59,20 +60,24 @@ old_ids=$(rcli_raw smembers "$PFX:node:$NODE" | sort -n)
 old_max=$(tail -n 1 <<<"$old_ids")
 old_pids=$(for id in $old_ids; do whash "$id" pid; done)
 rcli flushall >/dev/null
-all_dead() {
-    local p
-    for p in $old_pids; do
-        alive "$p" && return 1
-    done
-    return 0
+same_again() {
+    [ "$(rcli_raw smembers "$PFX:node:$NODE" | sort -n)" = "$old_ids" ] &&
+        [ "$(for id in $old_ids; do whash "$id" pid; done)" = "$old_pids" ]
 }
-check_eventually "FLUSHALL: the workers whose records vanished are killed" 5 all_dead
-check_eventually "... and 4 new ones are idle" 10 idle_is 4
+check_eventually "FLUSHALL: the same workers are registered again (ids, pids)" 3 same_again
+check_eventually "... and are idle" 5 idle_is 4
+check_eq "... none of them was killed" 0 "$(log_count "killing it")"
+check "... the counter is past their ids" \
+    test "$(rcli get "$PFX:seq:worker")" -ge "$old_max"
+check_eq "... the node is noted in P:gen" 1 "$(rcli hexists "$PFX:gen" "$NODE")"
 sleep 0.5
 check "the spawner survives" alive "$SP_PID"
-new_min=$(rcli_raw smembers "$PFX:node:$NODE" | sort -n | head -n 1)
-check "new ids ($new_min...) are above the ones it still held ($old_max)" \
-    test "${new_min:-0}" -gt "$old_max"
+id_new=$(fix add 127.0.0.1 1)
+check "a new id ($id_new) is above the ones it still holds ($old_max)" \
+    test "${id_new:-0}" -gt "$old_max"
+rcli del "$PFX:worker:$id_new" >/dev/null
+rcli srem "$PFX:workers" "$id_new" >/dev/null
+rcli srem "$PFX:node:$NODE" "$id_new" >/dev/null
 check_eq "no abort in its log" 0 "$(log_count "double free\|free()\|Aborted")"
 check_eq "the loss of records is no failure" 0 "$(log_count "pool degraded")"
 fails_is_0() {

@@ -378,8 +378,12 @@ stack_start_redis() {
             "$top_srcdir/etc/redis/steel-orchestrator.conf" \
             "$STACK_REDIS_PASSWORD" >"$rconf"
     ) || return 1
+    # Persistence as the shipped fragment has it (AOF, appendfsync
+    # everysec); STEEL_REDIS_PERSIST=none runs Redis with nothing on disk.
+    local persist=(--appendonly yes --appendfsync everysec --save "")
+    [ "${STEEL_REDIS_PERSIST:-aof}" = none ] && persist=(--save "" --appendonly no)
     stack_spawn redis redis-server "$rconf" \
-        --port "$STACK_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+        --port "$STACK_REDIS_PORT" --bind 127.0.0.1 "${persist[@]}" \
         --unixsocket "$(stack_redis_socket)" --unixsocketperm 700 \
         --dir "$STACK_RUN/redis" --logfile "" --daemonize no
     read -r pid <"$STACK_RUN/redis.pid"
