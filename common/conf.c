@@ -86,7 +86,7 @@ static const struct conf_directive conf_table[] = {
     LONGD(probe_timeout_ms, 10, 60000, "1000"),
     LONGD(probe_failures, 1, 100, "3"),
     LONGD(stray_scan_interval, 0, 86400, "60"),
-    LONGD(node_stale_ms, 500, 600000, "5000"),
+    LONGD(node_stale_ms, 2000, 600000, "5000"),
     LONGD(node_gone_after, 2, 86400, "30"),
     LONGD(fcgi_threads, 1, 1024, "16"),
     LONGD(fcgi_create_threads, 1, 4096, "64"),

@@ -399,7 +399,9 @@ struct pool_view {
     size_t n;
 };
 
-/* Fills *v for node, which can start room more workers.  v->waiting is
+/* Fills *v for node, which has room for this many waiting creates:
+ * max_workers - idle_target - its workers neither idle nor starting.
+ * v->waiting is
  * its share of the waiting creates: those queued by its own handlers, up
  * to room, and of those no node with a fresh heartbeat has room for (their
  * node is full, stale or unknown), as many as fit in the room left, nodes

@@ -97,9 +97,10 @@ static const struct store_script_def unlock_script = {
  * waiters are pruned; ids whose record is gone are dropped from the
  * node's set.  waiting is node's share of P:waiters (store.h): its own,
  * up to room, then of the waiters no live node has room for, what fits
- * in the room left, nodes in name order; another node's room is
- * max_workers - workers of its last report while its heartbeat is fresh
- * and it is ok. */
+ * in the room left, nodes in name order; another node's room is, from
+ * its last report while its heartbeat is fresh and it is ok,
+ * max_workers - idle_target - its workers that are neither idle nor
+ * starting (those serve waiters): what the caller passes for itself. */
 static const struct store_script_def pool_view_script = {
     SCRIPT_POOL_VIEW, LUA_HEAD
     "local me, stale = ARGV[2], tonumber(ARGV[4])\n"
@@ -120,10 +121,12 @@ static const struct store_script_def pool_view_script = {
     "  local room = 0\n"
     "  if n == me then room = tonumber(ARGV[3]) else\n"
     "    local h = redis.call('HMGET', pool_key(n), 'heartbeat', 'state',\n"
-    "      'workers', 'max_workers')\n"
+    "      'workers', 'idle', 'starting', 'idle_target', 'max_workers')\n"
     "    if h[1] and now - (tonumber(h[1]) or 0) <= stale and\n"
     "       h[2] == 'ok' then\n"
-    "      room = (tonumber(h[4]) or 0) - (tonumber(h[3]) or 0)\n"
+    "      local f = {}\n"
+    "      for i = 3, 7 do f[i] = tonumber(h[i]) or 0 end\n"
+    "      room = f[7] - f[6] - (f[3] - f[4] - f[5])\n"
     "    end\n"
     "  end\n"
     "  if room < 0 then room = 0 end\n"

@@ -87,10 +87,15 @@ int view_apply(struct spawner *s, int64_t now)
     struct pool_view v;
     size_t i;
     unsigned long seq = ++s->seq;
-    long room = s->c->pool_max_workers;
+    long room = s->c->pool_max_workers - s->c->pool_idle_target;
 
+    /* Room for waiters: idle and starting workers serve them, the others
+     * (busy, stopping) take places. */
     for (i = 0; i < s->n; i++) {
-        if (s->w[i]->state != SPAWNER_W_GONE)
+        const struct worker *w = s->w[i];
+
+        if (w->state != SPAWNER_W_GONE && w->state != SPAWNER_W_STARTING &&
+            !(w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE))
             room--;
     }
     s->last_view_ms = now;

@@ -22,7 +22,7 @@ static void heartbeat(const char *node, long age_ms, const char *state)
                             "return t[1] * 1000 + math.floor(t[2] / 1000)");
 
     raw_int("HSET t:pool:%s heartbeat %lld state %s hostid h-%s "
-            "worker_host 10.0.0.%d workers 2 idle 1 starting 0 "
+            "worker_host 10.0.0.%d workers 2 idle 1 starting 0 idle_target 1 "
             "max_workers 10",
             node, now - age_ms, state, node, (int)strlen(node));
     raw_int("SADD t:nodes %s", node);
