@@ -87,6 +87,8 @@ static const struct conf_directive conf_table[] = {
     LONGD(probe_failures, 1, 100, "3"),
     LONGD(probe_parallel, 1, 10000, "64"),
     LONGD(stray_scan_interval, 0, 86400, "60"),
+    LONGD(node_stale_ms, 2000, 600000, "5000"),
+    LONGD(node_gone_after, 2, 86400, "30"),
     LONGD(fcgi_threads, 1, 1024, "16"),
     LONGD(fcgi_create_threads, 1, 4096, "64"),
     STRD(api_token, ""),
@@ -366,6 +368,11 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
         return conf_error(err, errsize,
                           "restart_backoff_min_ms exceeds "
                           "restart_backoff_max_ms");
+    if (c->node_gone_after * 1000 <= c->node_stale_ms)
+        return conf_error(err, errsize,
+                          "node_gone_after (%ld s) must be longer than "
+                          "node_stale_ms (%ld ms)",
+                          c->node_gone_after, c->node_stale_ms);
     if (c->session_max_lifetime != 0 &&
         c->session_max_lifetime < c->session_ttl)
         log_debug("session_max_lifetime is shorter than session_ttl");

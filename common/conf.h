@@ -73,6 +73,11 @@ struct conf {
     long probe_parallel;   /* probes of one pass in flight at once */
     long stray_scan_interval; /* seconds between full /proc scans for
                                * strays; 0 = every pass */
+    long node_stale_ms;  /* a node whose heartbeat is older is stale:
+                          * no create claims its workers */
+    long node_gone_after; /* seconds after its last heartbeat a node is
+                           * gone and other nodes' reapers remove its
+                           * records */
 
     /* Handlers */
     long fcgi_threads;               /* accept threads per steel-fcgi */

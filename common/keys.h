@@ -43,8 +43,13 @@
  *   P:sessions          zset    sid -> last activity ms; an index for
  *                               listing; entries of expired sessions are
  *                               removed by the reaper within one interval
- *   P:waiters           zset    token -> deadline ms of a create waiting for
- *                               a worker; the spawner's demand signal;
+ *   P:waiters           zset    "<node>/<token>" -> deadline ms of a create
+ *                               waiting for a worker; node is the
+ *                               node_name of the handler that queued it,
+ *                               the spawner that should start a worker
+ *                               for it (store_pool_view shares the
+ *                               waiters of a node without room among the
+ *                               others); the spawners' demand signal;
  *                               stale tokens are pruned by score
  *   P:stats             hash    counters since the keys were created
  *                               (sessions_created, ...), for /metrics
@@ -62,6 +67,18 @@
  *       pid, workers, idle, starting, fails, idle_target, max_workers
  *                 the spawner's pid, its live worker processes, idle and
  *                 starting ones, consecutive failures, the sizes in force
+ *       hostid    the identity of the spawner's host (machine id and
+ *                 boot id, nodeid.h): two hosts with one node_name
+ *       worker_host  the address its workers are registered with
+ *                 The heartbeat is the node's liveness: older than
+ *                 node_stale_ms the node is stale (claims skip its
+ *                 workers), older than node_gone_after it is gone (a
+ *                 reaper of another node removes its records, this hash
+ *                 and its P:node:<node>: store_node_reap)
+ *   P:nodes             set     node_name of every node that wrote a
+ *                               P:pool:<node>; no TTL; a node leaves it
+ *                               with its records (store_node_reap, or
+ *                               the forget-node recipe)
  *   P:lock:<name>       string  a lock token with PX expiry (reaper passes)
  *   P:gen               hash    node -> ms since the epoch when that node's
  *                               spawner last brought its workers into this
@@ -99,6 +116,7 @@
 #define KEY_WAITERS      "%s:waiters"
 #define KEY_STATS        "%s:stats"
 #define KEY_POOL         "%s:pool:%s"
+#define KEY_NODES        "%s:nodes"
 #define KEY_LOCK         "%s:lock:%s"
 #define KEY_IDEM         "%s:idem:%s"
 #define KEY_GEN          "%s:gen"

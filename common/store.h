@@ -95,9 +95,14 @@ struct store {
     enum store_err err;            /* of the last call; STORE_OK after one
                                       that succeeded */
     char errstr[STORE_ERRSTR_MAX]; /* what the last call failed on; "" */
+    char node[256];                /* node_name: names this node's waiters,
+                                      is never reaped by its own reaper */
+    long node_stale_ms; /* heartbeat age from which a node is stale */
+    long node_gone_ms;  /* heartbeat age from which a node is gone */
 };
 
-/* Copies the Redis settings and key_prefix of c; does not connect.
+/* Copies the Redis settings, key_prefix, node_name, node_stale_ms and
+ * node_gone_after of c; does not connect.
  * Returns 0, or -1 when the prefix does not fit (s->errstr says so). */
 int store_init(struct store *s, const struct conf *c);
 /* Closes the connection; s can be initialised again. */
@@ -182,8 +187,12 @@ int store_worker_add(struct store *s, const char *node, const char *host,
 /* starting -> idle.  Returns 1, 0 when the worker is not starting, -1. */
 int store_worker_ready(struct store *s, const char *id);
 
-/* Takes the oldest idle worker: idle -> creating.  Returns 1 with *out
- * filled, 0 when no worker is idle, -1. */
+/* Takes the oldest idle worker of a live node: idle -> creating.  A
+ * worker whose node's heartbeat (P:pool:<node>) is older than
+ * s->node_stale_ms, or whose node stopped, is skipped and put back at the
+ * tail of P:idle, still idle (a node with no heartbeat at all is not
+ * judged).  Returns 1 with *out filled, 0 when no such worker is idle,
+ * -1. */
 int store_claim(struct store *s, struct worker_addr *out);
 
 /* creating -> idle, for a claimed worker that was never sent a create.
@@ -333,8 +342,8 @@ long store_prune_sessions(struct store *s, long age_ms, long limit);
 /* ---- the create queue and idempotent creates (store_create.c) -------- */
 
 /* A create starts waiting for a worker for at most wait_ms: registers
- * token in P:waiters unless max creates wait already.  Returns 1
- * registered, 0 queue full, -1. */
+ * token in P:waiters, named for this node (s->node), unless max creates
+ * wait already.  Returns 1 registered, 0 queue full, -1. */
 int store_wait_begin(struct store *s, const char *token, long wait_ms,
                      long max);
 int store_wait_end(struct store *s, const char *token);
@@ -420,22 +429,85 @@ struct pool_entry {
 /* What a spawner reads each tick, in one round trip. */
 struct pool_view {
     int64_t now_ms;             /* Redis clock */
-    long waiting;               /* creates waiting (stale tokens pruned) */
+    long waiting;               /* creates waiting that are this node's to
+                                   serve (stale tokens pruned) */
+    long waiting_all;           /* creates waiting, all nodes */
     struct pool_entry *entries; /* every worker of the node; malloc'd */
     size_t n;
 };
 
-/* Fills *v for node.  Release it with store_pool_view_release().  Returns
- * 0 or -1. */
-int store_pool_view(struct store *s, const char *node, struct pool_view *v);
+/* Fills *v for node, which has room for this many waiting creates:
+ * max_workers - idle_target - its workers neither idle nor starting.
+ * v->waiting is
+ * its share of the waiting creates: those queued by its own handlers, up
+ * to room, and of those no node with a fresh heartbeat has room for (their
+ * node is full, stale or unknown), as many as fit in the room left, nodes
+ * taken in name order.  So the spawners together start about one worker
+ * per waiting create.  Release it with store_pool_view_release().
+ * Returns 0 or -1. */
+int store_pool_view(struct store *s, const char *node, long room,
+                    struct pool_view *v);
 void store_pool_view_release(struct pool_view *v);
 
 /* Writes the spawner's view of its pool to P:pool:<node>: state ("ok",
  * "degraded", "stopped"), reason, heartbeat (now), since (now when the
  * state changed) and nfields more strings as field, value pairs (at most
- * 16).  Returns 0 or -1. */
+ * 16), and adds node to P:nodes.  Returns 1, 2 when the record names no
+ * host (a reaper removed the node meanwhile: store_node_register() again),
+ * or -1. */
 int store_pool_report(struct store *s, const char *node, const char *state,
                       const char *reason, int nfields, const char **fields);
+
+/* ---- nodes (store_nodes.c) ------------------------------------------ */
+
+#define NODE_HOSTID_MAX 80
+
+/* One node as store_nodes() reads it from P:pool:<node>. */
+struct node_rec {
+    char name[256];
+    char state[16];   /* ok | degraded | stopped from its spawner; stale
+                         or gone when its heartbeat is older than
+                         s->node_stale_ms or s->node_gone_ms */
+    char reason[128]; /* why degraded; "" */
+    char hostid[NODE_HOSTID_MAX]; /* its host's identity; "" unknown */
+    char worker_host[256];        /* its workers' address; "" unknown */
+    long pid;                     /* its spawner's pid */
+    int64_t age_ms;               /* since its last heartbeat; -1: none */
+    long workers, idle, starting, idle_target, max_workers;
+};
+
+/* Reads every node of P:nodes, sorted by name.  *out is malloc'd (the
+ * caller frees), *n its length.  Returns 0 or -1. */
+int store_nodes(struct store *s, struct node_rec **out, size_t *n);
+
+/* Registers this spawner as node s->node: writes hostid, worker_host and
+ * pid with a heartbeat to P:pool:<node> and adds the node to P:nodes, in
+ * one script that first checks who wrote the heartbeat there.  Returns 1
+ * registered; STORE_NODE_OTHER_HOST when a heartbeat younger than
+ * s->node_stale_ms came from another host, STORE_NODE_OTHER_PID when it
+ * came from another pid of this host (unless force), nothing written and
+ * *other filled; -1. */
+#define STORE_NODE_OTHER_HOST 2
+#define STORE_NODE_OTHER_PID  3
+int store_node_register(struct store *s, const char *hostid,
+                        const char *worker_host, long pid, int force,
+                        struct node_rec *other);
+
+/* One node store_node_reap() removed. */
+struct node_reaped {
+    char name[256];
+    int64_t age_ms; /* of its last heartbeat */
+    long workers;   /* records removed */
+    long sessions;  /* live sessions ended */
+};
+
+/* Removes every node other than s->node whose heartbeat is older than
+ * s->node_gone_ms: its worker records (off P:idle), their sessions
+ * (counted as sessions_lost), P:node:<node>, P:pool:<node> and its
+ * P:nodes entry, all in one script, so a node is removed once however
+ * many reapers race.  Fills out with at most max of them.  Returns how
+ * many were removed, or -1. */
+long store_node_reap(struct store *s, struct node_reaped *out, size_t max);
 
 /* The pid of node's spawner as its last P:pool:<node> report names it
  * into *pid: 0 when there is no report, or it names no valid pid.  It may

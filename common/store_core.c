@@ -22,6 +22,9 @@ int store_init(struct store *s, const struct conf *c)
 
     memset(s, 0, sizeof(*s));
     rconn_init(&s->redis, c);
+    s->node_stale_ms = c->node_stale_ms;
+    s->node_gone_ms = c->node_gone_after * 1000;
+    snprintf(s->node, sizeof(s->node), "%s", c->node_name);
     n = snprintf(s->prefix, sizeof(s->prefix), "%s", c->key_prefix);
     if (n < 0 || (size_t)n >= sizeof(s->prefix))
         return store_fail(s, STORE_ERR_ARG, "key prefix too long");

@@ -38,6 +38,7 @@
     LUA_KEY_FN("waiters_key", KEY_WAITERS)                                     \
     LUA_KEY_FN("stats_key", KEY_STATS)                                         \
     LUA_KEY_FN("pool_key", KEY_POOL)                                           \
+    LUA_KEY_FN("nodes_key", KEY_NODES)                                         \
     LUA_KEY_FN("lock_key", KEY_LOCK)                                           \
     LUA_KEY_FN("idem_key", KEY_IDEM)                                           \
     LUA_KEY_FN("gen_key", KEY_GEN)
@@ -76,6 +77,9 @@ enum store_script {
     SCRIPT_PEEK,
     SCRIPT_UNTOUCH,
     SCRIPT_WORKER_RESTORE,
+    SCRIPT_NODES,
+    SCRIPT_NODE_REAP,
+    SCRIPT_NODE_REGISTER,
     SCRIPT_COUNT
 };
 

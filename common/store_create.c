@@ -19,7 +19,8 @@
 
 #include "store_core.h"
 
-/* ARGV: P token wait_ms max -> 1 | 0 (max creates wait already) */
+/* ARGV: P member wait_ms max -> 1 | 0 (max creates wait already); the
+ * member is "<node>/<token>" (waiter_member) */
 static const struct store_script_def wait_begin_script = {
     SCRIPT_WAIT_BEGIN, LUA_HEAD
     "local z = waiters_key()\n"
@@ -76,11 +77,26 @@ static const struct store_script_def idem_abort_script = {
              "end\n"
              "return 0\n"};
 
+#define STORE_WAITER_MAX 320
+
+/* Writes "<node>/<token>", a P:waiters member that names this node, into
+ * out (STORE_WAITER_MAX bytes).  Returns 0, or -1 with STORE_ERR_ARG. */
+static int waiter_member(struct store *s, char *out, const char *token)
+{
+    int n = snprintf(out, STORE_WAITER_MAX, "%s/%s", s->node, token);
+
+    if (n < 0 || n >= STORE_WAITER_MAX)
+        return store_fail(s, STORE_ERR_ARG, "waiter token too long");
+    return 0;
+}
+
 int store_wait_begin(struct store *s, const char *token, long wait_ms, long max)
 {
-    char sms[24], smax[24];
-    const char *argv[] = {token, sms, smax};
+    char sms[24], smax[24], member[STORE_WAITER_MAX];
+    const char *argv[] = {member, sms, smax};
 
+    if (waiter_member(s, member, token) < 0)
+        return -1;
     snprintf(sms, sizeof(sms), "%ld", wait_ms);
     snprintf(smax, sizeof(smax), "%ld", max);
     return (int)store_run_int(s, &wait_begin_script, 3, argv);
@@ -88,12 +104,13 @@ int store_wait_begin(struct store *s, const char *token, long wait_ms, long max)
 
 int store_wait_end(struct store *s, const char *token)
 {
-    char key[KEY_MAX];
+    char key[KEY_MAX], member[STORE_WAITER_MAX];
     redisReply *reply;
 
-    if (store_key(s, key, KEY_WAITERS, NULL) < 0)
+    if (store_key(s, key, KEY_WAITERS, NULL) < 0 ||
+        waiter_member(s, member, token) < 0)
         return -1;
-    reply = store_commandf(s, "ZREM %s %s", key, token);
+    reply = store_commandf(s, "ZREM %s %s", key, member);
     if (reply == NULL)
         return -1;
     freeReplyObject(reply);

@@ -92,14 +92,58 @@ static const struct store_script_def unlock_script = {
                             "end\n"
                             "return 0\n"};
 
-/* ARGV: P node -> {now, waiting, id, state, since, reason, ...}; reason
- * only for dead workers, else ''.  Stale waiters are pruned; ids whose
- * record is gone are dropped from the node's set. */
+/* ARGV: P node room stale_ms -> {now, waiting, waiting_all, id, state,
+ * since, reason, ...}; reason only for dead workers, else ''.  Stale
+ * waiters are pruned; ids whose record is gone are dropped from the
+ * node's set.  waiting is node's share of P:waiters (store.h): its own,
+ * up to room, then of the waiters no live node has room for, what fits
+ * in the room left, nodes in name order; another node's room is, from
+ * its last report while its heartbeat is fresh and it is ok,
+ * max_workers - idle_target - its workers that are neither idle nor
+ * starting (those serve waiters): what the caller passes for itself. */
 static const struct store_script_def pool_view_script = {
     SCRIPT_POOL_VIEW, LUA_HEAD
+    "local me, stale = ARGV[2], tonumber(ARGV[4])\n"
     "redis.call('ZREMRANGEBYSCORE', waiters_key(), '-inf', now)\n"
-    "local out = {nows, redis.call('ZCARD', waiters_key())}\n"
-    "local set = node_key(ARGV[2])\n"
+    "local all = redis.call('ZRANGE', waiters_key(), 0, -1)\n"
+    "local cnt, orphans = {}, 0\n"
+    "for _, m in ipairs(all) do\n"
+    "  local n = string.match(m, '^(.*)/[^/]*$')\n"
+    "  if n then cnt[n] = (cnt[n] or 0) + 1 else orphans = orphans + 1 end\n"
+    "end\n"
+    "local names = redis.call('SMEMBERS', nodes_key())\n"
+    "local seen = false\n"
+    "for _, n in ipairs(names) do if n == me then seen = true end end\n"
+    "if not seen then names[#names + 1] = me end\n"
+    "table.sort(names)\n"
+    "local spare, mine = {}, 0\n"
+    "for _, n in ipairs(names) do\n"
+    "  local room = 0\n"
+    "  if n == me then room = tonumber(ARGV[3]) else\n"
+    "    local h = redis.call('HMGET', pool_key(n), 'heartbeat', 'state',\n"
+    "      'workers', 'idle', 'starting', 'idle_target', 'max_workers')\n"
+    "    if h[1] and now - (tonumber(h[1]) or 0) <= stale and\n"
+    "       h[2] == 'ok' then\n"
+    "      local f = {}\n"
+    "      for i = 3, 7 do f[i] = tonumber(h[i]) or 0 end\n"
+    "      room = f[7] - f[6] - (f[3] - f[4] - f[5])\n"
+    "    end\n"
+    "  end\n"
+    "  if room < 0 then room = 0 end\n"
+    "  local own = cnt[n] or 0\n"
+    "  cnt[n] = nil\n"
+    "  if own > room then orphans = orphans + own - room; own = room end\n"
+    "  if n == me then mine = own end\n"
+    "  spare[n] = room - own\n"
+    "end\n"
+    "for _, c in pairs(cnt) do orphans = orphans + c end\n"
+    "for _, n in ipairs(names) do\n"
+    "  local take = math.min(spare[n], orphans)\n"
+    "  orphans = orphans - take\n"
+    "  if n == me then mine = mine + take; break end\n"
+    "end\n"
+    "local out = {nows, mine, #all}\n"
+    "local set = node_key(me)\n"
     "for _, id in ipairs(redis.call('SMEMBERS', set)) do\n"
     "  local w = redis.call('HMGET', worker_key(id), 'state', 'since',\n"
     "    'reason')\n"
@@ -118,8 +162,10 @@ static const struct store_script_def pool_view_script = {
     "end\n"
     "return out\n"};
 
-/* ARGV: P node state reason [field value]... -> 1.  since changes only
- * with the state; heartbeat is always now. */
+/* ARGV: P node state reason [field value]... -> 1, or 2 when the record
+ * names no host (it was removed meanwhile: the spawner registers again).
+ * since changes only with the state; heartbeat is always now; the node
+ * joins P:nodes. */
 static const struct store_script_def pool_report_script = {
     SCRIPT_POOL_REPORT,
     LUA_HEAD "local k = pool_key(ARGV[2])\n"
@@ -131,6 +177,8 @@ static const struct store_script_def pool_report_script = {
              "for i = 5, #ARGV - 1, 2 do\n"
              "  redis.call('HSET', k, ARGV[i], ARGV[i + 1])\n"
              "end\n"
+             "redis.call('SADD', nodes_key(), ARGV[2])\n"
+             "if not redis.call('HGET', k, 'hostid') then return 2 end\n"
              "return 1\n"};
 
 /* The most field, value strings store_pool_report() takes. */
@@ -303,25 +351,31 @@ int store_unlock(struct store *s, const char *name, const char *token)
     return (int)store_run_int(s, &unlock_script, 2, argv);
 }
 
-int store_pool_view(struct store *s, const char *node, struct pool_view *v)
+int store_pool_view(struct store *s, const char *node, long room,
+                    struct pool_view *v)
 {
+    char sroom[24], sstale[24];
+    const char *argv[] = {node, sroom, sstale};
     redisReply *reply;
     size_t i, count = 0;
     int rc = -1;
 
     memset(v, 0, sizeof(*v));
-    reply = store_run(s, &pool_view_script, 1, &node, NULL);
+    snprintf(sroom, sizeof(sroom), "%ld", room > 0 ? room : 0);
+    snprintf(sstale, sizeof(sstale), "%ld", s->node_stale_ms);
+    reply = store_run(s, &pool_view_script, 3, argv, NULL);
     if (reply == NULL)
         return -1;
-    if (store_reply_array(s, reply, 2, "pool view") < 0)
+    if (store_reply_array(s, reply, 3, "pool view") < 0)
         goto out;
     v->now_ms = reply_ll(reply->element[0]);
     v->waiting = (long)reply_ll(reply->element[1]);
-    if (reply->elements > 2 &&
-        (v->entries = store_calloc(s, (reply->elements - 2) / 4 + 1,
+    v->waiting_all = (long)reply_ll(reply->element[2]);
+    if (reply->elements > 3 &&
+        (v->entries = store_calloc(s, (reply->elements - 3) / 4 + 1,
                                    sizeof(*v->entries))) == NULL)
         goto out;
-    for (i = 2; i + 3 < reply->elements; i += 4) {
+    for (i = 3; i + 3 < reply->elements; i += 4) {
         struct pool_entry *e = &v->entries[count++];
 
         reply_str(e->id, sizeof(e->id), reply->element[i]);
@@ -356,8 +410,7 @@ int store_pool_report(struct store *s, const char *node, const char *state,
     argv[2] = reason;
     for (i = 0; i < nfields; i++)
         argv[3 + i] = fields[i];
-    return store_run_int(s, &pool_report_script, 3 + nfields, argv) < 0 ? -1
-                                                                        : 0;
+    return (int)store_run_int(s, &pool_report_script, 3 + nfields, argv);
 }
 
 int store_spawner_pid(struct store *s, const char *node, long *pid)

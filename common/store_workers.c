@@ -76,21 +76,40 @@ static const struct store_script_def worker_ready_script = {
     "redis.call('RPUSH', idle_key(), ARGV[2])\n"
     "return 1\n"};
 
-/* ARGV: P -> {id, host, port} | nil.  Stale list entries (a worker that
- * left idle by another path) are skipped; the loop is bounded. */
+/* ARGV: P stale_ms -> {id, host, port} | nil.  Stale list entries (a
+ * worker that left idle by another path) are dropped; idle workers of a
+ * node whose heartbeat is older than stale_ms, or that stopped, are put
+ * back at the tail, still idle (a node with no P:pool:<node> at all is
+ * not judged).  The loop is bounded. */
 static const struct store_script_def claim_script = {
-    SCRIPT_CLAIM,
-    LUA_HEAD "for i = 1, 1000 do\n"
-             "  local id = redis.call('LPOP', idle_key())\n"
-             "  if not id then return false end\n"
-             "  local k = worker_key(id)\n"
-             "  local w = redis.call('HMGET', k, 'state', 'host', 'port')\n"
-             "  if w[1] == 'idle' then\n"
-             "    redis.call('HSET', k, 'state', 'creating', 'since', nows)\n"
-             "    return {id, w[2], w[3]}\n"
-             "  end\n"
-             "end\n"
-             "return false\n"};
+    SCRIPT_CLAIM, LUA_HEAD
+    "local stale = tonumber(ARGV[2])\n"
+    "local live, aside, got = {}, {}, false\n"
+    "local function node_live(n)\n"
+    "  if not n or n == '' then return true end\n"
+    "  if live[n] == nil then\n"
+    "    local h = redis.call('HMGET', pool_key(n), 'heartbeat', 'state')\n"
+    "    live[n] = not h[1] or\n"
+    "      (now - (tonumber(h[1]) or 0) <= stale and h[2] ~= 'stopped')\n"
+    "  end\n"
+    "  return live[n]\n"
+    "end\n"
+    "for i = 1, 1000 do\n"
+    "  local id = redis.call('LPOP', idle_key())\n"
+    "  if not id then break end\n"
+    "  local k = worker_key(id)\n"
+    "  local w = redis.call('HMGET', k, 'state', 'host', 'port', 'node')\n"
+    "  if w[1] == 'idle' then\n"
+    "    if node_live(w[4]) then\n"
+    "      redis.call('HSET', k, 'state', 'creating', 'since', nows)\n"
+    "      got = {id, w[2], w[3]}\n"
+    "      break\n"
+    "    end\n"
+    "    aside[#aside + 1] = id\n"
+    "  end\n"
+    "end\n"
+    "if #aside > 0 then redis.call('RPUSH', idle_key(), unpack(aside)) end\n"
+    "return got\n"};
 
 /* ARGV: P id -> 1 | 0 */
 static const struct store_script_def unclaim_script = {
@@ -238,7 +257,11 @@ int store_worker_ready(struct store *s, const char *id)
 
 int store_claim(struct store *s, struct worker_addr *out)
 {
-    return store_run_addr(s, &claim_script, 0, NULL, out);
+    char stale[24];
+    const char *argv[] = {stale};
+
+    snprintf(stale, sizeof(stale), "%ld", s->node_stale_ms);
+    return store_run_addr(s, &claim_script, 1, argv, out);
 }
 
 int store_unclaim(struct store *s, const char *id)

@@ -51,69 +51,55 @@ void handle_health(struct handler *h, struct request *rq,
     response_set(r, 200, "text/plain", "ok", 2);
 }
 
-/* Pool states of every node that runs a spawner: a JSON object
- * node -> {"state", "reason"} the caller puts; *degraded is set when any
- * is degraded.  NULL when Redis failed on any step (h->store says why):
- * a partial list is never passed off as the whole. */
-static struct json_object *pool_states(struct handler *h, int *degraded)
+/* Every node that shares this Redis (store_nodes): a JSON object node ->
+ * {"state", "reason", "heartbeat_age_ms", "worker_host", "workers",
+ * "idle", "starting", "max_workers", "capacity"} the caller puts; *degraded
+ * is set when any node is degraded, *capacity to the sessions the live
+ * nodes (ok or degraded) can still take: idle workers plus room below
+ * max_workers.  NULL when Redis failed (h->store says why): a partial
+ * list is never passed off as the whole. */
+static struct json_object *node_states(struct handler *h, int *degraded,
+                                       long *capacity)
 {
-    struct json_object *nodes = json_object_new_object();
-    char pattern[KEY_MAX], cursor[32] = "0";
-    size_t plen;
-    int rounds = 0;
+    struct json_object *nodes;
+    struct node_rec *recs = NULL;
+    size_t i, n = 0;
 
     *degraded = 0;
-    if (key_build(pattern, sizeof(pattern), KEY_POOL, h->conf->key_prefix,
-                  "*") < 0)
-        return nodes;
-    plen = strlen(pattern) - 1;
-    do {
-        redisReply *reply = store_commandf(
-            &h->store, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
-        size_t i;
+    *capacity = 0;
+    if (store_nodes(&h->store, &recs, &n) < 0)
+        return NULL;
+    nodes = json_object_new_object();
+    for (i = 0; i < n; i++) {
+        const struct node_rec *r = &recs[i];
+        struct json_object *o = json_object_new_object();
+        int live = strcmp(r->state, "ok") == 0 ||
+                   strcmp(r->state, "degraded") == 0;
+        long room = r->max_workers - r->workers, cap;
 
-        if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-            reply->elements != 2) {
-            if (reply != NULL)
-                freeReplyObject(reply);
-            goto fail;
-        }
-        snprintf(cursor, sizeof(cursor), "%s", reply->element[0]->str);
-        for (i = 0; i < reply->element[1]->elements; i++) {
-            const char *key = reply->element[1]->element[i]->str;
-            redisReply *st =
-                store_commandf(&h->store, "HMGET %s state reason", key);
-            struct json_object *o;
-
-            if (st == NULL) {
-                freeReplyObject(reply);
-                goto fail;
-            }
-            o = json_object_new_object();
-            if (st->type == REDIS_REPLY_ARRAY && st->elements == 2) {
-                const redisReply *s0 = st->element[0], *s1 = st->element[1];
-
-                json_object_object_add(
-                    o, "state",
-                    json_object_new_string(
-                        s0->type == REDIS_REPLY_STRING ? s0->str : "unknown"));
-                if (s1->type == REDIS_REPLY_STRING && s1->len > 0)
-                    json_object_object_add(o, "reason",
-                                           json_object_new_string(s1->str));
-                if (s0->type == REDIS_REPLY_STRING &&
-                    strcmp(s0->str, "degraded") == 0)
-                    *degraded = 1;
-            }
-            json_object_object_add(nodes, strlen(key) > plen ? key + plen : key,
-                                   o);
-            freeReplyObject(st);
-        }
-        freeReplyObject(reply);
-    } while (strcmp(cursor, "0") != 0 && ++rounds < 100);
+        cap = live ? r->idle + (room > 0 ? room : 0) : 0;
+        json_object_object_add(o, "state", json_object_new_string(r->state));
+        if (r->reason[0] != '\0')
+            json_object_object_add(o, "reason",
+                                   json_object_new_string(r->reason));
+        json_object_object_add(o, "heartbeat_age_ms",
+                               json_object_new_int64(r->age_ms));
+        json_object_object_add(o, "worker_host",
+                               json_object_new_string(r->worker_host));
+        json_object_object_add(o, "workers", json_object_new_int64(r->workers));
+        json_object_object_add(o, "idle", json_object_new_int64(r->idle));
+        json_object_object_add(o, "starting",
+                               json_object_new_int64(r->starting));
+        json_object_object_add(o, "max_workers",
+                               json_object_new_int64(r->max_workers));
+        json_object_object_add(o, "capacity", json_object_new_int64(cap));
+        json_object_object_add(nodes, r->name, o);
+        if (strcmp(r->state, "degraded") == 0)
+            *degraded = 1;
+        *capacity += cap;
+    }
+    free(recs);
     return nodes;
-fail:
-    json_object_put(nodes);
-    return NULL;
 }
 
 static long sessions_count(struct handler *h)
@@ -138,7 +124,7 @@ void handle_status(struct handler *h, struct request *rq,
                    const struct route_match *m, struct response *r)
 {
     const struct conf *c = h->conf;
-    long by_state[WORKER_STATE_COUNT], waiting, sessions, alive, capacity;
+    long by_state[WORKER_STATE_COUNT], waiting, sessions, capacity = 0;
     struct json_object *o, *workers, *limits, *nodes;
     int degraded = 0, i;
 
@@ -150,21 +136,13 @@ void handle_status(struct handler *h, struct request *rq,
     }
     waiting = store_waiting(&h->store);
     sessions = waiting < 0 ? -1 : sessions_count(h);
-    nodes = sessions < 0 ? NULL : pool_states(h, &degraded);
+    nodes = sessions < 0 ? NULL : node_states(h, &degraded, &capacity);
     if (nodes == NULL) {
         /* Every part or none: a 200 with a part missing would read as
          * "no nodes", "no sessions". */
         reply_redis_failed(h, r, "status");
         return;
     }
-    alive = 0;
-    for (i = 0; i < WORKER_STATE_COUNT; i++) {
-        if (i != WORKER_DEAD)
-            alive += by_state[i];
-    }
-    capacity = by_state[WORKER_IDLE] +
-               (c->pool_max_workers > alive ? c->pool_max_workers - alive : 0);
-
     o = json_object_new_object();
     json_object_object_add(o, "available",
                            json_object_new_boolean(by_state[WORKER_IDLE] > 0));
@@ -302,6 +280,7 @@ void handle_metrics(struct handler *h, struct request *rq,
     struct json_object *nodes;
     char key[KEY_MAX];
     redisReply *reply;
+    long cap;
     int s;
 
     (void)rq;
@@ -317,7 +296,7 @@ void handle_metrics(struct handler *h, struct request *rq,
         reply_redis_failed(h, r, "metrics");
         return;
     }
-    nodes = pool_states(h, &s);
+    nodes = node_states(h, &s, &cap);
     if (nodes == NULL) {
         reply_redis_failed(h, r, "metrics");
         return;

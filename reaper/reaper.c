@@ -74,6 +74,8 @@ void reaper_configure(struct reaper *rp, const struct conf *c)
         store_init(&rp->store, c);
     }
     memcpy(&rp->conf, c, sizeof(*c));
+    rp->store.node_stale_ms = c->node_stale_ms;
+    rp->store.node_gone_ms = c->node_gone_after * 1000;
     decide_limits_init(&rp->limits, c);
     snprintf(rp->lock_name, sizeof(rp->lock_name), "reaper:%s", c->node_name);
     /* Three HTTP rounds, Redis calls around them, and two intervals of
@@ -425,6 +427,31 @@ out:
     return rc;
 }
 
+/* Removes the records of every other node whose heartbeat is older than
+ * node_gone_after (store_node_reap: one script, so one reaper of those
+ * that race does it).  Returns 0 or -1 (Redis). */
+static int reap_nodes(struct reaper *rp)
+{
+    struct node_reaped gone[16];
+    long n, i;
+
+    n = store_node_reap(&rp->store, gone, sizeof(gone) / sizeof(gone[0]));
+    if (n < 0)
+        return -1;
+    for (i = 0; i < n && i < (long)(sizeof(gone) / sizeof(gone[0])); i++) {
+        if (gone[i].age_ms < 0)
+            log_warnx("node %s: no heartbeat at all; removed its %ld "
+                      "workers and %ld sessions",
+                      gone[i].name, gone[i].workers, gone[i].sessions);
+        else
+            log_warnx("node %s: gone (last heartbeat %lld ms ago); removed "
+                      "its %ld workers and %ld sessions",
+                      gone[i].name, (long long)gone[i].age_ms,
+                      gone[i].workers, gone[i].sessions);
+    }
+    return 0;
+}
+
 /* Logs a Redis failure once per outage.  Returns -1. */
 static int redis_failed(struct reaper *rp, const char *what)
 {
@@ -513,6 +540,9 @@ int reaper_pass(struct reaper *rp)
                 goto fail;
         }
     }
+    what = "remove gone nodes";
+    if (!pass_late(rp) && reap_nodes(rp) < 0)
+        goto fail;
     if (pass_late(rp) && !prog_got_term)
         log_warnx("pass stopped early: it ran %lld ms, near the lock's "
                   "expiry",

@@ -26,7 +26,9 @@
  *   6. DELETE /sessions/<sid> at once on every worker that still holds a
  *      session nobody maps (deadline worker_timeout_ms), then GET /status
  *      again: clean -> store_released, else mark dead and kill
- *   7. prune stale P:sessions entries, count the pass, unlock
+ *   7. prune stale P:sessions entries; remove the records of other nodes
+ *      whose heartbeat is older than node_gone_after (store_node_reap);
+ *      count the pass, unlock
  *
  * A worker is always marked dead in Redis before it is killed, so no
  * create receives a worker that is being killed.  Every repair is logged

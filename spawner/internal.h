@@ -174,6 +174,11 @@ struct spawner {
     long waiting;             /* from the last view */
     int64_t redis_now_ms;     /* Redis clock at the last view */
     uint32_t rnd;             /* jitter generator state */
+    char hostid[NODE_HOSTID_MAX]; /* this host's identity (nodeid.h) */
+    int registered;           /* node_register() succeeded */
+    long nonlo_nodes;         /* other nodes with a non-loopback
+                                 worker_host, at the last node_watch */
+    int64_t node_watch_due_ms; /* monotonic ms of the next node_watch */
 };
 
 /* spawner.c */
@@ -262,6 +267,20 @@ int rebuild_run(struct spawner *s, struct worker **lost, size_t n,
  * seconds or milliseconds as a JSON number, or an ISO 8601 UTC string;
  * -1 when it has none that parses. */
 int64_t rebuild_created_ms(const char *body, size_t len);
+/* node.c */
+/* At start: reads this host's identity and checks that worker_host is an
+ * address of this host.  Returns 0, or -1 (logged): the spawner must not
+ * start. */
+int node_init(struct spawner *s);
+/* Registers the node (store_node_register).  at_start: also refuses a
+ * loopback worker_host among nodes with other addresses, and any
+ * node_name heartbeating from another host or another running spawner
+ * of this host.  Returns 1 registered, 0 not now (Redis failed; or, not
+ * at start, the name is taken), -1 refused (logged). */
+int node_register(struct spawner *s, int at_start);
+/* Warns when nodes with a non-loopback worker_host joined while this
+ * node's is loopback. */
+void node_watch(struct spawner *s);
 
 /* adopt.c */
 /* Takes over the workers Redis knows for this node that are alive and

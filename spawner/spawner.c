@@ -61,6 +61,7 @@
 #define KILL_WAIT_MS   2000 /* after the last SIGKILL, at shutdown */
 #define HOUSEKEEP_MS   1000 /* log sizes, pool report */
 #define ADOPT_RETRY_MS 1000 /* adoption while Redis is unreachable */
+#define NODE_WATCH_MS  10000 /* the other nodes' addresses are checked */
 
 uint32_t spawner_random(struct spawner *s)
 {
@@ -146,6 +147,8 @@ static void reload(struct spawner *s, int64_t now)
         memcpy(c->worker_group, old->worker_group, sizeof(c->worker_group));
     }
     free(old);
+    s->store.node_stale_ms = c->node_stale_ms;
+    s->store.node_gone_ms = c->node_gone_after * 1000;
     port_map_range(&s->ports, (int)c->worker_port_min, (int)c->worker_port_max);
     if (mkdir_p(c->worker_log_dir) < 0)
         log_warn("cannot create worker_log_dir %s", c->worker_log_dir);
@@ -215,6 +218,8 @@ struct spawner *spawner_new(struct prog *p)
         goto fail;
     }
     store_init(&s->store, s->c);
+    if (node_init(s) < 0)
+        goto fail;
     s->multi = curl_multi_init();
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (s->multi == NULL || s->epfd < 0) {
@@ -323,7 +328,11 @@ int spawner_run(struct spawner *s)
         exit_handle(s, now);
         exit_healthy(s, now);
         if (!s->adopted && now >= s->adopt_due_ms) {
-            if (adopt_run(s, now) < 0)
+            int reg = s->registered ? 1 : node_register(s, 1);
+
+            if (reg < 0)
+                return -1; /* nothing of the node's was touched */
+            if (reg == 0 || adopt_run(s, now) < 0)
                 s->adopt_due_ms = now + ADOPT_RETRY_MS;
             s->view_due_ms = now;
         }
@@ -338,6 +347,10 @@ int spawner_run(struct spawner *s)
         if (s->adopted && now >= s->housekeep_due_ms) {
             view_housekeep(s);
             s->housekeep_due_ms = now + HOUSEKEEP_MS;
+        }
+        if (s->adopted && now >= s->node_watch_due_ms) {
+            node_watch(s);
+            s->node_watch_due_ms = now + NODE_WATCH_MS;
         }
 
         due = now + TICK_MS;

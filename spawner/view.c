@@ -43,6 +43,7 @@ void view_report(struct spawner *s, const char *state)
                             "max_workers", smax};
     long workers = 0, idle = 0, starting = 0;
     size_t i;
+    int rc;
 
     for (i = 0; i < s->n; i++) {
         const struct worker *w = s->w[i];
@@ -64,13 +65,15 @@ void view_report(struct spawner *s, const char *state)
     snprintf(smax, sizeof(smax), "%ld", s->c->pool_max_workers);
     if (state == NULL)
         state = s->rs.degraded ? "degraded" : "ok";
-    if (store_pool_report(&s->store, s->c->node_name, state,
-                          s->rs.degraded ? s->fail_reason : "",
-                          (int)(sizeof(fields) / sizeof(fields[0])),
-                          fields) < 0)
+    rc = store_pool_report(&s->store, s->c->node_name, state,
+                           s->rs.degraded ? s->fail_reason : "",
+                           (int)(sizeof(fields) / sizeof(fields[0])), fields);
+    if (rc < 0)
         spawner_redis_failed(s, "writing the pool state");
     else
         spawner_redis_worked(s);
+    if (rc == 2 && !s->stopping)
+        node_register(s, 0); /* the node was removed meanwhile */
 }
 
 /* STARTING or RUNNING: not yet stopping, not yet exited. */
@@ -110,9 +113,19 @@ int view_apply(struct spawner *s, int64_t now)
     struct pool_view v;
     size_t i;
     unsigned long seq = ++s->seq;
+    long room = s->c->pool_max_workers - s->c->pool_idle_target;
 
+    /* Room for waiters: idle and starting workers serve them, the others
+     * (busy, stopping) take places. */
+    for (i = 0; i < s->n; i++) {
+        const struct worker *w = s->w[i];
+
+        if (w->state != SPAWNER_W_GONE && w->state != SPAWNER_W_STARTING &&
+            !(w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE))
+            room--;
+    }
     s->last_view_ms = now;
-    if (store_pool_view(&s->store, s->c->node_name, &v) < 0) {
+    if (store_pool_view(&s->store, s->c->node_name, room, &v) < 0) {
         spawner_redis_failed(s, "reading the pool");
         return -1;
     }

@@ -212,6 +212,7 @@ void store_setup(void)
     ck_assert_int_eq(conf_defaults(&tconf), 0);
     snprintf(tconf.redis, sizeof(tconf.redis), "127.0.0.1:%d", redis_port);
     snprintf(tconf.key_prefix, sizeof(tconf.key_prefix), "t");
+    snprintf(tconf.node_name, sizeof(tconf.node_name), "%s", TEST_NODE);
     ck_assert_int_eq(store_init(&ts, &tconf), 0);
     raw = redisConnect("127.0.0.1", redis_port);
     ck_assert(raw != NULL && !raw->err);
@@ -527,6 +528,7 @@ int main(void)
     srunner_add_suite(sr, store_sessions_suite());
     srunner_add_suite(sr, store_create_suite());
     srunner_add_suite(sr, store_ops_suite());
+    srunner_add_suite(sr, store_nodes_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

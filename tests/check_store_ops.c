@@ -378,7 +378,7 @@ START_TEST(test_pool_view)
     ck_assert_int_eq(store_wait_begin(&ts, "w1", 60000, 10), 1);
     ck_assert_int_eq(store_wait_begin(&ts, "w2", 1, 10), 1);
     sleep_ms(20);
-    ck_assert_int_eq(store_pool_view(&ts, TEST_NODE, &v), 0);
+    ck_assert_int_eq(store_pool_view(&ts, TEST_NODE, 100, &v), 0);
     ck_assert_int_gt(v.now_ms, 0);
     ck_assert_int_eq(v.waiting, 1);
     ck_assert_uint_eq(v.n, 2);
@@ -398,7 +398,7 @@ START_TEST(test_pool_view)
     }
     store_pool_view_release(&v);
     ck_assert_ptr_null(v.entries);
-    ck_assert_int_eq(store_pool_view(&ts, "empty", &v), 0);
+    ck_assert_int_eq(store_pool_view(&ts, "empty", 100, &v), 0);
     ck_assert_uint_eq(v.n, 0);
     ck_assert_ptr_null(v.entries);
     store_pool_view_release(&v);
@@ -416,7 +416,10 @@ START_TEST(test_pool_report)
     /* No report yet: no spawner pid. */
     ck_assert_int_eq(store_spawner_pid(&ts, TEST_NODE, &pid), 0);
     ck_assert_int_eq(pid, 0);
-    ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 4, fields), 0);
+    /* No host registered it: 2, the spawner registers again. */
+    ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 4, fields), 2);
+    ck_assert_int_eq(raw_int("SISMEMBER t:nodes " TEST_NODE), 1);
+    raw_int("HSET t:pool:" TEST_NODE " hostid h1");
     ck_assert_int_eq(store_spawner_pid(&ts, TEST_NODE, &pid), 0);
     ck_assert_int_eq(pid, 42);
     raw_str(f, sizeof(f), "HGET t:pool:" TEST_NODE " state");
@@ -428,16 +431,16 @@ START_TEST(test_pool_report)
     ck_assert_int_ge(raw_int("HGET t:pool:" TEST_NODE " heartbeat"), since);
     /* since moves only with the state. */
     sleep_ms(5);
-    ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 0, NULL), 0);
+    ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 0, NULL), 1);
     ck_assert_int_eq(raw_int("HGET t:pool:" TEST_NODE " since"), since);
     ck_assert_int_gt(raw_int("HGET t:pool:" TEST_NODE " heartbeat"), since);
     ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "degraded",
                                        "cannot execute /x", 0, NULL),
-                     0);
+                     1);
     ck_assert_int_gt(raw_int("HGET t:pool:" TEST_NODE " since"), since);
     raw_str(f, sizeof(f), "HGET t:pool:" TEST_NODE " reason");
     ck_assert_str_eq(f, "cannot execute /x");
-    ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 2, badpid), 0);
+    ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 2, badpid), 1);
     ck_assert_int_eq(store_spawner_pid(&ts, TEST_NODE, &pid), 0);
     ck_assert_int_eq(pid, 0);
 }

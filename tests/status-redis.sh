@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # status-redis.sh - /status and /metrics answer whole or not at all: when
 # Redis refuses one of the reads behind them (here an ACL that denies
-# SCAN, the per-node pool states), the answer is 503 redis_unavailable
+# HMGET, which only the read of the nodes' states uses), the answer is 503 redis_unavailable
 # with a JSON body and Retry-After, not a 200 with the nodes missing; once
 # Redis answers again, so do they.
 
@@ -30,12 +30,12 @@ unavailable() {
 
 check_eq "GET /status -> 200" 200 "$(get /status)"
 check "  with this node's pool state" grep -q '"nodes":{"[^"]' "$T/r"
-check_eq "Redis denies SCAN" OK "$(r ACL SETUSER default -scan)"
+check_eq "Redis denies HMGET" OK "$(r ACL SETUSER default -hmget)"
 check_eq "GET /status -> 503" 503 "$(get /status)"
 check "  JSON redis_unavailable with Retry-After" unavailable
 check_eq "GET /metrics -> 503" 503 "$(get /metrics)"
 check "  JSON redis_unavailable with Retry-After" unavailable
-check_eq "Redis allows SCAN again" OK "$(r ACL SETUSER default +scan)"
+check_eq "Redis allows HMGET again" OK "$(r ACL SETUSER default +hmget)"
 check_eq "GET /status -> 200 again" 200 "$(get /status)"
 check_eq "GET /metrics -> 200 again" 200 "$(get /metrics)"
 
