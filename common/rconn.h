@@ -86,6 +86,7 @@ struct rconn {
     char master_name[CONF_STR_MAX];
     struct rconn_sentinel sentinels[RCONN_SENTINELS_MAX];
     int nsentinels;
+    char master[CONF_STR_MAX]; /* the master last confirmed, "" before */
     int sentinel_next;         /* the one to ask first */
     int64_t checked_ms;        /* monotonic ms the master was last confirmed */
 };

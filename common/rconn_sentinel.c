@@ -149,9 +149,13 @@ int rconn_sentinel_connect(struct rconn *r)
             r->ctx = NULL;
             continue;
         }
-        if (i != r->sentinel_next || k > 0)
-            log_info("redis master %s is %s (Sentinel %s:%d)", r->master_name,
-                     r->addr, r->sentinels[i].host, r->sentinels[i].port);
+        if (strcmp(r->master, r->addr) != 0) {
+            if (r->master[0] != '\0')
+                log_info("redis master %s moved from %s to %s (Sentinel "
+                         "%s:%d)", r->master_name, r->master, r->addr,
+                         r->sentinels[i].host, r->sentinels[i].port);
+            snprintf(r->master, sizeof(r->master), "%s", r->addr);
+        }
         r->sentinel_next = i;
         return 0;
     }
