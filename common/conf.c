@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "rconn.h"
 #include "util.h"
 
 #define CONF_LINE_MAX 4096
@@ -48,7 +49,10 @@ struct conf_directive {
 
 static const struct conf_directive conf_table[] = {
     STRD(redis, "127.0.0.1:6379"),
+    STRD(redis_user, ""),
     STRD(redis_password, ""),
+    STRD(redis_sentinels, ""),
+    STRD(redis_master_name, "steel"),
     LONGD(redis_timeout_ms, 10, 60000, "2000"),
     STRD(key_prefix, "steel"),
     STRD(node_name, ""),
@@ -343,6 +347,20 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
         return conf_error(err, errsize, "node_name must not be empty");
     if (c->redis[0] == '\0')
         return conf_error(err, errsize, "redis must not be empty");
+    if (c->redis_user[0] != '\0' && c->redis_password[0] == '\0')
+        return conf_error(err, errsize, "redis_user needs redis_password");
+    if (c->redis_sentinels[0] != '\0') {
+        struct rconn_sentinel s[RCONN_SENTINELS_MAX];
+        char why[200];
+
+        if (rconn_parse_sentinels(c->redis_sentinels, s, RCONN_SENTINELS_MAX,
+                                  why, sizeof(why)) < 0)
+            return conf_error(err, errsize, "redis_sentinels: %s", why);
+        if (c->redis_master_name[0] == '\0' ||
+            strpbrk(c->redis_master_name, " \t") != NULL)
+            return conf_error(err, errsize,
+                              "redis_master_name must be a name");
+    }
     if (c->worker_bin[0] == '\0')
         return conf_error(err, errsize, "worker_bin must not be empty");
     if (c->worker_host[0] == '\0')

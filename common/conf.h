@@ -17,7 +17,10 @@
 struct conf {
     /* Redis */
     char redis[CONF_STR_MAX];          /* host:port, or /path for a socket */
+    char redis_user[CONF_STR_MAX];     /* ACL user; empty: AUTH <password> */
     char redis_password[CONF_STR_MAX]; /* empty: no AUTH */
+    char redis_sentinels[CONF_STR_MAX]; /* host:port,...; empty: use redis */
+    char redis_master_name[CONF_STR_MAX]; /* the master the Sentinels watch */
     long redis_timeout_ms;             /* connect and command deadline */
     char key_prefix[64];               /* every key starts "<prefix>:" */
     char node_name[256];               /* this host's name in Redis */

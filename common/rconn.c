@@ -1,16 +1,24 @@
 /*
- * rconn.c - the Redis connection wrapper (rconn.h).
+ * rconn.c - the Redis connection wrapper (rconn.h): connect and AUTH, the
+ * stale-connection check, one command written and read in two steps so
+ * that a failure is known to come before or after Redis had the whole
+ * command, and the one retry that follows from it.
  *
- * Invariants: r->ctx is either NULL or a connected context with no error
- * pending; every command runs under the configured deadline (hiredis'
- * socket timeout); a connection that failed once is never used again.
+ * Invariants: r->ctx is either NULL or a connected, authenticated context
+ * with no error pending; every command runs under the configured deadline
+ * (hiredis' socket timeout); a connection that failed once is never used
+ * again; a command is sent at most twice, and twice only when Redis cannot
+ * have run the first or running it twice changes nothing (rconn.h's
+ * table).
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -20,13 +28,89 @@
 #include "rconn.h"
 #include "util.h"
 
+/* How one attempt at a command ended. */
+enum rconn_outcome {
+    RCONN_DONE,     /* a reply (maybe an error reply) */
+    RCONN_NOCONN,   /* no connection could be made: not retried */
+    RCONN_UNSENT,   /* the connection broke before the command left */
+    RCONN_LOST,     /* it broke after: Redis may have run the command */
+    RCONN_TIMEOUT,  /* a deadline passed: not retried */
+    RCONN_REFUSED,  /* an error reply for which Redis ran nothing */
+};
+
 int rconn_init(struct rconn *r, const struct conf *c)
 {
+    char why[256];
+    int n;
+
     memset(r, 0, sizeof(*r));
     snprintf(r->addr, sizeof(r->addr), "%s", c->redis);
+    snprintf(r->user, sizeof(r->user), "%s", c->redis_user);
     snprintf(r->password, sizeof(r->password), "%s", c->redis_password);
+    snprintf(r->master_name, sizeof(r->master_name), "%s",
+             c->redis_master_name);
     r->timeout_ms = c->redis_timeout_ms;
+    n = rconn_parse_sentinels(c->redis_sentinels, r->sentinels,
+                              RCONN_SENTINELS_MAX, why, sizeof(why));
+    if (n < 0) {
+        snprintf(r->errstr, sizeof(r->errstr), "redis_sentinels: %s", why);
+        return -1;
+    }
+    r->nsentinels = n;
+    if (n > 0)
+        snprintf(r->addr, sizeof(r->addr), "master %.200s", r->master_name);
     return 0;
+}
+
+int rconn_parse_sentinels(const char *list, struct rconn_sentinel *out,
+                          int max, char *why, size_t whysize)
+{
+    const char *p = list;
+    int n = 0;
+
+    while (*p != '\0') {
+        const char *end, *colon;
+        size_t hlen;
+        long port;
+        char sport[8];
+
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        end = p + strcspn(p, ", \t");
+        colon = NULL;
+        for (const char *q = p; q < end; q++)
+            if (*q == ':')
+                colon = q;
+        if (colon == NULL || colon == p || end - colon - 1 < 1 ||
+            end - colon - 1 >= (long)sizeof(sport)) {
+            snprintf(why, whysize, "'%.*s' is not host:port", (int)(end - p),
+                     p);
+            return -1;
+        }
+        if (n == max) {
+            snprintf(why, whysize, "more than %d Sentinels", max);
+            return -1;
+        }
+        hlen = (size_t)(colon - p);
+        if (hlen >= sizeof(out[n].host)) {
+            snprintf(why, whysize, "host name too long");
+            return -1;
+        }
+        memcpy(sport, colon + 1, (size_t)(end - colon - 1));
+        sport[end - colon - 1] = '\0';
+        if (parse_long(sport, 1, 65535, &port) < 0) {
+            snprintf(why, whysize, "bad port '%s'", sport);
+            return -1;
+        }
+        memcpy(out[n].host, p, hlen);
+        out[n].host[hlen] = '\0';
+        out[n].port = (int)port;
+        n++;
+        p = end;
+    }
+    return n;
 }
 
 static void rconn_drop(struct rconn *r)
@@ -69,47 +153,17 @@ static int rconn_stale(const struct rconn *r)
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
-int rconn_connect(struct rconn *r)
+int rconn_open(struct rconn *r, const char *host, int port, const char *path)
 {
     struct timeval tv;
-    const char *path = NULL;
-    char host[CONF_STR_MAX];
-    long port = 6379;
     redisReply *reply;
-    int64_t now = now_mono_ms();
 
-    if (r->ctx != NULL) {
-        int64_t idle = now - r->used_ms;
-
-        r->used_ms = now;
-        if (idle < RCONN_IDLE_CHECK_MS || !rconn_stale(r))
-            return 0;
-        log_debug("redis %s: the idle connection was closed; reconnecting",
-                  r->addr);
-        rconn_drop(r);
-    }
-    r->used_ms = now;
     tv.tv_sec = r->timeout_ms / 1000;
     tv.tv_usec = (r->timeout_ms % 1000) * 1000;
-    if (strncmp(r->addr, "unix:", 5) == 0)
-        path = r->addr + 5;
-    else if (r->addr[0] == '/')
-        path = r->addr;
-
-    if (path != NULL) {
+    if (path != NULL)
         r->ctx = redisConnectUnixWithTimeout(path, tv);
-    } else {
-        const char *colon = strrchr(r->addr, ':');
-        size_t hlen = colon ? (size_t)(colon - r->addr) : strlen(r->addr);
-
-        if (hlen == 0 || hlen >= sizeof(host))
-            return rconn_fail(r, "connect", "bad address");
-        memcpy(host, r->addr, hlen);
-        host[hlen] = '\0';
-        if (colon != NULL && parse_long(colon + 1, 1, 65535, &port) < 0)
-            return rconn_fail(r, "connect", "bad port");
-        r->ctx = redisConnectWithTimeout(host, (int)port, tv);
-    }
+    else
+        r->ctx = redisConnectWithTimeout(host, port, tv);
     if (r->ctx == NULL)
         return rconn_fail(r, "connect", "out of memory");
     if (r->ctx->err)
@@ -119,7 +173,10 @@ int rconn_connect(struct rconn *r)
     if (path == NULL)
         redisEnableKeepAlive(r->ctx);
     if (r->password[0] != '\0') {
-        reply = redisCommand(r->ctx, "AUTH %s", r->password);
+        if (r->user[0] != '\0')
+            reply = redisCommand(r->ctx, "AUTH %s %s", r->user, r->password);
+        else
+            reply = redisCommand(r->ctx, "AUTH %s", r->password);
         if (reply == NULL)
             return rconn_fail(r, "AUTH", r->ctx->errstr);
         if (reply->type == REDIS_REPLY_ERROR) {
@@ -130,6 +187,68 @@ int rconn_connect(struct rconn *r)
             return rconn_fail(r, "AUTH", msg);
         }
         freeReplyObject(reply);
+    }
+    return 0;
+}
+
+/* Connects to the one configured server. */
+static int rconn_open_direct(struct rconn *r)
+{
+    const char *path = NULL;
+    char host[CONF_STR_MAX];
+    long port = 6379;
+    const char *colon;
+    size_t hlen;
+
+    if (strncmp(r->addr, "unix:", 5) == 0)
+        path = r->addr + 5;
+    else if (r->addr[0] == '/')
+        path = r->addr;
+    if (path != NULL)
+        return rconn_open(r, NULL, 0, path);
+    colon = strrchr(r->addr, ':');
+    hlen = colon ? (size_t)(colon - r->addr) : strlen(r->addr);
+    if (hlen == 0 || hlen >= sizeof(host))
+        return rconn_fail(r, "connect", "bad address");
+    memcpy(host, r->addr, hlen);
+    host[hlen] = '\0';
+    if (colon != NULL && parse_long(colon + 1, 1, 65535, &port) < 0)
+        return rconn_fail(r, "connect", "bad port");
+    return rconn_open(r, host, (int)port, NULL);
+}
+
+int rconn_connect(struct rconn *r)
+{
+    int64_t now = now_mono_ms();
+
+    if (r->ctx != NULL) {
+        int64_t idle = now - r->used_ms;
+
+        r->used_ms = now;
+        if (r->nsentinels > 0 &&
+            now - r->checked_ms >= RCONN_SENTINEL_RECHECK_MS) {
+            r->checked_ms = now;
+            if (rconn_sentinel_moved(r)) {
+                log_info("redis %s: Sentinel names another master; "
+                         "reconnecting", r->addr);
+                rconn_drop(r);
+            }
+        }
+        if (r->ctx != NULL &&
+            (idle < RCONN_IDLE_CHECK_MS || !rconn_stale(r)))
+            return 0;
+        if (r->ctx != NULL)
+            log_debug("redis %s: the idle connection was closed; "
+                      "reconnecting", r->addr);
+        rconn_drop(r);
+    }
+    r->used_ms = now;
+    if (r->nsentinels > 0) {
+        if (rconn_sentinel_connect(r) < 0)
+            return -1;
+        r->checked_ms = now_mono_ms();
+    } else if (rconn_open_direct(r) < 0) {
+        return -1;
     }
     /* Scripts are loaded per connection: the server may be a new one. */
     memset(r->sha, 0, sizeof(r->sha));
@@ -151,36 +270,164 @@ int rconn_error_needs_reconnect(const char *err)
     return 0;
 }
 
-/* Takes ownership of reply; returns it when it is not an error reply. */
-static redisReply *rconn_check(struct rconn *r, redisReply *reply,
-                               const char *what)
+int rconn_command_safe(const char *name, size_t len)
 {
-    if (reply == NULL) {
-        rconn_fail(r, what, r->ctx ? r->ctx->errstr : "no connection");
-        return NULL;
+    /* Read-only, or idempotent: the second run finds the first's result
+     * and leaves it as it is. */
+    static const char *const safe[] = {
+        "PING",  "ECHO",   "TIME",      "INFO",      "ROLE",  "DBSIZE",
+        "GET",   "MGET",   "EXISTS",    "TTL",       "PTTL",  "TYPE",
+        "HGET",  "HMGET",  "HGETALL",   "HLEN",      "HEXISTS",
+        "SCARD", "SMEMBERS", "SISMEMBER", "LLEN",    "LRANGE", "LINDEX",
+        "ZCARD", "ZSCORE", "ZRANGE",    "ZREVRANGE", "ZRANGEBYSCORE",
+        "ZCOUNT", "SCAN",  "SSCAN",     "HSCAN",     "ZSCAN",
+        "DEL",   "UNLINK", "HDEL",      "SREM",      "ZREM",  "SCRIPT",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(safe) / sizeof(safe[0]); i++) {
+        if (strlen(safe[i]) == len && strncasecmp(name, safe[i], len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* One attempt: connect if needed, write cmd (len bytes, RESP), read the
+ * reply into *out.  Only RCONN_DONE leaves a reply and a connection. */
+static enum rconn_outcome rconn_try(struct rconn *r, const char *cmd,
+                                    size_t len, const char *what,
+                                    redisReply **out)
+{
+    void *reply = NULL;
+    int done = 0, e;
+
+    *out = NULL;
+    if (rconn_connect(r) < 0)
+        return RCONN_NOCONN;
+    if (redisAppendFormattedCommand(r->ctx, cmd, len) != REDIS_OK) {
+        rconn_fail(r, what, "out of memory");
+        return RCONN_NOCONN;
+    }
+    do {
+        if (redisBufferWrite(r->ctx, &done) == REDIS_ERR) {
+            e = errno;
+            rconn_fail(r, what, r->ctx->errstr);
+            return e == EAGAIN || e == EWOULDBLOCK ? RCONN_TIMEOUT
+                                                   : RCONN_UNSENT;
+        }
+    } while (!done);
+    for (;;) {
+        if (redisGetReplyFromReader(r->ctx, &reply) == REDIS_ERR) {
+            rconn_fail(r, what, r->ctx->errstr);
+            return RCONN_LOST;
+        }
+        if (reply != NULL)
+            break;
+        if (redisBufferRead(r->ctx) == REDIS_ERR) {
+            /* errno means something only for an I/O error: an end of
+             * file leaves whatever an earlier call put there. */
+            int timeout = r->ctx->err == REDIS_ERR_IO &&
+                          (errno == EAGAIN || errno == EWOULDBLOCK);
+
+            rconn_fail(r, what, r->ctx->errstr);
+            return timeout ? RCONN_TIMEOUT : RCONN_LOST;
+        }
+    }
+    *out = reply;
+    if ((*out)->type == REDIS_REPLY_ERROR &&
+        rconn_error_needs_reconnect((*out)->str))
+        return RCONN_REFUSED;
+    return RCONN_DONE;
+}
+
+/* Runs cmd (RESP, len bytes) with the one retry rconn.h allows; safe: a
+ * retry after a read failure is allowed.  what names it in errors. */
+static redisReply *rconn_exec(struct rconn *r, const char *cmd, size_t len,
+                              int safe, const char *what)
+{
+    redisReply *reply;
+    enum rconn_outcome o;
+    int attempt;
+
+    for (attempt = 0;; attempt++) {
+        o = rconn_try(r, cmd, len, what, &reply);
+        if (o == RCONN_DONE)
+            break;
+        if (o == RCONN_REFUSED) {
+            /* A server that became a replica, is loading its data or lost
+             * its primary answers every write with an error while the
+             * socket stays open: drop the connection so that the next
+             * one reaches whatever is primary now. */
+            snprintf(r->errstr, sizeof(r->errstr), "redis %s: %s: %s",
+                     r->addr, what, reply->str);
+            rconn_drop(r);
+            if (attempt == 0) {
+                freeReplyObject(reply);
+                r->retries++;
+                log_debug("redis %s: %s refused (%.40s); retrying on a new "
+                          "connection", r->addr, what, r->errstr);
+                continue;
+            }
+            break;
+        }
+        if (attempt > 0 || o == RCONN_NOCONN || o == RCONN_TIMEOUT ||
+            (o == RCONN_LOST && !safe))
+            return NULL;
+        r->retries++;
+        log_debug("redis: %s: retrying once on a new connection (%s)", what,
+                  r->errstr);
     }
     if (reply->type == REDIS_REPLY_ERROR) {
         snprintf(r->errstr, sizeof(r->errstr), "redis %s: %s: %s", r->addr,
                  what, reply->str);
-        /* A server that became a replica, is loading its data or lost its
-         * primary answers every write with an error while the socket stays
-         * open (behind a virtual IP or proxy after a fail-over): drop the
-         * connection so the next call reaches whatever is primary now. */
-        if (rconn_error_needs_reconnect(reply->str))
-            rconn_drop(r);
         freeReplyObject(reply);
         return NULL;
     }
     return reply;
 }
 
+/* The name of the command cmd (RESP: *N, $len, name) into name. */
+static void rconn_cmd_name(const char *cmd, size_t len, char *name,
+                           size_t size)
+{
+    const char *p = memchr(cmd, '\n', len), *q;
+    size_t n = 0;
+
+    name[0] = '\0';
+    if (p == NULL || (q = memchr(p + 1, '\n', len - (size_t)(p + 1 - cmd))) ==
+                         NULL)
+        return;
+    q++;
+    while (q < cmd + len && *q != '\r' && n + 1 < size)
+        name[n++] = *q++;
+    name[n] = '\0';
+}
+
+static redisReply *rconn_exec_named(struct rconn *r, char *cmd, int len)
+{
+    char name[32];
+    redisReply *reply;
+
+    if (len < 0) {
+        snprintf(r->errstr, sizeof(r->errstr), "redis: cannot format the "
+                 "command");
+        return NULL;
+    }
+    rconn_cmd_name(cmd, (size_t)len, name, sizeof(name));
+    reply = rconn_exec(r, cmd, (size_t)len,
+                       rconn_command_safe(name, strlen(name)),
+                       name[0] ? name : "command");
+    free(cmd);
+    return reply;
+}
+
 redisReply *rconn_command(struct rconn *r, int argc, const char **argv,
                           const size_t *argvlen)
 {
-    if (rconn_connect(r) < 0)
-        return NULL;
-    return rconn_check(r, redisCommandArgv(r->ctx, argc, argv, argvlen),
-                       argc > 0 ? argv[0] : "command");
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+
+    return rconn_exec_named(r, cmd, len);
 }
 
 redisReply *rconn_commandf(struct rconn *r, const char *fmt, ...)
@@ -196,9 +443,10 @@ redisReply *rconn_commandf(struct rconn *r, const char *fmt, ...)
 
 redisReply *rconn_vcommandf(struct rconn *r, const char *fmt, va_list ap)
 {
-    if (rconn_connect(r) < 0)
-        return NULL;
-    return rconn_check(r, redisvCommand(r->ctx, fmt, ap), "command");
+    char *cmd = NULL;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+
+    return rconn_exec_named(r, cmd, len);
 }
 
 static int rconn_load(struct rconn *r, int idx, const char *src)
@@ -220,25 +468,21 @@ static int rconn_load(struct rconn *r, int idx, const char *src)
     return 0;
 }
 
-redisReply *rconn_eval(struct rconn *r, int idx, const char *src, int argc,
-                       const char **argv)
-{
-    return rconn_evalv(r, idx, src, argc, argv, NULL);
-}
-
 redisReply *rconn_evalv(struct rconn *r, int idx, const char *src, int argc,
-                        const char **argv, const size_t *argvlen)
+                        const char **argv, const size_t *argvlen, int safe)
 {
     const char *args[24];
     size_t lens[24];
     redisReply *reply;
-    int attempt, i;
+    char *cmd;
+    int attempt, i, len;
 
     if (idx < 0 || idx >= RCONN_MAX_SCRIPTS || argc < 0 || argc > 20) {
         snprintf(r->errstr, sizeof(r->errstr), "rconn_eval: bad arguments");
         return NULL;
     }
     for (attempt = 0; attempt < 2; attempt++) {
+        /* Connected first: a new connection forgets the loaded SHAs. */
         if (rconn_connect(r) < 0)
             return NULL;
         if (r->sha[idx][0] == '\0' && rconn_load(r, idx, src) < 0)
@@ -252,19 +496,22 @@ redisReply *rconn_evalv(struct rconn *r, int idx, const char *src, int argc,
             args[3 + i] = argv[i];
             lens[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
         }
-        reply = redisCommandArgv(r->ctx, argc + 3, args, lens);
-        if (reply == NULL) {
-            rconn_fail(r, "EVALSHA", r->ctx ? r->ctx->errstr
-                                             : "no connection");
+        cmd = NULL;
+        len = redisFormatCommandArgv(&cmd, argc + 3, args, lens);
+        if (len < 0) {
+            snprintf(r->errstr, sizeof(r->errstr), "redis: cannot format "
+                     "EVALSHA");
             return NULL;
         }
-        if (reply->type == REDIS_REPLY_ERROR &&
-            strncmp(reply->str, "NOSCRIPT", 8) == 0) {
-            freeReplyObject(reply);
+        reply = rconn_exec(r, cmd, (size_t)len, safe, "EVALSHA");
+        free(cmd);
+        /* A retry on a new connection finds no script: NOSCRIPT, which
+         * Redis answers without running anything.  Load it and go on. */
+        if (reply == NULL && strstr(r->errstr, ": NOSCRIPT") != NULL) {
             r->sha[idx][0] = '\0';
             continue;
         }
-        return rconn_check(r, reply, "EVALSHA");
+        return reply;
     }
     snprintf(r->errstr, sizeof(r->errstr), "redis %s: script keeps "
              "disappearing", r->addr);

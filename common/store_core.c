@@ -21,7 +21,8 @@ int store_init(struct store *s, const struct conf *c)
     int n;
 
     memset(s, 0, sizeof(*s));
-    rconn_init(&s->redis, c);
+    if (rconn_init(&s->redis, c) < 0)
+        return store_fail(s, STORE_ERR_ARG, "%s", s->redis.errstr);
     s->node_stale_ms = c->node_stale_ms;
     s->node_gone_ms = c->node_gone_after * 1000;
     snprintf(s->node, sizeof(s->node), "%s", c->node_name);
@@ -130,6 +131,25 @@ int worker_state_parse(const char *s, enum worker_state *out)
     return -1;
 }
 
+int store_script_retry_safe(enum store_script id)
+{
+    /* store_core.h says why each is here; every other script is not. */
+    static const unsigned char safe[SCRIPT_COUNT] = {
+        [SCRIPT_WORKERS] = 1,      [SCRIPT_COUNTS] = 1,
+        [SCRIPT_WAITING] = 1,      [SCRIPT_SESSION_LIST] = 1,
+        [SCRIPT_PEEK] = 1,         [SCRIPT_POOL_VIEW] = 1,
+        [SCRIPT_PRUNE_SESSIONS] = 1, [SCRIPT_POOL_REPORT] = 1,
+        [SCRIPT_TOUCH] = 1,        [SCRIPT_UNTOUCH] = 1,
+        [SCRIPT_UNLOCK] = 1,       [SCRIPT_IDEM_ABORT] = 1,
+        [SCRIPT_IDEM_BEGIN] = 1,   [SCRIPT_WORKER_GONE] = 1,
+        [SCRIPT_NODES] = 1,        [SCRIPT_NODE_REAP] = 1,
+    };
+
+    if ((int)id < 0 || id >= SCRIPT_COUNT)
+        return 0;
+    return safe[id];
+}
+
 redisReply *store_run(struct store *s, const struct store_script_def *script,
                       int argc, const char **argv, const size_t *lens)
 {
@@ -151,7 +171,7 @@ redisReply *store_run(struct store *s, const struct store_script_def *script,
         arglens[1 + i] = lens != NULL ? lens[i] : strlen(argv[i]);
     }
     reply = rconn_evalv(&s->redis, (int)script->id, script->src, argc + 1, args,
-                        arglens);
+                        arglens, store_script_retry_safe(script->id));
     if (reply == NULL) {
         store_fail(s, STORE_ERR_REDIS, "%s", s->redis.errstr);
     } else if (reply->type == REDIS_REPLY_ERROR) {

@@ -83,6 +83,50 @@ enum store_script {
     SCRIPT_COUNT
 };
 
+/* Which scripts store_run() sends a second time when the connection
+ * broke after the script was written (Redis may have run it; rconn.h has
+ * the whole retry table: a failure before the write is always retried).
+ * A script is retry-safe when (a) running it twice, whatever other
+ * requests do in between, leaves what running it once leaves, and (b) its
+ * callers act on the second run's answer as on the first's.
+ *
+ *   safe: read-only, or idempotent by construction
+ *     WORKERS COUNTS WAITING SESSION_LIST PEEK POOL_VIEW  only read (and
+ *                          drop index entries whose record is gone)
+ *     PRUNE_SESSIONS       drops entries whose key is gone; the count is
+ *                          only logged
+ *     POOL_REPORT          sets fields to given values; since moves only
+ *                          with the state
+ *     TOUCH                sets the expiry to now + ttl again; a failed
+ *                          GET after a retried touch gives back only the
+ *                          second touch (its prev is the first's expiry)
+ *     UNTOUCH              acts only while the expiry is the touch's own
+ *     UNLOCK IDEM_ABORT    delete only what the caller's token owns; the
+ *                          answer is ignored
+ *     IDEM_BEGIN           a pending record of the caller's own owner
+ *                          token answers 'go' again
+ *     WORKER_GONE          the record is gone after the first run; no id
+ *                          comes back (ids only grow); callers only log
+ *     NODES                only reads the nodes and their pool hashes
+ *     NODE_REAP            removes a gone node's records; a second run
+ *                          finds none and counts nothing
+ *   unsafe: never resent once written
+ *     CLAIM                a second run pops a second idle worker
+ *     NODE_REGISTER WORKER_RESTORE  check, then write: a second run may
+ *                          judge its own first write
+ *     WORKER_ADD           a second record, a second id
+ *     BIND END RETIRE HOLD EXPIRE WORKER_READY IDEM_FINISH  the second run
+ *                          finds the work done and answers "not done",
+ *                          on which the caller gives up or skips a step
+ *     UNCLAIM RELEASED     put the worker idle: between the runs another
+ *                          create may take it, and the second run would
+ *                          undo that claim
+ *     MARK_DEAD MARK_DEAD_IF  the second answers "not alive", and the
+ *                          reaper then does not kill the process
+ *     PROBE STATS_ADD      count (HINCRBY) twice
+ */
+int store_script_retry_safe(enum store_script id);
+
 /* One script: its number and its source (LUA_HEAD first). */
 struct store_script_def {
     enum store_script id;

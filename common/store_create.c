@@ -40,7 +40,8 @@ static const struct store_script_def waiting_script = {
 static const struct store_script_def idem_begin_script = {
     SCRIPT_IDEM_BEGIN, LUA_HEAD
     "local k = idem_key(ARGV[2])\n"
-    "local h = redis.call('HMGET', k, 'fp', 'state', 'status', 'body')\n"
+    "local h = redis.call('HMGET', k, 'fp', 'state', 'status', 'body',\n"
+    "  'owner')\n"
     "if not h[1] then\n"
     "  redis.call('HSET', k, 'fp', ARGV[3], 'state', 'pending',\n"
     "    'owner', ARGV[5])\n"
@@ -49,6 +50,8 @@ static const struct store_script_def idem_begin_script = {
     "end\n"
     "if h[1] ~= ARGV[3] then return {'conflict'} end\n"
     "if h[2] == 'done' then return {'done', h[3], h[4]} end\n"
+    /* The caller's own mark (a retry of this script): go on. */
+    "if h[5] == ARGV[5] then return {'go'} end\n"
     "return {'pending'}\n"};
 
 /* ARGV: P key fingerprint owner status body ttl_ms -> 1 | 0 (another

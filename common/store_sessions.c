@@ -73,9 +73,11 @@ static const struct store_script_def touch_script = {
     "return {s[1], w[3], w[4], ttl, prev, now}\n"};
 
 /* ARGV: P sid ttl_ms prev_ms at_ms -> 1 | 0.  The key's expiry is at_ms +
- * ttl_ms exactly while no later touch moved it (a touch in the same ms
- * sets the same expiry): only then is it set back to what was left of
- * prev_ms.  What would have expired meanwhile expires now (1 ms), the way
+ * ttl_ms while no later touch moved it: only then is it set back to what
+ * was left of prev_ms.  "Is" allows 2 ms, since a script's TIME and the
+ * clock its expiries use may be a millisecond apart; a touch by another
+ * request within those 2 ms is taken back too (it would have added as
+ * good as nothing).  What would have expired meanwhile expires now (1 ms), the way
  * any session does. */
 static const struct store_script_def untouch_script = {
     SCRIPT_UNTOUCH, LUA_HEAD
@@ -83,7 +85,8 @@ static const struct store_script_def untouch_script = {
     "local ttl, prev, at = tonumber(ARGV[3]), tonumber(ARGV[4]),\n"
     "  tonumber(ARGV[5])\n"
     "local cur = redis.call('PTTL', sk)\n"
-    "if cur < 0 or prev < 0 or cur ~= ttl - (now - at) then return 0 end\n"
+    "if cur < 0 or prev < 0 or math.abs(cur - (ttl - (now - at))) > 2\n"
+    "then return 0 end\n"
     "local back = prev - (now - at)\n"
     "if back < 1 then back = 1 end\n"
     "redis.call('PEXPIRE', sk, back)\n"

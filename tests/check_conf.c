@@ -11,6 +11,7 @@
 #include "check_suites.h"
 #include "conf.h"
 #include "privsep.h"
+#include "rconn.h"
 
 static struct conf c;
 static char err[1024];
@@ -131,6 +132,46 @@ START_TEST(test_worker_addr)
 }
 END_TEST
 
+/* redis_sentinels: host:port entries, at most RCONN_SENTINELS_MAX; a bad
+ * list and a user without a password are refused at load. */
+START_TEST(test_sentinels)
+{
+    struct rconn_sentinel sv[RCONN_SENTINELS_MAX];
+    char why[200];
+
+    ck_assert_int_eq(rconn_parse_sentinels(" 10.0.0.1:26379, [::1]:5,h:1 ",
+                                           sv, RCONN_SENTINELS_MAX, why,
+                                           sizeof(why)),
+                     3);
+    ck_assert_str_eq(sv[0].host, "10.0.0.1");
+    ck_assert_int_eq(sv[0].port, 26379);
+    ck_assert_str_eq(sv[1].host, "[::1]");
+    ck_assert_int_eq(sv[2].port, 1);
+    ck_assert_int_eq(rconn_parse_sentinels("", sv, 8, why, sizeof(why)), 0);
+    ck_assert_int_eq(rconn_parse_sentinels("h", sv, 8, why, sizeof(why)), -1);
+    ck_assert_int_eq(rconn_parse_sentinels("h:0", sv, 8, why, sizeof(why)),
+                     -1);
+    ck_assert_int_eq(rconn_parse_sentinels(":1", sv, 8, why, sizeof(why)), -1);
+    ck_assert_int_eq(rconn_parse_sentinels("a:1,b:2,c:3", sv, 2, why,
+                                           sizeof(why)),
+                     -1);
+
+    ck_assert_int_eq(conf_parse(&c, "t.conf",
+                                "redis_sentinels = a:1,b:2\n"
+                                "redis_master_name = m\n",
+                                err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), 0);
+    snprintf(c.redis_sentinels, sizeof(c.redis_sentinels), "a:1,b");
+    ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "redis_sentinels") != NULL, "%s", err);
+    c.redis_sentinels[0] = '\0';
+    snprintf(c.redis_user, sizeof(c.redis_user), "steel");
+    ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "redis_user") != NULL, "%s", err);
+}
+END_TEST
+
 START_TEST(test_long_line)
 {
     char text[6000];
@@ -198,6 +239,7 @@ Suite *conf_suite(void)
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(errors, test_long_line);
     tcase_add_test(errors, test_missing_file);
+    tcase_add_test(errors, test_sentinels);
     suite_add_tcase(s, normal);
     suite_add_tcase(s, errors);
     return s;

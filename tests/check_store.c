@@ -529,6 +529,7 @@ int main(void)
     srunner_add_suite(sr, store_create_suite());
     srunner_add_suite(sr, store_ops_suite());
     srunner_add_suite(sr, store_nodes_suite());
+    srunner_add_suite(sr, store_retry_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -41,5 +41,6 @@ Suite *store_sessions_suite(void);
 Suite *store_create_suite(void);
 Suite *store_ops_suite(void);
 Suite *store_nodes_suite(void);
+Suite *store_retry_suite(void);
 
 #endif

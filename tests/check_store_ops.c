@@ -312,7 +312,7 @@ START_TEST(test_untouch)
     ck_assert(ttl > 3000 && ttl <= 5000);
     /* Another request's touch since then stays. */
     ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, &t), 1);
-    sleep_ms(5);
+    sleep_ms(20);
     ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, &t2), 1);
     ck_assert_int_eq(store_untouch(&ts, "s1", &t), 0);
     ck_assert_int_gt(raw_int("PTTL t:session:s1"), 55000);
@@ -430,7 +430,7 @@ START_TEST(test_pool_report)
     ck_assert_int_gt(since, 0);
     ck_assert_int_ge(raw_int("HGET t:pool:" TEST_NODE " heartbeat"), since);
     /* since moves only with the state. */
-    sleep_ms(5);
+    sleep_ms(20);
     ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 0, NULL), 1);
     ck_assert_int_eq(raw_int("HGET t:pool:" TEST_NODE " since"), since);
     ck_assert_int_gt(raw_int("HGET t:pool:" TEST_NODE " heartbeat"), since);

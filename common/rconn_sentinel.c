@@ -1,0 +1,183 @@
+/*
+ * rconn_sentinel.c - the client side of the Sentinel protocol that
+ * hiredis 0.14 lacks: which server is the master now (rconn.h).
+ *
+ * A Sentinel is asked SENTINEL get-master-addr-by-name <redis_master_name>
+ * over a connection of its own, opened and closed for the question, under
+ * RCONN_SENTINEL_TIMEOUT_MS (or the shorter re-check deadline).  The
+ * address it names is used only after ROLE, asked on the authenticated
+ * connection, says "master": a Sentinel that has not yet seen a fail-over
+ * names the old master, which by then may be a replica.
+ *
+ * Invariants: the Sentinels are asked in turn, starting with the one that
+ * answered last, each at most once per connect, and one master address is
+ * tried at most once per connect, so a connect takes at most
+ * nsentinels x RCONN_SENTINEL_TIMEOUT_MS plus one redis_timeout_ms per
+ * distinct address named; a Sentinel is never sent the Redis password
+ * (Sentinels are asked without AUTH); r->ctx is left NULL on failure.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "log.h"
+#include "rconn.h"
+#include "util.h"
+
+/* Asks Sentinel i for the master, under timeout_ms.  Returns 1 with host
+ * (size bytes) and *port set, 0 when it knows no such master, -1 when it
+ * does not answer (why says what happened). */
+static int sentinel_ask(struct rconn *r, int i, long timeout_ms, char *host,
+                        size_t size, int *port, char *why, size_t whysize)
+{
+    const struct rconn_sentinel *s = &r->sentinels[i];
+    struct timeval tv;
+    redisContext *c;
+    redisReply *reply;
+    long lport;
+    int rc = -1;
+
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (timeout_ms % 1000) * 1000;
+    c = redisConnectWithTimeout(s->host, s->port, tv);
+    if (c == NULL || c->err) {
+        snprintf(why, whysize, "Sentinel %s:%d: %s", s->host, s->port,
+                 c ? c->errstr : "out of memory");
+        goto out;
+    }
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        snprintf(why, whysize, "Sentinel %s:%d: cannot set timeout", s->host,
+                 s->port);
+        goto out;
+    }
+    reply = redisCommand(c, "SENTINEL get-master-addr-by-name %s",
+                         r->master_name);
+    if (reply == NULL) {
+        snprintf(why, whysize, "Sentinel %s:%d: %s", s->host, s->port,
+                 c->errstr);
+        goto out;
+    }
+    if (reply->type == REDIS_REPLY_NIL) {
+        snprintf(why, whysize, "Sentinel %s:%d knows no master %.200s", s->host,
+                 s->port, r->master_name);
+        rc = 0;
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+               reply->element[0]->type == REDIS_REPLY_STRING &&
+               reply->element[1]->type == REDIS_REPLY_STRING &&
+               reply->element[0]->len < size &&
+               parse_long(reply->element[1]->str, 1, 65535, &lport) == 0) {
+        *port = (int)lport;
+        memcpy(host, reply->element[0]->str, reply->element[0]->len);
+        host[reply->element[0]->len] = '\0';
+        rc = 1;
+    } else {
+        snprintf(why, whysize, "Sentinel %s:%d: unexpected answer%s%.100s",
+                 s->host, s->port,
+                 reply->type == REDIS_REPLY_ERROR ? ": " : "",
+                 reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+    }
+    freeReplyObject(reply);
+out:
+    if (c != NULL)
+        redisFree(c);
+    return rc;
+}
+
+/* 0 when r->ctx is a master (or may not ask ROLE: a replica would then
+ * refuse the first write with READONLY, which reconnects), else -1 with
+ * why set. */
+static int master_confirm(struct rconn *r, char *why, size_t whysize)
+{
+    redisReply *reply = redisCommand(r->ctx, "ROLE");
+    int rc = -1;
+
+    if (reply == NULL) {
+        snprintf(why, whysize, "%.200s: ROLE: %.200s", r->addr, r->ctx->errstr);
+        return -1;
+    }
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+        reply->element[0]->type == REDIS_REPLY_STRING) {
+        if (strcmp(reply->element[0]->str, "master") == 0)
+            rc = 0;
+        else
+            snprintf(why, whysize, "%.200s is no master (role %.20s)", r->addr,
+                     reply->element[0]->str);
+    } else if (reply->type == REDIS_REPLY_ERROR &&
+               strncmp(reply->str, "NOPERM", 6) == 0) {
+        log_debug("redis %s: ROLE not allowed to redis_user; trusting the "
+                  "Sentinel", r->addr);
+        rc = 0;
+    } else {
+        snprintf(why, whysize, "%.200s: ROLE: unexpected answer", r->addr);
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+static long sentinel_timeout(const struct rconn *r, long cap)
+{
+    return r->timeout_ms < cap ? r->timeout_ms : cap;
+}
+
+int rconn_sentinel_connect(struct rconn *r)
+{
+    char tried[RCONN_SENTINELS_MAX][CONF_STR_MAX];
+    char host[256], why[512] = "no Sentinel configured";
+    int k, j, i, port, ntried = 0, rc;
+    long timeout = sentinel_timeout(r, RCONN_SENTINEL_TIMEOUT_MS);
+
+    for (k = 0; k < r->nsentinels; k++) {
+        i = (r->sentinel_next + k) % r->nsentinels;
+        rc = sentinel_ask(r, i, timeout, host, sizeof(host), &port, why,
+                          sizeof(why));
+        if (rc <= 0)
+            continue;
+        snprintf(r->addr, sizeof(r->addr), "%s:%d", host, port);
+        for (j = 0; j < ntried && strcmp(tried[j], r->addr) != 0; j++)
+            ;
+        if (j < ntried)
+            continue;
+        snprintf(tried[ntried++], sizeof(tried[0]), "%s", r->addr);
+        if (rconn_open(r, host, port, NULL) < 0) {
+            snprintf(why, sizeof(why), "%.400s", r->errstr);
+            continue;
+        }
+        if (master_confirm(r, why, sizeof(why)) < 0) {
+            redisFree(r->ctx);
+            r->ctx = NULL;
+            continue;
+        }
+        if (strcmp(r->master, r->addr) != 0) {
+            if (r->master[0] != '\0')
+                log_info("redis master %s moved from %s to %s (Sentinel "
+                         "%s:%d)", r->master_name, r->master, r->addr,
+                         r->sentinels[i].host, r->sentinels[i].port);
+            snprintf(r->master, sizeof(r->master), "%s", r->addr);
+        }
+        r->sentinel_next = i;
+        return 0;
+    }
+    snprintf(r->errstr, sizeof(r->errstr),
+             "redis master %.200s: none found through %d Sentinels (last: %.500s)",
+             r->master_name, r->nsentinels, why);
+    return -1;
+}
+
+int rconn_sentinel_moved(struct rconn *r)
+{
+    char host[256], addr[CONF_STR_MAX], why[512];
+    int port, i = r->sentinel_next;
+    long timeout = sentinel_timeout(r, RCONN_SENTINEL_RECHECK_TIMEOUT_MS);
+
+    if (sentinel_ask(r, i, timeout, host, sizeof(host), &port, why,
+                     sizeof(why)) <= 0) {
+        /* Ask another one next time; keep what works meanwhile. */
+        r->sentinel_next = (i + 1) % r->nsentinels;
+        log_debug("redis master %s: %s", r->master_name, why);
+        return 0;
+    }
+    snprintf(addr, sizeof(addr), "%s:%d", host, port);
+    return strcmp(addr, r->addr) != 0;
+}
