@@ -51,18 +51,39 @@ void handle_health(struct handler *h, struct request *rq,
     response_set(r, 200, "text/plain", "ok", 2);
 }
 
+/* Redis's clock in ms, or -1. */
+static long long redis_now_ms(struct handler *h)
+{
+    redisReply *t = store_commandf(&h->store, "TIME");
+    long long ms = -1;
+
+    if (t == NULL)
+        return -1;
+    if (t->type == REDIS_REPLY_ARRAY && t->elements == 2 &&
+        t->element[0]->type == REDIS_REPLY_STRING &&
+        t->element[1]->type == REDIS_REPLY_STRING)
+        ms = strtoll(t->element[0]->str, NULL, 10) * 1000 +
+             strtoll(t->element[1]->str, NULL, 10) / 1000;
+    freeReplyObject(t);
+    return ms;
+}
+
 /* Pool states of every node that runs a spawner: a JSON object
- * node -> {"state", "reason"} the caller puts; *degraded is set when any
- * is degraded.  NULL when Redis failed on any step (h->store says why):
+ * node -> {"state", "reason", "heartbeat_age_ms"} the caller puts (the age
+ * of the spawner's last report on Redis's clock, when it has one);
+ * *degraded is set when any is degraded.  NULL when Redis failed on any step (h->store says why):
  * a partial list is never passed off as the whole. */
 static struct json_object *pool_states(struct handler *h, int *degraded)
 {
     struct json_object *nodes = json_object_new_object();
     char pattern[KEY_MAX], cursor[32] = "0";
     size_t plen;
+    long long now;
     int rounds = 0;
 
     *degraded = 0;
+    if ((now = redis_now_ms(h)) < 0)
+        goto fail;
     if (key_build(pattern, sizeof(pattern), KEY_POOL, h->conf->key_prefix,
                   "*") < 0)
         return nodes;
@@ -82,7 +103,8 @@ static struct json_object *pool_states(struct handler *h, int *degraded)
         for (i = 0; i < reply->element[1]->elements; i++) {
             const char *key = reply->element[1]->element[i]->str;
             redisReply *st =
-                store_commandf(&h->store, "HMGET %s state reason", key);
+                store_commandf(&h->store, "HMGET %s state reason heartbeat",
+                               key);
             struct json_object *o;
 
             if (st == NULL) {
@@ -90,8 +112,9 @@ static struct json_object *pool_states(struct handler *h, int *degraded)
                 goto fail;
             }
             o = json_object_new_object();
-            if (st->type == REDIS_REPLY_ARRAY && st->elements == 2) {
-                const redisReply *s0 = st->element[0], *s1 = st->element[1];
+            if (st->type == REDIS_REPLY_ARRAY && st->elements == 3) {
+                const redisReply *s0 = st->element[0], *s1 = st->element[1],
+                                 *s2 = st->element[2];
 
                 json_object_object_add(
                     o, "state",
@@ -100,6 +123,13 @@ static struct json_object *pool_states(struct handler *h, int *degraded)
                 if (s1->type == REDIS_REPLY_STRING && s1->len > 0)
                     json_object_object_add(o, "reason",
                                            json_object_new_string(s1->str));
+                if (s2->type == REDIS_REPLY_STRING) {
+                    long long hb = strtoll(s2->str, NULL, 10);
+
+                    json_object_object_add(
+                        o, "heartbeat_age_ms",
+                        json_object_new_int64(now > hb ? now - hb : 0));
+                }
                 if (s0->type == REDIS_REPLY_STRING &&
                     strcmp(s0->str, "degraded") == 0)
                     *degraded = 1;
@@ -299,6 +329,7 @@ void handle_metrics(struct handler *h, struct request *rq,
     };
     const struct conf *c = h->conf;
     struct metrics_gauges g;
+    struct metrics_node *pool = NULL;
     struct json_object *nodes;
     char key[KEY_MAX];
     redisReply *reply;
@@ -322,16 +353,44 @@ void handle_metrics(struct handler *h, struct request *rq,
         reply_redis_failed(h, r, "metrics");
         return;
     }
-    json_object_put(nodes);
     g.degraded = s;
+    g.nnodes = (size_t)json_object_object_length(nodes);
+    if (g.nnodes > 0 && (pool = calloc(g.nnodes, sizeof(*pool))) == NULL) {
+        json_object_put(nodes);
+        response_error(r, API_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    g.nodes = pool;
+    g.nnodes = 0;
+    {
+        json_object_object_foreach(nodes, name, val)
+        {
+            struct json_object *v;
+
+            pool[g.nnodes].name = name;
+            pool[g.nnodes].state =
+                json_object_object_get_ex(val, "state", &v)
+                    ? json_object_get_string(v)
+                    : "unknown";
+            pool[g.nnodes].heartbeat_age_ms =
+                json_object_object_get_ex(val, "heartbeat_age_ms", &v)
+                    ? (long)json_object_get_int64(v)
+                    : -1;
+            g.nnodes++;
+        }
+    }
     if (key_build(key, sizeof(key), KEY_STATS, c->key_prefix, NULL) < 0 ||
         (reply = store_commandf(&h->store, "HGETALL %s", key)) == NULL) {
         reply_redis_failed(h, r, "metrics");
-        return;
+        goto out;
     }
     response_set(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
                  0);
     if (metrics_render(&g, reply, &r->body) < 0)
         response_error(r, API_ERR_INTERNAL, "metrics too large");
     freeReplyObject(reply);
+out:
+    /* The node names in g are borrowed from nodes. */
+    free(pool);
+    json_object_put(nodes);
 }

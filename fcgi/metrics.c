@@ -156,6 +156,8 @@ static const char *label_of(const char *family, size_t len)
         return "reason";
     if (len == 12 && strncmp(family, "workers_gone", len) == 0)
         return "reason";
+    if (len == 18 && strncmp(family, "reaper_node_passes", len) == 0)
+        return "node";
     return "kind";
 }
 
@@ -294,6 +296,45 @@ static int is_histogram_field(const char *name)
            strcmp(name, "wait_count") == 0;
 }
 
+/* Per node: its pool state as three 0/1 series (so that a change of
+ * state never leaves a stale series behind) and the age of its spawner's
+ * last report, the "spawner is running" signal. */
+static int render_nodes(const struct metrics_gauges *g, struct buf *out)
+{
+    static const char *const states[] = {"ok", "degraded", "stopped"};
+    char node[128];
+    size_t i, k;
+    int rc = 0;
+
+    if (g->nnodes == 0)
+        return 0;
+    rc |= buf_appends(out, "# HELP steel_pool_state A node's pool state, as "
+                           "its spawner reported it (1 for the current).\n"
+                           "# TYPE steel_pool_state gauge\n");
+    for (i = 0; i < g->nnodes; i++) {
+        label_value(node, sizeof(node), g->nodes[i].name);
+        for (k = 0; k < sizeof(states) / sizeof(states[0]); k++)
+            rc |= buf_printf(out,
+                             "steel_pool_state{node=\"%s\",state=\"%s\"} %d\n",
+                             node, states[k],
+                             strcmp(g->nodes[i].state, states[k]) == 0);
+    }
+    rc |= buf_appends(out,
+                      "# HELP steel_spawner_heartbeat_age_seconds Seconds "
+                      "since a node's spawner last reported its pool.\n"
+                      "# TYPE steel_spawner_heartbeat_age_seconds gauge\n");
+    for (i = 0; i < g->nnodes; i++) {
+        if (g->nodes[i].heartbeat_age_ms < 0)
+            continue;
+        label_value(node, sizeof(node), g->nodes[i].name);
+        rc |= buf_printf(out,
+                         "steel_spawner_heartbeat_age_seconds{node=\"%s\"} "
+                         "%.3f\n",
+                         node, g->nodes[i].heartbeat_age_ms / 1000.0);
+    }
+    return rc;
+}
+
 int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
                    struct buf *out)
 {
@@ -319,6 +360,7 @@ int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
                      "# TYPE steel_pool_degraded gauge\n"
                      "steel_pool_degraded %d\n",
                      g->sessions, g->waiting, g->degraded);
+    rc |= render_nodes(g, out);
 
     if (stats != NULL && stats->type == REDIS_REPLY_ARRAY &&
         stats->elements >= 2) {

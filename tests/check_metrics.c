@@ -100,7 +100,13 @@ START_TEST(test_render)
         "wait_sum", "14",
         "wait_count", "2",
         "repairs:bad\"label\\", "1",
+        "worker_exits:crashed", "4",
+        "reaper_node_passes:vm-a", "9",
         NULL,
+    };
+    const struct metrics_node nodes[] = {
+        {"vm-a", "degraded", 1500},
+        {"vm\"b", "ok", -1},
     };
     struct metrics_gauges g;
     struct fake_reply f;
@@ -111,6 +117,8 @@ START_TEST(test_render)
     g.state_names = names;
     g.workers[0] = 3;
     g.sessions = 7;
+    g.nodes = nodes;
+    g.nnodes = 2;
     fake_init(&f, kv);
     buf_init(&b, 65536);
     ck_assert_int_eq(metrics_render(&g, &f.top, &b), 0);
@@ -140,6 +148,23 @@ START_TEST(test_render)
     ck_assert_ptr_nonnull(strstr(b.data, "steel_repairs_total{kind=\"hung\"} 2\n"));
     ck_assert_ptr_nonnull(
         strstr(b.data, "steel_repairs_total{kind=\"badlabel\"} 1\n"));
+    /* Per node: every pool state, the current one 1; the heartbeat's
+     * age only when known; the reaper's passes labelled by node. */
+    ck_assert_ptr_nonnull(strstr(
+        b.data, "steel_pool_state{node=\"vm-a\",state=\"degraded\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_pool_state{node=\"vm-a\",state=\"ok\"} 0\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_pool_state{node=\"vmb\",state=\"ok\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(
+        b.data, "steel_spawner_heartbeat_age_seconds{node=\"vm-a\"} 1.500\n"));
+    ck_assert_ptr_null(
+        strstr(b.data, "steel_spawner_heartbeat_age_seconds{node=\"vmb\"}"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_worker_exits_total{kind=\"crashed\"} 4\n"));
+    ck_assert_ptr_nonnull(strstr(
+        b.data, "steel_reaper_node_passes_total{node=\"vm-a\"} 9\n"));
+    ck_assert_int_eq(count_lines(b.data, "# TYPE steel_pool_state "), 1);
     /* One TYPE line per family. */
     ck_assert_int_eq(count_lines(b.data, "# TYPE steel_repairs_total "), 1);
     ck_assert_int_eq(
