@@ -47,7 +47,7 @@ done
 # least one firing case in the unit tests.
 alerts=$(sed -n 's/^ *- alert: *//p' "$RULES_IN")
 check "the rules hold alerts" test -n "$alerts"
-anchors=$(sed -n 's/^### Alert: \(Steel[A-Za-z]*\)$/alert-\1/p' \
+anchors=$(sed -n 's/^### Alert: \(Steel[A-Za-z0-9]*\)$/alert-\1/p' \
     "$top_srcdir/OPERATIONS.md" | tr 'A-Z' 'a-z')
 for a in $alerts; do
     block=$(awk -v a="$a" '/^ *- alert: / { on = ($3 == a) } on' "$RULES_IN")
