@@ -211,7 +211,7 @@ sleep 1
 dom "$U/status.html?refresh=1" "$T/dom2.html" 6000
 timeout -k 5 60 "$CHROMIUM" --headless --disable-gpu --no-sandbox \
     --no-first-run --disable-extensions --user-data-dir="$T/chromium" \
-    --hide-scrollbars --window-size=1280,860 --virtual-time-budget=8000 \
+    --hide-scrollbars --window-size=1280,860 --virtual-time-budget=120000 \
     --screenshot="$T/status-page.png" "$U/status.html?refresh=1" \
     >>"$T/chromium.log" 2>&1
 kill "$traffic_pid" 2>/dev/null
