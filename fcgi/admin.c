@@ -71,8 +71,8 @@ static long long redis_now_ms(struct handler *h)
 /* Pool states of every node that runs a spawner: a JSON object
  * node -> {"state", "reason", "heartbeat_age_ms"} the caller puts (the age
  * of the spawner's last report on Redis's clock, when it has one);
- * *degraded is set when any is degraded.  NULL when Redis failed on any step (h->store says why):
- * a partial list is never passed off as the whole. */
+ * *degraded is set when any is degraded.  NULL when Redis failed on any step
+ * (h->store says why): a partial list is never passed off as the whole. */
 static struct json_object *pool_states(struct handler *h, int *degraded)
 {
     struct json_object *nodes = json_object_new_object();
@@ -102,9 +102,8 @@ static struct json_object *pool_states(struct handler *h, int *degraded)
         snprintf(cursor, sizeof(cursor), "%s", reply->element[0]->str);
         for (i = 0; i < reply->element[1]->elements; i++) {
             const char *key = reply->element[1]->element[i]->str;
-            redisReply *st =
-                store_commandf(&h->store, "HMGET %s state reason heartbeat",
-                               key);
+            redisReply *st = store_commandf(
+                &h->store, "HMGET %s state reason heartbeat", key);
             struct json_object *o;
 
             if (st == NULL) {
@@ -363,15 +362,13 @@ void handle_metrics(struct handler *h, struct request *rq,
     g.nodes = pool;
     g.nnodes = 0;
     {
-        json_object_object_foreach(nodes, name, val)
-        {
+        json_object_object_foreach(nodes, name, val) {
             struct json_object *v;
 
             pool[g.nnodes].name = name;
-            pool[g.nnodes].state =
-                json_object_object_get_ex(val, "state", &v)
-                    ? json_object_get_string(v)
-                    : "unknown";
+            pool[g.nnodes].state = json_object_object_get_ex(val, "state", &v)
+                                       ? json_object_get_string(v)
+                                       : "unknown";
             pool[g.nnodes].heartbeat_age_ms =
                 json_object_object_get_ex(val, "heartbeat_age_ms", &v)
                     ? (long)json_object_get_int64(v)

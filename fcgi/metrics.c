@@ -314,15 +314,14 @@ static int render_nodes(const struct metrics_gauges *g, struct buf *out)
     for (i = 0; i < g->nnodes; i++) {
         label_value(node, sizeof(node), g->nodes[i].name);
         for (k = 0; k < sizeof(states) / sizeof(states[0]); k++)
-            rc |= buf_printf(out,
-                             "steel_pool_state{node=\"%s\",state=\"%s\"} %d\n",
-                             node, states[k],
-                             strcmp(g->nodes[i].state, states[k]) == 0);
+            rc |= buf_printf(
+                out, "steel_pool_state{node=\"%s\",state=\"%s\"} %d\n", node,
+                states[k], strcmp(g->nodes[i].state, states[k]) == 0);
     }
-    rc |= buf_appends(out,
-                      "# HELP steel_spawner_heartbeat_age_seconds Seconds "
-                      "since a node's spawner last reported its pool.\n"
-                      "# TYPE steel_spawner_heartbeat_age_seconds gauge\n");
+    rc |=
+        buf_appends(out, "# HELP steel_spawner_heartbeat_age_seconds Seconds "
+                         "since a node's spawner last reported its pool.\n"
+                         "# TYPE steel_spawner_heartbeat_age_seconds gauge\n");
     for (i = 0; i < g->nnodes; i++) {
         if (g->nodes[i].heartbeat_age_ms < 0)
             continue;

@@ -69,8 +69,8 @@ int metrics_pack(struct metrics *m, struct buf *out);
 
 /* One node's pool, as its spawner last reported it (P:pool:<node>). */
 struct metrics_node {
-    const char *name;  /* node_name */
-    const char *state; /* ok, degraded, stopped, or what the record says */
+    const char *name;      /* node_name */
+    const char *state;     /* ok, degraded, stopped, or what the record says */
     long heartbeat_age_ms; /* Redis clock minus the report's; -1 unknown */
 };
 

@@ -509,8 +509,7 @@ done:
         goto fail;
     /* The node's own count is its "reaper is running" signal
      * (steel_reaper_node_passes_total{node} in /metrics). */
-    snprintf(field, sizeof(field), "reaper_node_passes:%s",
-             rp->conf.node_name);
+    snprintf(field, sizeof(field), "reaper_node_passes:%s", rp->conf.node_name);
     if (store_count(&rp->store, field, 1) < 0)
         goto fail;
     what = "unlock";
