@@ -48,14 +48,15 @@ done
 alerts=$(sed -n 's/^ *- alert: *//p' "$RULES_IN")
 check "the rules hold alerts" test -n "$alerts"
 anchors=$(sed -n 's/^### Alert: \(Steel[A-Za-z0-9]*\)$/alert-\1/p' \
-    "$top_srcdir/OPERATIONS.md" | tr 'A-Z' 'a-z')
+    "$top_srcdir/OPERATIONS.md" | tr '[:upper:]' '[:lower:]')
 for a in $alerts; do
     block=$(awk -v a="$a" '/^ *- alert: / { on = ($3 == a) } on' "$RULES_IN")
-    lower=$(tr 'A-Z' 'a-z' <<<"$a")
+    lower=$(tr '[:upper:]' '[:lower:]' <<<"$a")
     check "$a has a summary" grep -q 'summary:' <<<"$block"
     check "$a links its runbook #alert-$lower" \
         grep -q "runbook_url: \"@runbook_base@#alert-$lower\"" <<<"$block"
     check "OPERATIONS.md has the section of $a" grep -qx "alert-$lower" <<<"$anchors"
+    # shellcheck disable=SC2016 # an awk program
     check "$a fires in a unit test" \
         awk -v a="$a" '$1 == "alertname:" && $2 == a { want = 1; next }
             want && /exp_alerts: *\[\]/ { want = 0 }
@@ -65,7 +66,7 @@ done
 
 # The metrics the rules read exist in /metrics (metrics.c, or the P:stats
 # counters the programs write), except steel_node_up, still to come.
-for m in $(grep -o 'steel_[a-z_]*' "$RULES_IN" | sort -u); do
+while read -r m; do
     case $m in
     steel_node_up) continue ;;
     esac
@@ -78,6 +79,6 @@ for m in $(grep -o 'steel_[a-z_]*' "$RULES_IN" | sort -u); do
     else
         not_ok "the rules read $m, which /metrics does not render"
     fi
-done
+done < <(grep -o 'steel_[a-z_]*' "$RULES_IN" | sort -u)
 
 lib_finish

@@ -13,7 +13,11 @@
 # screenshot ($T/status-page.png; STEEL_SCREENSHOT=file copies it there,
 # as docs/status-page.png was made).  Skipped without chromium.
 
+# shellcheck disable=SC2317 # functions run through check
+# shellcheck disable=SC2119 # stack_up takes no TTL here
+# shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/stack.sh
 . "$top_srcdir/tests/stack.sh"
 
 CHROMIUM=
@@ -40,6 +44,7 @@ base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
 export STEEL_WORKER_PORTS="$base-$((base + 99))"
 stack_init "$T/run" "$HTTP_PORT"
+# shellcheck disable=SC2154 # rc is set inside the trap
 trap 'rc=$?; stack_down >/dev/null 2>&1; (exit $rc); lib_cleanup' EXIT
 STEEL_CONF=$T/sp.conf stack_up || { not_ok "stack starts"; lib_finish; }
 U=$(stack_url)
@@ -199,6 +204,7 @@ figure "the page lists 1 worker killed" 1 "$(failure_total "worker killed")"
 
 # ---- the charts, under traffic, and the screenshot -----------------------
 # A bounded loop of create + delete while the page refreshes every second.
+# shellcheck disable=SC2016 # the loop expands in its own shell
 start_bg traffic bash -c '
     for i in $(seq 1 60); do
         id=$(curl -s -m 20 -X POST -H "Content-Type: application/json" -d "{}" "$1/sessions" |
