@@ -9,7 +9,9 @@
 # on its own.  /metrics shows the node's pool state, spawner report age
 # and reaper passes; a worker killed by a signal counts as crashed, one
 # that hangs as a hang kill and a killed worker, and the page lists both.
-# While creates run, its creates chart has bars.  It saves a
+# While creates run, its creates chart has bars.  With api_token and
+# admin_token set, the page without them says so, and with them (given in
+# its address fragment) renders /status and /workers again.  It saves a
 # screenshot ($T/status-page.png; STEEL_SCREENSHOT=file copies it there,
 # as docs/status-page.png was made).  Skipped without chromium.
 
@@ -231,6 +233,25 @@ fi
 for s in "$s1" "$s2"; do
     curl -s -m 10 -o /dev/null -X DELETE "$U/sessions/$s"
 done
+
+# ---- with api_token and admin_token set ------------------------------------
+printf 'api_token = sp-api\nadmin_token = sp-admin\n' >>"$T/sp.conf"
+pid=$(stack_pid lighttpd) && kill -TERM "$pid" && stack_wait_exit "$pid" 10
+STEEL_API_TOKEN=sp-api STEEL_CONF=$T/sp.conf stack_up >/dev/null 2>&1 ||
+    { not_ok "the stack restarts with tokens"; lib_finish; }
+dom "$U/status.html?refresh=1" "$T/dom4.html"
+check_eq "without tokens the page says it is not up to date" 0 \
+    "$(grep -o '<span id="updated"[^>]*>' "$T/dom4.html" | sed -n 's/.*data-ok="\([0-9]*\)".*/\1/p')"
+check "  and asks for the API token" grep -q 'answered 401 (give the API token above)' "$T/dom4.html"
+dom "$U/status.html?refresh=1#api=sp-api&admin=sp-admin" "$T/dom.html"
+after=$(curl -s -m 10 -H 'Authorization: Bearer sp-api' "$U/status")
+workers=$(curl -s -m 10 -H 'Authorization: Bearer sp-admin' "$U/workers")
+check_eq "with the tokens in its fragment the page updates" 1 "$(attr 'id="updated"' data-ok)"
+figure "  sessions = /status" "$(num "$after" sessions)" "$(attr 'id="sessions"' data-value)"
+want=$(grep -o "\"node\":\"$node\",[^}]*\"state\":\"idle\"" <<<"$workers" | wc -l)
+figure "  node $node: idle workers = /workers (the admin token reached it)" \
+    "$want" "$(cell "$node" idle)"
+
 stack_down >/dev/null
 check_eq "nothing of the stack is left" 0 "${STACK_LEFTOVERS:-0}"
 lib_finish
