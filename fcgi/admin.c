@@ -277,6 +277,7 @@ void handle_metrics(struct handler *h, struct request *rq,
     };
     const struct conf *c = h->conf;
     struct metrics_gauges g;
+    struct metrics_node *pool = NULL;
     struct json_object *nodes;
     char key[KEY_MAX];
     redisReply *reply;
@@ -301,16 +302,42 @@ void handle_metrics(struct handler *h, struct request *rq,
         reply_redis_failed(h, r, "metrics");
         return;
     }
-    json_object_put(nodes);
     g.degraded = s;
+    g.nnodes = (size_t)json_object_object_length(nodes);
+    if (g.nnodes > 0 && (pool = calloc(g.nnodes, sizeof(*pool))) == NULL) {
+        json_object_put(nodes);
+        response_error(r, API_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    g.nodes = pool;
+    g.nnodes = 0;
+    {
+        json_object_object_foreach(nodes, name, val) {
+            struct json_object *v;
+
+            pool[g.nnodes].name = name;
+            pool[g.nnodes].state = json_object_object_get_ex(val, "state", &v)
+                                       ? json_object_get_string(v)
+                                       : "unknown";
+            pool[g.nnodes].heartbeat_age_ms =
+                json_object_object_get_ex(val, "heartbeat_age_ms", &v)
+                    ? (long)json_object_get_int64(v)
+                    : -1;
+            g.nnodes++;
+        }
+    }
     if (key_build(key, sizeof(key), KEY_STATS, c->key_prefix, NULL) < 0 ||
         (reply = store_commandf(&h->store, "HGETALL %s", key)) == NULL) {
         reply_redis_failed(h, r, "metrics");
-        return;
+        goto out;
     }
     response_set(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
                  0);
     if (metrics_render(&g, reply, &r->body) < 0)
         response_error(r, API_ERR_INTERNAL, "metrics too large");
     freeReplyObject(reply);
+out:
+    /* The node names in g are borrowed from nodes. */
+    free(pool);
+    json_object_put(nodes);
 }

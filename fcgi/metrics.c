@@ -116,8 +116,8 @@ int metrics_pack(struct metrics *m, struct buf *out)
             if (m->wait[i] != 0)
                 rc |= buf_printf(out, "wait:%d %ld\n", i, m->wait[i]);
         }
-        rc |= buf_printf(out, "wait_sum %ld\nwait_count %ld\n",
-                         m->wait_sum_ms, m->wait_count);
+        rc |= buf_printf(out, "wait_sum %ld\nwait_count %ld\n", m->wait_sum_ms,
+                         m->wait_count);
     }
     for (i = 0; i < CREATE_FAIL_COUNT; i++) {
         if (m->create_fail[i] != 0)
@@ -156,6 +156,8 @@ static const char *label_of(const char *family, size_t len)
         return "reason";
     if (len == 12 && strncmp(family, "workers_gone", len) == 0)
         return "reason";
+    if (len == 18 && strncmp(family, "reaper_node_passes", len) == 0)
+        return "node";
     return "kind";
 }
 
@@ -198,10 +200,9 @@ static long long field_ll(const struct field *f)
 /* Renders one histogram family from the sorted fields: buckets are
  * "<bprefix><label>:<i>", sums "<sprefix><label>", counts
  * "<cprefix><label>"; label is empty for an unlabelled histogram. */
-static int render_histogram(struct buf *out, const char *name,
-                            const char *help, const char *label_name,
-                            const struct field *f, size_t n,
-                            const char *bprefix, const char *sprefix,
+static int render_histogram(struct buf *out, const char *name, const char *help,
+                            const char *label_name, const struct field *f,
+                            size_t n, const char *bprefix, const char *sprefix,
                             const char *cprefix)
 {
     size_t i, blen = strlen(bprefix);
@@ -236,8 +237,8 @@ static int render_histogram(struct buf *out, const char *name,
             label[0] = '\0';
         }
         if (!header) {
-            rc |= buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n",
-                             name, help, name);
+            rc |= buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name,
+                             help, name);
             header = 1;
         }
         snprintf(lab, sizeof(lab), label_name ? "%s=\"%s\"," : "%.0s%.0s",
@@ -260,8 +261,8 @@ static int render_histogram(struct buf *out, const char *name,
                 rc |= buf_printf(out, "%s_bucket{%sle=\"%g\"} %lld\n", name,
                                  lab, metrics_bounds_ms[b] / 1000.0, cum);
             else
-                rc |= buf_printf(out, "%s_bucket{%sle=\"+Inf\"} %lld\n",
-                                 name, lab, cum);
+                rc |= buf_printf(out, "%s_bucket{%sle=\"+Inf\"} %lld\n", name,
+                                 lab, cum);
         }
         snprintf(key, sizeof(key), "%s%s", sprefix, label);
         for (j = 0; j < n; j++) {
@@ -274,8 +275,8 @@ static int render_histogram(struct buf *out, const char *name,
                 count = field_ll(&f[j]);
         }
         if (label_name != NULL) {
-            rc |= buf_printf(out, "%s_sum{%s=\"%s\"} %.3f\n", name,
-                             label_name, label, sum / 1000.0);
+            rc |= buf_printf(out, "%s_sum{%s=\"%s\"} %.3f\n", name, label_name,
+                             label, sum / 1000.0);
             rc |= buf_printf(out, "%s_count{%s=\"%s\"} %lld\n", name,
                              label_name, label, count);
         } else {
@@ -292,6 +293,55 @@ static int is_histogram_field(const char *name)
            strncmp(name, "lat_count:", 10) == 0 ||
            strncmp(name, "wait:", 5) == 0 || strcmp(name, "wait_sum") == 0 ||
            strcmp(name, "wait_count") == 0;
+}
+
+/* Per node: its pool state as three 0/1 series (so that a change of
+ * state never leaves a stale series behind) and the age of its spawner's
+ * last report, the "spawner is running" signal. */
+static int render_nodes(const struct metrics_gauges *g, struct buf *out)
+{
+    static const char *const states[] = {"ok", "degraded", "stopped", "stale",
+                                         "gone"};
+    char node[128];
+    size_t i, k;
+    int rc = 0;
+
+    if (g->nnodes == 0)
+        return 0;
+    rc |= buf_appends(out, "# HELP steel_pool_state A node's pool state, as "
+                           "its spawner reported it (1 for the current).\n"
+                           "# TYPE steel_pool_state gauge\n");
+    for (i = 0; i < g->nnodes; i++) {
+        label_value(node, sizeof(node), g->nodes[i].name);
+        for (k = 0; k < sizeof(states) / sizeof(states[0]); k++)
+            rc |= buf_printf(
+                out, "steel_pool_state{node=\"%s\",state=\"%s\"} %d\n", node,
+                states[k], strcmp(g->nodes[i].state, states[k]) == 0);
+    }
+    rc |= buf_appends(out, "# HELP steel_node_up 1 while a node heartbeats "
+                           "(0 once stale or gone, until its records are "
+                           "removed).\n"
+                           "# TYPE steel_node_up gauge\n");
+    for (i = 0; i < g->nnodes; i++) {
+        label_value(node, sizeof(node), g->nodes[i].name);
+        rc |= buf_printf(out, "steel_node_up{node=\"%s\"} %d\n", node,
+                         strcmp(g->nodes[i].state, "stale") != 0 &&
+                             strcmp(g->nodes[i].state, "gone") != 0);
+    }
+    rc |=
+        buf_appends(out, "# HELP steel_spawner_heartbeat_age_seconds Seconds "
+                         "since a node's spawner last reported its pool.\n"
+                         "# TYPE steel_spawner_heartbeat_age_seconds gauge\n");
+    for (i = 0; i < g->nnodes; i++) {
+        if (g->nodes[i].heartbeat_age_ms < 0)
+            continue;
+        label_value(node, sizeof(node), g->nodes[i].name);
+        rc |= buf_printf(out,
+                         "steel_spawner_heartbeat_age_seconds{node=\"%s\"} "
+                         "%.3f\n",
+                         node, g->nodes[i].heartbeat_age_ms / 1000.0);
+    }
+    return rc;
 }
 
 int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
@@ -319,6 +369,7 @@ int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
                      "# TYPE steel_pool_degraded gauge\n"
                      "steel_pool_degraded %d\n",
                      g->sessions, g->waiting, g->degraded);
+    rc |= render_nodes(g, out);
 
     if (stats != NULL && stats->type == REDIS_REPLY_ARRAY &&
         stats->elements >= 2) {
@@ -337,11 +388,11 @@ int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
     }
 
     rc |= render_histogram(out, "steel_request_duration_seconds",
-                           "Time steel-fcgi took to answer, by route.",
-                           "route", f, n, "lat:", "lat_sum:", "lat_count:");
+                           "Time steel-fcgi took to answer, by route.", "route",
+                           f, n, "lat:", "lat_sum:", "lat_count:");
     rc |= render_histogram(out, "steel_create_wait_seconds",
-                           "Time creates waited for an idle worker.", NULL,
-                           f, n, "wait:", "wait_sum", "wait_count");
+                           "Time creates waited for an idle worker.", NULL, f,
+                           n, "wait:", "wait_sum", "wait_count");
 
     for (i = 0; i < n; i++) {
         const char *colon = strchr(f[i].name, ':');
@@ -351,8 +402,9 @@ int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
             continue;
         if (colon == NULL) {
             sanitize(family, sizeof(family), f[i].name, strlen(f[i].name));
-            rc |= buf_printf(out, "# TYPE steel_%s_total counter\n"
-                                  "steel_%s_total %lld\n",
+            rc |= buf_printf(out,
+                             "# TYPE steel_%s_total counter\n"
+                             "steel_%s_total %lld\n",
                              family, family, field_ll(&f[i]));
             continue;
         }

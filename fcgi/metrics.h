@@ -67,6 +67,13 @@ void metrics_hedge(struct metrics *m, int won);
  * and zeroes m.  Returns 0, or -1 when out is too small (m unchanged). */
 int metrics_pack(struct metrics *m, struct buf *out);
 
+/* One node's pool, as its spawner last reported it (P:pool:<node>). */
+struct metrics_node {
+    const char *name;      /* node_name */
+    const char *state;     /* ok, degraded, stopped, or what the record says */
+    long heartbeat_age_ms; /* Redis clock minus the report's; -1 unknown */
+};
+
 /* Gauges read at scrape time. */
 struct metrics_gauges {
     long workers[8];     /* by state, indexed like enum worker_state */
@@ -75,6 +82,8 @@ struct metrics_gauges {
     long sessions;
     long waiting;
     int degraded;
+    const struct metrics_node *nodes; /* borrowed; nnodes of them */
+    size_t nnodes;
 };
 
 /* Renders the Prometheus text exposition of the gauges and of stats, an

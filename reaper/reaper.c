@@ -472,6 +472,7 @@ int reaper_pass(struct reaper *rp)
     size_t nprocs = 0, nrecs = 0, i;
     int64_t start = now_mono_ms();
     const char *what = "lock";
+    char field[CONF_STR_MAX + 32];
     int rc, scanned, full;
     long parent = 0;
     long pruned;
@@ -550,6 +551,11 @@ int reaper_pass(struct reaper *rp)
 done:
     what = "count";
     if (store_count(&rp->store, "reaper_passes", 1) < 0)
+        goto fail;
+    /* The node's own count is its "reaper is running" signal
+     * (steel_reaper_node_passes_total{node} in /metrics). */
+    snprintf(field, sizeof(field), "reaper_node_passes:%s", rp->conf.node_name);
+    if (store_count(&rp->store, field, 1) < 0)
         goto fail;
     what = "unlock";
     if (store_unlock(&rp->store, rp->lock_name, rp->token) < 0)

@@ -163,12 +163,29 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
     }
 }
 
+/* The kind of end of w for the P:stats counter worker_exits:<kind>
+ * (steel_worker_exits_total{kind} in /metrics), prior the state its
+ * record had: "stopped" when asked for, "start_failed" before /health,
+ * "killed" when declared dead first (a hang kill by the reaper, a worker
+ * a handler found failing), else "crashed": it ended on its own. */
+static const char *exit_kind(const struct worker *w, enum worker_state prior)
+{
+    if (stop_requested(w))
+        return "stopped";
+    if (w->ready_ms == 0 || w->stop_why == SPAWNER_STOP_START_TIMEOUT)
+        return "start_failed";
+    if (w->stop_why == SPAWNER_STOP_DEAD || prior == WORKER_DEAD)
+        return "killed";
+    return "crashed";
+}
+
 /* The process of w is gone: log it, count a failure, remove its record.
  * Returns 1 when w was removed from the table (and freed), 0 when it stays
  * as GONE until Redis answers. */
 static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
 {
     char why[320];
+    enum worker_state prior = WORKER_DEAD;
     int requested = stop_requested(w), was_degraded = s->rs.degraded;
     int rc;
 
@@ -190,7 +207,7 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     failure_count(s, w, why, now);
 
     rc = store_worker_gone(&s->store, w->sid, s->c->node_name, w->pid, why,
-                           NULL);
+                           &prior);
     if (rc < 0) {
         /* Its pid stays for the retry's check; table_by_pid() skips it. */
         spawner_redis_failed(s, "removing a worker that exited");
@@ -198,6 +215,14 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
         return 0;
     }
     spawner_redis_worked(s);
+    /* Counted only when the record was ours (a vanished one is not). */
+    if (rc == 1 && w->stop_why != SPAWNER_STOP_SHUTDOWN) {
+        char field[64];
+
+        snprintf(field, sizeof(field), "worker_exits:%s", exit_kind(w, prior));
+        if (store_count(&s->store, field, 1) < 0)
+            spawner_redis_failed(s, "counting a worker exit");
+    }
     table_remove(s, w);
     return 1;
 }

@@ -85,22 +85,46 @@ START_TEST(test_render)
 {
     static const char *const names[] = {"idle", "busy"};
     const char *const kv[] = {
-        "sessions_created", "5",
-        "repairs:hung", "2",
-        "lat:session_get:0", "1",
-        "create_failures:no_worker", "3",
-        "lat:session_get:7", "2",
-        "repairs:no_process", "1",
-        "lat_sum:session_get", "1500",
-        "lat_count:session_get", "3",
-        "lat:health:0", "4",
-        "lat_count:health", "4",
-        "lat_sum:health", "4",
-        "wait:1", "2",
-        "wait_sum", "14",
-        "wait_count", "2",
-        "repairs:bad\"label\\", "1",
+        "sessions_created",
+        "5",
+        "repairs:hung",
+        "2",
+        "lat:session_get:0",
+        "1",
+        "create_failures:no_worker",
+        "3",
+        "lat:session_get:7",
+        "2",
+        "repairs:no_process",
+        "1",
+        "lat_sum:session_get",
+        "1500",
+        "lat_count:session_get",
+        "3",
+        "lat:health:0",
+        "4",
+        "lat_count:health",
+        "4",
+        "lat_sum:health",
+        "4",
+        "wait:1",
+        "2",
+        "wait_sum",
+        "14",
+        "wait_count",
+        "2",
+        "repairs:bad\"label\\",
+        "1",
+        "worker_exits:crashed",
+        "4",
+        "reaper_node_passes:vm-a",
+        "9",
         NULL,
+    };
+    const struct metrics_node nodes[] = {
+        {"vm-a", "degraded", 1500},
+        {"vm\"b", "ok", -1},
+        {"vmc", "stale", 9000},
     };
     struct metrics_gauges g;
     struct fake_reply f;
@@ -111,6 +135,8 @@ START_TEST(test_render)
     g.state_names = names;
     g.workers[0] = 3;
     g.sessions = 7;
+    g.nodes = nodes;
+    g.nnodes = 3;
     fake_init(&f, kv);
     buf_init(&b, 65536);
     ck_assert_int_eq(metrics_render(&g, &f.top, &b), 0);
@@ -134,12 +160,36 @@ START_TEST(test_render)
         b.data, "steel_request_duration_seconds_count{route=\"health\"} 4\n"));
     ck_assert_ptr_nonnull(
         strstr(b.data, "steel_create_wait_seconds_bucket{le=\"+Inf\"} 2\n"));
-    ck_assert_ptr_nonnull(strstr(b.data, "steel_create_wait_seconds_count 2\n"));
     ck_assert_ptr_nonnull(
-        strstr(b.data, "steel_create_failures_total{reason=\"no_worker\"} 3\n"));
-    ck_assert_ptr_nonnull(strstr(b.data, "steel_repairs_total{kind=\"hung\"} 2\n"));
+        strstr(b.data, "steel_create_wait_seconds_count 2\n"));
+    ck_assert_ptr_nonnull(strstr(
+        b.data, "steel_create_failures_total{reason=\"no_worker\"} 3\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_repairs_total{kind=\"hung\"} 2\n"));
     ck_assert_ptr_nonnull(
         strstr(b.data, "steel_repairs_total{kind=\"badlabel\"} 1\n"));
+    /* Per node: every pool state, the current one 1; the heartbeat's
+     * age only when known; the reaper's passes labelled by node. */
+    ck_assert_ptr_nonnull(strstr(
+        b.data, "steel_pool_state{node=\"vm-a\",state=\"degraded\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_pool_state{node=\"vm-a\",state=\"ok\"} 0\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_pool_state{node=\"vmb\",state=\"ok\"} 1\n"));
+    ck_assert_ptr_nonnull(strstr(
+        b.data, "steel_spawner_heartbeat_age_seconds{node=\"vm-a\"} 1.500\n"));
+    ck_assert_ptr_null(
+        strstr(b.data, "steel_spawner_heartbeat_age_seconds{node=\"vmb\"}"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_worker_exits_total{kind=\"crashed\"} 4\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_reaper_node_passes_total{node=\"vm-a\"} 9\n"));
+    /* A node is up unless stale or gone. */
+    ck_assert_ptr_nonnull(strstr(b.data, "steel_node_up{node=\"vm-a\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_pool_state{node=\"vm-a\",state=\"stale\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "steel_node_up{node=\"vmc\"} 0\n"));
+    ck_assert_int_eq(count_lines(b.data, "# TYPE steel_pool_state "), 1);
     /* One TYPE line per family. */
     ck_assert_int_eq(count_lines(b.data, "# TYPE steel_repairs_total "), 1);
     ck_assert_int_eq(

@@ -56,6 +56,7 @@ steel-print-dirs:
 	@echo "systemdunitdir='$(systemdunitdir)' tmpfilesdir='$(tmpfilesdir)'"
 	@echo "logrotatedir='$(logrotatedir)' cronexampledir='$(cronexampledir)'"
 	@echo "mandir='$(mandir)' localstatedir='$(localstatedir)' runstatedir='$(runstatedir)'"
+	@echo "prometheusrulesdir='$(prometheusrulesdir)' statuspagedir='$(statuspagedir)' docdir='$(docdir)'"
 EOF
 if ! dirs=$(make -s -C "$top_builddir" -f Makefile -f "$T/dirs.mk" steel-print-dirs); then
     not_ok "the configured directories can be read from the Makefile"
@@ -91,9 +92,18 @@ for f in "$D_CONF/steel-orchestrator.conf" \
     "$DEST$cronexampledir/steel-reaper" \
     "$DEST$mandir/man1/steel-tester.1" "$DEST$mandir/man5/steel-orchestrator.conf.5" \
     "$DEST$mandir/man8/steel-fcgi.8" "$DEST$mandir/man8/steel-spawner.8" \
-    "$DEST$mandir/man8/steel-reaper.8"; do
+    "$DEST$mandir/man8/steel-reaper.8" \
+    "$DEST$prometheusrulesdir/steel-orchestrator.rules.yml" \
+    "$DEST$statuspagedir/status.html" "$DEST$docdir/OPERATIONS.md"; do
     check "installed: ${f#"$DEST"}" test -f "$f"
 done
+check "the rules link their runbooks in the installed OPERATIONS.md" \
+    grep -q "runbook_url: \"file://$docdir/OPERATIONS.md#alert-" \
+    "$DEST$prometheusrulesdir/steel-orchestrator.rules.yml"
+if command -v promtool >/dev/null; then
+    check "promtool accepts the installed rules" \
+        promtool check rules "$DEST$prometheusrulesdir/steel-orchestrator.rules.yml"
+fi
 check_eq "the configuration is the shipped sample" "" \
     "$(cmp "$D_CONF/steel-orchestrator.conf" "$top_srcdir/etc/steel-orchestrator.conf" 2>&1)"
 
@@ -170,8 +180,9 @@ sed -e "s|^var\.steel_fcgi_bin = \"$pkglibexecdir/|var.steel_fcgi_bin = \"$DEST$
     -e "s|^var\.steel_socket = .*|var.steel_socket = \"$T/fcgi.socket\"|" \
     -e "s|^var\.steel_fcgi_log = .*|var.steel_fcgi_log = \"$T/steel-fcgi.log\"|" \
     -e "s|^var\.steel_errordocs = \"$pkgdatadir/|var.steel_errordocs = \"$DEST$pkgdatadir/|" \
+    -e "s|^var\.steel_status_page = \"$statuspagedir/|var.steel_status_page = \"$DEST$statuspagedir/|" \
     "$DEST$lighttpdconfdir/50-steel-orchestrator.conf" >"$T/50-steel-orchestrator.conf"
-for v in fcgi_bin conf socket fcgi_log errordocs; do
+for v in fcgi_bin conf socket fcgi_log errordocs status_page; do
     check "the snippet's var.steel_$v now points into the test's tree" \
         grep -q "^var\.steel_$v = \"$T/" "$T/50-steel-orchestrator.conf"
 done
@@ -196,6 +207,11 @@ create_works() {
 check_eventually "POST /sessions works through the installed stack" 30 create_works
 check_eventually "steel-fcgi logs to the snippet's server.breakagelog" 5 \
     grep -q '^steel-fcgi: serving with 8 accept and [0-9]* create threads' "$T/steel-fcgi.log"
+
+code=$(curl -s -m 10 -o "$T/status.html" -D "$T/status.h" -w '%{http_code}' "$URL/status.html")
+check_eq "the installed snippet serves the installed status page" 200 "$code"
+check "... as text/html, the installed file" bash -c \
+    "grep -qi '^Content-Type: text/html' '$T/status.h' && cmp -s '$T/status.html' '$DEST$statuspagedir/status.html'"
 
 # An error lighttpd answers itself comes from the installed JSON files.
 head -c 1100000 /dev/zero | tr '\0' 'x' >"$T/big"

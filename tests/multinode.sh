@@ -139,6 +139,8 @@ pool_idle_target = 3
 pool_max_workers = 20
 create_wait = 10
 reap_interval = 1
+node_stale_ms = 3000
+node_gone_after = 6
 fcgi_threads = 4
 fcgi_create_threads = 8
 worker_bin = $EMU
@@ -300,10 +302,10 @@ done
 # ---- node liveness (needs per-node heartbeat and state in /status) ------
 liveness_probe() {
     inns "${NODES[0]}" curl -s -m 5 http://127.0.0.1:8080/status |
-        grep -q '"heartbeat"[^}]*"state"\|"state"[^}]*"heartbeat"'
+        grep -q '"heartbeat_age_ms"[^}]*"state"\|"state"[^}]*"heartbeat_age_ms"'
 }
 node_lost() {
-    local s lost=() k=0 t0 bound=${STEEL_NODE_GONE_BOUND:-30}
+    local s lost=() k=0 t0 mp bound=${STEEL_NODE_GONE_BOUND:-30}
     for s in "${SIDS[@]}"; do [ "${OWNER[$s]:-}" = 2 ] && lost+=("$s"); done
     for k in 1 2 3; do s=$(create 2) && [ -n "$s" ] && lost+=("$s"); done
     # Node 3 vanishes: its processes stop, its address answers nothing.
@@ -315,6 +317,10 @@ node_lost() {
             [ \"\$(ip netns exec $HUB curl -s -m 5 -o /dev/null -w '%{http_code}' http://${ADDR[0]}:8080/sessions/\$s)\" = 404 ] || exit 1
         done"
     echo "# lost node: its sessions answered 404 after $((SECONDS - t0)) s"
+    mp=$(master_port)
+    check_within "lost node: the survivors' reapers remove its records" 20 bash -c "
+        [ \"\$(REDISCLI_AUTH=$PW ip netns exec $HUB redis-cli -h $SUB.1 -p $mp EXISTS $PREFIX:pool:node3)\" = 0 ]"
+    echo "# lost node: its records were removed after $((SECONDS - t0)) s"
     k=0
     for i in $(seq 1 10); do [ -n "$(create $((i % 2)))" ] && k=$((k + 1)); done
     check_eq "lost node: 10 creates on the others succeed" 10 "$k"

@@ -4,9 +4,10 @@
 # network namespace joined to this host by a veth pair, both made and
 # removed by this test.  With no admin_token they answer only to loopback
 # clients (403 with a JSON body that says to set admin_token); with it,
-# to its bearer from anywhere.  The session API, /status and /health
-# answer the other host as before.  Skipped (77) without root, iproute2
-# or network namespaces.
+# to its bearer from anywhere.  The status page (/status.html, static in
+# the lighttpd snippet) answers loopback clients only.  The session API,
+# /status and /health answer the other host as before.  Skipped (77)
+# without root, iproute2 or network namespaces.
 
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/stack.sh"
@@ -78,6 +79,10 @@ for p in /sessions '/sessions?limit=5' /workers /metrics; do
     check "  JSON forbidden that says to set admin_token" forbidden_json
     check_eq "GET $p from loopback -> 200" 200 "$(from local GET "$p")"
 done
+check_eq "GET /status.html (the status page) from another host -> 403" 403 \
+    "$(from remote GET /status.html)"
+check_eq "GET /status.html from loopback -> 200" 200 "$(from local GET /status.html)"
+check "  the page itself" grep -q '<title>steel-orchestrator status</title>' "$T/r"
 check_eq "POST /sessions from another host -> 2xx" 1 \
     "$(from remote POST /sessions | grep -c '^20[01]$')"
 sid=$(sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$T/r")

@@ -314,6 +314,7 @@ stack_write_lighttpd() {
         -e "s|^var\.steel_socket = .*|var.steel_socket = \"$sock\"|" \
         -e "s|^var\.steel_fcgi_log = .*|var.steel_fcgi_log = \"$STACK_RUN/steel-fcgi.log\"|" \
         -e "s|^var\.steel_errordocs = .*|var.steel_errordocs = \"$top_srcdir/etc/lighttpd/errors/\"|" \
+        -e "s|^var\.steel_status_page = .*|var.steel_status_page = \"$top_srcdir/etc/lighttpd/status.html\"|" \
         -e "s|^var\.steel_url = .*|var.steel_url = \"^/\"|" \
         -e "s|^var\.steel_backend_timeout = .*|var.steel_backend_timeout = ${STEEL_BACKEND_TIMEOUT:-30}|" \
         "$snippet" >"$STACK_RUN/50-steel-orchestrator.conf" || return 1
