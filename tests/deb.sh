@@ -185,6 +185,14 @@ check "steel and steel-worker are different users" \
 check "steel-worker is in no group of steel" \
     bash -c '! id -nG steel-worker | tr " " "\n" | grep -qx steel'
 check_eq "steel-worker has no login shell" /usr/sbin/nologin "$(getent passwd steel-worker | cut -d: -f7)"
+check_eq "the configuration is root:steel 0640" "root:steel 640" \
+    "$(stat -c '%U:%G %a' /etc/steel-orchestrator/steel-orchestrator.conf)"
+check "steel-worker cannot read the configuration" \
+    bash -c '! setpriv --reuid=steel-worker --regid=steel-worker --clear-groups cat /etc/steel-orchestrator/steel-orchestrator.conf >/dev/null 2>&1'
+if getent passwd www-data >/dev/null; then
+    check "www-data (steel-fcgi under lighttpd) is in group steel" \
+        bash -c 'id -nG www-data | tr " " "\n" | grep -qx steel'
+fi
 
 for f in /usr/sbin/steel-spawner /usr/sbin/steel-reaper /usr/bin/steel-tester \
     /usr/libexec/steel-orchestrator/steel-fcgi /usr/libexec/steel-orchestrator/steel-browser-emu; do
@@ -391,6 +399,9 @@ for u in steel steel-worker; do
     check "the user $u is gone" bash -c "! getent passwd $u"
     check "the group $u is gone" bash -c "! getent group $u"
 done
+check "no dpkg-statoverride of the configuration is left" \
+    bash -c '! dpkg-statoverride --list /etc/steel-orchestrator/steel-orchestrator.conf'
+
 check_eq "no user is left with a home of the package" "" \
     "$(getent passwd | cut -d: -f1,6 | grep ':/var/lib/steel-')"
 for f in $OWNED; do
