@@ -106,7 +106,7 @@ daemonize no
 dir $T/s$i
 sentinel monitor steel $SUB.1 6379 2
 sentinel auth-pass steel $PW
-sentinel down-after-milliseconds steel 1000
+sentinel down-after-milliseconds steel 3000
 sentinel failover-timeout steel 10000
 EOF
     start_bg "sentinel$i" ip netns exec "$HUB" redis-sentinel "$T/s$i/sentinel.conf"
