@@ -30,6 +30,7 @@ enum conf_type {
     CONF_STRING,
     CONF_PORT_RANGE,
     CONF_LOG_LEVEL,
+    CONF_BOOL, /* yes or no, stored as a long 1 or 0 */
 };
 
 struct conf_directive {
@@ -43,6 +44,8 @@ struct conf_directive {
 
 #define LONGD(field, lo, hi, d)                                               \
     {#field, CONF_LONG, offsetof(struct conf, field), 0, lo, hi, d}
+#define BOOLD(field, d)                                                        \
+    {#field, CONF_BOOL, offsetof(struct conf, field), 0, 0, 1, d}
 #define STRD(field, d)                                                         \
     {#field, CONF_STRING, offsetof(struct conf, field),                        \
      sizeof(((struct conf *)0)->field), 0, 0, d}
@@ -93,6 +96,7 @@ static const struct conf_directive conf_table[] = {
     LONGD(stray_scan_interval, 0, 86400, "60"),
     LONGD(node_stale_ms, 2000, 600000, "5000"),
     LONGD(node_gone_after, 2, 86400, "30"),
+    BOOLD(node_drain, "no"),
     LONGD(fcgi_threads, 1, 1024, "16"),
     LONGD(fcgi_create_threads, 1, 4096, "64"),
     STRD(api_token, ""),
@@ -132,6 +136,15 @@ static int conf_set(struct conf *c, const struct conf_directive *d,
                               "not \"%s\"",
                               d->name, d->min, d->max, value);
         *(long *)(base + d->offset) = v;
+        return 0;
+    case CONF_BOOL:
+        if (strcmp(value, "yes") == 0)
+            *(long *)(base + d->offset) = 1;
+        else if (strcmp(value, "no") == 0)
+            *(long *)(base + d->offset) = 0;
+        else
+            return conf_error(why, whysize, "%s must be yes or no, not \"%s\"",
+                              d->name, value);
         return 0;
     case CONF_STRING:
     case CONF_LOG_LEVEL:

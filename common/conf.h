@@ -81,6 +81,8 @@ struct conf {
     long node_gone_after; /* seconds after its last heartbeat a node is
                            * gone and other nodes' reapers remove its
                            * records */
+    long node_drain;      /* 1: this node takes no new sessions, its
+                           * spawner retires its idle workers (SIGHUP) */
 
     /* Handlers */
     long fcgi_threads;               /* accept threads per steel-fcgi */

@@ -57,8 +57,10 @@
  *                               written by steel-spawner about once a
  *                               second (store_pool_report).  Fields:
  *       state     ok | degraded (workers keep failing to start or die
- *                 young: refills wait for a cool-down) | stopped (the
- *                 spawner stopped cleanly)
+ *                 young: refills wait for a cool-down) | draining
+ *                 (node_drain: no create claims its workers; they are
+ *                 retired as they become idle) | stopped (the spawner
+ *                 stopped cleanly)
  *       reason    why it is degraded, e.g. "cannot execute /x: No such
  *                 file or directory"; "" when ok
  *       since     ms since the epoch (Redis clock) state was entered

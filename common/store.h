@@ -189,9 +189,9 @@ int store_worker_ready(struct store *s, const char *id);
 
 /* Takes the oldest idle worker of a live node: idle -> creating.  A
  * worker whose node's heartbeat (P:pool:<node>) is older than
- * s->node_stale_ms, or whose node stopped, is skipped and put back at the
- * tail of P:idle, still idle (a node with no heartbeat at all is not
- * judged).  Returns 1 with *out filled, 0 when no such worker is idle,
+ * s->node_stale_ms, or whose node stopped or is draining, is skipped and
+ * put back at the tail of P:idle, still idle (a node with no heartbeat at
+ * all is not judged).  Returns 1 with *out filled, 0 when no such worker is idle,
  * -1. */
 int store_claim(struct store *s, struct worker_addr *out);
 
@@ -450,7 +450,7 @@ int store_pool_view(struct store *s, const char *node, long room,
 void store_pool_view_release(struct pool_view *v);
 
 /* Writes the spawner's view of its pool to P:pool:<node>: state ("ok",
- * "degraded", "stopped"), reason, heartbeat (now), since (now when the
+ * "degraded", "draining", "stopped"), reason, heartbeat (now), since (now when the
  * state changed) and nfields more strings as field, value pairs (at most
  * 16), and adds node to P:nodes.  Returns 1, 2 when the record names no
  * host (a reaper removed the node meanwhile: store_node_register() again),
@@ -465,7 +465,8 @@ int store_pool_report(struct store *s, const char *node, const char *state,
 /* One node as store_nodes() reads it from P:pool:<node>. */
 struct node_rec {
     char name[256];
-    char state[16];   /* ok | degraded | stopped from its spawner; stale
+    char state[16];   /* ok | degraded | draining | stopped from its
+                         spawner; stale
                          or gone when its heartbeat is older than
                          s->node_stale_ms or s->node_gone_ms */
     char reason[128]; /* why degraded; "" */

@@ -74,7 +74,7 @@ static const struct store_script_def node_register_script = {
     "    end\n"
     "  end\n"
     "end\n"
-    "if h[2] ~= 'ok' and h[2] ~= 'degraded' then\n"
+    "if h[2] ~= 'ok' and h[2] ~= 'degraded' and h[2] ~= 'draining' then\n"
     "  redis.call('HSET', k, 'state', 'ok', 'reason', '', 'since', nows)\n"
     "end\n"
     "redis.call('HSET', k, 'hostid', ARGV[3], 'worker_host', ARGV[4],\n"

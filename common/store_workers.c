@@ -78,9 +78,10 @@ static const struct store_script_def worker_ready_script = {
 
 /* ARGV: P stale_ms -> {id, host, port} | nil.  Stale list entries (a
  * worker that left idle by another path) are dropped; idle workers of a
- * node whose heartbeat is older than stale_ms, or that stopped, are put
- * back at the tail, still idle (a node with no P:pool:<node> at all is
- * not judged).  The loop is bounded. */
+ * node whose heartbeat is older than stale_ms, that stopped or that is
+ * draining (node_drain: its spawner retires them) are put back at the
+ * tail, still idle (a node with no P:pool:<node> at all is not judged).
+ * The loop is bounded. */
 static const struct store_script_def claim_script = {
     SCRIPT_CLAIM, LUA_HEAD
     "local stale = tonumber(ARGV[2])\n"
@@ -90,7 +91,8 @@ static const struct store_script_def claim_script = {
     "  if live[n] == nil then\n"
     "    local h = redis.call('HMGET', pool_key(n), 'heartbeat', 'state')\n"
     "    live[n] = not h[1] or\n"
-    "      (now - (tonumber(h[1]) or 0) <= stale and h[2] ~= 'stopped')\n"
+    "      (now - (tonumber(h[1]) or 0) <= stale and h[2] ~= 'stopped' and\n"
+    "       h[2] ~= 'draining')\n"
     "  end\n"
     "  return live[n]\n"
     "end\n"

@@ -56,7 +56,7 @@ void handle_health(struct handler *h, struct request *rq,
  * "idle", "starting", "max_workers", "capacity"} the caller puts; *degraded
  * is set when any node is degraded, *capacity to the sessions the live
  * nodes (ok or degraded) can still take: idle workers plus room below
- * max_workers.  NULL when Redis failed (h->store says why): a partial
+ * max_workers (a draining, stopped, stale or gone node counts 0).  NULL when Redis failed (h->store says why): a partial
  * list is never passed off as the whole. */
 static struct json_object *node_states(struct handler *h, int *degraded,
                                        long *capacity)

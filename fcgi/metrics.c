@@ -295,13 +295,13 @@ static int is_histogram_field(const char *name)
            strcmp(name, "wait_count") == 0;
 }
 
-/* Per node: its pool state as three 0/1 series (so that a change of
+/* Per node: its pool state as one 0/1 series per state (so that a change of
  * state never leaves a stale series behind) and the age of its spawner's
  * last report, the "spawner is running" signal. */
 static int render_nodes(const struct metrics_gauges *g, struct buf *out)
 {
-    static const char *const states[] = {"ok", "degraded", "stopped", "stale",
-                                         "gone"};
+    static const char *const states[] = {"ok",    "degraded", "draining",
+                                         "stopped", "stale",   "gone"};
     char node[128];
     size_t i, k;
     int rc = 0;

@@ -124,6 +124,12 @@ static void reload(struct spawner *s, int64_t now)
         free(old);
         return;
     }
+    if (old->node_drain != c->node_drain)
+        log_info("node %s: %s", c->node_name,
+                 c->node_drain ? "draining: no new sessions; idle workers "
+                                 "stop now, busy ones when their session "
+                                 "ends"
+                               : "drain ended: back in service");
     if (strcmp(old->redis, c->redis) != 0 ||
         strcmp(old->redis_password, c->redis_password) != 0 ||
         old->redis_timeout_ms != c->redis_timeout_ms ||
@@ -156,6 +162,9 @@ static void reload(struct spawner *s, int64_t now)
         s->rs.next_ms = 0; /* the operator may have fixed it: try now */
     s->ports_logged = 0;
     s->view_due_ms = now;
+    /* Say "draining" (or not) before the next view retires anything. */
+    if (s->adopted)
+        view_report(s, NULL);
     log_info("pool: idle target %ld, at most %ld workers, idle grace %ld s",
              c->pool_idle_target, c->pool_max_workers, c->pool_idle_grace);
 }
@@ -313,6 +322,9 @@ int spawner_run(struct spawner *s)
              "%ld-%ld, worker %s",
              s->c->node_name, s->c->pool_idle_target, s->c->pool_max_workers,
              s->c->worker_port_min, s->c->worker_port_max, s->c->worker_bin);
+    if (s->c->node_drain)
+        log_info("node %s: draining (node_drain = yes): no new sessions",
+                 s->c->node_name);
     while (!prog_got_term) {
         int64_t now = now_mono_ms(), due;
         size_t i;

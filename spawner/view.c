@@ -4,7 +4,10 @@
  * stopped, those whose records vanished registered again (rebuild.c),
  * pool_decide() (pool.c) says how many to start and
  * retire, and the pool state is written back for /status (internal.h
- * has the states and their transitions).
+ * has the states and their transitions).  With node_drain the node is
+ * "draining": it claims no waiters, starts nothing and retires every idle
+ * worker at once (busy ones as their sessions end and they turn idle;
+ * the claim script hands no create a draining node's worker).
  *
  * Invariants: an idle worker is stopped only after store_retire() took it
  * out of P:idle, so no create is handed a worker being stopped; a worker
@@ -14,6 +17,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,10 +67,14 @@ void view_report(struct spawner *s, const char *state)
     snprintf(sfails, sizeof(sfails), "%ld", s->rs.fails);
     snprintf(starget, sizeof(starget), "%ld", s->c->pool_idle_target);
     snprintf(smax, sizeof(smax), "%ld", s->c->pool_max_workers);
+    if (state == NULL && s->c->node_drain)
+        state = "draining";
     if (state == NULL)
         state = s->rs.degraded ? "degraded" : "ok";
     rc = store_pool_report(&s->store, s->c->node_name, state,
-                           s->rs.degraded ? s->fail_reason : "",
+                           strcmp(state, "draining") == 0 ? "node_drain = yes"
+                           : s->rs.degraded               ? s->fail_reason
+                                                          : "",
                            (int)(sizeof(fields) / sizeof(fields[0])), fields);
     if (rc < 0)
         spawner_redis_failed(s, "writing the pool state");
@@ -113,7 +121,10 @@ int view_apply(struct spawner *s, int64_t now)
     struct pool_view v;
     size_t i;
     unsigned long seq = ++s->seq;
-    long room = s->c->pool_max_workers - s->c->pool_idle_target;
+    /* A draining node takes no waiters: the other nodes start them. */
+    long room = s->c->node_drain
+                    ? 0
+                    : s->c->pool_max_workers - s->c->pool_idle_target;
 
     /* Room for waiters: idle and starting workers serve them, the others
      * (busy, stopping) take places. */
@@ -172,8 +183,9 @@ static int worker_is_idle(const struct spawner *s, const struct worker *w)
            w->rstate == WORKER_IDLE && w->seen_seq == s->seq;
 }
 
-/* RUNNING -> STOPPING for up to want idle workers, longest idle first. */
-static void retire_idle(struct spawner *s, long want, int64_t now)
+/* RUNNING -> STOPPING for up to want idle workers, longest idle first;
+ * drain: the node is draining (every idle one goes, at once). */
+static void retire_idle(struct spawner *s, long want, int drain, int64_t now)
 {
     struct worker **cand;
     size_t i, m = 0;
@@ -189,7 +201,8 @@ static void retire_idle(struct spawner *s, long want, int64_t now)
     for (i = 0; i < m && want > 0; i++) {
         struct worker *w = cand[i];
         int rc = store_retire(&s->store, w->sid,
-                              "retired: idle above pool_idle_target");
+                              drain ? "retired: node draining"
+                                    : "retired: idle above pool_idle_target");
 
         if (rc < 0) {
             spawner_redis_failed(s, "retiring an idle worker");
@@ -198,10 +211,15 @@ static void retire_idle(struct spawner *s, long want, int64_t now)
         if (rc == 0)
             continue; /* claimed meanwhile */
         w->rstate = WORKER_DEAD;
-        log_info("worker %s (pid %ld, port %d): idle %lld ms above the "
-                 "target; stopping it",
-                 w->sid, w->pid, w->port,
-                 (long long)(s->redis_now_ms - w->rsince_ms));
+        if (drain)
+            log_info("worker %s (pid %ld, port %d): idle, node draining; "
+                     "stopping it",
+                     w->sid, w->pid, w->port);
+        else
+            log_info("worker %s (pid %ld, port %d): idle %lld ms above the "
+                     "target; stopping it",
+                     w->sid, w->pid, w->port,
+                     (long long)(s->redis_now_ms - w->rsince_ms));
         table_stop(s, w, SPAWNER_STOP_RETIRE, SIGTERM, now);
         want--;
     }
@@ -215,6 +233,10 @@ void view_plan(struct spawner *s, int64_t now)
     long grace_ms = s->c->pool_idle_grace * 1000, allowed, trial = 0, i;
     size_t k;
 
+    if (s->c->node_drain) {
+        retire_idle(s, LONG_MAX, 1, now); /* and start nothing */
+        return;
+    }
     memset(&pc, 0, sizeof(pc));
     for (k = 0; k < s->n; k++) {
         const struct worker *w = s->w[k];
@@ -243,7 +265,7 @@ void view_plan(struct spawner *s, int64_t now)
             break;
     }
     if (plan.retire > 0)
-        retire_idle(s, plan.retire, now);
+        retire_idle(s, plan.retire, 0, now);
 }
 
 void view_housekeep(struct spawner *s)

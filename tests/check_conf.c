@@ -30,6 +30,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c.worker_port_max, 29999);
     ck_assert_str_eq(c.redis, "127.0.0.1:6379");
     ck_assert_str_eq(c.key_prefix, "steel");
+    ck_assert_int_eq(c.node_drain, 0);
     ck_assert(c.node_name[0] != '\0');
     ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), 0);
 }
@@ -44,7 +45,8 @@ START_TEST(test_parse_values)
                        "worker_port_range = 30000-30100\n"
                        "redis = /run/redis/redis.sock\n"
                        "log_level = debug\r\n"
-                       "worker_bin = /opt/steel browser/bin\n";
+                       "worker_bin = /opt/steel browser/bin\n"
+                       "node_drain = yes\n";
 
     ck_assert_int_eq(conf_parse(&c, "t.conf", text, err, sizeof(err)), 0);
     ck_assert_int_eq(c.session_ttl, 5);
@@ -54,6 +56,7 @@ START_TEST(test_parse_values)
     ck_assert_str_eq(c.redis, "/run/redis/redis.sock");
     ck_assert_str_eq(c.log_level, "debug");
     ck_assert_str_eq(c.worker_bin, "/opt/steel browser/bin");
+    ck_assert_int_eq(c.node_drain, 1);
 }
 END_TEST
 
@@ -79,6 +82,7 @@ static const struct {
     {"session_ttl = 99999999999999999999\n", "t.conf:1: session_ttl"},
     {"session_ttl = 5x\n", "t.conf:1: session_ttl"},
     {"session_ttl\n", "t.conf:1: expected \"key = value\""},
+    {"node_drain = 1\n", "t.conf:1: node_drain must be yes or no"},
     {"session_ttl = 5\nsession_ttl = 6\n", "t.conf:2: session_ttl is set"},
     {"worker_port_range = 10-5\n", "t.conf:1: worker_port_range must"},
     {"worker_port_range = 70000-70001\n", "t.conf:1: worker_port_range"},

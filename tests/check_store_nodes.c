@@ -63,6 +63,10 @@ START_TEST(test_claim_skips_stale)
     /* A stopped spawner's workers are not handed out either. */
     heartbeat("dead", 100, "stopped");
     ck_assert_int_eq(store_claim(&ts, &a), 0);
+    /* Nor a draining node's (node_drain), though its heartbeat is fresh. */
+    heartbeat("dead", 100, "draining");
+    ck_assert_int_eq(store_claim(&ts, &a), 0);
+    ck_assert_int_eq(raw_int("LLEN t:idle"), 2);
     /* The node comes back: its workers serve again. */
     heartbeat("dead", 100, "ok");
     ck_assert_int_eq(store_claim(&ts, &a), 1);
