@@ -117,6 +117,8 @@ struct call {
     int64_t start_ms;
 };
 
+static void worker_unclaim(struct handler *h, const struct worker_addr *w);
+
 static int call_start(struct handler *h, struct call *k, struct whttp *http,
                       const struct worker_addr *w, const struct request *rq,
                       long total_ms)
@@ -130,8 +132,10 @@ static int call_start(struct handler *h, struct call *k, struct whttp *http,
     if (total_ms < 1)
         total_ms = 1;
     if (worker_addr_check(h, w) < 0) {
-        /* Judged as a worker that refused: marked dead, next one. */
-        k->done = 1;
+        /* A record naming an address no worker of ours has: declared dead
+         * here (a slot that never ran is reused, never judged), next one. */
+        worker_failed(h, w, "address outside worker_host/worker_port_range");
+        k->done = k->judged = 1;
         k->rc = CURLE_COULDNT_CONNECT;
         return -1;
     }
@@ -142,7 +146,11 @@ static int call_start(struct handler *h, struct call *k, struct whttp *http,
                         : total_ms,
                     total_ms) < 0 ||
         curl_multi_add_handle(h->multi, http->easy) != CURLM_OK) {
-        k->done = 1;
+        /* Our failure, not the worker's: it goes back to the pool. */
+        log_warnx("worker %s (%s:%d): create not sent (libcurl); given back",
+                  w->id, w->host, w->port);
+        worker_unclaim(h, w);
+        k->done = k->judged = 1;
         k->rc = CURLE_FAILED_INIT;
         return -1;
     }

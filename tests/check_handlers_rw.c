@@ -66,6 +66,25 @@ START_TEST(test_worker_addr_refused)
 }
 END_TEST
 
+/* Records naming addresses outside the range come before a good one in
+ * the idle list: each is declared dead (none left creating), and the
+ * create goes on to the good one. */
+START_TEST(test_worker_addr_refused_then_next)
+{
+    worker(&w2, "w2", WORKER_IDLE, NULL);
+    worker(&w3, "w3", WORKER_IDLE, NULL);
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    conf.worker_port_min = w1.port;
+    conf.worker_port_max = w1.port;
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_int_eq(w1.posts, 1);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_BUSY);
+    ck_assert_int_eq(fake_store_state("w2"), WORKER_DEAD);
+    ck_assert_int_eq(fake_store_state("w3"), WORKER_DEAD);
+}
+END_TEST
+
 /* The worker no longer holds the session: 404, and the session ends. */
 START_TEST(test_get_worker_404)
 {
@@ -256,6 +275,7 @@ Suite *handlers_rw_suite(void)
     tcase_add_test(get, test_get_worker_404);
     tcase_add_test(get, test_get_refused);
     tcase_add_test(get, test_worker_addr_refused);
+    tcase_add_test(get, test_worker_addr_refused_then_next);
     tcase_add_test(get, test_get_timeout);
     tcase_add_test(get, test_get_connect_timeout);
     tcase_add_test(get, test_get_unknown);
