@@ -82,7 +82,7 @@ void spawner_redis_failed(struct spawner *s, const char *what)
 void spawner_redis_worked(struct spawner *s)
 {
     if (s->redis_down)
-        log_info("redis %s answers again", s->c->redis);
+        log_info("redis %s answers again", s->store.redis.addr);
     s->redis_down = 0;
 }
 
