@@ -170,7 +170,10 @@ start_node() { # I [NODE_NAME]
 }
 for i in 0 1 2; do start_node "$i" || not_ok "node $((i + 1)) configured"; done
 # From the hub (a client outside every node) to a node's front door.
-hcurl() { inns "$HUB" curl -s -m 15 "$@"; }
+# Longer than a create may take (create_wait 10 s + worker_timeout_ms):
+# lighttpd does not tell steel-fcgi when a client gives up, so a create
+# whose client left still makes a session, which then lives until its TTL.
+hcurl() { inns "$HUB" curl -s -m 30 "$@"; }
 code() { hcurl -o /dev/null -w '%{http_code}' "$@"; }
 create() { # NODE_INDEX
     hcurl -X POST -H 'Content-Type: application/json' -d '{"mn":1}' \
