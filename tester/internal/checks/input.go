@@ -15,7 +15,7 @@ func inputChecks() []Check {
 		{Slug: "input-size", Group: GroupInput, Title: "A body over the limit answers 413 with a JSON error", run: checkInputSize},
 		{Slug: "input-type", Group: GroupInput, Title: "A body that is not an object answers 400 with a JSON error", run: checkInputType},
 		{Slug: "input-method", Group: GroupInput, Title: "A wrong method answers 405 with Allow and a JSON error", run: checkInputMethod},
-		{Slug: "input-long-id", Group: GroupInput, Title: "A 5000-character id answers 400 or 404 with a JSON error", run: checkInputLongID},
+		{Slug: "input-long-id", Group: GroupInput, Title: "A 5000-character id answers 400, 404 or 414 with a JSON error", run: checkInputLongID},
 		{Slug: "input-path", Group: GroupInput, Title: "Encoded ../, NUL and CRLF in ids answer 400 or 404 with a JSON error", run: checkInputPath},
 		{Slug: "input-unknown", Group: GroupInput, Title: "An unknown path answers 404 with a JSON error", run: checkInputUnknown},
 	}
@@ -103,8 +103,8 @@ func checkInputMethod(ctx context.Context, e *Env) error {
 func checkInputLongID(ctx context.Context, e *Env) error {
 	path := "/sessions/" + strings.Repeat("a", 5000)
 	return expectRejected(ctx, e, []badRequest{
-		{name: "GET /sessions/<5000 chars>", req: api.Request{Method: http.MethodGet, Path: path}, want: []int{400, 404}},
-		{name: "DELETE /sessions/<5000 chars>", req: api.Request{Method: http.MethodDelete, Path: path}, want: []int{400, 404}},
+		{name: "GET /sessions/<5000 chars>", req: api.Request{Method: http.MethodGet, Path: path}, want: []int{400, 404, 414}},
+		{name: "DELETE /sessions/<5000 chars>", req: api.Request{Method: http.MethodDelete, Path: path}, want: []int{400, 404, 414}},
 	})
 }
 
