@@ -99,7 +99,8 @@ func checkInputMethod(ctx context.Context, e *Env) error {
 	})
 }
 
-// checkInputLongID: an id of 5000 characters answers 400 or 404.
+// checkInputLongID: an id of 5000 characters answers 400 or 404, or 414
+// when the path is over the front end's URI limit.
 func checkInputLongID(ctx context.Context, e *Env) error {
 	path := "/sessions/" + strings.Repeat("a", 5000)
 	return expectRejected(ctx, e, []badRequest{
