@@ -2,8 +2,8 @@
  * main.c - steel-fcgi: the FastCGI application lighttpd starts (bin-path)
  * on the socket it passes as fd 0.
  *
- * Two classes of threads, so that creates waiting for a worker never
- * delay other requests:
+ * Classes of threads, so that creates waiting for a worker, and DELETEs
+ * waiting for theirs to forget a session, never delay other requests:
  *
  *   fcgi_threads accept threads each accept one request at a time with
  *   FCGX_Accept_r, all blocked in accept(2) on the one socket (Linux wakes
@@ -18,15 +18,21 @@
  *   is busy and fcgi_create_threads more creates are queued, the next
  *   create gets 503 queue_full at once from the accept thread.
  *
- *   As many cleanup threads as create threads tell workers about DELETEs
- *   that were already answered (cleanup.c), so a worker that hangs on its
- *   DELETE holds no accept thread either.
+ *   As many delete threads as accept threads take queued DELETEs: each
+ *   waits for the worker to forget the session before the 204 (a worker
+ *   that hangs holds a delete thread, not an accept thread); when all are
+ *   busy and as many more are queued, the accept thread serves the DELETE
+ *   itself.
  *
- *     lighttpd --> accept thread --(GET, DELETE, /health, ...)--> answer
- *                       |                  |
- *                       |                  +--> cleanup queue --> cleanup thread
+ *   As many cleanup threads as create threads finish what follows an
+ *   answered DELETE (the worker's /status, the release; cleanup.c).
+ *
+ *     lighttpd --> accept thread --(GET, /health, ...)--> answer
  *                       +--(POST /sessions)--> queue --> create thread
- *                       +--(queue full)--> 503 queue_full
+ *                       |    +--(queue full)--> 503 queue_full
+ *                       +--(DELETE)--> queue --> delete thread --> 204
+ *                                                      +--> cleanup queue
+ *                                                           --> cleanup thread
  *
  * Each request is turned into a struct request, answered by
  * router_serve() and written here.  Only this file knows libfcgi.
@@ -41,6 +47,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +65,7 @@
 #include "request.h"
 #include "response.h"
 #include "router.h"
+#include "rqueue.h"
 #include "util.h"
 
 static struct prog prog = {
@@ -72,8 +80,9 @@ static int inflight; /* requests accepted and not yet ended (atomic) */
 
 /* Threads of each serving class that set up their handler, and that
  * could not (atomic); main() refuses to go on with none of a class. */
-enum { CLASS_ACCEPT, CLASS_CREATE, CLASS_COUNT };
-static const char *const class_name[CLASS_COUNT] = {"accept", "create"};
+enum { CLASS_ACCEPT, CLASS_CREATE, CLASS_DELETE, CLASS_COUNT };
+static const char *const class_name[CLASS_COUNT] = {"accept", "create",
+                                                    "delete"};
 static int setup_ok[CLASS_COUNT], setup_failed[CLASS_COUNT];
 
 
@@ -138,19 +147,14 @@ static void read_body(FCGX_Request *req, struct request *rq, long max_body)
 /* One accepted request.  Creates travel from an accept thread to a create
  * thread in one; its FastCGI connection stays open meanwhile. */
 struct accepted_request {
+    struct rqueue_link link; /* first: the queues hold it by this */
     FCGX_Request req;
     int64_t arrived_ms; /* monotonic ms it was accepted */
     struct accepted_request *next;
 };
 
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    struct accepted_request *head, *tail;
-    long queued; /* creates no create thread has taken yet */
-    long cap;    /* most creates queued: fcgi_create_threads */
-} creates = {
-    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0};
+/* Creates wait here for a create thread, DELETEs for a delete thread. */
+static struct rqueue creates = RQUEUE_INIT, deletes = RQUEUE_INIT;
 
 /* Returns a fresh accepted_request, or NULL when out of memory. */
 static struct accepted_request *accepted_new(void)
@@ -159,52 +163,6 @@ static struct accepted_request *accepted_new(void)
 
     if (ar != NULL)
         FCGX_InitRequest(&ar->req, 0, 0);
-    return ar;
-}
-
-/* Queues ar for a create thread.  Returns 0, or -1 when the queue is
- * full (ar stays the caller's). */
-static int creates_push(struct accepted_request *ar)
-{
-    pthread_mutex_lock(&creates.lock);
-    if (creates.queued >= creates.cap) {
-        pthread_mutex_unlock(&creates.lock);
-        return -1;
-    }
-    ar->next = NULL;
-    if (creates.tail != NULL)
-        creates.tail->next = ar;
-    else
-        creates.head = ar;
-    creates.tail = ar;
-    creates.queued++;
-    pthread_cond_signal(&creates.cond);
-    pthread_mutex_unlock(&creates.lock);
-    return 0;
-}
-
-/* The oldest queued create; NULL once the process is stopping and none is
- * left. */
-static struct accepted_request *creates_pop(void)
-{
-    struct accepted_request *ar = NULL;
-
-    pthread_mutex_lock(&creates.lock);
-    while (creates.head == NULL && !prog_got_term) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&creates.cond, &creates.lock, &ts);
-    }
-    if (creates.head != NULL) {
-        ar = creates.head;
-        creates.head = ar->next;
-        if (creates.head == NULL)
-            creates.tail = NULL;
-        creates.queued--;
-    }
-    pthread_mutex_unlock(&creates.lock);
     return ar;
 }
 
@@ -323,17 +281,21 @@ static void serve(struct serve_ctx *x, FCGX_Request *req, int64_t arrived)
     handler_hand_metrics(&x->h);
 }
 
-/* 1 when req is POST /sessions. */
-static int is_create(FCGX_Request *req)
+/* The queue of req's thread class: creates for POST /sessions, deletes for
+ * DELETE /sessions/:id; NULL for a request the accept thread serves. */
+static struct rqueue *queue_of(FCGX_Request *req)
 {
     const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
     const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
     struct route_match m;
 
-    if (method == NULL || uri == NULL || strcmp(method, "POST") != 0)
-        return 0;
-    return route_find(method, uri, &m) == ROUTE_OK &&
-           m.id == ROUTE_SESSIONS_CREATE;
+    if (method == NULL || uri == NULL ||
+        (strcmp(method, "POST") != 0 && strcmp(method, "DELETE") != 0) ||
+        route_find(method, uri, &m) != ROUTE_OK)
+        return NULL;
+    if (m.id == ROUTE_SESSIONS_CREATE)
+        return &creates;
+    return m.id == ROUTE_SESSION_DELETE ? &deletes : NULL;
 }
 
 /* A create that found the queue full: 503 at once, from the accept
@@ -360,6 +322,7 @@ static void *accept_thread(void *arg)
     if (serve_ctx_setup(&x, arg, CLASS_ACCEPT) < 0)
         return NULL;
     while (!prog_got_term) {
+        struct rqueue *q;
         int rc;
 
         if (ar == NULL && (ar = accepted_new()) == NULL) {
@@ -372,15 +335,15 @@ static void *accept_thread(void *arg)
             break;
         inflight_add(1);
         ar->arrived_ms = now_mono_ms();
-        if (is_create(&ar->req)) {
-            if (creates_push(ar) == 0) {
-                ar = NULL; /* the create thread ends it */
-                continue;
-            }
-            serve_queue_full(&x, &ar->req);
-        } else {
-            serve(&x, &ar->req, ar->arrived_ms);
+        q = queue_of(&ar->req);
+        if (q != NULL && rqueue_push(q, &ar->link) == 0) {
+            ar = NULL; /* a thread of that class ends it */
+            continue;
         }
+        if (q == &creates)
+            serve_queue_full(&x, &ar->req);
+        else /* a DELETE finds every delete thread busy: served here */
+            serve(&x, &ar->req, ar->arrived_ms);
         inflight_add(-1);
     }
     if (ar != NULL) {
@@ -391,15 +354,20 @@ static void *accept_thread(void *arg)
     return NULL;
 }
 
-/* A create thread: serves queued creates, one at a time. */
-static void *create_thread(void *arg)
+/* A create or delete thread: serves the requests of its class's queue,
+ * one at a time (arg: the class). */
+static void *queue_thread(void *arg)
 {
+    int cls = (int)(intptr_t)arg;
+    struct rqueue *q = cls == CLASS_CREATE ? &creates : &deletes;
     struct serve_ctx x;
-    struct accepted_request *ar;
+    struct rqueue_link *l;
 
-    if (serve_ctx_setup(&x, arg, CLASS_CREATE) < 0)
+    if (serve_ctx_setup(&x, &prog.conf, cls) < 0)
         return NULL;
-    while ((ar = creates_pop()) != NULL) {
+    while ((l = rqueue_pop(q, &prog_got_term)) != NULL) {
+        struct accepted_request *ar = (struct accepted_request *)l;
+
         serve(&x, &ar->req, ar->arrived_ms);
         free(ar);
         inflight_add(-1);
@@ -408,12 +376,14 @@ static void *create_thread(void *arg)
     return NULL;
 }
 
-/* Waits until every accept and create thread has set up or failed to,
+/* Waits until every accept, create and delete thread has set up or failed
+ * to,
  * and exits 1 when a class has no thread at all: a steel-fcgi that can
  * serve nothing must not look alive to lighttpd (which restarts it). */
 static void check_setup(long accept_threads, long create_threads)
 {
-    const long want[CLASS_COUNT] = {accept_threads, create_threads};
+    const long want[CLASS_COUNT] = {accept_threads, create_threads,
+                                    accept_threads};
     int64_t deadline = now_mono_ms() + 10000;
     int cls;
 
@@ -446,7 +416,7 @@ int main(int argc, char **argv)
     pthread_attr_t attr;
     struct handler flusher;
     int64_t deadline;
-    long i, n;
+    long i, n, na, nc;
 
     prog_start(&prog, argc, argv, NULL);
     prog_signals(0);
@@ -473,9 +443,14 @@ int main(int argc, char **argv)
     }
 
     /* Cleanup threads: as many as create threads, since each create
-     * ends with a DELETE sooner or later. */
-    n = prog.conf.fcgi_threads + 2 * prog.conf.fcgi_create_threads;
-    creates.cap = prog.conf.fcgi_create_threads;
+     * ends with a DELETE sooner or later; delete threads: as many as
+     * accept threads, so that DELETEs waiting on their workers never hold
+     * the threads every other route needs. */
+    na = prog.conf.fcgi_threads;
+    nc = prog.conf.fcgi_create_threads;
+    n = 2 * na + 2 * nc;
+    creates.cap = nc;
+    deletes.cap = na;
     threads = calloc((size_t)n, sizeof(*threads));
     if (threads == NULL)
         fatalx("out of memory");
@@ -490,23 +465,28 @@ int main(int argc, char **argv)
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, THREAD_STACK);
     for (i = 0; i < n; i++) {
-        void *(*fn)(void *) = create_thread;
+        void *(*fn)(void *) = queue_thread;
+        void *arg = (void *)(intptr_t)CLASS_CREATE;
 
-        if (i < prog.conf.fcgi_threads)
+        if (i < na) {
             fn = accept_thread;
-        else if (i >= prog.conf.fcgi_threads + prog.conf.fcgi_create_threads)
+            arg = &prog.conf;
+        } else if (i >= na + nc && i < na + 2 * nc) {
             fn = cleanup_thread;
-
-        if (pthread_create(&threads[i], &attr, fn, &prog.conf) != 0)
+            arg = &prog.conf;
+        } else if (i >= na + 2 * nc) {
+            arg = (void *)(intptr_t)CLASS_DELETE;
+        }
+        if (pthread_create(&threads[i], &attr, fn, arg) != 0)
             fatal("pthread_create");
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     cleanup_open();
-    check_setup(prog.conf.fcgi_threads, prog.conf.fcgi_create_threads);
-    log_info("serving with %ld accept and %ld create threads (pid %ld, "
-             "redis %s, prefix %s)",
-             prog.conf.fcgi_threads, prog.conf.fcgi_create_threads,
-             (long)getpid(), prog.conf.redis, prog.conf.key_prefix);
+    check_setup(na, nc);
+    log_info("serving with %ld accept and %ld create threads, %ld delete "
+             "threads (pid %ld, redis %s, prefix %s)",
+             na, nc, na, (long)getpid(), prog.conf.redis,
+             prog.conf.key_prefix);
 
     /* The main thread sends the counts of every thread to Redis about
      * once a second (a signal cuts the sleep short). */
@@ -523,9 +503,8 @@ int main(int argc, char **argv)
                      "backends) to apply a new configuration");
         }
     }
-    pthread_mutex_lock(&creates.lock);
-    pthread_cond_broadcast(&creates.cond);
-    pthread_mutex_unlock(&creates.lock);
+    rqueue_wake(&creates);
+    rqueue_wake(&deletes);
     cleanup_wake();
     /* Requests in flight get the longest a request may take. */
     deadline = now_mono_ms() + prog.conf.create_wait * 1000 +

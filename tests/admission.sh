@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# admission.sh - creates that wait never starve the other routes.  Through
+# admission.sh - creates that wait, and DELETEs that wait on hung workers,
+# never starve the other routes.  Through
 # lighttpd against a live stack whose pool is far smaller than the burst:
 # four times as many concurrent creates as steel-fcgi has threads in all.
 # Every create is answered within create_wait + worker_timeout_ms, those
@@ -148,6 +149,51 @@ creating_zero() {
     test "$(rcli_raw EVAL "local n=0 for _,id in ipairs(redis.call('SMEMBERS',KEYS[1])) do if redis.call('HGET',KEYS[2]..id,'state')=='creating' then n=n+1 end end return n" 2 "$P:workers" "$P:worker:")" = 0
 }
 check_eventually "no worker is left creating" 5 creating_zero
+
+# DELETEs whose workers hang hold delete threads, not the accept threads:
+# with every accept thread's worth of them waiting (4: 2 processes x 2),
+# /health still answers at once.
+for i in $(seq 1 "$BURST"); do
+    sid=$(sid_of "$T/c$i")
+    [ -n "$sid" ] && curl -s -m 10 -o /dev/null -X DELETE "$U/sessions/$sid"
+done
+curl -s -m 10 -o /dev/null -X DELETE "$U/sessions/$L1"
+hung=()
+for i in 1 2 3 4; do
+    check_eventually "  a worker is idle for hung session $i" 10 idle_at_least 1
+    create "$T/h$i"
+    sid=$(sid_of "$T/h$i")
+    wid=$(rcli HGET "$P:session:$sid" worker)
+    pid=$(rcli HGET "$P:worker:$wid" pid)
+    if [ -n "$pid" ]; then
+        track_pid "$pid"
+        kill -STOP "$pid"
+        hung+=("$sid")
+    fi
+done
+check_eq "four sessions whose workers are stopped" 4 "${#hung[@]}"
+dpids=()
+for sid in "${hung[@]}"; do
+    curl -s -m 20 -o /dev/null -w '%{http_code} %{time_total}\n' \
+        -X DELETE "$U/sessions/$sid" >>"$T/hung-deletes" &
+    dpids+=($!)
+done
+sleep 0.3
+: >"$T/health2"
+for i in $(seq 1 10); do
+    curl -s -m 20 -o /dev/null -w 'health %{time_total} %{http_code}\n' "$U/health" >>"$T/health2"
+    sleep 0.05
+done
+wait "${dpids[@]}"
+awk '{print $1, $2}' "$T/health2" >"$T/health2.t"
+hm=$(max_ms "$T/health2.t")
+dm=$(awk '{print $1, $2}' "$T/hung-deletes" | sort -g -k2 | awk '{m=$2} END {printf "%d", m*1000}')
+echo "# 4 DELETEs to stopped workers (slowest $dm ms); meanwhile /health max $hm ms"
+check "/health answered 200 while DELETEs waited on stopped workers" \
+    test "$(grep -c ' 200$' "$T/health2")" = 10
+check "... each within 250 ms (max $hm ms)" test "$hm" -lt 250
+check "the DELETEs were answered within worker_timeout_ms + slack ($dm ms)" \
+    test "$dm" -le 4500
 
 stack_down >/dev/null
 check_eq "nothing of the stack is left" 0 "${STACK_LEFTOVERS:-0}"
