@@ -76,6 +76,21 @@ static void store_clear(struct store *s)
     s->errstr[0] = '\0';
 }
 
+/* reply, or NULL with STORE_ERR_REDIS recorded when there is none or Redis
+ * answered an error (NOPERM, LOADING, MISCONF...: Redis refuses; no
+ * partial answer may be built on it). */
+static redisReply *store_checked(struct store *s, redisReply *reply)
+{
+    if (reply == NULL) {
+        store_fail(s, STORE_ERR_REDIS, "%s", s->redis.errstr);
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        store_fail(s, STORE_ERR_REDIS, "redis: %.200s", reply->str);
+        freeReplyObject(reply);
+        reply = NULL;
+    }
+    return reply;
+}
+
 redisReply *store_commandf(struct store *s, const char *fmt, ...)
 {
     va_list ap;
@@ -85,16 +100,7 @@ redisReply *store_commandf(struct store *s, const char *fmt, ...)
     va_start(ap, fmt);
     reply = rconn_vcommandf(&s->redis, fmt, ap);
     va_end(ap);
-    if (reply == NULL) {
-        store_fail(s, STORE_ERR_REDIS, "%s", s->redis.errstr);
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        /* NOPERM, LOADING, MISCONF...: Redis refuses; no partial answer
-         * may be built on it. */
-        store_fail(s, STORE_ERR_REDIS, "redis: %.200s", reply->str);
-        freeReplyObject(reply);
-        reply = NULL;
-    }
-    return reply;
+    return store_checked(s, reply);
 }
 
 int store_token(struct store *s, char *out, size_t size)
@@ -135,14 +141,14 @@ int store_script_retry_safe(enum store_script id)
 {
     /* store_core.h says why each is here; every other script is not. */
     static const unsigned char safe[SCRIPT_COUNT] = {
-        [SCRIPT_WORKERS] = 1,      [SCRIPT_COUNTS] = 1,
-        [SCRIPT_WAITING] = 1,      [SCRIPT_SESSION_LIST] = 1,
-        [SCRIPT_PEEK] = 1,         [SCRIPT_POOL_VIEW] = 1,
+        [SCRIPT_WORKERS] = 1,        [SCRIPT_COUNTS] = 1,
+        [SCRIPT_WAITING] = 1,        [SCRIPT_SESSION_LIST] = 1,
+        [SCRIPT_PEEK] = 1,           [SCRIPT_POOL_VIEW] = 1,
         [SCRIPT_PRUNE_SESSIONS] = 1, [SCRIPT_POOL_REPORT] = 1,
-        [SCRIPT_TOUCH] = 1,        [SCRIPT_UNTOUCH] = 1,
-        [SCRIPT_UNLOCK] = 1,       [SCRIPT_IDEM_ABORT] = 1,
-        [SCRIPT_IDEM_BEGIN] = 1,   [SCRIPT_WORKER_GONE] = 1,
-        [SCRIPT_NODES] = 1,        [SCRIPT_NODE_REAP] = 1,
+        [SCRIPT_TOUCH] = 1,          [SCRIPT_UNTOUCH] = 1,
+        [SCRIPT_UNLOCK] = 1,         [SCRIPT_IDEM_ABORT] = 1,
+        [SCRIPT_IDEM_BEGIN] = 1,     [SCRIPT_WORKER_GONE] = 1,
+        [SCRIPT_NODES] = 1,          [SCRIPT_NODE_REAP] = 1,
     };
 
     if ((int)id < 0 || id >= SCRIPT_COUNT)
@@ -172,16 +178,7 @@ redisReply *store_run(struct store *s, const struct store_script_def *script,
     }
     reply = rconn_evalv(&s->redis, (int)script->id, script->src, argc + 1, args,
                         arglens, store_script_retry_safe(script->id));
-    if (reply == NULL) {
-        store_fail(s, STORE_ERR_REDIS, "%s", s->redis.errstr);
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        /* NOPERM, LOADING, MISCONF...: Redis refuses; no partial answer
-         * may be built on it. */
-        store_fail(s, STORE_ERR_REDIS, "redis: %.200s", reply->str);
-        freeReplyObject(reply);
-        reply = NULL;
-    }
-    return reply;
+    return store_checked(s, reply);
 }
 
 long store_reply_int(struct store *s, redisReply *reply)
@@ -205,15 +202,21 @@ long store_run_int(struct store *s, const struct store_script_def *script,
     return store_reply_int(s, store_run(s, script, argc, argv, NULL));
 }
 
-int store_reply_addr(struct store *s, const redisReply *reply,
-                     struct worker_addr *out)
+int store_reply_addr_n(struct store *s, const redisReply *reply, size_t n,
+                       struct worker_addr *out)
 {
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n || n < 3)
         return store_fail(s, STORE_ERR_PROTOCOL, "unexpected address reply");
     reply_str(out->id, sizeof(out->id), reply->element[0]);
     reply_str(out->host, sizeof(out->host), reply->element[1]);
     out->port = (int)reply_ll(reply->element[2]);
     return 0;
+}
+
+int store_reply_addr(struct store *s, const redisReply *reply,
+                     struct worker_addr *out)
+{
+    return store_reply_addr_n(s, reply, 3, out);
 }
 
 int store_run_addr(struct store *s, const struct store_script_def *script,

@@ -164,6 +164,10 @@ int store_run_addr(struct store *s, const struct store_script_def *script,
  * STORE_ERR_PROTOCOL. */
 int store_reply_addr(struct store *s, const redisReply *reply,
                      struct worker_addr *out);
+/* The same for a reply of exactly n (>= 3) elements that begins with
+ * {id, host, port}; the caller reads the rest. */
+int store_reply_addr_n(struct store *s, const redisReply *reply, size_t n,
+                       struct worker_addr *out);
 
 /* Runs a script that answers the worker's prior state or nil.  Returns 1
  * with *prior (may be NULL) set, 0 for nil, -1. */

@@ -77,8 +77,8 @@ static const struct store_script_def touch_script = {
  * was left of prev_ms.  "Is" allows 2 ms, since a script's TIME and the
  * clock its expiries use may be a millisecond apart; a touch by another
  * request within those 2 ms is taken back too (it would have added as
- * good as nothing).  What would have expired meanwhile expires now (1 ms), the way
- * any session does. */
+ * good as nothing).  What would have expired meanwhile expires now (1 ms), the
+ * way any session does. */
 static const struct store_script_def untouch_script = {
     SCRIPT_UNTOUCH, LUA_HEAD
     "local sk = session_key(ARGV[2])\n"
@@ -165,12 +165,9 @@ int store_touch(struct store *s, const char *sid, long ttl_ms,
         return -1;
     if (reply->type == REDIS_REPLY_NIL) {
         rc = 0;
-    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 6) {
-        rc = store_fail(s, STORE_ERR_PROTOCOL, "unexpected touch reply");
+    } else if (store_reply_addr_n(s, reply, 6, out) < 0) {
+        rc = -1;
     } else {
-        reply_str(out->id, sizeof(out->id), reply->element[0]);
-        reply_str(out->host, sizeof(out->host), reply->element[1]);
-        out->port = (int)reply_ll(reply->element[2]);
         if (t != NULL) {
             t->ttl_ms = (long)reply_ll(reply->element[3]);
             t->prev_ms = (long)reply_ll(reply->element[4]);

@@ -120,8 +120,6 @@ int wconn_pool_size(void)
 void wconn_init(struct wconn *c)
 {
     c->fd = -1;
-    c->host[0] = '\0';
-    c->port = 0;
     c->pos = c->len = 0;
 }
 
@@ -526,7 +524,7 @@ int wconn_request(struct wconn *c, const char *method, const char *host,
     int64_t start = now_mono_ms(), deadline = start + total_ms;
     int n, attempt;
 
-    if (strlen(host) >= sizeof(c->host) || parse_addr(host, port, &ss, &sl) < 0)
+    if (strlen(host) >= WCONN_HOST_MAX || parse_addr(host, port, &ss, &sl) < 0)
         return -1;
     *status = 0;
     buf_reset(body);
@@ -552,8 +550,6 @@ int wconn_request(struct wconn *c, const char *method, const char *host,
             if (*res != WHTTP_OK)
                 return 0;
         }
-        snprintf(c->host, sizeof(c->host), "%s", host);
-        c->port = port;
         *res = send_all(c, req, (size_t)n, deadline);
         if (*res == WHTTP_OK)
             *res = read_answer(c, method, body, status, &got, &keep, deadline);

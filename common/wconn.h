@@ -32,9 +32,7 @@
 #define WCONN_HOST_MAX 64    /* an IPv6 literal with its zone fits */
 
 struct wconn {
-    int fd;                    /* -1: no connection */
-    char host[WCONN_HOST_MAX]; /* where fd goes */
-    int port;
+    int fd;                /* -1: no connection */
     char in[WCONN_IN_MAX]; /* bytes read and not yet consumed */
     size_t pos, len;       /* in[pos..len) is unread */
 };
