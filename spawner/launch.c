@@ -324,19 +324,8 @@ static void child_run(const struct launch_spec *s, char *const *envp,
     sigprocmask(SIG_SETMASK, &none, NULL);
     setpgid(0, 0);
 
-    fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0)
-        child_fail(err_fd, LAUNCH_STAGE_LOG, errno);
-    if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
-        child_fail(err_fd, LAUNCH_STAGE_LOG, errno);
-    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0)
-        dup2(fd, STDIN_FILENO);
-    child_limits(s, err_fd);
-    child_identity(s, err_fd);
-    /* Nothing of the spawner's (Redis, HTTP, pidfds) reaches the worker. */
-    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-
+    /* The id first: the parent writes it right after the fork, so it never
+     * writes to a child that already failed (and exited) on a later step. */
     for (;;) {
         ssize_t n = read(id_fd, id + len, WORKER_ID_MAX - 1 - len);
 
@@ -351,6 +340,20 @@ static void child_run(const struct launch_spec *s, char *const *envp,
     if (len == 0)
         child_fail(err_fd, LAUNCH_STAGE_ID, EPIPE);
     id[len] = '\0';
+
+    fd = open(s->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        child_fail(err_fd, LAUNCH_STAGE_LOG, errno);
+    if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+        child_fail(err_fd, LAUNCH_STAGE_LOG, errno);
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0)
+        dup2(fd, STDIN_FILENO);
+    child_limits(s, err_fd);
+    child_identity(s, err_fd);
+    /* Nothing of the spawner's (Redis, HTTP, pidfds) reaches the worker. */
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+
     execve(s->bin, argv, envp);
     child_fail(err_fd, LAUNCH_STAGE_EXEC, errno);
 }
