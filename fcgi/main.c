@@ -254,6 +254,10 @@ static int reply_early(void *arg, struct response *r)
 
     log_debug("%s %.200s -> %d (answered; clean-up goes on)", x->rq.method,
               x->rq.uri, r->status);
+    /* Counted now, and handed to the flusher: a hedged create's clean-up
+     * may wait worker_timeout_ms for a hung loser. */
+    router_observe(&x->h, &x->rq);
+    handler_hand_metrics(&x->h);
     return rc;
 }
 

@@ -48,6 +48,11 @@ struct request {
     int (*reply_early)(void *arg, struct response *r);
     void *reply_arg;
     int64_t arrived_ms; /* monotonic ms the request reached us; 0: now */
+    /* Kept by router.c so that a request is counted once, when its
+     * answer goes out (router_observe), not when its clean-up ends. */
+    int route;          /* enum route_id; ROUTE_COUNT before routing */
+    int64_t routed_ms;  /* monotonic ms routing began */
+    int observed;       /* counted in the handler's metrics */
 };
 
 void request_init(struct request *rq, size_t max_body);

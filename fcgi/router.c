@@ -210,6 +210,8 @@ static enum route_id router_dispatch(struct handler *h, struct request *rq,
         return ROUTE_COUNT;
     }
     res = route_lookup(rq->method, rq->uri, &m, &rt);
+    if (res == ROUTE_OK)
+        rq->route = m.id;
     if (!(res == ROUTE_OK && rt->access == ROUTE_OPEN) &&
         !router_known_client(h, rq)) {
         reply_unauthorized(r);
@@ -250,12 +252,24 @@ static enum route_id router_dispatch(struct handler *h, struct request *rq,
     return m.id;
 }
 
+void router_observe(struct handler *h, struct request *rq)
+{
+    if (rq->observed || rq->routed_ms == 0)
+        return;
+    rq->observed = 1;
+    metrics_observe_request(&h->metrics, (enum route_id)rq->route,
+                            (long)(now_mono_ms() - rq->routed_ms));
+}
+
 enum route_id router_serve(struct handler *h, struct request *rq,
                            struct response *r)
 {
-    int64_t t0 = now_mono_ms();
-    enum route_id id = router_dispatch(h, rq, r);
+    enum route_id id;
 
-    metrics_observe_request(&h->metrics, id, (long)(now_mono_ms() - t0));
+    rq->route = ROUTE_COUNT;
+    rq->routed_ms = now_mono_ms();
+    id = router_dispatch(h, rq, r);
+    rq->route = id;
+    router_observe(h, rq);
     return id;
 }

@@ -32,6 +32,11 @@ enum route_result route_find(const char *method, const char *uri,
 enum route_id router_serve(struct handler *h, struct request *rq,
                            struct response *r);
 
+/* Counts rq in h's metrics with the time from routing to now, once: a
+ * handler that answers early (request_reply_now) is counted when the
+ * client got its answer, not when its clean-up ends. */
+void router_observe(struct handler *h, struct request *rq);
+
 /* Who may call a route that is not open (router.c says which are). */
 enum router_access {
     ROUTER_ALLOW = 0,
