@@ -264,8 +264,8 @@ void view_housekeep(struct spawner *s);
 int rebuild_run(struct spawner *s, struct worker **lost, size_t n,
                 int64_t now);
 /* The epoch ms of the "created_at" of a worker's session reply body:
- * seconds or milliseconds as a JSON number, or an ISO 8601 UTC string;
- * -1 when it has none that parses. */
+ * seconds or milliseconds as a JSON number, or an RFC 3339 string (Z, an
+ * offset, or none for UTC); -1 when it has none that parses. */
 int64_t rebuild_created_ms(const char *body, size_t len);
 /* node.c */
 /* At start: reads this host's identity and checks that worker_host is an

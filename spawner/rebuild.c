@@ -37,13 +37,38 @@
 
 #define REBUILD_PARALLEL 64 /* /status probes at once */
 
-/* Epoch ms of an ISO 8601 UTC time "YYYY-MM-DDTHH:MM:SS[.fff](Z|+00:00)",
- * or -1. */
+/* Seconds east of UTC of an offset "+HH:MM", "-HHMM" or "+HH" that ends
+ * the string, or -1 when p is not one. */
+static long iso_offset(const char *p)
+{
+    int sign, i, d[4], n = 0;
+
+    if (*p != '+' && *p != '-')
+        return -1;
+    sign = *p++ == '-' ? -1 : 1;
+    for (i = 0; *p != '\0' && n < 4; i++, p++) {
+        if (*p == ':' && n == 2)
+            continue;
+        if (*p < '0' || *p > '9')
+            return -1;
+        d[n++] = *p - '0';
+    }
+    if (*p != '\0' || (n != 2 && n != 4))
+        return -1;
+    if (n == 2)
+        d[2] = d[3] = 0;
+    if (d[0] * 10 + d[1] > 23 || d[2] * 10 + d[3] > 59)
+        return -1;
+    return sign * ((d[0] * 10 + d[1]) * 3600L + (d[2] * 10 + d[3]) * 60L);
+}
+
+/* Epoch ms of an RFC 3339 time "YYYY-MM-DDTHH:MM:SS[.fff]" followed by
+ * "Z", an offset or nothing (UTC), or -1. */
 static int64_t iso_ms(const char *s)
 {
     struct tm tm;
     const char *p;
-    long frac = 0, scale = 1000;
+    long frac = 0, scale = 1000, off = 0;
     time_t t;
 
     memset(&tm, 0, sizeof(tm));
@@ -58,12 +83,13 @@ static int64_t iso_ms(const char *s)
             }
         }
     }
-    if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0 && *p != '\0')
+    if (*p != '\0' && strcmp(p, "Z") != 0 && strcmp(p, "z") != 0 &&
+        (off = iso_offset(p)) == -1)
         return -1;
     t = timegm(&tm);
     if (t == (time_t)-1)
         return -1;
-    return (int64_t)t * 1000 + frac;
+    return ((int64_t)t - off) * 1000 + frac;
 }
 
 int64_t rebuild_created_ms(const char *body, size_t len)

@@ -22,5 +22,6 @@ Suite *proc_suite(void);
 Suite *reaper_suite(void);
 Suite *spawner_suite(void);
 Suite *spawner_run_suite(void);
+Suite *rebuild_suite(void);
 
 #endif
