@@ -27,6 +27,9 @@
  *                 reused pid from the worker
  *       state     starting | idle | creating | busy | releasing | dead
  *       session   session id it holds while creating/busy/releasing, or ""
+ *       served    "1" once a session was bound to it (a create on it
+ *                 succeeded); the spawner's restart policy reads it when
+ *                 the process is gone
  *       since     ms since the epoch (Redis clock) when state was entered
  *       started   ms since the epoch when it was spawned
  *       restarts  how many times its slot was refilled before it

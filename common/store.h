@@ -244,10 +244,12 @@ int store_mark_dead_if(struct store *s, const char *id, enum worker_state state,
 /* Removes the record of a worker whose process is gone, dropping its
  * session, only while the record belongs to node and, when pid > 0, to pid
  * (pid <= 0: a caller that does not know it): after P:seq:worker went
- * back, the id may be another worker's.  Returns 1, 0 when unknown or
- * someone else's, -1. */
+ * back, the id may be another worker's.  *served (may be NULL) is set to 1
+ * when a session was ever bound to it (its field 'served').  Returns 1, 0
+ * when unknown or someone else's, -1. */
 int store_worker_gone(struct store *s, const char *id, const char *node,
-                      long pid, const char *reason, enum worker_state *prior);
+                      long pid, const char *reason, enum worker_state *prior,
+                      int *served);
 
 /* ---- rebuilding after Redis lost records (store_rebuild.c) ----------- */
 

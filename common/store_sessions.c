@@ -32,7 +32,8 @@ static const struct store_script_def bind_script = {
     "  'deadline', string.format('%d', deadline))\n"
     "redis.call('PEXPIRE', sk, ttl)\n"
     "redis.call('ZADD', sessions_key(), now, sid)\n"
-    "redis.call('HSET', k, 'state', 'busy', 'session', sid, 'since', nows)\n"
+    "redis.call('HSET', k, 'state', 'busy', 'session', sid, 'since', nows,\n"
+    "  'served', '1')\n"
     "redis.call('HINCRBY', stats_key(), 'sessions_created', 1)\n"
     "return 1\n"};
 

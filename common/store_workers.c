@@ -209,7 +209,7 @@ static const struct store_script_def worker_gone_script = {
     SCRIPT_WORKER_GONE, LUA_HEAD LUA_DROP_WORK
     "local id = ARGV[2]\n"
     "local w = redis.call('HMGET', worker_key(id), 'state', 'session',\n"
-    "  'node', 'pid')\n"
+    "  'node', 'pid', 'served')\n"
     "if not w[1] then\n"
     "  redis.call('SREM', workers_key(), id)\n"
     "  redis.call('SREM', node_key(ARGV[4]), id)\n"
@@ -223,7 +223,7 @@ static const struct store_script_def worker_gone_script = {
     "redis.call('DEL', worker_key(id))\n"
     "redis.call('SREM', workers_key(), id)\n"
     "if w[3] then redis.call('SREM', node_key(w[3]), id) end\n"
-    "return w[1]\n"};
+    "return {w[1], w[5] or '0'}\n"};
 
 int store_worker_add(struct store *s, const char *node, const char *host,
                      int port, long pid, unsigned long long pstart,
@@ -341,7 +341,35 @@ int store_mark_dead_if(struct store *s, const char *id, enum worker_state state,
 }
 
 int store_worker_gone(struct store *s, const char *id, const char *node,
-                      long pid, const char *reason, enum worker_state *prior)
+                      long pid, const char *reason, enum worker_state *prior,
+                      int *served)
 {
-    return end_owned(s, &worker_gone_script, id, node, pid, reason, prior);
+    char spid[24];
+    const char *argv[] = {id, reason, node, spid};
+    redisReply *reply;
+    enum worker_state st = WORKER_DEAD;
+    int rc = 0, sv = 0;
+
+    snprintf(spid, sizeof(spid), "%ld", pid > 0 ? pid : 0);
+    reply = store_run(s, &worker_gone_script, 4, argv, NULL);
+    if (reply == NULL)
+        return -1;
+    if (reply->type == REDIS_REPLY_ARRAY) {
+        if (reply->elements < 2 ||
+            reply->element[0]->type != REDIS_REPLY_STRING) {
+            store_fail(s, STORE_ERR_PROTOCOL, "unexpected worker_gone reply");
+            freeReplyObject(reply);
+            return -1;
+        }
+        rc = 1;
+        st = reply_state(reply->element[0]);
+        sv = reply->element[1]->type == REDIS_REPLY_STRING &&
+             strcmp(reply->element[1]->str, "1") == 0;
+    }
+    freeReplyObject(reply);
+    if (prior != NULL)
+        *prior = st;
+    if (served != NULL)
+        *served = sv;
+    return rc;
 }

@@ -149,7 +149,7 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
         /* Only the record as the pass saw it: after P:seq:worker went
          * back, the id may be a new worker's. */
         rc = store_worker_gone(&rp->store, w->id, rp->conf.node_name, w->pid,
-                               it->plan.reason, &prior);
+                               it->plan.reason, &prior, NULL);
         if (rc <= 0)
             return rc;
         log_info("%s: record removed (%s): %s, was %s", lbl, it->plan.kind,

@@ -33,7 +33,7 @@ static int adopt_drop(struct spawner *s, const struct worker_rec *r,
 {
     proc_kill(r->pid, r->pstart, -1, SIGKILL);
     if (store_worker_gone(&s->store, r->id, s->c->node_name, r->pid, why,
-                          NULL) < 0) {
+                          NULL, NULL) < 0) {
         spawner_redis_failed(s, "removing a worker record");
         return -1;
     }

@@ -118,10 +118,28 @@ static long pending_count(const struct spawner *s)
     return n;
 }
 
+/* w made a healthy start: the restart policy's count goes back to 0. */
+static void start_healthy(struct spawner *s, struct worker *w, const char *how)
+{
+    long fails = s->rs.fails;
+
+    w->healthy = 1;
+    if (restart_healthy(&s->rs)) {
+        log_info("pool ok again: worker %s (pid %ld, port %d) %s", w->sid,
+                 w->pid, w->port, how);
+        view_report(s, NULL);
+    } else if (fails > 0) {
+        log_debug("worker %s made a healthy start: start failure count "
+                  "reset",
+                  w->sid);
+    }
+}
+
 /* Counts w's end (why) for the restart policy, once per worker, when it
- * was a start failure (pool.h). */
+ * was a start failure (pool.h); served: a session was bound to it, so
+ * whatever ended it, the binary works (a healthy start). */
 static void failure_count(struct spawner *s, struct worker *w, const char *why,
-                          int64_t now)
+                          int64_t now, int served)
 {
     struct restart_facts f;
     enum restart_end end;
@@ -130,6 +148,8 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
     if (w->counted)
         return;
     w->counted = 1;
+    if (served && w->ready_ms != 0 && !w->healthy)
+        start_healthy(s, w, "served a session");
     memset(&f, 0, sizeof(f));
     f.requested = stop_requested(w);
     f.fatal = w->fatal;
@@ -187,7 +207,7 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     char why[320];
     enum worker_state prior = WORKER_DEAD;
     int requested = stop_requested(w), was_degraded = s->rs.degraded;
-    int rc;
+    int rc, served = 0;
 
     exit_setup_report(s, w);
     start_probe_cancel(s, w);
@@ -204,10 +224,10 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     else
         log_info("worker %s (pid %ld, port %d): %s", w->sid, w->pid, w->port,
                  why);
-    failure_count(s, w, why, now);
-
     rc = store_worker_gone(&s->store, w->sid, s->c->node_name, w->pid, why,
-                           &prior);
+                           &prior, &served);
+    /* Whether it served is unknown when Redis failed: counted as not. */
+    failure_count(s, w, why, now, rc == 1 && served);
     if (rc < 0) {
         /* Its pid stays for the retry's check; table_by_pid() skips it. */
         spawner_redis_failed(s, "removing a worker that exited");
@@ -270,7 +290,7 @@ void exit_gone_retry(struct spawner *s)
             continue;
         }
         rc = store_worker_gone(&s->store, w->sid, s->c->node_name, w->pid,
-                               "exited", NULL);
+                               "exited", NULL, NULL);
         if (rc < 0) {
             spawner_redis_failed(s, "removing a worker that exited");
             return;
@@ -301,7 +321,7 @@ void exit_timeouts(struct spawner *s, int64_t now)
             table_stop(s, w, SPAWNER_STOP_START_TIMEOUT, SIGKILL, now);
             snprintf(why, sizeof(why), "no answer to /health within %ld ms",
                      s->c->worker_start_timeout_ms);
-            failure_count(s, w, why, now);
+            failure_count(s, w, why, now, 0);
         } else if (w->state == SPAWNER_W_STOPPING && now >= w->kill_at_ms) {
             table_signal(w, SIGKILL);
             w->kill_at_ms = now + SPAWNER_KILL_REPEAT_MS;
@@ -314,23 +334,16 @@ void exit_healthy(struct spawner *s, int64_t now)
 {
     size_t i;
 
+    char how[64];
+
+    snprintf(how, sizeof(how), "answered /health and ran %d ms",
+             POOL_HEALTHY_MS);
     for (i = 0; i < s->n; i++) {
         struct worker *w = s->w[i];
-        long fails = s->rs.fails;
 
         if (w->state != SPAWNER_W_RUNNING || w->exited || w->healthy ||
             now - w->ready_ms < POOL_HEALTHY_MS)
             continue;
-        w->healthy = 1;
-        if (restart_healthy(&s->rs)) {
-            log_info("pool ok again: worker %s (pid %ld, port %d) answered "
-                     "/health and ran %d ms",
-                     w->sid, w->pid, w->port, POOL_HEALTHY_MS);
-            view_report(s, NULL);
-        } else if (fails > 0) {
-            log_debug("worker %s made a healthy start: start failure count "
-                      "reset",
-                      w->sid);
-        }
+        start_healthy(s, w, how);
     }
 }

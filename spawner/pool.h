@@ -57,14 +57,16 @@ long pool_backoff_ms(long min_ms, long max_ms, long fails, uint32_t rnd);
  * told apart from workers that die at random, which is the normal case.
  *
  * A start is healthy when the worker answered /health and then ran
- * POOL_HEALTHY_MS.  A start failed when the worker
+ * POOL_HEALTHY_MS, or a session was bound to it (its Redis field
+ * 'served', read when its process is gone: exit.c).  A start failed when
+ * the worker
  *   - could not be executed at all (fatal: exec error, a setup step that
  *     retries will not fix),
  *   - exited or was killed before it answered /health,
  *   - did not answer /health within worker_start_timeout_ms,
  *   - or died of its own within POOL_HEALTHY_MS of its first /health
- *     answer: an exit status, a signal other than SIGKILL, or marked dead
- *     by a handler or the reaper.
+ *     answer without having served a session: an exit status, a signal
+ *     other than SIGKILL, or marked dead by a handler or the reaper.
  * Every other end is a random death or a requested stop and changes
  * nothing here, so its slot is refilled at once: any death after a
  * healthy start (crash, SIGKILL, marked dead after failed requests, hung

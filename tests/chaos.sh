@@ -15,6 +15,10 @@
 # Workers take CHAOS_START_DELAY_MS (200) to start, as the real one does.
 # CHAOS_GARBAGE_PROB (0) adds garbage replies (200 with cut-off JSON) on
 # any request; a GET may then also answer 502 (tests/chaos-garbage.sh).
+# CHAOS_CRASH_PROB (0.02), CHAOS_HANG_PROB (0.01), CHAOS_FLOWS (200),
+# CHAOS_PARALLEL (10), CHAOS_ALLOW_5XX (more STAGE:CODE entries allowed)
+# and CHAOS_MIN_CREATE_OK (a percentage of creates that must answer 2xx)
+# set up heavier runs (tests/chaos-heavy.sh).
 
 # shellcheck disable=SC2317 # functions run through check_within
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -25,8 +29,8 @@
 lib_init
 
 CHAOS=$top_builddir/tester/steel-chaos
-FLOWS=200
-PARALLEL=10
+FLOWS=${CHAOS_FLOWS:-200}
+PARALLEL=${CHAOS_PARALLEL:-10}
 TTL=15
 CREATE_WAIT=10
 WORKER_TIMEOUT_MS=5000
@@ -52,11 +56,15 @@ base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
 export STEEL_WORKER_PORTS="$base-$((base + 99))"
 # The spawner hands its environment to every worker it starts.
-export STEEL_EMU_CRASH_PROB=0.02 STEEL_EMU_HANG_PROB=0.01
+export STEEL_EMU_CRASH_PROB=${CHAOS_CRASH_PROB:-0.02}
+export STEEL_EMU_HANG_PROB=${CHAOS_HANG_PROB:-0.01}
 export STEEL_EMU_START_DELAY_MS=${CHAOS_START_DELAY_MS:-200}
 export STEEL_EMU_GARBAGE_PROB=${CHAOS_GARBAGE_PROB:-0}
 ALLOW_5XX=create:503,get:504
 [ "$STEEL_EMU_GARBAGE_PROB" != 0 ] && ALLOW_5XX=$ALLOW_5XX,get:502
+[ -n "${CHAOS_ALLOW_5XX:-}" ] && ALLOW_5XX=$ALLOW_5XX,$CHAOS_ALLOW_5XX
+MIN_OK=()
+[ -n "${CHAOS_MIN_CREATE_OK:-}" ] && MIN_OK=(--min-create-ok "$CHAOS_MIN_CREATE_OK")
 unset STEEL_SESSION_TTL STEEL_API_TOKEN
 
 stack_init "$T/run" "$HTTP_PORT"
@@ -64,6 +72,7 @@ stack_init "$T/run" "$HTTP_PORT"
 # failed (lib_cleanup only shows $T/*.log).
 trap 'rc=$?; [ "$LIB_FAILED" != 0 ] && stack_logs 30; stack_down >/dev/null 2>&1; (exit $rc); lib_cleanup' EXIT
 # shellcheck disable=SC2119 # stack_up takes an optional TTL, not our $1
+echo "# workers crash on $STEEL_EMU_CRASH_PROB and hang on $STEEL_EMU_HANG_PROB of their requests; $FLOWS flows, $PARALLEL at a time"
 if ! STEEL_CONF=$T/chaos.conf stack_up; then
     not_ok "the stack starts with crashing and hanging workers"
     lib_finish
@@ -82,7 +91,8 @@ timeout -k 10 -s INT 110 "$CHAOS" --url "$(stack_url)" \
     --max-get-ms $((WORKER_TIMEOUT_MS + MARGIN_MS)) \
     --max-delete-ms $((WORKER_TIMEOUT_MS + MARGIN_MS)) \
     --allow-5xx "$ALLOW_5XX" \
-    --no-degraded --json "$T/chaos.json" >"$T/chaos.out" 2>"$T/chaos-progress.log"
+    "${MIN_OK[@]}" --no-degraded --json "$T/chaos.json" \
+    >"$T/chaos.out" 2>"$T/chaos-progress.log"
 rc=$?
 # The figures, indented; steel-chaos's verdicts become this test's checks.
 sed -e '/^ASSERTIONS$/,$d' -e 's/^/    /' "$T/chaos.out"

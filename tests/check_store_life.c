@@ -340,12 +340,24 @@ START_TEST(test_mark_dead_if)
 }
 END_TEST
 
+/* store_worker_gone as check_owner_only calls it; remembers served. */
+static int gone_served = -1;
+static int worker_gone(struct store *s, const char *id, const char *node,
+                       long pid, const char *reason, enum worker_state *prior)
+{
+    return store_worker_gone(s, id, node, pid, reason, prior, &gone_served);
+}
+
 START_TEST(test_worker_gone)
 {
     char id[WORKER_ID_MAX];
+    enum worker_state prior;
+    int served = -1;
 
     worker_busy(20001, "s1", 60000, id); /* pid 20001 */
-    check_owner_only(store_worker_gone, id, WORKER_BUSY);
+    check_owner_only(worker_gone, id, WORKER_BUSY);
+    /* A session was bound to it: it served. */
+    ck_assert_int_eq(gone_served, 1);
     ck_assert_int_eq(raw_int("EXISTS t:worker:%s", id), 0);
     ck_assert_int_eq(raw_int("SCARD t:workers"), 0);
     ck_assert_int_eq(raw_int("SCARD t:node:" TEST_NODE), 0);
@@ -354,10 +366,32 @@ START_TEST(test_worker_gone)
     /* A record already gone: only the sets are cleaned. */
     raw_int("SADD t:workers 77");
     raw_int("SADD t:node:" TEST_NODE " 77");
-    ck_assert_int_eq(store_worker_gone(&ts, "77", TEST_NODE, 0, "gone", NULL),
+    ck_assert_int_eq(store_worker_gone(&ts, "77", TEST_NODE, 0, "gone", NULL,
+                                       &served),
                      0);
+    ck_assert_int_eq(served, 0);
     ck_assert_int_eq(raw_int("SCARD t:workers"), 0);
     ck_assert_int_eq(raw_int("SCARD t:node:" TEST_NODE), 0);
+    /* Idle, and claimed for a create that failed: it never served. */
+    worker_idle(20002, id);
+    ck_assert_int_eq(store_worker_gone(&ts, id, TEST_NODE, 20002, "gone",
+                                       &prior, &served),
+                     1);
+    ck_assert_int_eq(prior, WORKER_IDLE);
+    ck_assert_int_eq(served, 0);
+    worker_idle(20003, id);
+    ck_assert_int_eq(raw_int("LREM t:idle 0 %s", id), 1);
+    ck_assert_int_ge(raw_int("LPUSH t:idle %s", id), 1);
+    {
+        struct worker_addr a;
+
+        ck_assert_int_eq(store_claim(&ts, &a), 1);
+    }
+    ck_assert_int_eq(store_worker_gone(&ts, id, TEST_NODE, 20003, "gone",
+                                       &prior, &served),
+                     1);
+    ck_assert_int_eq(prior, WORKER_CREATING);
+    ck_assert_int_eq(served, 0);
 }
 END_TEST
 

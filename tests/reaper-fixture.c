@@ -155,7 +155,7 @@ int main(int argc, char **argv)
     } else if (strcmp(verb, "gone") == 0 && argc >= 4 && argc <= 6) {
         rc = store_worker_gone(&s, argv[3], argc == 6 ? argv[5] : c.node_name,
                                argc >= 5 ? num(argv[4], 0x7fffffffL) : 0,
-                               "test", NULL);
+                               "test", NULL, NULL);
         rc = rc < 0 ? fail(&s, verb) : rc == 1 ? 0 : 3;
     } else if (strcmp(verb, "probe-bench") == 0 && argc == 7) {
         rc = probe_bench(num(argv[3], 100000), argv[4], num(argv[5], 65535),
