@@ -211,6 +211,22 @@ int proc_environ_worker(const char *buf, size_t len, const char *prefix,
     return 1;
 }
 
+int proc_environ_port(const char *buf, size_t len)
+{
+    size_t vlen = 0, i;
+    const char *v = environ_get(buf, len, "PORT", &vlen);
+    long port = 0;
+
+    if (v == NULL || vlen == 0 || vlen > 5)
+        return 0;
+    for (i = 0; i < vlen; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+        port = port * 10 + (v[i] - '0');
+    }
+    return port >= 1 && port <= 65535 ? (int)port : 0;
+}
+
 int proc_node_init(struct proc_node *pn, const char *prefix, const char *node)
 {
     memset(pn, 0, sizeof(*pn));
@@ -251,6 +267,7 @@ int proc_node_worker(struct proc_node *pn, long pid, struct proc_worker *out)
     out->pid = pid;
     out->pgid = st.pgid;
     out->pstart = st.start;
+    out->port = proc_environ_port(pn->env, (size_t)len);
     return 1;
 }
 

@@ -73,12 +73,17 @@ int64_t proc_age_ms(unsigned long long pstart);
 int proc_environ_worker(const char *buf, size_t len, const char *prefix,
                         const char *node, char *id, size_t idsize);
 
+/* The PORT of an environment buffer as proc_environ_worker takes it: a
+ * decimal in 1..65535, else 0. */
+int proc_environ_port(const char *buf, size_t len);
+
 /* A worker process of this node. */
 struct proc_worker {
     long pid;
     long pgid;                 /* its process group */
     unsigned long long pstart; /* clock ticks since boot */
     char id[WORKER_ID_MAX];    /* its STEEL_WORKER_ID */
+    int port;                  /* its PORT, 0 when absent or not a port */
 };
 
 /* The workers of one node, and what it takes to look for them. */

@@ -3,8 +3,11 @@
  * behind: those Redis knows that still run, lead their process group and
  * answer /health join the table as RUNNING; the records of the others are
  * removed (and what is left of their processes killed); and worker
- * processes of this node that Redis does not know are killed
- * (internal.h has the states and their transitions).
+ * processes of this node that Redis does not know are killed, unless
+ * Redis lost this node's records (no P:gen entry for it): then those that
+ * lead their group and answer /health are adopted too, and rebuild.c
+ * registers them again with their sessions (internal.h has the states
+ * and their transitions).
  *
  * Invariants: an adopted worker is not our child, so it is watched through
  * a pidfd opened only after its start time matched the record, and
@@ -102,8 +105,21 @@ static const char *adopt_refusal(const struct worker_rec *r)
 
 struct orphan_scan {
     struct spawner *s;
+    int lost;                 /* Redis lost the node's records: adopt */
+    struct proc_worker *cand; /* orphans that may be adopted */
+    size_t n, cap;
     int killed;
 };
+
+static void orphan_kill(struct orphan_scan *o, const struct proc_worker *pw,
+                        const char *why)
+{
+    proc_kill(pw->pid, pw->pstart, -1, SIGKILL);
+    o->killed++;
+    log_info("process %ld: a worker of node %s that redis does not know%s; "
+             "killed",
+             pw->pid, o->s->c->node_name, why);
+}
 
 static void orphan_found(const struct proc_worker *pw, void *arg)
 {
@@ -112,25 +128,108 @@ static void orphan_found(const struct proc_worker *pw, void *arg)
     if (pw->pid == (long)getppid() || table_by_pid(o->s, pw->pid) != NULL ||
         (pw->pgid > 0 && table_by_pid(o->s, pw->pgid) != NULL))
         return; /* an adopted worker, or a process a worker started */
-    proc_kill(pw->pid, pw->pstart, -1, SIGKILL);
-    o->killed++;
-    log_info("process %ld: a worker of node %s that redis does not know; "
-             "killed",
-             pw->pid, o->s->c->node_name);
+    if (!o->lost) {
+        orphan_kill(o, pw, "");
+        return;
+    }
+    /* Redis lost the records: a worker that leads its group (it is one
+     * we started, not a process it started) may still hold a session. */
+    if (pw->pgid != pw->pid || pw->port == 0 ||
+        table_get(o->s, strtol(pw->id, NULL, 10)) != NULL) {
+        orphan_kill(o, pw, " (not a worker the spawner started)");
+        return;
+    }
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 16;
+        struct proc_worker *c = realloc(o->cand, cap * sizeof(*c));
+
+        if (c == NULL) {
+            orphan_kill(o, pw, " (out of memory)");
+            return;
+        }
+        o->cand = c;
+        o->cap = cap;
+    }
+    o->cand[o->n++] = *pw;
 }
 
-/* Kills the worker processes of this node that the table does not hold.
- * Returns how many. */
-static int adopt_orphans(struct spawner *s)
+/* The orphans of a Redis that lost this node's records that answer
+ * /health join the table under their own id and port; the first view
+ * finds their records missing and rebuild.c registers them again with
+ * their sessions.  The others are killed.  Returns how many joined, or
+ * -1 when out of memory (logged). */
+static int adopt_lost(struct spawner *s, struct orphan_scan *o, int64_t now)
 {
-    struct orphan_scan o = {s, 0};
-    struct proc_node pn;
+    struct probe *pr = calloc(o->n + 1, sizeof(*pr));
+    size_t i;
+    int kept = 0;
 
+    if (pr == NULL) {
+        log_warnx("adopting workers: out of memory");
+        return -1;
+    }
+    for (i = 0; i < o->n; i++) {
+        pr[i].host = s->c->worker_host;
+        pr[i].port = o->cand[i].port;
+        pr[i].path = "/health";
+    }
+    probe_run(pr, o->n, s->c->worker_connect_timeout_ms,
+              s->c->probe_timeout_ms, ADOPT_PARALLEL);
+    for (i = 0; i < o->n; i++) {
+        const struct proc_worker *pw = &o->cand[i];
+        struct worker_rec r;
+
+        if (pr[i].result != WHTTP_OK || pr[i].status < 200 ||
+            pr[i].status >= 300) {
+            orphan_kill(o, pw, " and it does not answer /health");
+            continue;
+        }
+        memset(&r, 0, sizeof(r));
+        snprintf(r.id, sizeof(r.id), "%s", pw->id);
+        r.port = pw->port;
+        r.pid = pw->pid;
+        r.pstart = pw->pstart;
+        r.state = WORKER_BUSY; /* unknown until rebuild.c asks it */
+        if (adopt_one(s, &r, now) < 0) {
+            free(pr);
+            return -1;
+        }
+        kept++;
+        log_info("worker %s (pid %ld, port %d): redis lost the records of "
+                 "node %s; adopted, to be registered again",
+                 pw->id, pw->pid, pw->port, s->c->node_name);
+    }
+    free(pr);
+    return kept;
+}
+
+/* The worker processes of this node that the table does not hold: killed,
+ * unless Redis lost the node's records (P:gen does not note it), when
+ * those that answer /health are adopted (adopt_lost).  Sets *joined to
+ * how many were; returns how many were killed, or -1 when Redis failed. */
+static int adopt_orphans(struct spawner *s, int64_t now, int *joined)
+{
+    struct orphan_scan o;
+    struct proc_node pn;
+    int lost;
+
+    *joined = 0;
+    lost = store_gen_node(&s->store, s->c->node_name);
+    if (lost < 0) {
+        spawner_redis_failed(s, "reading the generation");
+        return -1;
+    }
+    memset(&o, 0, sizeof(o));
+    o.s = s;
+    o.lost = lost == 0;
     if (proc_node_init(&pn, s->c->key_prefix, s->c->node_name) < 0)
         return 0;
     proc_node_scan(&pn, orphan_found, &o);
     proc_node_release(&pn);
-    return o.killed;
+    if (o.n > 0)
+        *joined = adopt_lost(s, &o, now);
+    free(o.cand);
+    return *joined < 0 ? -1 : o.killed;
 }
 
 int adopt_run(struct spawner *s, int64_t now)
@@ -139,7 +238,7 @@ int adopt_run(struct spawner *s, int64_t now)
     struct probe *probes = NULL;
     size_t n = 0, m = 0, i, kept = 0, dropped = 0;
     size_t *idx = NULL;
-    int rc = -1, killed;
+    int rc = -1, killed, joined = 0;
 
     if (store_workers(&s->store, s->c->node_name, &recs, &n) < 0) {
         spawner_redis_failed(s, "reading the workers of this node");
@@ -189,11 +288,13 @@ int adopt_run(struct spawner *s, int64_t now)
             dropped++;
         }
     }
-    killed = adopt_orphans(s);
+    killed = adopt_orphans(s, now, &joined);
+    if (killed < 0)
+        goto out;
     s->adopted = 1;
     log_info("node %s: adopted %zu workers, removed %zu records, killed %d "
-             "unknown processes",
-             s->c->node_name, kept, dropped, killed);
+             "unknown processes, adopted %d whose records redis lost",
+             s->c->node_name, kept, dropped, killed, joined);
     rc = 0;
 out:
     free(recs);

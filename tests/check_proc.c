@@ -77,6 +77,14 @@ START_TEST(test_environ_worker)
                             "steel", "n1", id, sizeof(id)),
         1);
     ck_assert_str_eq(id, "42");
+    ck_assert_int_eq(proc_environ_port(ENV("PATH=/bin\0PORT=20001\0")), 20001);
+    ck_assert_int_eq(proc_environ_port(ENV("PORT=65535")), 65535);
+    ck_assert_int_eq(proc_environ_port(ENV("PORT=65536\0")), 0);
+    ck_assert_int_eq(proc_environ_port(ENV("PORT=0\0")), 0);
+    ck_assert_int_eq(proc_environ_port(ENV("PORT=80a\0")), 0);
+    ck_assert_int_eq(proc_environ_port(ENV("PORT=\0")), 0);
+    ck_assert_int_eq(proc_environ_port(ENV("PORTS=80\0")), 0);
+    ck_assert_int_eq(proc_environ_port(ENV("PATH=/bin\0")), 0);
     /* The last entry may lack its NUL. */
     ck_assert_int_eq(proc_environ_worker(ENV("STEEL_WORKER_ID=9\0STEEL_NODE=n1"
                                              "\0STEEL_PREFIX=steel"),

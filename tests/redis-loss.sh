@@ -10,6 +10,9 @@
 #     answering, no GET of them ever answers 404, and none answers 503
 #     once Redis answers (spawner/rebuild.c registers the workers again
 #     with the sessions their /status names);
+#   - the spawner killed and Redis back empty, then the spawner started
+#     again: it adopts its node's worker processes although Redis knows
+#     none, and every session answers 200 again, no worker killed;
 #   - a session deleted just before the loss does not come back: its 204
 #     waits until the worker forgot it (a stopped worker holds the 204).
 
@@ -142,6 +145,43 @@ check "the spawner killed no worker because its record vanished" \
     bash -c "! grep -q 'disappeared.*killing it' '$STACK_RUN/spawner.log'"
 check "the spawner registered workers again" \
     grep -q 'registered again' "$STACK_RUN/spawner.log"
+
+# ---- the spawner and Redis's data lost at once ----------------------------------
+# The spawner is killed, Redis comes back empty, then the spawner starts
+# again: with no records to adopt from, it adopts its node's worker
+# processes (their environment names the node) and registers them again
+# with their sessions.
+f=$T/load-spawner
+load "$f"
+sleep 0.5
+spid=$(stack_pid spawner)
+kill -KILL "$spid"
+stack_wait_exit "$spid" 10
+wait "$spid" 2>/dev/null
+rm -f "$STACK_RUN/spawner.pid"
+pid=$(stack_pid redis)
+kill -KILL "$pid"
+stack_wait_exit "$pid" 10
+wait "$pid" 2>/dev/null
+rm -f "$STACK_RUN/redis.pid"
+rm -rf "$STACK_RUN/redis/appendonlydir" "$STACK_RUN/redis/"*.rdb
+STEEL_REDIS_PERSIST=none stack_start_redis || not_ok "spawner lost: redis starts again"
+up=$(now_ms)
+check "spawner lost: the stack starts the spawner again" stack_up
+t0=$SECONDS
+while ! all_200 && [ $((SECONDS - t0)) -lt 15 ]; do
+    sleep 0.1
+done
+el=$(($(now_ms) - up))
+check "spawner lost: every session answers 200 again (${el} ms after Redis)" all_200
+sleep 1
+stop_load
+awk -v up="$up" '$1 > up && $2 != 200 { n[$2]++ } END { for (c in n) printf "# spawner lost, after restart: %d x %s\n", n[c], c }' "$f"
+check_eq "spawner lost: no GET answered 404" 0 "$(awk '$2 == 404' "$f" | wc -l)"
+check_eq "spawner lost: no worker process was killed or replaced" "$PIDS_BEFORE" \
+    "$(stack_worker_pids | sort | grep -xF "$PIDS_BEFORE" | sort)"
+check "spawner lost: the spawner adopted the workers Redis lost" \
+    grep -q 'redis lost the records of node' "$STACK_RUN/spawner.log"
 
 # ---- a session deleted just before the loss does not come back -------------
 D=$(create)
