@@ -227,6 +227,47 @@ int proc_environ_port(const char *buf, size_t len)
     return port >= 1 && port <= 65535 ? (int)port : 0;
 }
 
+int proc_status_uid(const char *buf, size_t len, uid_t *out)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        const char *line = buf + i;
+        const char *end = memchr(line, '\n', len - i);
+        size_t llen = end ? (size_t)(end - line) : len - i;
+
+        if (llen > 4 && memcmp(line, "Uid:", 4) == 0) {
+            unsigned long long v = 0;
+            size_t k = 4, digits = 0;
+
+            while (k < llen && (line[k] == ' ' || line[k] == '\t'))
+                k++;
+            for (; k < llen && line[k] >= '0' && line[k] <= '9'; k++) {
+                v = v * 10 + (unsigned long long)(line[k] - '0');
+                if (++digits > 10)
+                    return -1;
+            }
+            if (digits == 0 || v > 0xffffffffULL ||
+                (k < llen && line[k] != ' ' && line[k] != '\t'))
+                return -1;
+            *out = (uid_t)v;
+            return 0;
+        }
+        i += llen + 1;
+    }
+    return -1;
+}
+
+int proc_uid(long pid, uid_t *out)
+{
+    char buf[4096];
+    ssize_t len = read_file(PROC_ROOT, pid, "status", buf, sizeof(buf));
+
+    if (len <= 0)
+        return -1;
+    return proc_status_uid(buf, (size_t)len, out);
+}
+
 int proc_node_init(struct proc_node *pn, const char *prefix, const char *node)
 {
     memset(pn, 0, sizeof(*pn));

@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store.h"
 
@@ -76,6 +77,13 @@ int proc_environ_worker(const char *buf, size_t len, const char *prefix,
 /* The PORT of an environment buffer as proc_environ_worker takes it: a
  * decimal in 1..65535, else 0. */
 int proc_environ_port(const char *buf, size_t len);
+
+/* The real uid in a /proc/<pid>/status buffer of len bytes (its "Uid:"
+ * line).  Returns 0, or -1 when there is none that parses. */
+int proc_status_uid(const char *buf, size_t len, uid_t *out);
+
+/* The real uid of process pid.  Returns 0, or -1 (gone, unreadable). */
+int proc_uid(long pid, uid_t *out);
 
 /* A worker process of this node. */
 struct proc_worker {

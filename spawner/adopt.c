@@ -106,6 +106,7 @@ static const char *adopt_refusal(const struct worker_rec *r)
 struct orphan_scan {
     struct spawner *s;
     int lost;                 /* Redis lost the node's records: adopt */
+    uid_t uid;                /* the user workers run as */
     struct proc_worker *cand; /* orphans that may be adopted */
     size_t n, cap;
     int killed;
@@ -124,6 +125,7 @@ static void orphan_kill(struct orphan_scan *o, const struct proc_worker *pw,
 static void orphan_found(const struct proc_worker *pw, void *arg)
 {
     struct orphan_scan *o = arg;
+    uid_t uid;
 
     if (pw->pid == (long)getppid() || table_by_pid(o->s, pw->pid) != NULL ||
         (pw->pgid > 0 && table_by_pid(o->s, pw->pgid) != NULL))
@@ -133,9 +135,11 @@ static void orphan_found(const struct proc_worker *pw, void *arg)
         return;
     }
     /* Redis lost the records: a worker that leads its group (it is one
-     * we started, not a process it started) may still hold a session. */
+     * we started, not a process it started) and runs as workers run may
+     * still hold a session. */
     if (pw->pgid != pw->pid || pw->port == 0 ||
-        table_get(o->s, strtol(pw->id, NULL, 10)) != NULL) {
+        table_get(o->s, strtol(pw->id, NULL, 10)) != NULL ||
+        proc_uid(pw->pid, &uid) < 0 || uid != o->uid) {
         orphan_kill(o, pw, " (not a worker the spawner started)");
         return;
     }
@@ -222,6 +226,7 @@ static int adopt_orphans(struct spawner *s, int64_t now, int *joined)
     memset(&o, 0, sizeof(o));
     o.s = s;
     o.lost = lost == 0;
+    o.uid = s->ps.drop ? s->ps.uid : geteuid();
     if (proc_node_init(&pn, s->c->key_prefix, s->c->node_name) < 0)
         return 0;
     proc_node_scan(&pn, orphan_found, &o);

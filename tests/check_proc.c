@@ -85,6 +85,21 @@ START_TEST(test_environ_worker)
     ck_assert_int_eq(proc_environ_port(ENV("PORT=\0")), 0);
     ck_assert_int_eq(proc_environ_port(ENV("PORTS=80\0")), 0);
     ck_assert_int_eq(proc_environ_port(ENV("PATH=/bin\0")), 0);
+    {
+        uid_t u = 7;
+
+        ck_assert_int_eq(proc_status_uid(ENV("Name:\tx\nUid:\t1001\t1001\t"
+                                             "1001\t1001\nGid:\t5\n"),
+                                         &u),
+                         0);
+        ck_assert_int_eq(u, 1001);
+        ck_assert_int_eq(proc_status_uid(ENV("Uid:\t0\t0\t0\t0"), &u), 0);
+        ck_assert_int_eq(u, 0);
+        ck_assert_int_eq(proc_status_uid(ENV("Name:\tx\nGid:\t5\n"), &u), -1);
+        ck_assert_int_eq(proc_status_uid(ENV("Uid:\tx\n"), &u), -1);
+        ck_assert_int_eq(proc_status_uid(ENV("Uid:\t12a\t1\n"), &u), -1);
+        ck_assert_int_eq(proc_status_uid(ENV("Uid:\t99999999999\n"), &u), -1);
+    }
     /* The last entry may lack its NUL. */
     ck_assert_int_eq(proc_environ_worker(ENV("STEEL_WORKER_ID=9\0STEEL_NODE=n1"
                                              "\0STEEL_PREFIX=steel"),
