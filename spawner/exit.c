@@ -118,13 +118,15 @@ static long pending_count(const struct spawner *s)
     return n;
 }
 
-/* w made a healthy start: the restart policy's count goes back to 0. */
-static void start_healthy(struct spawner *s, struct worker *w, const char *how)
+/* w made a healthy start at now: the restart policy's count goes back
+ * to 0. */
+static void start_healthy(struct spawner *s, struct worker *w,
+                          const char *how, int64_t now)
 {
     long fails = s->rs.fails;
 
     w->healthy = 1;
-    if (restart_healthy(&s->rs)) {
+    if (restart_healthy(&s->rs, now)) {
         log_info("pool ok again: worker %s (pid %ld, port %d) %s", w->sid,
                  w->pid, w->port, how);
         view_report(s, NULL);
@@ -149,7 +151,7 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
         return;
     w->counted = 1;
     if (served && w->ready_ms != 0 && !w->healthy)
-        start_healthy(s, w, "served a session");
+        start_healthy(s, w, "served a session", now);
     memset(&f, 0, sizeof(f));
     f.requested = stop_requested(w);
     f.fatal = w->fatal;
@@ -344,6 +346,6 @@ void exit_healthy(struct spawner *s, int64_t now)
         if (w->state != SPAWNER_W_RUNNING || w->exited || w->healthy ||
             now - w->ready_ms < POOL_HEALTHY_MS)
             continue;
-        start_healthy(s, w, how);
+        start_healthy(s, w, how, now);
     }
 }

@@ -104,7 +104,9 @@ int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
     /* The first start failure in a row refills at once. */
     delay = pool_backoff_ms(min_ms, max_ms, rs->fails - 1, rnd);
     if (!rs->degraded &&
-        (fatal || (rs->fails >= POOL_DEGRADED_FAILS && pending == 0))) {
+        (fatal || (rs->fails >= POOL_DEGRADED_FAILS && pending == 0 &&
+                   (rs->healthy_ms == 0 ||
+                    now - rs->healthy_ms >= POOL_DEGRADED_QUIET_MS)))) {
         rs->degraded = 1;
         entered = 1;
     }
@@ -114,10 +116,11 @@ int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
     return entered;
 }
 
-int restart_healthy(struct restart *rs)
+int restart_healthy(struct restart *rs, int64_t now)
 {
     int left = rs->degraded;
 
+    rs->healthy_ms = now > 0 ? now : 1;
     rs->fails = 0;
     rs->degraded = 0;
     rs->next_ms = 0;

@@ -14,6 +14,9 @@
 
 /* Start failures in a row after which the pool is degraded. */
 #define POOL_DEGRADED_FAILS 5
+/* ... and only when no healthy start came within this many ms: workers
+ * that die at random still make healthy starts every few seconds. */
+#define POOL_DEGRADED_QUIET_MS 10000
 /* Shortest cool-down between two attempts while degraded, in ms. */
 #define POOL_COOLDOWN_MIN_MS 1000
 /* A worker that answered /health and then ran this long made a healthy
@@ -83,7 +86,11 @@ long pool_backoff_ms(long min_ms, long max_ms, long fails, uint32_t rnd);
  * that answered /health is alive within its POOL_HEALTHY_MS ("pending"): it
  * may yet make a healthy start, so the verdict waits for the next start
  * failure.  (Right after the spawner starts, every worker is within that
- * second; random deaths then must not look like a broken binary.)  While
+ * second; random deaths then must not look like a broken binary.)  Nor
+ * while the last healthy start is less than POOL_DEGRADED_QUIET_MS old:
+ * with many random faults a run of five failures happens now and then
+ * between healthy starts, while a binary that broke produces none; one
+ * that never made a healthy start is judged at the fifth.  While
  * degraded each start failure means a cool-down of max(max_ms,
  * POOL_COOLDOWN_MIN_MS), and one worker is on trial at a time (starting,
  * or answered /health and not yet healthy).  A healthy start ends the
@@ -121,9 +128,10 @@ long pool_backoff_ms(long min_ms, long max_ms, long fails, uint32_t rnd);
  *   any           how many may start now?        -         restart_allowed
  */
 struct restart {
-    long fails;      /* start failures in a row */
-    int64_t next_ms; /* monotonic ms before which nothing is spawned */
-    int degraded;    /* 1 while degraded */
+    long fails;         /* start failures in a row */
+    int64_t next_ms;    /* monotonic ms before which nothing is spawned */
+    int degraded;       /* 1 while degraded */
+    int64_t healthy_ms; /* monotonic ms of the last healthy start, 0: none */
 };
 
 /* What the spawner knows about a worker that ended. */
@@ -156,9 +164,10 @@ enum restart_end restart_classify(const struct restart_facts *f);
 int restart_failed(struct restart *rs, long min_ms, long max_ms, int64_t now,
                    uint32_t rnd, int fatal, long pending);
 
-/* A worker made a healthy start: the count goes back to 0 and spawning
- * may resume at once.  Returns 1 when this ended the degraded state. */
-int restart_healthy(struct restart *rs);
+/* A worker made a healthy start at now: the count goes back to 0 and
+ * spawning may resume at once.  Returns 1 when this ended the degraded
+ * state. */
+int restart_healthy(struct restart *rs, int64_t now);
 
 /* How many of want spawns may start at now, with on_trial workers
  * starting or not yet healthy. */

@@ -1,7 +1,8 @@
 /*
  * check_spawner.c - the spawner's pure decisions (spawner/pool.h): pool
- * sizing, backoff, the restart policy and port choice.  Starting workers
- * and the worker table are in check_spawner_run.c.
+ * sizing, backoff and the restart policy.  Port choice is in
+ * check_ports.c; starting workers and the worker table are in
+ * check_spawner_run.c.
  */
 #include "config.h"
 
@@ -316,7 +317,7 @@ START_TEST(test_restart_backoff_from_second)
         ck_assert_int_eq(restart_allowed(&rs, rs.next_ms, 0, 4), 4);
     }
     /* A healthy start: the next first failure refills at once again. */
-    ck_assert_int_eq(restart_healthy(&rs), 0);
+    ck_assert_int_eq(restart_healthy(&rs, now), 0);
     ck_assert_int_eq(restart_allowed(&rs, now, 0, 4), 4);
     ck_assert_int_eq(feed(&rs, &f, now), 0);
     ck_assert_int_eq(restart_allowed(&rs, now, 0, 4), 4);
@@ -352,11 +353,11 @@ START_TEST(test_restart_degrades_after_failures)
     ck_assert(rs.degraded);
     /* A worker that answered /health is not enough: only a healthy
      * start ends it, and lets refills go at once. */
-    ck_assert_int_eq(restart_healthy(&rs), 1);
+    ck_assert_int_eq(restart_healthy(&rs, now), 1);
     ck_assert(!rs.degraded);
     ck_assert_int_eq(rs.fails, 0);
     ck_assert_int_eq(restart_allowed(&rs, now, 0, 4), 4);
-    ck_assert_int_eq(restart_healthy(&rs), 0);
+    ck_assert_int_eq(restart_healthy(&rs, now), 0);
 }
 END_TEST
 
@@ -372,13 +373,45 @@ START_TEST(test_restart_healthy_resets)
     for (round = 0; round < 50; round++) {
         for (i = 1; i < POOL_DEGRADED_FAILS; i++)
             ck_assert_int_eq(feed(&rs, &f, now += 10), 0);
-        ck_assert_int_eq(restart_healthy(&rs), 0);
+        ck_assert_int_eq(restart_healthy(&rs, now), 0);
         ck_assert_int_eq(rs.fails, 0);
     }
     ck_assert(!rs.degraded);
+    now += POOL_DEGRADED_QUIET_MS;
     for (i = 1; i < POOL_DEGRADED_FAILS; i++)
         ck_assert_int_eq(feed(&rs, &f, now), 0);
     ck_assert_int_eq(feed(&rs, &f, now), 1);
+}
+END_TEST
+
+/* After a healthy start, a run of start failures degrades the pool only
+ * once no healthy start came for POOL_DEGRADED_QUIET_MS: random deaths
+ * make runs of five now and then, a binary that broke makes no healthy
+ * start at all. */
+START_TEST(test_restart_quiet)
+{
+    struct restart rs;
+    struct restart_facts f = ended(0, 0, EXIT1);
+    int64_t now = 500000, t0;
+    int i;
+
+    restart_init(&rs);
+    ck_assert_int_eq(restart_healthy(&rs, now), 0);
+    t0 = now;
+    for (i = 0; i < 3 * POOL_DEGRADED_FAILS; i++)
+        ck_assert_int_eq(feed(&rs, &f, now += 100), 0);
+    ck_assert(!rs.degraded);
+    /* The backoff still grew with the run. */
+    ck_assert_int_ge(rs.next_ms - now, 100);
+    /* The next failure after the quiet time degrades. */
+    now = t0 + POOL_DEGRADED_QUIET_MS;
+    ck_assert_int_eq(feed(&rs, &f, now), 1);
+    ck_assert(rs.degraded);
+    /* A healthy start ends it and starts a new quiet time. */
+    ck_assert_int_eq(restart_healthy(&rs, now), 1);
+    for (i = 0; i < POOL_DEGRADED_FAILS; i++)
+        ck_assert_int_eq(feed(&rs, &f, now + 1 + i), 0);
+    ck_assert(!rs.degraded);
 }
 END_TEST
 
@@ -434,6 +467,7 @@ END_TEST
  * first second, and random deaths must not degrade the pool then. */
 START_TEST(test_restart_pending_holds)
 {
+    const int64_t Q = 1 + POOL_DEGRADED_QUIET_MS;
     struct restart rs;
     int i;
 
@@ -447,91 +481,15 @@ START_TEST(test_restart_pending_holds)
     /* Backoff still follows the streak. */
     ck_assert_int_eq(rs.next_ms, pool_backoff_ms(100, 1000, rs.fails - 1, 0));
     /* The candidate made its healthy start: the streak is over. */
-    ck_assert_int_eq(restart_healthy(&rs), 0);
+    ck_assert_int_eq(restart_healthy(&rs, 1), 0);
     ck_assert_int_eq(rs.fails, 0);
-    /* Had it died instead, the next failure with none left decides. */
+    /* Had it died instead, the next failure with none left decides
+     * (once the healthy start is POOL_DEGRADED_QUIET_MS old). */
     for (i = 1; i < POOL_DEGRADED_FAILS; i++)
-        ck_assert_int_eq(restart_failed(&rs, 100, 1000, 0, 0, 0, 1), 0);
-    ck_assert_int_eq(restart_failed(&rs, 100, 1000, 0, 0, 0, 1), 0);
-    ck_assert_int_eq(restart_failed(&rs, 100, 1000, 0, 0, 0, 0), 1);
+        ck_assert_int_eq(restart_failed(&rs, 100, 1000, Q, 0, 0, 1), 0);
+    ck_assert_int_eq(restart_failed(&rs, 100, 1000, Q, 0, 0, 1), 0);
+    ck_assert_int_eq(restart_failed(&rs, 100, 1000, Q, 0, 0, 0), 1);
     ck_assert(rs.degraded);
-}
-END_TEST
-
-/* ---- ports -------------------------------------------------------------- */
-
-static int busy_port;
-
-static int fake_free(int port, void *arg)
-{
-    int *calls = arg;
-
-    (*calls)++;
-    return port != busy_port;
-}
-
-START_TEST(test_ports_round_robin)
-{
-    struct port_map pm;
-    int calls = 0, a, b, c;
-
-    busy_port = 0;
-    ck_assert_int_eq(port_map_init(&pm, 20000, 20002), 0);
-    a = port_pick(&pm, 0, fake_free, &calls);
-    b = port_pick(&pm, 0, fake_free, &calls);
-    c = port_pick(&pm, 0, fake_free, &calls);
-    ck_assert_int_eq(a, 20000);
-    ck_assert_int_eq(b, 20001);
-    ck_assert_int_eq(c, 20002);
-    ck_assert_int_eq(port_pick(&pm, 0, fake_free, &calls), -1);
-    /* A released port is handed out again; the search goes on from where
-     * it stopped. */
-    port_release(&pm, 20001);
-    ck_assert_int_eq(port_pick(&pm, 0, fake_free, &calls), 20001);
-    port_release(&pm, 20000);
-    port_release(&pm, 20002);
-    ck_assert_int_eq(port_pick(&pm, 0, fake_free, &calls), 20002);
-    ck_assert_int_eq(port_pick(&pm, 0, fake_free, &calls), 20000);
-    port_map_release(&pm);
-}
-END_TEST
-
-START_TEST(test_ports_skip_held_and_cooling)
-{
-    struct port_map pm;
-    int calls = 0;
-
-    ck_assert_int_eq(port_map_init(&pm, 30000, 30009), 0);
-    /* Held by another process: skipped, and not tested again while it
-     * cools. */
-    busy_port = 30000;
-    ck_assert_int_eq(port_pick(&pm, 0, fake_free, &calls), 30001);
-    ck_assert_int_eq(calls, 2);
-    port_release(&pm, 30001);
-    pm.next = 30000;
-    calls = 0;
-    ck_assert_int_eq(port_pick(&pm, 100, fake_free, &calls), 30001);
-    ck_assert_int_eq(calls, 1);
-    /* After the cool-down it is tried again. */
-    busy_port = 0;
-    port_release(&pm, 30001);
-    pm.next = 30000;
-    ck_assert_int_eq(port_pick(&pm, POOL_PORT_COOL_MS + 1, fake_free, &calls),
-                     30000);
-    /* A port a worker failed on cools too. */
-    port_release(&pm, 30000);
-    port_cool(&pm, 30000, 5000);
-    pm.next = 30000;
-    ck_assert_int_eq(port_pick(&pm, 4000, fake_free, &calls), 30001);
-    /* Adopted workers' ports are taken. */
-    port_take(&pm, 30002);
-    ck_assert_int_eq(port_pick(&pm, 4000, fake_free, &calls), 30003);
-    /* A narrower range keeps the search inside it. */
-    port_map_range(&pm, 30005, 30006);
-    ck_assert_int_eq(port_pick(&pm, 4000, fake_free, &calls), 30005);
-    ck_assert_int_eq(port_pick(&pm, 4000, fake_free, &calls), 30006);
-    ck_assert_int_eq(port_pick(&pm, 4000, fake_free, &calls), -1);
-    port_map_release(&pm);
 }
 END_TEST
 
@@ -540,7 +498,6 @@ Suite *spawner_suite(void)
     Suite *s = suite_create("spawner");
     TCase *plan = tcase_create("plan");
     TCase *restart = tcase_create("restart");
-    TCase *ports = tcase_create("ports");
 
     tcase_add_test(plan, test_plan_fills_to_target);
     tcase_add_test(plan, test_plan_demand);
@@ -554,13 +511,11 @@ Suite *spawner_suite(void)
     tcase_add_test(restart, test_restart_backoff_from_second);
     tcase_add_test(restart, test_restart_degrades_after_failures);
     tcase_add_test(restart, test_restart_healthy_resets);
+    tcase_add_test(restart, test_restart_quiet);
     tcase_add_test(restart, test_restart_early_deaths);
     tcase_add_test(restart, test_restart_fatal);
     tcase_add_test(restart, test_restart_pending_holds);
-    tcase_add_test(ports, test_ports_round_robin);
-    tcase_add_test(ports, test_ports_skip_held_and_cooling);
     suite_add_tcase(s, plan);
     suite_add_tcase(s, restart);
-    suite_add_tcase(s, ports);
     return s;
 }

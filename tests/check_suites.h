@@ -23,5 +23,6 @@ Suite *reaper_suite(void);
 Suite *spawner_suite(void);
 Suite *spawner_run_suite(void);
 Suite *rebuild_suite(void);
+Suite *ports_suite(void);
 
 #endif
