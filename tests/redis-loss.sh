@@ -146,6 +146,22 @@ check "the spawner killed no worker because its record vanished" \
 check "the spawner registered workers again" \
     grep -q 'registered again' "$STACK_RUN/spawner.log"
 
+# kill_component NAME - SIGKILL one component of the stack and wait for it.
+kill_component() {
+    local pid
+    pid=$(stack_pid "$1")
+    kill -KILL "$pid"
+    stack_wait_exit "$pid" 10
+    wait "$pid" 2>/dev/null
+    rm -f "$STACK_RUN/$1.pid"
+}
+# redis_wiped - Redis SIGKILLed and started again with nothing on disk.
+redis_wiped() {
+    kill_component redis
+    rm -rf "$STACK_RUN/redis/appendonlydir" "$STACK_RUN/redis/"*.rdb
+    STEEL_REDIS_PERSIST=none stack_start_redis
+}
+
 # ---- the spawner and Redis's data lost at once ----------------------------------
 # The spawner is killed, Redis comes back empty, then the spawner starts
 # again: with no records to adopt from, it adopts its node's worker
@@ -154,18 +170,8 @@ check "the spawner registered workers again" \
 f=$T/load-spawner
 load "$f"
 sleep 0.5
-spid=$(stack_pid spawner)
-kill -KILL "$spid"
-stack_wait_exit "$spid" 10
-wait "$spid" 2>/dev/null
-rm -f "$STACK_RUN/spawner.pid"
-pid=$(stack_pid redis)
-kill -KILL "$pid"
-stack_wait_exit "$pid" 10
-wait "$pid" 2>/dev/null
-rm -f "$STACK_RUN/redis.pid"
-rm -rf "$STACK_RUN/redis/appendonlydir" "$STACK_RUN/redis/"*.rdb
-STEEL_REDIS_PERSIST=none stack_start_redis || not_ok "spawner lost: redis starts again"
+kill_component spawner
+redis_wiped || not_ok "spawner lost: redis starts again"
 up=$(now_ms)
 check "spawner lost: the stack starts the spawner again" stack_up
 t0=$SECONDS
@@ -202,13 +208,7 @@ holds_nothing() {
     curl -s -m 2 "http://127.0.0.1:$DPORT/status" | grep -q '"session_id": *null'
 }
 check "the worker holds nothing" holds_nothing
-pid=$(stack_pid redis)
-kill -KILL "$pid"
-stack_wait_exit "$pid" 10
-wait "$pid" 2>/dev/null
-rm -f "$STACK_RUN/redis.pid"
-rm -rf "$STACK_RUN/redis/appendonlydir" "$STACK_RUN/redis/"*.rdb
-STEEL_REDIS_PERSIST=none stack_start_redis || not_ok "redis starts again"
+redis_wiped || not_ok "redis starts again"
 check_within "after the loss the other sessions answer again" 5 all_200
 check_eq "the deleted session stays deleted" 404 "$(code_of "$D")"
 idle_again() { [ "$(rcli HGET "$P:worker:$DW" state)" = idle ]; }
