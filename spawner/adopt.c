@@ -160,8 +160,8 @@ static void orphan_found(const struct proc_worker *pw, void *arg)
 /* The orphans of a Redis that lost this node's records that answer
  * /health join the table under their own id and port; the first view
  * finds their records missing and rebuild.c registers them again with
- * their sessions.  The others are killed.  Returns how many joined, or
- * -1 when out of memory (logged). */
+ * their sessions.  The others are killed (also when out of memory).
+ * Returns how many joined. */
 static int adopt_lost(struct spawner *s, struct orphan_scan *o, int64_t now)
 {
     struct probe *pr = calloc(o->n + 1, sizeof(*pr));
@@ -169,8 +169,9 @@ static int adopt_lost(struct spawner *s, struct orphan_scan *o, int64_t now)
     int kept = 0;
 
     if (pr == NULL) {
-        log_warnx("adopting workers: out of memory");
-        return -1;
+        for (i = 0; i < o->n; i++)
+            orphan_kill(o, &o->cand[i], " (out of memory)");
+        return 0;
     }
     for (i = 0; i < o->n; i++) {
         pr[i].host = s->c->worker_host;
@@ -195,8 +196,8 @@ static int adopt_lost(struct spawner *s, struct orphan_scan *o, int64_t now)
         r.pstart = pw->pstart;
         r.state = WORKER_BUSY; /* unknown until rebuild.c asks it */
         if (adopt_one(s, &r, now) < 0) {
-            free(pr);
-            return -1;
+            orphan_kill(o, pw, " (out of memory)");
+            continue;
         }
         kept++;
         log_info("worker %s (pid %ld, port %d): redis lost the records of "
@@ -208,24 +209,19 @@ static int adopt_lost(struct spawner *s, struct orphan_scan *o, int64_t now)
 }
 
 /* The worker processes of this node that the table does not hold: killed,
- * unless Redis lost the node's records (P:gen does not note it), when
- * those that answer /health are adopted (adopt_lost).  Sets *joined to
- * how many were; returns how many were killed, or -1 when Redis failed. */
-static int adopt_orphans(struct spawner *s, int64_t now, int *joined)
+ * unless Redis lost the node's records (lost), when those that answer
+ * /health are adopted (adopt_lost).  Sets *joined to how many were;
+ * returns how many were killed. */
+static int adopt_orphans(struct spawner *s, int lost, int64_t now,
+                         int *joined)
 {
     struct orphan_scan o;
     struct proc_node pn;
-    int lost;
 
     *joined = 0;
-    lost = store_gen_node(&s->store, s->c->node_name);
-    if (lost < 0) {
-        spawner_redis_failed(s, "reading the generation");
-        return -1;
-    }
     memset(&o, 0, sizeof(o));
     o.s = s;
-    o.lost = lost == 0;
+    o.lost = lost;
     o.uid = s->ps.drop ? s->ps.uid : geteuid();
     if (proc_node_init(&pn, s->c->key_prefix, s->c->node_name) < 0)
         return 0;
@@ -234,7 +230,7 @@ static int adopt_orphans(struct spawner *s, int64_t now, int *joined)
     if (o.n > 0)
         *joined = adopt_lost(s, &o, now);
     free(o.cand);
-    return *joined < 0 ? -1 : o.killed;
+    return o.killed;
 }
 
 int adopt_run(struct spawner *s, int64_t now)
@@ -243,8 +239,14 @@ int adopt_run(struct spawner *s, int64_t now)
     struct probe *probes = NULL;
     size_t n = 0, m = 0, i, kept = 0, dropped = 0;
     size_t *idx = NULL;
-    int rc = -1, killed, joined = 0;
+    int rc = -1, killed, joined = 0, noted;
 
+    /* Read first: a failure here leaves nothing half done. */
+    noted = store_gen_node(&s->store, s->c->node_name);
+    if (noted < 0) {
+        spawner_redis_failed(s, "reading the generation");
+        return -1;
+    }
     if (store_workers(&s->store, s->c->node_name, &recs, &n) < 0) {
         spawner_redis_failed(s, "reading the workers of this node");
         return -1;
@@ -293,9 +295,7 @@ int adopt_run(struct spawner *s, int64_t now)
             dropped++;
         }
     }
-    killed = adopt_orphans(s, now, &joined);
-    if (killed < 0)
-        goto out;
+    killed = adopt_orphans(s, noted == 0, now, &joined);
     s->adopted = 1;
     log_info("node %s: adopted %zu workers, removed %zu records, killed %d "
              "unknown processes, adopted %d whose records redis lost",

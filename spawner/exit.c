@@ -118,17 +118,23 @@ static long pending_count(const struct spawner *s)
     return n;
 }
 
-/* w made a healthy start at now: the restart policy's count goes back
- * to 0. */
-static void start_healthy(struct spawner *s, struct worker *w,
-                          const char *how, int64_t now)
+/* w made a healthy start at now, by serving a session (served) or by
+ * running POOL_HEALTHY_MS: the restart policy's count goes back to 0. */
+static void start_healthy(struct spawner *s, struct worker *w, int served,
+                          int64_t now)
 {
     long fails = s->rs.fails;
 
     w->healthy = 1;
     if (restart_healthy(&s->rs, now)) {
-        log_info("pool ok again: worker %s (pid %ld, port %d) %s", w->sid,
-                 w->pid, w->port, how);
+        if (served)
+            log_info("pool ok again: worker %s (pid %ld, port %d) served a "
+                     "session",
+                     w->sid, w->pid, w->port);
+        else
+            log_info("pool ok again: worker %s (pid %ld, port %d) answered "
+                     "/health and ran %d ms",
+                     w->sid, w->pid, w->port, POOL_HEALTHY_MS);
         view_report(s, NULL);
     } else if (fails > 0) {
         log_debug("worker %s made a healthy start: start failure count "
@@ -151,7 +157,7 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
         return;
     w->counted = 1;
     if (served && w->ready_ms != 0 && !w->healthy)
-        start_healthy(s, w, "served a session", now);
+        start_healthy(s, w, 1, now);
     memset(&f, 0, sizeof(f));
     f.requested = stop_requested(w);
     f.fatal = w->fatal;
@@ -336,16 +342,12 @@ void exit_healthy(struct spawner *s, int64_t now)
 {
     size_t i;
 
-    char how[64];
-
-    snprintf(how, sizeof(how), "answered /health and ran %d ms",
-             POOL_HEALTHY_MS);
     for (i = 0; i < s->n; i++) {
         struct worker *w = s->w[i];
 
         if (w->state != SPAWNER_W_RUNNING || w->exited || w->healthy ||
             now - w->ready_ms < POOL_HEALTHY_MS)
             continue;
-        start_healthy(s, w, how, now);
+        start_healthy(s, w, 0, now);
     }
 }
