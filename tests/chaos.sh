@@ -4,8 +4,12 @@
 # included; steel-chaos runs 200 create -> GET -> DELETE flows, 10 at a
 # time, and asserts that every answer comes within its deadline (a create
 # within create_wait + worker_timeout + 2 s, a GET or DELETE within
-# worker_timeout + 2 s), that no 5xx but a create's 503 and a GET's 504 is
-# seen, and that the pool never turns degraded.  Once the system has
+# worker_timeout + 2 s), that no 5xx but a create's 503 or 502 and a GET's
+# 504 is seen, that at least 99 % of the creates get a session, and that
+# the pool never turns degraded.  (A create answers 502 worker_failed when
+# create_attempts workers in a row crash or hang under it, which at these
+# rates happens about once in many thousand creates; the limit keeps a
+# poison request from killing the pool.)  Once the system has
 # settled: no session is left, Redis's worker records and the worker
 # processes agree, no process of the stack is a zombie, and stack_down
 # leaves nothing behind.
@@ -17,7 +21,8 @@
 # any request; a GET may then also answer 502 (tests/chaos-garbage.sh).
 # CHAOS_CRASH_PROB (0.02), CHAOS_HANG_PROB (0.01), CHAOS_FLOWS (200),
 # CHAOS_PARALLEL (10), CHAOS_ALLOW_5XX (more STAGE:CODE entries allowed)
-# and CHAOS_MIN_CREATE_OK (a percentage of creates that must answer 2xx)
+# and CHAOS_MIN_CREATE_OK (the percentage of creates that must answer 2xx,
+# 99)
 # set up heavier runs (tests/chaos-heavy.sh).
 
 # shellcheck disable=SC2317 # functions run through check_within
@@ -60,11 +65,10 @@ export STEEL_EMU_CRASH_PROB=${CHAOS_CRASH_PROB:-0.02}
 export STEEL_EMU_HANG_PROB=${CHAOS_HANG_PROB:-0.01}
 export STEEL_EMU_START_DELAY_MS=${CHAOS_START_DELAY_MS:-200}
 export STEEL_EMU_GARBAGE_PROB=${CHAOS_GARBAGE_PROB:-0}
-ALLOW_5XX=create:503,get:504
+ALLOW_5XX=create:503,create:502,get:504
 [ "$STEEL_EMU_GARBAGE_PROB" != 0 ] && ALLOW_5XX=$ALLOW_5XX,get:502
 [ -n "${CHAOS_ALLOW_5XX:-}" ] && ALLOW_5XX=$ALLOW_5XX,$CHAOS_ALLOW_5XX
-MIN_OK=()
-[ -n "${CHAOS_MIN_CREATE_OK:-}" ] && MIN_OK=(--min-create-ok "$CHAOS_MIN_CREATE_OK")
+MIN_OK=(--min-create-ok "${CHAOS_MIN_CREATE_OK:-99}")
 unset STEEL_SESSION_TTL STEEL_API_TOKEN
 
 stack_init "$T/run" "$HTTP_PORT"
