@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * buf.c - bounded growable buffers (buf.h).
  *
  * Invariant: b->len <= b->max at all times and b->data[b->len] == '\0'

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * buf.h - a growable byte buffer with a hard maximum.
  *
  * Every buffer that outside input fills is a struct buf with max set, so a

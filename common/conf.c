@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * conf.c - the parser for steel-orchestrator.conf (conf.h).
  *
  * One table lists every directive with its type, bounds and default; the

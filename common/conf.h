@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * conf.h - steel-orchestrator.conf, read by every program.
  *
  * The file is "key = value" lines, '#' starts a comment, blank lines are

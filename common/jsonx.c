@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * jsonx.c - strict, bounded JSON parsing with json-c (jsonx.h).
  *
  * json_tokener on its own accepts a prefix of its input ("{} junk"); we

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * jsonx.h - the JSON the orchestrator reads: client bodies and worker
  * replies.  Parsers take buffers, not sockets, so the tests feed them
  * bytes directly.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * keys.c - building key names from the schema in keys.h.
  */
 #include "config.h"

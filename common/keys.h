@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * keys.h - the Redis key schema.  Every key the programs use is here, with
  * its type, who writes it and its lifetime.  P is the configured key_prefix
  * (default "steel").  The KEY_ formats below are the one definition of

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * log.c - the logging API of log.h.
  *
  * Invariants: one call writes one line with one write(2), so lines from the

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * log.h - one line format for every program.
  *
  * Lines look like "steel-spawner: worker 7 (pid 4242, port 20007): exited 1"

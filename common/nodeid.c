@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nodeid.c - the identity of this host and the checks of a node's
  * worker_host (nodeid.h).
  *

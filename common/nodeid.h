@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * nodeid.h - what makes a node itself: the identity of its host, and
  * whether its worker_host is an address of this host, or a loopback one
  * that only this host can reach.  steel-spawner checks these at start

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * privsep.c - resolving worker_user and checking the daemons' capabilities
  * (privsep.h).
  *

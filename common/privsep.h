@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * privsep.h - the user workers run as (worker_user, worker_group) and what
  * the daemons need to manage workers of another user.
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * proc.c - worker processes in /proc, and the kill rule (proc.h).
  *
  * Invariants: every reading of /proc goes through read_file() with a

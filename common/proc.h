@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * proc.h - worker processes as /proc shows them: what /proc/<pid>/stat
  * and /proc/<pid>/environ say, which processes are workers of this node,
  * and the one rule for signalling a worker.  The spawner, the reaper and

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * prog.c - start-up shared by steel-fcgi, steel-spawner and steel-reaper
  * (prog.h).  fatal() is allowed here: nothing runs yet.
  */

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * prog.h - what every program does at start: options, the configuration
  * file, logging, signals.
  *

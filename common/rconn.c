@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * rconn.c - the Redis connection wrapper (rconn.h): connect and AUTH, the
  * stale-connection check, one command written and read in two steps so
  * that a failure is known to come before or after Redis had the whole

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * rconn.h - one Redis connection with deadlines, AUTH (a password, or an
  * ACL user and its password), reconnect, one safe retry, Lua script
  * loading and, with redis_sentinels, the master found through Sentinel.

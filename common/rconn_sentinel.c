@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * rconn_sentinel.c - the client side of the Sentinel protocol that
  * hiredis 0.14 lacks: which server is the master now (rconn.h).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * sha256.c - SHA-256 after FIPS 180-4 (sha256.h).  Big-endian message
  * schedule and length; the input is processed in 64-byte blocks with the
  * tail padded in a local block, so any length works without allocation.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * sha256.h - SHA-256 (FIPS 180-4) of a buffer, for naming things after a
  * secret without keeping the secret (the idempotency scope of a bearer
  * token).  Not constant-time; never use it to compare secrets.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * store.h - every change of worker and session state, each one atomic Lua
  * script on Redis (the schema is in keys.h), behind one context, struct
  * store: the connection, the key prefix and what the last call failed on.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * store_core.c - the store's context and what every script call shares:
  * running a script by EVALSHA with the prefix as ARGV[1], reading its
  * reply, and recording why a call failed (store.h, store_core.h).

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * store_core.h - what the store's files share and nothing outside them
  * includes: the head every Lua script starts with, the script numbers, and
  * running a script and reading its reply with failures recorded in the

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * store_create.c - what a create needs besides a worker: the queue of
  * creates waiting for one (P:waiters, the spawner's demand signal) and
  * idempotent creates (P:idem:<key>).

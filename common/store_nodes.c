@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * store_nodes.c - the nodes that share one Redis: their heartbeats in
  * P:pool:<node> (written by each spawner, store_pool_report), who
  * registered a node_name, the list /status shows, and the removal of a

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * store_ops.c - what operators and the daemons read and count rather
  * than change: worker and session listings, counts by state, the P:stats
  * counters, the reaper's pass lock, the spawner's pool view and its

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * store_rebuild.c - putting back what Redis forgot: a worker record the
  * spawner re-registers from the process it supervises, with the session
  * the worker says it holds (spawner/rebuild.c), and P:gen, the mark that

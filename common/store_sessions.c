@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * store_sessions.c - sessions: bound to the worker that created them,
  * touched by every request, ended by DELETE or by their key expiring, and
  * their index P:sessions kept from growing.

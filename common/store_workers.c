@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * store_workers.c - the life of a worker record: registered, ready,
  * claimed and given back, probed, held for cleaning, retired, declared
  * dead and removed (store.h has the state diagram).

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * util.c - clocks, strict number parsing, session id validation and random
  * ids (util.h).
  */

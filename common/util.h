@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * util.h - small helpers shared by every program: clocks, number parsing,
  * identifiers.
  */

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * wconn.c - a kept-alive HTTP/1.1 connection to a worker (wconn.h).
  *
  * Invariants: every wait is a poll(2) bounded by what is left of the

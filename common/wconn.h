@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * wconn.h - kept-alive HTTP/1.1 connections to workers, for the requests
  * without a body that every GET and DELETE of a session sends
  * (whttp_request uses them; creates and probes stay on libcurl).  Idle

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * whttp.c - deadline-bound HTTP to workers (whttp.h).
  *
  * Every transfer sets CURLOPT_CONNECTTIMEOUT_MS and CURLOPT_TIMEOUT_MS and

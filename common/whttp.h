@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * whttp.h - HTTP/1.1 to workers, always under a connect and a total
  * deadline, with a bounded response body.
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * admin.c - what operators read: /health, /status, /workers, /metrics and
  * the session list.  Everything comes from Redis, so any handler process
  * on any node gives the same answer; when Redis fails on any part the

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * admin.h - the routes operators read, from Redis alone: /health,
  * /status, /workers, /metrics and GET /sessions (admin.c).  Each has the
  * handler signature of route.h.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * claim.c - an idle worker for a create: the wait line (claim.h).
  *
  * A create that finds no idle worker joins this process's wait line

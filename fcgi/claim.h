@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * claim.h - an idle worker for a create, waiting in this process's line
  * for one when none is idle (claim.c).
  */

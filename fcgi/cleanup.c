@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * cleanup.c - the worker side of a DELETE, off the request path.
  *
  * A DELETE ends the session in Redis (store_end: the worker goes to

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * cleanup.h - the worker side of a DELETE, done by cleanup threads after
  * the client got its 204 (cleanup.c).
  */

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * create.c - getting a session onto a worker: the hedged create (create.h).
  *
  * A create runs in one of steel-fcgi's create threads (main.c), never in

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * create.h - getting a new session onto a worker, hedged against a slow
  * one (create.c).  Called by POST /sessions once its body was checked.
  */

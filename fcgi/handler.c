@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * handler.c - a thread's context: made, released, its metrics flushed
  * (handler.h).
  */

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * handler.h - struct handler, the private context of one steel-fcgi
  * thread: its Redis connection, its HTTP clients to workers and what it
  * counted for the metrics.  Route handlers, creates and cleanup threads

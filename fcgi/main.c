@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * main.c - steel-fcgi: the FastCGI application lighttpd starts (bin-path)
  * on the socket it passes as fd 0.
  *

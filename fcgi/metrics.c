@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * metrics.c - counting and Prometheus rendering (metrics.h).
  *
  * Rendering sorts the P:stats fields so that each metric family comes out

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * metrics.h - request latency, create wait and create failures, counted
  * per handler thread, handed to the process after each request, and
  * added to P:stats in one Redis call about once a second, so that every steel-fcgi process on every node contributes to

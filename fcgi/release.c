@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * release.c - what becomes of a worker after its session ended or after
  * it failed a request: it is told to end the session, checked clean and
  * given back to the idle pool, or declared dead (release.h).

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * release.h - what becomes of a worker after its session ended or after it
  * failed a request: cleaned and given back, or declared dead (release.c).
  * Called by the session handlers, the create and the cleanup threads.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * reply.c - the shared error answers of steel-fcgi (reply.h).
  *
  * Every Retry-After, Allow and WWW-Authenticate steel-fcgi sends is set

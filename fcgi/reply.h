@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * reply.h - the error answers that carry a header of their own: every one
  * that tells the client to come back later (503, 502 and 409 with
  * Retry-After), the router's 405 (Allow) and 401 (WWW-Authenticate); and

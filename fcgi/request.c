@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * request.c - filling struct request from CGI-style parameters (request.h).
  */
 #include "config.h"

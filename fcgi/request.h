@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * request.h - one HTTP request as the handlers see it, independent of
  * libfcgi: main.c fills it from the FastCGI parameters and stdin; the tests
  * fill it directly.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * response.c - answers and the single JSON error shape (response.h).
  */
 #include "config.h"

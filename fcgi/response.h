@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * response.h - the one place that shapes every answer of steel-fcgi.
  *
  * Errors have one JSON shape, {"error": "<code>", "message": "<text>"},

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * route.c - the names of the routes (route.h), as metrics and logs show
  * them: P:stats fields lat:<name>:<bucket> keep them, so they never
  * change.

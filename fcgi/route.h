@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * route.h - the routes steel-fcgi serves, and what a matched route hands
  * its handler.  The table that pairs each route with its method, pattern
  * and handler is router.c's; the names here serve logs and metrics.

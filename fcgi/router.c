@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * router.c - the route table and dispatch (router.h).
  *
  * Patterns are literal paths, or a literal prefix followed by ":id", which

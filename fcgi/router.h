@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * router.h - the route table of steel-fcgi: method, path pattern, who may
  * call it, and its handler; matching a request against it and running
  * the handler (router.c).  Matching works on the raw request path (before

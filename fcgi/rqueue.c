@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * rqueue.c - a bounded FIFO of accepted requests (rqueue.h).
  *
  * Invariants: queued counts the items between head and tail and never

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * rqueue.h - a bounded FIFO of accepted requests between the accept
  * threads and a thread class that serves them (creates, DELETEs).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * sessions.c - POST /sessions (checks and idempotency; create.c gets the
  * session onto a worker), GET and DELETE /sessions/:id.
  *

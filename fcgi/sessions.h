@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * sessions.h - the session routes of router.c's table: POST /sessions,
  * GET and DELETE /sessions/:id (sessions.c).  Each has the handler
  * signature of route.h.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * decide.c - the reaper's decisions as pure functions (decide.h).
  *
  * Invariants: nothing here does I/O or keeps state, so a decision depends

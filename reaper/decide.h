@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * decide.h - what the reaper does with one worker, as pure functions of
  * the worker's Redis record, the facts about its process and what its
  * GET /status answered.  No I/O here: reaper.c gathers the facts, asks

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * main.c - steel-reaper: runs a reaper pass (reaper.h) every reap_interval
  * seconds, or once with --once (for cron and systemd timers).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * procscan.c - the worker processes of this node as a reaper pass sees
  * them, and the kill of strays (procscan.h).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * procscan.h - the process table as the reaper sees it: whether a recorded
  * worker still runs, the worker processes of this node a pass looks at,
  * and the strays among them (processes of ours Redis does not know).

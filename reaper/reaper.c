@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * reaper.c - one reaper pass (reaper.h).
  *
  * Invariants:

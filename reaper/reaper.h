@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * reaper.h - one reaper pass over the workers of this node: expired and
  * deleted sessions are reclaimed, hung workers killed, and Redis, the
  * process table and each worker's own /status reconciled.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * adopt.c - at start, the workers an earlier spawner of this node left
  * behind: those Redis knows that still run, lead their process group and
  * answer /health join the table as RUNNING; the records of the others are

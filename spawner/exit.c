@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * exit.c - how workers end: exits seen through pidfds and waitpid(),
  * start failures counted for the restart policy (pool.h), the deadlines
  * of starting and stopping workers, and healthy starts (internal.h has

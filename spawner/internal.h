@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * internal.h - what the parts of steel-spawner share: the supervisor's
  * state, the entries of its worker table, and what each file offers the
  * others.  Only spawner/ and its unit tests include it.

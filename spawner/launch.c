@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * launch.c - starting one worker process (launch.h).
  *
  * Between fork() and execve() the child calls only async-signal-safe

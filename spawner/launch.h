@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * launch.h - starting one worker process: in its own process group, with
  * its limits, environment and log file; telling why it could not start;
  * describing how it ended.  Which processes are workers, and how they are

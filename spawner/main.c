@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * main.c - steel-spawner: starts and supervises this node's worker
  * processes (spawner.h).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * node.c - this spawner as one node among those that share a Redis: its
  * identity checks at start, its registration in P:pool:<node>, and the
  * warnings about other nodes that cannot reach its workers or whose

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * pool.c - pool sizing, the restart policy (which ends are start
  * failures, backoff, degraded state) and port choice (pool.h).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * pool.h - the decisions of steel-spawner, as pure functions: how many
  * workers to start or stop, which worker ends are start failures, how long
  * to wait after them, when the pool is degraded, which port a new worker

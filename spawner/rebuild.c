@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * rebuild.c - when Redis forgot the records of workers this spawner still
  * supervises (Redis restarted empty, or keys were deleted), the workers
  * are the truth: each live one is registered again under its own id, pid

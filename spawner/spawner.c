@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * spawner.c - the supervisor of one node's workers (spawner.h): its
  * set-up, its loop, configuration reload and shutdown.  The other parts
  * are listed in internal.h, with the states a worker goes through.

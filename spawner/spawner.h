@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * spawner.h - steel-spawner: the supervisor of one node's worker
  * processes.  main.c parses the options and hands over to these.
  */

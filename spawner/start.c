@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * start.c - starting workers: a port, a log file, fork and exec
  * (launch.c), the Redis record, then GET /health until it answers
  * (internal.h has the states and their transitions).

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * table.c - the worker table of steel-spawner, its watches and its
  * signals (internal.h has the states and their transitions).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * view.c - the pool as Redis sees it, and what the spawner does about
  * it: one store_pool_view() per view, workers others marked dead are
  * stopped, those whose records vanished registered again (rebuild.c),

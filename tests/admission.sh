@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # admission.sh - creates that wait, and DELETEs that wait on hung workers,
 # never starve the other routes.  Through
 # lighttpd against a live stack whose pool is far smaller than the burst:

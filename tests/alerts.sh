@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # alerts.sh - the Prometheus rules of etc/prometheus/ are valid (promtool
 # check rules, both the template and the file make writes), their unit
 # tests pass (promtool test rules: every alert silent, firing, silent

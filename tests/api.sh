@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # api.sh - the API's promises under pressure, through lighttpd against a
 # live stack: 503 with Retry-After when pool_max_workers is reached and
 # success once a session is deleted, the bounded create queue, a client

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # auth.sh - api_token and admin_token through lighttpd against a live
 # stack: 401 with a JSON body and WWW-Authenticate without the right
 # token, /health open to all, the admin routes on their own token, and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # backend-timeout.sh - nothing waits in lighttpd without a bound.  With
 # every steel-fcgi process stopped (SIGSTOP: they accept nothing and
 # answer nothing), a request gets lighttpd's JSON 504 after the snippet's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bad-input.sh - hostile input through lighttpd against a live stack.
 # Every answer must be the documented 4xx with Content-Type
 # application/json and a body that json-c (strict, UTF-8 checked) reads as

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench-scale.sh - the short form of bench/scale (10 and 100 live sessions,
 # a few seconds each).  It checks only that the benchmark ran to its end
 # and reported every size with numbers (time to N idle, GET req/s and

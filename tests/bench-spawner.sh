@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench-spawner.sh - how long steel-spawner takes to bring N emulated
 # workers from nothing to idle and registered, its own memory at that
 # size, and how long a SIGTERM takes to stop them all.  Not a test (not in

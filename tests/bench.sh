@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench.sh - the short form of bench/run: every load runs 2 s against a
 # stack of its own and one emulator worker.  It checks only that the
 # benchmark ran to its end and reported every row with numbers (req/s,

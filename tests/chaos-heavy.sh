@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # chaos-heavy.sh - tests/chaos.sh with five times the faults: workers crash
 # on 10 % and hang for good on 5 % of the requests they get, 300 flows, 20
 # at a time.  A worker then often dies within a second of its start, so

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # chaos.sh - the short form of the chaos run: a private stack whose workers
 # crash (2 %) or hang for good (1 %) on any request they get, probes
 # included; steel-chaos runs 200 create -> GET -> DELETE flows, 10 at a

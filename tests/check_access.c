@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_access.c - who may call what: the access column of steel-fcgi's
  * route table (router.c) and the request limits decided before any
  * handler runs.  Requests go through router_serve() against the fake

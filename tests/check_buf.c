@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_buf.c - bounded buffers: normal appends, the hard maximum, JSON
  * string escaping.
  */

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_conf.c - the configuration parser: defaults, every error names the
  * file and line, and the shipped etc/steel-orchestrator.conf parses and
  * documents every directive.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_fcgi.c - the HTTP edge of steel-fcgi without I/O: the route table,
  * the one JSON error shape, response serialization, request parameters and
  * the constant-time token comparison.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_handlers.c - steel-fcgi's create handler (POST /sessions) below
  * the FastCGI edge: a struct request goes through router_serve() and the
  * answer, the store's state and what the workers saw are checked; the

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_handlers.h - the fixture of the handler suites (check_handlers.c:
  * creates; check_handlers_rw.c: GET and DELETE): steel-fcgi's handlers
  * below the FastCGI edge, a struct request through router_serve(), the

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_handlers_fixture.c - what the handler suites share
  * (check_handlers.h): one handler context against the fake store, up to
  * three fake workers, and helpers that run one request through the route

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_handlers_main.c - the runner of the handler tests, a program of
  * their own: they link fakes of the store (tests/fake_store.c) in place of
  * common/store.o, which the other suites need for real.

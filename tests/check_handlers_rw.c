@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_handlers_rw.c - steel-fcgi's GET and DELETE of a session below the
  * FastCGI edge (fixture: check_handlers.h): what the client gets, what
  * becomes of the session and of its worker when the worker answers,

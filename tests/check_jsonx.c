@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_jsonx.c - strict JSON parsing of client bodies and worker replies.
  */
 #include "config.h"

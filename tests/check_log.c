@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_log.c - one call is one line: control bytes escaped, long messages
  * truncated, the prefix first.
  */

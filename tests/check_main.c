@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_main.c - the runner of the unit test suites but the handlers'
  * (tests/check_handlers_main.c, linked against fakes of the store).  Prints Check's
  * summary lines; exits non-zero when any test failed.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_metrics.c - counting and the Prometheus rendering: pack output,
  * cumulative histogram buckets, one TYPE line per family, label escaping;
  * and property tests of the parsers that face clients: random input never

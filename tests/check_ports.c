@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_ports.c - the spawner's port choice (spawner/pool.h): round robin
  * over worker_port_range, skipping ports held, cooling or found busy.
  */

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_probe.c - probe_run_method (common/whttp.c) when libcurl fails as
  * a whole in the middle of a run: it returns -1, every probe reads as an
  * error, and no easy handle outlives the call.

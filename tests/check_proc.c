@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_proc.c - worker processes as /proc shows them (common/proc.h):
  * the stat and environ parsers on buffers, the worker-of-this-node rule on
  * a fixture tree that stands in for /proc, the children of a process, the

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_reaper.c - the reaper's pure logic: the plan for a record, the
  * judgement of a /status answer, the recheck after a clean, and whether a
  * recorded worker still runs.  The /proc parsers and the kill rule are

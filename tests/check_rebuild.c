@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_rebuild.c - what a rebuild reads from a worker (spawner/rebuild.c):
  * the start of a restored session, from the created_at of the worker's
  * GET /sessions/:id reply, in each form a worker may give it.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_spawner.c - the spawner's pure decisions (spawner/pool.h): pool
  * sizing, backoff and the restart policy.  Port choice is in
  * check_ports.c; starting workers and the worker table are in

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_spawner_run.c - the spawner's contact with processes: starting a
  * worker (spawner/launch.h): its setup reports, its environment as the
  * worker rule of common/proc.h reads it, the description of wait

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_store.c - the runner of the store's suites against a real
  * redis-server, and the suite of the store's context: its errors by kind
  * and the key names its scripts build.

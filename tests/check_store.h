@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_store.h - the store's Check suites and what they share: a private
  * redis-server the runner (check_store.c) starts, and a fixture that
  * gives each test an empty Redis and a struct store on it.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_store_life.c - every transition of store.h's worker state machine
  * against a real Redis, and the invariants the scripts keep: a claim hands
  * a worker to one create only, a worker's end is its owner's alone

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_store_nodes.c - the nodes that share one Redis (store_nodes.c and
  * what the other scripts do with heartbeats): claims skip a stale node's
  * idle workers without losing them, a node_name is registered by one host

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_store_ops.c - the create queue, idempotent creates, and what the
  * store lists and counts (worker and session listings, counts by state,
  * P:stats, the pass lock, the spawner's pool view and report) against a

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_store_retry.c - the one retry of rconn (rconn.h) against a real
  * redis-server: a command whose connection breaks after it was written is
  * sent again only when it is retry-safe, and one that is not is never run

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_store_sessions.c - the life of sessions in store.h against a real
  * Redis, and the invariants the scripts keep: a session key exists only
  * while its worker is busy with it, an expired session is never revived.

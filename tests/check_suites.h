@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_suites.h - every Check suite of the unit tests; check_main.c runs
  * them all in one runner.
  */

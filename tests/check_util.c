@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_util.c - number parsing, session id validation, random ids, key
  * building and which Redis errors call for a reconnect.  Process identity
  * is check_proc.c's.

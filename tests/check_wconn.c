@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * check_wconn.c - the kept-alive worker connection (common/wconn.c)
  * against a scripted HTTP server on a loopback port of its own: each test
  * gives the exact bytes the server answers, whether it closes after, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # deb.sh - the Debian package, on this machine.  ./dev deb builds
 # steel-orchestrator_*.deb from the tree (dpkg-buildpackage, make check
 # skipped) and lintian finds no error or warning; apt installs it: the two

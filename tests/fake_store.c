@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fake_store.c - the store.h functions steel-fcgi calls, on an in-memory
  * model instead of Redis (fake_store.h says how it replaces the real
  * ones; the context functions of store_core.c, which need no Redis until

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fake_store.h - an in-memory stand-in for the store.h functions that
  * steel-fcgi calls, for the handler tests (check_handlers.c).
  *

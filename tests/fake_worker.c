@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fake_worker.c - a worker on a loopback port for the handler tests
  * (fake_worker.h).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fake_worker.h - a steel-browser worker for the handler tests: a thread
  * serving HTTP/1.1 on a loopback port of its own, so the handlers' real
  * libcurl code (whttp.h, the create's multi handle) talks to it.

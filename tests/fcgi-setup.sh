@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # fcgi-setup.sh - a steel-fcgi whose threads cannot set up their handlers
 # (libcurl refuses every handle to them) exits 1 with a log line that says
 # so, instead of running on with no thread to serve: lighttpd then sees a

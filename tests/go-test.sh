@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # go-test.sh - the Go tests of tester/: the worker emulator, the
 # steel-tester checks against fake orchestrators that each break one rule,
 # the Prometheus parser and the report.  Run from make check.

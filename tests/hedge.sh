@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # hedge.sh - creates do not pay for a hung worker, and slow healthy
 # workers are not raced to death.  Through lighttpd against a live stack:
 #   1. workers hang on 10 % of their creates: the create moves on to a

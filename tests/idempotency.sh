@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # idempotency.sh - Idempotency-Key through lighttpd against a live stack:
 # a replay of the largest answer a worker may give (max_body 300 KiB, so
 # the answer is beyond the 256 KiB buffer replays once had), keys scoped

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # install.sh - the installed system works.  make install DESTDIR=$T/dest,
 # then: every file is where it belongs, the units and the lighttpd snippet
 # name the installed paths, and the INSTALLED programs run together -

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # integration.sh - the whole stack end to end: Redis, steel-spawner,
 # steel-reaper and lighttpd with steel-fcgi (tests/stack.sh) on free
 # loopback ports under a temporary directory, workers from the emulator,

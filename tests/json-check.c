@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * json-check.c - a test helper of tests/bad-input.sh: is an answer body
  * the API's one error shape?
  *

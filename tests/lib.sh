@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # lib.sh - shared harness of the shell integration tests.  Source it, then
 # call lib_init.  It gives a private temporary directory ($T), free loopback
 # ports, background processes that are always stopped by pid on exit

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # man.sh - the man pages agree with the programs: the SYNOPSIS of
 # steel-fcgi(8), steel-spawner(8) and steel-reaper(8) is the usage line of
 # their -h, steel-tester(1) lists exactly the flags of its -h,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # multinode.sh - the whole deployment: three nodes sharing one Redis
 # through Sentinel, each in a network namespace of its own.
 #

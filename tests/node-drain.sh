@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # node-drain.sh - node_drain takes a node out of service without a restart.
 # Two nodes on one Redis, each with its own front door: node a is the
 # local stack (tests/stack.sh), node b a second spawner (workers on

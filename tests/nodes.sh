@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # nodes.sh - several nodes on one Redis, on this machine: nodes a and b
 # (spawner and reaper each; b's workers on 127.0.0.2) and a reaper of a
 # third node c.  Checks node identity at start (a node_name in use here or

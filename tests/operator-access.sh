@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # operator-access.sh - operator routes (the session list, /workers,
 # /metrics) through lighttpd from a client that is not on loopback: a
 # network namespace joined to this host by a veth pair, both made and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # ops-recipes.sh - the redis-cli recipes of OPERATIONS.md work.  Each
 # ```sh block tagged recipe:<name> is taken from OPERATIONS.md and run as
 # written against a live stack (tests/stack.sh: Redis, steel-spawner,

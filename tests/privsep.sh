@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # privsep.sh - workers run as worker_user, with real users of this machine:
 # a worker has that user and group, no supplementary groups, no
 # capabilities, the clean environment and the limits; as that user nothing

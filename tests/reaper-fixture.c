@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * reaper-fixture.c - drives the real store.h scripts from the reaper's
  * shell tests, standing in for the spawner and the handlers:
  *

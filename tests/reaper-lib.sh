@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # reaper-lib.sh - what the reaper's shell tests share: a configuration, a
 # private Redis, and emulated workers registered through the real store.h
 # scripts (tests/reaper-fixture) the way the spawner registers them.

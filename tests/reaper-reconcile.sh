@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # reaper-reconcile.sh - steel-reaper --once against drift between Redis,
 # the process table and the workers' /status: records without a process,
 # processes without a record, workers holding sessions Redis does not map,

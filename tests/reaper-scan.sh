@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # reaper-scan.sh - what a reaper pass reads of /proc, and that strays are
 # still found within the documented bound (reaper/reaper.h).
 #

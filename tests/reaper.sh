@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # reaper.sh - steel-reaper as a loop against real emulated workers and a
 # real Redis: expired sessions come back idle within 2 s, a hung busy
 # worker is killed within the documented bound while creates go on, a hung

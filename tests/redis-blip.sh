@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # redis-blip.sh - a Redis restart costs no request that comes after it.
 # Every steel-fcgi thread keeps its own Redis connection; after a restart
 # each of them is dead.  A connection that was idle is checked before its

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # redis-loss.sh - what OPERATIONS.md ("When Redis restarts") says happens
 # when Redis goes away and comes back, on a live stack (tests/stack.sh),
 # under GET load on live sessions:

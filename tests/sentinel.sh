@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # sentinel.sh - the stack finds its Redis through Sentinel and follows a
 # fail-over, authenticated as an ACL user.
 #

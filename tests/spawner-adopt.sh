@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # spawner-adopt.sh - a spawner killed with SIGKILL and started again adopts
 # the live workers Redis knows (same pids; a session on one keeps working),
 # removes the records it cannot vouch for (their sessions answer 404),

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # spawner-chaos.sh - the restart policy under random faults.  Workers of
 # the emulator crash on 5% of their requests (the spawner's /health probes
 # and the reaper's included) and hang on 2% of the reaper's /status

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # spawner-drain.sh - a requested stop is no failure: young workers drained
 # with OPERATIONS.md's recipe:drain-worker (reason "drained by operator")
 # are killed and replaced without backoff and never make the pool

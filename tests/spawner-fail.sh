@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # spawner-fail.sh - workers that cannot start: a binary that exits at once
 # (backoff, then a degraded pool with one log line and no fork storm), a
 # missing or non-executable binary (degraded with the precise reason), a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # spawner-ids.sh - worker ids after P:seq:worker went back (Redis lost its
 # data): store_worker_add registers above the caller's floor and never over
 # an existing record; store_worker_gone and the spawner's own marks touch a

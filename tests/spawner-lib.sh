@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # spawner-lib.sh - what the spawner's shell tests share: a private Redis, a
 # generated configuration, the spawner under test, and ways to find the
 # worker processes it started (by STEEL_PREFIX in their environment).

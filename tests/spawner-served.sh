@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # spawner-served.sh - a worker that served a session made a healthy start,
 # whatever ends it afterwards.  Through a whole stack, every worker crashes
 # on the DELETE of its first session, well within a second of its start

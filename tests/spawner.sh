@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # spawner.sh - steel-spawner with the worker emulator and a real Redis:
 # the pool fills up, skips a port someone else holds, replaces a crashed
 # worker (its session answers 404), kills a worker marked dead in Redis,

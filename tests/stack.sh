@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # shellcheck shell=bash
 # stack.sh - the whole local stack (Redis, steel-spawner, steel-reaper,
 # lighttpd with steel-fcgi) in one run directory on loopback ports.  Sourced

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # status-page.sh - the operator status page (/status.html, served by the
 # lighttpd snippet) in headless Chromium against a live stack: lighttpd
 # serves it as HTML with a Content-Security-Policy that allows nothing from

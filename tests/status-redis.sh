@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # status-redis.sh - /status and /metrics answer whole or not at all: when
 # Redis refuses one of the reads behind them (here an ACL that denies
 # HMGET, which only the read of the nodes' states uses), the answer is 503 redis_unavailable

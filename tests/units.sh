@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-2-Clause
 # units.sh - every installed systemd service unit (etc/systemd/*.service,
 # as make writes them from their .in) scores at most 2.5 in
 # "systemd-analyze security --offline=true": the hardening of the units is

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # worker-variants.sh - the parts of the worker's API nobody documented
 # (../worker-facts.md) do not matter: for each variant of the emulator a
 # real binary may resemble, a whole stack runs "steel-tester --only core"

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fuzz.h - what the libFuzzer targets of tests/fuzz/ share: a NUL-ended
  * copy of the input, and a check that aborts (a crash libFuzzer keeps)
  * when a property the code promises does not hold.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fuzz_conf.c - libFuzzer target: the configuration parser
  * (common/conf.c conf_parse, conf_validate).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fuzz_json_body.c - libFuzzer target: the checks of a client's create
  * body (common/jsonx.c jsonx_validate_body, as sessions.c calls it).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fuzz_json_reply.c - libFuzzer target: a worker's replies
  * (common/jsonx.c jsonx_parse, jsonx_worker_session, jsonx_worker_status).
  * Workers are untrusted: whatever they send, the readers answer 0 or -1.

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fuzz_query.c - libFuzzer target: the query string of the session list
  * (fcgi/request.c request_query_long, as admin.c reads offset and limit).
  *

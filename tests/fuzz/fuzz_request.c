@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fuzz_request.c - libFuzzer target: the request as handlers see it,
  * filled from FastCGI parameters (fcgi/request.c request_set_params).
  *

@@ -1,4 +1,6 @@
 /*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
  * fuzz_route.c - libFuzzer target: routing (fcgi/router.c route_find).
  *
  * The input is a method, a newline, and a request URI.  Properties: a

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Command steel-browser-emu emulates the steel-browser worker for tests.
 // See tester/README.md for its environment knobs.
 package main

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Command steel-chaos runs create -> GET -> DELETE flows (or a burst of
 // creates) against an orchestrator and checks latency and error
 // invariants. See tester/README.md for the flags and the report.

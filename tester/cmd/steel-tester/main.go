@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Command steel-tester runs the black-box test suite against an
 // orchestrator. See tester/README.md for the checks and flags.
 package main

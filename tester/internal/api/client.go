@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package api is the tester's HTTP client for an orchestrator that speaks the
 // challenge's session API.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package chaos is steel-chaos: a load generator that runs create -> GET ->
 // DELETE flows (or one burst of creates) against an orchestrator, samples
 // GET /status meanwhile, optionally probes GET /health and one live session

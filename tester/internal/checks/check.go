@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package checks holds the orchestrator test suite: the challenge's seven
 // checks and the extended groups, a registry that names them, the selection
 // rules of --only and --skip, and the runner.

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package cli is the steel-tester command: flag parsing, check selection
 // and the choice of report, kept apart from main so tests can drive it.
 package cli

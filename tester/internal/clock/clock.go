@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package clock gives the checks and the fake orchestrators one notion of
 // time, so a test can run a whole TTL timeline without waiting for it.
 //

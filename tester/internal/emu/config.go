@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package emu is an emulator of the steel-browser worker: one HTTP server
 // that holds at most one session, with knobs that make it slow, crash or hang
 // the way the real worker is said to.

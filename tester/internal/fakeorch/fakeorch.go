@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package fakeorch is a small in-process orchestrator that follows the
 // session API contract, used to test the tester itself. A Fault makes it
 // break exactly one rule, so a test can show that the matching check fails

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package procs reads what the tester needs from a Linux /proc tree: the
 // listening TCP sockets, which process owns a socket, a process's state and
 // command line, and zombie processes.

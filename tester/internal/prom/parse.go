@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package prom parses the Prometheus text exposition format (version 0.0.4)
 // strictly enough to tell a well-formed /metrics page from a broken one.
 //

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package report renders a run of the suite: the challenge's text layout
 // (streamed as checks finish), a JSON document and a JUnit XML file.
 package report

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: BSD-2-Clause
+
 // Package workers finds the local worker processes behind an orchestrator.
 //
 // A worker is any listening TCP socket on loopback whose GET /status answers
