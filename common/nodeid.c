@@ -6,16 +6,15 @@
  *
  * Invariants: an identity is read from files of this host only, never
  * from the configuration, so two hosts with one configuration still
- * differ; an address is judged against the interfaces as getifaddrs
- * lists them, with no packet sent; a name (not a numeric address) is
+ * differ; an address is this host's when a socket can bind to it, with
+ * no packet sent and no netlink socket; a name (not a numeric address) is
  * resolved once, at start, through the system resolver.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <ifaddrs.h>
-#include <net/if.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -79,24 +78,45 @@ int nodeid_loopback(const char *host)
     return 0;
 }
 
-/* 1 when sa holds the address of family af in addr (4 or 16 bytes). */
-static int sa_is(const struct sockaddr *sa, int af, const void *addr)
+/* Whether addr (family af, 4 or 16 bytes) is an address of this host:
+ * a socket binds to it (port 0, so nothing is taken) only when an
+ * interface has it, or, for 127.0.0.0/8, while the loopback interface is
+ * up.  No packet is sent and no netlink socket is needed, so this works
+ * in a unit whose RestrictAddressFamilies= leaves out AF_NETLINK.
+ * Returns 1, 0 (not local), or -1 with errno (no socket of that family). */
+static int addr_bindable(int af, const unsigned char *addr)
 {
-    if (sa == NULL || sa->sa_family != af)
-        return 0;
-    if (af == AF_INET)
-        return memcmp(&((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-                      addr, 4) == 0;
-    return memcmp(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                  addr, 16) == 0;
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    const struct sockaddr *sa;
+    socklen_t len;
+    int fd, rc;
+
+    if (af == AF_INET) {
+        memset(&a4, 0, sizeof(a4));
+        a4.sin_family = AF_INET;
+        memcpy(&a4.sin_addr, addr, 4);
+        sa = (const struct sockaddr *)(const void *)&a4;
+        len = sizeof(a4);
+    } else {
+        memset(&a6, 0, sizeof(a6));
+        a6.sin6_family = AF_INET6;
+        memcpy(&a6.sin6_addr, addr, 16);
+        sa = (const struct sockaddr *)(const void *)&a6;
+        len = sizeof(a6);
+    }
+    fd = socket(af, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    rc = bind(fd, sa, len);
+    close(fd);
+    return rc == 0 ? 1 : 0;
 }
 
-int nodeid_local_addr(const char *host, const struct ifaddrs *ifs, char *err,
-                      size_t errsize)
+int nodeid_local_addr(const char *host, char *err, size_t errsize)
 {
     unsigned char addr[16];
-    const struct ifaddrs *i;
-    int af, lo_up = 0;
+    int af;
 
     if (inet_pton(AF_INET, host, addr) == 1)
         af = AF_INET;
@@ -116,41 +136,34 @@ int nodeid_local_addr(const char *host, const struct ifaddrs *ifs, char *err,
                  host);
         return -1;
     }
-    for (i = ifs; i != NULL; i = i->ifa_next) {
-        if ((i->ifa_flags & IFF_UP) && (i->ifa_flags & IFF_LOOPBACK) &&
-            i->ifa_addr != NULL && i->ifa_addr->sa_family == af)
-            lo_up = 1;
-        if (sa_is(i->ifa_addr, af, addr))
-            return 0;
+    switch (addr_bindable(af, addr)) {
+    case 1:
+        return 0;
+    case 0:
+        snprintf(err, errsize,
+                 "worker_host %s is not an address of this host (no "
+                 "interface has it)",
+                 host);
+        return -1;
+    default:
+        snprintf(err, errsize, "worker_host %s: cannot open a socket: %s",
+                 host, strerror(errno));
+        return -1;
     }
-    if (lo_up && nodeid_loopback(host))
-        return 0; /* the whole of 127.0.0.0/8 is this host's */
-    snprintf(err, errsize,
-             "worker_host %s is not an address of this host (no interface "
-             "has it)",
-             host);
-    return -1;
 }
 
 int nodeid_check_local(const char *host, char *err, size_t errsize)
 {
     struct addrinfo hints, *res = NULL, *a;
-    struct ifaddrs *ifs = NULL;
     int rc = -1, gai;
 
     if (strcmp(host, "localhost") == 0)
         return 0;
-    if (getifaddrs(&ifs) < 0) {
-        snprintf(err, errsize, "getifaddrs: cannot list this host's "
-                               "addresses");
-        return -1;
-    }
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
     gai = getaddrinfo(host, NULL, &hints, &res);
     if (gai != 0) {
         snprintf(err, errsize, "worker_host %s: %s", host, gai_strerror(gai));
-        freeifaddrs(ifs);
         return -1;
     }
     snprintf(err, errsize, "worker_host %s: no address", host);
@@ -161,11 +174,10 @@ int nodeid_check_local(const char *host, char *err, size_t errsize)
         if (getnameinfo(a->ai_addr, a->ai_addrlen, num, sizeof(num), NULL, 0,
                         NI_NUMERICHOST) != 0)
             continue;
-        rc = nodeid_local_addr(num, ifs, why, sizeof(why));
+        rc = nodeid_local_addr(num, why, sizeof(why));
         if (rc < 0 && a == res)
             snprintf(err, errsize, "%s", why);
     }
     freeaddrinfo(res);
-    freeifaddrs(ifs);
     return rc;
 }

@@ -12,8 +12,6 @@
 
 #include <stddef.h>
 
-struct ifaddrs;
-
 /* Writes this host's identity into out (size >= 80): "<machine-id>:
  * <boot-id>" from /etc/machine-id (or /var/lib/dbus/machine-id) and
  * /proc/sys/kernel/random/boot_id, each the first 32 hex digits; a part
@@ -27,11 +25,10 @@ int nodeid_host(char *out, size_t size);
 int nodeid_loopback(const char *host);
 
 /* Checks that host, a numeric IPv4 or IPv6 address, is an address of
- * this host: one of the interfaces in ifs (getifaddrs), or any loopback
- * address while a loopback interface is up.  Returns 0, or -1 with why
- * in err (not numeric, a wildcard, not on any interface). */
-int nodeid_local_addr(const char *host, const struct ifaddrs *ifs, char *err,
-                      size_t errsize);
+ * this host: a socket can bind to it (an interface has it, or it is a
+ * loopback address while the loopback interface is up).  Returns 0, or
+ * -1 with why in err (not numeric, a wildcard, not on any interface). */
+int nodeid_local_addr(const char *host, char *err, size_t errsize);
 
 /* nodeid_local_addr() against this host's interfaces for host or, when
  * it is a name, for the addresses it resolves to (one must be local;

@@ -13,6 +13,7 @@
 
 #include "check_suites.h"
 #include "keys.h"
+#include "nodeid.h"
 #include "rconn.h"
 #include "sha256.h"
 #include "util.h"
@@ -128,6 +129,27 @@ START_TEST(test_reconnect_errors)
 }
 END_TEST
 
+/* worker_host is judged by binding a socket to it: no netlink socket
+ * (steel-spawner.service leaves AF_NETLINK out). */
+START_TEST(test_local_addr)
+{
+    char err[256];
+
+    ck_assert_int_eq(nodeid_local_addr("127.0.0.1", err, sizeof(err)), 0);
+    ck_assert_int_eq(nodeid_local_addr("127.9.8.7", err, sizeof(err)), 0);
+    ck_assert_int_eq(nodeid_check_local("localhost", err, sizeof(err)), 0);
+    ck_assert_int_eq(nodeid_local_addr("192.0.2.55", err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "not an address of this host"));
+    ck_assert_int_eq(nodeid_local_addr("0.0.0.0", err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "wildcard"));
+    ck_assert_int_eq(nodeid_local_addr("::", err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "wildcard"));
+    ck_assert_int_eq(nodeid_local_addr("2001:db8::7", err, sizeof(err)), -1);
+    ck_assert_int_eq(nodeid_local_addr("node-a", err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "not a numeric address"));
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -139,6 +161,7 @@ Suite *util_suite(void)
     tcase_add_test(normal, test_keys);
     tcase_add_test(normal, test_sha256);
     tcase_add_test(normal, test_reconnect_errors);
+    tcase_add_test(normal, test_local_addr);
     suite_add_tcase(s, normal);
     return s;
 }
