@@ -37,7 +37,7 @@ static int adopt_drop(struct spawner *s, const struct worker_rec *r,
                       const char *why)
 {
     proc_kill(r->pid, r->pstart, -1, SIGKILL);
-    if (store_worker_gone(&s->store, r->id, s->c->node_name, r->pid, why,
+    if (store_worker_gone(&s->redis.store, r->id, s->c->node_name, r->pid, why,
                           NULL, NULL) < 0) {
         spawner_redis_failed(s, "removing a worker record");
         return -1;
@@ -80,7 +80,7 @@ static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
     port_take(&s->ports, w->port);
     table_watch(s, w);
     if (r->state == WORKER_STARTING &&
-        store_worker_ready(&s->store, w->sid) == 1)
+        store_worker_ready(&s->redis.store, w->sid) == 1)
         w->rstate = WORKER_IDLE;
     log_debug("worker %s (pid %ld, port %d): adopted (%s)", w->sid, w->pid,
               w->port, worker_state_name(r->state));
@@ -244,12 +244,12 @@ int adopt_run(struct spawner *s, int64_t now)
     int rc = -1, killed, joined = 0, noted;
 
     /* Read first: a failure here leaves nothing half done. */
-    noted = store_gen_node(&s->store, s->c->node_name);
+    noted = store_gen_node(&s->redis.store, s->c->node_name);
     if (noted < 0) {
         spawner_redis_failed(s, "reading the generation");
         return -1;
     }
-    if (store_workers(&s->store, s->c->node_name, &recs, &n) < 0) {
+    if (store_workers(&s->redis.store, s->c->node_name, &recs, &n) < 0) {
         spawner_redis_failed(s, "reading the workers of this node");
         return -1;
     }

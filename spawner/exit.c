@@ -234,8 +234,8 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     else
         log_info("worker %s (pid %ld, port %d): %s", w->sid, w->pid, w->port,
                  why);
-    rc = store_worker_gone(&s->store, w->sid, s->c->node_name, w->pid, why,
-                           &prior, &served);
+    rc = store_worker_gone(&s->redis.store, w->sid, s->c->node_name, w->pid,
+                           why, &prior, &served);
     /* Whether it served is unknown when Redis failed: counted as not. */
     failure_count(s, w, why, now, rc == 1 && served);
     if (rc < 0) {
@@ -250,7 +250,7 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
         char field[64];
 
         snprintf(field, sizeof(field), "worker_exits:%s", exit_kind(w, prior));
-        if (store_count(&s->store, field, 1) < 0)
+        if (store_count(&s->redis.store, field, 1) < 0)
             spawner_redis_failed(s, "counting a worker exit");
     }
     table_remove(s, w);
@@ -299,7 +299,7 @@ void exit_gone_retry(struct spawner *s)
             i++;
             continue;
         }
-        rc = store_worker_gone(&s->store, w->sid, s->c->node_name, w->pid,
+        rc = store_worker_gone(&s->redis.store, w->sid, s->c->node_name, w->pid,
                                "exited", NULL, NULL);
         if (rc < 0) {
             spawner_redis_failed(s, "removing a worker that exited");

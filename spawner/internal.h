@@ -12,6 +12,7 @@
  *   view.c     the pool as Redis sees it, the pool decision, the report
  *   adopt.c    taking over the workers of an earlier spawner at start
  *   rebuild.c  registering workers again whose records Redis forgot
+ *   redis.c    the Redis connection, its failures logged once per outage
  *   launch.c   fork and exec of one worker (launch.h)
  *   pool.c     the decisions as pure functions (pool.h)
  *
@@ -147,10 +148,16 @@ struct worker {
     char dead_reason[128];      /* the reason of its dead record, if any */
 };
 
+/* redis.c's: the connection and its outage state. */
+struct spawner_redis {
+    struct store store; /* this thread's connection */
+    int down;           /* a Redis failure was logged */
+};
+
 struct spawner {
     struct prog *prog;        /* options and configuration */
     struct conf *c;           /* &prog->conf: reloaded on SIGHUP */
-    struct store store;       /* this thread's connection */
+    struct spawner_redis redis; /* redis.c */
     CURLM *multi;             /* /health probes of starting workers */
     int epfd;                 /* pidfds and setup pipes */
     struct epoll_event *ev;   /* room for what epfd reports */
@@ -164,7 +171,6 @@ struct spawner {
     long nofile_inherit;      /* our own soft limit at start */
     struct privsep ps;        /* whom workers run as (set at start) */
     int adopted;              /* adoption at start is done */
-    int redis_down;           /* a Redis failure was logged */
     int ports_logged;         /* "no free port" was logged */
     int stopping;             /* SIGTERM: no more spawns */
     unsigned long seq;        /* views taken */
@@ -185,8 +191,17 @@ struct spawner {
 
 /* spawner.c */
 uint32_t spawner_random(struct spawner *s);
-/* Logs a Redis failure once until Redis answers again. */
+
+/* redis.c: the connection */
+/* store_init() for s->c (an error shows at the first command). */
+void spawner_redis_init(struct spawner *s);
+/* Takes the node timings of a reloaded s->c. */
+void spawner_redis_reload(struct spawner *s);
+void spawner_redis_release(struct spawner *s);
+/* Logs a Redis failure (what was being done, and store_strerror) once
+ * until Redis answers again. */
 void spawner_redis_failed(struct spawner *s, const char *what);
+/* Redis answered: logs "answers again" after a failure. */
 void spawner_redis_worked(struct spawner *s);
 
 /* table.c: the table and its watches */

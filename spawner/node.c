@@ -75,7 +75,7 @@ static int loopback_check(struct spawner *s, int at_start, long *others)
     int mine_lo = nodeid_loopback(s->c->worker_host), rc = 0;
 
     *others = 0;
-    if (store_nodes(&s->store, &nodes, &n) < 0) {
+    if (store_nodes(&s->redis.store, &nodes, &n) < 0) {
         spawner_redis_failed(s, "reading the nodes");
         return 0; /* judged again at the next housekeeping */
     }
@@ -117,10 +117,10 @@ int node_register(struct spawner *s, int at_start)
 
     if (at_start && loopback_check(s, 1, &others) < 0)
         return -1;
-    rc = store_node_register(&s->store, s->hostid, s->c->worker_host,
+    rc = store_node_register(&s->redis.store, s->hostid, s->c->worker_host,
                              (long)getpid(), 0, &other);
     if (rc == STORE_NODE_OTHER_PID && !spawner_running(other.pid))
-        rc = store_node_register(&s->store, s->hostid, s->c->worker_host,
+        rc = store_node_register(&s->redis.store, s->hostid, s->c->worker_host,
                                  (long)getpid(), 1, &other);
     if (rc < 0) {
         spawner_redis_failed(s, "registering the node");

@@ -74,20 +74,6 @@ uint32_t spawner_random(struct spawner *s)
     return s->rnd;
 }
 
-void spawner_redis_failed(struct spawner *s, const char *what)
-{
-    if (!s->redis_down)
-        log_warnx("%s: %s", what, store_strerror(&s->store));
-    s->redis_down = 1;
-}
-
-void spawner_redis_worked(struct spawner *s)
-{
-    if (s->redis_down)
-        log_info("redis %s answers again", s->store.redis.addr);
-    s->redis_down = 0;
-}
-
 /* Creates path and its missing parents.  Returns 0 or -1 (errno set). */
 static int mkdir_p(const char *path)
 {
@@ -155,8 +141,7 @@ static void reload(struct spawner *s, int64_t now)
         memcpy(c->worker_group, old->worker_group, sizeof(c->worker_group));
     }
     free(old);
-    s->store.node_stale_ms = c->node_stale_ms;
-    s->store.node_gone_ms = c->node_gone_after * 1000;
+    spawner_redis_reload(s);
     port_map_range(&s->ports, (int)c->worker_port_min, (int)c->worker_port_max);
     if (mkdir_p(c->worker_log_dir) < 0)
         log_warn("cannot create worker_log_dir %s", c->worker_log_dir);
@@ -228,7 +213,7 @@ struct spawner *spawner_new(struct prog *p)
         log_warnx("out of memory");
         goto fail;
     }
-    store_init(&s->store, s->c);
+    spawner_redis_init(s);
     if (node_init(s) < 0)
         goto fail;
     s->multi = curl_multi_init();
@@ -258,7 +243,7 @@ void spawner_free(struct spawner *s)
         curl_multi_cleanup(s->multi);
     if (s->epfd >= 0)
         close(s->epfd);
-    store_release(&s->store);
+    spawner_redis_release(s);
     port_map_release(&s->ports);
     free(s);
 }
@@ -295,7 +280,7 @@ static void shutdown_workers(struct spawner *s)
             continue;
         /* Out of P:idle first: no create is handed a stopping worker. */
         if (redis_ok &&
-            store_mark_dead_of(&s->store, w->sid, s->c->node_name, w->pid,
+            store_mark_dead_of(&s->redis.store, w->sid, s->c->node_name, w->pid,
                                "spawner stopping", NULL) < 0) {
             spawner_redis_failed(s, "marking workers dead");
             redis_ok = 0;

@@ -118,7 +118,7 @@ void start_probes(struct spawner *s, int64_t now)
 /* STARTING -> RUNNING: registered idle in Redis. */
 static void start_ready(struct spawner *s, struct worker *w, int64_t now)
 {
-    int rc = store_worker_ready(&s->store, w->sid);
+    int rc = store_worker_ready(&s->redis.store, w->sid);
 
     if (rc < 0) {
         spawner_redis_failed(s, "registering a worker idle");
@@ -254,7 +254,7 @@ int start_spawn(struct spawner *s, int64_t now)
         pstart = 0;
     /* Above every id we hold: a counter that went back must not hand us
      * the id of a worker we are still stopping. */
-    if (store_worker_add(&s->store, c->node_name, c->worker_host, port,
+    if (store_worker_add(&s->redis.store, c->node_name, c->worker_host, port,
                          (long)ch.pid, pstart, s->rs.fails, table_max_id(s),
                          id) < 0) {
         spawner_redis_failed(s, "registering a new worker");

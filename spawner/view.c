@@ -73,7 +73,7 @@ void view_report(struct spawner *s, const char *state)
         state = "draining";
     if (state == NULL)
         state = s->rs.degraded ? "degraded" : "ok";
-    rc = store_pool_report(&s->store, s->c->node_name, state,
+    rc = store_pool_report(&s->redis.store, s->c->node_name, state,
                            strcmp(state, "draining") == 0 ? "node_drain = yes"
                            : s->rs.degraded               ? s->fail_reason
                                                           : "",
@@ -138,7 +138,7 @@ int view_apply(struct spawner *s, int64_t now)
             room--;
     }
     s->last_view_ms = now;
-    if (store_pool_view(&s->store, s->c->node_name, room, &v) < 0) {
+    if (store_pool_view(&s->redis.store, s->c->node_name, room, &v) < 0) {
         spawner_redis_failed(s, "reading the pool");
         return -1;
     }
@@ -202,7 +202,7 @@ static void retire_idle(struct spawner *s, long want, int drain, int64_t now)
     qsort(cand, m, sizeof(*cand), by_idle_since);
     for (i = 0; i < m && want > 0; i++) {
         struct worker *w = cand[i];
-        int rc = store_retire(&s->store, w->sid,
+        int rc = store_retire(&s->redis.store, w->sid,
                               drain ? "retired: node draining"
                                     : "retired: idle above pool_idle_target");
 
@@ -277,7 +277,7 @@ void view_housekeep(struct spawner *s)
     /* A Redis with no P:gen for this node after a view that missed no
      * record: a fresh one, or one whose loss held no worker of ours. */
     if (s->clean_seq == s->seq && s->seq > 0 &&
-        store_gen_mark(&s->store, s->c->node_name, 1) < 0)
+        store_gen_mark(&s->redis.store, s->c->node_name, 1) < 0)
         spawner_redis_failed(s, "noting the node in the generation");
 
     for (i = 0; i < s->n; i++) {
