@@ -36,6 +36,15 @@
 #include "log.h"
 #include "proc.h"
 
+/* xorshift32 over s->rnd: jitter needs spread, not secrecy. */
+static uint32_t exit_random(struct spawner *s)
+{
+    s->rnd ^= s->rnd << 13;
+    s->rnd ^= s->rnd >> 17;
+    s->rnd ^= s->rnd << 5;
+    return s->rnd;
+}
+
 void exit_setup_report(struct spawner *s, struct worker *w)
 {
     char lpath[CONF_STR_MAX + 32];
@@ -50,6 +59,20 @@ void exit_setup_report(struct spawner *s, struct worker *w)
     if (rc < 0)
         return;
     table_unwatch(s, &w->err_fd);
+}
+
+void exit_setup_reports(struct spawner *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
+
+        if (!w->err_ready)
+            continue;
+        w->err_ready = 0;
+        exit_setup_report(s, w);
+    }
 }
 
 void exit_reap(struct spawner *s)
@@ -114,9 +137,9 @@ static long pending_count(const struct spawner *s)
     long n = 0;
     size_t i;
 
-    for (i = 0; i < s->n; i++)
-        n += s->w[i]->state == SPAWNER_W_RUNNING && !s->w[i]->exited &&
-             !s->w[i]->healthy;
+    for (i = 0; i < s->table.n; i++)
+        n += s->table.w[i]->state == SPAWNER_W_RUNNING &&
+             !s->table.w[i]->exited && !s->table.w[i]->healthy;
     return n;
 }
 
@@ -184,7 +207,7 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
         snprintf(s->fail_reason, sizeof(s->fail_reason), "%.150s: %.160s",
                  s->c->worker_bin, why);
     if (restart_failed(&s->rs, s->c->restart_backoff_min_ms,
-                       s->c->restart_backoff_max_ms, now, spawner_random(s),
+                       s->c->restart_backoff_max_ms, now, exit_random(s),
                        end == RESTART_END_FATAL, pending_count(s))) {
         log_warnx("pool degraded: %s (start failures in a row: %ld); "
                   "retrying one worker at a time every %ld ms",
@@ -220,7 +243,7 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     int rc, served = 0;
 
     exit_setup_report(s, w);
-    start_probe_cancel(s, w);
+    table_probe_cancel(s, w);
     table_unwatch(s, &w->pidfd);
     table_unwatch(s, &w->err_fd);
     exit_reason(s, w, why, sizeof(why));
@@ -257,12 +280,13 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     return 1;
 }
 
-void exit_handle(struct spawner *s, int64_t now)
+int exit_handle(struct spawner *s, int64_t now)
 {
     size_t i = 0;
+    int handled = 0;
 
-    while (i < s->n) {
-        struct worker *w = s->w[i];
+    while (i < s->table.n) {
+        struct worker *w = s->table.w[i];
 
         if (w->state == SPAWNER_W_GONE || !w->exited) {
             i++;
@@ -283,16 +307,17 @@ void exit_handle(struct spawner *s, int64_t now)
         }
         if (worker_exited(s, w, now) == 0)
             i++;
-        view_soon(s);
+        handled++;
     }
+    return handled;
 }
 
 void exit_gone_retry(struct spawner *s)
 {
     size_t i = 0;
 
-    while (i < s->n) {
-        struct worker *w = s->w[i];
+    while (i < s->table.n) {
+        struct worker *w = s->table.w[i];
         int rc;
 
         if (w->state != SPAWNER_W_GONE) {
@@ -314,8 +339,8 @@ void exit_timeouts(struct spawner *s, int64_t now)
 {
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
 
         if (w->state == SPAWNER_W_GONE || w->exited)
             continue;
@@ -344,8 +369,8 @@ void exit_healthy(struct spawner *s, int64_t now)
 {
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
 
         if (w->state != SPAWNER_W_RUNNING || w->exited || w->healthy ||
             now - w->ready_ms < POOL_HEALTHY_MS)

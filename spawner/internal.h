@@ -128,6 +128,8 @@ struct worker {
     enum spawner_stop stop_why; /* why we stopped it, if we did */
     int pidfd;                  /* readable once it exited; -1 */
     int err_fd;                 /* setup report pipe; -1 once read */
+    int err_ready;              /* err_fd was readable at the last
+                                 * table_events() */
     struct start_probe *probe;  /* /health request in flight, or NULL */
     int64_t spawn_ms;           /* monotonic ms of the spawn */
     int64_t ready_ms;           /* monotonic ms of the first /health; 0 */
@@ -154,17 +156,22 @@ struct spawner_redis {
     int down;           /* a Redis failure was logged */
 };
 
+/* table.c's: the workers and their watches. */
+struct spawner_table {
+    struct worker **w;      /* sorted by id; ids are unique */
+    size_t n, cap;          /* entries used, allocated */
+    uint64_t serial;        /* the last worker serial handed out */
+    int epfd;               /* pidfds and setup pipes */
+    struct epoll_event *ev; /* room for what epfd reports */
+    size_t evcap;           /* entries in ev */
+    CURLM *multi;           /* /health probes of starting workers */
+};
+
 struct spawner {
     struct prog *prog;        /* options and configuration */
     struct conf *c;           /* &prog->conf: reloaded on SIGHUP */
     struct spawner_redis redis; /* redis.c */
-    CURLM *multi;             /* /health probes of starting workers */
-    int epfd;                 /* pidfds and setup pipes */
-    struct epoll_event *ev;   /* room for what epfd reports */
-    size_t evcap;             /* entries in ev */
-    struct worker **w;        /* sorted by id; ids are unique */
-    size_t n, cap;            /* entries used, allocated */
-    uint64_t serial;          /* the last worker serial handed out */
+    struct spawner_table table; /* table.c */
     struct port_map ports;    /* which ports are ours or cooling */
     struct restart rs;        /* backoff and degraded state */
     char fail_reason[320];    /* the last failure, shown when degraded */
@@ -189,9 +196,6 @@ struct spawner {
     int64_t node_watch_due_ms; /* monotonic ms of the next node_watch */
 };
 
-/* spawner.c */
-uint32_t spawner_random(struct spawner *s);
-
 /* redis.c: the connection */
 /* store_init() for s->c (an error shows at the first command). */
 void spawner_redis_init(struct spawner *s);
@@ -204,7 +208,14 @@ void spawner_redis_failed(struct spawner *s, const char *what);
 /* Redis answered: logs "answers again" after a failure. */
 void spawner_redis_worked(struct spawner *s);
 
-/* table.c: the table and its watches */
+/* table.c: the table and its watches; calls no other part */
+/* Before anything can fail: s->table holds nothing to release. */
+void table_init(struct spawner *s);
+/* Opens the epoll set and the /health multi handle.  Returns 0, or -1
+ * (logged). */
+int table_open(struct spawner *s);
+/* Removes every worker (table_remove), closes the watches. */
+void table_release(struct spawner *s);
 struct worker *table_get(const struct spawner *s, long id);
 /* The worker whose process is pid, among those not reaped yet. */
 struct worker *table_by_pid(const struct spawner *s, long pid);
@@ -215,6 +226,8 @@ size_t table_live(const struct spawner *s);
 /* Adds w (sorted by id) and gives it a serial.  Returns 0, or -1 when out
  * of memory (w is then still the caller's). */
 int table_insert(struct spawner *s, struct worker *w);
+/* Cancels w's /health request in flight, if any. */
+void table_probe_cancel(struct spawner *s, struct worker *w);
 /* Takes w out (by pointer, not by id), cancels its probe, closes its fds
  * and frees it. */
 void table_remove(struct spawner *s, struct worker *w);
@@ -223,7 +236,8 @@ void table_remove(struct spawner *s, struct worker *w);
 void table_watch(struct spawner *s, struct worker *w);
 /* Stops watching *fd, closes it and sets it to -1 (-1: nothing). */
 void table_unwatch(struct spawner *s, int *fd);
-/* Reads what the epoll set has ready: exits and setup reports. */
+/* Reads what the epoll set has ready: marks exits (exited) and setup
+ * reports to read (err_ready; exit_setup_reports() reads them). */
 void table_events(struct spawner *s);
 /* Sends sig to w under the kill rule (common/proc.h). */
 void table_signal(struct worker *w, int sig);
@@ -242,17 +256,20 @@ void wlog_trim(const struct spawner *s, int port);
 int start_spawn(struct spawner *s, int64_t now);
 /* Sends the /health probes that are due. */
 void start_probes(struct spawner *s, int64_t now);
-/* Collects finished /health probes: STARTING -> RUNNING on a 2xx. */
-void start_collect(struct spawner *s, int64_t now);
-void start_probe_cancel(struct spawner *s, struct worker *w);
+/* Collects finished /health probes: STARTING -> RUNNING on a 2xx.
+ * Returns how many workers turned RUNNING. */
+int start_collect(struct spawner *s, int64_t now);
 
 /* exit.c: exits, start failures, deadlines */
 /* Reads w's setup report if one is there, and closes the pipe at EOF. */
 void exit_setup_report(struct spawner *s, struct worker *w);
+/* Reads the setup reports table_events() found (err_ready). */
+void exit_setup_reports(struct spawner *s);
 /* Reaps our children: waitpid(-1, WNOHANG). */
 void exit_reap(struct spawner *s);
-/* Every exited worker: logged, counted, its record removed. */
-void exit_handle(struct spawner *s, int64_t now);
+/* Every exited worker: logged, counted, its record removed.  Returns
+ * how many were handled (removed, or GONE until Redis answers). */
+int exit_handle(struct spawner *s, int64_t now);
 /* Records whose removal failed while Redis was unreachable. */
 void exit_gone_retry(struct spawner *s);
 /* Start timeouts, SIGKILL deadlines, adopted workers without a pidfd. */

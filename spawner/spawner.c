@@ -65,15 +65,6 @@
 #define ADOPT_RETRY_MS 1000 /* adoption while Redis is unreachable */
 #define NODE_WATCH_MS  10000 /* the other nodes' addresses are checked */
 
-uint32_t spawner_random(struct spawner *s)
-{
-    /* xorshift32: jitter needs spread, not secrecy. */
-    s->rnd ^= s->rnd << 13;
-    s->rnd ^= s->rnd >> 17;
-    s->rnd ^= s->rnd << 5;
-    return s->rnd;
-}
-
 /* Creates path and its missing parents.  Returns 0 or -1 (errno set). */
 static int mkdir_p(const char *path)
 {
@@ -171,7 +162,7 @@ struct spawner *spawner_new(struct prog *p)
     }
     s->prog = p;
     s->c = &p->conf;
-    s->epfd = -1;
+    table_init(s);
     restart_init(&s->rs);
     if (privsep_daemon_check(s->c, 1, &s->ps, err, sizeof(err)) < 0) {
         log_warnx("%s", err);
@@ -216,13 +207,8 @@ struct spawner *spawner_new(struct prog *p)
     spawner_redis_init(s);
     if (node_init(s) < 0)
         goto fail;
-    s->multi = curl_multi_init();
-    s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (s->multi == NULL || s->epfd < 0) {
-        log_warn("cannot set up the event loop");
+    if (table_open(s) < 0)
         goto fail;
-    }
-    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 16L);
     if (mkdir_p(s->c->worker_log_dir) < 0)
         log_warn("cannot create worker_log_dir %s", s->c->worker_log_dir);
     return s;
@@ -235,14 +221,7 @@ void spawner_free(struct spawner *s)
 {
     if (s == NULL)
         return;
-    while (s->n > 0)
-        table_remove(s, s->w[s->n - 1]);
-    free(s->w);
-    free(s->ev);
-    if (s->multi != NULL)
-        curl_multi_cleanup(s->multi);
-    if (s->epfd >= 0)
-        close(s->epfd);
+    table_release(s);
     spawner_redis_release(s);
     port_map_release(&s->ports);
     free(s);
@@ -256,10 +235,10 @@ static void wait_events(struct spawner *s, long ms)
 
     if (ms < 0)
         ms = 0;
-    wfd.fd = s->epfd;
+    wfd.fd = s->table.epfd;
     wfd.events = CURL_WAIT_POLLIN;
     wfd.revents = 0;
-    curl_multi_poll(s->multi, &wfd, 1, (int)ms, &numfds);
+    curl_multi_poll(s->table.multi, &wfd, 1, (int)ms, &numfds);
 }
 
 /* SIGTERM: no more spawns; every worker out of Redis' idle list, then
@@ -273,8 +252,8 @@ static void shutdown_workers(struct spawner *s)
 
     s->stopping = 1;
     log_info("stopping %zu workers", total);
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
 
         if (w->state == SPAWNER_W_GONE || w->exited)
             continue;
@@ -292,6 +271,7 @@ static void shutdown_workers(struct spawner *s)
         wait_events(s, 50);
         now = now_mono_ms();
         table_events(s);
+        exit_setup_reports(s);
         exit_reap(s);
         exit_handle(s, now);
         exit_timeouts(s, now);
@@ -322,9 +302,13 @@ int spawner_run(struct spawner *s)
         }
         prog_got_chld = 0;
         table_events(s);
+        exit_setup_reports(s);
         exit_reap(s);
-        start_collect(s, now);
-        exit_handle(s, now);
+        /* A worker turned RUNNING or gone: the pool changed. */
+        if (start_collect(s, now) > 0)
+            view_soon(s);
+        if (exit_handle(s, now) > 0)
+            view_soon(s);
         exit_healthy(s, now);
         if (!s->adopted && now >= s->adopt_due_ms) {
             int reg = s->registered ? 1 : node_register(s, 1);
@@ -355,8 +339,8 @@ int spawner_run(struct spawner *s)
         due = now + TICK_MS;
         if (s->adopted && s->view_due_ms < due)
             due = s->view_due_ms;
-        for (i = 0; i < s->n; i++) {
-            const struct worker *w = s->w[i];
+        for (i = 0; i < s->table.n; i++) {
+            const struct worker *w = s->table.w[i];
 
             if (w->state == SPAWNER_W_STARTING && w->probe == NULL &&
                 w->next_probe_ms < due)

@@ -68,15 +68,6 @@ void wlog_trim(const struct spawner *s, int port)
 
 /* ---- /health ----------------------------------------------------------- */
 
-void start_probe_cancel(struct spawner *s, struct worker *w)
-{
-    if (w->probe == NULL)
-        return;
-    probe_cancel(s->multi, w->probe->easy);
-    free(w->probe);
-    w->probe = NULL;
-}
-
 static void probe_begin(struct spawner *s, struct worker *w, int64_t now)
 {
     long left = s->c->worker_start_timeout_ms - (long)(now - w->spawn_ms);
@@ -93,7 +84,7 @@ static void probe_begin(struct spawner *s, struct worker *w, int64_t now)
     sp->p.port = w->port;
     sp->p.path = "/health";
     sp->easy =
-        probe_add(s->multi, "GET", &sp->p,
+        probe_add(s->table.multi, "GET", &sp->p,
                   total < PROBE_CONNECT_MS ? total : PROBE_CONNECT_MS, total);
     if (sp->easy == NULL) {
         free(sp);
@@ -106,8 +97,8 @@ void start_probes(struct spawner *s, int64_t now)
 {
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
 
         if (w->state == SPAWNER_W_STARTING && !w->exited && w->probe == NULL &&
             now >= w->next_probe_ms)
@@ -115,15 +106,16 @@ void start_probes(struct spawner *s, int64_t now)
     }
 }
 
-/* STARTING -> RUNNING: registered idle in Redis. */
-static void start_ready(struct spawner *s, struct worker *w, int64_t now)
+/* STARTING -> RUNNING: registered idle in Redis.  Returns 1 when w
+ * turned RUNNING, 0 when Redis failed (the probe is tried again). */
+static int start_ready(struct spawner *s, struct worker *w, int64_t now)
 {
     int rc = store_worker_ready(&s->redis.store, w->sid);
 
     if (rc < 0) {
         spawner_redis_failed(s, "registering a worker idle");
         w->next_probe_ms = now + PROBE_RETRY_MS;
-        return;
+        return 0;
     }
     spawner_redis_worked(s);
     w->state = SPAWNER_W_RUNNING;
@@ -131,16 +123,16 @@ static void start_ready(struct spawner *s, struct worker *w, int64_t now)
     w->rstate = rc == 1 ? WORKER_IDLE : w->rstate;
     log_debug("worker %s (pid %ld, port %d): ready after %ld ms", w->sid,
               w->pid, w->port, (long)(now - w->spawn_ms));
-    view_soon(s);
+    return 1;
 }
 
-void start_collect(struct spawner *s, int64_t now)
+int start_collect(struct spawner *s, int64_t now)
 {
     CURLMsg *msg;
-    int running, left;
+    int running, left, ready = 0;
 
-    curl_multi_perform(s->multi, &running);
-    while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+    curl_multi_perform(s->table.multi, &running);
+    while ((msg = curl_multi_info_read(s->table.multi, &left)) != NULL) {
         struct start_probe *sp;
         struct worker *w;
         int ok;
@@ -148,7 +140,7 @@ void start_collect(struct spawner *s, int64_t now)
         if (msg->msg != CURLMSG_DONE)
             continue;
         /* p is sp's first member. */
-        sp = (struct start_probe *)probe_done(s->multi, msg);
+        sp = (struct start_probe *)probe_done(s->table.multi, msg);
         if (sp == NULL)
             continue;
         w = sp->w;
@@ -159,10 +151,11 @@ void start_collect(struct spawner *s, int64_t now)
         if (w->state != SPAWNER_W_STARTING)
             continue;
         if (ok)
-            start_ready(s, w, now);
+            ready += start_ready(s, w, now);
         else
             w->next_probe_ms = now + PROBE_RETRY_MS;
     }
+    return ready;
 }
 
 /* ---- spawning ----------------------------------------------------------- */

@@ -51,8 +51,8 @@ void view_report(struct spawner *s, const char *state)
     size_t i;
     int rc;
 
-    for (i = 0; i < s->n; i++) {
-        const struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        const struct worker *w = s->table.w[i];
 
         if (w->state == SPAWNER_W_GONE)
             continue;
@@ -102,11 +102,11 @@ static int view_lost(struct spawner *s, unsigned long seq, int64_t now)
     size_t i, n = 0;
     int rc;
 
-    lost = malloc((s->n + 1) * sizeof(*lost));
+    lost = malloc((s->table.n + 1) * sizeof(*lost));
     if (lost == NULL)
         return 0; /* the next view */
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
 
         if (worker_live(w) && w->add_seq < seq && w->seen_seq != seq)
             lost[n++] = w;
@@ -130,8 +130,8 @@ int view_apply(struct spawner *s, int64_t now)
 
     /* Room for waiters: idle and starting workers serve them, the others
      * (busy, stopping) take places. */
-    for (i = 0; i < s->n; i++) {
-        const struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        const struct worker *w = s->table.w[i];
 
         if (w->state != SPAWNER_W_GONE && w->state != SPAWNER_W_STARTING &&
             !(w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE))
@@ -192,12 +192,12 @@ static void retire_idle(struct spawner *s, long want, int drain, int64_t now)
     struct worker **cand;
     size_t i, m = 0;
 
-    cand = malloc((s->n + 1) * sizeof(*cand));
+    cand = malloc((s->table.n + 1) * sizeof(*cand));
     if (cand == NULL)
         return;
-    for (i = 0; i < s->n; i++) {
-        if (worker_is_idle(s, s->w[i]))
-            cand[m++] = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        if (worker_is_idle(s, s->table.w[i]))
+            cand[m++] = s->table.w[i];
     }
     qsort(cand, m, sizeof(*cand), by_idle_since);
     for (i = 0; i < m && want > 0; i++) {
@@ -240,8 +240,8 @@ void view_plan(struct spawner *s, int64_t now)
         return;
     }
     memset(&pc, 0, sizeof(pc));
-    for (k = 0; k < s->n; k++) {
-        const struct worker *w = s->w[k];
+    for (k = 0; k < s->table.n; k++) {
+        const struct worker *w = s->table.w[k];
 
         if (w->state == SPAWNER_W_GONE)
             continue;
@@ -280,9 +280,9 @@ void view_housekeep(struct spawner *s)
         store_gen_mark(&s->redis.store, s->c->node_name, 1) < 0)
         spawner_redis_failed(s, "noting the node in the generation");
 
-    for (i = 0; i < s->n; i++) {
-        if (s->w[i]->state != SPAWNER_W_GONE)
-            wlog_trim(s, s->w[i]->port);
+    for (i = 0; i < s->table.n; i++) {
+        if (s->table.w[i]->state != SPAWNER_W_GONE)
+            wlog_trim(s, s->table.w[i]->port);
     }
     view_report(s, NULL);
 }
