@@ -67,7 +67,7 @@ static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
     w->spawn_ms = now - (age > 0 ? age : 0);
     w->ready_ms = w->spawn_ms;
     w->healthy = 1;
-    w->add_seq = s->seq;
+    w->add_seq = s->view.seq;
     w->rstate = r->state;
     w->rsince_ms = r->since_ms;
     w->pidfd = -1;
@@ -77,7 +77,7 @@ static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
         log_warnx("adopting workers: out of memory");
         return -1;
     }
-    port_take(&s->ports, w->port);
+    start_port_take(s, w->port);
     table_watch(s, w);
     if (r->state == WORKER_STARTING &&
         store_worker_ready(&s->redis.store, w->sid) == 1)
@@ -224,7 +224,7 @@ static int adopt_orphans(struct spawner *s, int lost, int64_t now,
     memset(&o, 0, sizeof(o));
     o.s = s;
     o.lost = lost;
-    o.uid = s->ps.drop ? s->ps.uid : geteuid();
+    o.uid = s->loop.ps.drop ? s->loop.ps.uid : geteuid();
     if (proc_node_init(&pn, s->c->key_prefix, s->c->node_name) < 0)
         return 0;
     proc_node_scan(&pn, orphan_found, &o);
@@ -298,7 +298,6 @@ int adopt_run(struct spawner *s, int64_t now)
         }
     }
     killed = adopt_orphans(s, noted == 0, now, &joined);
-    s->adopted = 1;
     log_info("node %s: adopted %zu workers, removed %zu records, killed %d "
              "unknown processes, adopted %d whose records redis lost",
              s->c->node_name, kept, dropped, killed, joined);

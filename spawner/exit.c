@@ -28,21 +28,39 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "launch.h"
 #include "log.h"
 #include "proc.h"
 
-/* xorshift32 over s->rnd: jitter needs spread, not secrecy. */
+void exit_init(struct spawner *s)
+{
+    uint32_t rnd = 0;
+
+    restart_init(&s->exit.rs);
+    if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd) || rnd == 0)
+        rnd = (uint32_t)getpid() * 2654435761u + 1;
+    s->exit.rnd = rnd;
+}
+
+void exit_reload(struct spawner *s)
+{
+    if (s->exit.rs.degraded)
+        s->exit.rs.next_ms = 0; /* the operator may have fixed it: try now */
+}
+
+/* xorshift32 over s->exit.rnd: jitter needs spread, not secrecy. */
 static uint32_t exit_random(struct spawner *s)
 {
-    s->rnd ^= s->rnd << 13;
-    s->rnd ^= s->rnd >> 17;
-    s->rnd ^= s->rnd << 5;
-    return s->rnd;
+    s->exit.rnd ^= s->exit.rnd << 13;
+    s->exit.rnd ^= s->exit.rnd >> 17;
+    s->exit.rnd ^= s->exit.rnd << 5;
+    return s->exit.rnd;
 }
 
 void exit_setup_report(struct spawner *s, struct worker *w)
@@ -148,10 +166,10 @@ static long pending_count(const struct spawner *s)
 static void start_healthy(struct spawner *s, struct worker *w, int served,
                           int64_t now)
 {
-    long fails = s->rs.fails;
+    long fails = s->exit.rs.fails;
 
     w->healthy = 1;
-    if (restart_healthy(&s->rs, now)) {
+    if (restart_healthy(&s->exit.rs, now)) {
         if (served)
             log_info("pool ok again: worker %s (pid %ld, port %d) served a "
                      "session",
@@ -198,20 +216,21 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
     /* A setup report names the file already; other reasons get the
      * binary in front, and a death after /health its age. */
     if (w->reason[0] != '\0')
-        snprintf(s->fail_reason, sizeof(s->fail_reason), "%s", why);
+        snprintf(s->exit.fail_reason, sizeof(s->exit.fail_reason), "%s", why);
     else if (f.ready)
-        snprintf(s->fail_reason, sizeof(s->fail_reason),
+        snprintf(s->exit.fail_reason, sizeof(s->exit.fail_reason),
                  "%.150s: %.120s %ld ms after answering /health",
                  s->c->worker_bin, why, ran);
     else
-        snprintf(s->fail_reason, sizeof(s->fail_reason), "%.150s: %.160s",
-                 s->c->worker_bin, why);
-    if (restart_failed(&s->rs, s->c->restart_backoff_min_ms,
+        snprintf(s->exit.fail_reason, sizeof(s->exit.fail_reason),
+                 "%.150s: %.160s", s->c->worker_bin, why);
+    if (restart_failed(&s->exit.rs, s->c->restart_backoff_min_ms,
                        s->c->restart_backoff_max_ms, now, exit_random(s),
                        end == RESTART_END_FATAL, pending_count(s))) {
         log_warnx("pool degraded: %s (start failures in a row: %ld); "
                   "retrying one worker at a time every %ld ms",
-                  s->fail_reason, s->rs.fails, (long)(s->rs.next_ms - now));
+                  s->exit.fail_reason, s->exit.rs.fails,
+                  (long)(s->exit.rs.next_ms - now));
         view_report(s, NULL);
     }
 }
@@ -239,7 +258,7 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
 {
     char why[320];
     enum worker_state prior = WORKER_DEAD;
-    int requested = stop_requested(w), was_degraded = s->rs.degraded;
+    int requested = stop_requested(w), was_degraded = s->exit.rs.degraded;
     int rc, served = 0;
 
     exit_setup_report(s, w);
@@ -247,9 +266,7 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     table_unwatch(s, &w->pidfd);
     table_unwatch(s, &w->err_fd);
     exit_reason(s, w, why, sizeof(why));
-    if (w->ready_ms == 0)
-        port_cool(&s->ports, w->port, now + POOL_PORT_COOL_MS);
-    port_release(&s->ports, w->port);
+    start_port_release(s, w->port, w->ready_ms == 0, now);
 
     if (w->stop_why == SPAWNER_STOP_SHUTDOWN || (!requested && was_degraded))
         log_debug("worker %s (pid %ld, port %d): %s", w->sid, w->pid, w->port,

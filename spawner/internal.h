@@ -150,6 +150,13 @@ struct worker {
     char dead_reason[128];      /* the reason of its dead record, if any */
 };
 
+/*
+ * The supervisor's state, in parts.  Each part is written by one file
+ * only (its owner, named with it); the others read it, or change it
+ * through the owner's functions.  prog and c are spawner.c's (c changes
+ * on SIGHUP, in reload()); everyone reads them.
+ */
+
 /* redis.c's: the connection and its outage state. */
 struct spawner_redis {
     struct store store; /* this thread's connection */
@@ -167,33 +174,58 @@ struct spawner_table {
     CURLM *multi;           /* /health probes of starting workers */
 };
 
+/* start.c's: the ports of new workers. */
+struct spawner_start {
+    struct port_map ports; /* which ports are ours or cooling */
+    int ports_logged;      /* "no free port" was logged */
+};
+
+/* exit.c's: the restart policy's state. */
+struct spawner_exit {
+    struct restart rs;     /* backoff and degraded state */
+    char fail_reason[320]; /* the last failure, shown when degraded */
+    uint32_t rnd;          /* jitter generator state */
+};
+
+/* view.c's: what the last view of the pool said. */
+struct spawner_view {
+    unsigned long seq;       /* views taken */
+    unsigned long clean_seq; /* last view that missed no record */
+    long waiting;            /* this node's share of the waiting creates */
+    int64_t redis_now_ms;    /* Redis clock at the last view */
+};
+
+/* node.c's: this node among the others. */
+struct spawner_node {
+    char hostid[NODE_HOSTID_MAX]; /* this host's identity (nodeid.h) */
+    int registered;               /* node_register() succeeded */
+    long nonlo_nodes;             /* other nodes with a non-loopback
+                                   * worker_host, at the last node_watch */
+};
+
+/* spawner.c's: what set-up found, and the loop's schedule. */
+struct spawner_loop {
+    struct privsep ps;         /* whom workers run as */
+    long nofile_inherit;       /* our own soft limit at start */
+    int adopted;               /* adoption at start is done */
+    int stopping;              /* SIGTERM: no more spawns */
+    int64_t last_view_ms;      /* monotonic ms of the last view */
+    int64_t view_due_ms;       /* monotonic ms of the next view */
+    int64_t housekeep_due_ms;  /* monotonic ms of the next housekeeping */
+    int64_t adopt_due_ms;      /* monotonic ms of the next adoption try */
+    int64_t node_watch_due_ms; /* monotonic ms of the next node_watch */
+};
+
 struct spawner {
-    struct prog *prog;        /* options and configuration */
-    struct conf *c;           /* &prog->conf: reloaded on SIGHUP */
+    struct prog *prog;          /* options and configuration */
+    struct conf *c;             /* &prog->conf: reloaded on SIGHUP */
+    struct spawner_loop loop;   /* spawner.c */
     struct spawner_redis redis; /* redis.c */
     struct spawner_table table; /* table.c */
-    struct port_map ports;    /* which ports are ours or cooling */
-    struct restart rs;        /* backoff and degraded state */
-    char fail_reason[320];    /* the last failure, shown when degraded */
-    long nofile_inherit;      /* our own soft limit at start */
-    struct privsep ps;        /* whom workers run as (set at start) */
-    int adopted;              /* adoption at start is done */
-    int ports_logged;         /* "no free port" was logged */
-    int stopping;             /* SIGTERM: no more spawns */
-    unsigned long seq;        /* views taken */
-    unsigned long clean_seq;  /* last view that missed no record */
-    int64_t last_view_ms;     /* monotonic ms of the last view */
-    int64_t view_due_ms;      /* monotonic ms of the next view */
-    int64_t housekeep_due_ms; /* monotonic ms of the next housekeeping */
-    int64_t adopt_due_ms;     /* monotonic ms of the next adoption try */
-    long waiting;             /* from the last view */
-    int64_t redis_now_ms;     /* Redis clock at the last view */
-    uint32_t rnd;             /* jitter generator state */
-    char hostid[NODE_HOSTID_MAX]; /* this host's identity (nodeid.h) */
-    int registered;           /* node_register() succeeded */
-    long nonlo_nodes;         /* other nodes with a non-loopback
-                                 worker_host, at the last node_watch */
-    int64_t node_watch_due_ms; /* monotonic ms of the next node_watch */
+    struct spawner_start start; /* start.c */
+    struct spawner_exit exit;   /* exit.c */
+    struct spawner_view view;   /* view.c */
+    struct spawner_node node;   /* node.c */
 };
 
 /* redis.c: the connection */
@@ -246,7 +278,17 @@ void table_signal(struct worker *w, int sig);
 void table_stop(struct spawner *s, struct worker *w, enum spawner_stop why,
                 int sig, int64_t now);
 
-/* start.c: starts, /health probes, worker logs */
+/* start.c: ports, starts, /health probes, worker logs */
+/* The port map of s->c.  Returns 0, or -1 (logged) when out of memory. */
+int start_init(struct spawner *s);
+/* Takes a reloaded s->c's port range. */
+void start_reload(struct spawner *s);
+void start_release(struct spawner *s);
+/* Notes port as an adopted worker's. */
+void start_port_take(struct spawner *s, int port);
+/* Gives back the port of a worker that ended; failed (it never answered
+ * /health): the port cools for POOL_PORT_COOL_MS first. */
+void start_port_release(struct spawner *s, int port, int failed, int64_t now);
 /* <worker_log_dir>/worker-<port>.log into out.  Returns 0, or -1 when it
  * does not fit. */
 int wlog_path(const struct spawner *s, int port, char *out, size_t size);
@@ -261,6 +303,11 @@ void start_probes(struct spawner *s, int64_t now);
 int start_collect(struct spawner *s, int64_t now);
 
 /* exit.c: exits, start failures, deadlines */
+/* The restart policy at rest; seeds the jitter. */
+void exit_init(struct spawner *s);
+/* After a reload: a degraded pool tries again now (the operator may have
+ * fixed the cause). */
+void exit_reload(struct spawner *s);
 /* Reads w's setup report if one is there, and closes the pipe at EOF. */
 void exit_setup_report(struct spawner *s, struct worker *w);
 /* Reads the setup reports table_events() found (err_ready). */
@@ -283,8 +330,6 @@ void exit_healthy(struct spawner *s, int64_t now);
 int view_apply(struct spawner *s, int64_t now);
 /* Starts and retires workers as pool_decide() says. */
 void view_plan(struct spawner *s, int64_t now);
-/* Brings the next view forward to SPAWNER_VIEW_GAP_MS after the last. */
-void view_soon(struct spawner *s);
 /* Writes the pool state (NULL: "ok" or "degraded") to Redis. */
 void view_report(struct spawner *s, const char *state);
 /* Log sizes, pool report. */

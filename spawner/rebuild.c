@@ -253,9 +253,9 @@ static int restore_one(struct spawner *s, struct lost *l, int64_t now)
         table_stop(s, w, SPAWNER_STOP_VANISHED, SIGKILL, now);
         return 0;
     }
-    w->seen_seq = s->seq;
+    w->seen_seq = s->view.seq;
     w->rstate = rc == STORE_RESTORE_RELEASING ? WORKER_RELEASING : l->state;
-    w->rsince_ms = s->redis_now_ms;
+    w->rsince_ms = s->view.redis_now_ms;
     if (rc == STORE_RESTORE_THERE)
         return 0;
     if (l->state == WORKER_BUSY)

@@ -46,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -85,6 +84,13 @@ static int mkdir_p(const char *path)
         tmp[i] = path[i];
     }
     return 0;
+}
+
+/* After events, the next view comes SPAWNER_VIEW_GAP_MS after the last. */
+static void view_soon(struct spawner *s)
+{
+    if (s->loop.view_due_ms > s->loop.last_view_ms + SPAWNER_VIEW_GAP_MS)
+        s->loop.view_due_ms = s->loop.last_view_ms + SPAWNER_VIEW_GAP_MS;
 }
 
 /* ---- configuration reload ----------------------------------------------- */
@@ -133,15 +139,13 @@ static void reload(struct spawner *s, int64_t now)
     }
     free(old);
     spawner_redis_reload(s);
-    port_map_range(&s->ports, (int)c->worker_port_min, (int)c->worker_port_max);
+    start_reload(s);
     if (mkdir_p(c->worker_log_dir) < 0)
         log_warn("cannot create worker_log_dir %s", c->worker_log_dir);
-    if (s->rs.degraded)
-        s->rs.next_ms = 0; /* the operator may have fixed it: try now */
-    s->ports_logged = 0;
-    s->view_due_ms = now;
+    exit_reload(s);
+    s->loop.view_due_ms = now;
     /* Say "draining" (or not) before the next view retires anything. */
-    if (s->adopted)
+    if (s->loop.adopted)
         view_report(s, NULL);
     log_info("pool: idle target %ld, at most %ld workers, idle grace %ld s",
              c->pool_idle_target, c->pool_max_workers, c->pool_idle_grace);
@@ -163,23 +167,24 @@ struct spawner *spawner_new(struct prog *p)
     s->prog = p;
     s->c = &p->conf;
     table_init(s);
-    restart_init(&s->rs);
-    if (privsep_daemon_check(s->c, 1, &s->ps, err, sizeof(err)) < 0) {
+    exit_init(s);
+    if (privsep_daemon_check(s->c, 1, &s->loop.ps, err, sizeof(err)) < 0) {
         log_warnx("%s", err);
         free(s);
         return NULL;
     }
-    if (s->ps.drop)
+    if (s->loop.ps.drop)
         log_info("workers run as %s (uid %ld, gid %ld)", s->c->worker_user,
-                 (long)s->ps.uid, (long)s->ps.gid);
+                 (long)s->loop.ps.uid, (long)s->loop.ps.gid);
     else if (geteuid() == 0)
         log_warnx("workers run as root: set worker_user");
     else {
         const char *home = getenv("HOME");
 
         /* As before: the spawner's user and its home. */
-        if (home != NULL && home[0] == '/' && strlen(home) < sizeof(s->ps.home))
-            memcpy(s->ps.home, home, strlen(home) + 1);
+        if (home != NULL && home[0] == '/' &&
+            strlen(home) < sizeof(s->loop.ps.home))
+            memcpy(s->loop.ps.home, home, strlen(home) + 1);
     }
     /* Children inherit 0-2 only through the log file; keep them taken so
      * no pipe ever lands there. */
@@ -189,21 +194,16 @@ struct spawner *spawner_new(struct prog *p)
             goto fail;
         }
     }
-    if (getrandom(&s->rnd, sizeof(s->rnd), 0) != sizeof(s->rnd) || s->rnd == 0)
-        s->rnd = (uint32_t)getpid() * 2654435761u + 1;
     /* A pidfd per worker and connections while they start: raise our
      * own limit; workers get worker_nofile or the limit we started with. */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        s->nofile_inherit = (long)rl.rlim_cur;
+        s->loop.nofile_inherit = (long)rl.rlim_cur;
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
             log_warn("raising the open-file limit");
     }
-    if (port_map_init(&s->ports, (int)s->c->worker_port_min,
-                      (int)s->c->worker_port_max) < 0) {
-        log_warnx("out of memory");
+    if (start_init(s) < 0)
         goto fail;
-    }
     spawner_redis_init(s);
     if (node_init(s) < 0)
         goto fail;
@@ -223,7 +223,7 @@ void spawner_free(struct spawner *s)
         return;
     table_release(s);
     spawner_redis_release(s);
-    port_map_release(&s->ports);
+    start_release(s);
     free(s);
 }
 
@@ -250,7 +250,7 @@ static void shutdown_workers(struct spawner *s)
     size_t i, total = table_live(s);
     int redis_ok = 1;
 
-    s->stopping = 1;
+    s->loop.stopping = 1;
     log_info("stopping %zu workers", total);
     for (i = 0; i < s->table.n; i++) {
         struct worker *w = s->table.w[i];
@@ -310,35 +310,38 @@ int spawner_run(struct spawner *s)
         if (exit_handle(s, now) > 0)
             view_soon(s);
         exit_healthy(s, now);
-        if (!s->adopted && now >= s->adopt_due_ms) {
-            int reg = s->registered ? 1 : node_register(s, 1);
+        if (!s->loop.adopted && now >= s->loop.adopt_due_ms) {
+            int reg = s->node.registered ? 1 : node_register(s, 1);
 
             if (reg < 0)
                 return -1; /* nothing of the node's was touched */
             if (reg == 0 || adopt_run(s, now) < 0)
-                s->adopt_due_ms = now + ADOPT_RETRY_MS;
-            s->view_due_ms = now;
+                s->loop.adopt_due_ms = now + ADOPT_RETRY_MS;
+            else
+                s->loop.adopted = 1;
+            s->loop.view_due_ms = now;
         }
         exit_timeouts(s, now);
-        if (s->adopted && now >= s->view_due_ms) {
+        if (s->loop.adopted && now >= s->loop.view_due_ms) {
+            s->loop.last_view_ms = now;
             if (view_apply(s, now) == 0)
                 view_plan(s, now);
-            s->view_due_ms = now + VIEW_MS;
+            s->loop.view_due_ms = now + VIEW_MS;
         }
         exit_gone_retry(s);
         start_probes(s, now);
-        if (s->adopted && now >= s->housekeep_due_ms) {
+        if (s->loop.adopted && now >= s->loop.housekeep_due_ms) {
             view_housekeep(s);
-            s->housekeep_due_ms = now + HOUSEKEEP_MS;
+            s->loop.housekeep_due_ms = now + HOUSEKEEP_MS;
         }
-        if (s->adopted && now >= s->node_watch_due_ms) {
+        if (s->loop.adopted && now >= s->loop.node_watch_due_ms) {
             node_watch(s);
-            s->node_watch_due_ms = now + NODE_WATCH_MS;
+            s->loop.node_watch_due_ms = now + NODE_WATCH_MS;
         }
 
         due = now + TICK_MS;
-        if (s->adopted && s->view_due_ms < due)
-            due = s->view_due_ms;
+        if (s->loop.adopted && s->loop.view_due_ms < due)
+            due = s->loop.view_due_ms;
         for (i = 0; i < s->table.n; i++) {
             const struct worker *w = s->table.w[i];
 

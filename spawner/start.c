@@ -41,6 +41,42 @@
 #define PROBE_CONNECT_MS 200 /* deadline of one /health connect */
 #define PROBE_TOTAL_MS   500 /* deadline of one /health request */
 
+/* ---- ports -------------------------------------------------------------- */
+
+int start_init(struct spawner *s)
+{
+    if (port_map_init(&s->start.ports, (int)s->c->worker_port_min,
+                      (int)s->c->worker_port_max) < 0) {
+        log_warnx("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void start_reload(struct spawner *s)
+{
+    port_map_range(&s->start.ports, (int)s->c->worker_port_min,
+                   (int)s->c->worker_port_max);
+    s->start.ports_logged = 0;
+}
+
+void start_release(struct spawner *s)
+{
+    port_map_release(&s->start.ports);
+}
+
+void start_port_take(struct spawner *s, int port)
+{
+    port_take(&s->start.ports, port);
+}
+
+void start_port_release(struct spawner *s, int port, int failed, int64_t now)
+{
+    if (failed)
+        port_cool(&s->start.ports, port, now + POOL_PORT_COOL_MS);
+    port_release(&s->start.ports, port);
+}
+
 /* ---- worker logs ------------------------------------------------------- */
 
 int wlog_path(const struct spawner *s, int port, char *out, size_t size)
@@ -193,18 +229,18 @@ static int start_fork(struct spawner *s, int64_t now, struct launch_child *ch,
     char lpath[CONF_STR_MAX + 32];
     struct launch_spec spec;
 
-    *port = port_pick(&s->ports, now, port_is_free, s);
+    *port = port_pick(&s->start.ports, now, port_is_free, s);
     if (*port < 0) {
-        if (!s->ports_logged)
+        if (!s->start.ports_logged)
             log_warnx("no free port left in worker_port_range %ld-%ld",
                       c->worker_port_min, c->worker_port_max);
-        s->ports_logged = 1;
+        s->start.ports_logged = 1;
         return -1;
     }
-    s->ports_logged = 0;
+    s->start.ports_logged = 0;
     if (wlog_path(s, *port, lpath, sizeof(lpath)) < 0) {
         log_warnx("worker_log_dir %s is too long", c->worker_log_dir);
-        port_release(&s->ports, *port);
+        port_release(&s->start.ports, *port);
         return -1;
     }
     wlog_trim(s, *port);
@@ -212,20 +248,20 @@ static int start_fork(struct spawner *s, int64_t now, struct launch_child *ch,
     spec.bin = c->worker_bin;
     spec.log_path = lpath;
     spec.nofile = c->worker_nofile;
-    spec.nofile_inherit = s->nofile_inherit;
+    spec.nofile_inherit = s->loop.nofile_inherit;
     spec.memory_mb = c->worker_memory_mb;
     spec.nproc = c->worker_nproc;
     spec.core_mb = c->worker_core_mb;
-    spec.drop = s->ps.drop;
-    spec.uid = s->ps.uid;
-    spec.gid = s->ps.gid;
-    spec.home = s->ps.home;
+    spec.drop = s->loop.ps.drop;
+    spec.uid = s->loop.ps.uid;
+    spec.gid = s->loop.ps.gid;
+    spec.home = s->loop.ps.home;
     spec.env_allow = c->worker_env;
     spec.port = *port;
     spec.node = c->node_name;
     spec.prefix = c->key_prefix;
     if (launch_worker(&spec, ch) < 0) {
-        port_release(&s->ports, *port);
+        port_release(&s->start.ports, *port);
         return -1;
     }
     return 0;
@@ -248,8 +284,8 @@ int start_spawn(struct spawner *s, int64_t now)
     /* Above every id we hold: a counter that went back must not hand us
      * the id of a worker we are still stopping. */
     if (store_worker_add(&s->redis.store, c->node_name, c->worker_host, port,
-                         (long)ch.pid, pstart, s->rs.fails, table_max_id(s),
-                         id) < 0) {
+                         (long)ch.pid, pstart, s->exit.rs.fails,
+                         table_max_id(s), id) < 0) {
         spawner_redis_failed(s, "registering a new worker");
         /* Without its id the child exits 127 on its own once id_fd is
          * closed, should the kill find nothing. */
@@ -258,7 +294,7 @@ int start_spawn(struct spawner *s, int64_t now)
         close(ch.err_fd);
         while (waitpid(ch.pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        port_release(&s->ports, port);
+        port_release(&s->start.ports, port);
         return -1;
     }
     spawner_redis_worked(s);
@@ -281,7 +317,7 @@ int start_spawn(struct spawner *s, int64_t now)
     w->state = SPAWNER_W_STARTING;
     w->spawn_ms = now;
     w->next_probe_ms = now + PROBE_FIRST_MS;
-    w->add_seq = s->seq;
+    w->add_seq = s->view.seq;
     w->rstate = WORKER_STARTING;
     w->pidfd = -1;
     w->err_fd = ch.err_fd;

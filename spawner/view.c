@@ -33,12 +33,6 @@
  * purpose (OPERATIONS.md, recipe:drain-worker): its stop is no failure. */
 #define DRAIN_PREFIX "drain"
 
-void view_soon(struct spawner *s)
-{
-    if (s->view_due_ms > s->last_view_ms + SPAWNER_VIEW_GAP_MS)
-        s->view_due_ms = s->last_view_ms + SPAWNER_VIEW_GAP_MS;
-}
-
 void view_report(struct spawner *s, const char *state)
 {
     char spid[24], sworkers[24], sidle[24], sstarting[24], sfails[24];
@@ -66,23 +60,23 @@ void view_report(struct spawner *s, const char *state)
     snprintf(sworkers, sizeof(sworkers), "%ld", workers);
     snprintf(sidle, sizeof(sidle), "%ld", idle);
     snprintf(sstarting, sizeof(sstarting), "%ld", starting);
-    snprintf(sfails, sizeof(sfails), "%ld", s->rs.fails);
+    snprintf(sfails, sizeof(sfails), "%ld", s->exit.rs.fails);
     snprintf(starget, sizeof(starget), "%ld", s->c->pool_idle_target);
     snprintf(smax, sizeof(smax), "%ld", s->c->pool_max_workers);
     if (state == NULL && s->c->node_drain)
         state = "draining";
     if (state == NULL)
-        state = s->rs.degraded ? "degraded" : "ok";
+        state = s->exit.rs.degraded ? "degraded" : "ok";
     rc = store_pool_report(&s->redis.store, s->c->node_name, state,
                            strcmp(state, "draining") == 0 ? "node_drain = yes"
-                           : s->rs.degraded               ? s->fail_reason
+                           : s->exit.rs.degraded          ? s->exit.fail_reason
                                                           : "",
                            (int)(sizeof(fields) / sizeof(fields[0])), fields);
     if (rc < 0)
         spawner_redis_failed(s, "writing the pool state");
     else
         spawner_redis_worked(s);
-    if (rc == 2 && !s->stopping)
+    if (rc == 2 && !s->loop.stopping)
         node_register(s, 0); /* the node was removed meanwhile */
 }
 
@@ -113,7 +107,7 @@ static int view_lost(struct spawner *s, unsigned long seq, int64_t now)
     }
     rc = rebuild_run(s, lost, n, now);
     if (rc == 0)
-        s->clean_seq = seq;
+        s->view.clean_seq = seq;
     free(lost);
     return rc;
 }
@@ -122,7 +116,7 @@ int view_apply(struct spawner *s, int64_t now)
 {
     struct pool_view v;
     size_t i;
-    unsigned long seq = ++s->seq;
+    unsigned long seq = ++s->view.seq;
     /* A draining node takes no waiters: the other nodes start them. */
     long room = s->c->node_drain
                     ? 0
@@ -137,14 +131,13 @@ int view_apply(struct spawner *s, int64_t now)
             !(w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE))
             room--;
     }
-    s->last_view_ms = now;
     if (store_pool_view(&s->redis.store, s->c->node_name, room, &v) < 0) {
         spawner_redis_failed(s, "reading the pool");
         return -1;
     }
     spawner_redis_worked(s);
-    s->waiting = v.waiting;
-    s->redis_now_ms = v.now_ms;
+    s->view.waiting = v.waiting;
+    s->view.redis_now_ms = v.now_ms;
     for (i = 0; i < v.n; i++) {
         struct worker *w = table_get(s, strtol(v.entries[i].id, NULL, 10));
 
@@ -182,7 +175,7 @@ static int by_idle_since(const void *a, const void *b)
 static int worker_is_idle(const struct spawner *s, const struct worker *w)
 {
     return w->state == SPAWNER_W_RUNNING && !w->exited &&
-           w->rstate == WORKER_IDLE && w->seen_seq == s->seq;
+           w->rstate == WORKER_IDLE && w->seen_seq == s->view.seq;
 }
 
 /* RUNNING -> STOPPING for up to want idle workers, longest idle first;
@@ -221,7 +214,7 @@ static void retire_idle(struct spawner *s, long want, int drain, int64_t now)
             log_info("worker %s (pid %ld, port %d): idle %lld ms above the "
                      "target; stopping it",
                      w->sid, w->pid, w->port,
-                     (long long)(s->redis_now_ms - w->rsince_ms));
+                     (long long)(s->view.redis_now_ms - w->rsince_ms));
         table_stop(s, w, SPAWNER_STOP_RETIRE, SIGTERM, now);
         want--;
     }
@@ -253,15 +246,15 @@ void view_plan(struct spawner *s, int64_t now)
             trial++;
         if (worker_is_idle(s, w)) {
             pc.idle++;
-            if (s->redis_now_ms - w->rsince_ms >= grace_ms)
+            if (s->view.redis_now_ms - w->rsince_ms >= grace_ms)
                 pc.idle_expired++;
         }
     }
-    pc.waiting = s->waiting;
+    pc.waiting = s->view.waiting;
     pc.idle_target = s->c->pool_idle_target;
     pc.max_workers = s->c->pool_max_workers;
     pool_decide(&pc, &plan);
-    allowed = restart_allowed(&s->rs, now, trial, plan.spawn);
+    allowed = restart_allowed(&s->exit.rs, now, trial, plan.spawn);
     for (i = 0; i < allowed; i++) {
         if (start_spawn(s, now) < 0)
             break;
@@ -276,7 +269,7 @@ void view_housekeep(struct spawner *s)
 
     /* A Redis with no P:gen for this node after a view that missed no
      * record: a fresh one, or one whose loss held no worker of ours. */
-    if (s->clean_seq == s->seq && s->seq > 0 &&
+    if (s->view.clean_seq == s->view.seq && s->view.seq > 0 &&
         store_gen_mark(&s->redis.store, s->c->node_name, 1) < 0)
         spawner_redis_failed(s, "noting the node in the generation");
 
