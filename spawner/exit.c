@@ -178,7 +178,7 @@ static void start_healthy(struct spawner *s, struct worker *w, int served,
             log_info("pool ok again: worker %s (pid %ld, port %d) answered "
                      "/health and ran %d ms",
                      w->sid, w->pid, w->port, POOL_HEALTHY_MS);
-        view_report(s, NULL);
+        report_pool(s, NULL);
     } else if (fails > 0) {
         log_debug("worker %s made a healthy start: start failure count "
                   "reset",
@@ -231,7 +231,7 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
                   "retrying one worker at a time every %ld ms",
                   s->exit.fail_reason, s->exit.rs.fails,
                   (long)(s->exit.rs.next_ms - now));
-        view_report(s, NULL);
+        report_pool(s, NULL);
     }
 }
 

@@ -330,10 +330,13 @@ void exit_healthy(struct spawner *s, int64_t now);
 int view_apply(struct spawner *s, int64_t now);
 /* Starts and retires workers as pool_decide() says. */
 void view_plan(struct spawner *s, int64_t now);
-/* Writes the pool state (NULL: "ok" or "degraded") to Redis. */
-void view_report(struct spawner *s, const char *state);
 /* Log sizes, pool report. */
 void view_housekeep(struct spawner *s);
+
+/* report.c */
+/* Writes the pool state (NULL: "draining", "ok" or "degraded") to
+ * Redis; registers the node again when its record was removed. */
+void report_pool(struct spawner *s, const char *state);
 
 /* rebuild.c */
 /* Registers again the n workers of lost (STARTING or RUNNING) whose

@@ -146,7 +146,7 @@ static void reload(struct spawner *s, int64_t now)
     s->loop.view_due_ms = now;
     /* Say "draining" (or not) before the next view retires anything. */
     if (s->loop.adopted)
-        view_report(s, NULL);
+        report_pool(s, NULL);
     log_info("pool: idle target %ld, at most %ld workers, idle grace %ld s",
              c->pool_idle_target, c->pool_max_workers, c->pool_idle_grace);
 }
@@ -279,7 +279,7 @@ static void shutdown_workers(struct spawner *s)
     exit_gone_retry(s);
     if (table_live(s) > 0)
         log_warnx("%zu workers did not exit after SIGKILL", table_live(s));
-    view_report(s, "stopped");
+    report_pool(s, "stopped");
     log_info("stopped %zu workers", total - table_live(s));
 }
 

@@ -5,9 +5,9 @@
  * it: one store_pool_view() per view, workers others marked dead are
  * stopped, those whose records vanished registered again (rebuild.c),
  * pool_decide() (pool.c) says how many to start and
- * retire, and the pool state is written back for /status (internal.h
- * has the states and their transitions).  With node_drain the node is
- * "draining": it claims no waiters, starts nothing and retires every idle
+ * retire; the pool state goes back for /status through report.c
+ * (internal.h has the states and their transitions).  With node_drain the node
+ * is "draining": it claims no waiters, starts nothing and retires every idle
  * worker at once (busy ones as their sessions end and they turn idle;
  * the claim script hands no create a draining node's worker).
  *
@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "log.h"
@@ -32,53 +31,6 @@
 /* A worker marked dead with a reason that starts with this was drained on
  * purpose (OPERATIONS.md, recipe:drain-worker): its stop is no failure. */
 #define DRAIN_PREFIX "drain"
-
-void view_report(struct spawner *s, const char *state)
-{
-    char spid[24], sworkers[24], sidle[24], sstarting[24], sfails[24];
-    char starget[24], smax[24];
-    const char *fields[] = {"pid",         spid,   "workers",     sworkers,
-                            "idle",        sidle,  "starting",    sstarting,
-                            "fails",       sfails, "idle_target", starget,
-                            "max_workers", smax};
-    long workers = 0, idle = 0, starting = 0;
-    size_t i;
-    int rc;
-
-    for (i = 0; i < s->table.n; i++) {
-        const struct worker *w = s->table.w[i];
-
-        if (w->state == SPAWNER_W_GONE)
-            continue;
-        workers++;
-        if (w->state == SPAWNER_W_STARTING)
-            starting++;
-        else if (w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE)
-            idle++;
-    }
-    snprintf(spid, sizeof(spid), "%ld", (long)getpid());
-    snprintf(sworkers, sizeof(sworkers), "%ld", workers);
-    snprintf(sidle, sizeof(sidle), "%ld", idle);
-    snprintf(sstarting, sizeof(sstarting), "%ld", starting);
-    snprintf(sfails, sizeof(sfails), "%ld", s->exit.rs.fails);
-    snprintf(starget, sizeof(starget), "%ld", s->c->pool_idle_target);
-    snprintf(smax, sizeof(smax), "%ld", s->c->pool_max_workers);
-    if (state == NULL && s->c->node_drain)
-        state = "draining";
-    if (state == NULL)
-        state = s->exit.rs.degraded ? "degraded" : "ok";
-    rc = store_pool_report(&s->redis.store, s->c->node_name, state,
-                           strcmp(state, "draining") == 0 ? "node_drain = yes"
-                           : s->exit.rs.degraded          ? s->exit.fail_reason
-                                                          : "",
-                           (int)(sizeof(fields) / sizeof(fields[0])), fields);
-    if (rc < 0)
-        spawner_redis_failed(s, "writing the pool state");
-    else
-        spawner_redis_worked(s);
-    if (rc == 2 && !s->loop.stopping)
-        node_register(s, 0); /* the node was removed meanwhile */
-}
 
 /* STARTING or RUNNING: not yet stopping, not yet exited. */
 static int worker_live(const struct worker *w)
@@ -277,5 +229,5 @@ void view_housekeep(struct spawner *s)
         if (s->table.w[i]->state != SPAWNER_W_GONE)
             wlog_trim(s, s->table.w[i]->port);
     }
-    view_report(s, NULL);
+    report_pool(s, NULL);
 }
