@@ -22,6 +22,8 @@
  *
  * Children are reaped with waitpid(-1, WNOHANG); adopted workers
  * (children of an earlier spawner) are reaped by whoever inherited them.
+ * It owns s->exit: the restart policy's state, the last failure, the
+ * jitter.
  */
 #include "config.h"
 

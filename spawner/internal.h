@@ -6,15 +6,46 @@
  * others.  Only spawner/ and its unit tests include it.
  *
  *   spawner.c  the main loop: set-up, one turn, reload, shutdown
- *   table.c    the worker table, its watches (epoll, pidfds), signals
- *   start.c    starting workers, their /health probes, their log files
- *   exit.c     exits, start failures (restart policy: pool.c), deadlines
- *   view.c     the pool as Redis sees it, the pool decision, the report
  *   adopt.c    taking over the workers of an earlier spawner at start
+ *   exit.c     exits, start failures (restart policy: pool.c), deadlines
+ *   view.c     the pool as Redis sees it, the pool decision
+ *   report.c   the pool state written back for /status (the heartbeat)
  *   rebuild.c  registering workers again whose records Redis forgot
+ *   start.c    ports, starting workers, their /health probes, their logs
+ *   node.c     the node's identity checks and registration
+ *   table.c    the worker table, its watches (epoll, pidfds, /health
+ *              requests in flight), signals
  *   redis.c    the Redis connection, its failures logged once per outage
  *   launch.c   fork and exec of one worker (launch.h)
  *   pool.c     the decisions as pure functions (pool.h)
+ *
+ * Who calls whom: each file calls only files drawn below it; nothing
+ * calls back up (table.c marks what it finds in the worker, and
+ * start_collect() and exit_handle() return what happened, for their
+ * callers to act on).  tests/spawner-layers.sh compares this picture
+ * with the objects' symbols:
+ *
+ *   main.c ........ spawner
+ *     |
+ *   spawner.c ..... adopt exit view report node start table redis
+ *     |
+ *   adopt.c ....... start table redis
+ *   exit.c ........ report start table redis launch pool
+ *   view.c ........ report rebuild start table redis pool
+ *     |
+ *   report.c ...... node redis
+ *     |
+ *   node.c ........ redis
+ *   rebuild.c ..... table redis
+ *   start.c ....... table redis launch pool
+ *     |
+ *   table.c ....... -
+ *   redis.c ....... -
+ *   launch.c ...... -
+ *   pool.c ........ -
+ *
+ * struct spawner is in parts, one per file (below): a part is written
+ * only by its file; the others read it, or call the file's functions.
  *
  * A worker in the table goes through:
  *

@@ -13,6 +13,7 @@
  * and writes in one script); a node whose worker_host is loopback does
  * not join nodes that advertise other addresses (their handlers would
  * call their own loopback); worker_host is an address of this host.
+ * It owns s->node.
  */
 #include "config.h"
 

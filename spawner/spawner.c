@@ -3,7 +3,9 @@
  *
  * spawner.c - the supervisor of one node's workers (spawner.h): its
  * set-up, its loop, configuration reload and shutdown.  The other parts
- * are listed in internal.h, with the states a worker goes through.
+ * are listed in internal.h, with the states a worker goes through and
+ * who calls whom (this file calls every other; none calls it).  It owns
+ * s->prog, s->c and s->loop (what set-up found, the loop's schedule).
  *
  * One thread, one loop.  Each turn it collects what happened (children
  * that exited, /health answers, setup failures reported by children),

@@ -17,6 +17,11 @@
  * <worker_log_dir>/worker-<port>.log.  About once a second a file larger
  * than worker_log_max is truncated to zero; the worker keeps writing with
  * O_APPEND, so it continues at the new end.
+ *
+ * It owns s->start, the ports: exit.c gives a port back and adopt.c
+ * takes one through start_port_release() and start_port_take().  The
+ * /health requests run on the table's multi handle (table.c cancels
+ * them when a worker stops or leaves).
  */
 #include "config.h"
 

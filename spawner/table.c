@@ -9,6 +9,7 @@
  *
  * The bottom layer: it calls no other file of spawner/.  What it finds
  * it marks in the worker (exited, err_ready) and its callers act on it.
+ * It owns s->table.
  *
  * Invariants: the table is sorted by worker id and no two entries share
  * one; entries are removed by pointer, never by id; each worker's epoll

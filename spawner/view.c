@@ -4,12 +4,13 @@
  * view.c - the pool as Redis sees it, and what the spawner does about
  * it: one store_pool_view() per view, workers others marked dead are
  * stopped, those whose records vanished registered again (rebuild.c),
- * pool_decide() (pool.c) says how many to start and
- * retire; the pool state goes back for /status through report.c
- * (internal.h has the states and their transitions).  With node_drain the node
- * is "draining": it claims no waiters, starts nothing and retires every idle
+ * pool_decide() (pool.c) says how many to start and retire; the pool
+ * state goes back for /status through report.c (internal.h has the
+ * states and their transitions).  With node_drain the node is
+ * "draining": it claims no waiters, starts nothing and retires every idle
  * worker at once (busy ones as their sessions end and they turn idle;
- * the claim script hands no create a draining node's worker).
+ * the claim script hands no create a draining node's worker).  It owns
+ * s->view: what the last view said.
  *
  * Invariants: an idle worker is stopped only after store_retire() took it
  * out of P:idle, so no create is handed a worker being stopped; a worker
