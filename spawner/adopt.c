@@ -37,7 +37,7 @@ static int adopt_drop(struct spawner *s, const struct worker_rec *r,
                       const char *why)
 {
     proc_kill(r->pid, r->pstart, -1, SIGKILL);
-    if (store_worker_gone(&s->store, r->id, s->c->node_name, r->pid, why,
+    if (store_worker_gone(&s->redis.store, r->id, s->c->node_name, r->pid, why,
                           NULL, NULL) < 0) {
         spawner_redis_failed(s, "removing a worker record");
         return -1;
@@ -67,7 +67,7 @@ static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
     w->spawn_ms = now - (age > 0 ? age : 0);
     w->ready_ms = w->spawn_ms;
     w->healthy = 1;
-    w->add_seq = s->seq;
+    w->add_seq = s->view.seq;
     w->rstate = r->state;
     w->rsince_ms = r->since_ms;
     w->pidfd = -1;
@@ -77,10 +77,10 @@ static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
         log_warnx("adopting workers: out of memory");
         return -1;
     }
-    port_take(&s->ports, w->port);
+    start_port_take(s, w->port);
     table_watch(s, w);
     if (r->state == WORKER_STARTING &&
-        store_worker_ready(&s->store, w->sid) == 1)
+        store_worker_ready(&s->redis.store, w->sid) == 1)
         w->rstate = WORKER_IDLE;
     log_debug("worker %s (pid %ld, port %d): adopted (%s)", w->sid, w->pid,
               w->port, worker_state_name(r->state));
@@ -224,7 +224,7 @@ static int adopt_orphans(struct spawner *s, int lost, int64_t now,
     memset(&o, 0, sizeof(o));
     o.s = s;
     o.lost = lost;
-    o.uid = s->ps.drop ? s->ps.uid : geteuid();
+    o.uid = s->loop.ps.drop ? s->loop.ps.uid : geteuid();
     if (proc_node_init(&pn, s->c->key_prefix, s->c->node_name) < 0)
         return 0;
     proc_node_scan(&pn, orphan_found, &o);
@@ -244,12 +244,12 @@ int adopt_run(struct spawner *s, int64_t now)
     int rc = -1, killed, joined = 0, noted;
 
     /* Read first: a failure here leaves nothing half done. */
-    noted = store_gen_node(&s->store, s->c->node_name);
+    noted = store_gen_node(&s->redis.store, s->c->node_name);
     if (noted < 0) {
         spawner_redis_failed(s, "reading the generation");
         return -1;
     }
-    if (store_workers(&s->store, s->c->node_name, &recs, &n) < 0) {
+    if (store_workers(&s->redis.store, s->c->node_name, &recs, &n) < 0) {
         spawner_redis_failed(s, "reading the workers of this node");
         return -1;
     }
@@ -298,7 +298,6 @@ int adopt_run(struct spawner *s, int64_t now)
         }
     }
     killed = adopt_orphans(s, noted == 0, now, &joined);
-    s->adopted = 1;
     log_info("node %s: adopted %zu workers, removed %zu records, killed %d "
              "unknown processes, adopted %d whose records redis lost",
              s->c->node_name, kept, dropped, killed, joined);

@@ -22,19 +22,48 @@
  *
  * Children are reaped with waitpid(-1, WNOHANG); adopted workers
  * (children of an earlier spawner) are reaped by whoever inherited them.
+ * It owns s->exit: the restart policy's state, the last failure, the
+ * jitter.
  */
 #include "config.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "launch.h"
 #include "log.h"
 #include "proc.h"
+
+void exit_init(struct spawner *s)
+{
+    uint32_t rnd = 0;
+
+    restart_init(&s->exit.rs);
+    if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd) || rnd == 0)
+        rnd = (uint32_t)getpid() * 2654435761u + 1;
+    s->exit.rnd = rnd;
+}
+
+void exit_reload(struct spawner *s)
+{
+    if (s->exit.rs.degraded)
+        s->exit.rs.next_ms = 0; /* the operator may have fixed it: try now */
+}
+
+/* xorshift32 over s->exit.rnd: jitter needs spread, not secrecy. */
+static uint32_t exit_random(struct spawner *s)
+{
+    s->exit.rnd ^= s->exit.rnd << 13;
+    s->exit.rnd ^= s->exit.rnd >> 17;
+    s->exit.rnd ^= s->exit.rnd << 5;
+    return s->exit.rnd;
+}
 
 void exit_setup_report(struct spawner *s, struct worker *w)
 {
@@ -50,6 +79,20 @@ void exit_setup_report(struct spawner *s, struct worker *w)
     if (rc < 0)
         return;
     table_unwatch(s, &w->err_fd);
+}
+
+void exit_setup_reports(struct spawner *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
+
+        if (!w->err_ready)
+            continue;
+        w->err_ready = 0;
+        exit_setup_report(s, w);
+    }
 }
 
 void exit_reap(struct spawner *s)
@@ -114,9 +157,9 @@ static long pending_count(const struct spawner *s)
     long n = 0;
     size_t i;
 
-    for (i = 0; i < s->n; i++)
-        n += s->w[i]->state == SPAWNER_W_RUNNING && !s->w[i]->exited &&
-             !s->w[i]->healthy;
+    for (i = 0; i < s->table.n; i++)
+        n += s->table.w[i]->state == SPAWNER_W_RUNNING &&
+             !s->table.w[i]->exited && !s->table.w[i]->healthy;
     return n;
 }
 
@@ -125,10 +168,10 @@ static long pending_count(const struct spawner *s)
 static void start_healthy(struct spawner *s, struct worker *w, int served,
                           int64_t now)
 {
-    long fails = s->rs.fails;
+    long fails = s->exit.rs.fails;
 
     w->healthy = 1;
-    if (restart_healthy(&s->rs, now)) {
+    if (restart_healthy(&s->exit.rs, now)) {
         if (served)
             log_info("pool ok again: worker %s (pid %ld, port %d) served a "
                      "session",
@@ -137,7 +180,7 @@ static void start_healthy(struct spawner *s, struct worker *w, int served,
             log_info("pool ok again: worker %s (pid %ld, port %d) answered "
                      "/health and ran %d ms",
                      w->sid, w->pid, w->port, POOL_HEALTHY_MS);
-        view_report(s, NULL);
+        report_pool(s, NULL);
     } else if (fails > 0) {
         log_debug("worker %s made a healthy start: start failure count "
                   "reset",
@@ -175,21 +218,22 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
     /* A setup report names the file already; other reasons get the
      * binary in front, and a death after /health its age. */
     if (w->reason[0] != '\0')
-        snprintf(s->fail_reason, sizeof(s->fail_reason), "%s", why);
+        snprintf(s->exit.fail_reason, sizeof(s->exit.fail_reason), "%s", why);
     else if (f.ready)
-        snprintf(s->fail_reason, sizeof(s->fail_reason),
+        snprintf(s->exit.fail_reason, sizeof(s->exit.fail_reason),
                  "%.150s: %.120s %ld ms after answering /health",
                  s->c->worker_bin, why, ran);
     else
-        snprintf(s->fail_reason, sizeof(s->fail_reason), "%.150s: %.160s",
-                 s->c->worker_bin, why);
-    if (restart_failed(&s->rs, s->c->restart_backoff_min_ms,
-                       s->c->restart_backoff_max_ms, now, spawner_random(s),
+        snprintf(s->exit.fail_reason, sizeof(s->exit.fail_reason),
+                 "%.150s: %.160s", s->c->worker_bin, why);
+    if (restart_failed(&s->exit.rs, s->c->restart_backoff_min_ms,
+                       s->c->restart_backoff_max_ms, now, exit_random(s),
                        end == RESTART_END_FATAL, pending_count(s))) {
         log_warnx("pool degraded: %s (start failures in a row: %ld); "
                   "retrying one worker at a time every %ld ms",
-                  s->fail_reason, s->rs.fails, (long)(s->rs.next_ms - now));
-        view_report(s, NULL);
+                  s->exit.fail_reason, s->exit.rs.fails,
+                  (long)(s->exit.rs.next_ms - now));
+        report_pool(s, NULL);
     }
 }
 
@@ -216,17 +260,15 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
 {
     char why[320];
     enum worker_state prior = WORKER_DEAD;
-    int requested = stop_requested(w), was_degraded = s->rs.degraded;
+    int requested = stop_requested(w), was_degraded = s->exit.rs.degraded;
     int rc, served = 0;
 
     exit_setup_report(s, w);
-    start_probe_cancel(s, w);
+    table_probe_cancel(s, w);
     table_unwatch(s, &w->pidfd);
     table_unwatch(s, &w->err_fd);
     exit_reason(s, w, why, sizeof(why));
-    if (w->ready_ms == 0)
-        port_cool(&s->ports, w->port, now + POOL_PORT_COOL_MS);
-    port_release(&s->ports, w->port);
+    start_port_release(s, w->port, w->ready_ms == 0, now);
 
     if (w->stop_why == SPAWNER_STOP_SHUTDOWN || (!requested && was_degraded))
         log_debug("worker %s (pid %ld, port %d): %s", w->sid, w->pid, w->port,
@@ -234,8 +276,8 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     else
         log_info("worker %s (pid %ld, port %d): %s", w->sid, w->pid, w->port,
                  why);
-    rc = store_worker_gone(&s->store, w->sid, s->c->node_name, w->pid, why,
-                           &prior, &served);
+    rc = store_worker_gone(&s->redis.store, w->sid, s->c->node_name, w->pid,
+                           why, &prior, &served);
     /* Whether it served is unknown when Redis failed: counted as not. */
     failure_count(s, w, why, now, rc == 1 && served);
     if (rc < 0) {
@@ -250,19 +292,20 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
         char field[64];
 
         snprintf(field, sizeof(field), "worker_exits:%s", exit_kind(w, prior));
-        if (store_count(&s->store, field, 1) < 0)
+        if (store_count(&s->redis.store, field, 1) < 0)
             spawner_redis_failed(s, "counting a worker exit");
     }
     table_remove(s, w);
     return 1;
 }
 
-void exit_handle(struct spawner *s, int64_t now)
+int exit_handle(struct spawner *s, int64_t now)
 {
     size_t i = 0;
+    int handled = 0;
 
-    while (i < s->n) {
-        struct worker *w = s->w[i];
+    while (i < s->table.n) {
+        struct worker *w = s->table.w[i];
 
         if (w->state == SPAWNER_W_GONE || !w->exited) {
             i++;
@@ -283,23 +326,24 @@ void exit_handle(struct spawner *s, int64_t now)
         }
         if (worker_exited(s, w, now) == 0)
             i++;
-        view_soon(s);
+        handled++;
     }
+    return handled;
 }
 
 void exit_gone_retry(struct spawner *s)
 {
     size_t i = 0;
 
-    while (i < s->n) {
-        struct worker *w = s->w[i];
+    while (i < s->table.n) {
+        struct worker *w = s->table.w[i];
         int rc;
 
         if (w->state != SPAWNER_W_GONE) {
             i++;
             continue;
         }
-        rc = store_worker_gone(&s->store, w->sid, s->c->node_name, w->pid,
+        rc = store_worker_gone(&s->redis.store, w->sid, s->c->node_name, w->pid,
                                "exited", NULL, NULL);
         if (rc < 0) {
             spawner_redis_failed(s, "removing a worker that exited");
@@ -314,8 +358,8 @@ void exit_timeouts(struct spawner *s, int64_t now)
 {
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
 
         if (w->state == SPAWNER_W_GONE || w->exited)
             continue;
@@ -344,8 +388,8 @@ void exit_healthy(struct spawner *s, int64_t now)
 {
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
 
         if (w->state != SPAWNER_W_RUNNING || w->exited || w->healthy ||
             now - w->ready_ms < POOL_HEALTHY_MS)

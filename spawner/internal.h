@@ -6,14 +6,46 @@
  * others.  Only spawner/ and its unit tests include it.
  *
  *   spawner.c  the main loop: set-up, one turn, reload, shutdown
- *   table.c    the worker table, its watches (epoll, pidfds), signals
- *   start.c    starting workers, their /health probes, their log files
- *   exit.c     exits, start failures (restart policy: pool.c), deadlines
- *   view.c     the pool as Redis sees it, the pool decision, the report
  *   adopt.c    taking over the workers of an earlier spawner at start
+ *   exit.c     exits, start failures (restart policy: pool.c), deadlines
+ *   view.c     the pool as Redis sees it, the pool decision
+ *   report.c   the pool state written back for /status (the heartbeat)
  *   rebuild.c  registering workers again whose records Redis forgot
+ *   start.c    ports, starting workers, their /health probes, their logs
+ *   node.c     the node's identity checks and registration
+ *   table.c    the worker table, its watches (epoll, pidfds, /health
+ *              requests in flight), signals
+ *   redis.c    the Redis connection, its failures logged once per outage
  *   launch.c   fork and exec of one worker (launch.h)
  *   pool.c     the decisions as pure functions (pool.h)
+ *
+ * Who calls whom: each file calls only files drawn below it; nothing
+ * calls back up (table.c marks what it finds in the worker, and
+ * start_collect() and exit_handle() return what happened, for their
+ * callers to act on).  tests/spawner-layers.sh compares this picture
+ * with the objects' symbols:
+ *
+ *   main.c ........ spawner
+ *     |
+ *   spawner.c ..... adopt exit view report node start table redis
+ *     |
+ *   adopt.c ....... start table redis
+ *   exit.c ........ report start table redis launch pool
+ *   view.c ........ report rebuild start table redis pool
+ *     |
+ *   report.c ...... node redis
+ *     |
+ *   node.c ........ redis
+ *   rebuild.c ..... table redis
+ *   start.c ....... table redis launch pool
+ *     |
+ *   table.c ....... -
+ *   redis.c ....... -
+ *   launch.c ...... -
+ *   pool.c ........ -
+ *
+ * struct spawner is in parts, one per file (below): a part is written
+ * only by its file; the others read it, or call the file's functions.
  *
  * A worker in the table goes through:
  *
@@ -127,6 +159,8 @@ struct worker {
     enum spawner_stop stop_why; /* why we stopped it, if we did */
     int pidfd;                  /* readable once it exited; -1 */
     int err_fd;                 /* setup report pipe; -1 once read */
+    int err_ready;              /* err_fd was readable at the last
+                                 * table_events() */
     struct start_probe *probe;  /* /health request in flight, or NULL */
     int64_t spawn_ms;           /* monotonic ms of the spawn */
     int64_t ready_ms;           /* monotonic ms of the first /health; 0 */
@@ -147,49 +181,104 @@ struct worker {
     char dead_reason[128];      /* the reason of its dead record, if any */
 };
 
-struct spawner {
-    struct prog *prog;        /* options and configuration */
-    struct conf *c;           /* &prog->conf: reloaded on SIGHUP */
-    struct store store;       /* this thread's connection */
-    CURLM *multi;             /* /health probes of starting workers */
-    int epfd;                 /* pidfds and setup pipes */
-    struct epoll_event *ev;   /* room for what epfd reports */
-    size_t evcap;             /* entries in ev */
-    struct worker **w;        /* sorted by id; ids are unique */
-    size_t n, cap;            /* entries used, allocated */
-    uint64_t serial;          /* the last worker serial handed out */
-    struct port_map ports;    /* which ports are ours or cooling */
-    struct restart rs;        /* backoff and degraded state */
-    char fail_reason[320];    /* the last failure, shown when degraded */
-    long nofile_inherit;      /* our own soft limit at start */
-    struct privsep ps;        /* whom workers run as (set at start) */
-    int adopted;              /* adoption at start is done */
-    int redis_down;           /* a Redis failure was logged */
-    int ports_logged;         /* "no free port" was logged */
-    int stopping;             /* SIGTERM: no more spawns */
-    unsigned long seq;        /* views taken */
-    unsigned long clean_seq;  /* last view that missed no record */
-    int64_t last_view_ms;     /* monotonic ms of the last view */
-    int64_t view_due_ms;      /* monotonic ms of the next view */
-    int64_t housekeep_due_ms; /* monotonic ms of the next housekeeping */
-    int64_t adopt_due_ms;     /* monotonic ms of the next adoption try */
-    long waiting;             /* from the last view */
-    int64_t redis_now_ms;     /* Redis clock at the last view */
-    uint32_t rnd;             /* jitter generator state */
+/*
+ * The supervisor's state, in parts.  Each part is written by one file
+ * only (its owner, named with it); the others read it, or change it
+ * through the owner's functions.  prog and c are spawner.c's (c changes
+ * on SIGHUP, in reload()); everyone reads them.
+ */
+
+/* redis.c's: the connection and its outage state. */
+struct spawner_redis {
+    struct store store; /* this thread's connection */
+    int down;           /* a Redis failure was logged */
+};
+
+/* table.c's: the workers and their watches. */
+struct spawner_table {
+    struct worker **w;      /* sorted by id; ids are unique */
+    size_t n, cap;          /* entries used, allocated */
+    uint64_t serial;        /* the last worker serial handed out */
+    int epfd;               /* pidfds and setup pipes */
+    struct epoll_event *ev; /* room for what epfd reports */
+    size_t evcap;           /* entries in ev */
+    CURLM *multi;           /* /health probes of starting workers */
+};
+
+/* start.c's: the ports of new workers. */
+struct spawner_start {
+    struct port_map ports; /* which ports are ours or cooling */
+    int ports_logged;      /* "no free port" was logged */
+};
+
+/* exit.c's: the restart policy's state. */
+struct spawner_exit {
+    struct restart rs;     /* backoff and degraded state */
+    char fail_reason[320]; /* the last failure, shown when degraded */
+    uint32_t rnd;          /* jitter generator state */
+};
+
+/* view.c's: what the last view of the pool said. */
+struct spawner_view {
+    unsigned long seq;       /* views taken */
+    unsigned long clean_seq; /* last view that missed no record */
+    long waiting;            /* this node's share of the waiting creates */
+    int64_t redis_now_ms;    /* Redis clock at the last view */
+};
+
+/* node.c's: this node among the others. */
+struct spawner_node {
     char hostid[NODE_HOSTID_MAX]; /* this host's identity (nodeid.h) */
-    int registered;           /* node_register() succeeded */
-    long nonlo_nodes;         /* other nodes with a non-loopback
-                                 worker_host, at the last node_watch */
+    int registered;               /* node_register() succeeded */
+    long nonlo_nodes;             /* other nodes with a non-loopback
+                                   * worker_host, at the last node_watch */
+};
+
+/* spawner.c's: what set-up found, and the loop's schedule. */
+struct spawner_loop {
+    struct privsep ps;         /* whom workers run as */
+    long nofile_inherit;       /* our own soft limit at start */
+    int adopted;               /* adoption at start is done */
+    int stopping;              /* SIGTERM: no more spawns */
+    int64_t last_view_ms;      /* monotonic ms of the last view */
+    int64_t view_due_ms;       /* monotonic ms of the next view */
+    int64_t housekeep_due_ms;  /* monotonic ms of the next housekeeping */
+    int64_t adopt_due_ms;      /* monotonic ms of the next adoption try */
     int64_t node_watch_due_ms; /* monotonic ms of the next node_watch */
 };
 
-/* spawner.c */
-uint32_t spawner_random(struct spawner *s);
-/* Logs a Redis failure once until Redis answers again. */
+struct spawner {
+    struct prog *prog;          /* options and configuration */
+    struct conf *c;             /* &prog->conf: reloaded on SIGHUP */
+    struct spawner_loop loop;   /* spawner.c */
+    struct spawner_redis redis; /* redis.c */
+    struct spawner_table table; /* table.c */
+    struct spawner_start start; /* start.c */
+    struct spawner_exit exit;   /* exit.c */
+    struct spawner_view view;   /* view.c */
+    struct spawner_node node;   /* node.c */
+};
+
+/* redis.c: the connection */
+/* store_init() for s->c (an error shows at the first command). */
+void spawner_redis_init(struct spawner *s);
+/* Takes the node timings of a reloaded s->c. */
+void spawner_redis_reload(struct spawner *s);
+void spawner_redis_release(struct spawner *s);
+/* Logs a Redis failure (what was being done, and store_strerror) once
+ * until Redis answers again. */
 void spawner_redis_failed(struct spawner *s, const char *what);
+/* Redis answered: logs "answers again" after a failure. */
 void spawner_redis_worked(struct spawner *s);
 
-/* table.c: the table and its watches */
+/* table.c: the table and its watches; calls no other part */
+/* Before anything can fail: s->table holds nothing to release. */
+void table_init(struct spawner *s);
+/* Opens the epoll set and the /health multi handle.  Returns 0, or -1
+ * (logged). */
+int table_open(struct spawner *s);
+/* Removes every worker (table_remove), closes the watches. */
+void table_release(struct spawner *s);
 struct worker *table_get(const struct spawner *s, long id);
 /* The worker whose process is pid, among those not reaped yet. */
 struct worker *table_by_pid(const struct spawner *s, long pid);
@@ -200,6 +289,8 @@ size_t table_live(const struct spawner *s);
 /* Adds w (sorted by id) and gives it a serial.  Returns 0, or -1 when out
  * of memory (w is then still the caller's). */
 int table_insert(struct spawner *s, struct worker *w);
+/* Cancels w's /health request in flight, if any. */
+void table_probe_cancel(struct spawner *s, struct worker *w);
 /* Takes w out (by pointer, not by id), cancels its probe, closes its fds
  * and frees it. */
 void table_remove(struct spawner *s, struct worker *w);
@@ -208,7 +299,8 @@ void table_remove(struct spawner *s, struct worker *w);
 void table_watch(struct spawner *s, struct worker *w);
 /* Stops watching *fd, closes it and sets it to -1 (-1: nothing). */
 void table_unwatch(struct spawner *s, int *fd);
-/* Reads what the epoll set has ready: exits and setup reports. */
+/* Reads what the epoll set has ready: marks exits (exited) and setup
+ * reports to read (err_ready; exit_setup_reports() reads them). */
 void table_events(struct spawner *s);
 /* Sends sig to w under the kill rule (common/proc.h). */
 void table_signal(struct worker *w, int sig);
@@ -217,7 +309,17 @@ void table_signal(struct worker *w, int sig);
 void table_stop(struct spawner *s, struct worker *w, enum spawner_stop why,
                 int sig, int64_t now);
 
-/* start.c: starts, /health probes, worker logs */
+/* start.c: ports, starts, /health probes, worker logs */
+/* The port map of s->c.  Returns 0, or -1 (logged) when out of memory. */
+int start_init(struct spawner *s);
+/* Takes a reloaded s->c's port range. */
+void start_reload(struct spawner *s);
+void start_release(struct spawner *s);
+/* Notes port as an adopted worker's. */
+void start_port_take(struct spawner *s, int port);
+/* Gives back the port of a worker that ended; failed (it never answered
+ * /health): the port cools for POOL_PORT_COOL_MS first. */
+void start_port_release(struct spawner *s, int port, int failed, int64_t now);
 /* <worker_log_dir>/worker-<port>.log into out.  Returns 0, or -1 when it
  * does not fit. */
 int wlog_path(const struct spawner *s, int port, char *out, size_t size);
@@ -227,17 +329,25 @@ void wlog_trim(const struct spawner *s, int port);
 int start_spawn(struct spawner *s, int64_t now);
 /* Sends the /health probes that are due. */
 void start_probes(struct spawner *s, int64_t now);
-/* Collects finished /health probes: STARTING -> RUNNING on a 2xx. */
-void start_collect(struct spawner *s, int64_t now);
-void start_probe_cancel(struct spawner *s, struct worker *w);
+/* Collects finished /health probes: STARTING -> RUNNING on a 2xx.
+ * Returns how many workers turned RUNNING. */
+int start_collect(struct spawner *s, int64_t now);
 
 /* exit.c: exits, start failures, deadlines */
+/* The restart policy at rest; seeds the jitter. */
+void exit_init(struct spawner *s);
+/* After a reload: a degraded pool tries again now (the operator may have
+ * fixed the cause). */
+void exit_reload(struct spawner *s);
 /* Reads w's setup report if one is there, and closes the pipe at EOF. */
 void exit_setup_report(struct spawner *s, struct worker *w);
+/* Reads the setup reports table_events() found (err_ready). */
+void exit_setup_reports(struct spawner *s);
 /* Reaps our children: waitpid(-1, WNOHANG). */
 void exit_reap(struct spawner *s);
-/* Every exited worker: logged, counted, its record removed. */
-void exit_handle(struct spawner *s, int64_t now);
+/* Every exited worker: logged, counted, its record removed.  Returns
+ * how many were handled (removed, or GONE until Redis answers). */
+int exit_handle(struct spawner *s, int64_t now);
 /* Records whose removal failed while Redis was unreachable. */
 void exit_gone_retry(struct spawner *s);
 /* Start timeouts, SIGKILL deadlines, adopted workers without a pidfd. */
@@ -251,12 +361,13 @@ void exit_healthy(struct spawner *s, int64_t now);
 int view_apply(struct spawner *s, int64_t now);
 /* Starts and retires workers as pool_decide() says. */
 void view_plan(struct spawner *s, int64_t now);
-/* Brings the next view forward to SPAWNER_VIEW_GAP_MS after the last. */
-void view_soon(struct spawner *s);
-/* Writes the pool state (NULL: "ok" or "degraded") to Redis. */
-void view_report(struct spawner *s, const char *state);
 /* Log sizes, pool report. */
 void view_housekeep(struct spawner *s);
+
+/* report.c */
+/* Writes the pool state (NULL: "draining", "ok" or "degraded") to
+ * Redis; registers the node again when its record was removed. */
+void report_pool(struct spawner *s, const char *state);
 
 /* rebuild.c */
 /* Registers again the n workers of lost (STARTING or RUNNING) whose

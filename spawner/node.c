@@ -13,6 +13,7 @@
  * and writes in one script); a node whose worker_host is loopback does
  * not join nodes that advertise other addresses (their handlers would
  * call their own loopback); worker_host is an address of this host.
+ * It owns s->node.
  */
 #include "config.h"
 
@@ -29,7 +30,7 @@ int node_init(struct spawner *s)
 {
     char err[512];
 
-    if (nodeid_host(s->hostid, sizeof(s->hostid)) < 0) {
+    if (nodeid_host(s->node.hostid, sizeof(s->node.hostid)) < 0) {
         log_warnx("cannot read this host's identity (machine id, boot id "
                   "or host name)");
         return -1;
@@ -41,8 +42,8 @@ int node_init(struct spawner *s)
                   err);
         return -1;
     }
-    log_debug("node %s: host %s, worker_host %s", s->c->node_name, s->hostid,
-              s->c->worker_host);
+    log_debug("node %s: host %s, worker_host %s", s->c->node_name,
+              s->node.hostid, s->c->worker_host);
     return 0;
 }
 
@@ -75,7 +76,7 @@ static int loopback_check(struct spawner *s, int at_start, long *others)
     int mine_lo = nodeid_loopback(s->c->worker_host), rc = 0;
 
     *others = 0;
-    if (store_nodes(&s->store, &nodes, &n) < 0) {
+    if (store_nodes(&s->redis.store, &nodes, &n) < 0) {
         spawner_redis_failed(s, "reading the nodes");
         return 0; /* judged again at the next housekeeping */
     }
@@ -117,11 +118,11 @@ int node_register(struct spawner *s, int at_start)
 
     if (at_start && loopback_check(s, 1, &others) < 0)
         return -1;
-    rc = store_node_register(&s->store, s->hostid, s->c->worker_host,
+    rc = store_node_register(&s->redis.store, s->node.hostid, s->c->worker_host,
                              (long)getpid(), 0, &other);
     if (rc == STORE_NODE_OTHER_PID && !spawner_running(other.pid))
-        rc = store_node_register(&s->store, s->hostid, s->c->worker_host,
-                                 (long)getpid(), 1, &other);
+        rc = store_node_register(&s->redis.store, s->node.hostid,
+                                 s->c->worker_host, (long)getpid(), 1, &other);
     if (rc < 0) {
         spawner_redis_failed(s, "registering the node");
         return 0;
@@ -145,7 +146,7 @@ int node_register(struct spawner *s, int at_start)
         log_warnx("node %s: its record was removed (a reaper took the node "
                   "for gone, or redis lost its data); registered again",
                   s->c->node_name);
-    s->registered = 1;
+    s->node.registered = 1;
     return 1;
 }
 
@@ -155,11 +156,11 @@ void node_watch(struct spawner *s)
 
     if (!nodeid_loopback(s->c->worker_host))
         return;
-    if (loopback_check(s, 0, &others) == 0 && others > s->nonlo_nodes)
+    if (loopback_check(s, 0, &others) == 0 && others > s->node.nonlo_nodes)
         log_warnx("node %s: worker_host %s is a loopback address, and %ld "
                   "node(s) with other addresses joined this redis: their "
                   "handlers cannot reach workers of this node; give it an "
                   "address they reach",
                   s->c->node_name, s->c->worker_host, others);
-    s->nonlo_nodes = others;
+    s->node.nonlo_nodes = others;
 }

@@ -240,7 +240,7 @@ static int restore_one(struct spawner *s, struct lost *l, int64_t now)
     r.ttl_ms = s->c->session_ttl * 1000;
     r.lifetime_ms = s->c->session_max_lifetime * 1000;
     r.created_ms = l->created_ms;
-    rc = store_worker_restore(&s->store, &r);
+    rc = store_worker_restore(&s->redis.store, &r);
     if (rc < 0) {
         spawner_redis_failed(s, "re-registering a worker");
         return -1;
@@ -253,9 +253,9 @@ static int restore_one(struct spawner *s, struct lost *l, int64_t now)
         table_stop(s, w, SPAWNER_STOP_VANISHED, SIGKILL, now);
         return 0;
     }
-    w->seen_seq = s->seq;
+    w->seen_seq = s->view.seq;
     w->rstate = rc == STORE_RESTORE_RELEASING ? WORKER_RELEASING : l->state;
-    w->rsince_ms = s->redis_now_ms;
+    w->rsince_ms = s->view.redis_now_ms;
     if (rc == STORE_RESTORE_THERE)
         return 0;
     if (l->state == WORKER_BUSY)
@@ -320,7 +320,7 @@ int rebuild_run(struct spawner *s, struct worker **lost, size_t n,
         }
     }
     free(l);
-    if (rc == 0 && store_gen_mark(&s->store, s->c->node_name, 0) < 0) {
+    if (rc == 0 && store_gen_mark(&s->redis.store, s->c->node_name, 0) < 0) {
         spawner_redis_failed(s, "noting the rebuild");
         rc = -1;
     }

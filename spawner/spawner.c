@@ -3,7 +3,9 @@
  *
  * spawner.c - the supervisor of one node's workers (spawner.h): its
  * set-up, its loop, configuration reload and shutdown.  The other parts
- * are listed in internal.h, with the states a worker goes through.
+ * are listed in internal.h, with the states a worker goes through and
+ * who calls whom (this file calls every other; none calls it).  It owns
+ * s->prog, s->c and s->loop (what set-up found, the loop's schedule).
  *
  * One thread, one loop.  Each turn it collects what happened (children
  * that exited, /health answers, setup failures reported by children),
@@ -46,7 +48,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -64,29 +65,6 @@
 #define HOUSEKEEP_MS   1000 /* log sizes, pool report */
 #define ADOPT_RETRY_MS 1000 /* adoption while Redis is unreachable */
 #define NODE_WATCH_MS  10000 /* the other nodes' addresses are checked */
-
-uint32_t spawner_random(struct spawner *s)
-{
-    /* xorshift32: jitter needs spread, not secrecy. */
-    s->rnd ^= s->rnd << 13;
-    s->rnd ^= s->rnd >> 17;
-    s->rnd ^= s->rnd << 5;
-    return s->rnd;
-}
-
-void spawner_redis_failed(struct spawner *s, const char *what)
-{
-    if (!s->redis_down)
-        log_warnx("%s: %s", what, store_strerror(&s->store));
-    s->redis_down = 1;
-}
-
-void spawner_redis_worked(struct spawner *s)
-{
-    if (s->redis_down)
-        log_info("redis %s answers again", s->store.redis.addr);
-    s->redis_down = 0;
-}
 
 /* Creates path and its missing parents.  Returns 0 or -1 (errno set). */
 static int mkdir_p(const char *path)
@@ -108,6 +86,13 @@ static int mkdir_p(const char *path)
         tmp[i] = path[i];
     }
     return 0;
+}
+
+/* After events, the next view comes SPAWNER_VIEW_GAP_MS after the last. */
+static void view_soon(struct spawner *s)
+{
+    if (s->loop.view_due_ms > s->loop.last_view_ms + SPAWNER_VIEW_GAP_MS)
+        s->loop.view_due_ms = s->loop.last_view_ms + SPAWNER_VIEW_GAP_MS;
 }
 
 /* ---- configuration reload ----------------------------------------------- */
@@ -155,18 +140,15 @@ static void reload(struct spawner *s, int64_t now)
         memcpy(c->worker_group, old->worker_group, sizeof(c->worker_group));
     }
     free(old);
-    s->store.node_stale_ms = c->node_stale_ms;
-    s->store.node_gone_ms = c->node_gone_after * 1000;
-    port_map_range(&s->ports, (int)c->worker_port_min, (int)c->worker_port_max);
+    spawner_redis_reload(s);
+    start_reload(s);
     if (mkdir_p(c->worker_log_dir) < 0)
         log_warn("cannot create worker_log_dir %s", c->worker_log_dir);
-    if (s->rs.degraded)
-        s->rs.next_ms = 0; /* the operator may have fixed it: try now */
-    s->ports_logged = 0;
-    s->view_due_ms = now;
+    exit_reload(s);
+    s->loop.view_due_ms = now;
     /* Say "draining" (or not) before the next view retires anything. */
-    if (s->adopted)
-        view_report(s, NULL);
+    if (s->loop.adopted)
+        report_pool(s, NULL);
     log_info("pool: idle target %ld, at most %ld workers, idle grace %ld s",
              c->pool_idle_target, c->pool_max_workers, c->pool_idle_grace);
 }
@@ -186,24 +168,25 @@ struct spawner *spawner_new(struct prog *p)
     }
     s->prog = p;
     s->c = &p->conf;
-    s->epfd = -1;
-    restart_init(&s->rs);
-    if (privsep_daemon_check(s->c, 1, &s->ps, err, sizeof(err)) < 0) {
+    table_init(s);
+    exit_init(s);
+    if (privsep_daemon_check(s->c, 1, &s->loop.ps, err, sizeof(err)) < 0) {
         log_warnx("%s", err);
         free(s);
         return NULL;
     }
-    if (s->ps.drop)
+    if (s->loop.ps.drop)
         log_info("workers run as %s (uid %ld, gid %ld)", s->c->worker_user,
-                 (long)s->ps.uid, (long)s->ps.gid);
+                 (long)s->loop.ps.uid, (long)s->loop.ps.gid);
     else if (geteuid() == 0)
         log_warnx("workers run as root: set worker_user");
     else {
         const char *home = getenv("HOME");
 
         /* As before: the spawner's user and its home. */
-        if (home != NULL && home[0] == '/' && strlen(home) < sizeof(s->ps.home))
-            memcpy(s->ps.home, home, strlen(home) + 1);
+        if (home != NULL && home[0] == '/' &&
+            strlen(home) < sizeof(s->loop.ps.home))
+            memcpy(s->loop.ps.home, home, strlen(home) + 1);
     }
     /* Children inherit 0-2 only through the log file; keep them taken so
      * no pipe ever lands there. */
@@ -213,31 +196,21 @@ struct spawner *spawner_new(struct prog *p)
             goto fail;
         }
     }
-    if (getrandom(&s->rnd, sizeof(s->rnd), 0) != sizeof(s->rnd) || s->rnd == 0)
-        s->rnd = (uint32_t)getpid() * 2654435761u + 1;
     /* A pidfd per worker and connections while they start: raise our
      * own limit; workers get worker_nofile or the limit we started with. */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        s->nofile_inherit = (long)rl.rlim_cur;
+        s->loop.nofile_inherit = (long)rl.rlim_cur;
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
             log_warn("raising the open-file limit");
     }
-    if (port_map_init(&s->ports, (int)s->c->worker_port_min,
-                      (int)s->c->worker_port_max) < 0) {
-        log_warnx("out of memory");
+    if (start_init(s) < 0)
         goto fail;
-    }
-    store_init(&s->store, s->c);
+    spawner_redis_init(s);
     if (node_init(s) < 0)
         goto fail;
-    s->multi = curl_multi_init();
-    s->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (s->multi == NULL || s->epfd < 0) {
-        log_warn("cannot set up the event loop");
+    if (table_open(s) < 0)
         goto fail;
-    }
-    curl_multi_setopt(s->multi, CURLMOPT_MAXCONNECTS, 16L);
     if (mkdir_p(s->c->worker_log_dir) < 0)
         log_warn("cannot create worker_log_dir %s", s->c->worker_log_dir);
     return s;
@@ -250,16 +223,9 @@ void spawner_free(struct spawner *s)
 {
     if (s == NULL)
         return;
-    while (s->n > 0)
-        table_remove(s, s->w[s->n - 1]);
-    free(s->w);
-    free(s->ev);
-    if (s->multi != NULL)
-        curl_multi_cleanup(s->multi);
-    if (s->epfd >= 0)
-        close(s->epfd);
-    store_release(&s->store);
-    port_map_release(&s->ports);
+    table_release(s);
+    spawner_redis_release(s);
+    start_release(s);
     free(s);
 }
 
@@ -271,10 +237,10 @@ static void wait_events(struct spawner *s, long ms)
 
     if (ms < 0)
         ms = 0;
-    wfd.fd = s->epfd;
+    wfd.fd = s->table.epfd;
     wfd.events = CURL_WAIT_POLLIN;
     wfd.revents = 0;
-    curl_multi_poll(s->multi, &wfd, 1, (int)ms, &numfds);
+    curl_multi_poll(s->table.multi, &wfd, 1, (int)ms, &numfds);
 }
 
 /* SIGTERM: no more spawns; every worker out of Redis' idle list, then
@@ -286,16 +252,16 @@ static void shutdown_workers(struct spawner *s)
     size_t i, total = table_live(s);
     int redis_ok = 1;
 
-    s->stopping = 1;
+    s->loop.stopping = 1;
     log_info("stopping %zu workers", total);
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
 
         if (w->state == SPAWNER_W_GONE || w->exited)
             continue;
         /* Out of P:idle first: no create is handed a stopping worker. */
         if (redis_ok &&
-            store_mark_dead_of(&s->store, w->sid, s->c->node_name, w->pid,
+            store_mark_dead_of(&s->redis.store, w->sid, s->c->node_name, w->pid,
                                "spawner stopping", NULL) < 0) {
             spawner_redis_failed(s, "marking workers dead");
             redis_ok = 0;
@@ -307,6 +273,7 @@ static void shutdown_workers(struct spawner *s)
         wait_events(s, 50);
         now = now_mono_ms();
         table_events(s);
+        exit_setup_reports(s);
         exit_reap(s);
         exit_handle(s, now);
         exit_timeouts(s, now);
@@ -314,7 +281,7 @@ static void shutdown_workers(struct spawner *s)
     exit_gone_retry(s);
     if (table_live(s) > 0)
         log_warnx("%zu workers did not exit after SIGKILL", table_live(s));
-    view_report(s, "stopped");
+    report_pool(s, "stopped");
     log_info("stopped %zu workers", total - table_live(s));
 }
 
@@ -337,41 +304,48 @@ int spawner_run(struct spawner *s)
         }
         prog_got_chld = 0;
         table_events(s);
+        exit_setup_reports(s);
         exit_reap(s);
-        start_collect(s, now);
-        exit_handle(s, now);
+        /* A worker turned RUNNING or gone: the pool changed. */
+        if (start_collect(s, now) > 0)
+            view_soon(s);
+        if (exit_handle(s, now) > 0)
+            view_soon(s);
         exit_healthy(s, now);
-        if (!s->adopted && now >= s->adopt_due_ms) {
-            int reg = s->registered ? 1 : node_register(s, 1);
+        if (!s->loop.adopted && now >= s->loop.adopt_due_ms) {
+            int reg = s->node.registered ? 1 : node_register(s, 1);
 
             if (reg < 0)
                 return -1; /* nothing of the node's was touched */
             if (reg == 0 || adopt_run(s, now) < 0)
-                s->adopt_due_ms = now + ADOPT_RETRY_MS;
-            s->view_due_ms = now;
+                s->loop.adopt_due_ms = now + ADOPT_RETRY_MS;
+            else
+                s->loop.adopted = 1;
+            s->loop.view_due_ms = now;
         }
         exit_timeouts(s, now);
-        if (s->adopted && now >= s->view_due_ms) {
+        if (s->loop.adopted && now >= s->loop.view_due_ms) {
+            s->loop.last_view_ms = now;
             if (view_apply(s, now) == 0)
                 view_plan(s, now);
-            s->view_due_ms = now + VIEW_MS;
+            s->loop.view_due_ms = now + VIEW_MS;
         }
         exit_gone_retry(s);
         start_probes(s, now);
-        if (s->adopted && now >= s->housekeep_due_ms) {
+        if (s->loop.adopted && now >= s->loop.housekeep_due_ms) {
             view_housekeep(s);
-            s->housekeep_due_ms = now + HOUSEKEEP_MS;
+            s->loop.housekeep_due_ms = now + HOUSEKEEP_MS;
         }
-        if (s->adopted && now >= s->node_watch_due_ms) {
+        if (s->loop.adopted && now >= s->loop.node_watch_due_ms) {
             node_watch(s);
-            s->node_watch_due_ms = now + NODE_WATCH_MS;
+            s->loop.node_watch_due_ms = now + NODE_WATCH_MS;
         }
 
         due = now + TICK_MS;
-        if (s->adopted && s->view_due_ms < due)
-            due = s->view_due_ms;
-        for (i = 0; i < s->n; i++) {
-            const struct worker *w = s->w[i];
+        if (s->loop.adopted && s->loop.view_due_ms < due)
+            due = s->loop.view_due_ms;
+        for (i = 0; i < s->table.n; i++) {
+            const struct worker *w = s->table.w[i];
 
             if (w->state == SPAWNER_W_STARTING && w->probe == NULL &&
                 w->next_probe_ms < due)

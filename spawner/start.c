@@ -17,6 +17,11 @@
  * <worker_log_dir>/worker-<port>.log.  About once a second a file larger
  * than worker_log_max is truncated to zero; the worker keeps writing with
  * O_APPEND, so it continues at the new end.
+ *
+ * It owns s->start, the ports: exit.c gives a port back and adopt.c
+ * takes one through start_port_release() and start_port_take().  The
+ * /health requests run on the table's multi handle (table.c cancels
+ * them when a worker stops or leaves).
  */
 #include "config.h"
 
@@ -40,6 +45,42 @@
 #define PROBE_RETRY_MS   50  /* between /health tries */
 #define PROBE_CONNECT_MS 200 /* deadline of one /health connect */
 #define PROBE_TOTAL_MS   500 /* deadline of one /health request */
+
+/* ---- ports -------------------------------------------------------------- */
+
+int start_init(struct spawner *s)
+{
+    if (port_map_init(&s->start.ports, (int)s->c->worker_port_min,
+                      (int)s->c->worker_port_max) < 0) {
+        log_warnx("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void start_reload(struct spawner *s)
+{
+    port_map_range(&s->start.ports, (int)s->c->worker_port_min,
+                   (int)s->c->worker_port_max);
+    s->start.ports_logged = 0;
+}
+
+void start_release(struct spawner *s)
+{
+    port_map_release(&s->start.ports);
+}
+
+void start_port_take(struct spawner *s, int port)
+{
+    port_take(&s->start.ports, port);
+}
+
+void start_port_release(struct spawner *s, int port, int failed, int64_t now)
+{
+    if (failed)
+        port_cool(&s->start.ports, port, now + POOL_PORT_COOL_MS);
+    port_release(&s->start.ports, port);
+}
 
 /* ---- worker logs ------------------------------------------------------- */
 
@@ -68,15 +109,6 @@ void wlog_trim(const struct spawner *s, int port)
 
 /* ---- /health ----------------------------------------------------------- */
 
-void start_probe_cancel(struct spawner *s, struct worker *w)
-{
-    if (w->probe == NULL)
-        return;
-    probe_cancel(s->multi, w->probe->easy);
-    free(w->probe);
-    w->probe = NULL;
-}
-
 static void probe_begin(struct spawner *s, struct worker *w, int64_t now)
 {
     long left = s->c->worker_start_timeout_ms - (long)(now - w->spawn_ms);
@@ -93,7 +125,7 @@ static void probe_begin(struct spawner *s, struct worker *w, int64_t now)
     sp->p.port = w->port;
     sp->p.path = "/health";
     sp->easy =
-        probe_add(s->multi, "GET", &sp->p,
+        probe_add(s->table.multi, "GET", &sp->p,
                   total < PROBE_CONNECT_MS ? total : PROBE_CONNECT_MS, total);
     if (sp->easy == NULL) {
         free(sp);
@@ -106,8 +138,8 @@ void start_probes(struct spawner *s, int64_t now)
 {
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
 
         if (w->state == SPAWNER_W_STARTING && !w->exited && w->probe == NULL &&
             now >= w->next_probe_ms)
@@ -115,15 +147,16 @@ void start_probes(struct spawner *s, int64_t now)
     }
 }
 
-/* STARTING -> RUNNING: registered idle in Redis. */
-static void start_ready(struct spawner *s, struct worker *w, int64_t now)
+/* STARTING -> RUNNING: registered idle in Redis.  Returns 1 when w
+ * turned RUNNING, 0 when Redis failed (the probe is tried again). */
+static int start_ready(struct spawner *s, struct worker *w, int64_t now)
 {
-    int rc = store_worker_ready(&s->store, w->sid);
+    int rc = store_worker_ready(&s->redis.store, w->sid);
 
     if (rc < 0) {
         spawner_redis_failed(s, "registering a worker idle");
         w->next_probe_ms = now + PROBE_RETRY_MS;
-        return;
+        return 0;
     }
     spawner_redis_worked(s);
     w->state = SPAWNER_W_RUNNING;
@@ -131,16 +164,16 @@ static void start_ready(struct spawner *s, struct worker *w, int64_t now)
     w->rstate = rc == 1 ? WORKER_IDLE : w->rstate;
     log_debug("worker %s (pid %ld, port %d): ready after %ld ms", w->sid,
               w->pid, w->port, (long)(now - w->spawn_ms));
-    view_soon(s);
+    return 1;
 }
 
-void start_collect(struct spawner *s, int64_t now)
+int start_collect(struct spawner *s, int64_t now)
 {
     CURLMsg *msg;
-    int running, left;
+    int running, left, ready = 0;
 
-    curl_multi_perform(s->multi, &running);
-    while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
+    curl_multi_perform(s->table.multi, &running);
+    while ((msg = curl_multi_info_read(s->table.multi, &left)) != NULL) {
         struct start_probe *sp;
         struct worker *w;
         int ok;
@@ -148,7 +181,7 @@ void start_collect(struct spawner *s, int64_t now)
         if (msg->msg != CURLMSG_DONE)
             continue;
         /* p is sp's first member. */
-        sp = (struct start_probe *)probe_done(s->multi, msg);
+        sp = (struct start_probe *)probe_done(s->table.multi, msg);
         if (sp == NULL)
             continue;
         w = sp->w;
@@ -159,10 +192,11 @@ void start_collect(struct spawner *s, int64_t now)
         if (w->state != SPAWNER_W_STARTING)
             continue;
         if (ok)
-            start_ready(s, w, now);
+            ready += start_ready(s, w, now);
         else
             w->next_probe_ms = now + PROBE_RETRY_MS;
     }
+    return ready;
 }
 
 /* ---- spawning ----------------------------------------------------------- */
@@ -200,18 +234,18 @@ static int start_fork(struct spawner *s, int64_t now, struct launch_child *ch,
     char lpath[CONF_STR_MAX + 32];
     struct launch_spec spec;
 
-    *port = port_pick(&s->ports, now, port_is_free, s);
+    *port = port_pick(&s->start.ports, now, port_is_free, s);
     if (*port < 0) {
-        if (!s->ports_logged)
+        if (!s->start.ports_logged)
             log_warnx("no free port left in worker_port_range %ld-%ld",
                       c->worker_port_min, c->worker_port_max);
-        s->ports_logged = 1;
+        s->start.ports_logged = 1;
         return -1;
     }
-    s->ports_logged = 0;
+    s->start.ports_logged = 0;
     if (wlog_path(s, *port, lpath, sizeof(lpath)) < 0) {
         log_warnx("worker_log_dir %s is too long", c->worker_log_dir);
-        port_release(&s->ports, *port);
+        port_release(&s->start.ports, *port);
         return -1;
     }
     wlog_trim(s, *port);
@@ -219,20 +253,20 @@ static int start_fork(struct spawner *s, int64_t now, struct launch_child *ch,
     spec.bin = c->worker_bin;
     spec.log_path = lpath;
     spec.nofile = c->worker_nofile;
-    spec.nofile_inherit = s->nofile_inherit;
+    spec.nofile_inherit = s->loop.nofile_inherit;
     spec.memory_mb = c->worker_memory_mb;
     spec.nproc = c->worker_nproc;
     spec.core_mb = c->worker_core_mb;
-    spec.drop = s->ps.drop;
-    spec.uid = s->ps.uid;
-    spec.gid = s->ps.gid;
-    spec.home = s->ps.home;
+    spec.drop = s->loop.ps.drop;
+    spec.uid = s->loop.ps.uid;
+    spec.gid = s->loop.ps.gid;
+    spec.home = s->loop.ps.home;
     spec.env_allow = c->worker_env;
     spec.port = *port;
     spec.node = c->node_name;
     spec.prefix = c->key_prefix;
     if (launch_worker(&spec, ch) < 0) {
-        port_release(&s->ports, *port);
+        port_release(&s->start.ports, *port);
         return -1;
     }
     return 0;
@@ -254,9 +288,9 @@ int start_spawn(struct spawner *s, int64_t now)
         pstart = 0;
     /* Above every id we hold: a counter that went back must not hand us
      * the id of a worker we are still stopping. */
-    if (store_worker_add(&s->store, c->node_name, c->worker_host, port,
-                         (long)ch.pid, pstart, s->rs.fails, table_max_id(s),
-                         id) < 0) {
+    if (store_worker_add(&s->redis.store, c->node_name, c->worker_host, port,
+                         (long)ch.pid, pstart, s->exit.rs.fails,
+                         table_max_id(s), id) < 0) {
         spawner_redis_failed(s, "registering a new worker");
         /* Without its id the child exits 127 on its own once id_fd is
          * closed, should the kill find nothing. */
@@ -265,7 +299,7 @@ int start_spawn(struct spawner *s, int64_t now)
         close(ch.err_fd);
         while (waitpid(ch.pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        port_release(&s->ports, port);
+        port_release(&s->start.ports, port);
         return -1;
     }
     spawner_redis_worked(s);
@@ -288,7 +322,7 @@ int start_spawn(struct spawner *s, int64_t now)
     w->state = SPAWNER_W_STARTING;
     w->spawn_ms = now;
     w->next_probe_ms = now + PROBE_FIRST_MS;
-    w->add_seq = s->seq;
+    w->add_seq = s->view.seq;
     w->rstate = WORKER_STARTING;
     w->pidfd = -1;
     w->err_fd = ch.err_fd;

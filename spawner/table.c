@@ -2,7 +2,14 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * table.c - the worker table of steel-spawner, its watches and its
- * signals (internal.h has the states and their transitions).
+ * signals (internal.h has the states and their transitions), and the
+ * handles a worker entry holds: its pidfd, its setup pipe and the
+ * /health request start.c may have in flight for it (all released when
+ * the entry is removed).
+ *
+ * The bottom layer: it calls no other file of spawner/.  What it finds
+ * it marks in the worker (exited, err_ready) and its callers act on it.
+ * It owns s->table.
  *
  * Invariants: the table is sorted by worker id and no two entries share
  * one; entries are removed by pointer, never by id; each worker's epoll
@@ -30,17 +37,46 @@
 #define WATCH_PIDFD 0
 #define WATCH_ERRFD 1
 
+void table_init(struct spawner *s)
+{
+    s->table.epfd = -1;
+}
+
+int table_open(struct spawner *s)
+{
+    s->table.multi = curl_multi_init();
+    s->table.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (s->table.multi == NULL || s->table.epfd < 0) {
+        log_warn("cannot set up the event loop");
+        return -1;
+    }
+    curl_multi_setopt(s->table.multi, CURLMOPT_MAXCONNECTS, 16L);
+    return 0;
+}
+
+void table_release(struct spawner *s)
+{
+    while (s->table.n > 0)
+        table_remove(s, s->table.w[s->table.n - 1]);
+    free(s->table.w);
+    free(s->table.ev);
+    if (s->table.multi != NULL)
+        curl_multi_cleanup(s->table.multi);
+    if (s->table.epfd >= 0)
+        close(s->table.epfd);
+}
+
 /* Index of worker id, or -1. */
 static long table_find(const struct spawner *s, long id)
 {
-    size_t lo = 0, hi = s->n;
+    size_t lo = 0, hi = s->table.n;
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
 
-        if (s->w[mid]->id == id)
+        if (s->table.w[mid]->id == id)
             return (long)mid;
-        if (s->w[mid]->id < id)
+        if (s->table.w[mid]->id < id)
             lo = mid + 1;
         else
             hi = mid;
@@ -52,7 +88,7 @@ struct worker *table_get(const struct spawner *s, long id)
 {
     long i = table_find(s, id);
 
-    return i < 0 ? NULL : s->w[i];
+    return i < 0 ? NULL : s->table.w[i];
 }
 
 /* A reaped pid (has_status, GONE) may belong to another process by now. */
@@ -60,11 +96,11 @@ struct worker *table_by_pid(const struct spawner *s, long pid)
 {
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
-        const struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        const struct worker *w = s->table.w[i];
 
         if (w->pid == pid && w->state != SPAWNER_W_GONE && !w->has_status)
-            return s->w[i];
+            return s->table.w[i];
     }
     return NULL;
 }
@@ -74,24 +110,24 @@ static struct worker *table_by_serial(const struct spawner *s, uint64_t serial)
 {
     size_t i;
 
-    for (i = 0; i < s->n; i++) {
-        if (s->w[i]->serial == serial)
-            return s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        if (s->table.w[i]->serial == serial)
+            return s->table.w[i];
     }
     return NULL;
 }
 
 long table_max_id(const struct spawner *s)
 {
-    return s->n > 0 ? s->w[s->n - 1]->id : 0;
+    return s->table.n > 0 ? s->table.w[s->table.n - 1]->id : 0;
 }
 
 size_t table_live(const struct spawner *s)
 {
     size_t i, live = 0;
 
-    for (i = 0; i < s->n; i++) {
-        if (s->w[i]->state != SPAWNER_W_GONE)
+    for (i = 0; i < s->table.n; i++) {
+        if (s->table.w[i]->state != SPAWNER_W_GONE)
             live++;
     }
     return live;
@@ -99,23 +135,24 @@ size_t table_live(const struct spawner *s)
 
 int table_insert(struct spawner *s, struct worker *w)
 {
-    size_t pos = s->n;
+    size_t pos = s->table.n;
 
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        struct worker **nw = realloc(s->w, cap * sizeof(*nw));
+    if (s->table.n == s->table.cap) {
+        size_t cap = s->table.cap ? s->table.cap * 2 : 64;
+        struct worker **nw = realloc(s->table.w, cap * sizeof(*nw));
 
         if (nw == NULL)
             return -1;
-        s->w = nw;
-        s->cap = cap;
+        s->table.w = nw;
+        s->table.cap = cap;
     }
-    while (pos > 0 && s->w[pos - 1]->id > w->id)
+    while (pos > 0 && s->table.w[pos - 1]->id > w->id)
         pos--;
-    memmove(&s->w[pos + 1], &s->w[pos], (s->n - pos) * sizeof(*s->w));
-    s->w[pos] = w;
-    s->n++;
-    w->serial = ++s->serial;
+    memmove(&s->table.w[pos + 1], &s->table.w[pos],
+            (s->table.n - pos) * sizeof(*s->table.w));
+    s->table.w[pos] = w;
+    s->table.n++;
+    w->serial = ++s->table.serial;
     return 0;
 }
 
@@ -125,22 +162,32 @@ void table_unwatch(struct spawner *s, int *fd)
         return;
     /* Explicitly: a child between fork and exec holds a copy of the fd,
      * and the epoll entry lives as long as any copy does. */
-    epoll_ctl(s->epfd, EPOLL_CTL_DEL, *fd, NULL);
+    epoll_ctl(s->table.epfd, EPOLL_CTL_DEL, *fd, NULL);
     close(*fd);
     *fd = -1;
+}
+
+void table_probe_cancel(struct spawner *s, struct worker *w)
+{
+    if (w->probe == NULL)
+        return;
+    probe_cancel(s->table.multi, w->probe->easy);
+    free(w->probe);
+    w->probe = NULL;
 }
 
 void table_remove(struct spawner *s, struct worker *w)
 {
     size_t i;
 
-    start_probe_cancel(s, w);
+    table_probe_cancel(s, w);
     table_unwatch(s, &w->pidfd);
     table_unwatch(s, &w->err_fd);
-    for (i = 0; i < s->n; i++) {
-        if (s->w[i] == w) {
-            memmove(&s->w[i], &s->w[i + 1], (s->n - i - 1) * sizeof(*s->w));
-            s->n--;
+    for (i = 0; i < s->table.n; i++) {
+        if (s->table.w[i] == w) {
+            memmove(&s->table.w[i], &s->table.w[i + 1],
+                    (s->table.n - i - 1) * sizeof(*s->table.w));
+            s->table.n--;
             break;
         }
     }
@@ -154,7 +201,7 @@ static void watch_fd(struct spawner *s, struct worker *w, int fd, int kind)
     memset(&ev, 0, sizeof(ev));
     ev.events = EPOLLIN;
     ev.data.u64 = (w->serial << 1) | (uint64_t)kind;
-    if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+    if (epoll_ctl(s->table.epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
         log_warn("worker %s (pid %ld, port %d): epoll_ctl", w->sid, w->pid,
                  w->port);
 }
@@ -180,27 +227,27 @@ void table_watch(struct spawner *s, struct worker *w)
  * all; calling again before handling them would only repeat them. */
 void table_events(struct spawner *s)
 {
-    size_t want = 2 * s->n + EVENTS_MAX;
+    size_t want = 2 * s->table.n + EVENTS_MAX;
     int n, i;
 
-    if (s->evcap < want) {
-        struct epoll_event *ev = realloc(s->ev, want * sizeof(*ev));
+    if (s->table.evcap < want) {
+        struct epoll_event *ev = realloc(s->table.ev, want * sizeof(*ev));
 
         if (ev != NULL) {
-            s->ev = ev;
-            s->evcap = want;
+            s->table.ev = ev;
+            s->table.evcap = want;
         }
     }
-    if (s->ev == NULL)
+    if (s->table.ev == NULL)
         return;
-    n = epoll_wait(s->epfd, s->ev, (int)s->evcap, 0);
+    n = epoll_wait(s->table.epfd, s->table.ev, (int)s->table.evcap, 0);
     for (i = 0; i < n; i++) {
-        struct worker *w = table_by_serial(s, s->ev[i].data.u64 >> 1);
+        struct worker *w = table_by_serial(s, s->table.ev[i].data.u64 >> 1);
 
         if (w == NULL)
             continue;
-        if ((s->ev[i].data.u64 & 1) == WATCH_ERRFD)
-            exit_setup_report(s, w);
+        if ((s->table.ev[i].data.u64 & 1) == WATCH_ERRFD)
+            w->err_ready = 1;
         else
             w->exited = 1;
     }
@@ -217,7 +264,7 @@ void table_signal(struct worker *w, int sig)
 void table_stop(struct spawner *s, struct worker *w, enum spawner_stop why,
                 int sig, int64_t now)
 {
-    start_probe_cancel(s, w);
+    table_probe_cancel(s, w);
     if (w->state != SPAWNER_W_STOPPING || why == SPAWNER_STOP_SHUTDOWN)
         w->stop_why = why;
     w->state = SPAWNER_W_STOPPING;

@@ -4,12 +4,13 @@
  * view.c - the pool as Redis sees it, and what the spawner does about
  * it: one store_pool_view() per view, workers others marked dead are
  * stopped, those whose records vanished registered again (rebuild.c),
- * pool_decide() (pool.c) says how many to start and
- * retire, and the pool state is written back for /status (internal.h
- * has the states and their transitions).  With node_drain the node is
+ * pool_decide() (pool.c) says how many to start and retire; the pool
+ * state goes back for /status through report.c (internal.h has the
+ * states and their transitions).  With node_drain the node is
  * "draining": it claims no waiters, starts nothing and retires every idle
  * worker at once (busy ones as their sessions end and they turn idle;
- * the claim script hands no create a draining node's worker).
+ * the claim script hands no create a draining node's worker).  It owns
+ * s->view: what the last view said.
  *
  * Invariants: an idle worker is stopped only after store_retire() took it
  * out of P:idle, so no create is handed a worker being stopped; a worker
@@ -24,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "log.h"
@@ -32,59 +32,6 @@
 /* A worker marked dead with a reason that starts with this was drained on
  * purpose (OPERATIONS.md, recipe:drain-worker): its stop is no failure. */
 #define DRAIN_PREFIX "drain"
-
-void view_soon(struct spawner *s)
-{
-    if (s->view_due_ms > s->last_view_ms + SPAWNER_VIEW_GAP_MS)
-        s->view_due_ms = s->last_view_ms + SPAWNER_VIEW_GAP_MS;
-}
-
-void view_report(struct spawner *s, const char *state)
-{
-    char spid[24], sworkers[24], sidle[24], sstarting[24], sfails[24];
-    char starget[24], smax[24];
-    const char *fields[] = {"pid",         spid,   "workers",     sworkers,
-                            "idle",        sidle,  "starting",    sstarting,
-                            "fails",       sfails, "idle_target", starget,
-                            "max_workers", smax};
-    long workers = 0, idle = 0, starting = 0;
-    size_t i;
-    int rc;
-
-    for (i = 0; i < s->n; i++) {
-        const struct worker *w = s->w[i];
-
-        if (w->state == SPAWNER_W_GONE)
-            continue;
-        workers++;
-        if (w->state == SPAWNER_W_STARTING)
-            starting++;
-        else if (w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE)
-            idle++;
-    }
-    snprintf(spid, sizeof(spid), "%ld", (long)getpid());
-    snprintf(sworkers, sizeof(sworkers), "%ld", workers);
-    snprintf(sidle, sizeof(sidle), "%ld", idle);
-    snprintf(sstarting, sizeof(sstarting), "%ld", starting);
-    snprintf(sfails, sizeof(sfails), "%ld", s->rs.fails);
-    snprintf(starget, sizeof(starget), "%ld", s->c->pool_idle_target);
-    snprintf(smax, sizeof(smax), "%ld", s->c->pool_max_workers);
-    if (state == NULL && s->c->node_drain)
-        state = "draining";
-    if (state == NULL)
-        state = s->rs.degraded ? "degraded" : "ok";
-    rc = store_pool_report(&s->store, s->c->node_name, state,
-                           strcmp(state, "draining") == 0 ? "node_drain = yes"
-                           : s->rs.degraded               ? s->fail_reason
-                                                          : "",
-                           (int)(sizeof(fields) / sizeof(fields[0])), fields);
-    if (rc < 0)
-        spawner_redis_failed(s, "writing the pool state");
-    else
-        spawner_redis_worked(s);
-    if (rc == 2 && !s->stopping)
-        node_register(s, 0); /* the node was removed meanwhile */
-}
 
 /* STARTING or RUNNING: not yet stopping, not yet exited. */
 static int worker_live(const struct worker *w)
@@ -102,18 +49,18 @@ static int view_lost(struct spawner *s, unsigned long seq, int64_t now)
     size_t i, n = 0;
     int rc;
 
-    lost = malloc((s->n + 1) * sizeof(*lost));
+    lost = malloc((s->table.n + 1) * sizeof(*lost));
     if (lost == NULL)
         return 0; /* the next view */
-    for (i = 0; i < s->n; i++) {
-        struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        struct worker *w = s->table.w[i];
 
         if (worker_live(w) && w->add_seq < seq && w->seen_seq != seq)
             lost[n++] = w;
     }
     rc = rebuild_run(s, lost, n, now);
     if (rc == 0)
-        s->clean_seq = seq;
+        s->view.clean_seq = seq;
     free(lost);
     return rc;
 }
@@ -122,7 +69,7 @@ int view_apply(struct spawner *s, int64_t now)
 {
     struct pool_view v;
     size_t i;
-    unsigned long seq = ++s->seq;
+    unsigned long seq = ++s->view.seq;
     /* A draining node takes no waiters: the other nodes start them. */
     long room = s->c->node_drain
                     ? 0
@@ -130,21 +77,20 @@ int view_apply(struct spawner *s, int64_t now)
 
     /* Room for waiters: idle and starting workers serve them, the others
      * (busy, stopping) take places. */
-    for (i = 0; i < s->n; i++) {
-        const struct worker *w = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        const struct worker *w = s->table.w[i];
 
         if (w->state != SPAWNER_W_GONE && w->state != SPAWNER_W_STARTING &&
             !(w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE))
             room--;
     }
-    s->last_view_ms = now;
-    if (store_pool_view(&s->store, s->c->node_name, room, &v) < 0) {
+    if (store_pool_view(&s->redis.store, s->c->node_name, room, &v) < 0) {
         spawner_redis_failed(s, "reading the pool");
         return -1;
     }
     spawner_redis_worked(s);
-    s->waiting = v.waiting;
-    s->redis_now_ms = v.now_ms;
+    s->view.waiting = v.waiting;
+    s->view.redis_now_ms = v.now_ms;
     for (i = 0; i < v.n; i++) {
         struct worker *w = table_get(s, strtol(v.entries[i].id, NULL, 10));
 
@@ -182,7 +128,7 @@ static int by_idle_since(const void *a, const void *b)
 static int worker_is_idle(const struct spawner *s, const struct worker *w)
 {
     return w->state == SPAWNER_W_RUNNING && !w->exited &&
-           w->rstate == WORKER_IDLE && w->seen_seq == s->seq;
+           w->rstate == WORKER_IDLE && w->seen_seq == s->view.seq;
 }
 
 /* RUNNING -> STOPPING for up to want idle workers, longest idle first;
@@ -192,17 +138,17 @@ static void retire_idle(struct spawner *s, long want, int drain, int64_t now)
     struct worker **cand;
     size_t i, m = 0;
 
-    cand = malloc((s->n + 1) * sizeof(*cand));
+    cand = malloc((s->table.n + 1) * sizeof(*cand));
     if (cand == NULL)
         return;
-    for (i = 0; i < s->n; i++) {
-        if (worker_is_idle(s, s->w[i]))
-            cand[m++] = s->w[i];
+    for (i = 0; i < s->table.n; i++) {
+        if (worker_is_idle(s, s->table.w[i]))
+            cand[m++] = s->table.w[i];
     }
     qsort(cand, m, sizeof(*cand), by_idle_since);
     for (i = 0; i < m && want > 0; i++) {
         struct worker *w = cand[i];
-        int rc = store_retire(&s->store, w->sid,
+        int rc = store_retire(&s->redis.store, w->sid,
                               drain ? "retired: node draining"
                                     : "retired: idle above pool_idle_target");
 
@@ -221,7 +167,7 @@ static void retire_idle(struct spawner *s, long want, int drain, int64_t now)
             log_info("worker %s (pid %ld, port %d): idle %lld ms above the "
                      "target; stopping it",
                      w->sid, w->pid, w->port,
-                     (long long)(s->redis_now_ms - w->rsince_ms));
+                     (long long)(s->view.redis_now_ms - w->rsince_ms));
         table_stop(s, w, SPAWNER_STOP_RETIRE, SIGTERM, now);
         want--;
     }
@@ -240,8 +186,8 @@ void view_plan(struct spawner *s, int64_t now)
         return;
     }
     memset(&pc, 0, sizeof(pc));
-    for (k = 0; k < s->n; k++) {
-        const struct worker *w = s->w[k];
+    for (k = 0; k < s->table.n; k++) {
+        const struct worker *w = s->table.w[k];
 
         if (w->state == SPAWNER_W_GONE)
             continue;
@@ -253,15 +199,15 @@ void view_plan(struct spawner *s, int64_t now)
             trial++;
         if (worker_is_idle(s, w)) {
             pc.idle++;
-            if (s->redis_now_ms - w->rsince_ms >= grace_ms)
+            if (s->view.redis_now_ms - w->rsince_ms >= grace_ms)
                 pc.idle_expired++;
         }
     }
-    pc.waiting = s->waiting;
+    pc.waiting = s->view.waiting;
     pc.idle_target = s->c->pool_idle_target;
     pc.max_workers = s->c->pool_max_workers;
     pool_decide(&pc, &plan);
-    allowed = restart_allowed(&s->rs, now, trial, plan.spawn);
+    allowed = restart_allowed(&s->exit.rs, now, trial, plan.spawn);
     for (i = 0; i < allowed; i++) {
         if (start_spawn(s, now) < 0)
             break;
@@ -276,13 +222,13 @@ void view_housekeep(struct spawner *s)
 
     /* A Redis with no P:gen for this node after a view that missed no
      * record: a fresh one, or one whose loss held no worker of ours. */
-    if (s->clean_seq == s->seq && s->seq > 0 &&
-        store_gen_mark(&s->store, s->c->node_name, 1) < 0)
+    if (s->view.clean_seq == s->view.seq && s->view.seq > 0 &&
+        store_gen_mark(&s->redis.store, s->c->node_name, 1) < 0)
         spawner_redis_failed(s, "noting the node in the generation");
 
-    for (i = 0; i < s->n; i++) {
-        if (s->w[i]->state != SPAWNER_W_GONE)
-            wlog_trim(s, s->w[i]->port);
+    for (i = 0; i < s->table.n; i++) {
+        if (s->table.w[i]->state != SPAWNER_W_GONE)
+            wlog_trim(s, s->table.w[i]->port);
     }
-    view_report(s, NULL);
+    report_pool(s, NULL);
 }

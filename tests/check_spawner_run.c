@@ -262,7 +262,7 @@ START_TEST(test_table_order)
     struct worker *a, *b, *c;
 
     memset(&s, 0, sizeof(s));
-    s.epfd = -1;
+    s.table.epfd = -1;
     ck_assert_int_eq(table_max_id(&s), 0);
     a = table_worker(5, 1005);
     b = table_worker(2, 1002);
@@ -271,9 +271,9 @@ START_TEST(test_table_order)
     ck_assert_int_eq(table_insert(&s, b), 0);
     ck_assert_int_eq(table_insert(&s, c), 0);
     /* Sorted by id; serials in the order of insertion. */
-    ck_assert_int_eq(s.w[0]->id, 2);
-    ck_assert_int_eq(s.w[1]->id, 5);
-    ck_assert_int_eq(s.w[2]->id, 9);
+    ck_assert_int_eq(s.table.w[0]->id, 2);
+    ck_assert_int_eq(s.table.w[1]->id, 5);
+    ck_assert_int_eq(s.table.w[2]->id, 9);
     ck_assert(a->serial < b->serial && b->serial < c->serial);
     ck_assert_int_eq(table_max_id(&s), 9);
     ck_assert_ptr_eq(table_get(&s, 5), a);
@@ -288,13 +288,13 @@ START_TEST(test_table_order)
     ck_assert_ptr_null(table_by_pid(&s, 1002));
     /* Removed by pointer. */
     table_remove(&s, a);
-    ck_assert_uint_eq(s.n, 2);
+    ck_assert_uint_eq(s.table.n, 2);
     ck_assert_ptr_null(table_get(&s, 5));
     ck_assert_ptr_eq(table_get(&s, 9), c);
     table_remove(&s, b);
     table_remove(&s, c);
-    ck_assert_uint_eq(s.n, 0);
-    free(s.w);
+    ck_assert_uint_eq(s.table.n, 0);
+    free(s.table.w);
 }
 END_TEST
 
@@ -306,8 +306,8 @@ START_TEST(test_table_exit_watch)
     pid_t child;
 
     memset(&s, 0, sizeof(s));
-    s.epfd = epoll_create1(EPOLL_CLOEXEC);
-    ck_assert_int_ge(s.epfd, 0);
+    s.table.epfd = epoll_create1(EPOLL_CLOEXEC);
+    ck_assert_int_ge(s.table.epfd, 0);
     child = fork();
     ck_assert_int_ge(child, 0);
     if (child == 0) {
@@ -323,17 +323,17 @@ START_TEST(test_table_exit_watch)
     ck_assert_int_eq(w->exited, 0);
     /* The kill rule through the pidfd it holds. */
     table_signal(w, SIGKILL);
-    pfd.fd = s.epfd;
+    pfd.fd = s.table.epfd;
     pfd.events = POLLIN;
     ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
     table_events(&s);
     ck_assert_int_eq(w->exited, 1);
     wait_status(child);
     table_remove(&s, w);
-    ck_assert_uint_eq(s.n, 0);
-    free(s.w);
-    free(s.ev);
-    close(s.epfd);
+    ck_assert_uint_eq(s.table.n, 0);
+    free(s.table.w);
+    free(s.table.ev);
+    close(s.table.epfd);
 }
 END_TEST
 
