@@ -207,7 +207,7 @@ sed -i 's|^#* *worker_bin = .*|worker_bin = /usr/libexec/steel-orchestrator/stee
 check_eq "steel-spawner -n accepts the configuration" "configuration OK" \
     "$(inside steel-spawner -n 2>&1 | tail -n 1)"
 check "systemctl enable --now steel-spawner steel-reaper" \
-    inside 60 systemctl enable --now steel-spawner steel-reaper
+    inside 60 systemctl enable --quiet --now steel-spawner steel-reaper
 # lighttpd runs from the boot, before the package put www-data in group
 # steel: it must restart (a reload keeps its old groups).
 check "lighty-enable-mod steel-orchestrator, systemctl restart lighttpd" \
