@@ -16,6 +16,7 @@
 
 #include "admin.h"
 #include "handler.h"
+#include "jsonx.h"
 #include "keys.h"
 #include "reply.h"
 #include "request.h"
@@ -252,9 +253,9 @@ void handle_session_list(struct handler *h, struct request *rq,
                                json_object_new_int64(recs[i].created_ms));
         json_object_object_add(e, "last_activity_ms",
                                json_object_new_int64(recs[i].last_ms));
-        json_object_object_add(
-            e, "expires_in",
-            json_object_new_double(recs[i].ttl_ms > 0 ? recs[i].ttl_ms / 1000.0
+        json_object_object_add(e, "expires_in",
+                               jsonx_new_fraction(recs[i].ttl_ms > 0
+                                                      ? recs[i].ttl_ms / 1000.0
                                                       : 0.0));
         json_object_array_add(arr, e);
     }
