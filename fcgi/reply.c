@@ -5,8 +5,9 @@
  *
  * Every Retry-After, Allow and WWW-Authenticate steel-fcgi sends is set
  * here; the JSON error shape itself is response_error's.  The estimate for a
- * full pool reads Redis directly (the oldest entry of P:sessions and
- * Redis's clock), so it holds for every node, not only this process.
+ * full pool reads Redis (store_session_oldest: the oldest entry of
+ * P:sessions and Redis's clock), so it holds for every node, not only this
+ * process.
  */
 #include "config.h"
 
@@ -14,7 +15,6 @@
 #include <string.h>
 
 #include "handler.h"
-#include "keys.h"
 #include "log.h"
 #include "reply.h"
 #include "response.h"
@@ -41,28 +41,13 @@ void reply_redis_failed(struct handler *h, struct response *r, const char *what)
  * and Redis's clock; session_ttl when Redis cannot tell. */
 static long oldest_session_expiry(struct handler *h)
 {
-    char key[KEY_MAX];
-    redisReply *reply, *t;
-    long secs = h->conf->session_ttl;
+    int64_t last, now;
+    long long left;
 
-    if (key_build(key, sizeof(key), KEY_SESSIONS, h->conf->key_prefix, NULL) <
-            0 ||
-        (reply = store_commandf(&h->store, "ZRANGE %s 0 0 WITHSCORES", key)) ==
-            NULL)
-        return secs;
-    t = store_commandf(&h->store, "TIME");
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && t != NULL &&
-        t->type == REDIS_REPLY_ARRAY && t->elements == 2) {
-        long long last = strtoll(reply->element[1]->str, NULL, 10);
-        long long now = strtoll(t->element[0]->str, NULL, 10) * 1000;
-        long long left = last + h->conf->session_ttl * 1000LL - now;
-
-        secs = (long)((left + 999) / 1000);
-    }
-    if (t != NULL)
-        freeReplyObject(t);
-    freeReplyObject(reply);
-    return secs;
+    if (store_session_oldest(&h->store, &last, &now) != 1)
+        return h->conf->session_ttl;
+    left = last + h->conf->session_ttl * 1000LL - now;
+    return (long)((left + 999) / 1000);
 }
 
 long reply_retry_after(struct handler *h)
