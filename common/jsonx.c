@@ -13,10 +13,15 @@
  * surrogate, and numbers a double holds (finite, at most
  * JSONX_NUMBER_MAX characters).  Worker replies keep plain RFC 8259, so
  * a worker's own choices never make it look broken.
+ *
+ * Every fraction the API writes is made by jsonx_new_fraction, so all of
+ * them have one fixed number of decimals.  (The programs never call
+ * setlocale(3): "%f" writes a '.' whatever the environment.)
  */
 #include "config.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -524,4 +529,33 @@ int jsonx_worker_status(const char *s, size_t len, int *available, char *sid,
 out:
     json_object_put(obj);
     return rc;
+}
+
+int jsonx_fraction_format(char *out, size_t size, double value)
+{
+    int n;
+
+    if (!isfinite(value))
+        value = 0.0;
+    n = snprintf(out, size, "%.*f", JSONX_FRACTION_DIGITS, value);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    /* -0.0004 rounds to "-0.000": no sign on a zero. */
+    if (out[0] == '-' && strspn(out + 1, "0.") == (size_t)n - 1) {
+        memmove(out, out + 1, (size_t)n);
+        n--;
+    }
+    return n;
+}
+
+struct json_object *jsonx_new_fraction(double value)
+{
+    char s[64];
+
+    /* A finite double needs at most 309 digits before the point; a value
+     * that large is no duration or ratio the API shows: its exponent form
+     * is still one JSON number. */
+    if (jsonx_fraction_format(s, sizeof(s), value) < 0)
+        snprintf(s, sizeof(s), "%.17g", value);
+    return json_object_new_double_s(value, s);
 }

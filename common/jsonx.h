@@ -2,8 +2,8 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * jsonx.h - the JSON the orchestrator reads: client bodies and worker
- * replies.  Parsers take buffers, not sockets, so the tests feed them
- * bytes directly.
+ * replies; and the one form of a fraction in the JSON it writes.  Parsers
+ * take buffers, not sockets, so the tests feed them bytes directly.
  */
 #ifndef STEEL_JSONX_H
 #define STEEL_JSONX_H
@@ -62,5 +62,22 @@ int jsonx_worker_session(const char *s, size_t len, char *id, size_t idsize,
  * bytes) is "" for null.  Returns 0 or -1 with *why set. */
 int jsonx_worker_status(const char *s, size_t len, int *available, char *sid,
                         size_t sidsize, const char **why);
+
+/* Decimals of every fraction the API prints: milliseconds of a second. */
+#define JSONX_FRACTION_DIGITS 3
+
+/* A JSON number for value as a person reads it: rounded to
+ * JSONX_FRACTION_DIGITS decimals and printed in that fixed form
+ * ("55.779", "0.000", "-1.500"), never json-c's shortest round trip
+ * ("55.779000000000003").  json_object_get_double() gives value back
+ * unrounded.  A value that is not finite, which JSON cannot carry, is
+ * printed 0.000; a negative value that rounds to zero loses its sign.
+ * Returns a new reference (json_object_put, or hand it to a container), or
+ * NULL when out of memory. */
+struct json_object *jsonx_new_fraction(double value);
+
+/* Writes value in jsonx_new_fraction's form into out (size bytes).  Returns
+ * the length, or -1 when it does not fit.  Exposed for the tests. */
+int jsonx_fraction_format(char *out, size_t size, double value);
 
 #endif

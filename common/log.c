@@ -6,6 +6,14 @@
  * Invariants: one call writes one line with one write(2), so lines from the
  * threads of steel-fcgi never interleave; errno is the same after a call as
  * before it; a message never carries a raw control byte.
+ *
+ * Levels: when stderr is the journal's stream (systemd sets
+ * JOURNAL_STREAM="<dev>:<inode>" of the socket it gives as stdout and
+ * stderr), each line starts with the sd-daemon priority of its level,
+ * "<3>" error, "<4>" warning, "<6>" info, "<7>" debug, which the journal
+ * strips and stores as the line's PRIORITY (journalctl -p warning).  On
+ * anything else (a file, lighttpd's breakagelog, a terminal, a pipe) the
+ * line is the same without it.  The check is made once, by log_init.
  */
 #include "config.h"
 
@@ -13,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -21,11 +30,37 @@
 
 static const char *log_progname = "steel";
 static volatile enum log_level log_level_cur = LOG_LEVEL_INFO;
+static int log_journal; /* 1: stderr is the journal; lines get "<N>" */
+
+int log_is_journal(int fd, const char *stream)
+{
+    unsigned long long dev, ino;
+    struct stat st;
+    char *end;
+
+    if (stream == NULL || *stream < '0' || *stream > '9')
+        return 0;
+    errno = 0;
+    dev = strtoull(stream, &end, 10);
+    if (errno != 0 || *end != ':' || end[1] < '0' || end[1] > '9')
+        return 0;
+    ino = strtoull(end + 1, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return 0;
+    if (fstat(fd, &st) < 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *progname, enum log_level level)
 {
+    int saved = errno;
+
     log_progname = progname;
     log_level_cur = level;
+    log_journal = log_is_journal(STDERR_FILENO, getenv("JOURNAL_STREAM"));
+    errno = saved;
 }
 
 void log_set_level(enum log_level level)
@@ -52,8 +87,23 @@ int log_level_parse(const char *s, enum log_level *out)
     return -1;
 }
 
-size_t log_format(char *buf, size_t size, const char *prefix,
-                  const char *fmt, va_list ap)
+const char *log_priority(enum log_level level)
+{
+    switch (level) {
+    case LOG_LEVEL_ERROR:
+        return "<3>";
+    case LOG_LEVEL_WARN:
+        return "<4>";
+    case LOG_LEVEL_INFO:
+        return "<6>";
+    case LOG_LEVEL_DEBUG:
+        break;
+    }
+    return "<7>";
+}
+
+size_t log_format(char *buf, size_t size, int journal, enum log_level level,
+                  const char *prefix, const char *fmt, va_list ap)
 {
     char raw[LOG_LINE_MAX];
     size_t len = 0;
@@ -65,7 +115,8 @@ size_t log_format(char *buf, size_t size, const char *prefix,
     n = vsnprintf(raw, sizeof(raw), fmt, ap);
     if (n < 0)
         raw[0] = '\0';
-    n = snprintf(buf, size, "%s: ", prefix);
+    n = snprintf(buf, size, "%s%s: ", journal ? log_priority(level) : "",
+                 prefix);
     len = (n < 0) ? 0 : ((size_t)n >= size ? size - 1 : (size_t)n);
     for (p = (const unsigned char *)raw; *p != '\0'; p++) {
         if (*p < 0x20 || *p == 0x7f) {
@@ -101,7 +152,8 @@ static void log_emit(enum log_level level, int with_errno, int saved_errno,
         slen = n < 0 ? 0 : ((size_t)n >= sizeof(suffix) ? sizeof(suffix) - 1
                                                         : (size_t)n);
     }
-    len = log_format(line, sizeof(line) - 1 - slen, log_progname, fmt, ap);
+    len = log_format(line, sizeof(line) - 1 - slen, log_journal, level,
+                     log_progname, fmt, ap);
     memcpy(line + len, suffix, slen);
     len += slen;
     line[len++] = '\n';

@@ -6,7 +6,10 @@
  * Lines look like "steel-spawner: worker 7 (pid 4242, port 20007): exited 1"
  * and go to stderr, which lighttpd copies into its error log for steel-fcgi
  * and systemd copies into the journal for the daemons.  Control bytes in the
- * message are escaped so that one call is always exactly one line.
+ * message are escaped so that one call is always exactly one line.  When
+ * stderr is the journal, each line starts with its level's sd-daemon
+ * priority ("<4>steel-spawner: ..."), which the journal turns into the
+ * line's PRIORITY field; elsewhere lines carry no level mark.
  */
 #ifndef STEEL_LOG_H
 #define STEEL_LOG_H
@@ -20,7 +23,8 @@ enum log_level {
     LOG_LEVEL_DEBUG,
 };
 
-/* Sets the program name that starts each line and the most verbose level. */
+/* Sets the program name that starts each line and the most verbose level,
+ * and looks once whether stderr is the journal (log_is_journal). */
 void log_init(const char *progname, enum log_level level);
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
@@ -41,11 +45,21 @@ void fatal(const char *fmt, ...)
 void fatalx(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 
-/* Formats one line into buf (at most size bytes including the NUL) with
- * control bytes escaped as \xNN; exposed for the tests.  Returns the length
- * written. */
-size_t log_format(char *buf, size_t size, const char *prefix,
-                  const char *fmt, va_list ap)
-    __attribute__((format(printf, 4, 0)));
+/* The sd-daemon priority prefix of level: "<3>" error, "<4>" warning,
+ * "<6>" info, "<7>" debug (a static string). */
+const char *log_priority(enum log_level level);
+
+/* 1 when fd is the journal's stream: stream (the value of JOURNAL_STREAM,
+ * "<dev>:<inode>" in decimal) names fd's device and inode.  0 for a NULL
+ * or malformed stream, or a failed fstat.  Exposed for the tests. */
+int log_is_journal(int fd, const char *stream);
+
+/* Formats one line into buf (at most size bytes including the NUL):
+ * level's priority prefix when journal is set, then "prefix: " and the
+ * message with control bytes escaped as \xNN; exposed for the tests.
+ * Returns the length written. */
+size_t log_format(char *buf, size_t size, int journal, enum log_level level,
+                  const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
 
 #endif

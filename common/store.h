@@ -411,6 +411,29 @@ int store_session_list(struct store *s, long offset, long limit,
 /* Adds n to counter field of P:stats.  Returns 0 or -1. */
 int store_count(struct store *s, const char *field, long n);
 
+/* One counter of P:stats as store_stats() reads it. */
+struct stat_rec {
+    const char *name; /* the field ("lat:health:3"); in the same block */
+    long long value;  /* its count */
+};
+
+/* Reads every counter of P:stats.  *out is one malloc'd block, the names
+ * included, that the caller frees with free(); *n its length (0 and NULL
+ * for none).  A field whose value is no integer is left out.  Returns 0
+ * or -1. */
+int store_stats(struct store *s, struct stat_rec **out, size_t *n);
+
+/* Whether Redis answers (PING).  Returns 0 or -1. */
+int store_ping(struct store *s);
+
+/* The number of live sessions (the size of P:sessions), or -1. */
+long store_session_count(struct store *s);
+
+/* The least recently active live session: *last_ms its last activity in
+ * P:sessions, *now_ms Redis's clock (both epoch ms).  Returns 1, 0 when
+ * there is no session, or -1. */
+int store_session_oldest(struct store *s, int64_t *last_ms, int64_t *now_ms);
+
 /* Adds counters to P:stats in one call: packed is "field n" pairs
  * separated by newlines; fields hold no blanks.  Returns 0 or -1. */
 int store_stats_add(struct store *s, const char *packed);

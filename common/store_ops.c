@@ -4,7 +4,8 @@
  * store_ops.c - what operators and the daemons read and count rather
  * than change: worker and session listings, counts by state, the P:stats
  * counters, the reaper's pass lock, the spawner's pool view and its
- * report in P:pool:<node>.
+ * report in P:pool:<node>; the plain reads of steel-fcgi's /health,
+ * /status, /metrics and Retry-After estimate.
  *
  * Invariants: a listing is one script, so it is one snapshot on the
  * Redis clock; listings drop index entries whose record is gone (the
@@ -13,6 +14,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +329,143 @@ int store_count(struct store *s, const char *field, long n)
 int store_stats_add(struct store *s, const char *packed)
 {
     return store_run_int(s, &stats_add_script, 1, &packed) < 0 ? -1 : 0;
+}
+
+int store_stats(struct store *s, struct stat_rec **out, size_t *n)
+{
+    char key[KEY_MAX];
+    redisReply *reply;
+    struct stat_rec *recs;
+    size_t i, count = 0, names = 0;
+    char *p;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (store_key(s, key, KEY_STATS, NULL) < 0)
+        return -1;
+    reply = store_commandf(s, "HGETALL %s", key);
+    if (reply == NULL)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        store_fail(s, STORE_ERR_PROTOCOL, "unexpected stats reply");
+        goto out;
+    }
+    if (reply->elements < 2) {
+        rc = 0;
+        goto out;
+    }
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        if (reply->element[i]->type == REDIS_REPLY_STRING)
+            names += reply->element[i]->len + 1;
+    }
+    recs = store_calloc(s, 1, reply->elements / 2 * sizeof(*recs) + names);
+    if (recs == NULL)
+        goto out;
+    p = (char *)(recs + reply->elements / 2);
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply *f = reply->element[i], *v = reply->element[i + 1];
+        char *end;
+
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        errno = 0;
+        recs[count].value = strtoll(v->str, &end, 10);
+        if (errno != 0 || end == v->str || *end != '\0')
+            continue;
+        memcpy(p, f->str, f->len);
+        p[f->len] = '\0';
+        recs[count++].name = p;
+        p += f->len + 1;
+    }
+    *out = recs;
+    *n = count;
+    rc = 0;
+out:
+    freeReplyObject(reply);
+    return rc;
+}
+
+int store_ping(struct store *s)
+{
+    redisReply *reply = store_commandf(s, "PING");
+
+    if (reply == NULL)
+        return -1;
+    freeReplyObject(reply);
+    return 0;
+}
+
+long store_session_count(struct store *s)
+{
+    char key[KEY_MAX];
+    redisReply *reply;
+    long n = -1;
+
+    if (store_key(s, key, KEY_SESSIONS, NULL) < 0)
+        return -1;
+    reply = store_commandf(s, "ZCARD %s", key);
+    if (reply == NULL)
+        return -1;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        n = (long)reply->integer;
+    else
+        store_fail(s, STORE_ERR_PROTOCOL, "unexpected ZCARD reply");
+    freeReplyObject(reply);
+    return n;
+}
+
+/* The whole number of a string reply e into *out; 0, or -1 for anything
+ * else. */
+static int reply_int64(const redisReply *e, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    if (e->type != REDIS_REPLY_STRING || e->len == 0)
+        return -1;
+    errno = 0;
+    v = strtoll(e->str, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+int store_session_oldest(struct store *s, int64_t *last_ms, int64_t *now_ms)
+{
+    char key[KEY_MAX];
+    redisReply *reply, *t = NULL;
+    int rc = -1;
+
+    if (store_key(s, key, KEY_SESSIONS, NULL) < 0)
+        return -1;
+    reply = store_commandf(s, "ZRANGE %s 0 0 WITHSCORES", key);
+    if (reply == NULL)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        store_fail(s, STORE_ERR_PROTOCOL, "unexpected ZRANGE reply");
+        goto out;
+    }
+    if (reply->elements == 0) {
+        rc = 0;
+        goto out;
+    }
+    if ((t = store_commandf(s, "TIME")) == NULL)
+        goto out;
+    if (reply->elements != 2 || t->type != REDIS_REPLY_ARRAY ||
+        t->elements != 2 || reply_int64(reply->element[1], last_ms) < 0 ||
+        reply_int64(t->element[0], now_ms) < 0) {
+        store_fail(s, STORE_ERR_PROTOCOL, "unexpected oldest session reply");
+        goto out;
+    }
+    *now_ms *= 1000;
+    rc = 1;
+out:
+    if (t != NULL)
+        freeReplyObject(t);
+    freeReplyObject(reply);
+    return rc;
 }
 
 int store_lock(struct store *s, const char *name, const char *token,

@@ -16,7 +16,7 @@
 
 #include "admin.h"
 #include "handler.h"
-#include "keys.h"
+#include "jsonx.h"
 #include "reply.h"
 #include "request.h"
 #include "response.h"
@@ -41,15 +41,12 @@ static void answer_json(struct response *r, struct json_object *obj)
 void handle_health(struct handler *h, struct request *rq,
                    const struct route_match *m, struct response *r)
 {
-    redisReply *reply = store_commandf(&h->store, "PING");
-
     (void)rq;
     (void)m;
-    if (reply == NULL) {
+    if (store_ping(&h->store) < 0) {
         reply_redis_failed(h, r, "health");
         return;
     }
-    freeReplyObject(reply);
     response_set(r, 200, "text/plain", "ok", 2);
 }
 
@@ -104,24 +101,6 @@ static struct json_object *node_states(struct handler *h, int *degraded,
     return nodes;
 }
 
-static long sessions_count(struct handler *h)
-{
-    char key[KEY_MAX];
-    redisReply *reply;
-    long n = -1;
-
-    if (key_build(key, sizeof(key), KEY_SESSIONS, h->conf->key_prefix,
-                  NULL) < 0)
-        return -1;
-    reply = store_commandf(&h->store, "ZCARD %s", key);
-    if (reply == NULL)
-        return -1;
-    if (reply->type == REDIS_REPLY_INTEGER)
-        n = (long)reply->integer;
-    freeReplyObject(reply);
-    return n;
-}
-
 void handle_status(struct handler *h, struct request *rq,
                    const struct route_match *m, struct response *r)
 {
@@ -137,7 +116,7 @@ void handle_status(struct handler *h, struct request *rq,
         return;
     }
     waiting = store_waiting(&h->store);
-    sessions = waiting < 0 ? -1 : sessions_count(h);
+    sessions = waiting < 0 ? -1 : store_session_count(&h->store);
     nodes = sessions < 0 ? NULL : node_states(h, &degraded, &capacity);
     if (nodes == NULL) {
         /* Every part or none: a 200 with a part missing would read as
@@ -252,9 +231,9 @@ void handle_session_list(struct handler *h, struct request *rq,
                                json_object_new_int64(recs[i].created_ms));
         json_object_object_add(e, "last_activity_ms",
                                json_object_new_int64(recs[i].last_ms));
-        json_object_object_add(
-            e, "expires_in",
-            json_object_new_double(recs[i].ttl_ms > 0 ? recs[i].ttl_ms / 1000.0
+        json_object_object_add(e, "expires_in",
+                               jsonx_new_fraction(recs[i].ttl_ms > 0
+                                                      ? recs[i].ttl_ms / 1000.0
                                                       : 0.0));
         json_object_array_add(arr, e);
     }
@@ -277,12 +256,11 @@ void handle_metrics(struct handler *h, struct request *rq,
     static const char *const names[WORKER_STATE_COUNT] = {
         "starting", "idle", "creating", "busy", "releasing", "dead",
     };
-    const struct conf *c = h->conf;
     struct metrics_gauges g;
     struct metrics_node *pool = NULL;
     struct json_object *nodes;
-    char key[KEY_MAX];
-    redisReply *reply;
+    struct stat_rec *stats = NULL;
+    size_t nstats = 0;
     long cap;
     int s;
 
@@ -295,7 +273,7 @@ void handle_metrics(struct handler *h, struct request *rq,
     handler_flush_metrics(h);
     if (store_counts(&h->store, NULL, g.workers) < 0 ||
         (g.waiting = store_waiting(&h->store)) < 0 ||
-        (g.sessions = sessions_count(h)) < 0) {
+        (g.sessions = store_session_count(&h->store)) < 0) {
         reply_redis_failed(h, r, "metrics");
         return;
     }
@@ -328,16 +306,15 @@ void handle_metrics(struct handler *h, struct request *rq,
             g.nnodes++;
         }
     }
-    if (key_build(key, sizeof(key), KEY_STATS, c->key_prefix, NULL) < 0 ||
-        (reply = store_commandf(&h->store, "HGETALL %s", key)) == NULL) {
+    if (store_stats(&h->store, &stats, &nstats) < 0) {
         reply_redis_failed(h, r, "metrics");
         goto out;
     }
     response_set(r, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
                  0);
-    if (metrics_render(&g, reply, &r->body) < 0)
+    if (metrics_render(&g, stats, nstats, &r->body) < 0)
         response_error(r, API_ERR_INTERNAL, "metrics too large");
-    freeReplyObject(reply);
+    free(stats);
 out:
     /* The node names in g are borrowed from nodes. */
     free(pool);

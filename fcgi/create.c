@@ -308,14 +308,13 @@ static void create_abandoned(struct handler *h, struct response *r)
     char sid[SESSION_ID_MAX + 1];
     const char *why;
 
-    metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
     if (jsonx_worker_session(r->body.data, r->body.len, sid, sizeof(sid),
                              &why) == 0 &&
         store_end(&h->store, sid, &w) == 1) {
         log_info("session %s: client went away before the answer; ended", sid);
         worker_release(h, &w, sid);
     }
-    reply_client_gone(r);
+    reply_create_refused(h, r, CREATE_REFUSED_CLIENT_GONE, 0);
 }
 
 /* The HTTP handle of race slot i. */
@@ -363,8 +362,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
             enum claim_result cr;
 
             if (attempts >= c->create_attempts) {
-                metrics_create_failure(&h->metrics, CREATE_FAIL_WORKER_FAILED);
-                reply_create_failed(r, attempts);
+                reply_create_refused(h, r, CREATE_REFUSED_FAILED, attempts);
                 break;
             }
             cr = claim_wait(h, rq, claim_deadline, &w);
@@ -372,29 +370,23 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                 metrics_observe_wait(&h->metrics,
                                      (long)(now_mono_ms() - start));
             if (cr == CLAIM_REDIS) {
-                metrics_create_failure(&h->metrics, CREATE_FAIL_REDIS);
-                reply_redis_failed(h, r, "claim");
+                reply_create_refused(h, r, CREATE_REFUSED_REDIS, 0);
                 break;
             }
             if (cr == CLAIM_TIMEOUT) {
-                metrics_create_failure(&h->metrics,
-                                       attempts > 0 ? CREATE_FAIL_WORKER_FAILED
-                                                    : CREATE_FAIL_NO_WORKER);
-                reply_no_worker(h, r, attempts);
+                reply_create_refused(h, r, CREATE_REFUSED_NO_WORKER, attempts);
                 break;
             }
             if (cr == CLAIM_QUEUE_FULL) {
-                metrics_create_failure(&h->metrics, CREATE_FAIL_QUEUE_FULL);
-                reply_queue_full(h, r, c->create_queue_max,
-                                 "waiting for a worker");
+                reply_create_refused(h, r, CREATE_REFUSED_WAIT_FULL,
+                                     c->create_queue_max);
                 break;
             }
             if (cr == CLAIM_GONE || request_client_gone(rq)) {
                 if (cr == CLAIM_OK)
                     worker_unclaim(h, &w);
-                metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
                 log_debug("create abandoned by the client");
-                reply_client_gone(r);
+                reply_create_refused(h, r, CREATE_REFUSED_CLIENT_GONE, 0);
                 break;
             }
             attempts++;
@@ -451,8 +443,7 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
             }
         }
         if (!answered && request_client_gone(rq)) {
-            metrics_create_failure(&h->metrics, CREATE_FAIL_CLIENT_GONE);
-            reply_client_gone(r);
+            reply_create_refused(h, r, CREATE_REFUSED_CLIENT_GONE, 0);
             answered = 1;
         }
         if (!answered && now_mono_ms() >= deadline + 1000) {

@@ -9,9 +9,12 @@
  *
  *   fcgi_threads accept threads each accept one request at a time with
  *   FCGX_Accept_r, all blocked in accept(2) on the one socket (Linux wakes
- *   one of them per connection, so no lock serialises them).  A POST
- *   /sessions is queued for the create threads at once;
- *   every other route is answered right there (its worker calls are
+ *   one of them per connection, so no lock serialises them), and admit it
+ *   (router_admit: routed once, token checked; a request refused there is
+ *   answered at once, and reaches no queue and no Redis).  The route's
+ *   thread class (router.c's table) says where an admitted request goes:
+ *   a POST /sessions is queued for the create threads at once; every
+ *   other route but DELETE is answered right there (its worker calls are
  *   bounded by worker_timeout_ms, Redis calls by redis_timeout_ms).
  *
  *   fcgi_create_threads create threads take queued creates in order.  A
@@ -29,15 +32,17 @@
  *   As many cleanup threads as create threads finish what follows an
  *   answered DELETE (the worker's /status, the release; cleanup.c).
  *
- *     lighttpd --> accept thread --(GET, /health, ...)--> answer
+ *     lighttpd --> accept thread: router_admit
+ *                       +--(refused)--> 401, 403, 404, 405, 400, 414
+ *                       +--(GET, /health, ...)--> router_run --> answer
  *                       +--(POST /sessions)--> queue --> create thread
  *                       |    +--(queue full)--> 503 queue_full
  *                       +--(DELETE)--> queue --> delete thread --> 204
  *                                                      +--> cleanup queue
  *                                                           --> cleanup thread
  *
- * Each request is turned into a struct request, answered by
- * router_serve() and written here.  Only this file knows libfcgi.
+ * Each request is turned into a struct request, admitted and answered
+ * through router.c, and written here.  Only this file knows libfcgi.
  *
  * Signals: the main thread alone takes them (the threads block them).
  * SIGTERM/SIGINT call FCGX_ShutdownPending() and set a flag; the main
@@ -151,8 +156,8 @@ static void read_body(FCGX_Request *req, struct request *rq, long max_body)
 struct accepted_request {
     struct rqueue_link link; /* first: the queues hold it by this */
     FCGX_Request req;
-    int64_t arrived_ms; /* monotonic ms it was accepted */
-    struct accepted_request *next;
+    int64_t arrived_ms;       /* monotonic ms it was accepted */
+    struct route_match match; /* what router_admit admitted */
 };
 
 /* Creates wait here for a create thread, DELETEs for a delete thread. */
@@ -183,6 +188,7 @@ struct serve_ctx {
     struct response r;
     struct buf out;
     FCGX_Request *req; /* the request being served */
+    int64_t t0;        /* monotonic ms this thread took it up */
     int finished;      /* its answer was written and the request ended */
 };
 
@@ -263,13 +269,12 @@ static int reply_early(void *arg, struct response *r)
     return rc;
 }
 
-/* Answers req with x's handlers; the request is ended afterwards. */
-static void serve(struct serve_ctx *x, FCGX_Request *req, int64_t arrived)
+/* Starts serving req in x: its parameters into x->rq, nothing read yet. */
+static void serve_begin(struct serve_ctx *x, FCGX_Request *req, int64_t arrived)
 {
-    int64_t t0 = now_mono_ms();
-
     x->req = req;
     x->finished = 0;
+    x->t0 = now_mono_ms();
     request_reset(&x->rq);
     response_reset(&x->r);
     request_set_params(&x->rq, fcgx_param, req);
@@ -278,41 +283,48 @@ static void serve(struct serve_ctx *x, FCGX_Request *req, int64_t arrived)
     x->rq.reply_early = reply_early;
     x->rq.reply_arg = x;
     x->rq.arrived_ms = arrived;
-    read_body(req, &x->rq, x->conf->max_body);
-    router_serve(&x->h, &x->rq, &x->r);
+}
+
+/* Writes x->r unless it went out early, counts the request and ends it. */
+static void serve_end(struct serve_ctx *x)
+{
     if (!x->finished)
         serve_write(x, &x->r);
-    log_debug("%s %.200s -> %d (%lld ms)", x->rq.method, x->rq.uri,
-              x->r.status, (long long)(now_mono_ms() - t0));
+    router_observe(&x->h, &x->rq);
+    log_debug("%s %.200s -> %d (%lld ms)", x->rq.method, x->rq.uri, x->r.status,
+              (long long)(now_mono_ms() - x->t0));
     handler_hand_metrics(&x->h);
 }
 
-/* The queue of req's thread class: creates for POST /sessions, deletes for
- * DELETE /sessions/:id; NULL for a request the accept thread serves. */
-static struct rqueue *queue_of(FCGX_Request *req)
+/* Runs the handler of m, which router_admit admitted, on x's request
+ * (begun with serve_begin), and ends it. */
+static void serve_run(struct serve_ctx *x, const struct route_match *m)
 {
-    const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
-    const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
-    struct route_match m;
-
-    if (method == NULL || uri == NULL ||
-        (strcmp(method, "POST") != 0 && strcmp(method, "DELETE") != 0) ||
-        route_find(method, uri, &m) != ROUTE_OK)
-        return NULL;
-    if (m.id == ROUTE_SESSIONS_CREATE)
-        return &creates;
-    return m.id == ROUTE_SESSION_DELETE ? &deletes : NULL;
+    read_body(x->req, &x->rq, x->conf->max_body);
+    router_run(&x->h, &x->rq, m, &x->r);
+    serve_end(x);
 }
 
-/* A create that found the queue full: 503 at once, from the accept
- * thread, without reading its body. */
-static void serve_queue_full(struct serve_ctx *x, FCGX_Request *req)
+/* The queue of a thread class; NULL for the accept threads. */
+static struct rqueue *queue_of(enum route_class cls)
 {
-    x->req = req;
-    x->finished = 0;
+    switch (cls) {
+    case ROUTE_CLASS_CREATE:
+        return &creates;
+    case ROUTE_CLASS_DELETE:
+        return &deletes;
+    case ROUTE_CLASS_ACCEPT:
+        break;
+    }
+    return NULL;
+}
+
+/* An admitted create that found the queue full: 503 at once, from the
+ * accept thread, without reading its body. */
+static void serve_queue_full(struct serve_ctx *x)
+{
     response_reset(&x->r);
-    metrics_create_failure(&x->h.metrics, CREATE_FAIL_QUEUE_FULL);
-    reply_queue_full(&x->h, &x->r, creates.cap, "queued in this handler");
+    reply_create_refused(&x->h, &x->r, CREATE_REFUSED_QUEUE_FULL, creates.cap);
     serve_write(x, &x->r);
     handler_hand_metrics(&x->h);
 }
@@ -341,15 +353,22 @@ static void *accept_thread(void *arg)
             break;
         inflight_add(1);
         ar->arrived_ms = now_mono_ms();
-        q = queue_of(&ar->req);
+        serve_begin(&x, &ar->req, ar->arrived_ms);
+        if (!router_admit(&x.h, &x.rq, &ar->match, &x.r)) {
+            serve_end(&x); /* refused: answered without its body */
+            inflight_add(-1);
+            continue;
+        }
+        q = queue_of(ar->match.cls);
         if (q != NULL && rqueue_push(q, &ar->link) == 0) {
             ar = NULL; /* a thread of that class ends it */
             continue;
         }
         if (q == &creates)
-            serve_queue_full(&x, &ar->req);
-        else /* a DELETE finds every delete thread busy: served here */
-            serve(&x, &ar->req, ar->arrived_ms);
+            serve_queue_full(&x);
+        else /* this thread's route, or a DELETE that finds every delete
+              * thread busy */
+            serve_run(&x, &ar->match);
         inflight_add(-1);
     }
     if (ar != NULL) {
@@ -374,7 +393,10 @@ static void *queue_thread(void *arg)
     while ((l = rqueue_pop(q, &prog_got_term)) != NULL) {
         struct accepted_request *ar = (struct accepted_request *)l;
 
-        serve(&x, &ar->req, ar->arrived_ms);
+        /* Admitted by the accept thread: no second routing or token
+         * check, only the parameters again, and the body. */
+        serve_begin(&x, &ar->req, ar->arrived_ms);
+        serve_run(&x, &ar->match);
         free(ar);
         inflight_add(-1);
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "store.h"
 
 const long metrics_bounds_ms[METRICS_NBOUNDS] = {
     5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
@@ -140,15 +141,10 @@ int metrics_pack(struct metrics *m, struct buf *out)
     return 0;
 }
 
-struct field {
-    const char *name;
-    const char *value;
-};
-
 static int field_cmp(const void *a, const void *b)
 {
-    return strcmp(((const struct field *)a)->name,
-                  ((const struct field *)b)->name);
+    return strcmp(((const struct stat_rec *)a)->name,
+                  ((const struct stat_rec *)b)->name);
 }
 
 /* The label a labelled counter family uses. */
@@ -194,16 +190,11 @@ static void label_value(char *dst, size_t size, const char *src)
     dst[j] = '\0';
 }
 
-static long long field_ll(const struct field *f)
-{
-    return strtoll(f->value, NULL, 10);
-}
-
 /* Renders one histogram family from the sorted fields: buckets are
  * "<bprefix><label>:<i>", sums "<sprefix><label>", counts
  * "<cprefix><label>"; label is empty for an unlabelled histogram. */
 static int render_histogram(struct buf *out, const char *name, const char *help,
-                            const char *label_name, const struct field *f,
+                            const char *label_name, const struct stat_rec *f,
                             size_t n, const char *bprefix, const char *sprefix,
                             const char *cprefix)
 {
@@ -254,7 +245,7 @@ static int render_histogram(struct buf *out, const char *name, const char *help,
                 snprintf(key, sizeof(key), "%s%d", bprefix, b);
             for (j = 0; j < n; j++) {
                 if (strcmp(f[j].name, key) == 0) {
-                    v = field_ll(&f[j]);
+                    v = f[j].value;
                     break;
                 }
             }
@@ -269,12 +260,12 @@ static int render_histogram(struct buf *out, const char *name, const char *help,
         snprintf(key, sizeof(key), "%s%s", sprefix, label);
         for (j = 0; j < n; j++) {
             if (strcmp(f[j].name, key) == 0)
-                sum = field_ll(&f[j]);
+                sum = f[j].value;
         }
         snprintf(key, sizeof(key), "%s%s", cprefix, label);
         for (j = 0; j < n; j++) {
             if (strcmp(f[j].name, key) == 0)
-                count = field_ll(&f[j]);
+                count = f[j].value;
         }
         if (label_name != NULL) {
             rc |= buf_printf(out, "%s_sum{%s=\"%s\"} %.3f\n", name, label_name,
@@ -346,10 +337,10 @@ static int render_nodes(const struct metrics_gauges *g, struct buf *out)
     return rc;
 }
 
-int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
-                   struct buf *out)
+int metrics_render(const struct metrics_gauges *g, const struct stat_rec *stats,
+                   size_t nstats, struct buf *out)
 {
-    struct field *f = NULL;
+    struct stat_rec *f = NULL;
     size_t n = 0, i;
     int rc = 0, s;
 
@@ -373,19 +364,12 @@ int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
                      g->sessions, g->waiting, g->degraded);
     rc |= render_nodes(g, out);
 
-    if (stats != NULL && stats->type == REDIS_REPLY_ARRAY &&
-        stats->elements >= 2) {
-        f = calloc(stats->elements / 2, sizeof(*f));
+    if (nstats > 0) {
+        f = calloc(nstats, sizeof(*f));
         if (f == NULL)
             return -1;
-        for (i = 0; i + 1 < stats->elements; i += 2) {
-            if (stats->element[i]->type != REDIS_REPLY_STRING ||
-                stats->element[i + 1]->type != REDIS_REPLY_STRING)
-                continue;
-            f[n].name = stats->element[i]->str;
-            f[n].value = stats->element[i + 1]->str;
-            n++;
-        }
+        memcpy(f, stats, nstats * sizeof(*f));
+        n = nstats;
         qsort(f, n, sizeof(*f), field_cmp);
     }
 
@@ -407,7 +391,7 @@ int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
             rc |= buf_printf(out,
                              "# TYPE steel_%s_total counter\n"
                              "steel_%s_total %lld\n",
-                             family, family, field_ll(&f[i]));
+                             family, family, f[i].value);
             continue;
         }
         sanitize(family, sizeof(family), f[i].name,
@@ -419,7 +403,7 @@ int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
             rc |= buf_printf(out, "# TYPE steel_%s_total counter\n", family);
         rc |= buf_printf(out, "steel_%s_total{%s=\"%s\"} %lld\n", family,
                          label_of(f[i].name, (size_t)(colon - f[i].name)),
-                         label, field_ll(&f[i]));
+                         label, f[i].value);
     }
     free(f);
     return rc ? -1 : 0;

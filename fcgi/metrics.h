@@ -22,8 +22,6 @@
 #ifndef STEEL_METRICS_H
 #define STEEL_METRICS_H
 
-#include <hiredis/hiredis.h>
-
 #include "buf.h"
 #include "route.h"
 
@@ -88,9 +86,12 @@ struct metrics_gauges {
     size_t nnodes;
 };
 
-/* Renders the Prometheus text exposition of the gauges and of stats, an
- * HGETALL reply of P:stats, into out.  Returns 0 or -1 (out full). */
-int metrics_render(const struct metrics_gauges *g, const redisReply *stats,
-                   struct buf *out);
+struct stat_rec;
+
+/* Renders the Prometheus text exposition of the gauges and of the n
+ * counters of P:stats in stats (store_stats), into out.  Returns 0 or -1
+ * (out full, or out of memory). */
+int metrics_render(const struct metrics_gauges *g, const struct stat_rec *stats,
+                   size_t n, struct buf *out);
 
 #endif

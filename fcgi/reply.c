@@ -5,8 +5,9 @@
  *
  * Every Retry-After, Allow and WWW-Authenticate steel-fcgi sends is set
  * here; the JSON error shape itself is response_error's.  The estimate for a
- * full pool reads Redis directly (the oldest entry of P:sessions and
- * Redis's clock), so it holds for every node, not only this process.
+ * full pool reads Redis (store_session_oldest: the oldest entry of
+ * P:sessions and Redis's clock), so it holds for every node, not only this
+ * process.
  */
 #include "config.h"
 
@@ -14,7 +15,6 @@
 #include <string.h>
 
 #include "handler.h"
-#include "keys.h"
 #include "log.h"
 #include "reply.h"
 #include "response.h"
@@ -41,28 +41,13 @@ void reply_redis_failed(struct handler *h, struct response *r, const char *what)
  * and Redis's clock; session_ttl when Redis cannot tell. */
 static long oldest_session_expiry(struct handler *h)
 {
-    char key[KEY_MAX];
-    redisReply *reply, *t;
-    long secs = h->conf->session_ttl;
+    int64_t last, now;
+    long long left;
 
-    if (key_build(key, sizeof(key), KEY_SESSIONS, h->conf->key_prefix, NULL) <
-            0 ||
-        (reply = store_commandf(&h->store, "ZRANGE %s 0 0 WITHSCORES", key)) ==
-            NULL)
-        return secs;
-    t = store_commandf(&h->store, "TIME");
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 && t != NULL &&
-        t->type == REDIS_REPLY_ARRAY && t->elements == 2) {
-        long long last = strtoll(reply->element[1]->str, NULL, 10);
-        long long now = strtoll(t->element[0]->str, NULL, 10) * 1000;
-        long long left = last + h->conf->session_ttl * 1000LL - now;
-
-        secs = (long)((left + 999) / 1000);
-    }
-    if (t != NULL)
-        freeReplyObject(t);
-    freeReplyObject(reply);
-    return secs;
+    if (store_session_oldest(&h->store, &last, &now) != 1)
+        return h->conf->session_ttl;
+    left = last + h->conf->session_ttl * 1000LL - now;
+    return (long)((left + 999) / 1000);
 }
 
 long reply_retry_after(struct handler *h)
@@ -91,11 +76,13 @@ long reply_retry_after(struct handler *h)
     return secs;
 }
 
-void reply_no_worker(struct handler *h, struct response *r, int attempts)
+/* No worker for a create before its create_wait deadline. */
+static void reply_no_worker(struct handler *h, struct response *r,
+                            long attempts)
 {
     if (attempts > 0)
         response_error(r, API_ERR_WORKER_FAILED,
-                       "%d worker(s) failed this create and no other was "
+                       "%ld worker(s) failed this create and no other was "
                        "free in time",
                        attempts);
     else
@@ -105,19 +92,51 @@ void reply_no_worker(struct handler *h, struct response *r, int attempts)
     response_header(r, "Retry-After", "%ld", reply_retry_after(h));
 }
 
-void reply_create_failed(struct response *r, int attempts)
-{
-    response_error(r, API_ERR_WORKER_FAILED,
-                   "the create failed on %d worker(s)", attempts);
-    response_header(r, "Retry-After", "1");
-}
-
-void reply_queue_full(struct handler *h, struct response *r, long queued,
-                      const char *where)
+static void reply_queue_full(struct handler *h, struct response *r, long queued,
+                             const char *where)
 {
     response_error(r, API_ERR_QUEUE_FULL, "%ld creates are already %s", queued,
                    where);
     response_header(r, "Retry-After", "%ld", reply_retry_after(h));
+}
+
+void reply_create_refused(struct handler *h, struct response *r,
+                          enum create_refusal why, long n)
+{
+    enum create_failure reason = CREATE_FAIL_COUNT;
+
+    switch (why) {
+    case CREATE_REFUSED_QUEUE_FULL:
+        reason = CREATE_FAIL_QUEUE_FULL;
+        reply_queue_full(h, r, n, "queued in this handler");
+        break;
+    case CREATE_REFUSED_WAIT_FULL:
+        reason = CREATE_FAIL_QUEUE_FULL;
+        reply_queue_full(h, r, n, "waiting for a worker");
+        break;
+    case CREATE_REFUSED_NO_WORKER:
+        reason = n > 0 ? CREATE_FAIL_WORKER_FAILED : CREATE_FAIL_NO_WORKER;
+        reply_no_worker(h, r, n);
+        break;
+    case CREATE_REFUSED_FAILED:
+        reason = CREATE_FAIL_WORKER_FAILED;
+        response_error(r, API_ERR_WORKER_FAILED,
+                       "the create failed on %ld worker(s)", n);
+        response_header(r, "Retry-After", "1");
+        break;
+    case CREATE_REFUSED_REDIS:
+        reason = CREATE_FAIL_REDIS;
+        reply_redis_failed(h, r, "claim");
+        break;
+    case CREATE_REFUSED_CLIENT_GONE:
+        reason = CREATE_FAIL_CLIENT_GONE;
+        reply_client_gone(r);
+        break;
+    }
+    if (reason == CREATE_FAIL_COUNT)
+        response_error(r, API_ERR_INTERNAL, "create refused for no reason");
+    else
+        metrics_create_failure(&h->metrics, reason);
 }
 
 void reply_idempotency_in_progress(struct response *r)

@@ -8,8 +8,9 @@
  * session that is not there, the answer to a client that left.
  *
  * Handlers call these; they call no handler.  They shape r through
- * response.h; only reply_retry_after reads Redis.  Counting a failure in
- * the metrics is the caller's.
+ * response.h; only reply_retry_after reads Redis (through store.h).
+ * reply_create_refused counts the failed create it answers; counting any
+ * other failure is the caller's.
  */
 #ifndef STEEL_REPLY_H
 #define STEEL_REPLY_H
@@ -30,19 +31,31 @@ void reply_redis_failed(struct handler *h, struct response *r,
  * session expires (at most session_ttl).  1 when Redis fails. */
 long reply_retry_after(struct handler *h);
 
-/* No worker for a create before its create_wait deadline: 503 no_worker,
- * or 502 worker_failed when attempts workers failed it before; with
- * reply_retry_after. */
-void reply_no_worker(struct handler *h, struct response *r, int attempts);
+/* Why a create got no session.  Each is answered its own way and counted
+ * under one create_failures reason (metrics.h). */
+enum create_refusal {
+    /* n creates are already queued in this handler (main.c):
+     * 503 queue_full with reply_retry_after; reason queue_full. */
+    CREATE_REFUSED_QUEUE_FULL = 0,
+    /* n (create_queue_max) creates already wait for a worker: the same. */
+    CREATE_REFUSED_WAIT_FULL,
+    /* No worker before create_wait passed, after n failed the create:
+     * 503 no_worker (n 0; reason no_worker) or 502 worker_failed (reason
+     * worker_failed), with reply_retry_after. */
+    CREATE_REFUSED_NO_WORKER,
+    /* The create failed on all of its n workers: 502 worker_failed,
+     * Retry-After: 1; reason worker_failed. */
+    CREATE_REFUSED_FAILED,
+    /* Redis failed the claim: reply_redis_failed; reason redis. */
+    CREATE_REFUSED_REDIS,
+    /* The client went away: reply_client_gone; reason client_gone. */
+    CREATE_REFUSED_CLIENT_GONE,
+};
 
-/* 502 worker_failed: the create failed on all of its attempts workers;
- * Retry-After: 1. */
-void reply_create_failed(struct response *r, int attempts);
-
-/* 503 queue_full: queued creates are already where ("waiting for a
- * worker"); with reply_retry_after. */
-void reply_queue_full(struct handler *h, struct response *r, long queued,
-                      const char *where);
+/* The one answer to a create that gets no session: counts it in h's
+ * metrics and shapes r as why says (n: see enum create_refusal). */
+void reply_create_refused(struct handler *h, struct response *r,
+                          enum create_refusal why, long n);
 
 /* 409 idempotency_in_progress, Retry-After: 1: a create with the same
  * Idempotency-Key is still running. */

@@ -30,8 +30,20 @@ enum route_id {
     ROUTE_COUNT
 };
 
+/* The class of steel-fcgi threads that runs a route's handler (main.c):
+ * each row of the route table names one. */
+enum route_class {
+    ROUTE_CLASS_ACCEPT = 0, /* the accept thread that took the request */
+    ROUTE_CLASS_CREATE,     /* a create thread, through the create queue */
+    ROUTE_CLASS_DELETE,     /* a delete thread, through the delete queue */
+};
+
+struct route; /* a row of router.c's table */
+
 struct route_match {
     enum route_id id;
+    enum route_class cls;           /* who runs it */
+    const struct route *row;        /* its row, for router_run */
     char param[SESSION_ID_MAX + 1]; /* the :id of /sessions/:id */
     char allow[64];                 /* Allow header value for a 405 */
 };

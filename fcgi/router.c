@@ -8,11 +8,14 @@
  * trailing '/' is a different path (404), as is any percent-encoding in a
  * literal part.
  *
- * A request goes lighttpd -> main.c -> router_serve -> the route's
- * handler (sessions.c or admin.c), which answers into its struct
- * response; nothing below calls back into this file.  A request that
- * matches no route, or lacks its token, is answered here (reply.c shapes
- * the answer).
+ * A request goes lighttpd -> main.c -> router_admit (routed once: the
+ * row, its thread class, the access decision) -> main.c hands it to the
+ * row's thread class -> router_run -> the route's handler (sessions.c or
+ * admin.c), which answers into its struct response; nothing below calls
+ * back into this file.  A request that matches no route, or lacks its
+ * token, is answered by router_admit (reply.c shapes the answer) before
+ * any queue, body or Redis: an unauthenticated client costs no more than
+ * its 401.
  *
  * Access, decided before any route or method error so that a client
  * without a token learns nothing of the routes:
@@ -53,21 +56,30 @@ struct route {
     const char *pattern;
     enum route_id id;
     enum route_access access;
+    enum route_class cls; /* the threads that run it (main.c) */
     void (*handle)(struct handler *h, struct request *rq,
                    const struct route_match *m, struct response *r);
 };
 
+/* Creates wait for a worker and DELETEs for theirs to forget a session:
+ * each has threads of its own, so that neither holds an accept thread. */
 static const struct route routes[ROUTE_COUNT] = {
-    {"POST", "/sessions", ROUTE_SESSIONS_CREATE, ROUTE_API,
+    {"POST", "/sessions", ROUTE_SESSIONS_CREATE, ROUTE_API, ROUTE_CLASS_CREATE,
      handle_session_create},
-    {"GET", "/sessions", ROUTE_SESSIONS_LIST, ROUTE_ADMIN, handle_session_list},
-    {"GET", "/sessions/:id", ROUTE_SESSION_GET, ROUTE_API, handle_session_get},
+    {"GET", "/sessions", ROUTE_SESSIONS_LIST, ROUTE_ADMIN, ROUTE_CLASS_ACCEPT,
+     handle_session_list},
+    {"GET", "/sessions/:id", ROUTE_SESSION_GET, ROUTE_API, ROUTE_CLASS_ACCEPT,
+     handle_session_get},
     {"DELETE", "/sessions/:id", ROUTE_SESSION_DELETE, ROUTE_API,
-     handle_session_delete},
-    {"GET", "/health", ROUTE_HEALTH, ROUTE_OPEN, handle_health},
-    {"GET", "/status", ROUTE_STATUS, ROUTE_API, handle_status},
-    {"GET", "/workers", ROUTE_WORKERS, ROUTE_ADMIN, handle_workers},
-    {"GET", "/metrics", ROUTE_METRICS, ROUTE_ADMIN, handle_metrics},
+     ROUTE_CLASS_DELETE, handle_session_delete},
+    {"GET", "/health", ROUTE_HEALTH, ROUTE_OPEN, ROUTE_CLASS_ACCEPT,
+     handle_health},
+    {"GET", "/status", ROUTE_STATUS, ROUTE_API, ROUTE_CLASS_ACCEPT,
+     handle_status},
+    {"GET", "/workers", ROUTE_WORKERS, ROUTE_ADMIN, ROUTE_CLASS_ACCEPT,
+     handle_workers},
+    {"GET", "/metrics", ROUTE_METRICS, ROUTE_ADMIN, ROUTE_CLASS_ACCEPT,
+     handle_metrics},
 };
 
 /* 1 when path matches pattern; a ":id" segment is copied into param and
@@ -97,10 +109,8 @@ static int pattern_match(const char *pattern, const char *path, size_t plen,
     return 1;
 }
 
-/* route_find, and *hit the matched row of the table (ROUTE_OK only). */
-static enum route_result route_lookup(const char *method, const char *uri,
-                                      struct route_match *m,
-                                      const struct route **hit)
+enum route_result route_find(const char *method, const char *uri,
+                             struct route_match *m)
 {
     const char *q = strchr(uri, '?');
     size_t plen = q ? (size_t)(q - uri) : strlen(uri);
@@ -132,22 +142,15 @@ static enum route_result route_lookup(const char *method, const char *uri,
         }
         if (strcmp(method, routes[i].method) == 0) {
             m->id = routes[i].id;
+            m->cls = routes[i].cls;
+            m->row = &routes[i];
             snprintf(m->param, sizeof(m->param), "%s", param);
-            *hit = &routes[i];
             return ROUTE_OK;
         }
     }
     if (bad_param && !path_seen)
         return ROUTE_BAD_PARAM;
     return path_seen ? ROUTE_BAD_METHOD : ROUTE_NO_PATH;
-}
-
-enum route_result route_find(const char *method, const char *uri,
-                             struct route_match *m)
-{
-    const struct route *hit;
-
-    return route_lookup(method, uri, m, &hit);
 }
 
 int token_equal(const char *presented, const char *want)
@@ -199,25 +202,28 @@ static int router_known_client(const struct handler *h,
            (c->admin_token[0] != '\0' && token_ok(rq, c->admin_token));
 }
 
-/* router_serve without the metrics. */
-static enum route_id router_dispatch(struct handler *h, struct request *rq,
-                                     struct response *r)
+/* router_admit's decision; returns the route that was refused, or
+ * ROUTE_COUNT for none (the answer is then in r), or the admitted route
+ * with *admitted set. */
+static enum route_id router_decide(struct handler *h, struct request *rq,
+                                   struct route_match *m, struct response *r,
+                                   int *admitted)
 {
-    struct route_match m;
-    const struct route *rt = NULL;
+    const struct route *rt;
     enum route_result res;
 
+    *admitted = 0;
+    memset(m, 0, sizeof(*m));
     if (rq->uri_too_long) {
         response_error(r, API_ERR_URI_TOO_LONG, "request path too long");
         return ROUTE_COUNT;
     }
-    res = route_lookup(rq->method, rq->uri, &m, &rt);
-    if (res == ROUTE_OK)
-        rq->route = m.id;
+    res = route_find(rq->method, rq->uri, m);
+    rt = m->row;
     if (!(res == ROUTE_OK && rt->access == ROUTE_OPEN) &&
         !router_known_client(h, rq)) {
         reply_unauthorized(r);
-        return res == ROUTE_OK ? m.id : ROUTE_COUNT;
+        return res == ROUTE_OK ? m->id : ROUTE_COUNT;
     }
     switch (res) {
     case ROUTE_NO_PATH:
@@ -227,7 +233,7 @@ static enum route_id router_dispatch(struct handler *h, struct request *rq,
         reply_bad_session_id(r);
         return ROUTE_COUNT;
     case ROUTE_BAD_METHOD:
-        reply_method_not_allowed(r, rq->method, m.allow);
+        reply_method_not_allowed(r, rq->method, m->allow);
         return ROUTE_COUNT;
     case ROUTE_OK:
         break;
@@ -238,20 +244,39 @@ static enum route_id router_dispatch(struct handler *h, struct request *rq,
             break;
         case ROUTER_UNAUTHORIZED:
             reply_unauthorized(r);
-            return m.id;
+            return m->id;
         case ROUTER_FORBIDDEN:
             log_debug("%s %s from %s: operator route, not loopback and no "
                       "admin_token set",
-                      rq->method, route_name(m.id),
+                      rq->method, route_name(m->id),
                       rq->remote_addr[0] ? rq->remote_addr : "(unknown)");
             reply_operator_forbidden(r);
-            return m.id;
+            return m->id;
         }
     }
-    rt->handle(h, rq, &m, r);
+    *admitted = 1;
+    return m->id;
+}
+
+int router_admit(struct handler *h, struct request *rq, struct route_match *m,
+                 struct response *r)
+{
+    int admitted;
+
+    rq->routed_ms = now_mono_ms();
+    rq->route = router_decide(h, rq, m, r, &admitted);
+    return admitted;
+}
+
+void router_run(struct handler *h, struct request *rq,
+                const struct route_match *m, struct response *r)
+{
+    rq->route = m->id;
+    if (rq->routed_ms == 0)
+        rq->routed_ms = now_mono_ms();
+    m->row->handle(h, rq, m, r);
     if (r->status == 0)
         response_error(r, API_ERR_INTERNAL, "handler gave no answer");
-    return m.id;
 }
 
 void router_observe(struct handler *h, struct request *rq)
@@ -266,12 +291,10 @@ void router_observe(struct handler *h, struct request *rq)
 enum route_id router_serve(struct handler *h, struct request *rq,
                            struct response *r)
 {
-    enum route_id id;
+    struct route_match m;
 
-    rq->route = ROUTE_COUNT;
-    rq->routed_ms = now_mono_ms();
-    id = router_dispatch(h, rq, r);
-    rq->route = id;
+    if (router_admit(h, rq, &m, r))
+        router_run(h, rq, &m, r);
     router_observe(h, rq);
-    return id;
+    return (enum route_id)rq->route;
 }

@@ -24,13 +24,30 @@ enum route_result {
 };
 
 /* Matches method and the path part of uri (a query string is ignored).
- * HEAD is matched as GET. */
+ * HEAD is matched as GET.  On ROUTE_OK m names the route, its thread
+ * class and its row. */
 enum route_result route_find(const char *method, const char *uri,
                              struct route_match *m);
 
-/* Routes rq, checks its bearer token, runs the route's handler and counts
- * the request in h's metrics; r always ends up with a complete answer.
- * Returns the route that ran (ROUTE_COUNT for none). */
+/* The first step of every request: routes rq once (m: the route, its
+ * thread class, its row) and checks its token and, for an operator route,
+ * its client.  Returns 1 when the route's handler may run (router_run,
+ * in a thread of class m->cls), or 0 when r holds the whole answer: 414,
+ * 401, 403, 404, 400 or 405.  Reads neither the body nor Redis; sets
+ * rq->route and rq->routed_ms for router_observe. */
+int router_admit(struct handler *h, struct request *rq, struct route_match *m,
+                 struct response *r);
+
+/* Runs the handler of m, a match router_admit admitted (possibly in
+ * another thread, for the same request: rq filled again from the same
+ * parameters, and its body), on rq into r; r always ends up with a
+ * complete answer.  Counts nothing. */
+void router_run(struct handler *h, struct request *rq,
+                const struct route_match *m, struct response *r);
+
+/* router_admit, router_run when admitted, router_observe: one request in
+ * one thread (the tests; main.c's requests served where accepted).
+ * Returns the route that was asked for (ROUTE_COUNT for none). */
 enum route_id router_serve(struct handler *h, struct request *rq,
                            struct response *r);
 

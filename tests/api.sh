@@ -88,6 +88,15 @@ e=$(create "$T/e")
 check "a create after the delete succeeds ($e)" test "${e:0:1}" = 2
 E=$(sid_of "$T/e")
 
+# The session list prints each session's time left in milliseconds
+# ("expires_in":55.779), never a double's noise (55.779000000000003).
+l=$(curl -s -m 5 -o "$T/l" -w '%{http_code}' "$U/sessions")
+check_eq "GET /sessions lists the sessions" 200 "$l"
+check "  expires_in with three decimals" \
+    grep -Eq '"expires_in": ?[0-9]+\.[0-9]{3}[,}]' "$T/l"
+check "  and no longer fraction" \
+    test "$(grep -Eo '[0-9]+\.[0-9]{4,}' "$T/l" | wc -l)" = 0
+
 # ---- a client that gives up while queued ------------------------------------
 # The pool is full (B and E).  A client waits 1 s and leaves; its create
 # must not stay queued, nor take the worker a later delete frees.

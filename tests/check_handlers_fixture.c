@@ -38,8 +38,7 @@ void handlers_setup(void)
     fake_store_reset();
     prog_got_term = 0;
     ck_assert_int_eq(conf_defaults(&conf), 0);
-    /* Only admin.c and the Retry-After estimate talk to Redis directly;
-     * here they find none. */
+    /* Every Redis read goes through the fake store; none reaches this. */
     snprintf(conf.redis, sizeof(conf.redis), "/nonexistent/redis.sock");
     conf.worker_connect_timeout_ms = 200;
     conf.worker_timeout_ms = WORKER_TIMEOUT_MS;

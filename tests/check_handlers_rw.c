@@ -4,13 +4,15 @@
  * check_handlers_rw.c - steel-fcgi's GET and DELETE of a session below the
  * FastCGI edge (fixture: check_handlers.h): what the client gets, what
  * becomes of the session and of its worker when the worker answers,
- * refuses, cannot be reached, hangs or sends garbage.
+ * refuses, cannot be reached, hangs or sends garbage; and the operator
+ * reads (/health, /status, /metrics), all through the store.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -260,12 +262,54 @@ START_TEST(test_delete_unknown)
 }
 END_TEST
 
+/* ---- /health, /status, /metrics --------------------------------------- */
+
+/* operator GET of uri from loopback. */
+static void run_local(const char *uri)
+{
+    prepare("GET", uri, NULL);
+    snprintf(rq.remote_addr, sizeof(rq.remote_addr), "127.0.0.1");
+    serve();
+}
+
+START_TEST(test_admin_reads)
+{
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    run_local("/health");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(body_has("ok"));
+    run_local("/status");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(body_has("\"sessions\":1,"));
+    run_local("/metrics");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert(body_has("steel_sessions 1\n"));
+    ck_assert(body_has("steel_workers{state=\"busy\"} 1\n"));
+}
+END_TEST
+
+/* Redis down: each answers 503 redis_unavailable, never a partial 200. */
+START_TEST(test_admin_redis_down)
+{
+    static const char *const uris[] = {"/health", "/status", "/metrics"};
+    size_t i;
+
+    fake_store_redis_down(1);
+    for (i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+        run_local(uris[i]);
+        ck_assert_int_eq(r.status, 503);
+        ck_assert_str_eq(error_code(), "redis_unavailable");
+    }
+}
+END_TEST
+
 Suite *handlers_rw_suite(void)
 {
     Suite *s = suite_create("handlers_rw");
     TCase *get = tcase_create("get");
     TCase *del = tcase_create("delete");
-    TCase *all[] = {get, del};
+    TCase *admin = tcase_create("admin");
+    TCase *all[] = {get, del, admin};
     size_t i;
 
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
@@ -287,5 +331,7 @@ Suite *handlers_rw_suite(void)
     tcase_add_test(del, test_delete_cleanup_thread);
     tcase_add_test(del, test_delete_worker_hangs);
     tcase_add_test(del, test_delete_unknown);
+    tcase_add_test(admin, test_admin_reads);
+    tcase_add_test(admin, test_admin_redis_down);
     return s;
 }

@@ -1,10 +1,12 @@
 /*
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * check_jsonx.c - strict JSON parsing of client bodies and worker replies.
+ * check_jsonx.c - strict JSON parsing of client bodies and worker replies;
+ * the one form of the fractions the API writes.
  */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -274,6 +276,80 @@ START_TEST(test_worker_status)
 }
 END_TEST
 
+static const struct {
+    double in;
+    const char *out;
+} fraction_cases[] = {
+    {55.779000000000003, "55.779"}, /* 55779 ms of a session's TTL */
+    {55779 / 1000.0, "55.779"},
+    {0.0, "0.000"},
+    {0.1, "0.100"},
+    {1.0, "1.000"},
+    {0.0005, "0.001"}, /* rounded, not cut */
+    {2.9999, "3.000"},
+    {-1.5, "-1.500"},
+    {-0.0004, "0.000"}, /* no "-0.000" */
+    {-0.0, "0.000"},
+    {86400000.25, "86400000.250"},
+};
+
+START_TEST(test_fraction_format)
+{
+    char out[64];
+    int n = jsonx_fraction_format(out, sizeof(out), fraction_cases[_i].in);
+
+    ck_assert_int_eq(n, (int)strlen(fraction_cases[_i].out));
+    ck_assert_str_eq(out, fraction_cases[_i].out);
+}
+END_TEST
+
+/* In an object: the fixed form is what json-c writes, and a JSON parser
+ * reads the number back. */
+START_TEST(test_fraction_json)
+{
+    struct json_object *o = json_object_new_object(), *back, *v;
+    const char *s;
+
+    json_object_object_add(o, "expires_in",
+                           jsonx_new_fraction(55.779000000000003));
+    json_object_object_add(o, "zero", jsonx_new_fraction(0.0));
+    s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    ck_assert_str_eq(s, "{\"expires_in\":55.779,\"zero\":0.000}");
+    back = json_tokener_parse(s);
+    ck_assert_ptr_nonnull(back);
+    ck_assert(json_object_object_get_ex(back, "expires_in", &v));
+    ck_assert(json_object_is_type(v, json_type_double));
+    ck_assert(fabs(json_object_get_double(v) - 55.779) < 1e-9);
+    ck_assert(json_object_object_get_ex(o, "expires_in", &v));
+    ck_assert(json_object_get_double(v) == 55.779000000000003);
+    json_object_put(back);
+    json_object_put(o);
+}
+END_TEST
+
+/* What JSON cannot carry, or a buffer too small, never makes bad JSON. */
+START_TEST(test_fraction_limits)
+{
+    char out[8];
+    struct json_object *o;
+    const char *s;
+
+    ck_assert_int_eq(jsonx_fraction_format(out, sizeof(out), NAN), 5);
+    ck_assert_str_eq(out, "0.000");
+    ck_assert_int_eq(jsonx_fraction_format(out, sizeof(out), INFINITY), 5);
+    ck_assert_str_eq(out, "0.000");
+    ck_assert_int_eq(jsonx_fraction_format(out, sizeof(out), -INFINITY), 5);
+    ck_assert_int_eq(jsonx_fraction_format(out, sizeof(out), 123.5), 7);
+    ck_assert_str_eq(out, "123.500");
+    ck_assert_int_eq(jsonx_fraction_format(out, sizeof(out), 12345.5), -1);
+    /* Too long for the fixed form: one JSON number all the same. */
+    o = jsonx_new_fraction(1e300);
+    s = json_object_to_json_string(o);
+    ck_assert_str_eq(s, "1.0000000000000001e+300");
+    json_object_put(o);
+}
+END_TEST
+
 Suite *jsonx_suite(void)
 {
     Suite *s = suite_create("jsonx");
@@ -291,6 +367,11 @@ Suite *jsonx_suite(void)
     tcase_add_loop_test(limits, test_body_ijson, 0,
                         (int)(sizeof(body_cases) / sizeof(body_cases[0])));
     tcase_add_test(limits, test_body_long_numbers);
+    tcase_add_loop_test(
+        normal, test_fraction_format, 0,
+        (int)(sizeof(fraction_cases) / sizeof(fraction_cases[0])));
+    tcase_add_test(normal, test_fraction_json);
+    tcase_add_test(limits, test_fraction_limits);
     suite_add_tcase(s, normal);
     suite_add_tcase(s, limits);
     return s;

@@ -15,28 +15,24 @@
 #include "jsonx.h"
 #include "metrics.h"
 #include "router.h"
+#include "store.h"
 
-/* A fake HGETALL reply built from name/value pairs. */
-struct fake_reply {
-    redisReply top;
-    redisReply items[64];
-    redisReply *ptrs[64];
+/* The counters of P:stats as store_stats reads them, from name/value
+ * string pairs. */
+struct fake_stats {
+    struct stat_rec recs[32];
+    size_t n;
 };
 
-static void fake_init(struct fake_reply *f, const char *const *kv)
+static void fake_init(struct fake_stats *f, const char *const *kv)
 {
-    size_t n = 0;
-
     memset(f, 0, sizeof(*f));
-    for (; kv[n] != NULL; n++) {
-        f->items[n].type = REDIS_REPLY_STRING;
-        f->items[n].str = (char *)kv[n];
-        f->items[n].len = strlen(kv[n]);
-        f->ptrs[n] = &f->items[n];
+    for (; kv[0] != NULL && f->n < sizeof(f->recs) / sizeof(f->recs[0]);
+         kv += 2) {
+        f->recs[f->n].name = kv[0];
+        f->recs[f->n].value = strtoll(kv[1], NULL, 10);
+        f->n++;
     }
-    f->top.type = REDIS_REPLY_ARRAY;
-    f->top.elements = n;
-    f->top.element = f->ptrs;
 }
 
 static int count_lines(const char *text, const char *prefix)
@@ -129,7 +125,7 @@ START_TEST(test_render)
         {"vmc", "stale", 9000},
     };
     struct metrics_gauges g;
-    struct fake_reply f;
+    struct fake_stats f;
     struct buf b;
 
     memset(&g, 0, sizeof(g));
@@ -141,7 +137,7 @@ START_TEST(test_render)
     g.nnodes = 3;
     fake_init(&f, kv);
     buf_init(&b, 65536);
-    ck_assert_int_eq(metrics_render(&g, &f.top, &b), 0);
+    ck_assert_int_eq(metrics_render(&g, f.recs, f.n, &b), 0);
     ck_assert_ptr_nonnull(strstr(b.data, "steel_workers{state=\"idle\"} 3\n"));
     ck_assert_ptr_nonnull(strstr(b.data, "steel_sessions 7\n"));
     ck_assert_ptr_nonnull(strstr(b.data, "steel_sessions_created_total 5\n"));

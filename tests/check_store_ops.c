@@ -220,6 +220,56 @@ START_TEST(test_stats)
 }
 END_TEST
 
+/* store_stats reads P:stats back, typed; a field that is no integer is
+ * left out. */
+START_TEST(test_stats_read)
+{
+    struct stat_rec *recs;
+    size_t n, i;
+    long long a = 0, b = 0;
+
+    ck_assert_int_eq(store_stats(&ts, &recs, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_ptr_null(recs);
+    ck_assert_int_eq(store_stats_add(&ts, "a 5\nlat:health:3 -2"), 0);
+    raw_int("HSET t:stats junk 12x");
+    ck_assert_int_eq(store_stats(&ts, &recs, &n), 0);
+    ck_assert_uint_eq(n, 2);
+    for (i = 0; i < n; i++) {
+        ck_assert_str_ne(recs[i].name, "junk");
+        if (strcmp(recs[i].name, "a") == 0)
+            a = recs[i].value;
+        else if (strcmp(recs[i].name, "lat:health:3") == 0)
+            b = recs[i].value;
+    }
+    ck_assert_int_eq(a, 5);
+    ck_assert_int_eq(b, -2);
+    free(recs);
+}
+END_TEST
+
+/* The plain reads of /health, /status and the Retry-After estimate. */
+START_TEST(test_plain_reads)
+{
+    char id[WORKER_ID_MAX];
+    int64_t last = -1, now = -1;
+
+    ck_assert_int_eq(store_ping(&ts), 0);
+    ck_assert_int_eq(store_session_count(&ts), 0);
+    ck_assert_int_eq(store_session_oldest(&ts, &last, &now), 0);
+    worker_busy(20001, "s1", 60000, id);
+    worker_busy(20002, "s2", 60000, id);
+    raw_int("ZADD t:sessions 1000 s1");
+    ck_assert_int_eq(store_session_count(&ts), 2);
+    ck_assert_int_eq(store_session_oldest(&ts, &last, &now), 1);
+    ck_assert_int_eq(last, 1000);
+    ck_assert_int_gt(now, 1700000000000LL); /* Redis's clock, in ms */
+    raw_int("SET t:sessions x");
+    ck_assert_int_eq(store_session_count(&ts), -1);
+    ck_assert_int_eq(store_error(&ts), STORE_ERR_REDIS); /* WRONGTYPE */
+}
+END_TEST
+
 START_TEST(test_counts)
 {
     char id[WORKER_ID_MAX];
@@ -456,6 +506,8 @@ Suite *store_ops_suite(void)
     tcase_add_checked_fixture(tc, store_setup, store_teardown);
     tcase_add_test(tc, test_lock);
     tcase_add_test(tc, test_stats);
+    tcase_add_test(tc, test_stats_read);
+    tcase_add_test(tc, test_plain_reads);
     tcase_add_test(tc, test_counts);
     tcase_add_test(tc, test_workers);
     tcase_add_test(tc, test_untouch);

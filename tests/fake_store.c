@@ -624,3 +624,42 @@ int store_nodes(struct store *r, struct node_rec **out, size_t *n)
     *n = 0;
     return leave(0);
 }
+
+int store_stats(struct store *r, struct stat_rec **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (enter(r) < 0)
+        return -1;
+    return leave(0);
+}
+
+int store_ping(struct store *r)
+{
+    if (enter(r) < 0)
+        return -1;
+    return leave(0);
+}
+
+long store_session_count(struct store *r)
+{
+    long n = 0;
+    int i;
+
+    if (enter(r) < 0)
+        return -1;
+    for (i = 0; i < nworkers; i++)
+        n += workers[i].state == WORKER_BUSY && workers[i].session[0] != '\0';
+    return leave((int)n);
+}
+
+/* The model keeps no activity times: as if no session were there, so the
+ * Retry-After estimate falls back to session_ttl. */
+int store_session_oldest(struct store *r, int64_t *last_ms, int64_t *now_ms)
+{
+    *last_ms = 0;
+    *now_ms = 0;
+    if (enter(r) < 0)
+        return -1;
+    return leave(0);
+}
