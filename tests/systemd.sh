@@ -292,6 +292,9 @@ sleep 1
 check_within "the spawner warned that it kept its configuration" 10 \
     in_sh "journalctl -q -o cat -u steel-spawner -p warning --since '$mark' | grep -q 'reload refused.*no_such_directive'"
 inside cp /root/conf.good "$CONF"
+# steel-fcgi reads the same file whenever lighttpd starts it: wait until the
+# restored file serves again.
+check_within "with the file restored, the API serves again" 30 up
 check "journalctl -u steel-spawner shows its lines" \
     in_sh "journalctl -q -o cat -u steel-spawner | grep -q '^steel-spawner: '"
 check "journalctl -u steel-reaper shows its lines" \
