@@ -52,6 +52,7 @@
 #include "response.h"
 #include "store.h"
 #include "util.h"
+#include "wcall.h"
 
 #define LAT_SAMPLES     128 /* recent create latencies kept */
 #define LAT_MIN_SAMPLES 16  /* before that, the delay is HEDGE_COLD x min */
@@ -126,28 +127,23 @@ static int call_start(struct handler *h, struct call *k, struct whttp *http,
                       long total_ms)
 {
     const struct conf *c = h->conf;
+    int rc;
 
     memset(k, 0, sizeof(*k));
     k->w = *w;
     k->http = http;
     k->start_ms = now_mono_ms();
-    if (total_ms < 1)
-        total_ms = 1;
-    if (worker_addr_check(h, w) < 0) {
+    rc = wcall_create_setup(http, c, w->host, w->port, rq->body.data,
+                            rq->body.len, total_ms);
+    if (rc == WCALL_REFUSED) {
         /* A record naming an address no worker of ours has: declared dead
          * here (a slot that never ran is reused, never judged), next one. */
-        worker_failed(h, w, "address outside worker_host/worker_port_range");
+        worker_failed(h, w, "create: refused (address not ours)");
         k->done = k->judged = 1;
         k->rc = CURLE_COULDNT_CONNECT;
         return -1;
     }
-    if (whttp_setup(http, "POST", w->host, w->port, "/sessions", rq->body.data,
-                    rq->body.len,
-                    c->worker_connect_timeout_ms < total_ms
-                        ? c->worker_connect_timeout_ms
-                        : total_ms,
-                    total_ms) < 0 ||
-        curl_multi_add_handle(h->multi, http->easy) != CURLM_OK) {
+    if (rc < 0 || curl_multi_add_handle(h->multi, http->easy) != CURLM_OK) {
         /* Our failure, not the worker's: it goes back to the pool. */
         log_warnx("worker %s (%s:%d): create not sent (libcurl); given back",
                   w->id, w->host, w->port);
@@ -195,17 +191,6 @@ static void call_abort(struct handler *h, struct call *k)
     k->rc = CURLE_OPERATION_TIMEDOUT;
 }
 
-/* Reason text for a worker reply that is not usable. */
-static const char *reply_problem(enum whttp_result res,
-                                 const struct whttp_resp *resp, char *tmp,
-                                 size_t size)
-{
-    if (res != WHTTP_OK)
-        return whttp_result_str(res);
-    snprintf(tmp, size, "status %ld", resp->status);
-    return tmp;
-}
-
 /* Judges a finished call.  Returns 1 when r now holds the session (bound
  * in Redis), 0 when the worker failed (declared dead; another may be
  * tried), -1 when Redis failed (r holds the 503). */
@@ -213,27 +198,23 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
 {
     const struct conf *c = h->conf;
     const struct worker_addr *w = &k->w;
-    struct whttp_resp resp;
-    enum whttp_result res = whttp_result_of(k->http, k->rc, &resp);
-    char sid[SESSION_ID_MAX + 1], tmp[64];
-    const char *why = NULL;
+    struct wcall_reply rep;
+    enum wcall_verdict v = wcall_create_result(k->http, k->rc, &rep);
     int rc;
 
-    if (res != WHTTP_OK || resp.status < 200 || resp.status > 299) {
-        why = reply_problem(res, &resp, tmp, sizeof(tmp));
-        log_warnx("worker %s (%s:%d): create failed: %s; marked dead", w->id,
-                  w->host, w->port, why);
-        worker_failed(h, w, "create failed");
+    /* What each verdict does: the table of common/wcall.h. */
+    switch (v) {
+    case WCALL_OK:
+        break;
+    case WCALL_NOT_FOUND: /* not for a create: wcall_judge says garbage */
+    case WCALL_REFUSED:
+    case WCALL_UNREACHABLE:
+    case WCALL_TIMED_OUT:
+    case WCALL_GARBAGE:
+        worker_call_failed(h, w, "create", v, &rep);
         return 0;
     }
-    if (jsonx_worker_session(resp.body, resp.len, sid, sizeof(sid), &why) < 0) {
-        log_warnx("worker %s (%s:%d): create reply unusable: %s; marked "
-                  "dead",
-                  w->id, w->host, w->port, why);
-        worker_failed(h, w, "bad create reply");
-        return 0;
-    }
-    rc = store_bind(&h->store, w->id, sid, c->session_ttl * 1000,
+    rc = store_bind(&h->store, w->id, rep.sid, c->session_ttl * 1000,
                     c->session_max_lifetime * 1000);
     if (rc < 0) {
         /* The worker holds a session Redis does not know; the reaper finds
@@ -244,21 +225,21 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
     if (rc == 0) {
         log_warnx("worker %s (%s:%d): declared dead during create of "
                   "session %s",
-                  w->id, w->host, w->port, sid);
+                  w->id, w->host, w->port, rep.sid);
         return 0;
     }
     if (rc == STORE_BIND_CONFLICT) {
         log_warnx("worker %s (%s:%d): returned id %s of a live session; "
                   "marked dead",
-                  w->id, w->host, w->port, sid);
+                  w->id, w->host, w->port, rep.sid);
         worker_failed(h, w, "duplicate session id");
         return 0;
     }
     latency_add(now_mono_ms() - k->start_ms);
-    log_debug("session %s: created on worker %s (%s:%d)", sid, w->id, w->host,
-              w->port);
+    log_debug("session %s: created on worker %s (%s:%d)", rep.sid, w->id,
+              w->host, w->port);
     /* Pass the worker's bytes through: created_at and data are opaque. */
-    response_set(r, (int)resp.status, "application/json", resp.body, resp.len);
+    response_set(r, (int)rep.status, "application/json", rep.body, rep.len);
     return 1;
 }
 
@@ -279,24 +260,25 @@ static void worker_unclaim(struct handler *h, const struct worker_addr *w)
  * has ended: leave it clean and idle, or declared dead. */
 static void call_clean(struct handler *h, struct call *k)
 {
-    struct whttp_resp resp;
-    enum whttp_result res;
-    char sid[SESSION_ID_MAX + 1];
-    const char *why = NULL;
+    struct wcall_reply rep;
+    enum wcall_verdict v = wcall_create_result(k->http, k->rc, &rep);
 
-    res = whttp_result_of(k->http, k->rc, &resp);
-    if (res != WHTTP_OK || resp.status < 200 || resp.status > 299 ||
-        jsonx_worker_session(resp.body, resp.len, sid, sizeof(sid), &why) < 0) {
-        log_info("worker %s (%s:%d): lost a hedged create and failed it "
-                 "(%s); marked dead",
-                 k->w.id, k->w.host, k->w.port,
-                 res != WHTTP_OK ? whttp_result_str(res) : "bad reply");
-        worker_failed(h, &k->w, "create failed (hedged)");
+    /* What each verdict does: the table of common/wcall.h, as for the
+     * winner. */
+    switch (v) {
+    case WCALL_OK:
+        break;
+    case WCALL_NOT_FOUND:
+    case WCALL_REFUSED:
+    case WCALL_UNREACHABLE:
+    case WCALL_TIMED_OUT:
+    case WCALL_GARBAGE:
+        worker_call_failed(h, &k->w, "create (lost the race)", v, &rep);
         return;
     }
     /* Its session was never bound: end it on the worker, and give the
      * worker back only once it says it is free. */
-    if (worker_clean(h, &k->w, sid) == 1)
+    if (worker_clean(h, &k->w, rep.sid) == 1)
         worker_unclaim(h, &k->w);
 }
 

@@ -8,35 +8,25 @@
  * Invariants:
  *   - a worker goes releasing -> idle only after its /status said it is
  *     available and holds no session;
- *   - a worker whose DELETE failed, or that failed any call, is declared
- *     dead (store_mark_dead) and never given back: the spawner replaces
- *     it;
- *   - a worker that answered but is not clean stays releasing: the reaper
- *     decides about it;
- *   - no request goes to a worker address outside worker_host/worker_hosts
- *     and worker_port_range (worker_addr_check, before every call).
+ *   - a worker that failed a call (common/wcall.h: refused, unreachable,
+ *     timed out, garbage) is declared dead (store_mark_dead) and never
+ *     given back: the spawner replaces it; a 404 to the DELETE means it
+ *     forgot the session already;
+ *   - a worker whose /status answered but is not clean stays releasing:
+ *     the reaper decides about it;
+ *   - the address check, the deadlines and the reply format are
+ *     wcall.c's.
  */
 #include "config.h"
 
 #include <stdio.h>
 
 #include "handler.h"
-#include "jsonx.h"
 #include "log.h"
-#include "privsep.h"
 #include "release.h"
 #include "store.h"
 #include "util.h"
-
-int worker_addr_check(struct handler *h, const struct worker_addr *w)
-{
-    if (privsep_worker_addr_ok(h->conf, w->host, w->port))
-        return 0;
-    log_warnx("worker %s: address %s:%d is outside worker_host/worker_hosts "
-              "and worker_port_range; marked dead",
-              w->id, w->host, w->port);
-    return -1;
-}
+#include "wcall.h"
 
 void worker_failed(struct handler *h, const struct worker_addr *w,
                    const char *reason)
@@ -46,30 +36,38 @@ void worker_failed(struct handler *h, const struct worker_addr *w,
                   store_strerror(&h->store));
 }
 
+void worker_call_failed(struct handler *h, const struct worker_addr *w,
+                        const char *what, enum wcall_verdict v,
+                        const struct wcall_reply *rep)
+{
+    char reason[128];
+
+    log_warnx("worker %s (%s:%d): %s: %s (%s); marked dead", w->id, w->host,
+              w->port, what, wcall_verdict_name(v), rep->why);
+    snprintf(reason, sizeof(reason), "%s: %s", what, wcall_verdict_name(v));
+    worker_failed(h, w, reason);
+}
+
 int worker_forget(struct handler *h, const struct worker_addr *w,
                   const char *sid)
 {
-    const struct conf *c = h->conf;
-    struct whttp_resp resp;
-    enum whttp_result res;
-    char path[SESSION_ID_MAX + 16];
+    struct wcall_reply rep;
+    enum wcall_verdict v;
 
-    if (worker_addr_check(h, w) < 0) {
-        worker_failed(h, w, "address out of range");
-        return -1;
+    v = wcall_call(&h->http, h->conf, WCALL_DELETE, w->host, w->port, sid,
+                   &rep);
+    switch (v) {
+    case WCALL_OK:
+    case WCALL_NOT_FOUND:
+        return 0; /* it does not hold sid (any more) */
+    case WCALL_REFUSED:
+    case WCALL_UNREACHABLE:
+    case WCALL_TIMED_OUT:
+    case WCALL_GARBAGE:
+        break;
     }
-    snprintf(path, sizeof(path), "/sessions/%s", sid);
-    res = whttp_request(&h->http, "DELETE", w->host, w->port, path, NULL, 0,
-                        c->worker_connect_timeout_ms, c->worker_timeout_ms,
-                        &resp);
-    if (res != WHTTP_OK) {
-        log_warnx("worker %s (%s:%d): DELETE of session %s: %s; marked "
-                  "dead",
-                  w->id, w->host, w->port, sid, whttp_result_str(res));
-        worker_failed(h, w, "delete failed");
-        return -1;
-    }
-    return 0;
+    worker_call_failed(h, w, "DELETE of a session", v, &rep);
+    return -1;
 }
 
 static int worker_check_clean(struct handler *h, const struct worker_addr *w,
@@ -84,30 +82,33 @@ int worker_clean(struct handler *h, const struct worker_addr *w,
 }
 
 /* Reads w's /status after the DELETE of sid.  Returns 1 when it is free
- * and holds nothing, 0 when not (left to the reaper). */
+ * and holds nothing, 0 when it answered but is not clean (left to the
+ * reaper), -1 when it failed the call (declared dead). */
 static int worker_check_clean(struct handler *h, const struct worker_addr *w,
                               const char *sid)
 {
-    const struct conf *c = h->conf;
-    struct whttp_resp resp;
-    enum whttp_result res;
-    char held[SESSION_ID_MAX + 1];
-    const char *why = NULL;
-    int available = 0;
+    struct wcall_reply rep;
+    enum wcall_verdict v;
 
-    res = whttp_request(&h->http, "GET", w->host, w->port, "/status", NULL,
-                        0, c->worker_connect_timeout_ms,
-                        c->worker_timeout_ms, &resp);
-    if (res != WHTTP_OK || resp.status != 200 ||
-        jsonx_worker_status(resp.body, resp.len, &available, held,
-                            sizeof(held), &why) < 0 ||
-        !available || held[0] != '\0') {
+    v = wcall_call(&h->http, h->conf, WCALL_STATUS, w->host, w->port, NULL,
+                   &rep);
+    switch (v) {
+    case WCALL_OK:
+        if (rep.available && rep.sid[0] == '\0')
+            return 1;
         log_info("worker %s (%s:%d): not clean after DELETE of session %s; "
                  "left to the reaper",
                  w->id, w->host, w->port, sid);
         return 0;
+    case WCALL_NOT_FOUND: /* not for /status: wcall_judge says garbage */
+    case WCALL_REFUSED:
+    case WCALL_UNREACHABLE:
+    case WCALL_TIMED_OUT:
+    case WCALL_GARBAGE:
+        break;
     }
-    return 1;
+    worker_call_failed(h, w, "/status after a DELETE", v, &rep);
+    return -1;
 }
 
 void worker_release_forgotten(struct handler *h, const struct worker_addr *w,

@@ -8,28 +8,32 @@
 #ifndef STEEL_RELEASE_H
 #define STEEL_RELEASE_H
 
+#include "wcall.h"
+
 struct handler;
 struct worker_addr;
 
 /* Declares w dead after it failed a request (reason is kept in its
  * record); the spawner replaces it.  Logging the failure is the caller's;
  * a Redis failure is logged here. */
-/* 0 when w's address is one of this deployment's (common/privsep.h:
- * worker_host or worker_hosts, a port in worker_port_range), else -1 after
- * logging: the caller treats w as a failed worker. */
-int worker_addr_check(struct handler *h, const struct worker_addr *w);
-
 void worker_failed(struct handler *h, const struct worker_addr *w,
                    const char *reason);
 
-/* Sends DELETE /sessions/<sid> to w, then reads its /status.  Returns 1
- * when w says it is free and holds nothing, 0 when it is not clean (left
- * to the reaper), -1 when the DELETE failed (w was declared dead). */
+/* Logs that w failed call what with verdict v (wcall.h) and declares it
+ * dead: the table of wcall.h for every verdict but ok and not found. */
+void worker_call_failed(struct handler *h, const struct worker_addr *w,
+                        const char *what, enum wcall_verdict v,
+                        const struct wcall_reply *rep);
+
 /* Tells w to end session sid (DELETE /sessions/<sid>, under the worker
- * deadlines).  Returns 0 once it answered (it no longer holds sid), or -1
- * when it failed: logged and declared dead. */
+ * deadlines).  Returns 0 once it answered ok or not found (it no longer
+ * holds sid), or -1 when it failed: logged and declared dead. */
 int worker_forget(struct handler *h, const struct worker_addr *w,
                   const char *sid);
+
+/* worker_forget, then reads w's /status.  Returns 1 when w says it is
+ * free and holds nothing, 0 when it is not clean (left to the reaper), -1
+ * when a call failed (w was declared dead). */
 int worker_clean(struct handler *h, const struct worker_addr *w,
                  const char *sid);
 

@@ -9,9 +9,10 @@
  *     worker that no longer holds S answers 404 and nothing else;
  *   - the TTL is the Redis key's expiry, refreshed only by store_touch
  *     (GET) and store_bind (create);
- *   - every call to a worker has worker_connect_timeout_ms and
- *     worker_timeout_ms; a create never waits longer than create_wait for a
- *     worker;
+ *   - every call to a worker goes through common/wcall.h (address check,
+ *     worker_connect_timeout_ms and worker_timeout_ms, the reply format)
+ *     and its verdict does what wcall.h's table says; a create never
+ *     waits longer than create_wait for a worker;
  *   - a DELETE answers 204 only once the worker forgot the session (or was
  *     declared dead), so a rebuild from the workers after Redis lost its
  *     data never brings a deleted session back;
@@ -39,6 +40,7 @@
 #include "sha256.h"
 #include "store.h"
 #include "util.h"
+#include "wcall.h"
 
 #define IDEM_POLL_MS 40
 
@@ -228,18 +230,6 @@ void handle_session_create(struct handler *h, struct request *rq,
         create_session(h, rq, r);
 }
 
-/* A GET whose worker call failed gives back the life its touch added: a
- * client polling a session whose worker does not answer never keeps it
- * alive. */
-static void get_failed(struct handler *h, const char *sid,
-                       const struct session_touch *t)
-{
-    if (store_untouch(&h->store, sid, t) < 0)
-        log_warnx("session %s: cannot take back the touch of a failed GET: "
-                  "%s",
-                  sid, store_strerror(&h->store));
-}
-
 /* A GET that misses in a Redis that lost its data (no P:gen, keys.h) may
  * be for a session whose worker lives and that the spawner is about to
  * register again (spawner/rebuild.c, under a second after Redis
@@ -275,10 +265,9 @@ void handle_session_get(struct handler *h, struct request *rq,
     const struct conf *c = h->conf;
     const char *sid = m->param;
     struct worker_addr w;
-    struct whttp_resp resp;
-    enum whttp_result res;
+    struct wcall_reply rep;
+    enum wcall_verdict v;
     struct session_touch touch;
-    char path[SESSION_ID_MAX + 16];
     int rc;
 
     if (strcmp(rq->method, "HEAD") == 0) {
@@ -304,35 +293,15 @@ void handle_session_get(struct handler *h, struct request *rq,
         reply_no_session(r);
         return;
     }
-    snprintf(path, sizeof(path), "/sessions/%s", sid);
-    if (worker_addr_check(h, &w) < 0)
-        res = WHTTP_REFUSED; /* a failed worker: marked dead below */
-    else
-        res = whttp_request(&h->http, "GET", w.host, w.port, path, NULL, 0,
-                            c->worker_connect_timeout_ms,
-                            c->worker_timeout_ms, &resp);
-    if (res == WHTTP_OK && resp.status == 200) {
-        char held[SESSION_ID_MAX + 1];
-        const char *why = NULL;
-
-        /* Only a JSON object for this very session goes to the client: a
-         * worker's garbage (or another session) never does. */
-        if (jsonx_worker_session(resp.body, resp.len, held, sizeof(held),
-                                 &why) < 0 ||
-            strcmp(held, sid) != 0) {
-            log_warnx("worker %s (%s:%d): GET of session %s: unusable reply "
-                      "(%s)",
-                      w.id, w.host, w.port, sid,
-                      why != NULL ? why : "another session's id");
-            get_failed(h, sid, &touch);
-            response_error(r, API_ERR_WORKER_UNAVAILABLE,
-                           "the session's worker sent an unusable reply");
-            return;
-        }
-        response_set(r, 200, "application/json", resp.body, resp.len);
+    /* What each verdict does: the table of common/wcall.h. */
+    v = wcall_call(&h->http, c, WCALL_GET, w.host, w.port, sid, &rep);
+    switch (v) {
+    case WCALL_OK:
+        /* Only a JSON object for this very session goes to the client:
+         * the worker's bytes, created_at and data opaque. */
+        response_set(r, 200, "application/json", rep.body, rep.len);
         return;
-    }
-    if (res == WHTTP_OK && resp.status == 404) {
+    case WCALL_NOT_FOUND:
         /* The worker no longer holds it: the session is gone.  The worker
          * goes to releasing; the reaper checks it before reuse. */
         log_info("session %s: worker %s (%s:%d) answered 404; session "
@@ -342,41 +311,27 @@ void handle_session_get(struct handler *h, struct request *rq,
             log_warnx("session %s: drop: %s", sid, store_strerror(&h->store));
         reply_no_session(r);
         return;
-    }
-    if (res == WHTTP_REFUSED || res == WHTTP_BROKEN ||
-        res == WHTTP_CONNECT_TIMEOUT) {
+    case WCALL_REFUSED:
+    case WCALL_UNREACHABLE:
         /* Nothing listens, the connection broke, or no connection within
-         * worker_connect_timeout_ms (a stopped process still accepts, so
-         * that is a host or network that is gone): the worker is lost,
-         * and its session with it. */
-        if (res == WHTTP_CONNECT_TIMEOUT)
-            log_warnx("worker %s (%s:%d): no connection within "
-                      "worker_connect_timeout_ms (%ld ms) on GET of session "
-                      "%s; marked dead",
-                      w.id, w.host, w.port, c->worker_connect_timeout_ms, sid);
-        else
-            log_warnx("worker %s (%s:%d): %s on GET of session %s; marked "
-                      "dead",
-                      w.id, w.host, w.port, whttp_result_str(res), sid);
-        worker_failed(h, &w, "unreachable");
+         * worker_connect_timeout_ms: the worker is lost, its session with
+         * it. */
+        worker_call_failed(h, &w, "GET of a session", v, &rep);
         response_error(r, API_ERR_SESSION_NOT_FOUND,
                        "the session's worker is gone");
         return;
-    }
-    get_failed(h, sid, &touch);
-    if (res == WHTTP_TIMEOUT) {
-        log_warnx("worker %s (%s:%d): no answer within worker_timeout_ms "
-                  "(%ld ms) on GET of session %s",
-                  w.id, w.host, w.port, c->worker_timeout_ms, sid);
+    case WCALL_TIMED_OUT:
+        /* Hung for worker_timeout_ms: dead, as on every path. */
+        worker_call_failed(h, &w, "GET of a session", v, &rep);
         response_error(r, API_ERR_WORKER_TIMEOUT,
                        "the session's worker did not answer in time");
         return;
+    case WCALL_GARBAGE:
+        worker_call_failed(h, &w, "GET of a session", v, &rep);
+        response_error(r, API_ERR_WORKER_UNAVAILABLE,
+                       "the session's worker sent an unusable reply");
+        return;
     }
-    log_warnx("worker %s (%s:%d): GET of session %s: %s %ld", w.id, w.host,
-              w.port, sid, whttp_result_str(res), resp.status);
-    response_error(r, API_ERR_WORKER_UNAVAILABLE,
-                   "the session's worker failed (%s)",
-                   whttp_result_str(res));
 }
 
 void handle_session_delete(struct handler *h, struct request *rq,

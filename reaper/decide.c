@@ -22,10 +22,10 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "decide.h"
-#include "jsonx.h"
 #include "util.h"
 
 void decide_limits_init(struct decide_limits *l, const struct conf *c)
@@ -96,23 +96,36 @@ struct decide_plan decide_plan(const struct worker_rec *w,
     }
 }
 
+void decide_status_from(struct decide_status *st, enum wcall_verdict v,
+                        const struct wcall_reply *rep)
+{
+    memset(st, 0, sizeof(*st));
+    switch (v) {
+    case WCALL_OK:
+        break;
+    case WCALL_NOT_FOUND:
+    case WCALL_REFUSED:
+    case WCALL_UNREACHABLE:
+    case WCALL_TIMED_OUT:
+    case WCALL_GARBAGE:
+        return; /* one failed probe */
+    }
+    st->answered = 1;
+    st->available = rep->available;
+    snprintf(st->sid, sizeof(st->sid), "%s", rep->sid);
+    st->sid_valid =
+        st->sid[0] == '\0' || session_id_valid(st->sid, strlen(st->sid));
+}
+
 void decide_status_parse(struct decide_status *st, int ok, long status,
                          const char *body, size_t len, int truncated)
 {
-    const char *why = NULL;
+    struct wcall_reply rep;
+    enum wcall_verdict v;
 
-    memset(st, 0, sizeof(*st));
-    if (!ok || status != 200 || truncated)
-        return;
-    if (jsonx_worker_status(body, len, &st->available, st->sid, sizeof(st->sid),
-                            &why) < 0) {
-        st->sid[0] = '\0';
-        st->available = 0;
-        return;
-    }
-    st->answered = 1;
-    st->sid_valid =
-        st->sid[0] == '\0' || session_id_valid(st->sid, strlen(st->sid));
+    v = wcall_judge(WCALL_STATUS, NULL, ok ? WHTTP_OK : WHTTP_ERROR, status,
+                    body, len, truncated, &rep);
+    decide_status_from(st, v, &rep);
 }
 
 static struct decide_judgement judgement(enum decide_verdict v,

@@ -43,6 +43,7 @@
 
 #include "conf.h"
 #include "store.h"
+#include "wcall.h"
 
 /* Slack added to every deadline below, in ms, on top of one interval. */
 #define DECIDE_MARGIN_MS 2000
@@ -95,9 +96,16 @@ struct decide_status {
     int sid_valid; /* sid is "" or an id we can address (session_id_valid) */
 };
 
-/* Fills st from a probe's outcome: ok is 1 when the transfer ended with a
- * response, status its HTTP status, body/len the (possibly truncated)
- * body.  Always succeeds: a bad answer leaves answered 0. */
+/* Fills st from the verdict v of a GET /status (common/wcall.h) and its
+ * reply: only WCALL_OK is an answer; every other verdict is a failed
+ * probe (answered 0), as wcall.h's table says for the reaper. */
+void decide_status_from(struct decide_status *st, enum wcall_verdict v,
+                        const struct wcall_reply *rep);
+
+/* decide_status_from of wcall_judge's verdict on a probe's outcome: ok is
+ * 1 when the transfer ended with a response, status its HTTP status,
+ * body/len the (possibly truncated) body.  Always succeeds: a bad answer
+ * leaves answered 0. */
 void decide_status_parse(struct decide_status *st, int ok, long status,
                          const char *body, size_t len, int truncated);
 
@@ -121,7 +129,8 @@ struct decide_judgement decide_judge(enum worker_state state,
                                      const char *session,
                                      const struct decide_status *st);
 
-/* After a clean: del_ok is 1 when the DELETE got any HTTP answer, st is
+/* After a clean: del_ok is 1 when the DELETE's verdict was ok or not
+ * found (wcall_failed is 0), st is
  * the GET /status that followed.  Returns VERDICT_RELEASE or
  * VERDICT_KILL. */
 struct decide_judgement decide_recheck(int del_ok,

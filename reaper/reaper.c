@@ -29,6 +29,7 @@
 #include "reaper.h"
 #include "store.h"
 #include "util.h"
+#include "wcall.h"
 #include "whttp.h"
 
 /* P:sessions entries whose key is gone are pruned once they are this
@@ -241,16 +242,17 @@ static int spawner_pid(struct reaper *rp, long *pid)
     return store_spawner_pid(&rp->store, rp->conf.node_name, pid);
 }
 
-/* What a failed probe looked like, for the log. */
-static void probe_detail(struct pass_worker *it, const struct probe *p)
+/* Judges probe p of it's worker's /status (common/wcall.h) into it->st;
+ * what a failed one looked like goes to it->detail for the log. */
+static void probe_judge(struct pass_worker *it, const struct probe *p)
 {
-    if (p->result != WHTTP_OK)
-        snprintf(it->detail, sizeof(it->detail), "%s",
-                 whttp_result_str(p->result));
-    else if (p->status != 200)
-        snprintf(it->detail, sizeof(it->detail), "HTTP %ld", p->status);
-    else
-        snprintf(it->detail, sizeof(it->detail), "bad /status body");
+    struct wcall_reply rep;
+    enum wcall_verdict v = wcall_probe_verdict(p, WCALL_STATUS, NULL, &rep);
+
+    decide_status_from(&it->st, v, &rep);
+    if (!it->st.answered)
+        snprintf(it->detail, sizeof(it->detail), "%s (%.64s)",
+                 wcall_verdict_name(v), rep.why);
 }
 
 /* Step 5 for one item: acts on the judgement of its /status.  Returns 0
@@ -344,22 +346,17 @@ static int act_recheck(struct reaper *rp, struct pass_worker *it,
     return store_count(&rp->store, "reaper_reclaims", 1);
 }
 
-static long connect_ms(const struct reaper *rp, long total)
-{
-    return rp->conf.worker_connect_timeout_ms < total
-               ? rp->conf.worker_connect_timeout_ms
-               : total;
-}
-
 /* Steps 5 and 6.  Returns 0 or -1 (Redis). */
 static int http_rounds(struct reaper *rp, struct pass_worker *items, size_t n)
 {
     struct probe *pr = NULL;
     struct pass_worker **map = NULL;
     size_t i, k, m = 0;
-    long ptime = rp->conf.probe_timeout_ms;
-    long dtime = rp->conf.worker_timeout_ms;
+    long pconn, ptime, dconn, dtime;
     int rc = 0;
+
+    wcall_probe_deadlines(&rp->conf, WCALL_STATUS, &pconn, &ptime);
+    wcall_probe_deadlines(&rp->conf, WCALL_DELETE, &dconn, &dtime);
 
     pr = calloc(n ? n : 1, sizeof(*pr));
     map = calloc(n ? n : 1, sizeof(*map));
@@ -377,15 +374,11 @@ static int http_rounds(struct reaper *rp, struct pass_worker *items, size_t n)
     }
     if (m == 0)
         goto out;
-    probe_run(pr, m, connect_ms(rp, ptime), ptime,
-              (size_t)rp->conf.probe_parallel);
+    probe_run(pr, m, pconn, ptime, (size_t)rp->conf.probe_parallel);
     for (k = 0; k < m && !pass_late(rp); k++) {
         struct pass_worker *it = map[k];
 
-        decide_status_parse(&it->st, pr[k].result == WHTTP_OK, pr[k].status,
-                            pr[k].body, pr[k].body_len, pr[k].body_truncated);
-        if (!it->st.answered)
-            probe_detail(it, &pr[k]);
+        probe_judge(it, &pr[k]);
         if ((rc = act_status(rp, it)) < 0)
             goto out;
     }
@@ -403,23 +396,30 @@ static int http_rounds(struct reaper *rp, struct pass_worker *items, size_t n)
     }
     if (m == 0 || pass_late(rp))
         goto out;
-    probe_run_method("DELETE", pr, m, connect_ms(rp, dtime), dtime,
+    probe_run_method("DELETE", pr, m, dconn, dtime,
                      (size_t)rp->conf.probe_parallel);
     for (k = 0; k < m; k++) {
-        map[k]->del_ok = pr[k].result == WHTTP_OK;
+        struct wcall_reply rep;
+        enum wcall_verdict v =
+            wcall_probe_verdict(&pr[k], WCALL_DELETE, NULL, &rep);
+
+        /* The worker forgot the session (ok, not found), or failed the
+         * DELETE: killed by decide_recheck, as a handler's DELETE kills
+         * (wcall.h). */
+        map[k]->del_ok = !wcall_failed(v);
         memset(&pr[k], 0, sizeof(pr[k]));
         pr[k].host = map[k]->w->host;
         pr[k].port = map[k]->w->port;
         pr[k].path = "/status";
     }
     /* Round three: is each of them clean now? */
-    probe_run(pr, m, connect_ms(rp, ptime), ptime,
-              (size_t)rp->conf.probe_parallel);
+    probe_run(pr, m, pconn, ptime, (size_t)rp->conf.probe_parallel);
     for (k = 0; k < m && !pass_late(rp); k++) {
         struct decide_status st;
+        struct wcall_reply rep;
 
-        decide_status_parse(&st, pr[k].result == WHTTP_OK, pr[k].status,
-                            pr[k].body, pr[k].body_len, pr[k].body_truncated);
+        decide_status_from(
+            &st, wcall_probe_verdict(&pr[k], WCALL_STATUS, NULL, &rep), &rep);
         if ((rc = act_recheck(rp, map[k], &st)) < 0)
             goto out;
     }

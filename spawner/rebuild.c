@@ -36,6 +36,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "util.h"
+#include "wcall.h"
 
 #define REBUILD_PARALLEL 64 /* /status probes at once */
 
@@ -133,24 +134,28 @@ struct lost {
     char why[160]; /* why it is stopped */
 };
 
-/* Fills l from w's /status answer p. */
+/* Fills l from w's /status answer p: a worker that failed the call
+ * (common/wcall.h) is stopped, as it cannot say what it holds. */
 static void judge_status(struct lost *l, const struct probe *p)
 {
-    const char *why;
-    int avail = 0;
+    struct wcall_reply rep;
+    enum wcall_verdict v = wcall_probe_verdict(p, WCALL_STATUS, NULL, &rep);
+    int avail;
 
-    if (p->result != WHTTP_OK || p->status != 200) {
-        snprintf(l->why, sizeof(l->why), "/status failed (%s %ld)",
-                 whttp_result_str(p->result), p->status);
+    switch (v) {
+    case WCALL_OK:
+        break;
+    case WCALL_NOT_FOUND:
+    case WCALL_REFUSED:
+    case WCALL_UNREACHABLE:
+    case WCALL_TIMED_OUT:
+    case WCALL_GARBAGE:
+        snprintf(l->why, sizeof(l->why), "/status: %s (%s)",
+                 wcall_verdict_name(v), rep.why);
         return;
     }
-    if (p->body_truncated ||
-        jsonx_worker_status(p->body, p->body_len, &avail, l->sid,
-                            sizeof(l->sid), &why) < 0) {
-        snprintf(l->why, sizeof(l->why), "/status: %s",
-                 p->body_truncated ? "too long" : why);
-        return;
-    }
+    avail = rep.available;
+    snprintf(l->sid, sizeof(l->sid), "%s", rep.sid);
     if (l->sid[0] == '\0') {
         if (avail)
             l->state = WORKER_IDLE;
@@ -175,6 +180,9 @@ static void ask_workers(struct spawner *s, struct lost *l, size_t n)
     struct probe *pr = calloc(n + 1, sizeof(*pr));
     size_t *idx = calloc(n + 1, sizeof(*idx));
     size_t i, m = 0;
+    long cms, tms;
+
+    wcall_probe_deadlines(s->c, WCALL_STATUS, &cms, &tms);
 
     if (pr == NULL || idx == NULL) {
         for (i = 0; i < n; i++)
@@ -190,8 +198,7 @@ static void ask_workers(struct spawner *s, struct lost *l, size_t n)
         pr[m].path = "/status";
         idx[m++] = i;
     }
-    probe_run(pr, m, s->c->worker_connect_timeout_ms, s->c->probe_timeout_ms,
-              REBUILD_PARALLEL);
+    probe_run(pr, m, cms, tms, REBUILD_PARALLEL);
     for (i = 0; i < m; i++)
         judge_status(&l[idx[i]], &pr[i]);
     if (s->c->session_max_lifetime <= 0)
@@ -205,13 +212,16 @@ static void ask_workers(struct spawner *s, struct lost *l, size_t n)
         pr[m].path = l[i].path;
         idx[m++] = i;
     }
-    probe_run(pr, m, s->c->worker_connect_timeout_ms, s->c->probe_timeout_ms,
-              REBUILD_PARALLEL);
+    probe_run(pr, m, cms, tms, REBUILD_PARALLEL);
     for (i = 0; i < m; i++) {
-        if (pr[i].result == WHTTP_OK && pr[i].status == 200 &&
-            !pr[i].body_truncated)
-            l[idx[i]].created_ms = rebuild_created_ms(pr[i].body,
-                                                      pr[i].body_len);
+        struct wcall_reply rep;
+
+        /* Only created_at is read here: the worker passed its /status in
+         * this pass; any other verdict leaves the rebuild time. */
+        if (wcall_probe_verdict(&pr[i], WCALL_GET, l[idx[i]].sid, &rep) ==
+            WCALL_OK)
+            l[idx[i]].created_ms =
+                rebuild_created_ms(pr[i].body, pr[i].body_len);
         if (l[idx[i]].created_ms <= 0)
             l[idx[i]].created_ms = 0; /* the rebuild time */
     }

@@ -69,7 +69,8 @@ START_TEST(test_create_hedged)
     ck_assert_int_eq(fake_store_state("w2"), WORKER_BUSY);
     ck_assert_str_eq(fake_store_session("w2"), "w2-1");
     ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
-    ck_assert_str_eq(fake_store_dead_reason("w1"), "create failed (hedged)");
+    ck_assert_str_eq(fake_store_dead_reason("w1"),
+                     "create (lost the race): timed out");
     ck_assert_int_eq(w1.posts, 1);
     ck_assert_int_eq(w2.posts, 1);
     ck_assert_int_eq(h.metrics.hedges, 1);
@@ -143,7 +144,7 @@ START_TEST(test_create_next_worker)
     ck_assert_int_eq(r.status, 201);
     ck_assert(body_has("w2-1"));
     ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
-    ck_assert_str_eq(fake_store_dead_reason("w1"), "create failed");
+    ck_assert_str_eq(fake_store_dead_reason("w1"), "create: garbage");
 }
 END_TEST
 

@@ -110,7 +110,7 @@ START_TEST(test_get_refused)
     ck_assert_int_eq(r.status, 404);
     ck_assert_str_eq(error_code(), "session_not_found");
     ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
-    ck_assert_str_eq(fake_store_dead_reason("w1"), "unreachable");
+    ck_assert_str_eq(fake_store_dead_reason("w1"), "GET of a session: refused");
     ck_assert(!fake_store_session_alive("s1"));
 }
 END_TEST
@@ -162,7 +162,8 @@ START_TEST(test_get_connect_timeout)
 }
 END_TEST
 
-/* The worker hangs: 504 after worker_timeout_ms; the session stays. */
+/* The worker hangs: 504 after worker_timeout_ms, and the worker is dead
+ * with its session, as a timeout is on every path (common/wcall.h). */
 START_TEST(test_get_timeout)
 {
     w1.hang_get = 1;
@@ -171,10 +172,26 @@ START_TEST(test_get_timeout)
     ck_assert_int_eq(r.status, 504);
     ck_assert_str_eq(error_code(), "worker_timeout");
     ck_assert_int_ge(elapsed_ms(), WORKER_TIMEOUT_MS - 50);
-    ck_assert_int_eq(fake_store_state("w1"), WORKER_BUSY);
-    ck_assert(fake_store_session_alive("s1"));
-    /* ...but the failed GET did not extend its life. */
-    ck_assert_int_eq(fake_store_untouches(), 1);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
+    ck_assert_str_eq(fake_store_dead_reason("w1"),
+                     "GET of a session: timed out");
+    ck_assert(!fake_store_session_alive("s1"));
+}
+END_TEST
+
+/* The worker answers cut-off JSON: 502, and the worker is dead with its
+ * session (common/wcall.h: garbage). */
+START_TEST(test_get_garbage)
+{
+    w1.garbage_get = 1;
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    run("GET", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 502);
+    ck_assert_str_eq(error_code(), "worker_unavailable");
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
+    ck_assert_str_eq(fake_store_dead_reason("w1"), "GET of a session: garbage");
+    ck_assert(!fake_store_session_alive("s1"));
+    ck_assert(!body_has("\"id\""));
 }
 END_TEST
 
@@ -250,7 +267,8 @@ START_TEST(test_delete_worker_hangs)
     ck_assert_int_eq(early_status, 0);
     ck_assert(!fake_store_session_alive("s1"));
     ck_assert_int_eq(fake_store_state("w1"), WORKER_DEAD);
-    ck_assert_str_eq(fake_store_dead_reason("w1"), "delete failed");
+    ck_assert_str_eq(fake_store_dead_reason("w1"),
+                     "DELETE of a session: timed out");
 }
 END_TEST
 
@@ -323,6 +341,7 @@ Suite *handlers_rw_suite(void)
     tcase_add_test(get, test_worker_addr_refused);
     tcase_add_test(get, test_worker_addr_refused_then_next);
     tcase_add_test(get, test_get_timeout);
+    tcase_add_test(get, test_get_garbage);
     tcase_add_test(get, test_get_connect_timeout);
     tcase_add_test(get, test_get_unknown);
     tcase_add_test(get, test_get_redis_down);

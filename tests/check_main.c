@@ -32,6 +32,7 @@ int main(void)
     srunner_add_suite(sr, spawner_run_suite());
     srunner_add_suite(sr, rebuild_suite());
     srunner_add_suite(sr, ports_suite());
+    srunner_add_suite(sr, wcall_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -208,6 +208,29 @@ START_TEST(test_status_parse)
 }
 END_TEST
 
+/* Only a /status whose verdict is ok is an answer; every other verdict
+ * of common/wcall.h is one failed probe. */
+START_TEST(test_status_from_verdict)
+{
+    struct decide_status st;
+    struct wcall_reply rep;
+    enum wcall_verdict v;
+
+    memset(&rep, 0, sizeof(rep));
+    rep.available = 1;
+    decide_status_from(&st, WCALL_OK, &rep);
+    ck_assert_int_eq(st.answered, 1);
+    ck_assert_int_eq(st.available, 1);
+    ck_assert_int_eq(st.sid_valid, 1);
+    for (v = WCALL_NOT_FOUND; v <= WCALL_GARBAGE; v++) {
+        decide_status_from(&st, v, &rep);
+        ck_assert_int_eq(st.answered, 0);
+        ck_assert_int_eq(decide_judge(WORKER_IDLE, "", &st).verdict,
+                         VERDICT_FAILED);
+    }
+}
+END_TEST
+
 START_TEST(test_judge_busy)
 {
     struct decide_status st;
@@ -305,6 +328,7 @@ Suite *reaper_suite(void)
 
     tc = tcase_create("judge");
     tcase_add_test(tc, test_status_parse);
+    tcase_add_test(tc, test_status_from_verdict);
     tcase_add_test(tc, test_judge_busy);
     tcase_add_test(tc, test_judge_idle_releasing);
     tcase_add_test(tc, test_recheck);

@@ -26,5 +26,6 @@ Suite *spawner_suite(void);
 Suite *spawner_run_suite(void);
 Suite *rebuild_suite(void);
 Suite *ports_suite(void);
+Suite *wcall_suite(void);
 
 #endif

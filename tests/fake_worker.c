@@ -120,7 +120,11 @@ static void serve(struct fake_worker *fw, struct fw_client *c,
         if (strcmp(method, "GET") == 0) {
             fw->gets++;
             c->hung = fw->hang_get;
-            if (held) {
+            if (held && fw->garbage_get) {
+                status = 200;
+                snprintf(body, sizeof(body), "{\"id\": \"%s\", \"ur",
+                         fw->session);
+            } else if (held) {
                 status = 200;
                 snprintf(body, sizeof(body), "{\"id\": \"%s\", \"url\": \"x\"}",
                          fw->session);

@@ -24,6 +24,7 @@ struct fake_worker {
     int hang_create;   /* never answers POST /sessions */
     int hang_get;      /* never answers GET /sessions/<id> */
     int hang_delete;   /* never answers DELETE /sessions/<id> */
+    int garbage_get;   /* answers GET /sessions/<id> with cut-off JSON */
 
     /* State and what it saw, under lock. */
     pthread_mutex_t lock;
