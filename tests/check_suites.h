@@ -27,5 +27,6 @@ Suite *spawner_run_suite(void);
 Suite *rebuild_suite(void);
 Suite *ports_suite(void);
 Suite *wcall_suite(void);
+Suite *cgroup_suite(void);
 
 #endif
