@@ -44,13 +44,19 @@ struct conf_directive {
     const char *def;
 };
 
-#define LONGD(field, lo, hi, d)                                               \
-    {#field, CONF_LONG, offsetof(struct conf, field), 0, lo, hi, d}
+#define LONGD(field, lo, hi, d)                                                \
+    {                                                                          \
+#field, CONF_LONG, offsetof(struct conf, field), 0, lo, hi, d          \
+    }
 #define BOOLD(field, d)                                                        \
-    {#field, CONF_BOOL, offsetof(struct conf, field), 0, 0, 1, d}
+    {                                                                          \
+#field, CONF_BOOL, offsetof(struct conf, field), 0, 0, 1, d            \
+    }
 #define STRD(field, d)                                                         \
-    {#field, CONF_STRING, offsetof(struct conf, field),                        \
-     sizeof(((struct conf *)0)->field), 0, 0, d}
+    {                                                                          \
+#field, CONF_STRING, offsetof(struct conf, field),                     \
+            sizeof(((struct conf *)0)->field), 0, 0, d                         \
+    }
 
 static const struct conf_directive conf_table[] = {
     STRD(redis, "127.0.0.1:6379"),
@@ -83,6 +89,12 @@ static const struct conf_directive conf_table[] = {
     LONGD(worker_memory_mb, 0, 1048576, "0"),
     LONGD(worker_nproc, 0, 4194304, "4096"),
     LONGD(worker_core_mb, 0, 1048576, "0"),
+    STRD(worker_cgroup, "required"),
+    STRD(cgroup_root, ""),
+    LONGD(worker_cgroup_memory_mb, 0, 1048576, "0"),
+    LONGD(worker_cgroup_pids, 0, 4194304, "1024"),
+    LONGD(worker_cpu_weight, 0, 10000, "0"),
+    LONGD(worker_cpu_max_pct, 0, 100000, "0"),
     STRD(worker_user, ""),
     STRD(worker_group, ""),
     STRD(worker_env, ""),
@@ -191,8 +203,8 @@ int conf_defaults(struct conf *c)
 
     memset(c, 0, sizeof(*c));
     for (i = 0; i < CONF_NDIRECTIVES; i++) {
-        if (conf_set(c, &conf_table[i], conf_table[i].def, why,
-                     sizeof(why)) < 0) {
+        if (conf_set(c, &conf_table[i], conf_table[i].def, why, sizeof(why)) <
+            0) {
             log_warnx("built-in default: %s", why);
             return -1;
         }
@@ -212,14 +224,14 @@ static char *trim(char *s)
     while (*s == ' ' || *s == '\t')
         s++;
     end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
-                       end[-1] == '\r' || end[-1] == '\n'))
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' ||
+                       end[-1] == '\n'))
         *--end = '\0';
     return s;
 }
 
-int conf_parse(struct conf *c, const char *name, const char *text,
-               char *err, size_t errsize)
+int conf_parse(struct conf *c, const char *name, const char *text, char *err,
+               size_t errsize)
 {
     unsigned char seen[CONF_NDIRECTIVES];
     const char *p = text;
@@ -235,8 +247,10 @@ int conf_parse(struct conf *c, const char *name, const char *text,
 
         lineno++;
         if (len >= sizeof(line))
-            return conf_error(err, errsize, "%s:%d: line is longer than %d "
-                              "bytes", name, lineno, CONF_LINE_MAX - 1);
+            return conf_error(err, errsize,
+                              "%s:%d: line is longer than %d "
+                              "bytes",
+                              name, lineno, CONF_LINE_MAX - 1);
         memcpy(line, p, len);
         line[len] = '\0';
         p += len + (nl ? 1 : 0);
@@ -252,9 +266,8 @@ int conf_parse(struct conf *c, const char *name, const char *text,
         }
         eq = strchr(key, '=');
         if (eq == NULL)
-            return conf_error(err, errsize,
-                              "%s:%d: expected \"key = value\"", name,
-                              lineno);
+            return conf_error(err, errsize, "%s:%d: expected \"key = value\"",
+                              name, lineno);
         *eq = '\0';
         value = trim(eq + 1);
         key = trim(key);
@@ -303,8 +316,8 @@ static int env_name_ok(const char *s, size_t len)
  * spawner sets itself are refused. */
 static int env_list_ok(const char *list, char *err, size_t errsize)
 {
-    static const char *const ours[] = {"PORT", "STEEL_WORKER_ID",
-                                       "STEEL_NODE", "STEEL_PREFIX"};
+    static const char *const ours[] = {"PORT", "STEEL_WORKER_ID", "STEEL_NODE",
+                                       "STEEL_PREFIX"};
     const char *p = list;
 
     while (*p != '\0') {
@@ -373,8 +386,7 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
             return conf_error(err, errsize, "redis_sentinels: %s", why);
         if (c->redis_master_name[0] == '\0' ||
             strpbrk(c->redis_master_name, " \t") != NULL)
-            return conf_error(err, errsize,
-                              "redis_master_name must be a name");
+            return conf_error(err, errsize, "redis_master_name must be a name");
     }
     if (c->worker_bin[0] == '\0')
         return conf_error(err, errsize, "worker_bin must not be empty");
@@ -386,6 +398,17 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
                           "group names");
     if (env_list_ok(c->worker_env, err, errsize) < 0)
         return -1;
+    if (strcmp(c->worker_cgroup, "required") != 0 &&
+        strcmp(c->worker_cgroup, "optional") != 0)
+        return conf_error(err, errsize,
+                          "worker_cgroup must be required or optional");
+    if (c->cgroup_root[0] != '\0' &&
+        (c->cgroup_root[0] != '/' || c->cgroup_root[1] == '\0' ||
+         strstr(c->cgroup_root, "..") != NULL ||
+         strpbrk(c->cgroup_root, " \t\n") != NULL))
+        return conf_error(err, errsize,
+                          "cgroup_root must be an absolute path below the "
+                          "root of a hierarchy (\"/steel/node1\")");
     if (c->pool_idle_target > c->pool_max_workers)
         return conf_error(err, errsize,
                           "pool_idle_target (%ld) exceeds pool_max_workers "
