@@ -27,6 +27,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -123,6 +124,9 @@ static void exit_reason(const struct spawner *s, const struct worker *w,
         snprintf(st, sizeof(st), "exited (not our child: status unknown)");
     if (w->reason[0] != '\0')
         snprintf(out, size, "%s", w->reason);
+    else if (w->oom)
+        snprintf(out, size, "oom: over worker_cgroup_memory_mb (%ld MiB); %s",
+                 s->c->worker_cgroup_memory_mb, st);
     else if (w->stop_why == SPAWNER_STOP_START_TIMEOUT)
         snprintf(out, size, "no answer to /health within %ld ms; %s",
                  s->c->worker_start_timeout_ms, st);
@@ -237,6 +241,24 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
     }
 }
 
+/* Its process is gone: what else ran in w's cgroup goes too, and the
+ * group with it (a group still busy is removed by the housekeeping
+ * sweep, spawner.c).  Notes an OOM kill first. */
+static void group_end(struct spawner *s, struct worker *w)
+{
+    const struct cgroup *cg = &s->loop.cg;
+    int i;
+
+    if (!cg->on)
+        return;
+    w->oom = cgroup_worker_oom(cg, w->id);
+    for (i = 0; i < 50 && cgroup_worker_kill(cg, w->id) == 0; i++)
+        ;
+    if (cgroup_worker_remove(cg, w->id) < 0)
+        log_debug("worker %s: its cgroup is still busy: %s", w->sid,
+                  strerror(errno));
+}
+
 /* The kind of end of w for the P:stats counter worker_exits:<kind>
  * (steel_worker_exits_total{kind} in /metrics), prior the state its
  * record had: "stopped" when asked for, "start_failed" before /health,
@@ -244,6 +266,8 @@ static void failure_count(struct spawner *s, struct worker *w, const char *why,
  * a handler found failing), else "crashed": it ended on its own. */
 static const char *exit_kind(const struct worker *w, enum worker_state prior)
 {
+    if (w->oom)
+        return "oom";
     if (stop_requested(w))
         return "stopped";
     if (w->ready_ms == 0 || w->stop_why == SPAWNER_STOP_START_TIMEOUT)
@@ -264,6 +288,7 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
     int rc, served = 0;
 
     exit_setup_report(s, w);
+    group_end(s, w);
     table_probe_cancel(s, w);
     table_unwatch(s, &w->pidfd);
     table_unwatch(s, &w->err_fd);
@@ -377,7 +402,7 @@ void exit_timeouts(struct spawner *s, int64_t now)
                      s->c->worker_start_timeout_ms);
             failure_count(s, w, why, now, 0);
         } else if (w->state == SPAWNER_W_STOPPING && now >= w->kill_at_ms) {
-            table_signal(w, SIGKILL);
+            table_kill(s, w);
             w->kill_at_ms = now + SPAWNER_KILL_REPEAT_MS;
         }
     }

@@ -102,6 +102,7 @@
 #include <curl/curl.h>
 #include <sys/epoll.h>
 
+#include "cgroup.h"
 #include "conf.h"
 #include "pool.h"
 #include "privsep.h"
@@ -176,6 +177,7 @@ struct worker {
     int has_status;             /* status holds the wait status */
     int status;                 /* from waitpid() */
     int fatal;                  /* setup failed in a way retries won't fix */
+    int oom;                    /* the OOM killer struck its cgroup */
     int counted;                /* its failure was counted already */
     char reason[256];           /* setup failure reported by the child */
     char dead_reason[128];      /* the reason of its dead record, if any */
@@ -237,6 +239,7 @@ struct spawner_node {
 /* spawner.c's: what set-up found, and the loop's schedule. */
 struct spawner_loop {
     struct privsep ps;         /* whom workers run as */
+    struct cgroup cg;          /* the workers' cgroups; cg.on 0: none */
     long nofile_inherit;       /* our own soft limit at start */
     int adopted;               /* adoption at start is done */
     int stopping;              /* SIGTERM: no more spawns */
@@ -304,6 +307,9 @@ void table_unwatch(struct spawner *s, int *fd);
 void table_events(struct spawner *s);
 /* Sends sig to w under the kill rule (common/proc.h). */
 void table_signal(struct worker *w, int sig);
+/* SIGKILL to w under the kill rule, and to every process of its cgroup
+ * (common/cgroup.h) when workers have one. */
+void table_kill(struct spawner *s, struct worker *w);
 /* Any live state -> STOPPING: cancels the probe, sends sig, sets the
  * SIGKILL deadline. */
 void table_stop(struct spawner *s, struct worker *w, enum spawner_stop why,
@@ -374,8 +380,7 @@ void report_pool(struct spawner *s, const char *state);
  * records vanished: RUNNING ones with what their /status says; those that
  * fail it are stopped.  Then notes the node in P:gen.  Returns 0, or -1
  * when Redis failed (the next view tries again). */
-int rebuild_run(struct spawner *s, struct worker **lost, size_t n,
-                int64_t now);
+int rebuild_run(struct spawner *s, struct worker **lost, size_t n, int64_t now);
 /* The epoch ms of the "created_at" of a worker's session reply body:
  * seconds or milliseconds as a JSON number, or an RFC 3339 string (Z, an
  * offset, or none for UTC); -1 when it has none that parses. */

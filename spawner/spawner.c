@@ -59,11 +59,11 @@
 #include "spawner.h"
 #include "util.h"
 
-#define TICK_MS        100  /* longest wait of one turn */
-#define VIEW_MS        100  /* the pool is read from Redis this often */
-#define KILL_WAIT_MS   2000 /* after the last SIGKILL, at shutdown */
-#define HOUSEKEEP_MS   1000 /* log sizes, pool report */
-#define ADOPT_RETRY_MS 1000 /* adoption while Redis is unreachable */
+#define TICK_MS        100   /* longest wait of one turn */
+#define VIEW_MS        100   /* the pool is read from Redis this often */
+#define KILL_WAIT_MS   2000  /* after the last SIGKILL, at shutdown */
+#define HOUSEKEEP_MS   1000  /* log sizes, pool report */
+#define ADOPT_RETRY_MS 1000  /* adoption while Redis is unreachable */
 #define NODE_WATCH_MS  10000 /* the other nodes' addresses are checked */
 
 /* Creates path and its missing parents.  Returns 0 or -1 (errno set). */
@@ -155,6 +155,64 @@ static void reload(struct spawner *s, int64_t now)
 
 /* ---- start, loop, stop -------------------------------------------------- */
 
+/* Sets up the workers' cgroups (common/cgroup.h).  Without one the
+ * spawner refuses to start, unless worker_cgroup is optional and no
+ * worker_user is set (development): then it warns and goes on without.
+ * Returns 0 or -1 (logged). */
+static int groups_setup(struct spawner *s)
+{
+    const struct conf *c = s->c;
+    struct cgroup *cg = &s->loop.cg;
+    char err[512], what[CGROUP_PATH_MAX + 128];
+
+    if (cgroup_detect(cg, "/proc/self/mountinfo", "/proc/self/cgroup",
+                      c->cgroup_root, err, sizeof(err)) == 0 &&
+        cgroup_setup(cg, c->cgroup_root, err, sizeof(err)) == 0) {
+        cgroup_describe(cg, what, sizeof(what));
+        log_info("workers run in cgroups: %s", what);
+        if (c->worker_cgroup_memory_mb > 0 && cg->ctl[CGROUP_MEMORY] < 0)
+            log_warnx("no memory controller: worker_cgroup_memory_mb is "
+                      "not enforced");
+        if (c->worker_cgroup_pids > 0 && cg->ctl[CGROUP_PIDS] < 0)
+            log_warnx("no pids controller: worker_cgroup_pids is not "
+                      "enforced");
+        return 0;
+    }
+    memset(cg, 0, sizeof(*cg));
+    if (c->worker_user[0] != '\0' || strcmp(c->worker_cgroup, "optional")) {
+        log_warnx("NO CGROUP FOR WORKERS: %s; refusing to start (run under "
+                  "systemd with Delegate=yes, or set cgroup_root to a "
+                  "subtree we may write)",
+                  err);
+        return -1;
+    }
+    log_warnx("NO CGROUP FOR WORKERS: %s; worker_cgroup is optional: "
+              "workers run without limits or group kill, identified by "
+              "their environment (development only)",
+              err);
+    return 0;
+}
+
+static void sweep_one(long id, void *arg)
+{
+    struct spawner *s = arg;
+
+    if (table_get(s, id) != NULL)
+        return;
+    /* No worker of ours: whatever is in its group is a stray. */
+    if (cgroup_worker_kill(&s->loop.cg, id) == 1 &&
+        cgroup_worker_remove(&s->loop.cg, id) == 0)
+        log_debug("worker %ld: its cgroup removed", id);
+}
+
+/* Removes the groups of workers the table no longer holds, killing what
+ * is left in them. */
+static void groups_sweep(struct spawner *s)
+{
+    if (s->loop.cg.on)
+        cgroup_workers_each(&s->loop.cg, sweep_one, s);
+}
+
 struct spawner *spawner_new(struct prog *p)
 {
     struct spawner *s = calloc(1, sizeof(*s));
@@ -188,6 +246,8 @@ struct spawner *spawner_new(struct prog *p)
             strlen(home) < sizeof(s->loop.ps.home))
             memcpy(s->loop.ps.home, home, strlen(home) + 1);
     }
+    if (groups_setup(s) < 0)
+        goto fail;
     /* Children inherit 0-2 only through the log file; keep them taken so
      * no pipe ever lands there. */
     for (fd = 0; fd <= 2; fd++) {
@@ -334,6 +394,7 @@ int spawner_run(struct spawner *s)
         start_probes(s, now);
         if (s->loop.adopted && now >= s->loop.housekeep_due_ms) {
             view_housekeep(s);
+            groups_sweep(s);
             s->loop.housekeep_due_ms = now + HOUSEKEEP_MS;
         }
         if (s->loop.adopted && now >= s->loop.node_watch_due_ms) {

@@ -272,6 +272,34 @@ static int start_fork(struct spawner *s, int64_t now, struct launch_child *ch,
     return 0;
 }
 
+/* Puts the child of w, still waiting for its id (so before it drops its
+ * privileges and executes), into a cgroup of its own with the limits of
+ * the configuration.  Returns 0, or -1 (logged; the reason kept in w). */
+static int start_group(struct spawner *s, struct worker *w)
+{
+    const struct cgroup *cg = &s->loop.cg;
+    struct cgroup_limits lim;
+    char err[256];
+
+    if (!cg->on)
+        return 0;
+    lim.memory_mb = s->c->worker_cgroup_memory_mb;
+    lim.pids = s->c->worker_cgroup_pids;
+    lim.cpu_weight = s->c->worker_cpu_weight;
+    lim.cpu_pct = s->c->worker_cpu_max_pct;
+    /* A group left by an earlier worker of this id is empty or killed. */
+    cgroup_worker_kill(cg, w->id);
+    if (cgroup_worker_create(cg, w->id, &lim, err, sizeof(err)) == 0) {
+        if (cgroup_worker_attach(cg, w->id, (pid_t)w->pid) == 0)
+            return 0;
+        snprintf(err, sizeof(err), "cannot move pid %ld into its cgroup: %s",
+                 w->pid, strerror(errno));
+    }
+    log_warnx("worker %s (pid %ld, port %d): %s", w->sid, w->pid, w->port, err);
+    snprintf(w->reason, sizeof(w->reason), "%s", err);
+    return -1;
+}
+
 /* (none) -> STARTING. */
 int start_spawn(struct spawner *s, int64_t now)
 {
@@ -333,6 +361,13 @@ int start_spawn(struct spawner *s, int64_t now)
         close(ch.err_fd);
         free(w);
         return -1;
+    }
+    if (start_group(s, w) < 0) {
+        /* Without its id the child exits 127 ("never received its worker
+         * id"): it never runs outside its cgroup. */
+        close(ch.id_fd);
+        table_watch(s, w);
+        return 0;
     }
     launch_send_id(&ch, id);
     table_watch(s, w);

@@ -261,6 +261,14 @@ void table_signal(struct worker *w, int sig)
     proc_kill(w->pid, w->pstart, w->pidfd, sig);
 }
 
+void table_kill(struct spawner *s, struct worker *w)
+{
+    table_signal(w, SIGKILL);
+    /* Whatever it started, however it left its process group. */
+    if (s->loop.cg.on)
+        cgroup_worker_kill(&s->loop.cg, w->id);
+}
+
 void table_stop(struct spawner *s, struct worker *w, enum spawner_stop why,
                 int sig, int64_t now)
 {
@@ -268,7 +276,10 @@ void table_stop(struct spawner *s, struct worker *w, enum spawner_stop why,
     if (w->state != SPAWNER_W_STOPPING || why == SPAWNER_STOP_SHUTDOWN)
         w->stop_why = why;
     w->state = SPAWNER_W_STOPPING;
-    table_signal(w, sig);
+    if (sig == SIGKILL)
+        table_kill(s, w);
+    else
+        table_signal(w, sig);
     w->kill_at_ms =
         now + (sig == SIGKILL ? SPAWNER_KILL_REPEAT_MS : SPAWNER_STOP_GRACE_MS);
 }

@@ -24,7 +24,20 @@ spawner_setup() {
     # A port that free_port found may be taken by a parallel test before
     # Redis binds it: try again on another one.
     start_redis || start_redis || exit 1
-    trap 'st=$?; (exit $st); lib_cleanup; kill_ours; exit $st' EXIT
+    trap 'st=$?; (exit $st); lib_cleanup; kill_ours; cgroups_remove; exit $st' EXIT
+}
+
+# cgroups_remove - the test's (empty) cgroups, deepest first.
+cgroups_remove() {
+    local mnt
+    for mnt in $(awk '{ for (i = 7; i < NF; i++) if ($i == "-") break
+            if ($(i + 1) == "cgroup" || $(i + 1) == "cgroup2") print $5 }' \
+        /proc/self/mountinfo); do
+        [ -d "$mnt/steel-test/$PFX" ] || continue
+        find "$mnt/steel-test/$PFX" -depth -type d -exec rmdir {} \; 2>/dev/null
+        rmdir "$mnt/steel-test" 2>/dev/null
+    done
+    return 0
 }
 
 # write_conf [KEY=VALUE]... - $T/steel.conf: test defaults, each unless
@@ -44,7 +57,10 @@ write_conf() {
         "pool_idle_grace=1"
         "probe_timeout_ms=1000"
         "worker_env=STEEL_EMU_*"
+        "worker_cgroup=optional"
     )
+    # As root: a cgroup subtree of this test's own.
+    [ "$(id -u)" = 0 ] && defaults+=("cgroup_root=/steel-test/$PFX")
     {
         for d in "${defaults[@]}"; do
             key=${d%%=*}

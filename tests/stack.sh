@@ -251,6 +251,44 @@ stack_worker_bin() {
 # stack_write_conf TTL - RUN/steel-orchestrator.conf.  Workers get 100
 # ports from 20000-31999 chosen by the HTTP port, so stacks on different
 # ports rarely share worker ports.
+# The stack's cgroup subtree (cgroup_root), below the root of every
+# hierarchy: one per stack, so that stacks side by side never meet.
+stack_cgroup_root() {
+    echo "/steel-test/$STACK_PREFIX"
+}
+
+# stack_cgroup_dirs - the stack's subtree in each cgroup hierarchy mounted.
+stack_cgroup_dirs() {
+    local mnt
+    awk '{ for (i = 7; i < NF; i++) if ($i == "-") break
+           if ($(i + 1) == "cgroup" || $(i + 1) == "cgroup2") print $5 }' \
+        /proc/self/mountinfo |
+        while read -r mnt; do
+            [ -d "$mnt$(stack_cgroup_root)" ] && echo "$mnt$(stack_cgroup_root)"
+        done
+}
+
+# stack_cgroup_remove - removes the stack's (empty) groups, deepest first.
+# stack_conf_set_cgroup FILE - as root, the stack's own cgroup_root;
+# worker_cgroup stays as the file says, else optional (a stack run by a
+# user without a delegated cgroup still starts, with a warning).
+stack_conf_set_cgroup() {
+    if [ "$(id -u)" = 0 ] && ! grep -q '^[[:space:]]*cgroup_root[[:space:]]*=' "$1"; then
+        stack_conf_set "$1" cgroup_root "$(stack_cgroup_root)" || return 1
+    fi
+    grep -q '^[[:space:]]*worker_cgroup[[:space:]]*=' "$1" ||
+        stack_conf_set "$1" worker_cgroup optional
+}
+
+stack_cgroup_remove() {
+    local d
+    for d in $(stack_cgroup_dirs); do
+        find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+        rmdir "${d%/*}" 2>/dev/null
+    done
+    return 0
+}
+
 stack_write_conf() {
     local ttl=$1 conf=$STACK_RUN/steel-orchestrator.conf bin ports base
     bin=$(stack_worker_bin) || return 1
@@ -297,6 +335,7 @@ EOF
     stack_conf_set "$conf.tmp" redis "unix:$(stack_redis_socket)" &&
         stack_conf_set "$conf.tmp" key_prefix "$STACK_PREFIX" &&
         stack_conf_set "$conf.tmp" worker_log_dir "$STACK_RUN/workers" &&
+        stack_conf_set_cgroup "$conf.tmp" &&
         mv "$conf.tmp" "$conf"
 }
 
@@ -584,6 +623,7 @@ stack_down() {
         done
     fi
     rm -f "${TMPDIR:-/tmp}/steel-fcgi-$STACK_PREFIX-$(id -u).socket"-* 2>/dev/null
+    stack_cgroup_remove
     return 0
 }
 
