@@ -146,9 +146,11 @@ static int kill_worker(const struct reaper *rp, const struct worker_rec *w,
 }
 
 /* The facts about w's process for decide_plan: alive only when the pid
- * runs with the recorded start time and, past its start, is a worker of
- * this node by the kernel's word (a starting worker may not have exec'd
- * yet; its kill is checked in kill_worker). */
+ * runs with the recorded start time and, for a dead record (whose plan is
+ * a kill or the record's removal), is a worker of this node by the
+ * kernel's word.  The other plans probe first; every kill is checked
+ * again in kill_worker.  (Only dead records: a pass reads the environ of
+ * few processes, tests/reaper-scan.sh.) */
 static enum decide_proc record_proc(const struct reaper *rp,
                                     const struct worker_rec *w)
 {
@@ -156,7 +158,7 @@ static enum decide_proc record_proc(const struct reaper *rp,
 
     if (procscan_check(w->pid, w->pstart) != PROC_ALIVE)
         return PROC_GONE;
-    if (w->state == WORKER_STARTING || is_ours(rp, w))
+    if (w->state != WORKER_DEAD || is_ours(rp, w))
         return PROC_ALIVE;
     label(lbl, sizeof(lbl), w);
     log_warnx("%s: the record names a process that is not a worker of node "
@@ -276,11 +278,12 @@ static int kill_strays(struct reaper *rp, struct proc_worker *procs,
                   rp->conf.node_name);
         return 0;
     }
-    /* The scan read the environment; the uid is checked here too. */
+    /* The scan applied proc_is_node_worker's environment rule; its uid
+     * rule is applied here (without reading each environ twice). */
     for (i = 0, k = 0; i < nprocs; i++) {
-        if (proc_is_node_worker(procs[i].pid, procs[i].pstart,
-                                rp->conf.key_prefix, rp->conf.node_name,
-                                procs[i].id, rp->worker_uid))
+        uid_t uid;
+
+        if (proc_uid(procs[i].pid, &uid) == 0 && uid == rp->worker_uid)
             procs[k++] = procs[i];
     }
     procscan_strays(procs, k, recs, nrecs, rp->pass_stop, &st);
