@@ -96,8 +96,13 @@
  *                               reaper kills no stray of a node missing here
  *   P:idem:<scope>:<key> hash   one Idempotency-Key of POST /sessions; the
  *                               scope is "t" and the SHA-256 of the bearer
- *                               token, or "a" and the client's address (no
- *                               token); PEXPIRE the create's longest run
+ *                               token, or "a" and the SHA-256 of the
+ *                               client's address (no token), in hex, so
+ *                               the key starts at a fixed offset and no
+ *                               two clients share a record (key_idem_scope;
+ *                               before, "a<address>:<key>", where fd31::2
+ *                               with key "1:K1" met fd31::2:1 with "K1");
+ *                               PEXPIRE the create's longest run
  *                               while pending, then session_ttl once done.
  *                               Fields:
  *       fp        fingerprint of the request body
@@ -111,7 +116,8 @@
 
 #include <stddef.h>
 
-#define KEY_MAX 512
+#define KEY_MAX            512
+#define KEY_IDEM_SCOPE_MAX 196 /* "t" or "a", 64 hex, ":", a key of 128 */
 
 #define KEY_SEQ_WORKER   "%s:seq:worker"
 #define KEY_WORKERS      "%s:workers"
@@ -132,5 +138,13 @@
  * 0, or -1 when the key would not fit in size bytes. */
 int key_build(char *out, size_t size, const char *fmt, const char *prefix,
               const char *arg) __attribute__((format(printf, 3, 0)));
+
+/* Writes the <scope>:<key> part of P:idem for Idempotency-Key key into
+ * out: the scope of the bearer token when token is neither NULL nor
+ * empty, else that of the client address addr.  Returns 0, or -1 when it
+ * would not fit in size bytes (KEY_IDEM_SCOPE_MAX fits any key of up to
+ * 128 characters). */
+int key_idem_scope(char *out, size_t size, const char *token, const char *addr,
+                   const char *key);
 
 #endif

@@ -426,6 +426,32 @@ int proc_node_children(struct proc_node *pn, long parent,
     return found;
 }
 
+int proc_is_node_worker(long pid, unsigned long long pstart, const char *prefix,
+                        const char *node, const char *id, uid_t uid)
+{
+    struct proc_node pn;
+    struct proc_worker w;
+    uid_t real;
+    int ok;
+
+    if (pid <= 1 || proc_uid(pid, &real) < 0 || real != uid) {
+        log_debug("process %ld: not of the workers' user; not signalled", pid);
+        return 0;
+    }
+    if (proc_node_init(&pn, prefix, node) < 0)
+        return 0;
+    ok = proc_node_worker(&pn, pid, &w) == 1 && w.pstart == pstart &&
+         (id == NULL || strcmp(w.id, id) == 0);
+    proc_node_release(&pn);
+    /* The uid again: the pid may have been another process's at first. */
+    if (ok && (proc_uid(pid, &real) < 0 || real != uid))
+        ok = 0;
+    if (!ok)
+        log_debug("process %ld: not worker %s of node %s; not signalled", pid,
+                  id != NULL ? id : "?", node);
+    return ok;
+}
+
 long proc_kill_target(long pid, long pgid, long own_pgid)
 {
     if (pid <= 1)

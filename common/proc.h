@@ -138,6 +138,18 @@ int proc_node_scan(struct proc_node *pn,
                    void (*fn)(const struct proc_worker *w, void *arg),
                    void *arg);
 
+/* The one check before a daemon signals a process that a Redis record
+ * (or its own table built from one) names: 1 when pid, started at
+ * pstart, is by what the kernel says a worker process of this node -- it
+ * runs as uid (worker_user's, or the daemon's own when worker_user is
+ * empty), its environment names prefix and node as the spawner sets them
+ * (proc_environ_worker) and, when id is not NULL, worker id.  0 when it is
+ * not, has vanished or cannot be read (logged at debug level): Redis alone
+ * never makes a process a worker.  (Per-worker cgroups will replace the
+ * body of this function by a membership test.) */
+int proc_is_node_worker(long pid, unsigned long long pstart, const char *prefix,
+                        const char *node, const char *id, uid_t uid);
+
 /* The group decision of the kill rule: -pid when pid leads its process
  * group (pgid == pid) and that group is neither 0, 1 nor own_pgid, else
  * pid.  0 when pid <= 1 (nothing may be signalled). */

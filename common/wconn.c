@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -122,7 +121,6 @@ int wconn_pool_size(void)
 void wconn_init(struct wconn *c)
 {
     c->fd = -1;
-    c->pos = c->len = 0;
 }
 
 void wconn_close(struct wconn *c)
@@ -130,7 +128,6 @@ void wconn_close(struct wconn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-    c->pos = c->len = 0;
 }
 
 /* ms left until deadline, at least 0. */
@@ -222,7 +219,6 @@ static enum whttp_result open_conn(struct wconn *c,
         }
     }
     c->fd = fd;
-    c->pos = c->len = 0;
     return WHTTP_OK;
 }
 
@@ -251,19 +247,11 @@ static enum whttp_result send_all(struct wconn *c, const char *p, size_t n,
     return WHTTP_OK;
 }
 
-/* Reads more bytes into c->in (moving the unread ones to the front),
- * polling first when wait says the bytes are unlikely to be there yet.
- * Returns the count, 0 at the end of the stream, -1 on an error (a reset
- * included), -2 on the deadline, -3 when the buffer is full. */
+/* Reads what has arrived into c->in, polling first when wait says the
+ * bytes are unlikely to be there yet.  Returns the count, 0 at the end
+ * of the stream, -1 on an error (a reset included), -2 on the deadline. */
 static ssize_t fill(struct wconn *c, int64_t deadline, int wait)
 {
-    if (c->pos > 0) {
-        memmove(c->in, c->in + c->pos, c->len - c->pos);
-        c->len -= c->pos;
-        c->pos = 0;
-    }
-    if (c->len == sizeof(c->in))
-        return -3;
     if (wait) {
         int rc = wait_fd(c->fd, POLLIN, deadline);
 
@@ -271,12 +259,10 @@ static ssize_t fill(struct wconn *c, int64_t deadline, int wait)
             return rc;
     }
     for (;;) {
-        ssize_t r = recv(c->fd, c->in + c->len, sizeof(c->in) - c->len, 0);
+        ssize_t r = recv(c->fd, c->in, sizeof(c->in), 0);
 
-        if (r >= 0) {
-            c->len += (size_t)r;
+        if (r >= 0)
             return r;
-        }
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -290,218 +276,41 @@ static ssize_t fill(struct wconn *c, int64_t deadline, int wait)
     }
 }
 
-/* How a read failed, as a result. */
-static enum whttp_result fill_result(ssize_t r)
-{
-    return r == -2 ? WHTTP_TIMEOUT : r == -3 ? WHTTP_ERROR : WHTTP_BROKEN;
-}
-
-/* Points *line at the next line (its CR LF or LF cut off, NUL-terminated
- * in place) and consumes it. */
-static enum whttp_result read_line(struct wconn *c, char **line,
-                                   int64_t deadline)
-{
-    for (;;) {
-        char *s = c->in + c->pos;
-        char *nl = memchr(s, '\n', c->len - c->pos);
-        ssize_t r;
-
-        if (nl != NULL) {
-            c->pos = (size_t)(nl - c->in) + 1;
-            if (nl > s && nl[-1] == '\r')
-                nl--;
-            *nl = '\0';
-            *line = s;
-            return WHTTP_OK;
-        }
-        r = fill(c, deadline, 0);
-        if (r <= 0)
-            return r == 0 ? WHTTP_BROKEN : fill_result(r);
-    }
-}
-
-/* Moves n bytes of the stream into body (n < 0: up to the end of the
- * stream). */
-static enum whttp_result read_body(struct wconn *c, long long n,
-                                   struct buf *body, int64_t deadline)
-{
-    for (;;) {
-        size_t have = c->len - c->pos, take = have;
-        ssize_t r;
-
-        if (n >= 0 && (long long)take > n)
-            take = (size_t)n;
-        if (take > 0) {
-            if (buf_append(body, c->in + c->pos, take) < 0)
-                return body->overflow ? WHTTP_TOO_BIG : WHTTP_ERROR;
-            c->pos += take;
-            if (n >= 0)
-                n -= (long long)take;
-        }
-        if (n == 0)
-            return WHTTP_OK;
-        r = fill(c, deadline, 0);
-        if (r == 0)
-            return n < 0 ? WHTTP_OK : WHTTP_BROKEN;
-        if (r < 0)
-            return fill_result(r);
-    }
-}
-
-/* A strict unsigned decimal (base 10) or hex (base 16) number that fits a
- * long long. */
-static int parse_size(const char *s, int base, long long *out)
-{
-    long long v = 0;
-    int digits = 0;
-
-    for (; *s != '\0'; s++, digits++) {
-        int d;
-
-        if (*s >= '0' && *s <= '9')
-            d = *s - '0';
-        else if (base == 16 && *s >= 'a' && *s <= 'f')
-            d = *s - 'a' + 10;
-        else if (base == 16 && *s >= 'A' && *s <= 'F')
-            d = *s - 'A' + 10;
-        else
-            break;
-        if (v > (0x7fffffffffffffffLL - d) / base)
-            return -1;
-        v = v * base + d;
-    }
-    if (digits == 0)
-        return -1;
-    if (base == 16) {
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (*s != '\0' && *s != ';') /* chunk extensions follow ';' */
-            return -1;
-    } else if (*s != '\0') {
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static enum whttp_result read_chunks(struct wconn *c, struct buf *body,
-                                     int64_t deadline)
-{
-    for (;;) {
-        char *line;
-        long long n;
-        enum whttp_result res = read_line(c, &line, deadline);
-
-        if (res != WHTTP_OK)
-            return res;
-        if (parse_size(line, 16, &n) < 0)
-            return WHTTP_ERROR;
-        if (n == 0)
-            break;
-        if ((unsigned long long)n > body->max - body->len)
-            return WHTTP_TOO_BIG;
-        res = read_body(c, n, body, deadline);
-        if (res != WHTTP_OK)
-            return res;
-        res = read_line(c, &line, deadline);
-        if (res != WHTTP_OK)
-            return res;
-        if (*line != '\0')
-            return WHTTP_ERROR;
-    }
-    for (;;) { /* trailers, up to the empty line */
-        char *line;
-        enum whttp_result res = read_line(c, &line, deadline);
-
-        if (res != WHTTP_OK)
-            return res;
-        if (*line == '\0')
-            return WHTTP_OK;
-    }
-}
-
-/* The value of header line "Name: value" when its name is name, else
- * NULL. */
-static const char *header_value(const char *line, const char *name)
-{
-    size_t n = strlen(name);
-
-    if (strncasecmp(line, name, n) != 0 || line[n] != ':')
-        return NULL;
-    line += n + 1;
-    while (*line == ' ' || *line == '\t')
-        line++;
-    return line;
-}
-
-/* One answer: the status line, the headers, the body.  *got is set once
- * a byte of it arrived; *keep says whether the connection may serve the
- * next request. */
+/* One answer, read by c->ans (wanswer.h: every bound on what a worker
+ * can make us hold is there).  *got is set once a byte of it arrived;
+ * *keep says whether the connection may serve the next request: the
+ * answer allows it and no byte followed it. */
 static enum whttp_result read_answer(struct wconn *c, const char *method,
                                      struct buf *body, long *status, int *got,
                                      int *keep, int64_t deadline)
 {
+    struct wanswer *a = &c->ans;
+    int wait = 1; /* the worker is at work */
+
+    wanswer_init(a, strcmp(method, "HEAD") == 0, body);
     for (;;) {
-        char *line;
-        long long length = -1;
-        int chunked = 0, http10, close_conn = 0, keep_alive = 0;
-        enum whttp_result res;
+        ssize_t r = fill(c, deadline, wait);
+        size_t used;
+        int rc;
 
-        if (c->len == c->pos) {
-            ssize_t r = fill(c, deadline, 1); /* the worker is at work */
-
-            if (r <= 0)
-                return r == 0 ? WHTTP_BROKEN : fill_result(r);
+        wait = 0;
+        if (r < 0)
+            return r == -2 ? WHTTP_TIMEOUT : WHTTP_BROKEN;
+        if (r == 0) {
+            if (wanswer_eof(a) < 0)
+                return a->result;
+            *status = a->status;
+            return WHTTP_OK;
         }
         *got = 1;
-        res = read_line(c, &line, deadline);
-        if (res != WHTTP_OK)
-            return res;
-        if (strncmp(line, "HTTP/1.", 7) != 0 ||
-            (line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
-            line[9] < '1' || line[9] > '5' || line[10] < '0' ||
-            line[10] > '9' || line[11] < '0' || line[11] > '9' ||
-            (line[12] != '\0' && line[12] != ' '))
-            return WHTTP_ERROR;
-        http10 = line[7] == '0';
-        *status =
-            (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-        for (;;) {
-            const char *v;
-
-            res = read_line(c, &line, deadline);
-            if (res != WHTTP_OK)
-                return res;
-            if (*line == '\0')
-                break;
-            if ((v = header_value(line, "Content-Length")) != NULL) {
-                long long n;
-
-                if (parse_size(v, 10, &n) < 0 || (length >= 0 && n != length))
-                    return WHTTP_ERROR;
-                length = n;
-            } else if ((v = header_value(line, "Transfer-Encoding")) != NULL) {
-                chunked = strcasestr(v, "chunked") != NULL;
-            } else if ((v = header_value(line, "Connection")) != NULL) {
-                close_conn |= strcasestr(v, "close") != NULL;
-                keep_alive |= strcasestr(v, "keep-alive") != NULL;
-            }
-        }
-        if (*status >= 100 && *status < 200)
-            continue; /* an interim answer; the real one follows */
-        buf_reset(body);
-        *keep = !close_conn && (!http10 || keep_alive);
-        if (strcmp(method, "HEAD") == 0 || *status == 204 || *status == 304)
+        rc = wanswer_feed(a, c->in, (size_t)r, &used);
+        if (rc < 0)
+            return a->result;
+        if (rc == 0) {
+            *status = a->status;
+            *keep = wanswer_keep(a) && used == (size_t)r;
             return WHTTP_OK;
-        if (chunked)
-            return read_chunks(c, body, deadline);
-        if (length >= 0) {
-            if ((size_t)length > body->max)
-                return WHTTP_TOO_BIG;
-            return read_body(c, length, body, deadline);
         }
-        *keep = 0; /* the body ends with the connection */
-        return read_body(c, -1, body, deadline);
     }
 }
 
@@ -542,7 +351,6 @@ int wconn_request(struct wconn *c, const char *method, const char *host,
     wconn_close(c);
     while ((c->fd = pool_take(host, port)) >= 0 && !idle_clean(c->fd))
         wconn_close(c);
-    c->pos = c->len = 0;
     for (attempt = 0;; attempt++) {
         int reused = c->fd >= 0, got = 0, keep = 0;
         int64_t cdl = start + connect_ms;
@@ -556,7 +364,7 @@ int wconn_request(struct wconn *c, const char *method, const char *host,
         if (*res == WHTTP_OK)
             *res = read_answer(c, method, body, status, &got, &keep, deadline);
         if (*res == WHTTP_OK) {
-            if (keep && c->pos == c->len) {
+            if (keep) {
                 pool_put(c->fd, host, port);
                 c->fd = -1;
             }

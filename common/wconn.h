@@ -18,9 +18,9 @@
  * is opened again and the request sent once more, within the same total
  * deadline: only GET and DELETE come here, and both are idempotent.
  *
- * Answers framed by Content-Length, by chunks, or by the close of the
- * connection are read; interim 1xx answers are skipped.  Anything else
- * that is not HTTP/1.x is WHTTP_ERROR, as with libcurl.
+ * Answers are read by wanswer.h, which bounds what a worker can make us
+ * hold (lines, headers, interim answers, chunks, the body) and says
+ * WHTTP_ERROR for anything that is not HTTP/1.x, as with libcurl.
  */
 #ifndef STEEL_WCONN_H
 #define STEEL_WCONN_H
@@ -28,15 +28,16 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "wanswer.h"
 #include "whttp.h"
 
-#define WCONN_IN_MAX   16384 /* the longest status or header line, and more */
+#define WCONN_IN_MAX   16384 /* bytes one recv(2) takes */
 #define WCONN_HOST_MAX 64    /* an IPv6 literal with its zone fits */
 
 struct wconn {
     int fd;                /* -1: no connection */
-    char in[WCONN_IN_MAX]; /* bytes read and not yet consumed */
-    size_t pos, len;       /* in[pos..len) is unread */
+    struct wanswer ans;    /* reads the answer in flight */
+    char in[WCONN_IN_MAX]; /* what one recv(2) brought */
 };
 
 void wconn_init(struct wconn *c);

@@ -74,6 +74,10 @@ static int whttp_url(char *out, size_t size, const char *host, int port,
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
+/* The one bound on a body read by libcurl, whatever its framing (chunks
+ * and bodies that end with the connection included; CURLOPT_MAXFILESIZE
+ * would see a Content-Length only): the byte past b->max is refused and
+ * the transfer stops, WHTTP_TOO_BIG (tests/check_wconn.c). */
 static size_t whttp_write(char *data, size_t size, size_t nmemb, void *user)
 {
     struct buf *b = user;

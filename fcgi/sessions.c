@@ -30,6 +30,7 @@
 #include "create.h"
 #include "handler.h"
 #include "jsonx.h"
+#include "keys.h"
 #include "log.h"
 #include "release.h"
 #include "reply.h"
@@ -37,7 +38,6 @@
 #include "response.h"
 #include "route.h"
 #include "sessions.h"
-#include "sha256.h"
 #include "store.h"
 #include "util.h"
 #include "wcall.h"
@@ -72,22 +72,16 @@ static void body_fingerprint(const struct buf *b, char *out, size_t size)
 }
 
 /* The Redis name of rq's Idempotency-Key: the key within its client's
- * scope, "t<sha256 of the bearer token>:<key>" when the request carries
- * a token (the token itself is never stored), else "a<address>:<key>",
- * so one client's key never answers another client.  Clients that share
- * a token share its keys. */
-static void idempotency_scoped_key(const struct request *rq, char *out,
-                                   size_t size)
+ * scope (key_idem_scope: the hash of the bearer token when the request
+ * carries one, which is never stored itself, else the hash of its
+ * address), so one client's key never answers another client.  Clients
+ * that share a token share its keys.  Returns 0, or -1 when it does not
+ * fit (not for a valid key). */
+static int idempotency_scoped_key(const struct request *rq, char *out,
+                                  size_t size)
 {
-    const char *token = request_bearer_token(rq);
-    char hex[SHA256_HEX_LEN + 1];
-
-    if (token != NULL && token[0] != '\0') {
-        sha256_hex(token, strlen(token), hex, sizeof(hex));
-        snprintf(out, size, "t%s:%s", hex, rq->idempotency_key);
-    } else {
-        snprintf(out, size, "a%s:%s", rq->remote_addr, rq->idempotency_key);
-    }
+    return key_idem_scope(out, size, request_bearer_token(rq), rq->remote_addr,
+                          rq->idempotency_key);
 }
 
 /* Ends the session of the create answer in r, which may not be handed
@@ -127,12 +121,15 @@ static void create_idempotent(struct handler *h, struct request *rq,
     long pending_ms = budget_ms + 5000;
     int64_t deadline =
         (rq->arrived_ms > 0 ? rq->arrived_ms : now_mono_ms()) + budget_ms;
-    char key[REQUEST_FIELD_MAX + SHA256_HEX_LEN + 72], fp[48], owner[33];
+    char key[KEY_IDEM_SCOPE_MAX + REQUEST_FIELD_MAX], fp[48], owner[33];
     int (*early)(void *, struct response *);
     long status = 0;
     int rc, created;
 
-    idempotency_scoped_key(rq, key, sizeof(key));
+    if (idempotency_scoped_key(rq, key, sizeof(key)) < 0) {
+        response_error(r, API_ERR_INTERNAL, "idempotency key too long");
+        return;
+    }
     body_fingerprint(&rq->body, fp, sizeof(fp));
     if (random_hex(owner, sizeof(owner)) < 0) {
         response_error(r, API_ERR_INTERNAL, "no random token for the key");

@@ -72,6 +72,8 @@ int main(int argc, char **argv)
         fatalx("cannot initialise libcurl");
     if (reaper_init(&rp, &prog.conf) < 0)
         fatalx("cannot start");
+    if (ps.drop)
+        rp.worker_uid = ps.uid;
 
     if (opt_once) {
         rc = reaper_pass(&rp);

@@ -8,8 +8,12 @@
  *     changes, so a decision taken on the pass's snapshot never hits a
  *     worker that moved on (a claim, a bind, an end or another pass);
  *   - a worker is marked dead in Redis before its process is signalled,
- *     and a process is signalled only after its start time matched the
- *     record (proc_kill, common/proc.h);
+ *     and a process is signalled only when the kernel says it is a worker
+ *     of this node (proc_is_node_worker: its uid, its environment, its
+ *     start time) -- never on the word of a record alone;
+ *   - a record whose address is outside worker_host/worker_hosts and
+ *     worker_port_range is never probed (privsep_worker_addr_ok, as
+ *     steel-fcgi checks it): a failed probe, verdict refused;
  *   - all HTTP of a pass runs concurrently in at most three rounds, each
  *     under its own deadline;
  *   - a Redis failure ends the pass: nothing half-done is left that a
@@ -21,9 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keys.h"
 #include "log.h"
+#include "privsep.h"
 #include "procscan.h"
 #include "prog.h"
 #include "reaper.h"
@@ -58,7 +64,8 @@ int reaper_init(struct reaper *rp, const struct conf *c)
         log_warn("cannot make a lock token");
         return -1;
     }
-    reaper_configure(rp, c); /* also sets up the Redis connection */
+    rp->worker_uid = geteuid(); /* main() sets worker_user's */
+    reaper_configure(rp, c);    /* also sets up the Redis connection */
     return 0;
 }
 
@@ -110,11 +117,54 @@ static int repair_count(struct reaper *rp, const char *kind, long n)
     return store_count(&rp->store, field, n);
 }
 
-/* Signals the worker's process group after it was marked dead. */
-static void kill_worker(const struct worker_rec *w, const char *lbl)
+/* 1 when the process w names is, by what the kernel says, the worker of
+ * this node that w describes (common/proc.h). */
+static int is_ours(const struct reaper *rp, const struct worker_rec *w)
 {
-    if (proc_kill(w->pid, w->pstart, -1, SIGKILL) < 0)
+    return proc_is_node_worker(w->pid, w->pstart, rp->conf.key_prefix,
+                               rp->conf.node_name, w->id, rp->worker_uid);
+}
+
+/* Signals the worker's process group after it was marked dead, when the
+ * process is still that worker.  Returns what proc_kill returns, 0 when
+ * the process is not ours. */
+static int kill_worker(const struct reaper *rp, const struct worker_rec *w,
+                       const char *lbl)
+{
+    int rc;
+
+    if (!is_ours(rp, w)) {
+        log_debug("%s: its process is not a worker of this node; not "
+                  "signalled",
+                  lbl);
+        return 0;
+    }
+    rc = proc_kill(w->pid, w->pstart, -1, SIGKILL);
+    if (rc < 0)
         log_warn("%s: cannot kill", lbl);
+    return rc;
+}
+
+/* The facts about w's process for decide_plan: alive only when the pid
+ * runs with the recorded start time and, for a dead record (whose plan is
+ * a kill or the record's removal), is a worker of this node by the
+ * kernel's word.  The other plans probe first; every kill is checked
+ * again in kill_worker.  (Only dead records: a pass reads the environ of
+ * few processes, tests/reaper-scan.sh.) */
+static enum decide_proc record_proc(const struct reaper *rp,
+                                    const struct worker_rec *w)
+{
+    char lbl[320];
+
+    if (procscan_check(w->pid, w->pstart) != PROC_ALIVE)
+        return PROC_GONE;
+    if (w->state != WORKER_DEAD || is_ours(rp, w))
+        return PROC_ALIVE;
+    label(lbl, sizeof(lbl), w);
+    log_warnx("%s: the record names a process that is not a worker of node "
+              "%s; taken as gone, never signalled",
+              lbl, rp->conf.node_name);
+    return PROC_GONE;
 }
 
 /* Marks w dead if it is still as the pass saw it, then kills it and
@@ -132,7 +182,7 @@ static int kill_if(struct reaper *rp, struct pass_worker *it, const char *kind,
     if (rc <= 0)
         return rc;
     label(lbl, sizeof(lbl), w);
-    kill_worker(w, lbl);
+    kill_worker(rp, w, lbl);
     log_warnx("%s: killed (%s): %s, was %s", lbl, kind, reason,
               worker_state_name(prior));
     return repair_count(rp, kind, 1);
@@ -161,7 +211,7 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
     case PLAN_KILL:
         return kill_if(rp, it, it->plan.kind, it->plan.reason);
     case PLAN_KILL_DEAD:
-        if (proc_kill(w->pid, w->pstart, -1, SIGKILL) <= 0)
+        if (kill_worker(rp, w, lbl) <= 0)
             return 0;
         log_warnx("%s: killed (%s): %s", lbl, it->plan.kind, it->plan.reason);
         return repair_count(rp, it->plan.kind, 1);
@@ -215,6 +265,7 @@ static int kill_strays(struct reaper *rp, struct proc_worker *procs,
                        size_t nrecs, int full)
 {
     struct procscan_strays st;
+    size_t i, k;
     int gen = store_gen_node(&rp->store, rp->conf.node_name);
 
     if (gen < 0)
@@ -227,7 +278,15 @@ static int kill_strays(struct reaper *rp, struct proc_worker *procs,
                   rp->conf.node_name);
         return 0;
     }
-    procscan_strays(procs, nprocs, recs, nrecs, rp->pass_stop, &st);
+    /* The scan applied proc_is_node_worker's environment rule; its uid
+     * rule is applied here (without reading each environ twice). */
+    for (i = 0, k = 0; i < nprocs; i++) {
+        uid_t uid;
+
+        if (proc_uid(procs[i].pid, &uid) == 0 && uid == rp->worker_uid)
+            procs[k++] = procs[i];
+    }
+    procscan_strays(procs, k, recs, nrecs, rp->pass_stop, &st);
     if (st.young && full)
         rp->scan_due = 0;
     if (st.killed > 0)
@@ -253,6 +312,32 @@ static void probe_judge(struct pass_worker *it, const struct probe *p)
     if (!it->st.answered)
         snprintf(it->detail, sizeof(it->detail), "%s (%.64s)",
                  wcall_verdict_name(v), rep.why);
+}
+
+static int act_status(struct reaper *rp, struct pass_worker *it);
+
+/* Step 5 for an item whose record names an address steel-fcgi would not
+ * call (privsep_worker_addr_ok): nothing is sent; the verdict is refused,
+ * one failed probe as the table of HACKING.md says, so probe_failures of
+ * them mark the worker dead.  Logged as a warning the first time only.
+ * Returns 0 or -1 (Redis). */
+static int act_forged(struct reaper *rp, struct pass_worker *it)
+{
+    struct wcall_reply rep;
+    char lbl[320];
+
+    memset(&rep, 0, sizeof(rep));
+    decide_status_from(&it->st, WCALL_REFUSED, &rep);
+    snprintf(it->detail, sizeof(it->detail),
+             "refused (address %.40s:%d not "
+             "ours; not called)",
+             it->w->host, it->w->port);
+    label(lbl, sizeof(lbl), it->w);
+    if (it->w->fails == 0)
+        log_warnx("%s: address %s:%d is outside worker_host/worker_hosts and "
+                  "worker_port_range; not probed",
+                  lbl, it->w->host, it->w->port);
+    return act_status(rp, it);
 }
 
 /* Step 5 for one item: acts on the judgement of its /status.  Returns 0
@@ -293,7 +378,7 @@ static int act_status(struct reaper *rp, struct pass_worker *it)
                                 why, NULL);
         if (rc <= 0)
             return rc;
-        kill_worker(w, lbl);
+        kill_worker(rp, w, lbl);
         log_warnx("%s: killed (hung): %ld failed probes in a row, last %s", lbl,
                   fails, it->st.answered ? j.reason : it->detail);
         return repair_count(rp, "hung", 1);
@@ -367,6 +452,12 @@ static int http_rounds(struct reaper *rp, struct pass_worker *items, size_t n)
     for (i = 0; i < n; i++) {
         if (!wants_status(&items[i]))
             continue;
+        if (!privsep_worker_addr_ok(&rp->conf, items[i].w->host,
+                                    items[i].w->port)) {
+            if ((rc = act_forged(rp, &items[i])) < 0)
+                goto out;
+            continue;
+        }
         pr[m].host = items[i].w->host;
         pr[m].port = items[i].w->port;
         pr[m].path = "/status";
@@ -518,8 +609,8 @@ int reaper_pass(struct reaper *rp)
         it->w = &recs[i];
         it->state = recs[i].state;
         it->since = recs[i].since_ms;
-        it->plan = decide_plan(
-            &recs[i], procscan_check(recs[i].pid, recs[i].pstart), &rp->limits);
+        it->plan =
+            decide_plan(&recs[i], record_proc(rp, &recs[i]), &rp->limits);
         if (act_plan(rp, it) < 0)
             goto fail;
     }

@@ -66,6 +66,7 @@
 #define STEEL_REAPER_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conf.h"
 #include "decide.h"
@@ -75,6 +76,8 @@ struct reaper {
     struct conf conf;            /* settings in force (a copy) */
     struct store store;          /* this process's Redis connection */
     struct decide_limits limits; /* deadlines derived from conf */
+    uid_t worker_uid;            /* whom workers run as: worker_user's uid,
+                                    else our own euid */
     char lock_name[300];         /* "reaper:<node_name>" */
     char token[33];              /* lock token of this process */
     long lock_ttl_ms;            /* expiry of the pass lock */

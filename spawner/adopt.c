@@ -31,12 +31,20 @@
 
 #define ADOPT_PARALLEL 64 /* /health probes at once */
 
+/* The user workers run as. */
+static uid_t adopt_uid(const struct spawner *s)
+{
+    return s->loop.ps.drop ? s->loop.ps.uid : geteuid();
+}
+
 /* Kills what is left of a worker we cannot vouch for and removes its
  * record.  Returns 0, or -1 when Redis failed. */
 static int adopt_drop(struct spawner *s, const struct worker_rec *r,
                       const char *why)
 {
-    proc_kill(r->pid, r->pstart, -1, SIGKILL);
+    if (proc_is_node_worker(r->pid, r->pstart, s->c->key_prefix,
+                            s->c->node_name, r->id, adopt_uid(s)))
+        proc_kill(r->pid, r->pstart, -1, SIGKILL);
     if (store_worker_gone(&s->redis.store, r->id, s->c->node_name, r->pid, why,
                           NULL, NULL) < 0) {
         spawner_redis_failed(s, "removing a worker record");
@@ -89,7 +97,8 @@ static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
 
 /* Why the record r cannot be adopted as it stands, or NULL when its
  * process may be it (then /health decides). */
-static const char *adopt_refusal(const struct worker_rec *r)
+static const char *adopt_refusal(const struct spawner *s,
+                                 const struct worker_rec *r)
 {
     struct proc_stat st;
 
@@ -102,6 +111,9 @@ static const char *adopt_refusal(const struct worker_rec *r)
         return "its pid belongs to another process";
     if (st.pgid != r->pid)
         return "it does not lead its process group";
+    if (!proc_is_node_worker(r->pid, r->pstart, s->c->key_prefix,
+                             s->c->node_name, r->id, adopt_uid(s)))
+        return "its process is not a worker of this node";
     return NULL;
 }
 
@@ -224,7 +236,7 @@ static int adopt_orphans(struct spawner *s, int lost, int64_t now,
     memset(&o, 0, sizeof(o));
     o.s = s;
     o.lost = lost;
-    o.uid = s->loop.ps.drop ? s->loop.ps.uid : geteuid();
+    o.uid = adopt_uid(s);
     if (proc_node_init(&pn, s->c->key_prefix, s->c->node_name) < 0)
         return 0;
     proc_node_scan(&pn, orphan_found, &o);
@@ -262,7 +274,7 @@ int adopt_run(struct spawner *s, int64_t now)
     }
     for (i = 0; i < n; i++) {
         const struct worker_rec *r = &recs[i];
-        const char *why = adopt_refusal(r);
+        const char *why = adopt_refusal(s, r);
 
         if (why != NULL) {
             if (adopt_drop(s, r, why) < 0)

@@ -152,7 +152,8 @@ static int stop_requested(const struct worker *w)
     return w->stop_why == SPAWNER_STOP_RETIRE ||
            w->stop_why == SPAWNER_STOP_SHUTDOWN ||
            w->stop_why == SPAWNER_STOP_DRAIN ||
-           w->stop_why == SPAWNER_STOP_VANISHED;
+           w->stop_why == SPAWNER_STOP_VANISHED ||
+           w->stop_why == SPAWNER_STOP_PORT_TAKEN;
 }
 
 /* Live workers that answered /health and may yet make a healthy start. */

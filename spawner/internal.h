@@ -138,6 +138,8 @@ enum spawner_stop {
     SPAWNER_STOP_START_TIMEOUT, /* no /health within
                                  * worker_start_timeout_ms */
     SPAWNER_STOP_SHUTDOWN,      /* SIGTERM to the spawner (not a failure) */
+    SPAWNER_STOP_PORT_TAKEN,    /* another process listens on its port
+                                 * (not the worker's failure) */
 };
 
 /* A /health request in flight for a starting worker. */
@@ -211,6 +213,8 @@ struct spawner_table {
 struct spawner_start {
     struct port_map ports; /* which ports are ours or cooling */
     int ports_logged;      /* "no free port" was logged */
+    unsigned char *held;   /* [65536]: 1 while a port was last found held
+                              by another process (logged once) */
 };
 
 /* exit.c's: the restart policy's state. */

@@ -39,6 +39,7 @@
 #include "internal.h"
 #include "launch.h"
 #include "log.h"
+#include "portown.h"
 #include "proc.h"
 
 #define PROBE_FIRST_MS   20  /* first /health try after the spawn */
@@ -50,7 +51,9 @@
 
 int start_init(struct spawner *s)
 {
-    if (port_map_init(&s->start.ports, (int)s->c->worker_port_min,
+    s->start.held = calloc(65536, 1);
+    if (s->start.held == NULL ||
+        port_map_init(&s->start.ports, (int)s->c->worker_port_min,
                       (int)s->c->worker_port_max) < 0) {
         log_warnx("out of memory");
         return -1;
@@ -68,6 +71,8 @@ void start_reload(struct spawner *s)
 void start_release(struct spawner *s)
 {
     port_map_release(&s->start.ports);
+    free(s->start.held);
+    s->start.held = NULL;
 }
 
 void start_port_take(struct spawner *s, int port)
@@ -108,6 +113,18 @@ void wlog_trim(const struct spawner *s, int port)
 }
 
 /* ---- /health ----------------------------------------------------------- */
+
+/* Notes that port was found held by another process; logged once until
+ * it is found free again. */
+static void port_held(struct spawner *s, int port, const char *how)
+{
+    if (s->start.held[port])
+        return;
+    s->start.held[port] = 1;
+    log_warnx("port %d of worker_port_range is held by another process (%s); "
+              "skipped until it is free",
+              port, how);
+}
 
 static void probe_begin(struct spawner *s, struct worker *w, int64_t now)
 {
@@ -191,38 +208,85 @@ int start_collect(struct spawner *s, int64_t now)
         w->probe = NULL;
         if (w->state != SPAWNER_W_STARTING)
             continue;
-        if (ok)
-            ready += start_ready(s, w, now);
-        else
+        /* The answer counts only when every socket listening on the port
+         * is the worker's own: a squatter answering /health on it would
+         * be sent sessions. */
+        if (!ok) {
             w->next_probe_ms = now + PROBE_RETRY_MS;
+            continue;
+        }
+        ok = portown_check(w->pid, w->port);
+        if (ok == 1) {
+            ready += start_ready(s, w, now);
+        } else if (ok == 0) {
+            port_held(s, w->port, "it answered the worker's /health");
+            snprintf(w->reason, sizeof(w->reason),
+                     "port %d: /health answered by a process that is not "
+                     "the worker",
+                     w->port);
+            table_stop(s, w, SPAWNER_STOP_PORT_TAKEN, SIGKILL, now);
+        } else {
+            w->next_probe_ms = now + PROBE_RETRY_MS;
+        }
     }
     return ready;
 }
 
 /* ---- spawning ----------------------------------------------------------- */
 
-/* 1 when nothing listens on port: a test bind on the IPv4 wildcard
- * address conflicts with a listener on any local address. */
-static int port_is_free(int port, void *arg)
+/* 1 when a test bind of port on the wildcard address of family (IPv6
+ * dual-stack, which conflicts with IPv4 and IPv6 listeners alike, or
+ * IPv4) succeeds, 0 when it is taken, -1 when the family is missing. */
+static int bind_test(int family, int port)
 {
+    struct sockaddr_in6 sa6;
     struct sockaddr_in sa;
-    int fd, one = 1, ok;
+    int fd, one = 1, zero = 0, rc;
 
-    (void)arg;
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        return 1; /* cannot tell; a worker that fails to bind is retried */
+        return -1;
     /* Connections in TIME_WAIT do not keep a worker from binding. */
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_ANY);
-    ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (family == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+        memset(&sa6, 0, sizeof(sa6));
+        sa6.sin6_family = AF_INET6;
+        sa6.sin6_port = htons((uint16_t)port);
+        sa6.sin6_addr = in6addr_any;
+        rc = bind(fd, (struct sockaddr *)&sa6, sizeof(sa6)) == 0;
+    } else {
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_ANY);
+        rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    }
     close(fd);
-    if (!ok)
-        log_debug("port %d is held by another process; skipped", port);
-    return ok;
+    return rc;
+}
+
+/* 1 when nothing listens on port, on any local address, IPv4 or IPv6 (a
+ * squatter on [::1] only would make a dual-stack worker fail).  A port
+ * found held is logged once (port_held) and cools in port_pick. */
+static int port_is_free(int port, void *arg)
+{
+    struct spawner *s = arg;
+    int ok = bind_test(AF_INET6, port);
+
+    if (ok < 0)
+        ok = bind_test(AF_INET, port);
+    if (ok < 0)
+        return 1; /* cannot tell; a worker that fails to bind is retried */
+    if (!ok) {
+        port_held(s, port, "a test bind failed");
+        return 0;
+    }
+    if (s->start.held[port]) {
+        s->start.held[port] = 0;
+        log_info("port %d of worker_port_range is free again", port);
+    }
+    return 1;
 }
 
 /* Forks a worker on a free port.  Returns 0 with *ch and *port, or -1

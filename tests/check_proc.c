@@ -513,6 +513,55 @@ START_TEST(test_kill_pidfd)
 }
 END_TEST
 
+START_TEST(test_is_node_worker)
+{
+    char e1[] = "STEEL_PREFIX=tp", e2[] = "STEEL_NODE=tn",
+         e3[] = "STEEL_WORKER_ID=7", e4[] = "PORT=20007";
+    char *envp[] = {e1, e2, e3, e4, NULL};
+    unsigned long long start = 0;
+    uid_t me = geteuid();
+    int i, status, ok = 0;
+    pid_t child;
+
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        signal(SIGTERM, SIG_DFL);
+        execle("/bin/sleep", "sleep", "30", (char *)NULL, envp);
+        _exit(127);
+    }
+    ck_assert_int_eq(proc_start_time((long)child, &start), 0);
+    for (i = 0; i < 500 && !ok; i++) {
+        ok = proc_is_node_worker((long)child, start, "tp", "tn", "7", me);
+        if (!ok)
+            sleep_ms(10);
+    }
+    ck_assert_int_eq(ok, 1);
+    ck_assert_int_eq(
+        proc_is_node_worker((long)child, start, "tp", "tn", NULL, me), 1);
+    /* Another id, node, prefix, start time or user: not this worker. */
+    ck_assert_int_eq(
+        proc_is_node_worker((long)child, start, "tp", "tn", "8", me), 0);
+    ck_assert_int_eq(
+        proc_is_node_worker((long)child, start, "tp", "other", "7", me), 0);
+    ck_assert_int_eq(
+        proc_is_node_worker((long)child, start, "xx", "tn", "7", me), 0);
+    ck_assert_int_eq(
+        proc_is_node_worker((long)child, start + 1, "tp", "tn", "7", me), 0);
+    ck_assert_int_eq(
+        proc_is_node_worker((long)child, start, "tp", "tn", "7", me + 1), 0);
+    /* What a forged record may name: init, ourselves, nothing. */
+    ck_assert_int_eq(proc_is_node_worker(1, 0, "tp", "tn", NULL, 0), 0);
+    ck_assert_int_eq(
+        proc_is_node_worker((long)getpid(), 0, "tp", "tn", NULL, me), 0);
+    ck_assert_int_eq(proc_is_node_worker(0, 0, "tp", "tn", NULL, me), 0);
+    kill(child, SIGKILL);
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_int_eq(
+        proc_is_node_worker((long)child, start, "tp", "tn", "7", me), 0);
+}
+END_TEST
+
 Suite *proc_suite(void)
 {
     Suite *s = suite_create("proc");
@@ -526,6 +575,7 @@ Suite *proc_suite(void)
     tcase_add_test(node, test_node_rule);
     tcase_add_test(node, test_identity);
     tcase_add_test(node, test_children);
+    tcase_add_test(node, test_is_node_worker);
     tcase_add_test(kill_rule, test_kill_target);
     tcase_add_test(kill_rule, test_kill_group);
     tcase_add_test(kill_rule, test_kill_own_group_spared);

@@ -15,6 +15,7 @@
 #include "check_suites.h"
 #include "conf.h"
 #include "decide.h"
+#include "privsep.h"
 #include "procscan.h"
 #include "util.h"
 
@@ -313,6 +314,43 @@ START_TEST(test_procscan_check)
 }
 END_TEST
 
+/* A record naming an address steel-fcgi would not call is never probed:
+ * the reaper judges it refused, one failed probe (HACKING.md's table). */
+START_TEST(test_forged_address)
+{
+    static const struct {
+        const char *host;
+        int port;
+        int ok;
+    } recs[] = {
+        {"127.0.0.1", 20005, 1}, {"127.0.0.1", 19999, 0},
+        {"127.0.0.1", 20100, 0}, {"127.0.0.2", 20005, 0},
+        {"localhost", 20005, 0}, {"10.0.0.1", 22, 0},
+        {"", 20005, 0},
+    };
+    struct decide_status st;
+    struct wcall_reply rep;
+    struct conf c;
+    size_t i;
+
+    ck_assert_int_eq(conf_defaults(&c), 0);
+    snprintf(c.worker_host, sizeof(c.worker_host), "127.0.0.1");
+    c.worker_hosts[0] = '\0';
+    c.worker_port_min = 20000;
+    c.worker_port_max = 20099;
+    for (i = 0; i < sizeof(recs) / sizeof(recs[0]); i++)
+        ck_assert_int_eq(privsep_worker_addr_ok(&c, recs[i].host, recs[i].port),
+                         recs[i].ok);
+    memset(&rep, 0, sizeof(rep));
+    decide_status_from(&st, WCALL_REFUSED, &rep);
+    ck_assert_int_eq(st.answered, 0);
+    ck_assert_int_eq(decide_judge(WORKER_IDLE, "", &st).verdict,
+                     VERDICT_FAILED);
+    ck_assert_int_eq(decide_judge(WORKER_BUSY, "s1", &st).verdict,
+                     VERDICT_FAILED);
+}
+END_TEST
+
 Suite *reaper_suite(void)
 {
     Suite *s = suite_create("reaper");
@@ -332,6 +370,7 @@ Suite *reaper_suite(void)
     tcase_add_test(tc, test_judge_busy);
     tcase_add_test(tc, test_judge_idle_releasing);
     tcase_add_test(tc, test_recheck);
+    tcase_add_test(tc, test_forged_address);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("procscan");

@@ -116,12 +116,47 @@ START_TEST(test_keys)
 }
 END_TEST
 
+/* No two (address, key) or (token, key) pairs share an Idempotency-Key
+ * record, and the record's name is bounded whatever the address. */
+START_TEST(test_idem_scope)
+{
+    char a[KEY_MAX], b[KEY_MAX], key[129], addr[64];
+
+    ck_assert_int_eq(key_idem_scope(a, sizeof(a), NULL, "fd31::2", "1:K1"), 0);
+    ck_assert_int_eq(key_idem_scope(b, sizeof(b), NULL, "fd31::2:1", "K1"), 0);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(key_idem_scope(a, sizeof(a), "", "10.0.0.1", "k"), 0);
+    ck_assert_int_eq(key_idem_scope(b, sizeof(b), NULL, "10.0.0.1", "k"), 0);
+    ck_assert_str_eq(a, b); /* an empty token is no token */
+    ck_assert_int_eq(key_idem_scope(a, sizeof(a), "tok", NULL, "x:y"), 0);
+    ck_assert_int_eq(key_idem_scope(b, sizeof(b), "tok:x", NULL, "y"), 0);
+    ck_assert_str_ne(a, b);
+    /* The token's scope is its SHA-256, as records already stored have it;
+     * no address scope looks like a token's. */
+    ck_assert_str_eq(a, "t1a7674eb4ee78df7e1ac439a93c3fa8e3c945784d4dec9fd8e"
+                        "3011738b2f1d62:x:y");
+    ck_assert_int_eq(key_idem_scope(b, sizeof(b), NULL, "tok", "x:y"), 0);
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(b[0], 'a');
+    /* Bounded: the longest address and key fit KEY_IDEM_SCOPE_MAX, and the
+     * address never appears in the name. */
+    memset(key, 'k', 128);
+    key[128] = '\0';
+    memset(addr, ':', 63);
+    addr[63] = '\0';
+    ck_assert_int_eq(key_idem_scope(a, KEY_IDEM_SCOPE_MAX, NULL, addr, key), 0);
+    ck_assert_ptr_null(strstr(a, "::"));
+    ck_assert_int_eq(key_idem_scope(a, 32, NULL, "10.0.0.1", key), -1);
+}
+END_TEST
+
 START_TEST(test_reconnect_errors)
 {
     ck_assert(rconn_error_needs_reconnect(
         "READONLY You can't write against a read only replica."));
     ck_assert(rconn_error_needs_reconnect("LOADING Redis is loading"));
-    ck_assert(rconn_error_needs_reconnect("MASTERDOWN Link with MASTER is down"));
+    ck_assert(
+        rconn_error_needs_reconnect("MASTERDOWN Link with MASTER is down"));
     ck_assert(rconn_error_needs_reconnect("NOAUTH Authentication required."));
     ck_assert(!rconn_error_needs_reconnect("ERR unknown command"));
     ck_assert(!rconn_error_needs_reconnect("NOSCRIPT No matching script"));
@@ -159,6 +194,7 @@ Suite *util_suite(void)
     tcase_add_test(normal, test_session_ids);
     tcase_add_test(normal, test_random_hex);
     tcase_add_test(normal, test_keys);
+    tcase_add_test(normal, test_idem_scope);
     tcase_add_test(normal, test_sha256);
     tcase_add_test(normal, test_reconnect_errors);
     tcase_add_test(normal, test_local_addr);

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -402,6 +403,99 @@ START_TEST(test_bytes_after_answer_close_it)
 }
 END_TEST
 
+/* s repeated n times after head (and tail), in a buffer the caller
+ * frees. */
+static char *repeat(const char *head, const char *s, size_t n, const char *tail)
+{
+    size_t hl = strlen(head), sl = strlen(s), tl = strlen(tail), i;
+    char *out = malloc(hl + sl * n + tl + 1);
+
+    ck_assert_ptr_nonnull(out);
+    memcpy(out, head, hl);
+    for (i = 0; i < n; i++)
+        memcpy(out + hl + i * sl, s, sl);
+    memcpy(out + hl + sl * n, tail, tl + 1);
+    return out;
+}
+
+/* Hostile answers cost their request a WHTTP_ERROR, well before its
+ * deadline (a bound of wanswer.h stops them, not the time), and the
+ * worker's next answer is read as usual. */
+START_TEST(test_hostile_answers_cost_one_request)
+{
+    char *line = repeat("HTTP/1.1 200 OK\r\nX-Big: ", "y", 1 << 20, "");
+    char *endless = repeat("HTTP/1.1 200 OK\r\n", "X: y\r\n", 40000, "");
+    char *chunks = repeat("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked"
+                          "\r\n\r\n",
+                          "1\r\nx\r\n", 10000, "0\r\n\r\n");
+    struct script_srv s = {.answer = {line, endless, chunks, OK_HELLO},
+                           .close_after = {1, 1, 1, 0}};
+    struct wconn c;
+    struct buf body;
+    long status;
+    int i;
+
+    script_start(&s);
+    wconn_init(&c);
+    buf_init(&body, 8192);
+    for (i = 0; i < 3; i++) {
+        int64_t t0 = now_mono_ms();
+
+        ck_assert_int_eq(get(&c, s.port, 3000, &body, &status), WHTTP_ERROR);
+        ck_assert_int_lt(now_mono_ms() - t0, 1500);
+        ck_assert_uint_le(body.len, body.max);
+    }
+    ck_assert_int_eq(get(&c, s.port, 3000, &body, &status), WHTTP_OK);
+    ck_assert_str_eq(body.data, "{\"a\":1}");
+    ck_assert_int_eq(s.accepts, 4);
+    wconn_close(&c);
+    buf_release(&body);
+    script_stop(&s);
+    free(line);
+    free(endless);
+    free(chunks);
+}
+END_TEST
+
+/* The libcurl path (creates, host names) bounds the body in its write
+ * callback: a chunked or close-delimited body past the limit is
+ * WHTTP_TOO_BIG with no more than the limit held. */
+START_TEST(test_curl_body_is_bounded)
+{
+    char *chunked = repeat("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked"
+                           "\r\n\r\n",
+                           "100\r\n"
+                           "0123456789abcdef0123456789abcdef0123456789abcdef"
+                           "0123456789abcdef0123456789abcdef0123456789abcdef"
+                           "0123456789abcdef0123456789abcdef0123456789abcdef"
+                           "0123456789abcdef0123456789abcdef0123456789abcdef"
+                           "0123456789abcdef0123456789abcdef0123456789abcdef"
+                           "0123456789abcdef\r\n",
+                           4096, "0\r\n\r\n");
+    char *to_eof = repeat("HTTP/1.1 200 OK\r\n\r\n", "z", 1 << 20, "");
+    struct script_srv s = {.answer = {chunked, to_eof}, .close_after = {1, 1}};
+    struct whttp w;
+    struct whttp_resp r;
+    int i;
+
+    ck_assert_int_eq(curl_global_init(CURL_GLOBAL_NOTHING), CURLE_OK);
+    script_start(&s);
+    ck_assert_int_eq(whttp_init(&w, 4096), 0);
+    for (i = 0; i < 2; i++) {
+        ck_assert_int_eq(whttp_setup(&w, "GET", "127.0.0.1", s.port, "/x", NULL,
+                                     0, 500, 3000),
+                         0);
+        ck_assert_int_eq(whttp_result_of(&w, curl_easy_perform(w.easy), &r),
+                         WHTTP_TOO_BIG);
+        ck_assert_uint_le(w.body.len, 4096);
+    }
+    whttp_release(&w);
+    script_stop(&s);
+    free(chunked);
+    free(to_eof);
+}
+END_TEST
+
 START_TEST(test_host_names_are_not_handled)
 {
     struct wconn c;
@@ -438,6 +532,8 @@ Suite *wconn_suite(void)
     tcase_add_test(tc, test_refused);
     tcase_add_test(tc, test_garbage_and_limits);
     tcase_add_test(tc, test_bytes_after_answer_close_it);
+    tcase_add_test(tc, test_hostile_answers_cost_one_request);
+    tcase_add_test(tc, test_curl_body_is_bounded);
     tcase_add_test(tc, test_host_names_are_not_handled);
     suite_add_tcase(s, tc);
     return s;

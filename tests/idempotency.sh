@@ -5,7 +5,8 @@
 # the answer is beyond the 256 KiB buffer replays once had), keys scoped
 # per bearer token (the same key and body under another token is another
 # session), and a Redis record named after a hash of the token, never the
-# token.
+# token; a client without a token is scoped by the SHA-256 of its
+# address, which never appears in the record's name.
 
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/stack.sh"
@@ -71,7 +72,19 @@ check "  and no record names the token" no_token_in "$keys"
 check "  nor holds it" sh -c "! redis-cli -h 127.0.0.1 -p $STACK_REDIS_PORT \
     HGETALL '$STACK_PREFIX:idem:t$hash_a:k1' | grep -q 'tok-'"
 
-for f in a1 b1 b2; do
+# Without a token: scoped by the hash of the address (127.0.0.1 here).
+code=$(curl -s -m 20 -o "$T/c1" -w '%{http_code}' -X POST \
+    -H 'Content-Type: application/json' -H 'Idempotency-Key: 1:k3' \
+    --data-binary @"$T/small.json" "$U/sessions")
+check "no token: create ($code)" test "${code:0:1}" = 2
+hash_addr=$(printf %s 127.0.0.1 | sha256sum | cut -c1-64)
+keys=$(redis-cli -h 127.0.0.1 -p "$STACK_REDIS_PORT" --scan --pattern "$STACK_PREFIX:idem:*")
+check "  the record is named after the address's SHA-256" \
+    grep -qxF "$STACK_PREFIX:idem:a$hash_addr:1:k3" <<<"$keys"
+no_addr_in() { ! grep -qF 127.0.0.1 <<<"$1"; }
+check "  and no record names the address" no_addr_in "$keys"
+
+for f in a1 b1 b2 c1; do
     id=$(grep -o '"id":"[^"]*"' "$T/$f" | head -1 | cut -d'"' -f4)
     [ -n "$id" ] && curl -s -m 10 -o /dev/null -X DELETE "$U/sessions/$id"
 done

@@ -1,0 +1,226 @@
+/*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * portown.c - who listens on a TCP port (portown.h).
+ *
+ * Invariants: the answer is 1 only when every listening socket of the
+ * port (IPv4 and IPv6, any address) was found among the fds of the
+ * process tree asked about; anything unseen counts against it.  Every
+ * read is bounded (PORTOWN_MAX_SOCKETS, PORTOWN_MAX_PROCS, the buffer
+ * sizes below).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "portown.h"
+
+#define NET_MAX      (4 * 1024 * 1024) /* bytes of one /proc/net/tcp* */
+#define CHILDREN_MAX 65536             /* bytes of one children list */
+#define TCP_LISTEN   10                /* st of a listening socket */
+
+int portown_parse(const char *buf, size_t len, int port, unsigned long *inodes,
+                  size_t max, size_t *n)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        const char *line = buf + i;
+        const char *end = memchr(line, '\n', len - i);
+        size_t llen = end ? (size_t)(end - line) : len - i;
+        char tmp[512], *f[10], *save = NULL, *p;
+        unsigned long lport, st, inode;
+        int k = 0;
+
+        i += llen + 1;
+        if (llen == 0 || llen >= sizeof(tmp))
+            continue;
+        memcpy(tmp, line, llen);
+        tmp[llen] = '\0';
+        /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+        for (p = strtok_r(tmp, " ", &save); p != NULL && k < 10;
+             p = strtok_r(NULL, " ", &save))
+            f[k++] = p;
+        if (k < 10 || (p = strrchr(f[1], ':')) == NULL)
+            continue;
+        errno = 0;
+        lport = strtoul(p + 1, &p, 16);
+        if (errno != 0 || *p != '\0')
+            continue;
+        st = strtoul(f[3], &p, 16);
+        if (*p != '\0' || st != TCP_LISTEN || lport != (unsigned long)port)
+            continue;
+        inode = strtoul(f[9], &p, 10);
+        if (*p != '\0' || inode == 0)
+            continue;
+        if (*n >= max)
+            return -1;
+        inodes[(*n)++] = inode;
+    }
+    return 0;
+}
+
+/* Reads path into a malloc'd buffer of at most max bytes.  Returns the
+ * length, or -1; *out is freed by the caller. */
+static ssize_t slurp(const char *path, size_t max, char **out)
+{
+    char *buf = malloc(max);
+    size_t len = 0;
+    int fd;
+
+    *out = buf;
+    if (buf == NULL)
+        return -1;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    while (len < max) {
+        ssize_t r = read(fd, buf + len, max - len);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r < 0)
+                len = 0;
+            break;
+        }
+        len += (size_t)r;
+    }
+    close(fd);
+    return len == max ? -1 : (ssize_t)len;
+}
+
+/* Marks (sets to 0) every inode of pid's fds found in inodes. */
+static void mark_fds(long pid, unsigned long *inodes, size_t n)
+{
+    char dir[64], path[PATH_MAX], link[64];
+    struct dirent *de;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "/proc/%ld/fd", pid);
+    d = opendir(dir);
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        unsigned long ino;
+        ssize_t l;
+        size_t k;
+        char *e;
+
+        if (de->d_name[0] == '.')
+            continue;
+        if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
+            (int)sizeof(path))
+            continue;
+        l = readlink(path, link, sizeof(link) - 1);
+        if (l <= 0)
+            continue;
+        link[l] = '\0';
+        if (strncmp(link, "socket:[", 8) != 0)
+            continue;
+        ino = strtoul(link + 8, &e, 10);
+        if (*e != ']')
+            continue;
+        for (k = 0; k < n; k++) {
+            if (inodes[k] == ino)
+                inodes[k] = 0;
+        }
+    }
+    closedir(d);
+}
+
+/* Appends the children of pid (every thread's) to procs. */
+static void add_children(long pid, long *procs, size_t *np, char *buf)
+{
+    char dir[64], path[PATH_MAX];
+    struct dirent *de;
+    DIR *d;
+
+    snprintf(dir, sizeof(dir), "/proc/%ld/task", pid);
+    d = opendir(dir);
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL && *np < PORTOWN_MAX_PROCS) {
+        char *p, *e;
+        ssize_t len;
+        int fd;
+
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        if (snprintf(path, sizeof(path), "%s/%s/children", dir, de->d_name) >=
+            (int)sizeof(path))
+            continue;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        len = read(fd, buf, CHILDREN_MAX - 1);
+        close(fd);
+        if (len <= 0)
+            continue;
+        buf[len] = '\0';
+        for (p = buf; *np < PORTOWN_MAX_PROCS; p = e) {
+            long c = strtol(p, &e, 10);
+
+            if (e == p || c <= 0)
+                break;
+            procs[(*np)++] = c;
+        }
+    }
+    closedir(d);
+}
+
+int portown_check(long pid, int port)
+{
+    static const char *const nets[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+    unsigned long inodes[PORTOWN_MAX_SOCKETS];
+    long *procs = NULL;
+    char *buf = NULL;
+    size_t n = 0, np = 0, i, k;
+    int rc = -1;
+
+    if (pid <= 1 || port <= 0 || port > 65535)
+        return -1;
+    for (i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
+        ssize_t len = slurp(nets[i], NET_MAX, &buf);
+
+        /* Without IPv6 there is no tcp6; any other failure: unknown. */
+        if (len < 0 && (i == 0 || access(nets[i], F_OK) == 0))
+            goto out;
+        if (len > 0 &&
+            portown_parse(buf, (size_t)len, port, inodes,
+                          PORTOWN_MAX_SOCKETS, &n) < 0) {
+            rc = 0; /* more listeners than any worker opens */
+            goto out;
+        }
+        free(buf);
+        buf = NULL;
+    }
+    if (n == 0)
+        goto out;
+    procs = malloc(PORTOWN_MAX_PROCS * sizeof(*procs));
+    buf = malloc(CHILDREN_MAX);
+    if (procs == NULL || buf == NULL)
+        goto out;
+    /* The tree, breadth first: pid, its children, theirs... */
+    procs[np++] = pid;
+    for (k = 0; k < np; k++) {
+        mark_fds(procs[k], inodes, n);
+        add_children(procs[k], procs, &np, buf);
+    }
+    rc = 1;
+    for (i = 0; i < n; i++) {
+        if (inodes[i] != 0)
+            rc = 0;
+    }
+out:
+    free(buf);
+    free(procs);
+    return rc;
+}

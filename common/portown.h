@@ -1,0 +1,37 @@
+/*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * portown.h - who listens on a TCP port, by what the kernel says: the
+ * listening sockets of /proc/net/tcp and /proc/net/tcp6 on that port and
+ * the processes that hold them (/proc/<pid>/fd).  steel-spawner takes a
+ * worker as started only when every socket listening on its port is held
+ * by the worker's own process tree, so a squatter that answers /health on
+ * a worker's port (and would be sent sessions) is never registered idle.
+ *
+ * Reading the fds of a worker of worker_user takes CAP_SYS_PTRACE, which
+ * the spawner holds then (common/privsep.h).
+ */
+#ifndef STEEL_PORTOWN_H
+#define STEEL_PORTOWN_H
+
+#include <stddef.h>
+
+/* Listening sockets on one port that one check considers. */
+#define PORTOWN_MAX_SOCKETS 64
+/* Processes of a worker's tree whose fds are read. */
+#define PORTOWN_MAX_PROCS 256
+
+/* Appends to inodes (n of max used) the inode of every socket in state
+ * LISTEN on local port port found in buf, a /proc/net/tcp or tcp6 text
+ * of len bytes (its header line and malformed lines are skipped).
+ * Returns 0, or -1 when more than max were found. */
+int portown_parse(const char *buf, size_t len, int port, unsigned long *inodes,
+                  size_t max, size_t *n);
+
+/* 1 when at least one socket listens on port and every one of them is
+ * held by pid or one of its descendants; 0 when one is held by any other
+ * process (or by none we can see); -1 when nothing listens on port or
+ * /proc/net cannot be read (not logged). */
+int portown_check(long pid, int port);
+
+#endif
