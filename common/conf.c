@@ -44,19 +44,13 @@ struct conf_directive {
     const char *def;
 };
 
-#define LONGD(field, lo, hi, d)                                                \
-    {                                                                          \
-#field, CONF_LONG, offsetof(struct conf, field), 0, lo, hi, d          \
-    }
+#define LONGD(field, lo, hi, d)                                               \
+    {#field, CONF_LONG, offsetof(struct conf, field), 0, lo, hi, d}
 #define BOOLD(field, d)                                                        \
-    {                                                                          \
-#field, CONF_BOOL, offsetof(struct conf, field), 0, 0, 1, d            \
-    }
+    {#field, CONF_BOOL, offsetof(struct conf, field), 0, 0, 1, d}
 #define STRD(field, d)                                                         \
-    {                                                                          \
-#field, CONF_STRING, offsetof(struct conf, field),                     \
-            sizeof(((struct conf *)0)->field), 0, 0, d                         \
-    }
+    {#field, CONF_STRING, offsetof(struct conf, field),                        \
+     sizeof(((struct conf *)0)->field), 0, 0, d}
 
 static const struct conf_directive conf_table[] = {
     STRD(redis, "127.0.0.1:6379"),
@@ -203,8 +197,8 @@ int conf_defaults(struct conf *c)
 
     memset(c, 0, sizeof(*c));
     for (i = 0; i < CONF_NDIRECTIVES; i++) {
-        if (conf_set(c, &conf_table[i], conf_table[i].def, why, sizeof(why)) <
-            0) {
+        if (conf_set(c, &conf_table[i], conf_table[i].def, why,
+                     sizeof(why)) < 0) {
             log_warnx("built-in default: %s", why);
             return -1;
         }
@@ -224,14 +218,14 @@ static char *trim(char *s)
     while (*s == ' ' || *s == '\t')
         s++;
     end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' ||
-                       end[-1] == '\n'))
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
+                       end[-1] == '\r' || end[-1] == '\n'))
         *--end = '\0';
     return s;
 }
 
-int conf_parse(struct conf *c, const char *name, const char *text, char *err,
-               size_t errsize)
+int conf_parse(struct conf *c, const char *name, const char *text,
+               char *err, size_t errsize)
 {
     unsigned char seen[CONF_NDIRECTIVES];
     const char *p = text;
@@ -247,10 +241,8 @@ int conf_parse(struct conf *c, const char *name, const char *text, char *err,
 
         lineno++;
         if (len >= sizeof(line))
-            return conf_error(err, errsize,
-                              "%s:%d: line is longer than %d "
-                              "bytes",
-                              name, lineno, CONF_LINE_MAX - 1);
+            return conf_error(err, errsize, "%s:%d: line is longer than %d "
+                              "bytes", name, lineno, CONF_LINE_MAX - 1);
         memcpy(line, p, len);
         line[len] = '\0';
         p += len + (nl ? 1 : 0);
@@ -266,8 +258,9 @@ int conf_parse(struct conf *c, const char *name, const char *text, char *err,
         }
         eq = strchr(key, '=');
         if (eq == NULL)
-            return conf_error(err, errsize, "%s:%d: expected \"key = value\"",
-                              name, lineno);
+            return conf_error(err, errsize,
+                              "%s:%d: expected \"key = value\"", name,
+                              lineno);
         *eq = '\0';
         value = trim(eq + 1);
         key = trim(key);
@@ -316,8 +309,8 @@ static int env_name_ok(const char *s, size_t len)
  * spawner sets itself are refused. */
 static int env_list_ok(const char *list, char *err, size_t errsize)
 {
-    static const char *const ours[] = {"PORT", "STEEL_WORKER_ID", "STEEL_NODE",
-                                       "STEEL_PREFIX"};
+    static const char *const ours[] = {"PORT", "STEEL_WORKER_ID",
+                                       "STEEL_NODE", "STEEL_PREFIX"};
     const char *p = list;
 
     while (*p != '\0') {
@@ -386,7 +379,8 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
             return conf_error(err, errsize, "redis_sentinels: %s", why);
         if (c->redis_master_name[0] == '\0' ||
             strpbrk(c->redis_master_name, " \t") != NULL)
-            return conf_error(err, errsize, "redis_master_name must be a name");
+            return conf_error(err, errsize,
+                              "redis_master_name must be a name");
     }
     if (c->worker_bin[0] == '\0')
         return conf_error(err, errsize, "worker_bin must not be empty");

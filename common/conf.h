@@ -18,14 +18,14 @@
 
 struct conf {
     /* Redis */
-    char redis[CONF_STR_MAX];             /* host:port, or /path for a socket */
-    char redis_user[CONF_STR_MAX];        /* ACL user; empty: AUTH <password> */
-    char redis_password[CONF_STR_MAX];    /* empty: no AUTH */
-    char redis_sentinels[CONF_STR_MAX];   /* host:port,...; empty: use redis */
+    char redis[CONF_STR_MAX];          /* host:port, or /path for a socket */
+    char redis_user[CONF_STR_MAX];     /* ACL user; empty: AUTH <password> */
+    char redis_password[CONF_STR_MAX]; /* empty: no AUTH */
+    char redis_sentinels[CONF_STR_MAX]; /* host:port,...; empty: use redis */
     char redis_master_name[CONF_STR_MAX]; /* the master the Sentinels watch */
-    long redis_timeout_ms;                /* connect and command deadline */
-    char key_prefix[64];                  /* every key starts "<prefix>:" */
-    char node_name[256];                  /* this host's name in Redis */
+    long redis_timeout_ms;             /* connect and command deadline */
+    char key_prefix[64];               /* every key starts "<prefix>:" */
+    char node_name[256];               /* this host's name in Redis */
 
     /* Sessions */
     long session_ttl;          /* seconds of inactivity before a 404 */
@@ -33,22 +33,22 @@ struct conf {
     long max_body;             /* bytes of a create body */
 
     /* Pool */
-    long pool_idle_target;    /* idle workers kept warm, per node */
-    long pool_max_workers;    /* workers in all, per node */
-    long pool_idle_grace;     /* seconds an idle surplus lives */
-    long create_wait;         /* seconds a create waits for a worker */
-    long create_attempts;     /* workers one create tries at most */
-    long create_queue_max;    /* creates waiting at once, all nodes */
+    long pool_idle_target; /* idle workers kept warm, per node */
+    long pool_max_workers; /* workers in all, per node */
+    long pool_idle_grace;  /* seconds an idle surplus lives */
+    long create_wait;      /* seconds a create waits for a worker */
+    long create_attempts;  /* workers one create tries at most */
+    long create_queue_max; /* creates waiting at once, all nodes */
     long create_hedge_min_ms; /* floor of the hedge delay; 0 = no hedge */
 
     /* Workers */
-    char worker_bin[CONF_STR_MAX];     /* the steel-browser executable */
-    long worker_port_min;              /* worker_port_range, low end */
-    long worker_port_max;              /* worker_port_range, high end */
-    char worker_host[256];             /* advertised address of workers */
-    long worker_connect_timeout_ms;    /* connect deadline to a worker */
-    long worker_timeout_ms;            /* whole-request deadline to a worker */
-    long worker_start_timeout_ms;      /* spawn to first /health ok */
+    char worker_bin[CONF_STR_MAX];  /* the steel-browser executable */
+    long worker_port_min;           /* worker_port_range, low end */
+    long worker_port_max;           /* worker_port_range, high end */
+    char worker_host[256];          /* advertised address of workers */
+    long worker_connect_timeout_ms; /* connect deadline to a worker */
+    long worker_timeout_ms;         /* whole-request deadline to a worker */
+    long worker_start_timeout_ms;   /* spawn to first /health ok */
     char worker_log_dir[CONF_STR_MAX]; /* per-worker stdout/stderr files */
     long worker_log_max;               /* bytes kept per worker log */
     long worker_nofile;                /* RLIMIT_NOFILE; 0 = inherit */
@@ -84,25 +84,25 @@ struct conf {
     long restart_stable_s;             /* deprecated: read, not used */
 
     /* Reaper */
-    long reap_interval;       /* seconds between passes */
-    long probe_timeout_ms;    /* deadline of one health probe */
-    long probe_failures;      /* consecutive failures before a kill */
-    long probe_parallel;      /* probes of one pass in flight at once */
+    long reap_interval;    /* seconds between passes */
+    long probe_timeout_ms; /* deadline of one health probe */
+    long probe_failures;   /* consecutive failures before a kill */
+    long probe_parallel;   /* probes of one pass in flight at once */
     long stray_scan_interval; /* seconds between full /proc scans for
                                * strays; 0 = every pass */
-    long node_stale_ms;       /* a node whose heartbeat is older is stale:
-                               * no create claims its workers */
-    long node_gone_after;     /* seconds after its last heartbeat a node is
-                               * gone and other nodes' reapers remove its
-                               * records */
-    long node_drain;          /* 1: this node takes no new sessions, its
-                               * spawner retires its idle workers (SIGHUP) */
+    long node_stale_ms;  /* a node whose heartbeat is older is stale:
+                          * no create claims its workers */
+    long node_gone_after; /* seconds after its last heartbeat a node is
+                           * gone and other nodes' reapers remove its
+                           * records */
+    long node_drain;      /* 1: this node takes no new sessions, its
+                           * spawner retires its idle workers (SIGHUP) */
 
     /* Handlers */
-    long fcgi_threads;              /* accept threads per steel-fcgi */
-    long fcgi_create_threads;       /* create threads per steel-fcgi */
-    char api_token[CONF_STR_MAX];   /* empty: no client auth */
-    char admin_token[CONF_STR_MAX]; /* empty: api_token guards admin */
+    long fcgi_threads;               /* accept threads per steel-fcgi */
+    long fcgi_create_threads;        /* create threads per steel-fcgi */
+    char api_token[CONF_STR_MAX];    /* empty: no client auth */
+    char admin_token[CONF_STR_MAX];  /* empty: api_token guards admin */
 
     char log_level[16]; /* error, warn, info, debug */
 };
@@ -118,8 +118,8 @@ int conf_defaults(struct conf *c);
 int conf_load(struct conf *c, const char *path, char *err, size_t errsize);
 
 /* Parses one "key = value" text the same way (name is used in messages). */
-int conf_parse(struct conf *c, const char *name, const char *text, char *err,
-               size_t errsize);
+int conf_parse(struct conf *c, const char *name, const char *text,
+               char *err, size_t errsize);
 
 /* Checks relations between directives (ranges, min <= max). */
 int conf_validate(const struct conf *c, char *err, size_t errsize);
