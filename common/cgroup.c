@@ -31,7 +31,7 @@
 #define FILE_MAX       (64 * 1024) /* bytes of one file read */
 #define KILL_TRIES     200         /* rounds of the SIGKILL fallback */
 #define KILL_ROUND_US  2000        /* between two rounds */
-#define KILL_SETTLE_MS 200         /* after cgroup.kill, for the exits */
+#define KILL_SETTLE_MS 20          /* after cgroup.kill, for the exits */
 
 static const char *const ctl_names[CGROUP_NCTL] = {"memory", "pids", "cpu"};
 
