@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -370,9 +371,40 @@ static void v2_enable(const char *mnt, const char *dir, const char *ctl)
     }
 }
 
+/* Notes the controllers of the workers' groups (v2 first, then the v1
+ * hierarchies), cgroup.kill and cgroup.freeze. */
+static void features(struct cgroup *cg)
+{
+    char path[CGROUP_PATH_MAX + 64], buf[512];
+    int i, k;
+
+    if (cg->hier[0].v2) {
+        cgroup_hpath(&cg->hier[0], "/workers/cgroup.controllers", path,
+                     sizeof(path));
+        if (cgroup_slurp(path, buf, sizeof(buf)) < 0)
+            buf[0] = '\0';
+        for (k = 0; k < CGROUP_NCTL; k++) {
+            if (cgroup_has_word(buf, cgroup_ctl_names[k]))
+                cg->ctl[k] = 0;
+        }
+        cgroup_hpath(&cg->hier[0], "/workers/cgroup.kill", path, sizeof(path));
+        cg->has_kill = access(path, F_OK) == 0;
+        cgroup_hpath(&cg->hier[0], "/workers/cgroup.freeze", path,
+                     sizeof(path));
+        cg->has_freeze = access(path, F_OK) == 0;
+    }
+    for (k = 0; k < CGROUP_NCTL; k++) {
+        for (i = 0; i < cg->nhier && cg->ctl[k] < 0; i++) {
+            if (!cg->hier[i].v2 &&
+                cgroup_has_token(cg->hier[i].ctls, cgroup_ctl_names[k]))
+                cg->ctl[k] = i;
+        }
+    }
+}
+
 int cgroup_setup(struct cgroup *cg, const char *root, char *err, size_t errsize)
 {
-    char path[CGROUP_PATH_MAX + 64], buf[512], pid[32];
+    char path[CGROUP_PATH_MAX + 64], pid[32];
     int owns = root == NULL || root[0] == '\0', i, k;
 
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
@@ -386,9 +418,8 @@ int cgroup_setup(struct cgroup *cg, const char *root, char *err, size_t errsize)
                      strerror(errno));
             return -1;
         }
-        if (!owns)
-            continue;
-        /* No internal processes (v2): we leave <base> for a leaf. */
+        /* No internal processes (v2): we leave <base> for a leaf, which
+         * also tells the reaper where <base> is (cgroup_pid_base). */
         if (cgroup_hpath(h, "/spawner", path, sizeof(path)) < 0 ||
             (mkdir(path, 0755) < 0 && errno != EEXIST) ||
             cgroup_hpath(h, "/spawner/cgroup.procs", path, sizeof(path)) < 0 ||
@@ -404,25 +435,83 @@ int cgroup_setup(struct cgroup *cg, const char *root, char *err, size_t errsize)
             cgroup_hpath(&cg->hier[0], "/workers", path, sizeof(path));
             v2_enable(cg->hier[0].mnt, path, cgroup_ctl_names[k]);
         }
-        cgroup_hpath(&cg->hier[0], "/workers/cgroup.controllers", path, sizeof(path));
-        if (cgroup_slurp(path, buf, sizeof(buf)) < 0)
-            buf[0] = '\0';
-        for (k = 0; k < CGROUP_NCTL; k++) {
-            if (cgroup_has_word(buf, cgroup_ctl_names[k]))
-                cg->ctl[k] = 0;
-        }
-        cgroup_hpath(&cg->hier[0], "/workers/cgroup.kill", path, sizeof(path));
-        cg->has_kill = access(path, F_OK) == 0;
-        cgroup_hpath(&cg->hier[0], "/workers/cgroup.freeze", path, sizeof(path));
-        cg->has_freeze = access(path, F_OK) == 0;
     }
-    for (k = 0; k < CGROUP_NCTL; k++) {
-        for (i = 0; i < cg->nhier && cg->ctl[k] < 0; i++) {
-            if (!cg->hier[i].v2 && cgroup_has_token(cg->hier[i].ctls, cgroup_ctl_names[k]))
-                cg->ctl[k] = i;
-        }
-    }
+    features(cg);
     cg->on = 1;
+    return 0;
+}
+
+int cgroup_open(struct cgroup *cg)
+{
+    char path[CGROUP_PATH_MAX + 64];
+    struct stat st;
+
+    if (cgroup_hpath(&cg->hier[0], "/workers", path, sizeof(path)) < 0 ||
+        stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return -1;
+    features(cg);
+    cg->on = 1;
+    return 0;
+}
+
+int cgroup_delegated(const struct cgroup *cg)
+{
+    const struct cgroup_hier *h = &cg->hier[0];
+    const char *inv = getenv("INVOCATION_ID");
+    size_t bl = strlen(h->base);
+    struct stat st;
+    char v[8];
+
+    /* systemd marks a cgroup it delegates (Delegate=yes). */
+    if (getxattr(h->dir, "trusted.delegate", v, sizeof(v)) > 0 ||
+        getxattr(h->dir, "user.delegate", v, sizeof(v)) > 0)
+        return 1;
+    /* A delegated cgroup is handed to the unit's user. */
+    if (geteuid() != 0 && stat(h->dir, &st) == 0 && st.st_uid == geteuid())
+        return 1;
+    /* The cgroup of a systemd service (ours has Delegate=yes). */
+    return inv != NULL && inv[0] != '\0' && bl > 8 &&
+           strcmp(h->base + bl - 8, ".service") == 0;
+}
+
+int cgroup_default_root(const char *prefix, const char *node, char *out,
+                        size_t size)
+{
+    int n = snprintf(out, size, "/steel/%s/%s", prefix, node);
+    char *p;
+
+    if (n < 0 || (size_t)n >= size || prefix[0] == '\0' || node[0] == '\0')
+        return -1;
+    for (p = out + 7; *p != '\0'; p++) {
+        if (p == out + 7 + strlen(prefix))
+            continue; /* the slash between the two */
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+              (*p == '.' && p[-1] != '/')))
+            *p = '_';
+    }
+    return 0;
+}
+
+int cgroup_pid_base(const char *procroot, long pid, char *out, size_t size)
+{
+    char path[CGROUP_PATH_MAX + 32], buf[4096], own[CGROUP_PATH_MAX];
+    ssize_t n;
+    size_t ol;
+
+    if (pid <= 1 || snprintf(path, sizeof(path), "%s/%ld/cgroup", procroot,
+                             pid) >= (int)sizeof(path))
+        return -1;
+    n = cgroup_slurp(path, buf, sizeof(buf));
+    if (n <= 0 || ((cgroup_self_path(buf, NULL, own, sizeof(own)) < 0 ||
+                    strcmp(own, "/") == 0) &&
+                   cgroup_self_path(buf, "pids", own, sizeof(own)) < 0))
+        return -1;
+    ol = strlen(own);
+    if (ol <= 8 || strcmp(own + ol - 8, "/spawner") != 0 || ol - 8 >= size)
+        return -1;
+    memcpy(out, own, ol - 8);
+    out[ol - 8] = '\0';
     return 0;
 }
 

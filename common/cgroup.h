@@ -8,13 +8,13 @@
  * Layout, in every hierarchy used (cgroup v2, and cgroup v1 hierarchies
  * for the controllers v2 lacks):
  *
- *     <base>/spawner       the spawner itself, when it owns <base>
- *                          (systemd's Delegate=yes; cgroup_root unset)
+ *     <base>/spawner       the spawner itself
  *     <base>/workers/w<id> worker <id> and everything it starts
  *
  * <base> is a path relative to the hierarchy's root, as
  * /proc/<pid>/cgroup shows it: cgroup_root when set, else our own cgroup
- * (the unit's, delegated by systemd).  The main hierarchy (v2 when
+ * when it was delegated (the unit's, systemd's Delegate=yes), else, as
+ * root, /steel/<key_prefix>/<node_name> (cgroup_default_root).  The main hierarchy (v2 when
  * mounted, else the v1 pids, freezer or memory hierarchy) gives identity
  * and kill; each controller (memory, pids, cpu) comes from v2 when v2 has
  * it, else from its v1 hierarchy, else it is missing (logged).
@@ -61,8 +61,8 @@ struct cgroup {
     int ctl[CGROUP_NCTL];                     /* index into hier, or -1 */
     int has_kill;                             /* main is v2 with cgroup.kill */
     int has_freeze; /* main is v2 with cgroup.freeze */
-    int owns_base;  /* spawner moved into
-                     * <base>/spawner */
+    int owns_base;  /* <base> is our own
+                     * (delegated) cgroup */
 };
 
 /* Per-worker limits; 0 leaves one unset. */
@@ -85,13 +85,37 @@ int cgroup_detect(struct cgroup *cg, const char *mountinfo, const char *selfcg,
 
 /*
  * Makes <base>/workers in every hierarchy (and <base> when root was
- * given), moves the calling process into <base>/spawner when it owns
- * <base> (root empty), turns the controllers on for the workers' groups
+ * given), moves the calling process into <base>/spawner (so <base> holds
+ * no process, and the reaper finds <base> from the spawner's pid), turns the controllers on for the workers' groups
  * where v2 has them, and notes cgroup.kill and cgroup.freeze.  Sets
  * cg->on.  Returns 0, or -1 with the reason in err (nothing writable).
  */
 int cgroup_setup(struct cgroup *cg, const char *root, char *err,
                  size_t errsize);
+
+/* For a process that only looks at the subtree (the reaper): cg from
+ * cgroup_detect with <base> as root; notes its controllers, cgroup.kill
+ * and cgroup.freeze and sets cg->on.  Returns 0, or -1 when
+ * <base>/workers does not exist. */
+int cgroup_open(struct cgroup *cg);
+
+/* 1 when our own cgroup, the <base> of cg (detected without a root), was
+ * delegated to us: systemd's trusted.delegate or user.delegate mark, a
+ * directory owned by our (non-root) user, or the cgroup of the systemd
+ * service we run in.  0 otherwise: then it is no place for workers. */
+int cgroup_delegated(const struct cgroup *cg);
+
+/* The subtree a spawner run as root takes when cgroup_root is empty and
+ * nothing was delegated to it: "/steel/<prefix>/<node>", bytes other than
+ * [A-Za-z0-9._-] replaced by '_' (no leading dot).  Returns 0, or -1. */
+int cgroup_default_root(const char *prefix, const char *node, char *out,
+                        size_t size);
+
+/* The <base> of a spawner from its /proc/<pid>/cgroup under procroot: its
+ * v2 path (else its v1 pids path) without the trailing "/spawner" that
+ * cgroup_setup put it in.  Returns 0, or -1 (gone, or not in a
+ * "<base>/spawner"). */
+int cgroup_pid_base(const char *procroot, long pid, char *out, size_t size);
 
 /* "memory pids cpu" as found, "-" for a missing one, into out. */
 void cgroup_describe(const struct cgroup *cg, char *out, size_t size);

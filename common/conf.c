@@ -393,9 +393,12 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
     if (env_list_ok(c->worker_env, err, errsize) < 0)
         return -1;
     if (strcmp(c->worker_cgroup, "required") != 0 &&
-        strcmp(c->worker_cgroup, "optional") != 0)
+        strcmp(c->worker_cgroup, "off") != 0)
+        return conf_error(err, errsize, "worker_cgroup must be required or off");
+    if (strcmp(c->worker_cgroup, "off") == 0 && c->worker_user[0] != '\0')
         return conf_error(err, errsize,
-                          "worker_cgroup must be required or optional");
+                          "worker_cgroup = off is for development: not "
+                          "with worker_user");
     if (c->cgroup_root[0] != '\0' &&
         (c->cgroup_root[0] != '/' || c->cgroup_root[1] == '\0' ||
          strstr(c->cgroup_root, "..") != NULL ||

@@ -56,9 +56,8 @@ struct conf {
     long worker_nproc;                 /* RLIMIT_NPROC (threads of the
                                         * workers' user); 0 = inherit */
     long worker_core_mb;               /* RLIMIT_CORE in MiB; 0 = none */
-    char worker_cgroup[16];            /* "required" or "optional" (dev:
-                                        * no cgroups when none can be
-                                        * made) */
+    char worker_cgroup[16];            /* "required" or "off" (dev, no
+                                        * worker_user: no cgroups) */
     char cgroup_root[CONF_STR_MAX];    /* the node's subtree in each
                                         * hierarchy; empty: our own
                                         * (delegated) cgroup */

@@ -155,19 +155,57 @@ static void reload(struct spawner *s, int64_t now)
 
 /* ---- start, loop, stop -------------------------------------------------- */
 
+/* Finds and makes the node's subtree: cgroup_root; else our own cgroup
+ * when it was delegated; else, as root, cgroup_default_root's.  Returns
+ * 0 or -1 with the reason in err. */
+static int groups_find(struct spawner *s, char *err, size_t errsize)
+{
+    const struct conf *c = s->c;
+    struct cgroup *cg = &s->loop.cg;
+    char root[CGROUP_PATH_MAX];
+
+    if (c->cgroup_root[0] == '\0') {
+        if (cgroup_detect(cg, "/proc/self/mountinfo", "/proc/self/cgroup", "",
+                          err, errsize) == 0) {
+            if (cgroup_delegated(cg))
+                return cgroup_setup(cg, NULL, err, errsize);
+            snprintf(err, errsize, "our own cgroup %.400s was not delegated",
+                     cg->hier[0].base);
+        }
+        if (geteuid() != 0 ||
+            cgroup_default_root(c->key_prefix, c->node_name, root,
+                                sizeof(root)) < 0)
+            return -1;
+        log_info("cgroup_root is empty and nothing was delegated to us: "
+                 "workers' cgroups go under %s",
+                 root);
+    } else {
+        snprintf(root, sizeof(root), "%s", c->cgroup_root);
+    }
+    if (cgroup_detect(cg, "/proc/self/mountinfo", "/proc/self/cgroup", root,
+                      err, errsize) < 0)
+        return -1;
+    return cgroup_setup(cg, root, err, errsize);
+}
+
 /* Sets up the workers' cgroups (common/cgroup.h).  Without one the
- * spawner refuses to start, unless worker_cgroup is optional and no
- * worker_user is set (development): then it warns and goes on without.
- * Returns 0 or -1 (logged). */
+ * spawner refuses to start; worker_cgroup = off (development, refused
+ * with worker_user) runs workers without, with a loud warning.  Returns
+ * 0 or -1 (logged). */
 static int groups_setup(struct spawner *s)
 {
     const struct conf *c = s->c;
     struct cgroup *cg = &s->loop.cg;
     char err[512], what[CGROUP_PATH_MAX + 128];
 
-    if (cgroup_detect(cg, "/proc/self/mountinfo", "/proc/self/cgroup",
-                      c->cgroup_root, err, sizeof(err)) == 0 &&
-        cgroup_setup(cg, c->cgroup_root, err, sizeof(err)) == 0) {
+    memset(cg, 0, sizeof(*cg));
+    if (strcmp(c->worker_cgroup, "off") == 0) {
+        log_warnx("NO CGROUP FOR WORKERS: worker_cgroup = off: workers run "
+                  "without limits or group kill, and are told apart by their "
+                  "environment (development only)");
+        return 0;
+    }
+    if (groups_find(s, err, sizeof(err)) == 0) {
         cgroup_describe(cg, what, sizeof(what));
         log_info("workers run in cgroups: %s", what);
         if (c->worker_cgroup_memory_mb > 0 && cg->ctl[CGROUP_MEMORY] < 0)
@@ -179,18 +217,12 @@ static int groups_setup(struct spawner *s)
         return 0;
     }
     memset(cg, 0, sizeof(*cg));
-    if (c->worker_user[0] != '\0' || strcmp(c->worker_cgroup, "optional")) {
-        log_warnx("NO CGROUP FOR WORKERS: %s; refusing to start (run under "
-                  "systemd with Delegate=yes, or set cgroup_root to a "
-                  "subtree we may write)",
-                  err);
-        return -1;
-    }
-    log_warnx("NO CGROUP FOR WORKERS: %s; worker_cgroup is optional: "
-              "workers run without limits or group kill, identified by "
-              "their environment (development only)",
+    log_warnx("NO CGROUP FOR WORKERS: %s; refusing to start (run under "
+              "systemd with Delegate=yes, set cgroup_root to a subtree we may "
+              "write, or, for development without worker_user, "
+              "worker_cgroup = off)",
               err);
-    return 0;
+    return -1;
 }
 
 static void sweep_one(long id, void *arg)

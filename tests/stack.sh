@@ -248,9 +248,6 @@ stack_worker_bin() {
     echo "$bin"
 }
 
-# stack_write_conf TTL - RUN/steel-orchestrator.conf.  Workers get 100
-# ports from 20000-31999 chosen by the HTTP port, so stacks on different
-# ports rarely share worker ports.
 # The stack's cgroup subtree (cgroup_root), below the root of every
 # hierarchy: one per stack, so that stacks side by side never meet.
 stack_cgroup_root() {
@@ -268,18 +265,20 @@ stack_cgroup_dirs() {
         done
 }
 
-# stack_cgroup_remove - removes the stack's (empty) groups, deepest first.
-# stack_conf_set_cgroup FILE - as root, the stack's own cgroup_root;
-# worker_cgroup stays as the file says, else optional (a stack run by a
-# user without a delegated cgroup still starts, with a warning).
+# stack_conf_set_cgroup FILE - unless the file says otherwise: as root,
+# the stack's own cgroup_root; as a user (no delegated subtree outside
+# systemd), worker_cgroup = off (the spawner warns loudly).
 stack_conf_set_cgroup() {
-    if [ "$(id -u)" = 0 ] && ! grep -q '^[[:space:]]*cgroup_root[[:space:]]*=' "$1"; then
-        stack_conf_set "$1" cgroup_root "$(stack_cgroup_root)" || return 1
+    grep -q '^[[:space:]]*\(cgroup_root\|worker_cgroup\)[[:space:]]*=' "$1" &&
+        return 0
+    if [ "$(id -u)" = 0 ]; then
+        stack_conf_set "$1" cgroup_root "$(stack_cgroup_root)"
+    else
+        stack_conf_set "$1" worker_cgroup off
     fi
-    grep -q '^[[:space:]]*worker_cgroup[[:space:]]*=' "$1" ||
-        stack_conf_set "$1" worker_cgroup optional
 }
 
+# stack_cgroup_remove - removes the stack's (empty) groups, deepest first.
 stack_cgroup_remove() {
     local d
     for d in $(stack_cgroup_dirs); do
@@ -289,6 +288,9 @@ stack_cgroup_remove() {
     return 0
 }
 
+# stack_write_conf TTL - RUN/steel-orchestrator.conf.  Workers get 100
+# ports from 20000-31999 chosen by the HTTP port, so stacks on different
+# ports rarely share worker ports.
 stack_write_conf() {
     local ttl=$1 conf=$STACK_RUN/steel-orchestrator.conf bin ports base
     bin=$(stack_worker_bin) || return 1
