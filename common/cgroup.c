@@ -24,7 +24,6 @@
 #include "log.h"
 #include "util.h"
 
-
 const char *const cgroup_ctl_names[CGROUP_NCTL] = {"memory", "pids", "cpu"};
 
 /* Reads path into buf (size bytes, NUL added).  Returns the length, or -1. */
@@ -274,8 +273,8 @@ int cgroup_detect(struct cgroup *cg, const char *mountinfo, const char *selfcg,
                     break;
                 }
             }
-            if (k == CGROUP_NCTL ||
-                cgroup_self_path(self, cgroup_ctl_names[k], own, sizeof(own)) < 0)
+            if (k == CGROUP_NCTL || cgroup_self_path(self, cgroup_ctl_names[k],
+                                                     own, sizeof(own)) < 0)
                 continue;
             if (cg->nhier >= CGROUP_HIER_MAX)
                 continue;
@@ -525,9 +524,10 @@ void cgroup_describe(const struct cgroup *cg, char *out, size_t size)
     for (k = 0; k < CGROUP_NCTL && n >= 0 && (size_t)n < size; k++) {
         int i = cg->ctl[k];
 
-        n += snprintf(out + n, size - (size_t)n, ", %s: %s", cgroup_ctl_names[k],
-                      i < 0            ? "missing"
-                      : cg->hier[i].v2 ? "v2"
-                                       : "v1");
+        n +=
+            snprintf(out + n, size - (size_t)n, ", %s: %s", cgroup_ctl_names[k],
+                     i < 0            ? "missing"
+                     : cg->hier[i].v2 ? "v2"
+                                      : "v1");
     }
 }

@@ -14,10 +14,10 @@
  * <base> is a path relative to the hierarchy's root, as
  * /proc/<pid>/cgroup shows it: cgroup_root when set, else our own cgroup
  * when it was delegated (the unit's, systemd's Delegate=yes), else, as
- * root, /steel/<key_prefix>/<node_name> (cgroup_default_root).  The main hierarchy (v2 when
- * mounted, else the v1 pids, freezer or memory hierarchy) gives identity
- * and kill; each controller (memory, pids, cpu) comes from v2 when v2 has
- * it, else from its v1 hierarchy, else it is missing (logged).
+ * root, /steel/<key_prefix>/<node_name> (cgroup_default_root).  The main
+ * hierarchy (v2 when mounted, else the v1 pids, freezer or memory hierarchy)
+ * gives identity and kill; each controller (memory, pids, cpu) comes from v2
+ * when v2 has it, else from its v1 hierarchy, else it is missing (logged).
  *
  * The identity rule: a process is worker <id> of this node when its line
  * of the main hierarchy in /proc/<pid>/cgroup names <base>/workers/w<id>
@@ -63,6 +63,9 @@ struct cgroup {
     int has_freeze; /* main is v2 with cgroup.freeze */
     int owns_base;  /* <base> is our own
                      * (delegated) cgroup */
+    int required;   /* with on 0: cgroups are required
+                     * but none was found, so no
+                     * process is a worker */
 };
 
 /* Per-worker limits; 0 leaves one unset. */
@@ -86,9 +89,10 @@ int cgroup_detect(struct cgroup *cg, const char *mountinfo, const char *selfcg,
 /*
  * Makes <base>/workers in every hierarchy (and <base> when root was
  * given), moves the calling process into <base>/spawner (so <base> holds
- * no process, and the reaper finds <base> from the spawner's pid), turns the controllers on for the workers' groups
- * where v2 has them, and notes cgroup.kill and cgroup.freeze.  Sets
- * cg->on.  Returns 0, or -1 with the reason in err (nothing writable).
+ * no process, and the reaper finds <base> from the spawner's pid), turns the
+ * controllers on for the workers' groups where v2 has them, and notes
+ * cgroup.kill and cgroup.freeze.  Sets cg->on.  Returns 0, or -1 with the
+ * reason in err (nothing writable).
  */
 int cgroup_setup(struct cgroup *cg, const char *root, char *err,
                  size_t errsize);
@@ -136,6 +140,11 @@ int cgroup_worker_attach(const struct cgroup *cg, long id, pid_t pid);
  * run out.  Returns 1 when the group is empty (or gone), 0 when
  * processes remain, -1 on error (logged). */
 int cgroup_worker_kill(const struct cgroup *cg, long id);
+
+/* The pids (> 1) of worker id's group in the main hierarchy, as the
+ * kernel lists them, into pids (at most max).  Returns the count, or -1
+ * when the group is gone. */
+int cgroup_worker_pids(const struct cgroup *cg, long id, long *pids, int max);
 
 /* 1 when the group of worker id holds no process (or is gone), else 0. */
 int cgroup_worker_empty(const struct cgroup *cg, long id);

@@ -131,7 +131,8 @@ int cgroup_worker_attach(const struct cgroup *cg, long id, pid_t pid)
     snprintf(v, sizeof(v), "%ld", (long)pid);
     /* The controllers first: once in the main group it is a worker. */
     for (i = cg->nhier - 1; i >= 0; i--) {
-        if (cgroup_wpath(&cg->hier[i], id, "cgroup.procs", path, sizeof(path)) < 0) {
+        if (cgroup_wpath(&cg->hier[i], id, "cgroup.procs", path, sizeof(path)) <
+            0) {
             errno = ENAMETOOLONG;
             return -1;
         }
@@ -141,16 +142,15 @@ int cgroup_worker_attach(const struct cgroup *cg, long id, pid_t pid)
     return 0;
 }
 
-/* Reads the pids of worker id's main group into pids (at most max).
- * Returns the count, or -1 when the group is gone. */
-static int group_pids(const struct cgroup *cg, long id, long *pids, int max)
+int cgroup_worker_pids(const struct cgroup *cg, long id, long *pids, int max)
 {
     char path[CGROUP_PATH_MAX + 64], *buf, *p, *end;
     int n = 0;
 
     buf = malloc(CGROUP_FILE_MAX);
     if (buf == NULL ||
-        cgroup_wpath(&cg->hier[0], id, "cgroup.procs", path, sizeof(path)) < 0 ||
+        cgroup_wpath(&cg->hier[0], id, "cgroup.procs", path, sizeof(path)) <
+            0 ||
         cgroup_slurp(path, buf, CGROUP_FILE_MAX) < 0) {
         free(buf);
         return -1;
@@ -174,7 +174,7 @@ int cgroup_worker_empty(const struct cgroup *cg, long id)
 {
     long pid;
 
-    return group_pids(cg, id, &pid, 1) <= 0;
+    return cgroup_worker_pids(cg, id, &pid, 1) <= 0;
 }
 
 /* SIGKILL to pid when it is, through a pidfd that pins it, still in
@@ -207,7 +207,8 @@ int cgroup_worker_kill(const struct cgroup *cg, long id)
     int t, n;
 
     if (cg->has_kill) {
-        if (cgroup_wpath(&cg->hier[0], id, "cgroup.kill", path, sizeof(path)) < 0)
+        if (cgroup_wpath(&cg->hier[0], id, "cgroup.kill", path, sizeof(path)) <
+            0)
             return -1;
         if (cgroup_put(path, "1") < 0 && errno != ENOENT) {
             log_warn("worker %ld: cannot write %s", id, path);
@@ -218,21 +219,22 @@ int cgroup_worker_kill(const struct cgroup *cg, long id)
         return cgroup_worker_empty(cg, id);
     }
     /* Frozen, nothing in the group can fork while we read and kill. */
-    if (cg->has_freeze &&
-        cgroup_wpath(&cg->hier[0], id, "cgroup.freeze", path, sizeof(path)) == 0)
+    if (cg->has_freeze && cgroup_wpath(&cg->hier[0], id, "cgroup.freeze", path,
+                                       sizeof(path)) == 0)
         cgroup_put(path, "1");
     for (t = 0; t < KILL_TRIES; t++) {
         int i;
 
-        n = group_pids(cg, id, pids, (int)(sizeof(pids) / sizeof(pids[0])));
+        n = cgroup_worker_pids(cg, id, pids,
+                               (int)(sizeof(pids) / sizeof(pids[0])));
         if (n <= 0)
             break;
         for (i = 0; i < n; i++)
             kill_member(cg, id, pids[i]);
         sleep_us(KILL_ROUND_US);
     }
-    if (cg->has_freeze &&
-        cgroup_wpath(&cg->hier[0], id, "cgroup.freeze", path, sizeof(path)) == 0)
+    if (cg->has_freeze && cgroup_wpath(&cg->hier[0], id, "cgroup.freeze", path,
+                                       sizeof(path)) == 0)
         cgroup_put(path, "0");
     return cgroup_worker_empty(cg, id);
 }
@@ -279,8 +281,8 @@ int cgroup_worker_oom(const struct cgroup *cg, long id)
     if (cg->ctl[CGROUP_MEMORY] < 0)
         return 0;
     h = &cg->hier[cg->ctl[CGROUP_MEMORY]];
-    if (cgroup_wpath(h, id, h->v2 ? "memory.events" : "memory.oom_control", path,
-              sizeof(path)) < 0 ||
+    if (cgroup_wpath(h, id, h->v2 ? "memory.events" : "memory.oom_control",
+                     path, sizeof(path)) < 0 ||
         cgroup_slurp(path, buf, sizeof(buf)) < 0)
         return 0;
     if (field_of(buf, "oom_kill") > 0)

@@ -394,7 +394,8 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
         return -1;
     if (strcmp(c->worker_cgroup, "required") != 0 &&
         strcmp(c->worker_cgroup, "off") != 0)
-        return conf_error(err, errsize, "worker_cgroup must be required or off");
+        return conf_error(err, errsize,
+                          "worker_cgroup must be required or off");
     if (strcmp(c->worker_cgroup, "off") == 0 && c->worker_user[0] != '\0')
         return conf_error(err, errsize,
                           "worker_cgroup = off is for development: not "

@@ -21,6 +21,7 @@
 #include <sys/pidfd.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -295,23 +296,62 @@ int proc_node_worker(struct proc_node *pn, long pid, struct proc_worker *out)
 {
     struct proc_stat st;
     ssize_t len;
+    long id;
 
     if (pid <= 0 || pid == pn->self)
         return 0;
-    len = read_file(pn->root, pid, "environ", pn->env, PROC_ENVIRON_MAX);
-    if (len <= 0)
-        return 0;
     memset(out, 0, sizeof(*out));
-    if (!proc_environ_worker(pn->env, (size_t)len, pn->prefix, pn->node,
-                             out->id, sizeof(out->id)))
+    if (pn->cg != NULL && !pn->cg->on && pn->cg->required)
         return 0;
+    if (pn->cg != NULL && pn->cg->on) {
+        /* The kernel's word alone: the group it placed pid in. */
+        if (cgroup_pid_worker(pn->cg, pn->root, pid, &id) != 1)
+            return 0;
+        snprintf(out->id, sizeof(out->id), "%ld", id);
+        /* PORT for the log and the probes only; it names nothing. */
+        len = read_file(pn->root, pid, "environ", pn->env, PROC_ENVIRON_MAX);
+        if (len > 0)
+            out->port = proc_environ_port(pn->env, (size_t)len);
+    } else {
+        len = read_file(pn->root, pid, "environ", pn->env, PROC_ENVIRON_MAX);
+        if (len <= 0 ||
+            !proc_environ_worker(pn->env, (size_t)len, pn->prefix, pn->node,
+                                 out->id, sizeof(out->id)))
+            return 0;
+        out->port = proc_environ_port(pn->env, (size_t)len);
+    }
     if (stat_read_at(pn->root, pid, &st) < 0 || !stat_running(&st))
         return 0;
     out->pid = pid;
     out->pgid = st.pgid;
     out->pstart = st.start;
-    out->port = proc_environ_port(pn->env, (size_t)len);
     return 1;
+}
+
+/* proc_node_scan with cgroups: the members of every worker group. */
+struct group_scan {
+    struct proc_node *pn;
+    void (*fn)(const struct proc_worker *w, void *arg);
+    void *arg;
+    int found;
+};
+
+static void group_scan_one(long id, void *arg)
+{
+    struct group_scan *gs = arg;
+    long pids[1024];
+    int i, n;
+
+    n = cgroup_worker_pids(gs->pn->cg, id, pids,
+                           (int)(sizeof(pids) / sizeof(pids[0])));
+    for (i = 0; i < n; i++) {
+        struct proc_worker w;
+
+        if (proc_node_worker(gs->pn, pids[i], &w) == 1) {
+            gs->found++;
+            gs->fn(&w, gs->arg);
+        }
+    }
 }
 
 int proc_node_scan(struct proc_node *pn,
@@ -322,6 +362,18 @@ int proc_node_scan(struct proc_node *pn,
     DIR *d;
     int found = 0;
 
+    if (pn->cg != NULL && !pn->cg->on && pn->cg->required)
+        return 0;
+    if (pn->cg != NULL && pn->cg->on) {
+        struct group_scan gs = {pn, fn, arg, 0};
+
+        if (cgroup_workers_each(pn->cg, group_scan_one, &gs) < 0) {
+            log_warn("cannot read the worker groups of %s",
+                     pn->cg->hier[0].dir);
+            return -1;
+        }
+        return gs.found;
+    }
     d = opendir(pn->root);
     if (d == NULL) {
         log_warn("cannot read %s", pn->root);
@@ -426,7 +478,8 @@ int proc_node_children(struct proc_node *pn, long parent,
     return found;
 }
 
-int proc_is_node_worker(long pid, unsigned long long pstart, const char *prefix,
+int proc_is_node_worker(long pid, unsigned long long pstart,
+                        const struct cgroup *cg, const char *prefix,
                         const char *node, const char *id, uid_t uid)
 {
     struct proc_node pn;
@@ -440,6 +493,7 @@ int proc_is_node_worker(long pid, unsigned long long pstart, const char *prefix,
     }
     if (proc_node_init(&pn, prefix, node) < 0)
         return 0;
+    pn.cg = cg;
     ok = proc_node_worker(&pn, pid, &w) == 1 && w.pstart == pstart &&
          (id == NULL || strcmp(w.id, id) == 0);
     proc_node_release(&pn);

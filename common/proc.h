@@ -7,13 +7,15 @@
  * the tests use it.
  *
  * A worker process of this node is a process other than ourselves that is
- * no zombie and whose environment holds, each first of its name (as
- * getenv(3) reads them),
- *     STEEL_PREFIX=<key_prefix>  STEEL_NODE=<node_name>
- *     STEEL_WORKER_ID=<decimal id shorter than WORKER_ID_MAX>
- * (the spawner sets all three, spawner/launch.c).  It is the process of a
- * worker record only while its start time (field 22 of stat) equals the
- * record's pstart, so a reused pid is never taken for it.
+ * no zombie and that the kernel placed in the group of a worker of this
+ * node's cgroup subtree (common/cgroup.h: /proc/<pid>/cgroup names
+ * <base>/workers/w<id>).  Only when the node runs without cgroups
+ * (worker_cgroup = off, development) is it one whose environment holds, each
+ * first of its name (as getenv(3) reads them), STEEL_PREFIX=<key_prefix>
+ * STEEL_NODE=<node_name> STEEL_WORKER_ID=<decimal id shorter than
+ * WORKER_ID_MAX> (the spawner sets all three, spawner/launch.c).  It is the
+ * process of a worker record only while its start time (field 22 of stat)
+ * equals the record's pstart, so a reused pid is never taken for it.
  *
  * The kill rule: a worker is signalled only after its identity was
  * checked, through a pidfd of it when one is held (the pidfd names that
@@ -32,6 +34,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "store.h"
 
 /* Bytes of /proc/<pid>/environ read; the spawner appends our variables
@@ -99,6 +102,8 @@ struct proc_worker {
 /* The workers of one node, and what it takes to look for them. */
 struct proc_node {
     const char *root;   /* "/proc"; the tests point it at a fixture */
+    const struct cgroup *cg; /* the node's subtree, borrowed; NULL, or off
+                              * and not required: the environment rule */
     const char *prefix; /* key_prefix, borrowed */
     const char *node;   /* node_name, borrowed */
     long self;          /* our own pid: never one of them */
@@ -131,8 +136,10 @@ int proc_node_children(struct proc_node *pn, long parent,
                        void (*fn)(const struct proc_worker *w, void *arg),
                        void *arg);
 
-/* Calls fn for every worker process of this node under pn->root.  A
- * process that vanishes during the scan is skipped.  Returns the number
+/* Calls fn for every worker process of this node: with cgroups, the
+ * members of each worker group as the kernel lists them; else every
+ * process under pn->root.  A process that vanishes during the scan is
+ * skipped.  Returns the number
  * found, or -1 when the root cannot be read (logged). */
 int proc_node_scan(struct proc_node *pn,
                    void (*fn)(const struct proc_worker *w, void *arg),
@@ -142,12 +149,15 @@ int proc_node_scan(struct proc_node *pn,
  * (or its own table built from one) names: 1 when pid, started at
  * pstart, is by what the kernel says a worker process of this node -- it
  * runs as uid (worker_user's, or the daemon's own when worker_user is
- * empty), its environment names prefix and node as the spawner sets them
- * (proc_environ_worker) and, when id is not NULL, worker id.  0 when it is
- * not, has vanished or cannot be read (logged at debug level): Redis alone
- * never makes a process a worker.  (Per-worker cgroups will replace the
- * body of this function by a membership test.) */
-int proc_is_node_worker(long pid, unsigned long long pstart, const char *prefix,
+ * empty) and sits in a worker group of cg's subtree (that of worker id
+ * when id is not NULL); none when cg is off but required (no subtree
+ * found); without cgroups (cg NULL, or off: worker_cgroup = off) its
+ * environment names prefix, node and id as the spawner sets
+ * them.  0 when it is not, has vanished or cannot be read (logged at
+ * debug level): Redis alone, or what a process writes in its own
+ * environment, never makes a process a worker. */
+int proc_is_node_worker(long pid, unsigned long long pstart,
+                        const struct cgroup *cg, const char *prefix,
                         const char *node, const char *id, uid_t uid);
 
 /* The group decision of the kill rule: -pid when pid leads its process

@@ -14,7 +14,9 @@
  * Invariants: an adopted worker is not our child, so it is watched through
  * a pidfd opened only after its start time matched the record, and
  * signalled only under the kill rule (common/proc.h); a process is taken
- * for a worker of this node only by that rule too; adoption counts no
+ * for a worker of this node only by that rule too (with cgroups, its
+ * worker group: never its environment nor Redis), and an orphan's whole
+ * group goes with it; adoption counts no
  * start failures (adopted workers are healthy).
  */
 #include "config.h"
@@ -42,7 +44,7 @@ static uid_t adopt_uid(const struct spawner *s)
 static int adopt_drop(struct spawner *s, const struct worker_rec *r,
                       const char *why)
 {
-    if (proc_is_node_worker(r->pid, r->pstart, s->c->key_prefix,
+    if (proc_is_node_worker(r->pid, r->pstart, &s->loop.cg, s->c->key_prefix,
                             s->c->node_name, r->id, adopt_uid(s)))
         proc_kill(r->pid, r->pstart, -1, SIGKILL);
     if (store_worker_gone(&s->redis.store, r->id, s->c->node_name, r->pid, why,
@@ -111,7 +113,7 @@ static const char *adopt_refusal(const struct spawner *s,
         return "its pid belongs to another process";
     if (st.pgid != r->pid)
         return "it does not lead its process group";
-    if (!proc_is_node_worker(r->pid, r->pstart, s->c->key_prefix,
+    if (!proc_is_node_worker(r->pid, r->pstart, &s->loop.cg, s->c->key_prefix,
                              s->c->node_name, r->id, adopt_uid(s)))
         return "its process is not a worker of this node";
     return NULL;
@@ -126,10 +128,16 @@ struct orphan_scan {
     int killed;
 };
 
+/* Kills pw; with whole and cgroups, with everything of its worker group
+ * (whose worker is not in the table). */
 static void orphan_kill(struct orphan_scan *o, const struct proc_worker *pw,
-                        const char *why)
+                        const char *why, int whole)
 {
+    const struct cgroup *cg = &o->s->loop.cg;
+
     proc_kill(pw->pid, pw->pstart, -1, SIGKILL);
+    if (whole && cg->on)
+        cgroup_worker_kill(cg, strtol(pw->id, NULL, 10));
     o->killed++;
     log_info("process %ld: a worker of node %s that redis does not know%s; "
              "killed",
@@ -144,8 +152,11 @@ static void orphan_found(const struct proc_worker *pw, void *arg)
     if (pw->pid == (long)getppid() || table_by_pid(o->s, pw->pid) != NULL ||
         (pw->pgid > 0 && table_by_pid(o->s, pw->pgid) != NULL))
         return; /* an adopted worker, or a process a worker started */
+    /* In the group of an adopted worker: a process it started. */
+    if (o->s->loop.cg.on && table_get(o->s, strtol(pw->id, NULL, 10)) != NULL)
+        return;
     if (!o->lost) {
-        orphan_kill(o, pw, "");
+        orphan_kill(o, pw, "", 1);
         return;
     }
     /* Redis lost the records: a worker that leads its group (it is one
@@ -154,7 +165,7 @@ static void orphan_found(const struct proc_worker *pw, void *arg)
     if (pw->pgid != pw->pid || pw->port == 0 ||
         table_get(o->s, strtol(pw->id, NULL, 10)) != NULL ||
         proc_uid(pw->pid, &uid) < 0 || uid != o->uid) {
-        orphan_kill(o, pw, " (not a worker the spawner started)");
+        orphan_kill(o, pw, " (not a worker the spawner started)", 0);
         return;
     }
     if (o->n == o->cap) {
@@ -162,7 +173,7 @@ static void orphan_found(const struct proc_worker *pw, void *arg)
         struct proc_worker *c = realloc(o->cand, cap * sizeof(*c));
 
         if (c == NULL) {
-            orphan_kill(o, pw, " (out of memory)");
+            orphan_kill(o, pw, " (out of memory)", 1);
             return;
         }
         o->cand = c;
@@ -184,7 +195,7 @@ static int adopt_lost(struct spawner *s, struct orphan_scan *o, int64_t now)
 
     if (pr == NULL) {
         for (i = 0; i < o->n; i++)
-            orphan_kill(o, &o->cand[i], " (out of memory)");
+            orphan_kill(o, &o->cand[i], " (out of memory)", 1);
         return 0;
     }
     for (i = 0; i < o->n; i++) {
@@ -200,7 +211,7 @@ static int adopt_lost(struct spawner *s, struct orphan_scan *o, int64_t now)
 
         if (pr[i].result != WHTTP_OK || pr[i].status < 200 ||
             pr[i].status >= 300) {
-            orphan_kill(o, pw, " and it does not answer /health");
+            orphan_kill(o, pw, " and it does not answer /health", 1);
             continue;
         }
         memset(&r, 0, sizeof(r));
@@ -210,7 +221,7 @@ static int adopt_lost(struct spawner *s, struct orphan_scan *o, int64_t now)
         r.pstart = pw->pstart;
         r.state = WORKER_BUSY; /* unknown until rebuild.c asks it */
         if (adopt_one(s, &r, now) < 0) {
-            orphan_kill(o, pw, " (out of memory)");
+            orphan_kill(o, pw, " (out of memory)", 1);
             continue;
         }
         kept++;
@@ -239,6 +250,7 @@ static int adopt_orphans(struct spawner *s, int lost, int64_t now,
     o.uid = adopt_uid(s);
     if (proc_node_init(&pn, s->c->key_prefix, s->c->node_name) < 0)
         return 0;
+    pn.cg = &s->loop.cg; /* with cgroups: the worker groups' members */
     proc_node_scan(&pn, orphan_found, &o);
     proc_node_release(&pn);
     if (o.n > 0)

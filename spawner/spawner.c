@@ -172,9 +172,8 @@ static int groups_find(struct spawner *s, char *err, size_t errsize)
             snprintf(err, errsize, "our own cgroup %.400s was not delegated",
                      cg->hier[0].base);
         }
-        if (geteuid() != 0 ||
-            cgroup_default_root(c->key_prefix, c->node_name, root,
-                                sizeof(root)) < 0)
+        if (geteuid() != 0 || cgroup_default_root(c->key_prefix, c->node_name,
+                                                  root, sizeof(root)) < 0)
             return -1;
         log_info("cgroup_root is empty and nothing was delegated to us: "
                  "workers' cgroups go under %s",

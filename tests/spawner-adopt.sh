@@ -36,13 +36,18 @@ wait "$SP_PID" 2>/dev/null
 check "workers survive the spawner's SIGKILL" test -n "$(ours)"
 kill -KILL "$lost_pid"
 wait_for 3 dead "$lost_pid"
-# A worker process of ours that Redis does not know.
+# A worker process of ours that Redis does not know: as root, one in a
+# worker group of the node (cgroups decide); else one with a worker's
+# environment (worker_cgroup = off).
 uport=$((PORT_MAX))
 setsid env PORT="$uport" STEEL_WORKER_ID=999999 STEEL_NODE="$NODE" \
     STEEL_PREFIX="$PFX" "$EMU" >>"$T/unknown.log" 2>&1 &
 unknown=$!
 disown "$unknown"
 track_pid "$unknown"
+if [ "$(id -u)" = 0 ]; then
+    worker_group_add 999999 "$unknown" || echo "cannot move it into a group" >&2
+fi
 wait_for 10 curl -sf "http://127.0.0.1:$uport/health"
 # And one of another node, which is not ours to touch.
 oport=$((PORT_MAX - 1))

@@ -40,6 +40,24 @@ cgroups_remove() {
     return 0
 }
 
+# cgroup_main - the mount point of the main cgroup hierarchy (cgroup2:
+# the unified one of a hybrid layout, else the whole tree).
+cgroup_main() {
+    if [ -d /sys/fs/cgroup/unified ]; then
+        echo /sys/fs/cgroup/unified
+    else
+        echo /sys/fs/cgroup
+    fi
+}
+
+# worker_group_add ID PID - as root, moves PID into the group of worker ID
+# in this test's subtree (what makes a process a worker of this node).
+worker_group_add() {
+    local g
+    g=$(cgroup_main)/steel-test/$PFX/workers/w$1
+    mkdir -p "$g" && echo "$2" >"$g/cgroup.procs"
+}
+
 # write_conf [KEY=VALUE]... - $T/steel.conf: test defaults, each unless
 # overridden, then the overrides.
 write_conf() {
