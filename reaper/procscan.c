@@ -14,8 +14,10 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "procscan.h"
@@ -54,8 +56,8 @@ static void list_add(const struct proc_worker *w, void *arg)
     l->procs[l->n++] = *w;
 }
 
-int procscan_run(const char *prefix, const char *node, long parent, int full,
-                 struct proc_worker **out, size_t *n)
+int procscan_run(const struct cgroup *cg, const char *prefix, const char *node,
+                 long parent, int full, struct proc_worker **out, size_t *n)
 {
     struct procscan_list l = {NULL, 0, 0, 0};
     struct proc_node pn;
@@ -65,6 +67,7 @@ int procscan_run(const char *prefix, const char *node, long parent, int full,
     *n = 0;
     if (proc_node_init(&pn, prefix, node) < 0)
         return -1;
+    pn.cg = cg;
     if (full)
         rc = proc_node_scan(&pn, list_add, &l);
     else
@@ -98,8 +101,8 @@ static int entry_cmp(const void *a, const void *b)
     return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-void procscan_strays(struct proc_worker *procs, size_t nprocs,
-                     const struct worker_rec *recs, size_t nrecs,
+void procscan_strays(const struct cgroup *cg, struct proc_worker *procs,
+                     size_t nprocs, const struct worker_rec *recs, size_t nrecs,
                      int64_t stop_ms, struct procscan_strays *out)
 {
     long *ids = NULL;
@@ -133,26 +136,96 @@ void procscan_strays(struct proc_worker *procs, size_t nprocs,
     qsort(procs, nstray, sizeof(*procs), entry_cmp);
     for (i = 0; i < nstray && !prog_got_term && now_mono_ms() <= stop_ms;
          i = j) {
-        int killed = 0;
-        long first = 0;
+        int killed = 0, young = 0;
+        long first = 0, id = -1;
 
         for (j = i; j < nstray && strcmp(procs[j].id, procs[i].id) == 0; j++) {
             int64_t age = proc_age_ms(procs[j].pstart);
 
-            if (age >= 0 && age < PROCSCAN_STRAY_MIN_AGE_MS) {
-                out->young = 1;
-                continue;
-            }
+            if (age >= 0 && age < PROCSCAN_STRAY_MIN_AGE_MS)
+                young = 1;
+        }
+        if (young) {
+            /* A worker its spawner has not registered yet, maybe. */
+            out->young = 1;
+            continue;
+        }
+        for (j = i; j < nstray && strcmp(procs[j].id, procs[i].id) == 0; j++) {
             if (proc_kill(procs[j].pid, procs[j].pstart, -1, SIGKILL) > 0) {
                 if (killed++ == 0)
                     first = procs[j].pid;
             }
         }
+        /* What hides from the scan (a new process) goes with the group. */
+        if (cg != NULL && cg->on &&
+            parse_long(procs[i].id, 0, 0x7fffffffffffL, &id) == 0 &&
+            cgroup_worker_kill(cg, id) == 1 && killed == 0)
+            killed = 1;
         if (killed == 0)
             continue;
         log_warnx("worker %s (pid %ld): killed (stray): process unknown to "
-                  "redis, %d process%s",
-                  procs[i].id, first, killed, killed == 1 ? "" : "es");
+                  "redis, %d process%s%s",
+                  procs[i].id, first, killed, killed == 1 ? "" : "es",
+                  cg != NULL && cg->on ? " and its cgroup" : "");
         out->killed++;
     }
+}
+
+/* 1 when pid runs steel-spawner as our own user. */
+static int is_spawner(long pid)
+{
+    char path[64], comm[32];
+    FILE *f;
+    uid_t uid;
+    int ok;
+
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return 0;
+    ok = fgets(comm, sizeof(comm), f) != NULL &&
+         strcmp(comm, "steel-spawner\n") == 0;
+    fclose(f);
+    return ok && proc_uid(pid, &uid) == 0 && uid == geteuid();
+}
+
+int procscan_groups(struct cgroup *cg, char *base, size_t base_size,
+                    const struct conf *c, long spawner)
+{
+    char found[CGROUP_PATH_MAX], err[512] = "";
+
+    memset(cg, 0, sizeof(*cg));
+    if (strcmp(c->worker_cgroup, "off") == 0)
+        return 0;
+    /* Until a subtree is found, no process is a worker. */
+    cg->required = 1;
+    if (spawner > 0 && is_spawner(spawner) &&
+        cgroup_pid_base("/proc", spawner, found, sizeof(found)) == 0 &&
+        (c->cgroup_root[0] == '\0' || strcmp(found, c->cgroup_root) == 0) &&
+        strlen(found) < base_size) {
+        if (strcmp(found, base) != 0)
+            log_info("node's cgroup subtree: %s (the spawner's)", found);
+        snprintf(base, base_size, "%s", found);
+    } else if (c->cgroup_root[0] != '\0') {
+        snprintf(base, base_size, "%s", c->cgroup_root);
+    } else if (base[0] == '\0' &&
+               (geteuid() != 0 ||
+                cgroup_default_root(c->key_prefix, c->node_name, base,
+                                    base_size) < 0)) {
+        log_debug("no cgroup subtree of node %s found: no process is taken "
+                  "for a worker",
+                  c->node_name);
+        return 0;
+    }
+    if (cgroup_detect(cg, "/proc/self/mountinfo", "/proc/self/cgroup", base,
+                      err, sizeof(err)) < 0 ||
+        cgroup_open(cg) < 0) {
+        log_debug("no worker groups under %s: %s; no process is taken for a "
+                  "worker",
+                  base, err);
+        memset(cg, 0, sizeof(*cg));
+        cg->required = 1;
+        return 0;
+    }
+    return 1;
 }

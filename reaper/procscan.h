@@ -7,10 +7,14 @@
  * What makes a process a worker of this node, and how one is killed, is
  * common/proc.h's.
  *
- * What a pass costs: it reads the stat of each recorded pid, and the
- * environ of each child of this node's spawner (the pid in P:pool:<node>),
- * so it grows with the node's workers, not with the host's processes.
- * Only a full scan reads the environ of every process on the host; the
+ * A worker process is one the kernel placed in a worker group of this
+ * node's cgroup subtree (without cgroups, worker_cgroup = off: one whose
+ * environment says so).  What a pass costs: it reads the stat of each
+ * recorded pid, and the cgroup of each child of this node's spawner (the
+ * pid in P:pool:<node>), so it grows with the node's workers, not with
+ * the host's processes.  A full scan lists the members of every worker
+ * group (without cgroups: reads the environ of every process on the
+ * host); the
  * reaper runs one at most every stray_scan_interval seconds (reaper.c).
  * A stray that is a child of the running spawner is thus found by the
  * next pass; any other (an orphan of a spawner that died) by the next
@@ -22,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup.h"
+#include "conf.h"
 #include "decide.h"
 #include "proc.h"
 
@@ -39,8 +45,23 @@ enum decide_proc procscan_check(long pid, unsigned long long pstart);
  * (NULL when empty), *n its length.  Processes that vanish or cannot be
  * read are skipped.  Returns 0, or -1 when /proc cannot be read or memory
  * ran out (logged). */
-int procscan_run(const char *prefix, const char *node, long parent, int full,
-                 struct proc_worker **out, size_t *n);
+int procscan_run(const struct cgroup *cg, const char *prefix, const char *node,
+                 long parent, int full, struct proc_worker **out, size_t *n);
+
+/*
+ * Finds this node's cgroup subtree (common/cgroup.h) into cg: the <base>
+ * of the spawner pid (its /proc/<pid>/cgroup, "<base>/spawner"; a process
+ * running steel-spawner as our own user, and <base> equal to cgroup_root
+ * when that is set), else cgroup_root, else the last <base> found (kept
+ * in base, base_size bytes), else as root the default subtree
+ * (cgroup_default_root).  The pid comes from Redis: it only says where to
+ * look; which pids are workers is the kernel's word (their groups).
+ * cg->on stays 0 with worker_cgroup = off (the environment rule), or
+ * when no <base>/workers exists (then cg->required is set: no process is
+ * a worker).  Returns cg->on.
+ */
+int procscan_groups(struct cgroup *cg, char *base, size_t base_size,
+                    const struct conf *c, long spawner);
 
 /* What procscan_strays() did. */
 struct procscan_strays {
@@ -49,11 +70,12 @@ struct procscan_strays {
 };
 
 /* Kills, under the kill rule, the processes of procs (reordered) whose id
- * no record of recs has, once they are PROCSCAN_STRAY_MIN_AGE_MS old; one
- * log line per id.  Stops early on SIGTERM or once the monotonic clock
- * passes stop_ms.  Fills *out. */
-void procscan_strays(struct proc_worker *procs, size_t nprocs,
-                     const struct worker_rec *recs, size_t nrecs,
+ * no record of recs has, once they are PROCSCAN_STRAY_MIN_AGE_MS old, and
+ * with cgroups (cg on) the whole group of that id, once every process
+ * seen in it is that old; one log line per id.  Stops early on SIGTERM or once
+ * the monotonic clock passes stop_ms.  Fills *out. */
+void procscan_strays(const struct cgroup *cg, struct proc_worker *procs,
+                     size_t nprocs, const struct worker_rec *recs, size_t nrecs,
                      int64_t stop_ms, struct procscan_strays *out);
 
 #endif

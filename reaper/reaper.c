@@ -9,8 +9,10 @@
  *     worker that moved on (a claim, a bind, an end or another pass);
  *   - a worker is marked dead in Redis before its process is signalled,
  *     and a process is signalled only when the kernel says it is a worker
- *     of this node (proc_is_node_worker: its uid, its environment, its
- *     start time) -- never on the word of a record alone;
+ *     of this node (proc_is_node_worker: its uid, its worker group, its
+ *     start time) -- never on the word of a record alone, nor on what a
+ *     process writes in its environment; a killed worker's whole group
+ *     goes with it;
  *   - a record whose address is outside worker_host/worker_hosts and
  *     worker_port_range is never probed (privsep_worker_addr_ok, as
  *     steel-fcgi checks it): a failed probe, verdict refused;
@@ -121,7 +123,7 @@ static int repair_count(struct reaper *rp, const char *kind, long n)
  * this node that w describes (common/proc.h). */
 static int is_ours(const struct reaper *rp, const struct worker_rec *w)
 {
-    return proc_is_node_worker(w->pid, w->pstart, rp->conf.key_prefix,
+    return proc_is_node_worker(w->pid, w->pstart, &rp->cg, rp->conf.key_prefix,
                                rp->conf.node_name, w->id, rp->worker_uid);
 }
 
@@ -142,6 +144,9 @@ static int kill_worker(const struct reaper *rp, const struct worker_rec *w,
     rc = proc_kill(w->pid, w->pstart, -1, SIGKILL);
     if (rc < 0)
         log_warn("%s: cannot kill", lbl);
+    /* Everything it started, however it left its process group. */
+    if (rp->cg.on && cgroup_worker_kill(&rp->cg, strtol(w->id, NULL, 10)) < 0)
+        log_warnx("%s: cannot kill its cgroup", lbl);
     return rc;
 }
 
@@ -286,7 +291,7 @@ static int kill_strays(struct reaper *rp, struct proc_worker *procs,
         if (proc_uid(procs[i].pid, &uid) == 0 && uid == rp->worker_uid)
             procs[k++] = procs[i];
     }
-    procscan_strays(procs, k, recs, nrecs, rp->pass_stop, &st);
+    procscan_strays(&rp->cg, procs, k, recs, nrecs, rp->pass_stop, &st);
     if (st.young && full)
         rp->scan_due = 0;
     if (st.killed > 0)
@@ -586,12 +591,16 @@ int reaper_pass(struct reaper *rp)
 
     /* Every pass: the recorded pids and the spawner's children; the whole
      * of /proc only every stray_scan_interval. */
-    full = rp->conf.stray_scan_interval == 0 || start >= rp->scan_due;
     what = "read the spawner's pid";
-    if (!full && spawner_pid(rp, &parent) < 0)
+    if (spawner_pid(rp, &parent) < 0)
         goto fail;
-    scanned =
-        procscan_run(P, rp->conf.node_name, parent, full, &procs, &nprocs) == 0;
+    /* With cgroups a full scan lists the worker groups' members: every
+     * pass. */
+    full = procscan_groups(&rp->cg, rp->cg_base, sizeof(rp->cg_base), &rp->conf,
+                           parent) ||
+           rp->conf.stray_scan_interval == 0 || start >= rp->scan_due;
+    scanned = procscan_run(&rp->cg, P, rp->conf.node_name, parent, full, &procs,
+                           &nprocs) == 0;
     if (scanned && full)
         rp->scan_due = start + rp->conf.stray_scan_interval * 1000;
     what = "read workers";

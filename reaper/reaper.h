@@ -68,6 +68,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cgroup.h"
 #include "conf.h"
 #include "decide.h"
 #include "rconn.h"
@@ -85,6 +86,9 @@ struct reaper {
     int64_t pass_stop;           /* mono ms after which a pass stops */
     int64_t scan_due;            /* mono ms of the next full /proc scan;
                                     0: the next pass */
+    struct cgroup cg;            /* the node's worker groups, found again
+                                    each pass; cg.on 0: none */
+    char cg_base[CGROUP_PATH_MAX]; /* the last <base> found */
 };
 
 /* Sets rp up with configuration c; does not connect.  Returns 0, or -1

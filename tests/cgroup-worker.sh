@@ -3,8 +3,11 @@
 # cgroup-worker.sh - as root, every worker runs in a cgroup of its own
 # (common/cgroup.h): a worker whose wrapper leaves a "setsid env -i sleep"
 # and a double-forked sleep behind (new session, no STEEL_* variable)
-# takes them along when it is killed (SIGKILL to the worker, the spawner's
-# stop), its group carries the limits, and its group goes with it.
+# takes them along when it is killed (the reaper's hang kill, the
+# spawner's stop), its group carries the limits, and its group goes with
+# it.  A process that carries a worker's STEEL_* environment outside the
+# worker groups is never taken for a worker (neither by the reaper's stray
+# scan, nor for a forged record, nor by the spawner's adoption).
 
 # shellcheck source=tests/lib.sh
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
@@ -30,8 +33,15 @@ EOS
 chmod +x "$wrap"
 
 write_conf pool_idle_target=2 pool_max_workers=4 worker_bin="$wrap" \
-    worker_cgroup=required worker_cgroup_pids=64
+    worker_cgroup=required worker_cgroup_pids=64 reap_interval=1 \
+    probe_timeout_ms=300 probe_failures=2 stray_scan_interval=1
 start_spawner
+
+# A forged worker: the environment of one, outside every worker group.
+env STEEL_PREFIX="$PFX" STEEL_NODE="$NODE" STEEL_WORKER_ID=999 PORT=29999 \
+    sleep 1000 &
+FORGED=$!
+track_pid "$FORGED"
 check_eventually "2 idle workers registered" 10 idle_is 2
 
 id=$(first_idle)
@@ -48,14 +58,24 @@ if [ -d /sys/fs/cgroup/pids/steel-test/$PFX ]; then
         "$(cat "/sys/fs/cgroup/pids/steel-test/$PFX/workers/w$id/pids.max")"
 fi
 
-# A hang kill: SIGSTOP, then what the reaper and the handlers do (marked
-# dead; the spawner kills it).
+# A hang kill by the reaper: SIGSTOP, failed probes, dead, its group
+# killed.
+start_bg reaper "$top_builddir/reaper/steel-reaper" -d -f "$T/steel.conf"
+check_eventually "the reaper runs passes" 10 grep -q "pass done" "$T/reaper.log"
 kill -STOP "$pid"
-rcli hset "$PFX:w:$id" state dead >/dev/null 2>&1
-kill -KILL "$pid"
 gone() { for p in $sleepers; do [ -d "/proc/$p" ] && return 1; done; return 0; }
-check_eventually "nothing the worker started survives it" 5 gone
+check_eventually "nothing the hung worker started survives the reaper" 15 gone
+check "the reaper killed it" grep -q "worker $id .*kill" "$T/reaper.log"
 check_eventually "its group is removed" 5 test ! -d "$BASE/workers/w$id"
+
+# The forged environment: the reaper's full scans saw only the groups.
+check "the reaper took no forged process for a stray" \
+    bash -c "! grep -q 'worker 999 .*stray' '$T/reaper.log'"
+# A forged record naming it, dead: removed, the process not signalled.
+fid=$(fix add 127.0.0.1 29998) && fix setpid "$fid" "$FORGED" &&
+    rcli hset "$PFX:worker:$fid" state dead >/dev/null
+check_eventually "the forged record is removed" 10 record_gone "$fid"
+check "the forged process was not signalled" kill -0 "$FORGED"
 
 id2=$(first_idle)
 pid2=$(whash "$id2" pid)
@@ -64,5 +84,13 @@ sleepers=$(for p in $(members "$id2"); do
 stop_spawner
 check_eventually "after the spawner's stop nothing of its workers is left" 5 gone
 check "no worker group is left" bash -c "! ls -d $BASE/workers/w* 2>/dev/null"
+
+# A new spawner's adoption scan: the forged process is no orphan of ours.
+start_spawner spawner2
+check_eventually "the new spawner starts its workers" 10 idle_is 2
+check "the new spawner left the forged process alone" kill -0 "$FORGED"
+check "and took it for no worker" \
+    bash -c "! grep -q 'process $FORGED' '$T/spawner2.log'"
+stop_spawner
 
 lib_finish

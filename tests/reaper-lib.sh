@@ -30,6 +30,7 @@ worker_start_timeout_ms = 1000
 reap_interval = 1
 probe_timeout_ms = 300
 probe_failures = 2
+worker_cgroup = off
 EOF
     # What a spawner of $NODE notes once its workers are in Redis
     # (spawner/rebuild.c); without it the reaper kills no stray.
