@@ -1,9 +1,12 @@
 /*
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * reaper.c - one reaper pass (reaper.h).
+ * reaper.c - one reaper pass (reaper.h): its set-up, its order, the
+ * steps without HTTP (the plan of each record, the other nodes, the
+ * session index); the kills are kill.c's, the HTTP rounds rounds.c's
+ * (pass.h).
  *
- * Invariants:
+ * Invariants (kept here and in kill.c and rounds.c):
  *   - every Redis change is one store.h script that checks the record it
  *     changes, so a decision taken on the pass's snapshot never hits a
  *     worker that moved on (a claim, a bind, an end or another pass);
@@ -23,7 +26,6 @@
  */
 #include "config.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,33 +33,18 @@
 
 #include "keys.h"
 #include "log.h"
-#include "privsep.h"
 #include "procscan.h"
+#include "pass.h"
 #include "prog.h"
 #include "reaper.h"
 #include "store.h"
 #include "util.h"
-#include "wcall.h"
-#include "whttp.h"
 
 /* P:sessions entries whose key is gone are pruned once they are this
  * much (ms) older than the session TTL, at most this many per pass. */
 #define PRUNE_SLACK_MS 60000
 #define PRUNE_LIMIT    1000
 
-/* One worker of the pass. */
-struct pass_worker {
-    struct worker_rec *w;           /* the snapshot record */
-    struct decide_plan plan;        /* what decide_plan said */
-    enum worker_state state;        /* its state after the pass's own changes */
-    int64_t since;                  /* since for store_mark_dead_if; -1 when the
-                                       pass itself changed the state */
-    struct decide_status st;        /* the first GET /status */
-    char detail[96];                /* why a probe failed, for the log */
-    char path[16 + SESSION_ID_MAX]; /* "/sessions/<sid>" for a clean */
-    int cleaning;                   /* in the DELETE round */
-    int del_ok;                     /* the DELETE got an HTTP answer */
-};
 
 int reaper_init(struct reaper *rp, const struct conf *c)
 {
@@ -100,97 +87,23 @@ void reaper_configure(struct reaper *rp, const struct conf *c)
 
 /* 1 when the pass must stop changing things: SIGTERM, or too close to
  * the expiry of its lock. */
-static int pass_late(const struct reaper *rp)
+int pass_late(const struct reaper *rp)
 {
     return prog_got_term || now_mono_ms() > rp->pass_stop;
 }
 
-static void label(char *out, size_t size, const struct worker_rec *w)
+void pass_label(char *out, size_t size, const struct worker_rec *w)
 {
     snprintf(out, size, "worker %s (pid %ld, port %d)", w->id, w->pid, w->port);
 }
 
 /* Counts one repair of kind.  Returns 0 or -1 (Redis). */
-static int repair_count(struct reaper *rp, const char *kind, long n)
+int pass_repair_count(struct reaper *rp, const char *kind, long n)
 {
     char field[64];
 
     snprintf(field, sizeof(field), "repairs:%s", kind);
     return store_count(&rp->store, field, n);
-}
-
-/* 1 when the process w names is, by what the kernel says, the worker of
- * this node that w describes (common/proc.h). */
-static int is_ours(const struct reaper *rp, const struct worker_rec *w)
-{
-    return proc_is_node_worker(w->pid, w->pstart, &rp->cg, rp->conf.key_prefix,
-                               rp->conf.node_name, w->id, rp->worker_uid);
-}
-
-/* Signals the worker's process group after it was marked dead, when the
- * process is still that worker.  Returns what proc_kill returns, 0 when
- * the process is not ours. */
-static int kill_worker(const struct reaper *rp, const struct worker_rec *w,
-                       const char *lbl)
-{
-    int rc;
-
-    if (!is_ours(rp, w)) {
-        log_debug("%s: its process is not a worker of this node; not "
-                  "signalled",
-                  lbl);
-        return 0;
-    }
-    rc = proc_kill(w->pid, w->pstart, -1, SIGKILL);
-    if (rc < 0)
-        log_warn("%s: cannot kill", lbl);
-    /* Everything it started, however it left its process group. */
-    if (rp->cg.on && cgroup_worker_kill(&rp->cg, strtol(w->id, NULL, 10)) < 0)
-        log_warnx("%s: cannot kill its cgroup", lbl);
-    return rc;
-}
-
-/* The facts about w's process for decide_plan: alive only when the pid
- * runs with the recorded start time and, for a dead record (whose plan is
- * a kill or the record's removal), is a worker of this node by the
- * kernel's word.  The other plans probe first; every kill is checked
- * again in kill_worker.  (Only dead records: a pass reads the environ of
- * few processes, tests/reaper-scan.sh.) */
-static enum decide_proc record_proc(const struct reaper *rp,
-                                    const struct worker_rec *w)
-{
-    char lbl[320];
-
-    if (procscan_check(w->pid, w->pstart) != PROC_ALIVE)
-        return PROC_GONE;
-    if (w->state != WORKER_DEAD || is_ours(rp, w))
-        return PROC_ALIVE;
-    label(lbl, sizeof(lbl), w);
-    log_warnx("%s: the record names a process that is not a worker of node "
-              "%s; taken as gone, never signalled",
-              lbl, rp->conf.node_name);
-    return PROC_GONE;
-}
-
-/* Marks w dead if it is still as the pass saw it, then kills it and
- * counts the repair.  Returns 0 (also when it moved on) or -1 (Redis). */
-static int kill_if(struct reaper *rp, struct pass_worker *it, const char *kind,
-                   const char *reason)
-{
-    const struct worker_rec *w = it->w;
-    enum worker_state prior = WORKER_DEAD;
-    char lbl[320];
-    int rc;
-
-    rc = store_mark_dead_if(&rp->store, w->id, it->state, w->session, it->since,
-                            reason, &prior);
-    if (rc <= 0)
-        return rc;
-    label(lbl, sizeof(lbl), w);
-    kill_worker(rp, w, lbl);
-    log_warnx("%s: killed (%s): %s, was %s", lbl, kind, reason,
-              worker_state_name(prior));
-    return repair_count(rp, kind, 1);
 }
 
 /* Step 3: the actions that need no HTTP.  Returns 0 or -1 (Redis). */
@@ -201,7 +114,7 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
     char lbl[320];
     int rc;
 
-    label(lbl, sizeof(lbl), w);
+    pass_label(lbl, sizeof(lbl), w);
     switch (it->plan.act) {
     case PLAN_GONE:
         /* Only the record as the pass saw it: after P:seq:worker went
@@ -212,14 +125,14 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
             return rc;
         log_info("%s: record removed (%s): %s, was %s", lbl, it->plan.kind,
                  it->plan.reason, worker_state_name(prior));
-        return repair_count(rp, it->plan.kind, 1);
+        return pass_repair_count(rp, it->plan.kind, 1);
     case PLAN_KILL:
         return kill_if(rp, it, it->plan.kind, it->plan.reason);
     case PLAN_KILL_DEAD:
         if (kill_worker(rp, w, lbl) <= 0)
             return 0;
         log_warnx("%s: killed (%s): %s", lbl, it->plan.kind, it->plan.reason);
-        return repair_count(rp, it->plan.kind, 1);
+        return pass_repair_count(rp, it->plan.kind, 1);
     case PLAN_EXPIRE:
         rc = store_expire(&rp->store, w->id, w->session);
         if (rc <= 0)
@@ -236,7 +149,7 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
                  it->plan.reason);
         it->state = WORKER_RELEASING;
         it->since = -1;
-        return repair_count(rp, it->plan.kind, 1);
+        return pass_repair_count(rp, it->plan.kind, 1);
     case PLAN_PROBE:
     case PLAN_WATCH:
     case PLAN_SKIP:
@@ -245,284 +158,11 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
     return 0;
 }
 
-/* 1 when the item is in the /status round. */
-static int wants_status(const struct pass_worker *it)
-{
-    switch (it->plan.act) {
-    case PLAN_PROBE:
-    case PLAN_WATCH:
-        return 1;
-    case PLAN_EXPIRE:
-    case PLAN_HOLD:
-        return it->state == WORKER_RELEASING;
-    default:
-        return 0;
-    }
-}
-
-/* Step 4: kills processes of ours whose id has no record, once this
- * node's spawner noted in P:gen that its workers are in Redis.  A stray too
- * young to kill makes the next pass scan in full again, so that one seen
- * only by a full scan is not left for a whole stray_scan_interval.
- * Returns 0 or -1 (Redis). */
-static int kill_strays(struct reaper *rp, struct proc_worker *procs,
-                       size_t nprocs, const struct worker_rec *recs,
-                       size_t nrecs, int full)
-{
-    struct procscan_strays st;
-    size_t i, k;
-    int gen = store_gen_node(&rp->store, rp->conf.node_name);
-
-    if (gen < 0)
-        return -1;
-    if (gen == 0) {
-        /* Redis lost its data and this node's spawner has not registered
-         * its workers again yet (spawner/rebuild.c): they only look like
-         * strays. */
-        log_debug("node %s: not in the generation yet; no stray killed",
-                  rp->conf.node_name);
-        return 0;
-    }
-    /* The scan applied proc_is_node_worker's environment rule; its uid
-     * rule is applied here (without reading each environ twice). */
-    for (i = 0, k = 0; i < nprocs; i++) {
-        uid_t uid;
-
-        if (proc_uid(procs[i].pid, &uid) == 0 && uid == rp->worker_uid)
-            procs[k++] = procs[i];
-    }
-    procscan_strays(&rp->cg, procs, k, recs, nrecs, rp->pass_stop, &st);
-    if (st.young && full)
-        rp->scan_due = 0;
-    if (st.killed > 0)
-        return repair_count(rp, "stray", st.killed);
-    return 0;
-}
-
 /* The pid of this node's spawner as its P:pool:<node> report names it
  * into *pid (0 when there is none).  Returns 0 or -1 (Redis). */
 static int spawner_pid(struct reaper *rp, long *pid)
 {
     return store_spawner_pid(&rp->store, rp->conf.node_name, pid);
-}
-
-/* Judges probe p of it's worker's /status (common/wcall.h) into it->st;
- * what a failed one looked like goes to it->detail for the log. */
-static void probe_judge(struct pass_worker *it, const struct probe *p)
-{
-    struct wcall_reply rep;
-    enum wcall_verdict v = wcall_probe_verdict(p, WCALL_STATUS, NULL, &rep);
-
-    decide_status_from(&it->st, v, &rep);
-    if (!it->st.answered)
-        snprintf(it->detail, sizeof(it->detail), "%s (%.64s)",
-                 wcall_verdict_name(v), rep.why);
-}
-
-static int act_status(struct reaper *rp, struct pass_worker *it);
-
-/* Step 5 for an item whose record names an address steel-fcgi would not
- * call (privsep_worker_addr_ok): nothing is sent; the verdict is refused,
- * one failed probe as the table of HACKING.md says, so probe_failures of
- * them mark the worker dead.  Logged as a warning the first time only.
- * Returns 0 or -1 (Redis). */
-static int act_forged(struct reaper *rp, struct pass_worker *it)
-{
-    struct wcall_reply rep;
-    char lbl[320];
-
-    memset(&rep, 0, sizeof(rep));
-    decide_status_from(&it->st, WCALL_REFUSED, &rep);
-    snprintf(it->detail, sizeof(it->detail),
-             "refused (address %.40s:%d not "
-             "ours; not called)",
-             it->w->host, it->w->port);
-    label(lbl, sizeof(lbl), it->w);
-    if (it->w->fails == 0)
-        log_warnx("%s: address %s:%d is outside worker_host/worker_hosts and "
-                  "worker_port_range; not probed",
-                  lbl, it->w->host, it->w->port);
-    return act_status(rp, it);
-}
-
-/* Step 5 for one item: acts on the judgement of its /status.  Returns 0
- * or -1 (Redis). */
-static int act_status(struct reaper *rp, struct pass_worker *it)
-{
-    struct worker_rec *w = it->w;
-    struct decide_judgement j;
-    char lbl[320], why[160];
-    long fails;
-    int rc;
-
-    label(lbl, sizeof(lbl), w);
-    j = decide_judge(it->state, w->session, &it->st);
-    /* A handler's release in progress: only a missing answer counts. */
-    if (it->plan.act == PLAN_WATCH && j.verdict != VERDICT_FAILED)
-        j.verdict = VERDICT_OK;
-    switch (j.verdict) {
-    case VERDICT_OK:
-        if (w->fails > 0 && store_probe(&rp->store, w->id, 1) < 0)
-            return -1;
-        return 0;
-    case VERDICT_FAILED:
-        fails = store_probe(&rp->store, w->id, 0);
-        if (fails < 0)
-            return -1;
-        if (fails == 0)
-            return 0; /* the record is gone */
-        if (fails < rp->limits.probe_failures) {
-            log_info("%s: probe failed (%ld of %ld): %s", lbl, fails,
-                     rp->limits.probe_failures,
-                     it->st.answered ? j.reason : it->detail);
-            return 0;
-        }
-        snprintf(why, sizeof(why), "hung: %ld failed probes, last %s", fails,
-                 it->st.answered ? j.reason : it->detail);
-        rc = store_mark_dead_of(&rp->store, w->id, rp->conf.node_name, w->pid,
-                                why, NULL);
-        if (rc <= 0)
-            return rc;
-        kill_worker(rp, w, lbl);
-        log_warnx("%s: killed (hung): %ld failed probes in a row, last %s", lbl,
-                  fails, it->st.answered ? j.reason : it->detail);
-        return repair_count(rp, "hung", 1);
-    case VERDICT_RELEASE:
-        rc = store_released(&rp->store, w->id);
-        if (rc <= 0)
-            return rc;
-        log_debug("%s: reclaimed", lbl);
-        return store_count(&rp->store, "reaper_reclaims", 1);
-    case VERDICT_CLEAN:
-        if (it->state == WORKER_IDLE) {
-            rc = store_hold(&rp->store, w->id, WORKER_IDLE, w->since_ms);
-            if (rc <= 0)
-                return rc;
-            it->state = WORKER_RELEASING;
-            it->since = -1;
-            log_info("%s: taken back (%s): %s %s", lbl, j.kind, j.reason,
-                     it->st.sid);
-            if (repair_count(rp, j.kind, 1) < 0)
-                return -1;
-        }
-        snprintf(it->path, sizeof(it->path), "/sessions/%s", it->st.sid);
-        it->cleaning = 1;
-        return 0;
-    case VERDICT_KILL:
-        if (it->st.sid[0] != '\0' && it->st.sid_valid)
-            snprintf(why, sizeof(why), "%s (%s)", j.reason, it->st.sid);
-        else
-            snprintf(why, sizeof(why), "%s", j.reason);
-        return kill_if(rp, it, j.kind, why);
-    }
-    return 0;
-}
-
-/* Step 6 for one item after its DELETE and second /status. */
-static int act_recheck(struct reaper *rp, struct pass_worker *it,
-                       const struct decide_status *st)
-{
-    struct decide_judgement j = decide_recheck(it->del_ok, st);
-    char lbl[320];
-    int rc;
-
-    if (j.verdict == VERDICT_KILL)
-        return kill_if(rp, it, j.kind, j.reason);
-    rc = store_released(&rp->store, it->w->id);
-    if (rc <= 0)
-        return rc;
-    label(lbl, sizeof(lbl), it->w);
-    log_debug("%s: reclaimed after DELETE %s", lbl, it->path);
-    return store_count(&rp->store, "reaper_reclaims", 1);
-}
-
-/* Steps 5 and 6.  Returns 0 or -1 (Redis). */
-static int http_rounds(struct reaper *rp, struct pass_worker *items, size_t n)
-{
-    struct probe *pr = NULL;
-    struct pass_worker **map = NULL;
-    size_t i, k, m = 0;
-    long pconn, ptime, dconn, dtime;
-    int rc = 0;
-
-    wcall_probe_deadlines(&rp->conf, WCALL_STATUS, &pconn, &ptime);
-    wcall_probe_deadlines(&rp->conf, WCALL_DELETE, &dconn, &dtime);
-
-    pr = calloc(n ? n : 1, sizeof(*pr));
-    map = calloc(n ? n : 1, sizeof(*map));
-    if (pr == NULL || map == NULL) {
-        log_warnx("pass: out of memory for %zu probes", n);
-        goto out;
-    }
-    for (i = 0; i < n; i++) {
-        if (!wants_status(&items[i]))
-            continue;
-        if (!privsep_worker_addr_ok(&rp->conf, items[i].w->host,
-                                    items[i].w->port)) {
-            if ((rc = act_forged(rp, &items[i])) < 0)
-                goto out;
-            continue;
-        }
-        pr[m].host = items[i].w->host;
-        pr[m].port = items[i].w->port;
-        pr[m].path = "/status";
-        map[m++] = &items[i];
-    }
-    if (m == 0)
-        goto out;
-    probe_run(pr, m, pconn, ptime, (size_t)rp->conf.probe_parallel);
-    for (k = 0; k < m && !pass_late(rp); k++) {
-        struct pass_worker *it = map[k];
-
-        probe_judge(it, &pr[k]);
-        if ((rc = act_status(rp, it)) < 0)
-            goto out;
-    }
-
-    /* Round two: DELETE the sessions workers still hold. */
-    m = 0;
-    for (i = 0; i < n; i++) {
-        if (!items[i].cleaning)
-            continue;
-        memset(&pr[m], 0, sizeof(pr[m]));
-        pr[m].host = items[i].w->host;
-        pr[m].port = items[i].w->port;
-        pr[m].path = items[i].path;
-        map[m++] = &items[i];
-    }
-    if (m == 0 || pass_late(rp))
-        goto out;
-    probe_run_method("DELETE", pr, m, dconn, dtime,
-                     (size_t)rp->conf.probe_parallel);
-    for (k = 0; k < m; k++) {
-        struct wcall_reply rep;
-        enum wcall_verdict v =
-            wcall_probe_verdict(&pr[k], WCALL_DELETE, NULL, &rep);
-
-        /* The worker forgot the session (ok, not found), or failed the
-         * DELETE: killed by decide_recheck, as a handler's DELETE kills
-         * (wcall.h). */
-        map[k]->del_ok = !wcall_failed(v);
-        memset(&pr[k], 0, sizeof(pr[k]));
-        pr[k].host = map[k]->w->host;
-        pr[k].port = map[k]->w->port;
-        pr[k].path = "/status";
-    }
-    /* Round three: is each of them clean now? */
-    probe_run(pr, m, pconn, ptime, (size_t)rp->conf.probe_parallel);
-    for (k = 0; k < m && !pass_late(rp); k++) {
-        struct decide_status st;
-        struct wcall_reply rep;
-
-        decide_status_from(
-            &st, wcall_probe_verdict(&pr[k], WCALL_STATUS, NULL, &rep), &rep);
-        if ((rc = act_recheck(rp, map[k], &st)) < 0)
-            goto out;
-    }
-out:
-    free(pr);
-    free(map);
-    return rc;
 }
 
 /* Removes the records of every other node whose heartbeat is older than
@@ -619,7 +259,7 @@ int reaper_pass(struct reaper *rp)
         it->state = recs[i].state;
         it->since = recs[i].since_ms;
         it->plan =
-            decide_plan(&recs[i], record_proc(rp, &recs[i]), &rp->limits);
+            decide_plan(&recs[i], kill_record_proc(rp, &recs[i]), &rp->limits);
         if (act_plan(rp, it) < 0)
             goto fail;
     }
@@ -628,7 +268,7 @@ int reaper_pass(struct reaper *rp)
         kill_strays(rp, procs, nprocs, recs, nrecs, full) < 0)
         goto fail;
     what = "probes";
-    if (!pass_late(rp) && http_rounds(rp, items, i) < 0)
+    if (!pass_late(rp) && rounds_http(rp, items, i) < 0)
         goto fail;
     what = "prune sessions";
     if (!pass_late(rp)) {
@@ -639,7 +279,7 @@ int reaper_pass(struct reaper *rp)
             goto fail;
         if (pruned > 0) {
             log_info("%ld stale entries removed from %s:sessions", pruned, P);
-            if (repair_count(rp, "session-index", pruned) < 0)
+            if (pass_repair_count(rp, "session-index", pruned) < 0)
                 goto fail;
         }
     }
