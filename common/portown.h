@@ -8,13 +8,16 @@
  * by the worker's own process tree, so a squatter that answers /health on
  * a worker's port (and would be sent sessions) is never registered idle.
  *
- * Reading the fds of a worker of worker_user takes CAP_SYS_PTRACE, which
- * the spawner holds then (common/privsep.h).
+ * Reading the fds of a worker of worker_user takes the worker's uid (the
+ * directory /proc/<pid>/fd is its uid's, mode 0500: CAP_SYS_PTRACE alone
+ * does not open it) or root: a spawner that is not root checks through
+ * portown_check_as.
  */
 #ifndef STEEL_PORTOWN_H
 #define STEEL_PORTOWN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Listening sockets on one port that one check considers. */
 #define PORTOWN_MAX_SOCKETS 64
@@ -33,5 +36,11 @@ int portown_parse(const char *buf, size_t len, int port, unsigned long *inodes,
  * process (or by none we can see); -1 when nothing listens on port or
  * /proc/net cannot be read (not logged). */
 int portown_check(long pid, int port);
+
+/* portown_check in a child process that switched to uid and gid (no
+ * supplementary groups) first: for a caller that is not root, of workers
+ * that run as another user.  The same answers; -1 too when the child
+ * could not run.  Blocks until the child ends. */
+int portown_check_as(long pid, int port, uid_t uid, gid_t gid);
 
 #endif

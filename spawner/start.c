@@ -215,7 +215,11 @@ int start_collect(struct spawner *s, int64_t now)
             w->next_probe_ms = now + PROBE_RETRY_MS;
             continue;
         }
-        ok = portown_check(w->pid, w->port);
+        if (s->loop.ps.drop && geteuid() != 0)
+            ok = portown_check_as(w->pid, w->port, s->loop.ps.uid,
+                                  s->loop.ps.gid);
+        else
+            ok = portown_check(w->pid, w->port);
         if (ok == 1) {
             ready += start_ready(s, w, now);
         } else if (ok == 0) {
