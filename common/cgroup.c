@@ -440,6 +440,33 @@ int cgroup_setup(struct cgroup *cg, const char *root, char *err, size_t errsize)
     return 0;
 }
 
+void cgroup_teardown(const struct cgroup *cg)
+{
+    char path[CGROUP_PATH_MAX + 64], pid[32];
+    size_t ml;
+    int i;
+
+    if (!cg->on || cg->owns_base)
+        return;
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    for (i = 0; i < cg->nhier; i++) {
+        const struct cgroup_hier *h = &cg->hier[i];
+
+        snprintf(path, sizeof(path), "%s/cgroup.procs", h->mnt);
+        if (cgroup_put(path, pid) < 0)
+            continue;
+        if (cgroup_hpath(h, "/workers", path, sizeof(path)) == 0)
+            rmdir(path);
+        if (cgroup_hpath(h, "/spawner", path, sizeof(path)) == 0)
+            rmdir(path);
+        /* <base>, then each parent that is left empty. */
+        snprintf(path, sizeof(path), "%s", h->dir);
+        ml = strlen(h->mnt);
+        while (strlen(path) > ml && rmdir(path) == 0)
+            *strrchr(path, '/') = '\0';
+    }
+}
+
 int cgroup_open(struct cgroup *cg)
 {
     char path[CGROUP_PATH_MAX + 64];

@@ -97,6 +97,12 @@ int cgroup_detect(struct cgroup *cg, const char *mountinfo, const char *selfcg,
 int cgroup_setup(struct cgroup *cg, const char *root, char *err,
                  size_t errsize);
 
+/* At the spawner's exit, when <base> is not our own cgroup (cgroup_root,
+ * or the default subtree): moves us to the root of each hierarchy and
+ * removes <base>/workers, <base>/spawner, <base> and each parent left
+ * empty.  A group still busy stays (nothing is logged). */
+void cgroup_teardown(const struct cgroup *cg);
+
 /* For a process that only looks at the subtree (the reaper): cg from
  * cgroup_detect with <base> as root; notes its controllers, cgroup.kill
  * and cgroup.freeze and sets cg->on.  Returns 0, or -1 when

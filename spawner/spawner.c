@@ -447,5 +447,7 @@ int spawner_run(struct spawner *s)
             wait_events(s, (long)(due - now_mono_ms()));
     }
     shutdown_workers(s);
+    groups_sweep(s);
+    cgroup_teardown(&s->loop.cg);
     return 0;
 }

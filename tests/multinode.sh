@@ -161,15 +161,22 @@ log_level = info
 EOF
     )
 }
+# cgns NS CMD... - CMD in NS with cgroup2 mounted: ip netns exec mounts a
+# sysfs of the namespace's own, without the cgroup mounts, and the
+# spawner and the reaper need the cgroup2 hierarchy (workers' groups).
+cgns() {
+    ip netns exec "$1" sh -c 'mountpoint -q /sys/fs/cgroup ||
+        mount -t cgroup2 cgroup2 /sys/fs/cgroup || exit 1; exec "$@"' sh "${@:2}"
+}
 start_node() { # I [NODE_NAME]
     local i=$1 d=$T/n$1 ns=${NODES[$1]}
     node_conf "$i" "${2:-node$((i + 1))}"
     STACK_RUN=$d STACK_PREFIX=$PREFIX-n$i STACK_HTTP_PORT=8080 \
         STEEL_LIGHTTPD_EXTRA="\$SERVER[\"socket\"] == \"${ADDR[i]}:8080\" { }" \
         stack_write_lighttpd || return 1
-    start_bg "n$i-spawner" ip netns exec "$ns" env STEEL_EMU_BIND="${ADDR[i]}" \
+    start_bg "n$i-spawner" cgns "$ns" env STEEL_EMU_BIND="${ADDR[i]}" \
         "$top_builddir/spawner/steel-spawner" -f "$d/steel-orchestrator.conf"
-    start_bg "n$i-reaper" ip netns exec "$ns" "$top_builddir/reaper/steel-reaper" \
+    start_bg "n$i-reaper" cgns "$ns" "$top_builddir/reaper/steel-reaper" \
         -f "$d/steel-orchestrator.conf"
     start_bg "n$i-lighttpd" ip netns exec "$ns" lighttpd -D -f "$d/lighttpd.conf"
 }
@@ -381,7 +388,7 @@ node_lost() {
 duplicate_name() {
     local d=$T/dup rc
     node_conf 1 node1 "$d"
-    timeout 10 ip netns exec "${NODES[1]}" "$top_builddir/spawner/steel-spawner" \
+    cgns "${NODES[1]}" timeout 10 "$top_builddir/spawner/steel-spawner" \
         -f "$d/steel-orchestrator.conf" >"$d/spawner.log" 2>&1
     rc=$?
     check "a second node1 on another host is refused (exit $rc)" \
