@@ -222,7 +222,8 @@ idle() {
     [ "$(in_sh "curl -s -m 2 http://127.0.0.1/status" |
         sed -n 's/.*"idle": *\([0-9]*\).*/\1/p' | head -n 1)" -ge "${1:-1}" ] 2>/dev/null
 }
-check_within "the pool has idle workers" 30 idle 2
+check_within "the pool has idle workers" 30 idle 2 ||
+    in_sh "journalctl -q -o cat -u steel-spawner -u steel-reaper | tail -n 40"
 
 # ---- users, capabilities, cgroup, directories --------------------------------
 
@@ -244,6 +245,23 @@ check_eq "... cannot gain one (no_new_privs)" 1 \
     "$(inside sed -n 's/^NoNewPrivs:[[:space:]]*//p' "/proc/$w/status")"
 check "... and runs in steel-spawner.service's cgroup" \
     in_sh "grep -q 'steel-spawner.service' /proc/$w/cgroup"
+# The unit's cgroup, for the checks after its stop (an inactive unit has
+# none).
+UNIT_CG=$(inside systemctl show -p ControlGroup --value steel-spawner)
+# wgroup PID - the worker group a process sits in (cgroup2 line), or "-".
+wgroup() {
+    inside sed -n 's#^0::.*/steel-spawner\.service/workers/\(w[0-9]*\)$#\1#p' \
+        "/proc/$1/cgroup" | grep . || echo -
+}
+groups=$(for p in $workers; do wgroup "$p"; done | sort -u)
+check "every worker process sits in a worker group of the unit ($(echo $groups))" \
+    bash -c "! grep -qx -- - <<<'$groups'"
+check "each worker in a group of its own (at least 2 groups)" \
+    test "$(grep -c . <<<"$groups")" -ge 2
+check "the spawner sits in <unit>/spawner" \
+    in_sh "grep -q '^0::.*/steel-spawner.service/spawner\$' /proc/$SP/cgroup"
+check "the spawner logged its cgroup layout" \
+    in_sh "journalctl -u steel-spawner --no-pager | grep -q 'workers run in cgroups'"
 check_eq "LogsDirectory= made the worker log directory, owned by steel" "steel 750" \
     "$(inside stat -c '%U %a' /var/log/steel-orchestrator/workers)"
 check "systemd-tmpfiles recreates /run/steel-orchestrator from the package's file" \
@@ -363,6 +381,8 @@ check "no worker process is left" fails inside pgrep -u steel-worker .
 cg=$(inside systemctl show -p ControlGroup --value steel-spawner)
 check "steel-spawner.service's cgroup holds no process" \
     in_sh "[ -z '$cg' ] || ! cat /sys/fs/cgroup/unified$cg/cgroup.procs /sys/fs/cgroup$cg/cgroup.procs 2>/dev/null | grep -q ."
+check "... and no worker group is left ($UNIT_CG)" \
+    in_sh "[ -n '$UNIT_CG' ] && ! ls -d /sys/fs/cgroup/unified$UNIT_CG/workers/w* /sys/fs/cgroup$UNIT_CG/workers/w* 2>/dev/null | grep -q ."
 check "apt purge steel-orchestrator" \
     in_sh 120 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q steel-orchestrator >/root/purge.log 2>&1'
 check "... leaves no unit" in_sh '! systemctl list-unit-files "steel-*" --no-legend | grep -q .'
