@@ -62,6 +62,7 @@ static const struct conf_directive conf_table[] = {
     STRD(redis_password_spawner, ""),
     STRD(redis_user_reaper, ""),
     STRD(redis_password_reaper, ""),
+    BOOLD(redis_allow_unauthenticated, "no"),
     STRD(redis_sentinels, ""),
     STRD(redis_master_name, "steel"),
     LONGD(redis_timeout_ms, 10, 60000, "2000"),

@@ -31,6 +31,9 @@ struct conf {
     char redis_password_spawner[CONF_STR_MAX];
     char redis_user_reaper[CONF_STR_MAX];
     char redis_password_reaper[CONF_STR_MAX];
+    long redis_allow_unauthenticated; /* 1: with worker_user, a Redis
+                                       * that answers on TCP without
+                                       * AUTH is used (with a warning) */
     char redis_sentinels[CONF_STR_MAX]; /* host:port,...; empty: use redis */
     char redis_master_name[CONF_STR_MAX]; /* the master the Sentinels watch */
     long redis_timeout_ms;             /* connect and command deadline */

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "prog.h"
+#include "rconn.h"
 
 volatile sig_atomic_t prog_got_term;
 volatile sig_atomic_t prog_got_hup;
@@ -84,6 +85,8 @@ void prog_start(struct prog *p, int argc, char **argv,
         exit(0);
     }
     prog_apply_level(p);
+    if (rconn_check_start(&p->conf, err, sizeof(err)) < 0)
+        fatalx("%s", err);
 }
 
 int prog_reload(struct prog *p)
