@@ -43,6 +43,12 @@
 # generated with the other (STACK_REDIS_PW_<PROGRAM> in stack.env,
 # redis_user_<program> and redis_password_<program> in the configuration).
 #
+# The operator routes (/workers, /metrics, the session list) need
+# admin_token: stack_up generates one per run directory
+# (STACK_ADMIN_TOKEN in stack.env; a STEEL_CONF that sets admin_token keeps
+# its own, which STACK_ADMIN_TOKEN then names).  The session API stays
+# open (STEEL_API_TOKEN closes it).
+#
 # Layout of RUN_DIR: steel-orchestrator.conf, lighttpd.conf and the
 # lighttpd snippet; NAME.pid and NAME.log for redis, spawner, reaper and
 # lighttpd; steel-fcgi.log (the handlers' stderr), lighttpd-error.log,
@@ -66,6 +72,7 @@ STACK_TTL=
 STACK_REDIS_FIXED=0
 STACK_REDIS_PASSWORD=
 STACK_REDIS_PW_FCGI= STACK_REDIS_PW_SPAWNER= STACK_REDIS_PW_REAPER=
+STACK_ADMIN_TOKEN=
 STACK_LEFTOVERS=0
 STACK_COMPONENTS="redis spawner reaper lighttpd"
 
@@ -170,6 +177,7 @@ stack_init() {
     STACK_HTTP_PORT='' STACK_REDIS_PORT='' STACK_PREFIX='' STACK_TTL=''
     STACK_REDIS_PASSWORD=''
     STACK_REDIS_PW_FCGI='' STACK_REDIS_PW_SPAWNER='' STACK_REDIS_PW_REAPER=''
+    STACK_ADMIN_TOKEN=''
     if [ -f "$STACK_RUN/stack.env" ]; then
         # shellcheck disable=SC1091
         . "$STACK_RUN/stack.env"
@@ -299,8 +307,10 @@ EOF
     if [ -n "$STACK_REDIS_PASSWORD" ]; then
         stack_conf_set "$conf.tmp" redis_password "$STACK_REDIS_PASSWORD" || return 1
     fi
-    # Each program its own ACL user (a Redis of an older stack.sh has none).
-    if [ -n "$STACK_REDIS_PW_FCGI" ]; then
+    # Each program its own ACL user (a Redis of an older stack.sh has none;
+    # a STEEL_CONF that names a redis_user keeps it).
+    if [ -n "$STACK_REDIS_PW_FCGI" ] &&
+        ! grep -q '^[[:space:]]*redis_user[[:space:]]*=' "$conf.tmp"; then
         stack_conf_set "$conf.tmp" redis_user_fcgi steel-fcgi &&
             stack_conf_set "$conf.tmp" redis_password_fcgi "$STACK_REDIS_PW_FCGI" &&
             stack_conf_set "$conf.tmp" redis_user_spawner steel-spawner &&
@@ -308,6 +318,13 @@ EOF
             stack_conf_set "$conf.tmp" redis_user_reaper steel-reaper &&
             stack_conf_set "$conf.tmp" redis_password_reaper "$STACK_REDIS_PW_REAPER" ||
             return 1
+    fi
+    # The operator routes' token: the configuration's own (even empty:
+    # the routes are then closed), else the stack's.
+    if grep -q '^[[:space:]]*admin_token[[:space:]]*=' "$conf.tmp"; then
+        STACK_ADMIN_TOKEN=$(sed -n 's/^[[:space:]]*admin_token[[:space:]]*=[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$conf.tmp" | tail -n 1)
+    elif [ -n "$STACK_ADMIN_TOKEN" ]; then
+        stack_conf_set "$conf.tmp" admin_token "$STACK_ADMIN_TOKEN" || return 1
     fi
     # It holds the Redis password: the owner's only.
     chmod 600 "$conf.tmp" || return 1
@@ -538,6 +555,9 @@ stack_up() {
         STACK_REDIS_PASSWORD=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') ||
             return 1
     fi
+    if [ -z "$STACK_ADMIN_TOKEN" ]; then
+        STACK_ADMIN_TOKEN=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') || return 1
+    fi
     if [ -z "$STACK_REDIS_PW_FCGI" ] && ! stack_pid redis >/dev/null; then
         STACK_REDIS_PW_FCGI=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') &&
             STACK_REDIS_PW_SPAWNER=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') &&
@@ -556,6 +576,7 @@ stack_up() {
             echo "STACK_REDIS_PW_FCGI=$STACK_REDIS_PW_FCGI"
             echo "STACK_REDIS_PW_SPAWNER=$STACK_REDIS_PW_SPAWNER"
             echo "STACK_REDIS_PW_REAPER=$STACK_REDIS_PW_REAPER"
+            echo "STACK_ADMIN_TOKEN=$STACK_ADMIN_TOKEN"
         } >"$STACK_RUN/stack.env"
     ) || return 1
     old_sum=$(stack_conf_sum)
