@@ -229,9 +229,8 @@ int portown_check(long pid, int port)
         /* Without IPv6 there is no tcp6; any other failure: unknown. */
         if (len < 0 && (i == 0 || access(nets[i], F_OK) == 0))
             goto out;
-        if (len > 0 &&
-            portown_parse(buf, (size_t)len, port, socks,
-                          PORTOWN_MAX_SOCKETS, &n) < 0) {
+        if (len > 0 && portown_parse(buf, (size_t)len, port, socks,
+                                     PORTOWN_MAX_SOCKETS, &n) < 0) {
             rc = 0; /* more listeners than any worker opens */
             goto out;
         }
@@ -259,8 +258,8 @@ int portown_check(long pid, int port)
         uid = uid_of(pid);
     rc = 1;
     for (i = 0; i < n; i++) {
-        if (socks[i].inode != 0 && (!blind || uid < 0 ||
-                                    (unsigned long)uid != socks[i].uid))
+        if (socks[i].inode != 0 &&
+            (!blind || uid < 0 || (unsigned long)uid != socks[i].uid))
             rc = 0;
     }
 out:
