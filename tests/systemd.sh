@@ -24,6 +24,8 @@
 #   - the reaper's timer runs passes when the resident reaper is stopped;
 #   - "systemd-analyze security" (online, on the running units) scores the
 #     spawner and the reaper at most 2.5;
+#   - steel-worker-firewall.service comes up with the spawner: as
+#     steel-worker, the node's lighttpd is refused;
 #   - "systemctl stop" leaves no worker process and an empty cgroup;
 #   - "apt purge" leaves no unit, user, configuration or log directory.
 #
@@ -240,6 +242,17 @@ if ! check_within "the pool has idle workers" 30 idle 2; then
     inside journalctl --no-pager -q -o cat -u steel-spawner -u steel-reaper -u redis-server -n 30
 fi
 
+# The workers' firewall (OPERATIONS.md, "What a worker can reach"): the
+# spawner pulled its unit in; steel-worker reaches nothing of the node.
+check_eq "steel-worker-firewall is active (steel-spawner wants it)" active \
+    "$(inside systemctl is-active steel-worker-firewall)"
+check "its table holds steel-worker's uid" \
+    in_sh 'nft list set inet steel_orchestrator worker_uids | grep -qw "$(id -u steel-worker)"'
+check "as steel-worker, lighttpd on 127.0.0.1 is refused" \
+    in_sh '! setpriv --reuid=steel-worker --regid=steel-worker --clear-groups curl -s -m 3 -o /dev/null http://127.0.0.1/health'
+check "systemctl reload steel-worker-firewall replaces the table" \
+    in_sh 'systemctl reload steel-worker-firewall && [ "$(nft list tables | grep -c steel_orchestrator)" = 1 ]'
+
 # ---- users, capabilities, cgroup, directories --------------------------------
 
 mainpid() { inside systemctl show -p MainPID --value "$1"; }
@@ -398,6 +411,8 @@ check "... leaves no unit" in_sh '! systemctl list-unit-files "steel-*" --no-leg
 check "... no user steel or steel-worker" in_sh '! getent passwd steel && ! getent passwd steel-worker'
 check "... no configuration, log or run directory" \
     in_sh '! ls -d /etc/steel-orchestrator /var/log/steel-orchestrator /run/steel-orchestrator 2>/dev/null | grep -q .'
+check "... nor the workers' nftables table" \
+    in_sh '! nft list table inet steel_orchestrator >/dev/null 2>&1'
 check "... and lighttpd still runs without the module" \
     in_sh 'systemctl reload lighttpd && systemctl is-active -q lighttpd'
 
