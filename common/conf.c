@@ -56,6 +56,13 @@ static const struct conf_directive conf_table[] = {
     STRD(redis, "127.0.0.1:6379"),
     STRD(redis_user, ""),
     STRD(redis_password, ""),
+    STRD(redis_user_fcgi, ""),
+    STRD(redis_password_fcgi, ""),
+    STRD(redis_user_spawner, ""),
+    STRD(redis_password_spawner, ""),
+    STRD(redis_user_reaper, ""),
+    STRD(redis_password_reaper, ""),
+    BOOLD(redis_allow_unauthenticated, "no"),
     STRD(redis_sentinels, ""),
     STRD(redis_master_name, "steel"),
     LONGD(redis_timeout_ms, 10, 60000, "2000"),
@@ -224,14 +231,108 @@ static char *trim(char *s)
     return s;
 }
 
+/* Files an include may nest, the first one counted. */
+#define CONF_INCLUDE_DEPTH 4
+
+static int conf_parse_text(struct conf *c, const char *name,
+                           const char *text, unsigned char *seen, int depth,
+                           char *err, size_t errsize);
+
+/* Reads path into *text (NUL-terminated; the caller frees it).  Returns
+ * 0, or -1 with err set. */
+static int conf_read(const char *path, char **text, char *err,
+                     size_t errsize)
+{
+    FILE *f;
+    size_t n;
+    int rc = -1;
+
+    *text = NULL;
+    f = fopen(path, "r");
+    if (f == NULL)
+        return conf_error(err, errsize, "%s: %s", path, strerror(errno));
+    *text = malloc(CONF_FILE_MAX + 1);
+    if (*text == NULL) {
+        conf_error(err, errsize, "%s: out of memory", path);
+        goto out;
+    }
+    n = fread(*text, 1, CONF_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        conf_error(err, errsize, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (n > CONF_FILE_MAX) {
+        conf_error(err, errsize, "%s: larger than %d bytes", path,
+                   CONF_FILE_MAX);
+        goto out;
+    }
+    (*text)[n] = '\0';
+    if (memchr(*text, '\0', n) != NULL) {
+        conf_error(err, errsize, "%s: contains a NUL byte", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc < 0) {
+        free(*text);
+        *text = NULL;
+    }
+    fclose(f);
+    return rc;
+}
+
+/* "include = value" at name:lineno: value, relative to name's directory
+ * unless absolute, parsed into c with the same seen table. */
+static int conf_include(struct conf *c, const char *name, int lineno,
+                        const char *value, unsigned char *seen, int depth,
+                        char *err, size_t errsize)
+{
+    char path[CONF_STR_MAX + 1024], why[1024];
+    const char *slash = strrchr(name, '/');
+    char *text;
+    int n, rc;
+
+    if (value[0] == '\0')
+        return conf_error(err, errsize, "%s:%d: include needs a file name",
+                          name, lineno);
+    if (depth + 1 >= CONF_INCLUDE_DEPTH)
+        return conf_error(err, errsize,
+                          "%s:%d: includes nested more than %d deep", name,
+                          lineno, CONF_INCLUDE_DEPTH - 1);
+    if (value[0] == '/' || slash == NULL)
+        n = snprintf(path, sizeof(path), "%s", value);
+    else
+        n = snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - name),
+                     name, value);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return conf_error(err, errsize, "%s:%d: include path too long",
+                          name, lineno);
+    if (conf_read(path, &text, why, sizeof(why)) < 0)
+        return conf_error(err, errsize, "%s:%d: include: %s", name, lineno,
+                          why);
+    rc = conf_parse_text(c, path, text, seen, depth + 1, err, errsize);
+    free(text);
+    return rc;
+}
+
 int conf_parse(struct conf *c, const char *name, const char *text,
                char *err, size_t errsize)
 {
     unsigned char seen[CONF_NDIRECTIVES];
+
+    memset(seen, 0, sizeof(seen));
+    if (conf_parse_text(c, name, text, seen, 0, err, errsize) < 0)
+        return -1;
+    return conf_validate(c, err, errsize);
+}
+
+static int conf_parse_text(struct conf *c, const char *name,
+                           const char *text, unsigned char *seen, int depth,
+                           char *err, size_t errsize)
+{
     const char *p = text;
     int lineno = 0;
 
-    memset(seen, 0, sizeof(seen));
     while (*p != '\0') {
         char line[CONF_LINE_MAX], why[CONF_LINE_MAX];
         const char *nl = strchr(p, '\n');
@@ -273,6 +374,12 @@ int conf_parse(struct conf *c, const char *name, const char *text,
                 break;
             }
         }
+        if (strcmp(key, "include") == 0) {
+            if (conf_include(c, name, lineno, value, seen, depth, err,
+                             errsize) < 0)
+                return -1;
+            continue;
+        }
         for (i = 0; i < CONF_NDIRECTIVES; i++) {
             if (strcmp(key, conf_table[i].name) == 0)
                 break;
@@ -287,7 +394,7 @@ int conf_parse(struct conf *c, const char *name, const char *text,
         if (conf_set(c, &conf_table[i], value, why, sizeof(why)) < 0)
             return conf_error(err, errsize, "%s:%d: %s", name, lineno, why);
     }
-    return conf_validate(c, err, errsize);
+    return 0;
 }
 
 /* 1 when s (len bytes) is an environment variable name:
@@ -370,6 +477,14 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
         return conf_error(err, errsize, "redis must not be empty");
     if (c->redis_user[0] != '\0' && c->redis_password[0] == '\0')
         return conf_error(err, errsize, "redis_user needs redis_password");
+    if ((c->redis_user_fcgi[0] != '\0' && c->redis_password_fcgi[0] == '\0') ||
+        (c->redis_user_spawner[0] != '\0' &&
+         c->redis_password_spawner[0] == '\0') ||
+        (c->redis_user_reaper[0] != '\0' &&
+         c->redis_password_reaper[0] == '\0'))
+        return conf_error(err, errsize,
+                          "redis_user_<program> needs "
+                          "redis_password_<program>");
     if (c->redis_sentinels[0] != '\0') {
         struct rconn_sentinel s[RCONN_SENTINELS_MAX];
         char why[200];
@@ -435,37 +550,42 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
 
 int conf_load(struct conf *c, const char *path, char *err, size_t errsize)
 {
-    FILE *f;
     char *text;
-    size_t n;
     int rc;
 
-    f = fopen(path, "r");
-    if (f == NULL)
-        return conf_error(err, errsize, "%s: %s", path, strerror(errno));
-    text = malloc(CONF_FILE_MAX + 1);
-    if (text == NULL) {
-        fclose(f);
-        return conf_error(err, errsize, "%s: out of memory", path);
-    }
-    n = fread(text, 1, CONF_FILE_MAX + 1, f);
-    if (ferror(f)) {
-        rc = conf_error(err, errsize, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (n > CONF_FILE_MAX) {
-        rc = conf_error(err, errsize, "%s: larger than %d bytes", path,
-                        CONF_FILE_MAX);
-        goto out;
-    }
-    text[n] = '\0';
-    if (memchr(text, '\0', n) != NULL) {
-        rc = conf_error(err, errsize, "%s: contains a NUL byte", path);
-        goto out;
-    }
+    if (conf_read(path, &text, err, errsize) < 0)
+        return -1;
     rc = conf_parse(c, path, text, err, errsize);
-out:
     free(text);
-    fclose(f);
     return rc;
+}
+
+void conf_for_program(struct conf *c, const char *program)
+{
+    static const struct {
+        const char *program;
+        size_t user, password; /* offsets in struct conf */
+    } own[] = {
+        {"steel-fcgi", offsetof(struct conf, redis_user_fcgi),
+         offsetof(struct conf, redis_password_fcgi)},
+        {"steel-spawner", offsetof(struct conf, redis_user_spawner),
+         offsetof(struct conf, redis_password_spawner)},
+        {"steel-reaper", offsetof(struct conf, redis_user_reaper),
+         offsetof(struct conf, redis_password_reaper)},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        const char *user = (const char *)c + own[i].user;
+        const char *password = (const char *)c + own[i].password;
+
+        if (strcmp(program, own[i].program) != 0)
+            continue;
+        if (user[0] == '\0' && password[0] == '\0')
+            return;
+        snprintf(c->redis_user, sizeof(c->redis_user), "%s", user);
+        snprintf(c->redis_password, sizeof(c->redis_password), "%s",
+                 password);
+        return;
+    }
 }

@@ -4,7 +4,9 @@
  * conf.h - steel-orchestrator.conf, read by every program.
  *
  * The file is "key = value" lines, '#' starts a comment, blank lines are
- * ignored.  Every directive, its type, range and default is in the table in
+ * ignored.  "include = PATH" reads another file at that point (a relative
+ * PATH is taken from the including file's directory), for secrets kept
+ * in a file of their own; a directive set in two files is set twice.  Every directive, its type, range and default is in the table in
  * conf.c and documented in etc/steel-orchestrator.conf; an unknown
  * directive, a repeated one or a bad value is an error that names the file
  * and the line.
@@ -21,6 +23,17 @@ struct conf {
     char redis[CONF_STR_MAX];          /* host:port, or /path for a socket */
     char redis_user[CONF_STR_MAX];     /* ACL user; empty: AUTH <password> */
     char redis_password[CONF_STR_MAX]; /* empty: no AUTH */
+    /* The ACL user of each program; empty: redis_user/redis_password.
+     * conf_for_program() copies a program's pair over those two. */
+    char redis_user_fcgi[CONF_STR_MAX];
+    char redis_password_fcgi[CONF_STR_MAX];
+    char redis_user_spawner[CONF_STR_MAX];
+    char redis_password_spawner[CONF_STR_MAX];
+    char redis_user_reaper[CONF_STR_MAX];
+    char redis_password_reaper[CONF_STR_MAX];
+    long redis_allow_unauthenticated; /* 1: with worker_user, a Redis
+                                       * that answers on TCP without
+                                       * AUTH is used (with a warning) */
     char redis_sentinels[CONF_STR_MAX]; /* host:port,...; empty: use redis */
     char redis_master_name[CONF_STR_MAX]; /* the master the Sentinels watch */
     long redis_timeout_ms;             /* connect and command deadline */
@@ -119,6 +132,12 @@ int conf_load(struct conf *c, const char *path, char *err, size_t errsize);
 /* Parses one "key = value" text the same way (name is used in messages). */
 int conf_parse(struct conf *c, const char *name, const char *text,
                char *err, size_t errsize);
+
+/* Makes the Redis user of program (its name, "steel-fcgi",
+ * "steel-spawner", "steel-reaper") the one redis_user/redis_password
+ * name: when its redis_user_<x> or redis_password_<x> is set, that pair
+ * replaces the shared one.  Other names change nothing. */
+void conf_for_program(struct conf *c, const char *program);
 
 /* Checks relations between directives (ranges, min <= max). */
 int conf_validate(const struct conf *c, char *err, size_t errsize);

@@ -5,7 +5,9 @@
  *
  * Invariants: the answer is 1 only when every listening socket of the
  * port (IPv4 and IPv6, any address) was found among the fds of the
- * process tree asked about; anything unseen counts against it.  Every
+ * process tree asked about or, where those fds cannot be read, belongs
+ * to the uid of the tree's first process; anything unseen counts
+ * against it.  Every
  * read is bounded (PORTOWN_MAX_SOCKETS, PORTOWN_MAX_PROCS, the buffer
  * sizes below).
  */
@@ -28,8 +30,8 @@
 #define CHILDREN_MAX 65536             /* bytes of one children list */
 #define TCP_LISTEN   10                /* st of a listening socket */
 
-int portown_parse(const char *buf, size_t len, int port, unsigned long *inodes,
-                  size_t max, size_t *n)
+int portown_parse(const char *buf, size_t len, int port,
+                  struct portown_sock *socks, size_t max, size_t *n)
 {
     size_t i = 0;
 
@@ -38,7 +40,7 @@ int portown_parse(const char *buf, size_t len, int port, unsigned long *inodes,
         const char *end = memchr(line, '\n', len - i);
         size_t llen = end ? (size_t)(end - line) : len - i;
         char tmp[512], *f[10], *save = NULL, *p;
-        unsigned long lport, st, inode;
+        unsigned long lport, st, inode, uid;
         int k = 0;
 
         i += llen + 1;
@@ -62,9 +64,14 @@ int portown_parse(const char *buf, size_t len, int port, unsigned long *inodes,
         inode = strtoul(f[9], &p, 10);
         if (*p != '\0' || inode == 0)
             continue;
+        uid = strtoul(f[7], &p, 10);
+        if (*p != '\0')
+            continue;
         if (*n >= max)
             return -1;
-        inodes[(*n)++] = inode;
+        socks[*n].inode = inode;
+        socks[*n].uid = uid;
+        (*n)++;
     }
     return 0;
 }
@@ -99,8 +106,10 @@ static ssize_t slurp(const char *path, size_t max, char **out)
     return len == max ? -1 : (ssize_t)len;
 }
 
-/* Marks (sets to 0) every inode of pid's fds found in inodes. */
-static void mark_fds(long pid, unsigned long *inodes, size_t n)
+/* Marks (sets to 0) every inode of pid's fds found in socks.  Returns
+ * 0, or -1 when pid's fds cannot be read (another uid, and no
+ * CAP_DAC_READ_SEARCH: CAP_SYS_PTRACE is not enough for that directory). */
+static int mark_fds(long pid, struct portown_sock *socks, size_t n)
 {
     char dir[64], path[PATH_MAX], link[64];
     struct dirent *de;
@@ -109,7 +118,7 @@ static void mark_fds(long pid, unsigned long *inodes, size_t n)
     snprintf(dir, sizeof(dir), "/proc/%ld/fd", pid);
     d = opendir(dir);
     if (d == NULL)
-        return;
+        return errno == EACCES || errno == EPERM ? -1 : 0;
     while ((de = readdir(d)) != NULL) {
         unsigned long ino;
         ssize_t l;
@@ -131,11 +140,37 @@ static void mark_fds(long pid, unsigned long *inodes, size_t n)
         if (*e != ']')
             continue;
         for (k = 0; k < n; k++) {
-            if (inodes[k] == ino)
-                inodes[k] = 0;
+            if (socks[k].inode == ino)
+                socks[k].inode = 0;
         }
     }
     closedir(d);
+    return 0;
+}
+
+/* The real uid of pid (/proc/<pid>/status), or -1. */
+static long uid_of(long pid)
+{
+    char path[64], line[256];
+    long uid = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *e;
+
+        if (strncmp(line, "Uid:", 4) != 0)
+            continue;
+        uid = strtol(line + 4, &e, 10);
+        if (e == line + 4 || uid < 0)
+            uid = -1;
+        break;
+    }
+    fclose(f);
+    return uid;
 }
 
 /* Appends the children of pid (every thread's) to procs. */
@@ -181,8 +216,9 @@ static void add_children(long pid, long *procs, size_t *np, char *buf)
 int portown_check(long pid, int port)
 {
     static const char *const nets[] = {"/proc/net/tcp", "/proc/net/tcp6"};
-    unsigned long inodes[PORTOWN_MAX_SOCKETS];
-    long *procs = NULL;
+    struct portown_sock socks[PORTOWN_MAX_SOCKETS];
+    long *procs = NULL, uid = -1;
+    int blind = 0;
     char *buf = NULL;
     size_t n = 0, np = 0, i, k;
     int rc = -1;
@@ -195,9 +231,8 @@ int portown_check(long pid, int port)
         /* Without IPv6 there is no tcp6; any other failure: unknown. */
         if (len < 0 && (i == 0 || access(nets[i], F_OK) == 0))
             goto out;
-        if (len > 0 &&
-            portown_parse(buf, (size_t)len, port, inodes,
-                          PORTOWN_MAX_SOCKETS, &n) < 0) {
+        if (len > 0 && portown_parse(buf, (size_t)len, port, socks,
+                                     PORTOWN_MAX_SOCKETS, &n) < 0) {
             rc = 0; /* more listeners than any worker opens */
             goto out;
         }
@@ -213,12 +248,20 @@ int portown_check(long pid, int port)
     /* The tree, breadth first: pid, its children, theirs... */
     procs[np++] = pid;
     for (k = 0; k < np; k++) {
-        mark_fds(procs[k], inodes, n);
+        if (mark_fds(procs[k], socks, n) < 0)
+            blind = 1;
         add_children(procs[k], procs, &np, buf);
     }
+    /* A tree whose fds we may not read (workers of worker_user seen from
+     * the spawner's unit): a listener it holds is known by its uid, the
+     * worker's.  Weaker than the inode (a process of the same uid passes),
+     * and as strong as the uids are separate. */
+    if (blind)
+        uid = uid_of(pid);
     rc = 1;
     for (i = 0; i < n; i++) {
-        if (inodes[i] != 0)
+        if (socks[i].inode != 0 &&
+            (!blind || uid < 0 || (unsigned long)uid != socks[i].uid))
             rc = 0;
     }
 out:

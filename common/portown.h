@@ -8,10 +8,13 @@
  * by the worker's own process tree, so a squatter that answers /health on
  * a worker's port (and would be sent sessions) is never registered idle.
  *
- * Reading the fds of a worker of worker_user takes the worker's uid (the
- * directory /proc/<pid>/fd is its uid's, mode 0500: CAP_SYS_PTRACE alone
- * does not open it) or root: a spawner that is not root checks through
- * portown_check_as.
+ * The fds of a worker of worker_user are readable only by its uid (the
+ * directory /proc/<pid>/fd is its uid's, mode 0500) or with
+ * CAP_DAC_READ_SEARCH, which the spawner does not hold: a spawner that is
+ * not root checks through portown_check_as, as the workers' user; where
+ * the fds still cannot be read (a worker that made itself undumpable), a
+ * listener counts as the worker's when its socket's uid (the
+ * /proc/net/tcp column) is the worker's uid.
  */
 #ifndef STEEL_PORTOWN_H
 #define STEEL_PORTOWN_H
@@ -24,15 +27,22 @@
 /* Processes of a worker's tree whose fds are read. */
 #define PORTOWN_MAX_PROCS 256
 
-/* Appends to inodes (n of max used) the inode of every socket in state
- * LISTEN on local port port found in buf, a /proc/net/tcp or tcp6 text
- * of len bytes (its header line and malformed lines are skipped).
- * Returns 0, or -1 when more than max were found. */
-int portown_parse(const char *buf, size_t len, int port, unsigned long *inodes,
-                  size_t max, size_t *n);
+/* A listening socket: its inode and the uid that owns it. */
+struct portown_sock {
+    unsigned long inode;
+    unsigned long uid;
+};
+
+/* Appends to socks (n of max used) every socket in state LISTEN on local
+ * port port found in buf, a /proc/net/tcp or tcp6 text of len bytes (its
+ * header line and malformed lines are skipped).  Returns 0, or -1 when
+ * more than max were found. */
+int portown_parse(const char *buf, size_t len, int port,
+                  struct portown_sock *socks, size_t max, size_t *n);
 
 /* 1 when at least one socket listens on port and every one of them is
- * held by pid or one of its descendants; 0 when one is held by any other
+ * held by pid or one of its descendants (by its uid where their fds
+ * cannot be read); 0 when one is held by any other
  * process (or by none we can see); -1 when nothing listens on port or
  * /proc/net cannot be read (not logged). */
 int portown_check(long pid, int port);

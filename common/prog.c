@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "prog.h"
+#include "rconn.h"
 
 volatile sig_atomic_t prog_got_term;
 volatile sig_atomic_t prog_got_hup;
@@ -78,11 +79,14 @@ void prog_start(struct prog *p, int argc, char **argv,
         fatalx("cannot set the default configuration");
     if (conf_load(&p->conf, p->conf_path, err, sizeof(err)) < 0)
         fatalx("%s", err);
+    conf_for_program(&p->conf, p->name);
     if (check_only) {
         printf("configuration OK\n");
         exit(0);
     }
     prog_apply_level(p);
+    if (rconn_check_start(&p->conf, err, sizeof(err)) < 0)
+        fatalx("%s", err);
 }
 
 int prog_reload(struct prog *p)
@@ -101,6 +105,7 @@ int prog_reload(struct prog *p)
         free(fresh);
         return -1;
     }
+    conf_for_program(fresh, p->name);
     memcpy(&p->conf, fresh, sizeof(*fresh));
     free(fresh);
     prog_apply_level(p);

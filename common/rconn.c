@@ -52,6 +52,8 @@ int rconn_init(struct rconn *r, const struct conf *c)
     snprintf(r->master_name, sizeof(r->master_name), "%s",
              c->redis_master_name);
     r->timeout_ms = c->redis_timeout_ms;
+    r->check_open = c->worker_user[0] != '\0';
+    r->allow_open = c->redis_allow_unauthenticated != 0;
     n = rconn_parse_sentinels(c->redis_sentinels, r->sentinels,
                               RCONN_SENTINELS_MAX, why, sizeof(why));
     if (n < 0) {
@@ -155,6 +157,63 @@ static int rconn_stale(const struct rconn *r)
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
+/* rconn_open's check of a TCP server, before AUTH: PING must be refused
+ * (NOAUTH).  Returns 0, or -1 after rconn_fail. */
+static int rconn_open_check(struct rconn *r)
+{
+    static int warned; /* once per process */
+    redisReply *reply = redisCommand(r->ctx, "PING");
+    int open;
+
+    if (reply == NULL)
+        return rconn_fail(r, "PING", r->ctx->errstr);
+    open = reply->type != REDIS_REPLY_ERROR;
+    freeReplyObject(reply);
+    if (!open)
+        return 0;
+    if (r->allow_open) {
+        if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+            log_warnx("redis %s answers without authentication, and "
+                      "workers run on this host (worker_user): any of them "
+                      "can read and change every session; used because "
+                      "redis_allow_unauthenticated = yes",
+                      r->addr);
+        return 0;
+    }
+    r->open_refused = 1;
+    return rconn_fail(r, "connect",
+                      "answers without authentication, and workers run on "
+                      "this host (worker_user), so any of them could use "
+                      "it: give Redis ACL users or a password "
+                      "(redis_user_<program>, redis_password), or use its "
+                      "unix socket; redis_allow_unauthenticated = yes "
+                      "accepts it");
+}
+
+int rconn_check_start(const struct conf *c, char *err, size_t errsize)
+{
+    struct rconn r;
+    int rc = 0;
+
+    if (c->worker_user[0] == '\0')
+        return 0;
+    if (rconn_init(&r, c) < 0) {
+        snprintf(err, errsize, "%s", r.errstr);
+        return -1;
+    }
+    if (rconn_connect(&r) < 0) {
+        if (r.open_refused) {
+            snprintf(err, errsize, "%s", r.errstr);
+            rc = -1;
+        } else {
+            log_info("%s; its authentication is checked on every connect",
+                     r.errstr);
+        }
+    }
+    rconn_release(&r);
+    return rc;
+}
+
 int rconn_open(struct rconn *r, const char *host, int port, const char *path)
 {
     struct timeval tv;
@@ -174,6 +233,9 @@ int rconn_open(struct rconn *r, const char *host, int port, const char *path)
         return rconn_fail(r, "connect", "cannot set timeout");
     if (path == NULL)
         redisEnableKeepAlive(r->ctx);
+    r->open_refused = 0;
+    if (path == NULL && r->check_open && rconn_open_check(r) < 0)
+        return -1;
     if (r->password[0] != '\0') {
         if (r->user[0] != '\0')
             reply = redisCommand(r->ctx, "AUTH %s %s", r->user, r->password);

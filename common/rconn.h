@@ -91,6 +91,11 @@ struct rconn {
     char master[CONF_STR_MAX]; /* the master last confirmed, "" before */
     int sentinel_next;         /* the one to ask first */
     int64_t checked_ms;        /* monotonic ms the master was last confirmed */
+    /* worker_user is set: a worker of this host could reach a TCP Redis
+     * too, so one that answers without AUTH is refused ... */
+    int check_open;
+    int allow_open;            /* ... unless redis_allow_unauthenticated */
+    int open_refused;          /* the last connect failed for that */
 };
 
 /* Copies the Redis settings of c; does not connect.  Returns 0, or -1 with
@@ -103,6 +108,13 @@ void rconn_release(struct rconn *r);
  * (whysize bytes) set. */
 int rconn_parse_sentinels(const char *list, struct rconn_sentinel *out,
                           int max, char *why, size_t whysize);
+
+/* The start-up check of a program: with worker_user set, connects once
+ * (rconn_open's check).  Returns -1 with err set only when Redis answers
+ * on TCP without authentication and redis_allow_unauthenticated is not
+ * set; a Redis that cannot be reached yet is checked on every later
+ * connect instead (0, logged). */
+int rconn_check_start(const struct conf *c, char *err, size_t errsize);
 
 /* Connects now if not connected, or if the connection went stale while
  * it was idle: a connection unused for RCONN_IDLE_CHECK_MS or more is
@@ -141,8 +153,12 @@ redisReply *rconn_evalv(struct rconn *r, int idx, const char *src, int argc,
                         const char **argv, const size_t *argvlen, int safe);
 
 /* Opens r->ctx to host:port, or to the unix socket path when path is not
- * NULL, under r->timeout_ms, and authenticates.  Returns 0, or -1 with
- * r->errstr set and r->ctx NULL. */
+ * NULL, under r->timeout_ms, and authenticates.  With r->check_open, a
+ * TCP server is first sent PING without AUTH: one that answers it is
+ * open to every local user, workers included, and is refused (-1 with
+ * r->open_refused set) or, with r->allow_open, used with a warning
+ * logged once per process.  Returns 0, or -1 with r->errstr set and
+ * r->ctx NULL. */
 int rconn_open(struct rconn *r, const char *host, int port, const char *path);
 
 /* rconn_sentinel.c.  With Sentinels: asks them in turn for the master,

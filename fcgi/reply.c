@@ -241,8 +241,7 @@ void reply_unauthorized(struct response *r)
 void reply_operator_forbidden(struct response *r)
 {
     response_error(r, API_ERR_FORBIDDEN,
-                   "operator routes answer only to loopback clients while "
-                   "admin_token is not set; set admin_token in "
-                   "steel-orchestrator.conf and send it as a bearer token "
-                   "to use them from other hosts");
+                   "operator routes are closed while admin_token is not "
+                   "set; set admin_token in steel-orchestrator.conf and "
+                   "send it as a bearer token");
 }

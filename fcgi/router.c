@@ -22,10 +22,10 @@
  *   ROUTE_OPEN   /health: anyone (load balancers).
  *   ROUTE_API    the session API and /status: api_token when it is set.
  *   ROUTE_ADMIN  the operator routes (the session list, /workers,
- *                /metrics): admin_token when it is set; with none, only
- *                a loopback client (REMOTE_ADDR 127.0.0.0/8 or ::1, and
- *                api_token when set) -- Redis's protected mode.  Others
- *                get 403 forbidden saying to set admin_token.
+ *                /metrics): admin_token, from any address.  With none
+ *                set they are closed: every client gets 403 forbidden
+ *                saying to set admin_token.  A loopback address proves
+ *                nothing: workers run on the host and reach loopback.
  */
 #include "config.h"
 
@@ -47,8 +47,7 @@
 enum route_access {
     ROUTE_OPEN,  /* anyone */
     ROUTE_API,   /* bearer api_token, when one is set */
-    ROUTE_ADMIN, /* bearer admin_token; with none, loopback clients only
-                  * (and api_token when set) */
+    ROUTE_ADMIN, /* bearer admin_token; with none, nobody */
 };
 
 struct route {
@@ -178,14 +177,13 @@ static int token_ok(const struct request *rq, const char *want)
 enum router_access router_access(const struct conf *c, const struct request *rq,
                                  int admin)
 {
-    if (admin && c->admin_token[0] != '\0')
+    if (admin) {
+        if (c->admin_token[0] == '\0')
+            return ROUTER_FORBIDDEN;
         return token_ok(rq, c->admin_token) ? ROUTER_ALLOW
                                             : ROUTER_UNAUTHORIZED;
-    if (!token_ok(rq, c->api_token))
-        return ROUTER_UNAUTHORIZED;
-    if (admin && !addr_is_loopback(rq->remote_addr))
-        return ROUTER_FORBIDDEN;
-    return ROUTER_ALLOW;
+    }
+    return token_ok(rq, c->api_token) ? ROUTER_ALLOW : ROUTER_UNAUTHORIZED;
 }
 
 /* 1 when rq may learn what routes exist: the API is open (no api_token),
@@ -246,8 +244,8 @@ static enum route_id router_decide(struct handler *h, struct request *rq,
             reply_unauthorized(r);
             return m->id;
         case ROUTER_FORBIDDEN:
-            log_debug("%s %s from %s: operator route, not loopback and no "
-                      "admin_token set",
+            log_debug("%s %s from %s: operator route, and no admin_token "
+                      "set",
                       rq->method, route_name(m->id),
                       rq->remote_addr[0] ? rq->remote_addr : "(unknown)");
             reply_operator_forbidden(r);

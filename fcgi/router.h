@@ -60,8 +60,8 @@ void router_observe(struct handler *h, struct request *rq);
 enum router_access {
     ROUTER_ALLOW = 0,
     ROUTER_UNAUTHORIZED, /* 401: the token is missing or wrong */
-    ROUTER_FORBIDDEN,    /* 403: an operator route, no admin_token set, and
-                          * the client is not on loopback */
+    ROUTER_FORBIDDEN,    /* 403: an operator route, and no admin_token
+                          * set: closed to every client */
 };
 
 /* The access decision for rq on an API route (admin 0) or an operator

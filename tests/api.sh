@@ -90,7 +90,7 @@ E=$(sid_of "$T/e")
 
 # The session list prints each session's time left in milliseconds
 # ("expires_in":55.779), never a double's noise (55.779000000000003).
-l=$(curl -s -m 5 -o "$T/l" -w '%{http_code}' "$U/sessions")
+l=$(curl -s -m 5 -o "$T/l" -w '%{http_code}' -H "Authorization: Bearer $STACK_ADMIN_TOKEN" "$U/sessions")
 check_eq "GET /sessions lists the sessions" 200 "$l"
 check "  expires_in with three decimals" \
     grep -Eq '"expires_in": ?[0-9]+\.[0-9]{3}[,}]' "$T/l"
@@ -128,8 +128,9 @@ check "  with a JSON session_not_found error" json_error_is "$T/g" session_not_f
 
 # ---- error shapes at the edge ---------------------------------------------------
 while read -r method path want code; do
+    # The admin token: GET /sessions is the (operator) session list.
     got=$(curl -s -m 5 -o "$T/x" -D "$T/x.h" -w '%{http_code}' -X "$method" \
-        --path-as-is "$U$path")
+        -H "Authorization: Bearer $STACK_ADMIN_TOKEN" --path-as-is "$U$path")
     check_eq "$method $path -> $want" "$want" "$got"
     check "  error $code as JSON" json_error_is "$T/x" "$code"
     check "  Content-Type is application/json" \

@@ -56,7 +56,8 @@ workers_state() { # "id:pid:state" of every registered worker, sorted
     done
 }
 idle_is() { test "$(rcli LLEN "$P:idle")" = "$1"; }
-starts() { curl -s -m 5 "$U/metrics" | sed -n 's/^steel_worker_starts_total //p'; }
+ADMIN=(-H "Authorization: Bearer $STACK_ADMIN_TOKEN")
+starts() { curl -s -m 5 "${ADMIN[@]}" "$U/metrics" | sed -n 's/^steel_worker_starts_total //p'; }
 
 # ---- a live session and the pool before the test -----------------------------
 code=$(curl -s -m 15 -o "$T/s" -w '%{http_code}' -X POST -d '{"keep":1}' "$U/sessions")
@@ -252,9 +253,9 @@ for q in offset=-1 limit=-1 limit=0 offset=abc limit=abc offset= limit= \
     offset=-9223372036854775808 limit=9223372036854775808 \
     'limit=1&limit=2' 'offset=0&offset=0' limit=%31 offset=1.5 \
     "limit=$(printf '1%.0s' $(seq 1 40))"; do
-    expect "GET /sessions?$q" 400 bad_request "$U/sessions?$q"
+    expect "GET /sessions?$q" 400 bad_request "${ADMIN[@]}" "$U/sessions?$q"
 done
-code=$(curl -s -m 10 -o "$T/l" -w '%{http_code}' "$U/sessions?offset=1000000000&limit=1000")
+code=$(curl -s -m 10 -o "$T/l" -w '%{http_code}' "${ADMIN[@]}" "$U/sessions?offset=1000000000&limit=1000")
 check "the largest offset and limit are an empty page ($code)" \
     bash -c "test $code = 200 && '$JSON_CHECK' -a '$T/l' && grep -q '\"sessions\":\[\]' '$T/l'"
 

@@ -90,7 +90,9 @@ REDIS_PORT=$STACK_REDIS_PORT
 
 # A hard bound on the run in case steel-chaos itself misbehaves; SIGINT
 # still gets its report printed.
-timeout -k 10 -s INT 110 "$CHAOS" --url "$(stack_url)" \
+# The stack's admin_token: steel-chaos reads GET /workers (the session
+# API is open, so the token passes there too).
+timeout -k 10 -s INT 110 "$CHAOS" --url "$(stack_url)" --token "$STACK_ADMIN_TOKEN" \
     --flows "$FLOWS" --parallel "$PARALLEL" --timeout 20 \
     --max-create-ms $((CREATE_WAIT * 1000 + WORKER_TIMEOUT_MS + MARGIN_MS)) \
     --max-get-ms $((WORKER_TIMEOUT_MS + MARGIN_MS)) \

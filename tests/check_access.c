@@ -8,8 +8,8 @@
  *
  * The invariants tried here: authentication comes before any route or
  * method error; operator routes (the session list, /workers, /metrics)
- * need admin_token when it is set and answer only to loopback clients
- * when it is not; /health is open to all.
+ * need admin_token, and are closed to every client, loopback included,
+ * when it is not set; /health is open to all.
  */
 #include "config.h"
 
@@ -221,19 +221,22 @@ END_TEST
 /* The decision itself, for each configuration. */
 START_TEST(test_router_access)
 {
-    /* Nothing set: the API is open; operator routes on loopback only. */
+    /* Nothing set: the API is open; operator routes are closed, to
+     * loopback clients too (workers reach loopback). */
     prepare("GET", "/workers");
     snprintf(rq.remote_addr, sizeof(rq.remote_addr), "10.1.2.3");
     ck_assert_int_eq(router_access(&conf, &rq, 0), ROUTER_ALLOW);
     ck_assert_int_eq(router_access(&conf, &rq, 1), ROUTER_FORBIDDEN);
     snprintf(rq.remote_addr, sizeof(rq.remote_addr), "::1");
-    ck_assert_int_eq(router_access(&conf, &rq, 1), ROUTER_ALLOW);
-    /* api_token only: it is needed everywhere, and operator routes stay
-     * on loopback even with it. */
+    ck_assert_int_eq(router_access(&conf, &rq, 1), ROUTER_FORBIDDEN);
+    snprintf(rq.remote_addr, sizeof(rq.remote_addr), "127.0.0.1");
+    ck_assert_int_eq(router_access(&conf, &rq, 1), ROUTER_FORBIDDEN);
+    /* api_token only: it is needed on the API, and does not open the
+     * operator routes, from loopback neither. */
     snprintf(conf.api_token, sizeof(conf.api_token), "api");
-    ck_assert_int_eq(router_access(&conf, &rq, 1), ROUTER_UNAUTHORIZED);
+    ck_assert_int_eq(router_access(&conf, &rq, 0), ROUTER_UNAUTHORIZED);
     snprintf(rq.authorization, sizeof(rq.authorization), "Bearer api");
-    ck_assert_int_eq(router_access(&conf, &rq, 1), ROUTER_ALLOW);
+    ck_assert_int_eq(router_access(&conf, &rq, 1), ROUTER_FORBIDDEN);
     snprintf(rq.remote_addr, sizeof(rq.remote_addr), "10.1.2.3");
     ck_assert_int_eq(router_access(&conf, &rq, 0), ROUTER_ALLOW);
     ck_assert_int_eq(router_access(&conf, &rq, 1), ROUTER_FORBIDDEN);
@@ -263,12 +266,9 @@ START_TEST(test_operator_routes)
         ck_assert_str_eq(error_code(), "forbidden");
         ck_assert(body_has("set admin_token"));
         ck_assert_int_eq(get_from(operator_uris[i], "", NULL), 403);
-        ck_assert_int_ne(get_from(operator_uris[i], "127.0.0.1", NULL), 403);
-        ck_assert_int_ne(get_from(operator_uris[i], "::1", NULL), 403);
+        ck_assert_int_eq(get_from(operator_uris[i], "127.0.0.1", NULL), 403);
+        ck_assert_int_eq(get_from(operator_uris[i], "::1", NULL), 403);
     }
-    ck_assert_int_eq(get_from("/sessions", "127.0.0.1", NULL), 200);
-    ck_assert(body_has("\"sessions\":[]"));
-    ck_assert_int_eq(get_from("/workers", "::1", NULL), 200);
     /* The API and /health are not operator routes. */
     ck_assert_int_eq(get_from("/sessions/s1", "192.0.2.9", NULL), 404);
     ck_assert_int_eq(get_from("/status", "192.0.2.9", NULL), 200);
@@ -280,6 +280,8 @@ START_TEST(test_operator_routes)
     /* With admin_token the address no longer matters; the token does. */
     snprintf(conf.admin_token, sizeof(conf.admin_token), "adm");
     ck_assert_int_eq(get_from("/sessions", "192.0.2.9", "adm"), 200);
+    ck_assert(body_has("\"sessions\":[]"));
+    ck_assert_int_eq(get_from("/workers", "::1", "adm"), 200);
     ck_assert_int_eq(get_from("/sessions", "127.0.0.1", NULL), 401);
     ck_assert_str_eq(header("WWW-Authenticate"), "Bearer");
 }

@@ -8,7 +8,9 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_suites.h"
 #include "conf.h"
@@ -198,6 +200,84 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* Each program takes its own Redis user when its pair is set, else the
+ * shared one. */
+START_TEST(test_program_users)
+{
+    const char *text = "redis_user = shared\n"
+                       "redis_password = pw\n"
+                       "redis_user_fcgi = steel-fcgi\n"
+                       "redis_password_fcgi = pf\n"
+                       "redis_user_reaper = steel-reaper\n"
+                       "redis_password_reaper = pr\n";
+    struct conf f, s, r;
+
+    ck_assert_int_eq(conf_parse(&c, "t.conf", text, err, sizeof(err)), 0);
+    f = c;
+    s = c;
+    r = c;
+    conf_for_program(&f, "steel-fcgi");
+    conf_for_program(&s, "steel-spawner");
+    conf_for_program(&r, "steel-reaper");
+    ck_assert_str_eq(f.redis_user, "steel-fcgi");
+    ck_assert_str_eq(f.redis_password, "pf");
+    ck_assert_str_eq(s.redis_user, "shared");
+    ck_assert_str_eq(s.redis_password, "pw");
+    ck_assert_str_eq(r.redis_user, "steel-reaper");
+    ck_assert_str_eq(r.redis_password, "pr");
+}
+END_TEST
+
+START_TEST(test_program_user_needs_password)
+{
+    ck_assert_int_eq(conf_parse(&c, "t.conf", "redis_user_spawner = s\n", err,
+                                sizeof(err)),
+                     -1);
+    ck_assert(strstr(err, "redis_password_<program>") != NULL);
+}
+END_TEST
+
+/* include reads a second file, relative to the first one's directory;
+ * a directive set in both is set twice; a missing file is an error that
+ * names the line. */
+START_TEST(test_include)
+{
+    char dir[] = "/tmp/check-conf-XXXXXX", main_path[256], sec[256];
+    FILE *f;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(main_path, sizeof(main_path), "%s/main.conf", dir);
+    snprintf(sec, sizeof(sec), "%s/secrets.conf", dir);
+    f = fopen(sec, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("api_token = from-secrets\nadmin_token = adm\n", f);
+    fclose(f);
+    f = fopen(main_path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("session_ttl = 7\ninclude = secrets.conf\n", f);
+    fclose(f);
+    ck_assert_msg(conf_load(&c, main_path, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(c.api_token, "from-secrets");
+    ck_assert_str_eq(c.admin_token, "adm");
+    ck_assert_int_eq(c.session_ttl, 7);
+
+    f = fopen(main_path, "a");
+    ck_assert_ptr_nonnull(f);
+    fputs("api_token = again\n", f);
+    fclose(f);
+    conf_defaults(&c);
+    ck_assert_int_eq(conf_load(&c, main_path, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "api_token is set twice") != NULL, "%s", err);
+
+    unlink(sec);
+    conf_defaults(&c);
+    ck_assert_int_eq(conf_load(&c, main_path, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "main.conf:2: include:") != NULL, "%s", err);
+    unlink(main_path);
+    rmdir(dir);
+}
+END_TEST
+
 /* The shipped sample parses, and mentions every directive it could set:
  * each "# name = default" or "name = value" line must be a directive. */
 START_TEST(test_sample_file)
@@ -241,6 +321,9 @@ Suite *conf_suite(void)
     tcase_add_test(normal, test_sample_file);
     tcase_add_test(normal, test_deprecated_directive);
     tcase_add_test(normal, test_worker_addr);
+    tcase_add_test(normal, test_program_users);
+    tcase_add_test(normal, test_include);
+    tcase_add_test(errors, test_program_user_needs_password);
     tcase_add_loop_test(errors, test_bad_values, 0,
                         (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(errors, test_long_line);

@@ -6,11 +6,18 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check_suites.h"
 #include "pool.h"
+#include "portown.h"
 /* ---- ports -------------------------------------------------------------- */
 
 static int busy_port;
@@ -88,6 +95,119 @@ START_TEST(test_ports_skip_held_and_cooling)
 }
 END_TEST
 
+/* Two listeners on port 0x4E21 (20001), one of them of uid 104; a
+ * connected socket on it and a listener on another port are not taken. */
+START_TEST(test_portown_parse)
+{
+    static const char tcp[] =
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
+        "retrnsmt   uid  timeout inode\n"
+        "   0: 0100007F:4E21 00000000:0000 0A 00000000:00000000 00:00000000 "
+        "00000000   104        0 5551 1 0000000000000000 100 0 0 10 0\n"
+        "   1: 00000000:4E21 00000000:0000 0A 00000000:00000000 00:00000000 "
+        "00000000     0        0 5552 1 0000000000000000 100 0 0 10 0\n"
+        "   2: 0100007F:4E21 0100007F:D431 01 00000000:00000000 00:00000000 "
+        "00000000   104        0 5553 1 0000000000000000 20 4 30 10 -1\n"
+        "   3: 0100007F:4E22 00000000:0000 0A 00000000:00000000 00:00000000 "
+        "00000000   104        0 5554 1 0000000000000000 100 0 0 10 0\n"
+        "garbage line\n";
+    struct portown_sock socks[4];
+    size_t n = 0;
+
+    ck_assert_int_eq(portown_parse(tcp, sizeof(tcp) - 1, 20001, socks, 4, &n),
+                     0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(socks[0].inode, 5551);
+    ck_assert_uint_eq(socks[0].uid, 104);
+    ck_assert_uint_eq(socks[1].inode, 5552);
+    ck_assert_uint_eq(socks[1].uid, 0);
+    n = 0;
+    ck_assert_int_eq(portown_parse(tcp, sizeof(tcp) - 1, 20001, socks, 1, &n),
+                     -1);
+}
+END_TEST
+
+/* A child of uid `uid` that listens on 127.0.0.1 (*port) until killed;
+ * the socket is made after the switch, so its uid is `uid`. */
+static pid_t listener(uid_t uid, int *port)
+{
+    int p[2];
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(p), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct sockaddr_in a;
+        socklen_t len = sizeof(a);
+        int fd, got;
+
+        close(p[0]);
+        if (setgid(uid) < 0 || setuid(uid) < 0)
+            _exit(1);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        memset(&a, 0, sizeof(a));
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+            listen(fd, 1) < 0 ||
+            getsockname(fd, (struct sockaddr *)&a, &len) < 0)
+            _exit(1);
+        got = ntohs(a.sin_port);
+        if (write(p[1], &got, sizeof(got)) != (ssize_t)sizeof(got))
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(p[1]);
+    ck_assert_int_eq(read(p[0], port, sizeof(*port)), (ssize_t)sizeof(*port));
+    close(p[0]);
+    return pid;
+}
+
+/* What portown_check answers, asked from a process of uid `as`. */
+static int check_as(uid_t as, pid_t pid, int port)
+{
+    int st = 0;
+    pid_t c = fork();
+
+    ck_assert_int_ge(c, 0);
+    if (c == 0) {
+        if (setgid(as) < 0 || setuid(as) < 0)
+            _exit(99);
+        _exit(portown_check(pid, port) + 1);
+    }
+    ck_assert_int_eq(waitpid(c, &st, 0), c);
+    ck_assert(WIFEXITED(st));
+    return WEXITSTATUS(st) - 1;
+}
+
+/* A worker of another uid, whose fds the spawner cannot read, is known by
+ * its socket's uid; a listener of a third uid is not the worker's.  Root
+ * only (it switches uids); else the test passes without checking. */
+START_TEST(test_portown_other_uid)
+{
+    int port, port2;
+    pid_t w, other;
+
+    if (geteuid() != 0)
+        return;
+    w = listener(65534, &port);
+    other = listener(1, &port2);
+    /* root reads the fds: the inode decides. */
+    ck_assert_int_eq(portown_check(w, port), 1);
+    ck_assert_int_eq(portown_check(other, port), 0);
+    /* uid 2 reads neither tree's fds: the uid decides. */
+    ck_assert_int_eq(check_as(2, w, port), 1);
+    ck_assert_int_eq(check_as(2, other, port), 0);
+    ck_assert_int_eq(check_as(2, w, port2), 0);
+    kill(w, SIGKILL);
+    kill(other, SIGKILL);
+    waitpid(w, NULL, 0);
+    waitpid(other, NULL, 0);
+}
+END_TEST
+
 Suite *ports_suite(void)
 {
     Suite *s = suite_create("ports");
@@ -95,6 +215,8 @@ Suite *ports_suite(void)
 
     tcase_add_test(tc, test_ports_round_robin);
     tcase_add_test(tc, test_ports_skip_held_and_cooling);
+    tcase_add_test(tc, test_portown_parse);
+    tcase_add_test(tc, test_portown_other_uid);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,9 +10,13 @@
 # installed configuration (workers as the package's steel-worker user), a
 # lighttpd of the test's own on a free port with the installed snippet
 # (only its paths moved into the test's directory), a redis-server of its
-# own - and pass the installed "steel-tester --only core".  An upgrade
-# (apt reinstall) keeps the running spawner, a live session and the
-# operator's edit of the configuration.  Removal disables the lighttpd
+# own, closed as OPERATIONS.md says: the package's Redis users included
+# and a password for the default user - and pass the installed
+# "steel-tester --only core" with the api_token the package generated
+# (secrets.conf: both tokens set, different, long, root:steel 0640, out of
+# the workers' reach).  An upgrade (apt reinstall) keeps the running
+# spawner, a live session, the operator's edit of the configuration and
+# the secrets.  Removal disables the lighttpd
 # snippet; purge leaves nothing: no file, directory, user or group.
 #
 # Runs only as root (exit 77 otherwise), and skips with the reason when
@@ -258,6 +262,27 @@ while read -r f; do
     check "etc/${f#"$top_srcdir/etc/"} is installed" grep -q "/$name\$" "$T/installed.list"
 done < <(find "$top_srcdir/etc" -type f | sort)
 
+SECRETS=/etc/steel-orchestrator/secrets.conf
+secret() { sed -n "s/^$1 = //p" "$SECRETS"; }
+API_TOKEN=$(secret api_token)
+ADMIN_TOKEN=$(secret admin_token)
+check_eq "the secrets are root:steel 0640" "root:steel 640" \
+    "$(stat -c '%U:%G %a' "$SECRETS" 2>/dev/null)"
+check "steel-worker cannot read the secrets" \
+    bash -c "! setpriv --reuid=steel-worker --regid=steel-worker --clear-groups cat '$SECRETS' >/dev/null 2>&1"
+check "api_token is generated (64 hex digits)" grep -qE '^[0-9a-f]{64}$' <<<"$API_TOKEN"
+check "admin_token is generated (64 hex digits)" grep -qE '^[0-9a-f]{64}$' <<<"$ADMIN_TOKEN"
+check "... and the two differ" test "$API_TOKEN" != "$ADMIN_TOKEN"
+check "the configuration includes the secrets" \
+    grep -qx "include = $SECRETS" /etc/steel-orchestrator/steel-orchestrator.conf
+for p in fcgi spawner reaper; do
+    check "steel-$p has a Redis user and password" \
+        bash -c "grep -qx 'redis_user_$p = steel-$p' '$SECRETS' && grep -qE '^redis_password_$p = [0-9a-f]{64}\$' '$SECRETS'"
+    check "... named in redis-users.conf by its hash only" \
+        bash -c "grep -q '^user steel-$p .*#$(secret redis_password_$p | tr -d '\n' | sha256sum | cut -d' ' -f1) ' /etc/steel-orchestrator/redis-users.conf && ! grep -qF '$(secret redis_password_$p)' /etc/steel-orchestrator/redis-users.conf"
+done
+cp "$SECRETS" "$T/secrets.before"
+
 check_eq "the installed steel-spawner accepts the installed configuration (-n)" \
     "configuration OK" "$(/usr/sbin/steel-spawner -n 2>&1)"
 check_eq "the installed steel-reaper accepts the installed configuration (-n)" \
@@ -265,7 +290,18 @@ check_eq "the installed steel-reaper accepts the installed configuration (-n)" \
 
 # ---- run the installed programs ---------------------------------------------
 
-start_redis || { not_ok "redis starts"; lib_finish; }
+# Redis as OPERATIONS.md sets it up: the package's users (their key
+# pattern moved to the test's prefix) and a password for the default user.
+REDIS_PORT=$(free_port)
+export REDISCLI_AUTH=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+(
+    umask 077
+    echo "requirepass $REDISCLI_AUTH"
+    sed "s|~steel:\*|~$PFX:*|" /etc/steel-orchestrator/redis-users.conf
+) >"$T/redis.conf"
+start_bg redis redis-server "$T/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.1 \
+    --save "" --appendonly no --dir "$T"
+wait_for 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping || { not_ok "redis starts"; lib_finish; }
 HTTP_PORT=$(free_port)
 WBASE=$((20000 + (RANDOM % 1000) * 10))
 mkdir -p "$T/log" "$T/www"
@@ -308,6 +344,7 @@ URL=http://127.0.0.1:$HTTP_PORT
 create_works() {
     local code
     code=$(curl -s -m 5 -o "$T/probe.out" -w '%{http_code}' -X POST \
+        -H "Authorization: Bearer $API_TOKEN" \
         -H 'Content-Type: application/json' -d '{"probe": 1}' "$URL/sessions")
     [ "$code" = 201 ] || [ "$code" = 200 ]
 }
@@ -316,7 +353,11 @@ worker_pid=$(workers_of_ours | head -n 1)
 check_eq "workers run as the package's steel-worker" steel-worker \
     "$(ps -o user= -p "${worker_pid:-1}" 2>/dev/null)"
 
-if /usr/bin/steel-tester --url "$URL" --ttl 3 --only core --no-color \
+check_eq "without the api_token the API answers 401" 401 \
+    "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -d '{}' "$URL/sessions")"
+check "the daemons use their own Redis users" \
+    bash -c "redis-cli -h 127.0.0.1 -p $REDIS_PORT CLIENT LIST | grep -q 'user=steel-spawner' && redis-cli -h 127.0.0.1 -p $REDIS_PORT CLIENT LIST | grep -q 'user=steel-fcgi'"
+if /usr/bin/steel-tester --url "$URL" --ttl 3 --only core --no-color --token "$API_TOKEN" \
     >"$T/tester.log" 2>&1; then
     ok "the installed steel-tester --only core passes ($(tail -n 1 "$T/tester.log"))"
 else
@@ -329,12 +370,14 @@ fi
 # A session that must outlive the upgrade (the TTL is 3 s: GET it again
 # right after).
 curl -s -m 5 -X POST -H 'Content-Type: application/json' -d '{"deb": 1}' \
-    "$URL/sessions" >"$T/session.json"
+    -H "Authorization: Bearer $API_TOKEN" "$URL/sessions" >"$T/session.json"
 sid=$(sed -n 's/.*"id" *: *"\([^"]*\)".*/\1/p' "$T/session.json")
 check "a session is created before the upgrade" test -n "$sid"
 echo "# edited by the operator (tests/deb.sh)" >>/etc/steel-orchestrator/steel-orchestrator.conf
 # Keep the session alive while apt runs.
-(while sleep 1; do curl -s -m 2 -o /dev/null "$URL/sessions/$sid"; done) &
+(while sleep 1; do
+    curl -s -m 2 -o /dev/null -H "Authorization: Bearer $API_TOKEN" "$URL/sessions/$sid"
+done) &
 TOUCHER=$!
 LIB_PIDS+=("$TOUCHER")
 if apt-get install -y -q --reinstall --no-install-recommends -o DPkg::Lock::Timeout=120 \
@@ -346,8 +389,11 @@ else
 fi
 kill "$TOUCHER" 2>/dev/null
 wait "$TOUCHER" 2>/dev/null
-code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$URL/sessions/$sid")
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $API_TOKEN" \
+    "$URL/sessions/$sid")
 check_eq "the live session answers after the upgrade" 200 "$code"
+check "the upgrade keeps the secrets (tokens, Redis passwords)" cmp -s "$T/secrets.before" "$SECRETS"
+check_eq "... and their mode" "root:steel 640" "$(stat -c '%U:%G %a' "$SECRETS" 2>/dev/null)"
 check "the spawner was not stopped by the upgrade" kill -0 "$SPAWNER_PID"
 check "the operator's edit of the configuration is kept" \
     grep -qx '# edited by the operator (tests/deb.sh)' /etc/steel-orchestrator/steel-orchestrator.conf
@@ -378,6 +424,7 @@ if [ -d /etc/lighttpd/conf-enabled ] && [ "$sys_lighttpd" = 0 ]; then
         bash -c "! test -h '$link'"
 fi
 check "removal keeps the configuration" test -f /etc/steel-orchestrator/steel-orchestrator.conf
+check "removal keeps the secrets" test -f "$SECRETS"
 check "removal keeps the users" bash -c "getent passwd steel-worker >/dev/null"
 rm -f "$link"
 
@@ -400,6 +447,8 @@ for u in steel steel-worker; do
     check "the user $u is gone" bash -c "! getent passwd $u"
     check "the group $u is gone" bash -c "! getent group $u"
 done
+check "purge removes the secrets and the Redis users file" \
+    bash -c "! test -e '$SECRETS' && ! test -e /etc/steel-orchestrator/redis-users.conf"
 check "no dpkg-statoverride of the configuration is left" \
     bash -c '! dpkg-statoverride --list /etc/steel-orchestrator/steel-orchestrator.conf'
 

@@ -88,6 +88,8 @@ for f in "$D_CONF/steel-orchestrator.conf" \
     "$DEST$systemdunitdir/steel-reaper.service" \
     "$DEST$systemdunitdir/steel-reaper-once.service" \
     "$DEST$systemdunitdir/steel-reaper.timer" \
+    "$DEST$systemdunitdir/steel-worker-firewall.service" \
+    "$D_CONF/steel-orchestrator.nft" \
     "$DEST$tmpfilesdir/steel-orchestrator.conf" \
     "$DEST$logrotatedir/steel-orchestrator" \
     "$DEST$cronexampledir/steel-reaper" \

@@ -158,6 +158,7 @@ worker_port_range = 20000-20099
 worker_env = STEEL_EMU_*
 worker_log_dir = $d/workers
 log_level = info
+admin_token = mn-admin
 EOF
     )
 }
@@ -211,7 +212,7 @@ for s in "${SIDS[@]}"; do
     for i in 0 1 2; do [ "$(code "http://${ADDR[i]}:8080/sessions/$s")" = 200 ] && n=$((n + 1)); done
 done
 check_eq "every session answers 200 through every node (36 GETs)" 36 "$n"
-hosts=$(for i in 0 1 2; do inns "${NODES[i]}" curl -s -m 5 http://127.0.0.1:8080/workers; done |
+hosts=$(for i in 0 1 2; do inns "${NODES[i]}" curl -s -m 5 -H 'Authorization: Bearer mn-admin' http://127.0.0.1:8080/workers; done |
     grep -o "\"host\"[[:space:]]*:[[:space:]]*\"$SUB\.1[123]\"" | sort -u | wc -l)
 check_eq "workers of all three nodes are registered with their own address" 3 "$hosts"
 s=${SIDS[0]}

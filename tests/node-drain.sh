@@ -147,7 +147,7 @@ check_eq "/status (through b) shows node b draining" draining "$(status_of "$B" 
 check_eq "a draining node's capacity is 0" 0 "$(status_of "$A" b capacity)"
 check "/metrics: steel_pool_state says draining" \
     grep -q 'steel_pool_state{node="drain-b",state="draining"} 1' \
-    <(curl -s -m 5 "$A/metrics")
+    <(curl -s -m 5 -H "Authorization: Bearer $STACK_ADMIN_TOKEN" "$A/metrics")
 check "the spawner logged the drain" \
     grep -q "node drain-b: draining" "$T/b-spawner.log"
 

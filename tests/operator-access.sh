@@ -3,9 +3,10 @@
 # operator-access.sh - operator routes (the session list, /workers,
 # /metrics) through lighttpd from a client that is not on loopback: a
 # network namespace joined to this host by a veth pair, both made and
-# removed by this test.  With no admin_token they answer only to loopback
-# clients (403 with a JSON body that says to set admin_token); with it,
-# to its bearer from anywhere.  The status page (/status.html, static in
+# removed by this test.  With no admin_token they are closed, to loopback
+# clients too (workers on the host reach loopback): 403 with a JSON body
+# that says to set admin_token; with it, they answer its bearer from
+# anywhere.  The status page (/status.html, static in
 # the lighttpd snippet) answers loopback clients only.  The session API,
 # /status and /health answer the other host as before.  Skipped (77)
 # without root, iproute2 or network namespaces.
@@ -45,6 +46,7 @@ HTTP_PORT=$(free_port)
 cat >"$T/oa.conf" <<CONF
 pool_idle_target = 1
 pool_max_workers = 4
+admin_token =
 CONF
 base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
@@ -74,11 +76,12 @@ forbidden_json() {
 check_eq "the namespace reaches lighttpd (/health from $PEER_IP)" 200 \
     "$(from remote GET /health)"
 
-# ---- no admin_token: loopback only --------------------------------------
+# ---- no admin_token: closed, loopback included ---------------------------
 for p in /sessions '/sessions?limit=5' /workers /metrics; do
     check_eq "GET $p from another host -> 403" 403 "$(from remote GET "$p")"
     check "  JSON forbidden that says to set admin_token" forbidden_json
-    check_eq "GET $p from loopback -> 200" 200 "$(from local GET "$p")"
+    check_eq "GET $p from loopback -> 403" 403 "$(from local GET "$p")"
+    check "  JSON forbidden that says to set admin_token" forbidden_json
 done
 check_eq "GET /status.html (the status page) from another host -> 403" 403 \
     "$(from remote GET /status.html)"
@@ -94,7 +97,7 @@ check_eq "DELETE of its session from another host -> 204" 204 \
     "$(from remote DELETE "/sessions/$sid")"
 
 # ---- admin_token set: its bearer from anywhere, nobody without it ---------
-echo "admin_token = s3cret-admin" >>"$T/oa.conf"
+stack_conf_set "$T/oa.conf" admin_token s3cret-admin
 pid=$(stack_pid lighttpd) && kill -TERM "$pid" && stack_wait_exit "$pid" 10
 STEEL_CONF=$T/oa.conf stack_up || { not_ok "stack restarts"; lib_finish; }
 check_eq "GET /workers from another host with admin_token -> 200" 200 \
@@ -105,6 +108,8 @@ check_eq "GET /workers from another host without it -> 401" 401 \
     "$(from remote GET /workers)"
 check_eq "GET /metrics from loopback without it -> 401" 401 \
     "$(from local GET /metrics)"
+check_eq "GET /metrics from loopback with it -> 200" 200 \
+    "$(from local GET /metrics s3cret-admin)"
 
 stack_down >/dev/null
 check_eq "nothing of the stack is left" 0 "${STACK_LEFTOVERS:-0}"

@@ -78,7 +78,7 @@ every_route() {
     done
     for route in health status metrics workers sessions; do
         for i in $(seq 1 "$n"); do
-            c=$(code "$U/$route")
+            c=$(code -H "Authorization: Bearer $STACK_ADMIN_TOKEN" "$U/$route")
             echo "$route $c" >>"$out"
         done
     done

@@ -36,7 +36,18 @@
 # Redis asks for a password generated when it starts (requirepass in
 # redis/redis.conf; STACK_REDIS_PASSWORD in stack.env and redis_password in
 # the configuration, all owner-only); stack_init and stack_up export it as
-# REDISCLI_AUTH, so redis-cli -p STACK_REDIS_PORT works as before.
+# REDISCLI_AUTH, so redis-cli -p STACK_REDIS_PORT works as before.  The
+# programs do not use it: each has its own ACL user from
+# etc/redis/steel-orchestrator-users.conf (steel-fcgi, steel-spawner,
+# steel-reaper, on the keys of the stack's prefix only), with a password
+# generated with the other (STACK_REDIS_PW_<PROGRAM> in stack.env,
+# redis_user_<program> and redis_password_<program> in the configuration).
+#
+# The operator routes (/workers, /metrics, the session list) need
+# admin_token: stack_up generates one per run directory
+# (STACK_ADMIN_TOKEN in stack.env; a STEEL_CONF that sets admin_token keeps
+# its own, which STACK_ADMIN_TOKEN then names).  The session API stays
+# open (STEEL_API_TOKEN closes it).
 #
 # Layout of RUN_DIR: steel-orchestrator.conf, lighttpd.conf and the
 # lighttpd snippet; NAME.pid and NAME.log for redis, spawner, reaper and
@@ -60,6 +71,8 @@ STACK_PREFIX=
 STACK_TTL=
 STACK_REDIS_FIXED=0
 STACK_REDIS_PASSWORD=
+STACK_REDIS_PW_FCGI= STACK_REDIS_PW_SPAWNER= STACK_REDIS_PW_REAPER=
+STACK_ADMIN_TOKEN=
 STACK_LEFTOVERS=0
 STACK_COMPONENTS="redis spawner reaper lighttpd"
 
@@ -163,6 +176,8 @@ stack_init() {
     STACK_RUN=$(cd "$run" && pwd)
     STACK_HTTP_PORT='' STACK_REDIS_PORT='' STACK_PREFIX='' STACK_TTL=''
     STACK_REDIS_PASSWORD=''
+    STACK_REDIS_PW_FCGI='' STACK_REDIS_PW_SPAWNER='' STACK_REDIS_PW_REAPER=''
+    STACK_ADMIN_TOKEN=''
     if [ -f "$STACK_RUN/stack.env" ]; then
         # shellcheck disable=SC1091
         . "$STACK_RUN/stack.env"
@@ -332,6 +347,25 @@ EOF
     if [ -n "$STACK_REDIS_PASSWORD" ]; then
         stack_conf_set "$conf.tmp" redis_password "$STACK_REDIS_PASSWORD" || return 1
     fi
+    # Each program its own ACL user (a Redis of an older stack.sh has none;
+    # a STEEL_CONF that names a redis_user keeps it).
+    if [ -n "$STACK_REDIS_PW_FCGI" ] &&
+        ! grep -q '^[[:space:]]*redis_user[[:space:]]*=' "$conf.tmp"; then
+        stack_conf_set "$conf.tmp" redis_user_fcgi steel-fcgi &&
+            stack_conf_set "$conf.tmp" redis_password_fcgi "$STACK_REDIS_PW_FCGI" &&
+            stack_conf_set "$conf.tmp" redis_user_spawner steel-spawner &&
+            stack_conf_set "$conf.tmp" redis_password_spawner "$STACK_REDIS_PW_SPAWNER" &&
+            stack_conf_set "$conf.tmp" redis_user_reaper steel-reaper &&
+            stack_conf_set "$conf.tmp" redis_password_reaper "$STACK_REDIS_PW_REAPER" ||
+            return 1
+    fi
+    # The operator routes' token: the configuration's own (even empty:
+    # the routes are then closed), else the stack's.
+    if grep -q '^[[:space:]]*admin_token[[:space:]]*=' "$conf.tmp"; then
+        STACK_ADMIN_TOKEN=$(sed -n 's/^[[:space:]]*admin_token[[:space:]]*=[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$conf.tmp" | tail -n 1)
+    elif [ -n "$STACK_ADMIN_TOKEN" ]; then
+        stack_conf_set "$conf.tmp" admin_token "$STACK_ADMIN_TOKEN" || return 1
+    fi
     # It holds the Redis password: the owner's only.
     chmod 600 "$conf.tmp" || return 1
     stack_conf_set "$conf.tmp" redis "unix:$(stack_redis_socket)" &&
@@ -419,7 +453,8 @@ stack_start_redis() {
         umask 077
         printf 'include %s\nrequirepass %s\n' \
             "$top_srcdir/etc/redis/steel-orchestrator.conf" \
-            "$STACK_REDIS_PASSWORD" >"$rconf"
+            "$STACK_REDIS_PASSWORD" >"$rconf" &&
+            stack_redis_users >>"$rconf"
     ) || return 1
     # Persistence as the shipped fragment has it (AOF, appendfsync
     # everysec); STEEL_REDIS_PERSIST=none runs Redis with nothing on disk.
@@ -440,6 +475,19 @@ stack_start_redis() {
     stack_log "redis did not answer PING on 127.0.0.1:$STACK_REDIS_PORT"
     stack_show_log redis
     return 1
+}
+
+# The ACL users of the programs, etc/redis/steel-orchestrator-users.conf
+# filled in with the stack's prefix and passwords (as SHA-256 hashes).
+stack_redis_users() {
+    [ -n "$STACK_REDIS_PW_FCGI" ] || return 0
+    local f s r
+    f=$(printf '%s' "$STACK_REDIS_PW_FCGI" | sha256sum | cut -d' ' -f1) &&
+        s=$(printf '%s' "$STACK_REDIS_PW_SPAWNER" | sha256sum | cut -d' ' -f1) &&
+        r=$(printf '%s' "$STACK_REDIS_PW_REAPER" | sha256sum | cut -d' ' -f1) &&
+        sed -e "s|@PREFIX@|$STACK_PREFIX|g" -e "s|@PASSWORD_FCGI@|#$f|" \
+            -e "s|@PASSWORD_SPAWNER@|#$s|" -e "s|@PASSWORD_REAPER@|#$r|" \
+            "$top_srcdir/etc/redis/steel-orchestrator-users.conf"
 }
 
 stack_start_daemon() {
@@ -548,6 +596,15 @@ stack_up() {
         STACK_REDIS_PASSWORD=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') ||
             return 1
     fi
+    if [ -z "$STACK_ADMIN_TOKEN" ]; then
+        STACK_ADMIN_TOKEN=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') || return 1
+    fi
+    if [ -z "$STACK_REDIS_PW_FCGI" ] && ! stack_pid redis >/dev/null; then
+        STACK_REDIS_PW_FCGI=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') &&
+            STACK_REDIS_PW_SPAWNER=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') &&
+            STACK_REDIS_PW_REAPER=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n') ||
+            return 1
+    fi
     stack_export_auth
     (
         umask 077
@@ -557,6 +614,10 @@ stack_up() {
             echo "STACK_REDIS_PORT=$STACK_REDIS_PORT"
             echo "STACK_TTL=$STACK_TTL"
             echo "STACK_REDIS_PASSWORD=$STACK_REDIS_PASSWORD"
+            echo "STACK_REDIS_PW_FCGI=$STACK_REDIS_PW_FCGI"
+            echo "STACK_REDIS_PW_SPAWNER=$STACK_REDIS_PW_SPAWNER"
+            echo "STACK_REDIS_PW_REAPER=$STACK_REDIS_PW_REAPER"
+            echo "STACK_ADMIN_TOKEN=$STACK_ADMIN_TOKEN"
         } >"$STACK_RUN/stack.env"
     ) || return 1
     old_sum=$(stack_conf_sum)

@@ -42,6 +42,7 @@ pool_idle_target = 2
 pool_max_workers = 6
 probe_timeout_ms = 300
 probe_failures = 2
+admin_token = sp-admin
 CONF
 base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
@@ -98,8 +99,8 @@ dom() {
 compared=0
 for attempt in 1 2 3; do
     before=$(status)
-    workers=$(curl -s -m 10 "$U/workers")
-    dom "$U/status.html?refresh=1" "$T/dom.html"
+    workers=$(curl -s -m 10 -H 'Authorization: Bearer sp-admin' "$U/workers")
+    dom "$U/status.html?refresh=1#admin=sp-admin" "$T/dom.html"
     after=$(status)
     if [ "$before" = "$after" ]; then
         compared=1
@@ -163,7 +164,7 @@ figure "node $node: pool state = /status" \
 # ---- failures: a worker that crashes, one that hangs ----------------------
 # metric NAME{LABELS} - its value in /metrics, or nothing.
 metric() {
-    curl -s -m 10 "$U/metrics" | grep -F "$1 " | head -1 | sed 's/.* //'
+    curl -s -m 10 -H 'Authorization: Bearer sp-admin' "$U/metrics" | grep -F "$1 " | head -1 | sed 's/.* //'
 }
 metric_is() {
     [ "$(metric "$1")" = "$2" ]
@@ -179,7 +180,7 @@ check "/metrics: node $node's reaper passes counted (${passes:-none})" \
 
 # idle_pids - pids of idle workers, from /workers.
 idle_pids() {
-    curl -s -m 10 "$U/workers" | grep -o '"pid":[0-9]*,[^}]*"state":"idle"' |
+    curl -s -m 10 -H 'Authorization: Bearer sp-admin' "$U/workers" | grep -o '"pid":[0-9]*,[^}]*"state":"idle"' |
         sed 's/"pid":\([0-9]*\).*/\1/'
 }
 read -r crash_pid hang_pid <<<"$(idle_pids | head -2 | tr '\n' ' ')"
@@ -196,7 +197,7 @@ check_eventually "... and its exit counts as killed, not crashed" 10 \
     metric_is 'steel_worker_exits_total{kind="killed"}' 1
 check_eq "crashes still 1" 1 "$(metric 'steel_worker_exits_total{kind="crashed"}')"
 check_eventually "the pool settles again" 20 settled
-dom "$U/status.html?refresh=1" "$T/dom3.html"
+dom "$U/status.html?refresh=1#admin=sp-admin" "$T/dom3.html"
 failure_total() {
     grep -o "<li data-kind=\"$1\" data-total=\"[0-9]*\"" "$T/dom3.html" |
         sed 's/.*data-total="//; s/"//'
@@ -217,11 +218,11 @@ start_bg traffic bash -c '
     done' traffic "$U"
 traffic_pid=$(cat "$T/traffic.pid")
 sleep 1
-dom "$U/status.html?refresh=1" "$T/dom2.html" 6000
+dom "$U/status.html?refresh=1#admin=sp-admin" "$T/dom2.html" 6000
 timeout -k 5 60 "$CHROMIUM" --headless --disable-gpu --no-sandbox \
     --no-first-run --disable-extensions --user-data-dir="$T/chromium" \
     --hide-scrollbars --window-size=1280,860 --virtual-time-budget=120000 \
-    --screenshot="$T/status-page.png" "$U/status.html?refresh=1" \
+    --screenshot="$T/status-page.png" "$U/status.html?refresh=1#admin=sp-admin" \
     >>"$T/chromium.log" 2>&1
 kill "$traffic_pid" 2>/dev/null
 bars=$(tr '\n' ' ' <"$T/dom2.html" | grep -o 'id="chart-creates".*id="chart-503"' | grep -o '<rect' | wc -l)
@@ -236,7 +237,7 @@ for s in "$s1" "$s2"; do
 done
 
 # ---- with api_token and admin_token set ------------------------------------
-printf 'api_token = sp-api\nadmin_token = sp-admin\n' >>"$T/sp.conf"
+printf 'api_token = sp-api\n' >>"$T/sp.conf"
 pid=$(stack_pid lighttpd) && kill -TERM "$pid" && stack_wait_exit "$pid" 10
 STEEL_API_TOKEN=sp-api STEEL_CONF=$T/sp.conf stack_up >/dev/null 2>&1 ||
     { not_ok "the stack restarts with tokens"; lib_finish; }

@@ -23,7 +23,10 @@ trap 'stack_down >/dev/null 2>&1; lib_cleanup' EXIT
 STEEL_CONF=$T/sr.conf stack_up || { not_ok "stack starts"; lib_finish; }
 U=$(stack_url)
 r() { redis-cli -h 127.0.0.1 -p "$STACK_REDIS_PORT" "$@"; }
-get() { curl -s -m 10 -o "$T/r" -D "$T/r.h" -w '%{http_code}' "$U$1"; }
+get() {
+    curl -s -m 10 -o "$T/r" -D "$T/r.h" -w '%{http_code}' \
+        -H "Authorization: Bearer $STACK_ADMIN_TOKEN" "$U$1"
+}
 unavailable() {
     grep -q '"error": "redis_unavailable"' "$T/r" &&
         grep -qi '^Retry-After:' "$T/r.h"
@@ -31,12 +34,12 @@ unavailable() {
 
 check_eq "GET /status -> 200" 200 "$(get /status)"
 check "  with this node's pool state" grep -q '"nodes":{"[^"]' "$T/r"
-check_eq "Redis denies HMGET" OK "$(r ACL SETUSER default -hmget)"
+check_eq "Redis denies HMGET to steel-fcgi" OK "$(r ACL SETUSER steel-fcgi -hmget)"
 check_eq "GET /status -> 503" 503 "$(get /status)"
 check "  JSON redis_unavailable with Retry-After" unavailable
 check_eq "GET /metrics -> 503" 503 "$(get /metrics)"
 check "  JSON redis_unavailable with Retry-After" unavailable
-check_eq "Redis allows HMGET again" OK "$(r ACL SETUSER default +hmget)"
+check_eq "Redis allows HMGET again" OK "$(r ACL SETUSER steel-fcgi +hmget)"
 check_eq "GET /status -> 200 again" 200 "$(get /status)"
 check_eq "GET /metrics -> 200 again" 200 "$(get /metrics)"
 

@@ -6,7 +6,8 @@
 # its own (loopback only: every request of the test stays inside it).
 # Inside, as an operator following OPERATIONS.md would:
 #   - "apt install ./steel-orchestrator_*.deb" starts and enables nothing;
-#   - Redis on its unix socket, the configuration, "systemctl enable --now
+#   - the package generated the tokens and a Redis user per program;
+#   - Redis on its unix socket with those users, the configuration, "systemctl enable --now
 #     steel-spawner steel-reaper", the lighttpd module: all units active,
 #     the daemons as steel with exactly the capabilities the units grant,
 #     workers as steel-worker with none, in the spawner's cgroup;
@@ -23,6 +24,8 @@
 #   - the reaper's timer runs passes when the resident reaper is stopped;
 #   - "systemd-analyze security" (online, on the running units) scores the
 #     spawner and the reaper at most 2.5;
+#   - steel-worker-firewall.service comes up with the spawner: as
+#     steel-worker, the node's lighttpd is refused;
 #   - "systemctl stop" leaves no worker process and an empty cgroup;
 #   - "apt purge" leaves no unit, user, configuration or log directory.
 #
@@ -192,12 +195,25 @@ for u in steel-spawner.service steel-reaper.service steel-reaper.timer; do
     check_eq "... nor started" inactive "$(inside systemctl is-active "$u" 2>/dev/null)"
 done
 
-# The steps of OPERATIONS.md ("Redis, the configuration and the units").
+# The package made the secrets: tokens and a Redis user per program.
+SECRETS=/etc/steel-orchestrator/secrets.conf
+check_eq "the package generated $SECRETS, root:steel 0640" "root:steel 640" \
+    "$(inside stat -c '%U:%G %a' "$SECRETS" 2>&1)"
+API=$(inside sed -n 's/^api_token *= *//p' "$SECRETS")
+ADMIN=$(inside sed -n 's/^admin_token *= *//p' "$SECRETS")
+check "... with an api_token and an admin_token of 64 hex digits, not equal" \
+    bash -c "[[ '$API' =~ ^[0-9a-f]{64}$ && '$ADMIN' =~ ^[0-9a-f]{64}$ && '$API' != '$ADMIN' ]]"
+
+# The steps of OPERATIONS.md ("Redis, the configuration and the units"):
+# the recommended settings, the unix socket, the package's ACL users and a
+# password for everyone else.
 CONF=/etc/steel-orchestrator/steel-orchestrator.conf
 in_sh 60 "
 set -e
 echo 'include /usr/share/steel-orchestrator/redis/steel-orchestrator.conf' >>/etc/redis/redis.conf
 printf 'unixsocket /run/redis/redis-server.sock\nunixsocketperm 770\n' >>/etc/redis/redis.conf
+echo 'include /etc/steel-orchestrator/redis-users.conf' >>/etc/redis/redis.conf
+echo \"requirepass \$(od -An -tx1 -N16 /dev/urandom | tr -d ' \\n')\" >>/etc/redis/redis.conf
 adduser --quiet steel redis
 adduser --quiet www-data redis
 systemctl restart redis-server
@@ -219,11 +235,23 @@ for u in steel-spawner steel-reaper lighttpd redis-server; do
     check_eq "$u is active" active "$(inside systemctl is-active "$u")"
 done
 idle() {
-    [ "$(in_sh "curl -s -m 2 http://127.0.0.1/status" |
+    [ "$(in_sh "curl -s -m 2 -H 'Authorization: Bearer $API' http://127.0.0.1/status" |
         sed -n 's/.*"idle": *\([0-9]*\).*/\1/p' | head -n 1)" -ge "${1:-1}" ] 2>/dev/null
 }
-check_within "the pool has idle workers" 30 idle 2 ||
-    in_sh "journalctl -q -o cat -u steel-spawner -u steel-reaper | tail -n 40"
+if ! check_within "the pool has idle workers" 30 idle 2; then
+    inside journalctl --no-pager -q -o cat -u steel-spawner -u steel-reaper -u redis-server -n 30
+fi
+
+# The workers' firewall (OPERATIONS.md, "What a worker can reach"): the
+# spawner pulled its unit in; steel-worker reaches nothing of the node.
+check_eq "steel-worker-firewall is active (steel-spawner wants it)" active \
+    "$(inside systemctl is-active steel-worker-firewall)"
+check "its table holds steel-worker's uid" \
+    in_sh 'nft list set inet steel_orchestrator worker_uids | grep -qw "$(id -u steel-worker)"'
+check "as steel-worker, lighttpd on 127.0.0.1 is refused" \
+    in_sh '! setpriv --reuid=steel-worker --regid=steel-worker --clear-groups curl -s -m 3 -o /dev/null http://127.0.0.1/health'
+check "systemctl reload steel-worker-firewall replaces the table" \
+    in_sh 'systemctl reload steel-worker-firewall && [ "$(nft list tables | grep -c steel_orchestrator)" = 1 ]'
 
 # ---- users, capabilities, cgroup, directories --------------------------------
 
@@ -272,7 +300,17 @@ check "systemd-tmpfiles recreates /run/steel-orchestrator from the package's fil
 
 # ---- the API -------------------------------------------------------------------
 
-if inside 180 steel-tester --url http://127.0.0.1 --ttl 60 --only core --skip ttl >"$T/tester.log" 2>&1; then
+check_eq "without the api_token, a create is refused" 401 \
+    "$(in_sh "curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST -d '{}' http://127.0.0.1/sessions")"
+check_eq "with the api_token but not the admin_token, /workers is refused, loopback or not" 401 \
+    "$(in_sh "curl -s -m 10 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $API' http://127.0.0.1/workers")"
+check_eq "with it, /workers answers" 200 \
+    "$(in_sh "curl -s -m 10 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $ADMIN' http://127.0.0.1/workers")"
+check "each program is its own Redis user" \
+    in_sh "redis-cli -s /run/redis/redis-server.sock --user steel-spawner \
+        --pass \"\$(sed -n 's/^redis_password_spawner *= *//p' $SECRETS)\" --no-auth-warning CLIENT LIST |
+        grep -q 'user=steel-spawner' "
+if inside 180 steel-tester --url http://127.0.0.1 --token "$API" --ttl 60 --only core --skip ttl >"$T/tester.log" 2>&1; then
     ok "steel-tester --only core through the packaged lighttpd snippet: $(tail -n 1 "$T/tester.log")"
 else
     not_ok "steel-tester --only core through the packaged lighttpd snippet"
@@ -330,10 +368,13 @@ check "no line keeps a raw <N> priority prefix" \
 # $T/create.body.
 create() {
     in_sh "curl -s -m 20 -X POST -H 'Content-Type: application/json' -d '{\"t\":1}' \
-        http://127.0.0.1/sessions" >"$T/create.body"
+        -H 'Authorization: Bearer $API' http://127.0.0.1/sessions" >"$T/create.body"
     sed -n 's/^{"id":"\([^"]*\)".*/\1/p' "$T/create.body"
 }
-code_of() { in_sh "curl -s -m 10 -o /dev/null -w '%{http_code}' http://127.0.0.1/sessions/$1"; }
+code_of() {
+    in_sh "curl -s -m 10 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $API' \
+        http://127.0.0.1/sessions/$1"
+}
 sid=$(create)
 check "a session is created" test -n "$sid"
 [ -n "$sid" ] || cat "$T/create.body"
@@ -389,6 +430,8 @@ check "... leaves no unit" in_sh '! systemctl list-unit-files "steel-*" --no-leg
 check "... no user steel or steel-worker" in_sh '! getent passwd steel && ! getent passwd steel-worker'
 check "... no configuration, log or run directory" \
     in_sh '! ls -d /etc/steel-orchestrator /var/log/steel-orchestrator /run/steel-orchestrator 2>/dev/null | grep -q .'
+check "... nor the workers' nftables table" \
+    in_sh '! nft list table inet steel_orchestrator >/dev/null 2>&1'
 check "... and lighttpd still runs without the module" \
     in_sh 'systemctl reload lighttpd && systemctl is-active -q lighttpd'
 

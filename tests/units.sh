@@ -42,5 +42,5 @@ for in in "$top_srcdir"/etc/systemd/*.service.in; do
         grep '✗' "$T/$name.out"
     fi
 done
-check "the three service units were checked" test "$units" = 3
+check "the four service units were checked" test "$units" = 4
 lib_finish

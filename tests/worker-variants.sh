@@ -48,7 +48,7 @@ variant() {
     P=$(sed -n 's/^key_prefix = //p' "$STACK_RUN/steel-orchestrator.conf")
     REDIS_PORT=$STACK_REDIS_PORT
     if timeout 120 "$top_builddir/tester/steel-tester" --url "$U" --ttl "$TTL" \
-        --only core --no-color >"$T/$name.tester" 2>&1; then
+        --only core --no-color --token "$STACK_ADMIN_TOKEN" >"$T/$name.tester" 2>&1; then
         ok "$name: steel-tester --only core"
     else
         not_ok "$name: steel-tester --only core"
