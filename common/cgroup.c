@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -239,6 +240,7 @@ int cgroup_detect(struct cgroup *cg, const char *mountinfo, const char *selfcg,
     int i, rc = -1, have_v2 = 0, pids_main = -1;
 
     memset(cg, 0, sizeof(*cg));
+    cg->lock_fd = -1;
     snprintf(cg->procroot, sizeof(cg->procroot), "/proc");
     for (i = 0; i < CGROUP_NCTL; i++)
         cg->ctl[i] = -1;
@@ -401,6 +403,40 @@ static void features(struct cgroup *cg)
     }
 }
 
+/* Takes the flock of <base>/workers (path) into cg->lock_fd.  Returns 0,
+ * or -1 with the reason in err. */
+static int lock_workers(struct cgroup *cg, const char *path, char *err,
+                        size_t errsize)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0) {
+        snprintf(err, errsize, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char procs[CGROUP_PATH_MAX + 64], buf[64];
+        long pid = 0;
+
+        /* The holder sits in <base>/spawner. */
+        if (cgroup_hpath(&cg->hier[0], "/spawner/cgroup.procs", procs,
+                         sizeof(procs)) == 0 &&
+            cgroup_slurp(procs, buf, sizeof(buf)) > 0)
+            pid = strtol(buf, NULL, 10);
+        snprintf(err, errsize,
+                 "cgroup subtree %.300s is in use by steel-spawner pid %ld on "
+                 "this host (each node_name needs a cgroup subtree of its "
+                 "own: cgroup_root)",
+                 cg->hier[0].dir, pid);
+        close(fd);
+        return -1;
+    }
+    if (cg->lock_fd >= 0)
+        close(cg->lock_fd);
+    cg->lock_fd = fd;
+    return 0;
+}
+
 int cgroup_setup(struct cgroup *cg, const char *root, char *err, size_t errsize)
 {
     char path[CGROUP_PATH_MAX + 64], pid[32];
@@ -417,6 +453,8 @@ int cgroup_setup(struct cgroup *cg, const char *root, char *err, size_t errsize)
                      strerror(errno));
             return -1;
         }
+        if (i == 0 && lock_workers(cg, path, err, errsize) < 0)
+            return -1;
         /* No internal processes (v2): we leave <base> for a leaf, which
          * also tells the reaper where <base> is (cgroup_pid_base). */
         if (cgroup_hpath(h, "/spawner", path, sizeof(path)) < 0 ||

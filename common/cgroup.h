@@ -63,6 +63,9 @@ struct cgroup {
     int has_freeze; /* main is v2 with cgroup.freeze */
     int owns_base;  /* <base> is our own
                      * (delegated) cgroup */
+    int lock_fd;    /* <base>/workers, flock'ed by the
+                     * spawner that owns the subtree;
+                     * -1: none */
     int required;   /* with on 0: cgroups are required
                      * but none was found, so no
                      * process is a worker */
@@ -88,11 +91,12 @@ int cgroup_detect(struct cgroup *cg, const char *mountinfo, const char *selfcg,
 
 /*
  * Makes <base>/workers in every hierarchy (and <base> when root was
- * given), moves the calling process into <base>/spawner (so <base> holds
- * no process, and the reaper finds <base> from the spawner's pid), turns the
- * controllers on for the workers' groups where v2 has them, and notes
- * cgroup.kill and cgroup.freeze.  Sets cg->on.  Returns 0, or -1 with the
- * reason in err (nothing writable).
+ * given), takes an exclusive flock on the main one's (refused when
+ * another spawner holds it: two nodes never share a subtree), moves the calling
+ * process into <base>/spawner (so <base> holds no process, and the reaper finds
+ * <base> from the spawner's pid), turns the controllers on for the workers'
+ * groups where v2 has them, and notes cgroup.kill and cgroup.freeze.  Sets
+ * cg->on.  Returns 0, or -1 with the reason in err (nothing writable).
  */
 int cgroup_setup(struct cgroup *cg, const char *root, char *err,
                  size_t errsize);

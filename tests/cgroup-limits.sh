@@ -76,8 +76,8 @@ else
 fi
 
 # ---- processes -----------------------------------------------------------------
-PIDS=/sys/fs/cgroup/pids/steel-test/$PFX/workers/w$b_id
-[ -d "$PIDS" ] || PIDS=$(cgroup_main)/steel-test/$PFX/workers/w$b_id
+PIDS=/sys/fs/cgroup/pids/steel-test/$PFX/$NODE/workers/w$b_id
+[ -d "$PIDS" ] || PIDS=$(cgroup_main)/steel-test/$PFX/$NODE/workers/w$b_id
 if [ ! -e "$PIDS/pids.max" ]; then
     echo "# no pids controller on this host: the fork part is skipped"
 else
@@ -98,7 +98,7 @@ fi
 # leftovers - live (not zombie) processes of this test's worker groups.
 leftovers() {
     local f p
-    grep -l "steel-test/$PFX/workers" /proc/[0-9]*/cgroup 2>/dev/null |
+    grep -l "steel-test/$PFX/$NODE/workers" /proc/[0-9]*/cgroup 2>/dev/null |
         while read -r f; do
             p=${f#/proc/}
             p=${p%/cgroup}

@@ -21,7 +21,7 @@ fi
 spawner_setup
 CG=/sys/fs/cgroup/unified
 [ -d "$CG" ] || CG=/sys/fs/cgroup
-BASE=$CG/steel-test/$PFX
+BASE=$CG/steel-test/$PFX/$NODE
 
 wrap=$T/browser
 cat >"$wrap" <<EOS
@@ -46,16 +46,16 @@ check_eventually "2 idle workers registered" 10 idle_is 2
 
 id=$(first_idle)
 pid=$(whash "$id" pid)
-check_eq "the worker's cgroup is its group" "0::/steel-test/$PFX/workers/w$id" \
+check_eq "the worker's cgroup is its group" "0::/steel-test/$PFX/$NODE/workers/w$id" \
     "$(grep '^0::' "/proc/$pid/cgroup")"
 members() { cat "$BASE/workers/w$1/cgroup.procs" 2>/dev/null; }
 check "its setsid and double-forked children are in its group" \
     test "$(members "$id" | wc -l)" -ge 3
 sleepers=$(for p in $(members "$id"); do
     grep -q '^sleep' "/proc/$p/comm" 2>/dev/null && echo "$p"; done)
-if [ -d /sys/fs/cgroup/pids/steel-test/$PFX ]; then
+if [ -d "/sys/fs/cgroup/pids/steel-test/$PFX/$NODE" ]; then
     check_eq "pids.max is worker_cgroup_pids" 64 \
-        "$(cat "/sys/fs/cgroup/pids/steel-test/$PFX/workers/w$id/pids.max")"
+        "$(cat "/sys/fs/cgroup/pids/steel-test/$PFX/$NODE/workers/w$id/pids.max")"
 fi
 
 # A hang kill by the reaper: SIGSTOP, failed probes, dead, its group

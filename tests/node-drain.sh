@@ -68,6 +68,10 @@ stack_conf_set "$BC" node_name drain-b
 stack_conf_set "$BC" worker_host 127.0.0.2
 stack_conf_set "$BC" worker_hosts 127.0.0.1
 stack_conf_set "$BC" worker_log_dir "$T/b-workers"
+# A cgroup subtree of its own: a spawner refuses one another holds.
+if grep -q '^cgroup_root' "$BC"; then
+    stack_conf_set "$BC" cgroup_root "$(stack_cgroup_root)-b"
+fi
 sed -e "s|^var\.steel_conf = .*|var.steel_conf = \"$BC\"|" \
     -e "s|^var\.steel_socket = .*|var.steel_socket = \"$T/b-fcgi.socket\"|" \
     -e "s|^var\.steel_fcgi_log = .*|var.steel_fcgi_log = \"$T/b-fcgi.log\"|" \

@@ -51,10 +51,10 @@ cgroup_main() {
 }
 
 # worker_group_add ID PID - as root, moves PID into the group of worker ID
-# in this test's subtree (what makes a process a worker of this node).
+# in the subtree of node $NODE (what makes a process a worker of it).
 worker_group_add() {
     local g
-    g=$(cgroup_main)/steel-test/$PFX/workers/w$1
+    g=$(cgroup_main)/steel-test/$PFX/$NODE/workers/w$1
     mkdir -p "$g" && echo "$2" >"$g/cgroup.procs"
 }
 
@@ -76,10 +76,15 @@ write_conf() {
         "probe_timeout_ms=1000"
         "worker_env=STEEL_EMU_*"
     )
-    # As root: a cgroup subtree of this test's own; else no cgroups (a
-    # user has no delegated subtree outside systemd).
+    # As root: a cgroup subtree of this test's own, one per node (a
+    # spawner refuses a subtree another holds); else no cgroups (a user
+    # has no delegated subtree outside systemd).
+    local node=$NODE
+    for kv in "$@"; do
+        [ "${kv%%=*}" = node_name ] && node=${kv#*=}
+    done
     if [ "$(id -u)" = 0 ]; then
-        defaults+=("cgroup_root=/steel-test/$PFX")
+        defaults+=("cgroup_root=/steel-test/$PFX/$node")
     else
         defaults+=("worker_cgroup=off")
     fi
