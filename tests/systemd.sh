@@ -306,10 +306,14 @@ check_eq "with the api_token but not the admin_token, /workers is refused, loopb
     "$(in_sh "curl -s -m 10 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $API' http://127.0.0.1/workers")"
 check_eq "with it, /workers answers" 200 \
     "$(in_sh "curl -s -m 10 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $ADMIN' http://127.0.0.1/workers")"
+# (Not CLIENT LIST: the programs' ACL users may not run CLIENT.)
 check "each program is its own Redis user" \
     in_sh "redis-cli -s /run/redis/redis-server.sock --user steel-spawner \
-        --pass \"\$(sed -n 's/^redis_password_spawner *= *//p' $SECRETS)\" --no-auth-warning CLIENT LIST |
-        grep -q 'user=steel-spawner' "
+        --pass \"\$(sed -n 's/^redis_password_spawner *= *//p' $SECRETS)\" --no-auth-warning ROLE |
+        grep -qx master &&
+        ! redis-cli -s /run/redis/redis-server.sock --user steel-reaper \
+        --pass \"\$(sed -n 's/^redis_password_spawner *= *//p' $SECRETS)\" --no-auth-warning ROLE |
+        grep -qx master"
 if inside 180 steel-tester --url http://127.0.0.1 --token "$API" --ttl 60 --only core --skip ttl >"$T/tester.log" 2>&1; then
     ok "steel-tester --only core through the packaged lighttpd snippet: $(tail -n 1 "$T/tester.log")"
 else
