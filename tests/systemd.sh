@@ -213,7 +213,8 @@ set -e
 echo 'include /usr/share/steel-orchestrator/redis/steel-orchestrator.conf' >>/etc/redis/redis.conf
 printf 'unixsocket /run/redis/redis-server.sock\nunixsocketperm 770\n' >>/etc/redis/redis.conf
 echo 'include /etc/steel-orchestrator/redis-users.conf' >>/etc/redis/redis.conf
-echo \"requirepass \$(od -An -tx1 -N16 /dev/urandom | tr -d ' \\n')\" >>/etc/redis/redis.conf
+od -An -tx1 -N16 /dev/urandom | tr -d ' \\n' >/root/redis.pass
+echo \"requirepass \$(cat /root/redis.pass)\" >>/etc/redis/redis.conf
 adduser --quiet steel redis
 adduser --quiet www-data redis
 systemctl restart redis-server
@@ -314,6 +315,11 @@ check "each program is its own Redis user" \
         ! redis-cli -s /run/redis/redis-server.sock --user steel-reaper \
         --pass \"\$(sed -n 's/^redis_password_spawner *= *//p' $SECRETS)\" --no-auth-warning ROLE |
         grep -qx master"
+for u in steel-spawner steel-reaper; do
+    check "$u is connected to Redis as its own user" \
+        in_sh "redis-cli -s /run/redis/redis-server.sock -a \"\$(cat /root/redis.pass)\" \
+            --no-auth-warning CLIENT LIST | grep -q 'user=$u '"
+done
 if inside 180 steel-tester --url http://127.0.0.1 --token "$API" --ttl 60 --only core --skip ttl >"$T/tester.log" 2>&1; then
     ok "steel-tester --only core through the packaged lighttpd snippet: $(tail -n 1 "$T/tester.log")"
 else
@@ -385,8 +391,10 @@ check "a session is created" test -n "$sid"
 inside systemctl kill -s KILL --kill-whom=main steel-spawner
 new_spawner() { p=$(mainpid steel-spawner) && [ "$p" != 0 ] && [ "$p" != "$SP" ]; }
 check_within "killing the spawner's main process: systemd starts a new one" 15 new_spawner
-check_within "... which adopts the live workers" 15 \
-    in_sh "journalctl -q -o cat -u steel-spawner | grep -q 'adopted [1-9][0-9]* workers'"
+if ! check_within "... which adopts the live workers" 15 \
+    in_sh "journalctl -q -o cat -u steel-spawner | grep -q 'adopted [1-9][0-9]* workers'"; then
+    inside journalctl --no-pager -q -o cat -u steel-spawner -n 30
+fi
 check_eq "... and the session lives on" 200 "$(code_of "$sid")"
 SP=$(mainpid steel-spawner)
 before=$(inside pgrep -u steel-worker -d ' ' .)
