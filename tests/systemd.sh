@@ -308,12 +308,12 @@ check_eq "with the api_token but not the admin_token, /workers is refused, loopb
 check_eq "with it, /workers answers" 200 \
     "$(in_sh "curl -s -m 10 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $ADMIN' http://127.0.0.1/workers")"
 # (Not CLIENT LIST: the programs' ACL users may not run CLIENT.)
-check "each program is its own Redis user" \
+check "each program has its own Redis user and password" \
     in_sh "redis-cli -s /run/redis/redis-server.sock --user steel-spawner \
         --pass \"\$(sed -n 's/^redis_password_spawner *= *//p' $SECRETS)\" --no-auth-warning ROLE |
         grep -qx master &&
         ! redis-cli -s /run/redis/redis-server.sock --user steel-reaper \
-        --pass \"\$(sed -n 's/^redis_password_spawner *= *//p' $SECRETS)\" --no-auth-warning ROLE |
+        --pass \"\$(sed -n 's/^redis_password_spawner *= *//p' $SECRETS)\" --no-auth-warning ROLE 2>&1 |
         grep -qx master"
 for u in steel-spawner steel-reaper; do
     check "$u is connected to Redis as its own user" \
