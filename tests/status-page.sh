@@ -218,8 +218,12 @@ RT_PID=
 # cdp_call ID METHOD PARAMS [SESSION] - one request; prints its answer.
 cdp_call() {
     local r
-    printf '{"id":%s,"method":"%s","params":%s%s}\0' "$1" "$2" "$3" \
-        "${4:+,\"sessionId\":\"$4\"}" >&5 || return 1
+    # A Chromium that died makes this a write error, not a SIGPIPE.
+    (
+        trap '' PIPE
+        printf '{"id":%s,"method":"%s","params":%s%s}\0' "$1" "$2" "$3" \
+            "${4:+,\"sessionId\":\"$4\"}" >&5
+    ) 2>/dev/null || return 1
     while IFS= read -r -t 30 -d '' r <&6; do
         case $r in *'"id":'"$1"','* | *'"id":'"$1"'}'*) echo "$r"; return 0 ;; esac
     done
@@ -253,7 +257,10 @@ rt_eval() {
         sed -n 's/.*"result":{"type":"string","value":"\([^"]*\)".*/\1/p'
 }
 rt_close() {
-    printf '{"id":1,"method":"Browser.close","params":{}}\0' >&5
+    (
+        trap '' PIPE
+        printf '{"id":1,"method":"Browser.close","params":{}}\0' >&5
+    ) 2>/dev/null
     exec 5>&- 6<&-
     wait_for 10 bash -c "! kill -0 $RT_PID" || kill -KILL "$RT_PID" 2>/dev/null
     wait "$RT_PID" 2>/dev/null
