@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 
 // runPool runs the named checks against an orchestrator whose workers are
 // real emulator processes and returns the results. Every worker process is
-// gone when it returns.
+// gone when it returns. The session TTL is opts.TTL, 1 s when zero.
 func runPool(t *testing.T, opts fakeorch.PoolOptions, only []string) []checks.Result {
 	t.Helper()
 	if _, err := os.Stat("/proc/net/tcp"); err != nil {
@@ -48,8 +48,11 @@ func runPool(t *testing.T, opts fakeorch.PoolOptions, only []string) []checks.Re
 	if testing.Short() {
 		t.Skip("starts worker processes")
 	}
-	const ttl = time.Second
-	opts.TTL, opts.WorkerTimeout = ttl, time.Second
+	if opts.TTL == 0 {
+		opts.TTL = time.Second
+	}
+	ttl := opts.TTL
+	opts.WorkerTimeout = time.Second
 	opts.Command = func(port int) *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"=1", "PORT="+strconv.Itoa(port))
@@ -102,9 +105,14 @@ func TestLocalChecksAgainstProcessPool(t *testing.T) {
 	}
 }
 
+// The session must outlive the check: once it expires, the fake hands its
+// stopped worker to the next create, whose timeout kills it, and the
+// check passes.  With a 1 s TTL it could expire on a busy machine before
+// the check's GET (the check creates, finds the worker and stops it
+// first).
 func TestHangCheckCatchesAHungWorkerLeftRunning(t *testing.T) {
 	t.Parallel()
-	rs := runPool(t, fakeorch.PoolOptions{Workers: 3, KeepHung: true}, []string{"hang"})
+	rs := runPool(t, fakeorch.PoolOptions{Workers: 3, KeepHung: true, TTL: 30 * time.Second}, []string{"hang"})
 	if len(rs) != 1 || rs[0].Status != checks.Fail {
 		t.Fatalf("expected the hang check to fail, got %+v", rs)
 	}
