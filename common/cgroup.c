@@ -30,27 +30,12 @@ const char *const cgroup_ctl_names[CGROUP_NCTL] = {"memory", "pids", "cpu"};
 /* Reads path into buf (size bytes, NUL added).  Returns the length, or -1. */
 ssize_t cgroup_slurp(const char *path, char *buf, size_t size)
 {
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = size > 0 ? read_path(path, buf, size - 1) : -1;
 
-    if (fd < 0)
+    if (n < 0)
         return -1;
-    while (len + 1 < size) {
-        ssize_t r = read(fd, buf + len, size - 1 - len);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            close(fd);
-            return -1;
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return (ssize_t)len;
+    buf[n] = '\0';
+    return n;
 }
 
 /* Writes s to path (cgroupfs takes one write).  Returns 0, or -1. */

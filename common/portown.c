@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "portown.h"
+#include "util.h"
 
 #define NET_MAX      (4 * 1024 * 1024) /* bytes of one /proc/net/tcp* */
 #define CHILDREN_MAX 65536             /* bytes of one children list */
@@ -80,30 +81,13 @@ int portown_parse(const char *buf, size_t len, int port,
  * length, or -1; *out is freed by the caller. */
 static ssize_t slurp(const char *path, size_t max, char **out)
 {
-    char *buf = malloc(max);
-    size_t len = 0;
-    int fd;
+    ssize_t len;
 
-    *out = buf;
-    if (buf == NULL)
+    *out = malloc(max);
+    if (*out == NULL)
         return -1;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    while (len < max) {
-        ssize_t r = read(fd, buf + len, max - len);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (r < 0)
-                len = 0;
-            break;
-        }
-        len += (size_t)r;
-    }
-    close(fd);
-    return len == max ? -1 : (ssize_t)len;
+    len = read_path(path, *out, max);
+    return len == (ssize_t)max ? -1 : len;
 }
 
 /* Marks (sets to 0) every inode of pid's fds found in socks.  Returns

@@ -35,8 +35,7 @@ static ssize_t read_file(const char *root, long pid, const char *name,
                          char *buf, size_t size)
 {
     char path[PATH_MAX];
-    size_t len = 0;
-    int fd, n;
+    int n;
 
     if (pid > 0)
         n = snprintf(path, sizeof(path), "%s/%ld/%s", root, pid, name);
@@ -44,24 +43,7 @@ static ssize_t read_file(const char *root, long pid, const char *name,
         n = snprintf(path, sizeof(path), "%s/%s", root, name);
     if (n < 0 || (size_t)n >= sizeof(path))
         return -1;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    while (len < size) {
-        ssize_t r = read(fd, buf + len, size - len);
-
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            close(fd);
-            return -1;
-        }
-        if (r == 0)
-            break;
-        len += (size_t)r;
-    }
-    close(fd);
-    return (ssize_t)len;
+    return read_path(path, buf, size);
 }
 
 int proc_stat_parse(const char *buf, size_t len, struct proc_stat *out)

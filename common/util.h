@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Milliseconds of CLOCK_MONOTONIC: for deadlines and intervals. */
 int64_t now_mono_ms(void);
@@ -29,5 +30,10 @@ int session_id_valid(const char *s, size_t len);
 /* Fills out (size >= 33) with 32 random hex characters from the kernel's
  * generator.  Returns 0 or -1. */
 int random_hex(char *out, size_t size);
+
+/* Reads the file at path into buf: at most size bytes, no NUL added (a
+ * /proc or cgroupfs file is read whole this way, with EINTR retried).
+ * Returns the length read, or -1 when it cannot be opened or read. */
+ssize_t read_path(const char *path, char *buf, size_t size);
 
 #endif
