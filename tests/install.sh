@@ -59,7 +59,10 @@ steel-print-dirs:
 	@echo "mandir='$(mandir)' localstatedir='$(localstatedir)' runstatedir='$(runstatedir)'"
 	@echo "prometheusrulesdir='$(prometheusrulesdir)' statuspagedir='$(statuspagedir)' docdir='$(docdir)'"
 EOF
-if ! dirs=$(make -s -C "$top_builddir" -f Makefile -f "$T/dirs.mk" steel-print-dirs); then
+# Only the assignment lines: a make that first regenerates its Makefile
+# (Makefile.am newer than Makefile.in) prints configure's output too.
+if ! dirs=$(make -s --no-print-directory -C "$top_builddir" -f Makefile -f "$T/dirs.mk" \
+    steel-print-dirs | grep -E "^[a-z]+='"); then
     not_ok "the configured directories can be read from the Makefile"
     lib_finish
 fi
