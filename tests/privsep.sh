@@ -80,7 +80,9 @@ check "the spawner logs whom workers run as" \
 
 # ---- a worker's identity, environment and limits ---------------------------
 
-wait_for 10 test -n "$(stack_worker_pids)"
+# Conditions polled by wait_for must be evaluated on every try.
+workers_at_least() { test "$(stack_worker_pids | wc -l)" -ge "$1"; }
+wait_for 10 workers_at_least 1
 pid=$(stack_worker_pids | head -n 1)
 status=$(cat "/proc/$pid/status")
 check_eq "the worker's uids are worker_user's" "$WUID $WUID $WUID $WUID" \
@@ -138,7 +140,7 @@ check_eq "GET answers 200" 200 \
 check_eq "DELETE answers 204" 204 \
     "$(curl -s -m 10 -o /dev/null -w '%{http_code}' -X DELETE "$U/sessions/$id")"
 
-wait_for 10 test "$(stack_worker_pids | wc -l)" -ge 2
+wait_for 10 workers_at_least 2
 victim=$(stack_worker_pids | head -n 1)
 kill -STOP "$victim"
 gone() {
