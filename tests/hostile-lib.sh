@@ -119,12 +119,10 @@ hl_alive() {
     return 1
 }
 
-# hl_uid_pids UID... - live processes of these uids (real uid).
+# hl_uid_pids UIDS - live processes of these uids (real uid; a
+# comma-separated list).
 hl_uid_pids() {
-    local u
-    for u in "$@"; do
-        ps -o pid=,stat= -U "$u" 2>/dev/null | awk '$2 !~ /^Z/ { print $1 }'
-    done
+    ps -o pid=,stat= -U "$1" 2>/dev/null | awk '$2 !~ /^Z/ { print $1 }'
 }
 
 # ---- attack outcomes -----------------------------------------------------
