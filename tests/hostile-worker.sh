@@ -74,6 +74,9 @@ TABLE=steel_hw$$
 PS_UIDS=
 cleanup() {
     local rc=$?
+    if [ "$rc" != 0 ] || [ "$LIB_FAILED" != 0 ]; then
+        [ -n "$STACK_RUN" ] && stack_logs 30
+    fi
     stack_down >/dev/null 2>&1
     (exit $rc)
     lib_cleanup
@@ -174,8 +177,12 @@ P=$STACK_PREFIX
 REDIS_PORT=$STACK_REDIS_PORT
 U=$(stack_url)
 ADMIN=(-H "Authorization: Bearer $STACK_ADMIN_TOKEN")
-wait_for 10 test -n "$(stack_worker_pids)"
-pid=$(stack_worker_pids | head -n 1)
+idle_pid() {
+    pid=$(hl_whash "$(rcli LINDEX "$P:idle" 0)" pid)
+    [ -n "$pid" ]
+}
+wait_for 10 idle_pid
+idle_pid
 check "workers run as a worker uid" \
     bash -c '[[ ,$1, == *,$2,* ]]' _ "$PS_UIDS" "$(ps -o uid= -p "$pid" | tr -d ' ')"
 check "workers run in a worker group" \
@@ -264,9 +271,10 @@ fewer() {
 # A create that leaves fewer idle workers than the target starts one: a
 # create, then a short wait for a plan to go, until all three went.
 OTHERS="v1 v2"
+end=$((SECONDS + 40))
 for i in 1 2 3 4 5 6 7 8 9 10 11; do
     n=$(left)
-    [ "$n" = 0 ] && break
+    [ "$n" = 0 ] || [ "$SECONDS" -ge "$end" ] && break
     hl_create "a$i" && OTHERS="$OTHERS a$i"
     wait_for 2 fewer "$n"
 done
@@ -404,8 +412,12 @@ stray() {
     local p g
     for p in $(hl_uid_pids "$PS_UIDS"); do
         g=$(hl_group "$p")
-        [[ $g == */workers/w* ]] || { echo "$p (group $g)"; continue; }
-        [ -n "$(hl_whash "${g##*/w}" pid)" ] || echo "$p (group $g, no worker)"
+        [[ $g == */workers/w* ]] || echo "$p (group $g)"
+        echo "$g" >>"$T/groups"
+    done
+    for g in $(sort -u "$T/groups" 2>/dev/null); do
+        [[ $g == */workers/w* ]] || continue
+        [ -n "$(hl_whash "${g##*/w}" pid)" ] || echo "group $g (no worker)"
     done
 }
 check_eq "every process of a worker uid is in the group of a live worker" "" "$(stray)"
