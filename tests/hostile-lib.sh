@@ -67,11 +67,12 @@ hl_code() {
 
 # hl_worker_of NAME - the id of the worker that holds NAME's session.
 hl_worker_of() {
-    rcli HGET "$STACK_PREFIX:session:$(hl_sid "$1")" worker
+    rcli_raw HGET "$STACK_PREFIX:session:$(hl_sid "$1")" worker
 }
 
+# hl_whash ID FIELD - a field of worker ID's record; empty when missing.
 hl_whash() {
-    rcli HGET "$STACK_PREFIX:worker:$1" "$2"
+    rcli_raw HGET "$STACK_PREFIX:worker:$1" "$2"
 }
 
 # hl_worker_at PORT - the id of the live worker record on PORT.
