@@ -31,6 +31,7 @@ enum conf_type {
     CONF_LONG,
     CONF_STRING,
     CONF_PORT_RANGE,
+    CONF_ID_RANGE, /* LOW-HIGH into two adjacent longs; empty: 0 0 */
     CONF_LOG_LEVEL,
     CONF_BOOL, /* yes or no, stored as a long 1 or 0 */
 };
@@ -98,6 +99,9 @@ static const struct conf_directive conf_table[] = {
     LONGD(worker_cpu_max_pct, 0, 100000, "0"),
     STRD(worker_user, ""),
     STRD(worker_group, ""),
+    {"worker_uid_range", CONF_ID_RANGE, offsetof(struct conf, worker_uid_min),
+     0, 1, 4294967294L, ""},
+    STRD(worker_home_dir, STEEL_DEFAULT_WORKER_HOME_DIR),
     STRD(worker_env, ""),
     STRD(worker_hosts, ""),
     LONGD(restart_backoff_min_ms, 0, 3600000, "100"),
@@ -189,12 +193,30 @@ static int conf_set(struct conf *c, const struct conf_directive *d,
         c->worker_port_min = lo;
         c->worker_port_max = hi;
         return 0;
+    case CONF_ID_RANGE:
+        if (value[0] == '\0') {
+            ((long *)(base + d->offset))[0] = 0;
+            ((long *)(base + d->offset))[1] = 0;
+            return 0;
+        }
+        dash = strchr(value, '-');
+        if (dash == NULL || (size_t)(dash - value) >= sizeof(tmp))
+            goto bad_range;
+        memcpy(tmp, value, (size_t)(dash - value));
+        tmp[dash - value] = '\0';
+        if (parse_long(tmp, d->min, d->max, &lo) < 0 ||
+            parse_long(dash + 1, d->min, d->max, &hi) < 0 || lo > hi)
+            goto bad_range;
+        ((long *)(base + d->offset))[0] = lo;
+        ((long *)(base + d->offset))[1] = hi;
+        return 0;
     }
 bad_range:
     return conf_error(why, whysize,
-                      "%s must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535, "
+                      "%s must be LOW-HIGH with %ld <= LOW <= HIGH <= %ld, "
                       "not \"%s\"",
-                      d->name, value);
+                      d->name, d->type == CONF_ID_RANGE ? d->min : 1,
+                      d->type == CONF_ID_RANGE ? d->max : 65535, value);
 }
 
 int conf_defaults(struct conf *c)
@@ -533,6 +555,25 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
                           "pool_max_workers (%ld)",
                           c->worker_port_min, c->worker_port_max,
                           c->pool_max_workers);
+    if (c->worker_uid_min != 0 && c->worker_user[0] == '\0')
+        return conf_error(err, errsize,
+                          "worker_uid_range needs worker_user (whose group "
+                          "the slots' uids take)");
+    if (c->worker_uid_min != 0 &&
+        c->worker_uid_max - c->worker_uid_min + 1 < c->pool_max_workers)
+        return conf_error(err, errsize,
+                          "worker_uid_range %ld-%ld has fewer uids than "
+                          "pool_max_workers (%ld): one uid per worker slot",
+                          c->worker_uid_min, c->worker_uid_max,
+                          c->pool_max_workers);
+    if (c->worker_uid_max - c->worker_uid_min >= CONF_UID_SLOTS_MAX)
+        return conf_error(err, errsize,
+                          "worker_uid_range has more than %d uids",
+                          CONF_UID_SLOTS_MAX);
+    if (c->worker_home_dir[0] != '/' || strstr(c->worker_home_dir, "..") ||
+        strlen(c->worker_home_dir) > CONF_STR_MAX - 32)
+        return conf_error(err, errsize,
+                          "worker_home_dir must be an absolute path");
     if (c->restart_backoff_min_ms > c->restart_backoff_max_ms)
         return conf_error(err, errsize,
                           "restart_backoff_min_ms exceeds "

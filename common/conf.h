@@ -17,6 +17,8 @@
 #include <stddef.h>
 
 #define CONF_STR_MAX 512
+/* Most uids worker_uid_range may hold. */
+#define CONF_UID_SLOTS_MAX 100000
 
 struct conf {
     /* Redis */
@@ -84,6 +86,13 @@ struct conf {
                                         * spawner */
     char worker_group[64];             /* their group; empty: the
                                         * user's primary group */
+    long worker_uid_min;               /* worker_uid_range: slot i runs
+                                        * as worker_uid_min + i; 0: all
+                                        * as worker_user */
+    long worker_uid_max;               /* its high end (adjacent to
+                                        * worker_uid_min: one directive) */
+    char worker_home_dir[CONF_STR_MAX]; /* with worker_uid_range: slot
+                                         * homes <dir>/<uid>, 0700 */
     char worker_env[CONF_STR_MAX];     /* blank-separated NAME, PREFIX*
                                         * or NAME=VALUE: what of the
                                         * environment workers get */

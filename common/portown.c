@@ -9,7 +9,9 @@
  * to the uid of the tree's first process; anything unseen counts
  * against it.  Every
  * read is bounded (PORTOWN_MAX_SOCKETS, PORTOWN_MAX_PROCS, the buffer
- * sizes below).
+ * sizes below); /proc/net/tcp* is read whole, a buffer at a time, however
+ * many sockets the host holds (a worker can open tens of thousands: a
+ * size limit there would let it stop every start).
  */
 #include "config.h"
 
@@ -27,7 +29,7 @@
 #include "portown.h"
 #include "util.h"
 
-#define NET_MAX      (4 * 1024 * 1024) /* bytes of one /proc/net/tcp* */
+#define NET_CHUNK    65536             /* bytes of /proc/net/tcp* a read */
 #define CHILDREN_MAX 65536             /* bytes of one children list */
 #define TCP_LISTEN   10                /* st of a listening socket */
 
@@ -77,17 +79,52 @@ int portown_parse(const char *buf, size_t len, int port,
     return 0;
 }
 
-/* Reads path into a malloc'd buffer of at most max bytes.  Returns the
- * length, or -1; *out is freed by the caller. */
-static ssize_t slurp(const char *path, size_t max, char **out)
+int portown_scan(const char *path, int port, struct portown_sock *socks,
+                 size_t max, size_t *n)
 {
-    ssize_t len;
+    size_t have = 0, upto;
+    int fd, rc = -1;
+    char *buf;
 
-    *out = malloc(max);
-    if (*out == NULL)
+    buf = malloc(NET_CHUNK);
+    if (buf == NULL)
         return -1;
-    len = read_path(path, *out, max);
-    return len == (ssize_t)max ? -1 : len;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        goto out;
+    for (;;) {
+        ssize_t r = read(fd, buf + have, NET_CHUNK - have);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            goto out;
+        if (r == 0) {
+            /* The last line, without its newline. */
+            rc = portown_parse(buf, have, port, socks, max, n) < 0 ? -2 : 0;
+            goto out;
+        }
+        have += (size_t)r;
+        for (upto = have; upto > 0 && buf[upto - 1] != '\n'; upto--)
+            ;
+        if (upto == 0) {
+            /* A line longer than the buffer is no socket: drop it. */
+            if (have == NET_CHUNK)
+                have = 0;
+            continue;
+        }
+        if (portown_parse(buf, upto, port, socks, max, n) < 0) {
+            rc = -2;
+            goto out;
+        }
+        memmove(buf, buf + upto, have - upto);
+        have -= upto;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return rc;
 }
 
 /* Marks (sets to 0) every inode of pid's fds found in socks.  Returns
@@ -210,18 +247,15 @@ int portown_check(long pid, int port)
     if (pid <= 1 || port <= 0 || port > 65535)
         return -1;
     for (i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
-        ssize_t len = slurp(nets[i], NET_MAX, &buf);
+        int r = portown_scan(nets[i], port, socks, PORTOWN_MAX_SOCKETS, &n);
 
         /* Without IPv6 there is no tcp6; any other failure: unknown. */
-        if (len < 0 && (i == 0 || access(nets[i], F_OK) == 0))
+        if (r == -1 && (i == 0 || access(nets[i], F_OK) == 0))
             goto out;
-        if (len > 0 && portown_parse(buf, (size_t)len, port, socks,
-                                     PORTOWN_MAX_SOCKETS, &n) < 0) {
+        if (r == -2) {
             rc = 0; /* more listeners than any worker opens */
             goto out;
         }
-        free(buf);
-        buf = NULL;
     }
     if (n == 0)
         goto out;

@@ -40,6 +40,13 @@ struct portown_sock {
 int portown_parse(const char *buf, size_t len, int port,
                   struct portown_sock *socks, size_t max, size_t *n);
 
+/* portown_parse over the file path (/proc/net/tcp or tcp6), read a
+ * buffer at a time: memory stays bounded whatever the file's size.
+ * Returns 0; -1 when path cannot be read (errno); -2 when more than max
+ * listeners were found. */
+int portown_scan(const char *path, int port, struct portown_sock *socks,
+                 size_t max, size_t *n);
+
 /* 1 when at least one socket listens on port and every one of them is
  * held by pid or one of its descendants (by its uid where their fds
  * cannot be read); 0 when one is held by any other

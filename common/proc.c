@@ -462,14 +462,16 @@ int proc_node_children(struct proc_node *pn, long parent,
 
 int proc_is_node_worker(long pid, unsigned long long pstart,
                         const struct cgroup *cg, const char *prefix,
-                        const char *node, const char *id, uid_t uid)
+                        const char *node, const char *id, uid_t uid_lo,
+                        uid_t uid_hi)
 {
     struct proc_node pn;
     struct proc_worker w;
     uid_t real;
     int ok;
 
-    if (pid <= 1 || proc_uid(pid, &real) < 0 || real != uid) {
+    if (pid <= 1 || proc_uid(pid, &real) < 0 || real < uid_lo ||
+        real > uid_hi) {
         log_debug("process %ld: not of the workers' user; not signalled", pid);
         return 0;
     }
@@ -480,7 +482,7 @@ int proc_is_node_worker(long pid, unsigned long long pstart,
          (id == NULL || strcmp(w.id, id) == 0);
     proc_node_release(&pn);
     /* The uid again: the pid may have been another process's at first. */
-    if (ok && (proc_uid(pid, &real) < 0 || real != uid))
+    if (ok && (proc_uid(pid, &real) < 0 || real < uid_lo || real > uid_hi))
         ok = 0;
     if (!ok)
         log_debug("process %ld: not worker %s of node %s; not signalled", pid,

@@ -148,8 +148,9 @@ int proc_node_scan(struct proc_node *pn,
 /* The one check before a daemon signals a process that a Redis record
  * (or its own table built from one) names: 1 when pid, started at
  * pstart, is by what the kernel says a worker process of this node -- it
- * runs as uid (worker_user's, or the daemon's own when worker_user is
- * empty) and sits in a worker group of cg's subtree (that of worker id
+ * runs as a uid of uid_lo..uid_hi (worker_user's, the slots' of
+ * worker_uid_range, or the daemon's own when worker_user is empty;
+ * struct privsep) and sits in a worker group of cg's subtree (that of worker id
  * when id is not NULL); none when cg is off but required (no subtree
  * found); without cgroups (cg NULL, or off: worker_cgroup = off) its
  * environment names prefix, node and id as the spawner sets
@@ -158,7 +159,8 @@ int proc_node_scan(struct proc_node *pn,
  * environment, never makes a process a worker. */
 int proc_is_node_worker(long pid, unsigned long long pstart,
                         const struct cgroup *cg, const char *prefix,
-                        const char *node, const char *id, uid_t uid);
+                        const char *node, const char *id, uid_t uid_lo,
+                        uid_t uid_hi);
 
 /* The group decision of the kill rule: -pid when pid leads its process
  * group (pgid == pid) and that group is neither 0, 1 nor own_pgid, else

@@ -28,7 +28,8 @@
 static int is_ours(const struct reaper *rp, const struct worker_rec *w)
 {
     return proc_is_node_worker(w->pid, w->pstart, &rp->cg, rp->conf.key_prefix,
-                               rp->conf.node_name, w->id, rp->worker_uid);
+                               rp->conf.node_name, w->id, rp->worker_uid_lo,
+                               rp->worker_uid_hi);
 }
 
 /* Signals the worker's process group after it was marked dead, when the
@@ -124,7 +125,8 @@ int kill_strays(struct reaper *rp, struct proc_worker *procs, size_t nprocs,
     for (i = 0, k = 0; i < nprocs; i++) {
         uid_t uid;
 
-        if (proc_uid(procs[i].pid, &uid) == 0 && uid == rp->worker_uid)
+        if (proc_uid(procs[i].pid, &uid) == 0 && uid >= rp->worker_uid_lo &&
+            uid <= rp->worker_uid_hi)
             procs[k++] = procs[i];
     }
     procscan_strays(&rp->cg, procs, k, recs, nrecs, rp->pass_stop, &st);

@@ -72,8 +72,10 @@ int main(int argc, char **argv)
         fatalx("cannot initialise libcurl");
     if (reaper_init(&rp, &prog.conf) < 0)
         fatalx("cannot start");
-    if (ps.drop)
-        rp.worker_uid = ps.uid;
+    if (ps.drop) {
+        rp.worker_uid_lo = ps.uid_lo;
+        rp.worker_uid_hi = ps.uid_hi;
+    }
 
     if (opt_once) {
         rc = reaper_pass(&rp);

@@ -53,7 +53,8 @@ int reaper_init(struct reaper *rp, const struct conf *c)
         log_warn("cannot make a lock token");
         return -1;
     }
-    rp->worker_uid = geteuid(); /* main() sets worker_user's */
+    /* main() sets worker_user's, or worker_uid_range. */
+    rp->worker_uid_lo = rp->worker_uid_hi = geteuid();
     reaper_configure(rp, c);    /* also sets up the Redis connection */
     return 0;
 }

@@ -77,8 +77,10 @@ struct reaper {
     struct conf conf;            /* settings in force (a copy) */
     struct store store;          /* this process's Redis connection */
     struct decide_limits limits; /* deadlines derived from conf */
-    uid_t worker_uid;            /* whom workers run as: worker_user's uid,
-                                    else our own euid */
+    uid_t worker_uid_lo;         /* whom workers run as: worker_user's uid
+                                    or worker_uid_range, else our own */
+    uid_t worker_uid_hi;         /* euid (the same as worker_uid_lo but
+                                    for a range) */
     char lock_name[300];         /* "reaper:<node_name>" */
     char token[33];              /* lock token of this process */
     long lock_ttl_ms;            /* expiry of the pass lock */

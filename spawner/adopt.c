@@ -33,10 +33,13 @@
 
 #define ADOPT_PARALLEL 64 /* /health probes at once */
 
-/* The user workers run as. */
-static uid_t adopt_uid(const struct spawner *s)
+/* 1 when pid runs as a uid workers run as (worker_user's, a slot's of
+ * worker_uid_range, or ours without worker_user). */
+static int adopt_uid_ok(const struct spawner *s, long pid)
 {
-    return s->loop.ps.drop ? s->loop.ps.uid : geteuid();
+    uid_t uid;
+
+    return proc_uid(pid, &uid) == 0 && privsep_uid_ok(&s->loop.ps, uid);
 }
 
 /* Kills what is left of a worker we cannot vouch for and removes its
@@ -45,7 +48,8 @@ static int adopt_drop(struct spawner *s, const struct worker_rec *r,
                       const char *why)
 {
     if (proc_is_node_worker(r->pid, r->pstart, &s->loop.cg, s->c->key_prefix,
-                            s->c->node_name, r->id, adopt_uid(s)))
+                            s->c->node_name, r->id, s->loop.ps.uid_lo,
+                            s->loop.ps.uid_hi))
         proc_kill(r->pid, r->pstart, -1, SIGKILL);
     if (store_worker_gone(&s->redis.store, r->id, s->c->node_name, r->pid, why,
                           NULL, NULL) < 0) {
@@ -72,6 +76,8 @@ static int adopt_one(struct spawner *s, const struct worker_rec *r, int64_t now)
     w->pid = r->pid;
     w->pstart = r->pstart;
     w->port = r->port;
+    if (proc_uid(w->pid, &w->uid) < 0)
+        w->uid = s->loop.ps.uid_lo; /* gone: the exit comes next */
     w->child = 0;
     w->state = SPAWNER_W_RUNNING;
     w->spawn_ms = now - (age > 0 ? age : 0);
@@ -103,6 +109,8 @@ static const char *adopt_refusal(const struct spawner *s,
                                  const struct worker_rec *r)
 {
     struct proc_stat st;
+    size_t i;
+    uid_t uid;
 
     if (r->state == WORKER_DEAD)
         return "marked dead";
@@ -114,15 +122,21 @@ static const char *adopt_refusal(const struct spawner *s,
     if (st.pgid != r->pid)
         return "it does not lead its process group";
     if (!proc_is_node_worker(r->pid, r->pstart, &s->loop.cg, s->c->key_prefix,
-                             s->c->node_name, r->id, adopt_uid(s)))
+                             s->c->node_name, r->id, s->loop.ps.uid_lo,
+                             s->loop.ps.uid_hi))
         return "its process is not a worker of this node";
+    if (s->loop.ps.slots && proc_uid(r->pid, &uid) == 0) {
+        for (i = 0; i < s->table.n; i++) {
+            if (s->table.w[i]->uid == uid)
+                return "its uid is another worker's (one uid per slot)";
+        }
+    }
     return NULL;
 }
 
 struct orphan_scan {
     struct spawner *s;
     int lost;                 /* Redis lost the node's records: adopt */
-    uid_t uid;                /* the user workers run as */
     struct proc_worker *cand; /* orphans that may be adopted */
     size_t n, cap;
     int killed;
@@ -147,7 +161,6 @@ static void orphan_kill(struct orphan_scan *o, const struct proc_worker *pw,
 static void orphan_found(const struct proc_worker *pw, void *arg)
 {
     struct orphan_scan *o = arg;
-    uid_t uid;
 
     if (pw->pid == (long)getppid() || table_by_pid(o->s, pw->pid) != NULL ||
         (pw->pgid > 0 && table_by_pid(o->s, pw->pgid) != NULL))
@@ -164,7 +177,7 @@ static void orphan_found(const struct proc_worker *pw, void *arg)
      * still hold a session. */
     if (pw->pgid != pw->pid || pw->port == 0 ||
         table_get(o->s, strtol(pw->id, NULL, 10)) != NULL ||
-        proc_uid(pw->pid, &uid) < 0 || uid != o->uid) {
+        !adopt_uid_ok(o->s, pw->pid)) {
         orphan_kill(o, pw, " (not a worker the spawner started)", 0);
         return;
     }
@@ -247,7 +260,6 @@ static int adopt_orphans(struct spawner *s, int lost, int64_t now,
     memset(&o, 0, sizeof(o));
     o.s = s;
     o.lost = lost;
-    o.uid = adopt_uid(s);
     if (proc_node_init(&pn, s->c->key_prefix, s->c->node_name) < 0)
         return 0;
     pn.cg = &s->loop.cg; /* with cgroups: the worker groups' members */

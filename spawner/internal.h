@@ -157,6 +157,8 @@ struct worker {
     long pid;                   /* leads its process group */
     unsigned long long pstart;  /* clock ticks since boot */
     int port;                   /* TCP port it listens on */
+    uid_t uid;                  /* the uid it runs as: with
+                                 * worker_uid_range its slot's */
     int child;                  /* 1: our child; 0: adopted */
     enum spawner_wstate state;  /* where it is in this table */
     enum spawner_stop stop_why; /* why we stopped it, if we did */
@@ -215,6 +217,10 @@ struct spawner_start {
     int ports_logged;      /* "no free port" was logged */
     unsigned char *held;   /* [65536]: 1 while a port was last found held
                               by another process (logged once) */
+    unsigned char *slots;  /* worker_uid_range: [uids], scratch of
+                              start_slot_pick */
+    long slot_next;        /* the slot tried first next time: the least
+                              recently used come first */
 };
 
 /* exit.c's: the restart policy's state. */

@@ -12,7 +12,12 @@
  *
  * With worker_user set the child becomes that user and group, with no
  * supplementary groups and no capabilities, before the exec; each step is
- * checked and a failure is fatal for the pool (retrying cannot help).  The
+ * checked and a failure is fatal for the pool (retrying cannot help).
+ * With worker_uid_range the user is the slot's uid, and the child, as
+ * that uid, empties the slot's home (left by the slot's last worker)
+ * before it runs anything the worker brings: no file flows from one
+ * session of a slot to the next.  That walk, too, uses system calls only
+ * (getdents64, unlinkat; no opendir, which allocates).  The
  * environment holds only what launch_env() lists, so nothing of the
  * spawner's (Redis address, tokens, the operator's variables) reaches a
  * worker unless worker_env names it.
@@ -32,7 +37,9 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <stdint.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -50,6 +57,7 @@ enum launch_stage {
     LAUNCH_STAGE_LOG = 1, /* opening the log file */
     LAUNCH_STAGE_LIMIT,   /* setrlimit */
     LAUNCH_STAGE_USER,    /* switching user, group, capabilities */
+    LAUNCH_STAGE_HOME,    /* emptying the slot's home */
     LAUNCH_STAGE_ID,      /* the worker id never came */
     LAUNCH_STAGE_EXEC,    /* execve */
 };
@@ -150,7 +158,7 @@ char **launch_env(const struct launch_spec *s, char *const *inherited,
         n++;
     for (p = allow; *p != '\0'; p++)
         words += *p == '=';
-    envp = calloc(n + words + 8, sizeof(*envp));
+    envp = calloc(n + words + 9, sizeof(*envp));
     if (envp == NULL) {
         errno = ENOMEM;
         return NULL;
@@ -185,7 +193,10 @@ char **launch_env(const struct launch_spec *s, char *const *inherited,
          env_add(envp, &k, store, size, &used, "HOME", home, strlen(home)) <
              0) ||
         (!env_has(envp, k, "LANG", 4) &&
-         env_add(envp, &k, store, size, &used, "LANG", "C.UTF-8", 7) < 0))
+         env_add(envp, &k, store, size, &used, "LANG", "C.UTF-8", 7) < 0) ||
+        (s->fresh_home && !env_has(envp, k, "TMPDIR", 6) &&
+         env_add(envp, &k, store, size, &used, "TMPDIR", home, strlen(home)) <
+             0))
         goto toolong;
     snprintf(port, sizeof(port), "%d", s->port);
     if (env_add(envp, &k, store, size, &used, "PORT", port, strlen(port)) <
@@ -272,6 +283,92 @@ static void child_limits(const struct launch_spec *s, int err_fd)
         child_fail(err_fd, LAUNCH_STAGE_LIMIT, errno);
 }
 
+/* A record of getdents64(2). */
+struct dirent_raw {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+#define HOME_DEPTH_MAX 32 /* directory levels emptied below a home */
+
+/* Empties the directory dfd, which the caller may write, and every
+ * directory in it up to depth levels down, making each of ours 0700
+ * first (a worker may have taken its own rights away).  Reads again from the
+ * start until a round removes nothing, as removing entries while reading may
+ * skip some.  Async-signal-safe.  Returns 0, or -1 with errno. */
+static int home_empty(int dfd, int depth)
+{
+    char buf[2048];
+    struct stat st;
+    long n;
+
+    /* Not the home itself: the spawner's, open to us by an ACL. */
+    if (fstat(dfd, &st) < 0 ||
+        (st.st_uid == geteuid() && fchmod(dfd, 0700) < 0))
+        return -1;
+    for (;;) {
+        int removed = 0;
+
+        if (lseek(dfd, 0, SEEK_SET) < 0)
+            return -1;
+        while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+            long off = 0;
+
+            while (off < n) {
+                struct dirent_raw *d = (struct dirent_raw *)(buf + off);
+                const char *name = d->d_name;
+                int sub, rc;
+
+                off += d->d_reclen;
+                if (name[0] == '.' &&
+                    (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+                    continue;
+                if (unlinkat(dfd, name, 0) == 0) {
+                    removed++;
+                    continue;
+                }
+                if (errno != EISDIR)
+                    return -1;
+                if (depth <= 0) {
+                    errno = ELOOP;
+                    return -1;
+                }
+                /* A directory of ours: nobody else writes here (the
+                 * slot's other processes are gone with its last
+                 * worker's cgroup). */
+                if (fchmodat(dfd, name, 0700, 0) < 0)
+                    return -1;
+                sub = openat(dfd, name,
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0)
+                    return -1;
+                rc = home_empty(sub, depth - 1);
+                close(sub);
+                if (rc < 0 || unlinkat(dfd, name, AT_REMOVEDIR) < 0)
+                    return -1;
+                removed++;
+            }
+        }
+        if (n < 0)
+            return -1;
+        if (removed == 0)
+            return 0;
+    }
+}
+
+/* The slot's home, as its uid: 0700, emptied, the working directory. */
+static void child_home(const struct launch_spec *s, int err_fd)
+{
+    int fd = open(s->home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+    if (fd < 0 || home_empty(fd, HOME_DEPTH_MAX) < 0 || fchdir(fd) < 0)
+        child_fail(err_fd, LAUNCH_STAGE_HOME, errno);
+    close(fd);
+}
+
 /* Drops what the worker must not have: ambient capabilities always (they
  * would survive the exec); with s->drop the spawner's supplementary groups,
  * group, user and every capability, each checked, then starts in s->home
@@ -300,6 +397,10 @@ static void child_identity(const struct launch_spec *s, int err_fd)
         child_fail(err_fd, LAUNCH_STAGE_USER, EPERM);
     if (setuid(0) == 0 || setgid(0) == 0)
         child_fail(err_fd, LAUNCH_STAGE_USER, EPERM);
+    if (s->fresh_home && s->home != NULL) {
+        child_home(s, err_fd);
+        return;
+    }
     if (s->home == NULL || chdir(s->home) < 0)
         if (chdir("/") < 0)
             child_fail(err_fd, LAUNCH_STAGE_USER, errno);
@@ -462,6 +563,10 @@ int launch_setup_error(int err_fd, const char *bin, const char *log_path,
         snprintf(why, size, "cannot switch to the worker user: %s",
                  strerror(rep.err));
         *fatal = 1;
+        break;
+    case LAUNCH_STAGE_HOME:
+        snprintf(why, size, "cannot empty the slot's home: %s",
+                 strerror(rep.err));
         break;
     case LAUNCH_STAGE_ID:
         snprintf(why, size, "never received its worker id");

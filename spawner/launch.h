@@ -27,6 +27,10 @@ struct launch_spec {
     int drop;
     uid_t uid;
     gid_t gid;
+    /* With drop: home is the slot's own (worker_uid_range), which the
+     * child empties as uid before it runs the binary, and it is TMPDIR
+     * too. */
+    int fresh_home;
     /* Environment, nothing else (launch_env()): */
     const char *home;      /* HOME (default "/") */
     const char *env_allow; /* worker_env: NAME, PREFIX*, NAME=VALUE */
@@ -39,8 +43,9 @@ struct launch_spec {
  * The worker's environment, built from inherited (the spawner's environ,
  * or a test's): each inherited entry whose name worker_env lists (NAME, or
  * a PREFIX* pattern), then worker_env's NAME=VALUE pairs (they win over an
- * inherited entry of that name), then PATH, HOME and LANG unless set so
- * far (LAUNCH_ENV_PATH, s->home, C.UTF-8), then PORT, STEEL_NODE,
+ * inherited entry of that name), then PATH, HOME, LANG (and with
+ * fresh_home TMPDIR) unless set so far (LAUNCH_ENV_PATH, s->home, C.UTF-8,
+ * s->home), then PORT, STEEL_NODE,
  * STEEL_PREFIX and an empty STEEL_WORKER_ID slot, which no other entry can
  * carry.  Strings built here live in store (size bytes, the caller's);
  * *idvar points at the slot, with room for WORKER_ID_MAX - 1 digits after

@@ -133,11 +133,28 @@ static void reload(struct spawner *s, int64_t now)
         memcpy(c->node_name, old->node_name, sizeof(c->node_name));
     }
     if (strcmp(old->worker_user, c->worker_user) != 0 ||
-        strcmp(old->worker_group, c->worker_group) != 0) {
-        log_warnx("reload: worker_user and worker_group change only with a "
-                  "restart; keeping their old values");
+        strcmp(old->worker_group, c->worker_group) != 0 ||
+        old->worker_uid_min != c->worker_uid_min ||
+        old->worker_uid_max != c->worker_uid_max ||
+        strcmp(old->worker_home_dir, c->worker_home_dir) != 0) {
+        log_warnx("reload: worker_user, worker_group, worker_uid_range and "
+                  "worker_home_dir change only with a restart; keeping "
+                  "their old values");
         memcpy(c->worker_user, old->worker_user, sizeof(c->worker_user));
         memcpy(c->worker_group, old->worker_group, sizeof(c->worker_group));
+        c->worker_uid_min = old->worker_uid_min;
+        c->worker_uid_max = old->worker_uid_max;
+        memcpy(c->worker_home_dir, old->worker_home_dir,
+               sizeof(c->worker_home_dir));
+    }
+    if (c->worker_uid_min != 0 &&
+        c->pool_max_workers > c->worker_uid_max - c->worker_uid_min + 1) {
+        log_warnx("reload: pool_max_workers %ld exceeds the slots of "
+                  "worker_uid_range; keeping %ld",
+                  c->pool_max_workers, old->pool_max_workers);
+        c->pool_max_workers = old->pool_max_workers;
+        if (c->pool_idle_target > c->pool_max_workers)
+            c->pool_idle_target = c->pool_max_workers;
     }
     free(old);
     spawner_redis_reload(s);
@@ -264,12 +281,24 @@ struct spawner *spawner_new(struct prog *p)
         free(s);
         return NULL;
     }
-    if (s->loop.ps.drop)
+    if (s->loop.ps.slots)
+        log_info("workers run as one uid per slot, %ld-%ld (gid %ld of %s), "
+                 "their homes in %s",
+                 (long)s->loop.ps.uid_lo, (long)s->loop.ps.uid_hi,
+                 (long)s->loop.ps.gid, s->c->worker_user,
+                 s->c->worker_home_dir);
+    else if (s->loop.ps.drop)
         log_info("workers run as %s (uid %ld, gid %ld)", s->c->worker_user,
                  (long)s->loop.ps.uid, (long)s->loop.ps.gid);
-    else if (geteuid() == 0)
-        log_warnx("workers run as root: set worker_user");
-    else {
+    if (!s->loop.ps.slots)
+        log_warnx("WORKERS NOT ISOLATED FROM EACH OTHER: %s; any worker may "
+                  "signal, trace and read the others (set worker_user and "
+                  "worker_uid_range)",
+                  s->loop.ps.drop  ? "they share one uid (no "
+                                     "worker_uid_range)"
+                  : geteuid() == 0 ? "they run as root (no worker_user)"
+                                   : "they run as this user (no worker_user)");
+    if (!s->loop.ps.drop && geteuid() != 0) {
         const char *home = getenv("HOME");
 
         /* As before: the spawner's user and its home. */

@@ -18,6 +18,15 @@
  * than worker_log_max is truncated to zero; the worker keeps writing with
  * O_APPEND, so it continues at the new end.
  *
+ * Worker slots (worker_uid_range, common/privsep.h): each new worker
+ * takes the uid of a slot that no worker of the table holds, the least
+ * recently used first, and that slot's home <worker_home_dir>/<uid>,
+ * which is made here (ours, 0700, with an ACL that lets that uid in and
+ * no one else, in a directory only we write) and emptied by the child
+ * (launch.c).  A slot
+ * is held from the spawn until its worker has exited and its cgroup was
+ * killed (GONE, or out of the table), so a uid never runs two workers.
+ *
  * It owns s->start, the ports: exit.c gives a port back and adopt.c
  * takes one through start_port_release() and start_port_take().  The
  * /health requests run on the table's multi handle (table.c cancels
@@ -51,8 +60,12 @@
 
 int start_init(struct spawner *s)
 {
+    const struct privsep *ps = &s->loop.ps;
+
     s->start.held = calloc(65536, 1);
-    if (s->start.held == NULL ||
+    if (ps->slots)
+        s->start.slots = calloc((size_t)(ps->uid_hi - ps->uid_lo) + 1, 1);
+    if (s->start.held == NULL || (ps->slots && s->start.slots == NULL) ||
         port_map_init(&s->start.ports, (int)s->c->worker_port_min,
                       (int)s->c->worker_port_max) < 0) {
         log_warnx("out of memory");
@@ -73,6 +86,8 @@ void start_release(struct spawner *s)
     port_map_release(&s->start.ports);
     free(s->start.held);
     s->start.held = NULL;
+    free(s->start.slots);
+    s->start.slots = NULL;
 }
 
 void start_port_take(struct spawner *s, int port)
@@ -85,6 +100,37 @@ void start_port_release(struct spawner *s, int port, int failed, int64_t now)
     if (failed)
         port_cool(&s->start.ports, port, now + POOL_PORT_COOL_MS);
     port_release(&s->start.ports, port);
+}
+
+/* ---- worker slots -------------------------------------------------------- */
+
+/* The uid of a slot no worker of the table holds (a worker holds its
+ * slot until it exited and its group was killed: GONE), round robin from
+ * the last one taken.  Returns 0 with *uid, or -1 when every slot is
+ * held. */
+static int slot_pick(struct spawner *s, uid_t *uid)
+{
+    const struct privsep *ps = &s->loop.ps;
+    long n = (long)(ps->uid_hi - ps->uid_lo) + 1, i;
+    size_t k;
+
+    memset(s->start.slots, 0, (size_t)n);
+    for (k = 0; k < s->table.n; k++) {
+        const struct worker *w = s->table.w[k];
+
+        if (w->state != SPAWNER_W_GONE && privsep_uid_ok(ps, w->uid))
+            s->start.slots[w->uid - ps->uid_lo] = 1;
+    }
+    for (i = 0; i < n; i++) {
+        long slot = (s->start.slot_next + i) % n;
+
+        if (!s->start.slots[slot]) {
+            s->start.slot_next = (slot + 1) % n;
+            *uid = ps->uid_lo + (uid_t)slot;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 /* ---- worker logs ------------------------------------------------------- */
@@ -216,8 +262,7 @@ int start_collect(struct spawner *s, int64_t now)
             continue;
         }
         if (s->loop.ps.drop && geteuid() != 0)
-            ok = portown_check_as(w->pid, w->port, s->loop.ps.uid,
-                                  s->loop.ps.gid);
+            ok = portown_check_as(w->pid, w->port, w->uid, s->loop.ps.gid);
         else
             ok = portown_check(w->pid, w->port);
         if (ok == 1) {
@@ -293,14 +338,27 @@ static int port_is_free(int port, void *arg)
     return 1;
 }
 
-/* Forks a worker on a free port.  Returns 0 with *ch and *port, or -1
- * (logged; the port is released). */
+/* Forks a worker on a free port (and, with worker_uid_range, in a free
+ * slot).  Returns 0 with *ch, *port and *uid, or -1 (logged; the port is
+ * released). */
 static int start_fork(struct spawner *s, int64_t now, struct launch_child *ch,
-                      int *port)
+                      int *port, uid_t *uid)
 {
     const struct conf *c = s->c;
-    char lpath[CONF_STR_MAX + 32];
+    char lpath[CONF_STR_MAX + 32], home[CONF_STR_MAX + 32];
     struct launch_spec spec;
+
+    *uid = s->loop.ps.drop ? s->loop.ps.uid : geteuid();
+    if (s->loop.ps.slots) {
+        if (slot_pick(s, uid) < 0) {
+            log_warnx("no free worker slot in worker_uid_range %ld-%ld",
+                      c->worker_uid_min, c->worker_uid_max);
+            return -1;
+        }
+        if (privsep_slot_home(&s->loop.ps, c->worker_home_dir, *uid, home,
+                              sizeof(home)) < 0)
+            return -1;
+    }
 
     *port = port_pick(&s->start.ports, now, port_is_free, s);
     if (*port < 0) {
@@ -326,9 +384,10 @@ static int start_fork(struct spawner *s, int64_t now, struct launch_child *ch,
     spec.nproc = c->worker_nproc;
     spec.core_mb = c->worker_core_mb;
     spec.drop = s->loop.ps.drop;
-    spec.uid = s->loop.ps.uid;
+    spec.uid = *uid;
     spec.gid = s->loop.ps.gid;
-    spec.home = s->loop.ps.home;
+    spec.home = s->loop.ps.slots ? home : s->loop.ps.home;
+    spec.fresh_home = s->loop.ps.slots;
     spec.env_allow = c->worker_env;
     spec.port = *port;
     spec.node = c->node_name;
@@ -376,9 +435,10 @@ int start_spawn(struct spawner *s, int64_t now)
     struct launch_child ch;
     struct worker *w;
     unsigned long long pstart = 0;
+    uid_t uid;
     int port;
 
-    if (start_fork(s, now, &ch, &port) < 0)
+    if (start_fork(s, now, &ch, &port, &uid) < 0)
         return -1;
     if (proc_start_time(ch.pid, &pstart) < 0)
         pstart = 0;
@@ -414,6 +474,7 @@ int start_spawn(struct spawner *s, int64_t now)
     w->pid = ch.pid;
     w->pstart = pstart;
     w->port = port;
+    w->uid = uid;
     w->child = 1;
     w->state = SPAWNER_W_STARTING;
     w->spawn_ms = now;

@@ -103,6 +103,14 @@ static const struct {
     {"worker_env = X STEEL_WORKER_ID\n", "STEEL_WORKER_ID is set by"},
     {"worker_user = -x\n", "worker_user and worker_group must be"},
     {"worker_group = a/b\n", "worker_user and worker_group must be"},
+    {"worker_uid_range = 70000-70100\n", "worker_uid_range needs worker_user"},
+    {"worker_user = w\nworker_uid_range = 70000-70009\n",
+     "has fewer uids than pool_max_workers (64)"},
+    {"worker_uid_range = 0-100\n", "worker_uid_range must be LOW-HIGH"},
+    {"worker_uid_range = 9-8\n", "worker_uid_range must be LOW-HIGH"},
+    {"worker_uid_range = 5000000000-5000000100\n", "worker_uid_range must"},
+    {"worker_user = w\nworker_uid_range = 1-200000\n", "more than 100000"},
+    {"worker_home_dir = rel/dir\n", "worker_home_dir must be an absolute"},
 };
 
 START_TEST(test_bad_values)
@@ -113,6 +121,43 @@ START_TEST(test_bad_values)
     ck_assert_msg(strstr(err, bad_cases[_i].want) != NULL,
                   "case %d: error \"%s\" lacks \"%s\"", _i, err,
                   bad_cases[_i].want);
+}
+END_TEST
+
+/* worker_uid_range: one uid per slot, off by default. */
+START_TEST(test_uid_range)
+{
+    static const char subuid[] = "alice:100000:65536\n"
+                                 "bad line\n"
+                                 "bob:300000:10\n";
+    struct privsep ps;
+
+    ck_assert_int_eq(conf_parse(&c, "t.conf", "", err, sizeof(err)), 0);
+    ck_assert_int_eq(c.worker_uid_min, 0);
+    ck_assert_int_eq(c.worker_uid_max, 0);
+    ck_assert_msg(conf_parse(&c, "t.conf",
+                             "worker_user = w\n"
+                             "worker_uid_range = 70000-70063\n",
+                             err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_int_eq(c.worker_uid_min, 70000);
+    ck_assert_int_eq(c.worker_uid_max, 70063);
+    memset(&ps, 0, sizeof(ps));
+    ps.uid_lo = 70000;
+    ps.uid_hi = 70063;
+    ck_assert_int_eq(privsep_uid_ok(&ps, 70000), 1);
+    ck_assert_int_eq(privsep_uid_ok(&ps, 70063), 1);
+    ck_assert_int_eq(privsep_uid_ok(&ps, 69999), 0);
+    ck_assert_int_eq(privsep_uid_ok(&ps, 70064), 0);
+    ck_assert_int_eq(
+        privsep_subid_overlap(subuid, strlen(subuid), 70000, 70063), 0);
+    ck_assert_int_eq(
+        privsep_subid_overlap(subuid, strlen(subuid), 165535, 165600), 1);
+    ck_assert_int_eq(
+        privsep_subid_overlap(subuid, strlen(subuid), 165536, 299999), 0);
+    ck_assert_int_eq(
+        privsep_subid_overlap(subuid, strlen(subuid), 300009, 300009), 1);
+    ck_assert_int_eq(privsep_subid_overlap("", 0, 1, 10), 0);
 }
 END_TEST
 
@@ -321,6 +366,7 @@ Suite *conf_suite(void)
     tcase_add_test(normal, test_sample_file);
     tcase_add_test(normal, test_deprecated_directive);
     tcase_add_test(normal, test_worker_addr);
+    tcase_add_test(normal, test_uid_range);
     tcase_add_test(normal, test_program_users);
     tcase_add_test(normal, test_include);
     tcase_add_test(errors, test_program_user_needs_password);

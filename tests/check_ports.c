@@ -10,6 +10,8 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -127,6 +129,48 @@ START_TEST(test_portown_parse)
 }
 END_TEST
 
+/* A /proc/net/tcp of a host with 40000 sockets (6 MB: more than any
+ * buffer), a line longer than the read buffer among them, and the one
+ * listener on 20001 last, without its newline: it is found. */
+START_TEST(test_portown_scan_large)
+{
+    static const char other[] =
+        "   1: 0100007F:4E22 0100007F:D431 01 00000000:00000000 00:00000000 "
+        "00000000   104        0 7777 1 0000000000000000 20 4 30 10 -1\n";
+    char path[] = "/tmp/check_ports.XXXXXX";
+    struct portown_sock socks[4];
+    size_t n = 0;
+    FILE *f;
+    int fd, i;
+
+    fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("  sl  local_address rem_address   st\n", f);
+    for (i = 0; i < 40000; i++) {
+        fputs(other, f);
+        if (i == 20000) {
+            for (int k = 0; k < 70000; k++)
+                fputc('x', f);
+            fputc('\n', f);
+        }
+    }
+    fputs("   0: 0100007F:4E21 00000000:0000 0A 00000000:00000000 00:00000000 "
+          "00000000   104        0 5551 1 0000000000000000 100 0 0 10 0",
+          f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(portown_scan(path, 20001, socks, 4, &n), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(socks[0].inode, 5551);
+    n = 0;
+    ck_assert_int_eq(portown_scan(path, 20002, socks, 4, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    unlink(path);
+    ck_assert_int_eq(portown_scan(path, 20001, socks, 4, &n), -1);
+}
+END_TEST
+
 /* A child of uid `uid` that listens on 127.0.0.1 (*port) until killed;
  * the socket is made after the switch, so its uid is `uid`. */
 static pid_t listener(uid_t uid, int *port)
@@ -216,6 +260,7 @@ Suite *ports_suite(void)
     tcase_add_test(tc, test_ports_round_robin);
     tcase_add_test(tc, test_ports_skip_held_and_cooling);
     tcase_add_test(tc, test_portown_parse);
+    tcase_add_test(tc, test_portown_scan_large);
     tcase_add_test(tc, test_portown_other_uid);
     suite_add_tcase(s, tc);
     return s;

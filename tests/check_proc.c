@@ -532,32 +532,43 @@ START_TEST(test_is_node_worker)
     }
     ck_assert_int_eq(proc_start_time((long)child, &start), 0);
     for (i = 0; i < 500 && !ok; i++) {
-        ok = proc_is_node_worker((long)child, start, NULL, "tp", "tn", "7", me);
+        ok = proc_is_node_worker((long)child, start, NULL, "tp", "tn", "7", me,
+                                 me);
         if (!ok)
             sleep_ms(10);
     }
     ck_assert_int_eq(ok, 1);
     ck_assert_int_eq(
-        proc_is_node_worker((long)child, start, NULL, "tp", "tn", NULL, me), 1);
+        proc_is_node_worker((long)child, start, NULL, "tp", "tn", NULL, me, me),
+        1);
     /* Another id, node, prefix, start time or user: not this worker. */
     ck_assert_int_eq(
-        proc_is_node_worker((long)child, start, NULL, "tp", "tn", "8", me), 0);
-    ck_assert_int_eq(
-        proc_is_node_worker((long)child, start, NULL, "tp", "other", "7", me),
+        proc_is_node_worker((long)child, start, NULL, "tp", "tn", "8", me, me),
         0);
+    ck_assert_int_eq(proc_is_node_worker((long)child, start, NULL, "tp",
+                                         "other", "7", me, me),
+                     0);
     ck_assert_int_eq(
-        proc_is_node_worker((long)child, start, NULL, "xx", "tn", "7", me), 0);
-    ck_assert_int_eq(
-        proc_is_node_worker((long)child, start + 1, NULL, "tp", "tn", "7", me),
+        proc_is_node_worker((long)child, start, NULL, "xx", "tn", "7", me, me),
         0);
-    ck_assert_int_eq(
-        proc_is_node_worker((long)child, start, NULL, "tp", "tn", "7", me + 1),
-        0);
+    ck_assert_int_eq(proc_is_node_worker((long)child, start + 1, NULL, "tp",
+                                         "tn", "7", me, me),
+                     0);
+    ck_assert_int_eq(proc_is_node_worker((long)child, start, NULL, "tp", "tn",
+                                         "7", me + 1, me + 5),
+                     0);
+    /* A uid inside a range of them (one per worker slot) is one. */
+    ck_assert_int_eq(proc_is_node_worker((long)child, start, NULL, "tp", "tn",
+                                         "7", me > 0 ? me - 1 : 0, me + 1),
+                     1);
     /* What a forged record may name: init, ourselves, nothing. */
-    ck_assert_int_eq(proc_is_node_worker(1, 0, NULL, "tp", "tn", NULL, 0), 0);
+    ck_assert_int_eq(proc_is_node_worker(1, 0, NULL, "tp", "tn", NULL, 0, 0),
+                     0);
     ck_assert_int_eq(
-        proc_is_node_worker((long)getpid(), 0, NULL, "tp", "tn", NULL, me), 0);
-    ck_assert_int_eq(proc_is_node_worker(0, 0, NULL, "tp", "tn", NULL, me), 0);
+        proc_is_node_worker((long)getpid(), 0, NULL, "tp", "tn", NULL, me, me),
+        0);
+    ck_assert_int_eq(proc_is_node_worker(0, 0, NULL, "tp", "tn", NULL, me, me),
+                     0);
     /* With cgroups the environment counts for nothing: outside a worker
      * group of the node it is no worker, whatever it carries. */
     {
@@ -568,17 +579,18 @@ START_TEST(test_is_node_worker)
         cg.nhier = 1;
         cg.hier[0].v2 = 1;
         snprintf(cg.hier[0].base, sizeof(cg.hier[0].base), "/steel-check/n");
-        ck_assert_int_eq(
-            proc_is_node_worker((long)child, start, &cg, "tp", "tn", "7", me),
-            0);
-        ck_assert_int_eq(
-            proc_is_node_worker((long)child, start, &cg, "tp", "tn", NULL, me),
-            0);
+        ck_assert_int_eq(proc_is_node_worker((long)child, start, &cg, "tp",
+                                             "tn", "7", me, me),
+                         0);
+        ck_assert_int_eq(proc_is_node_worker((long)child, start, &cg, "tp",
+                                             "tn", NULL, me, me),
+                         0);
     }
     kill(child, SIGKILL);
     ck_assert_int_eq(waitpid(child, &status, 0), child);
     ck_assert_int_eq(
-        proc_is_node_worker((long)child, start, NULL, "tp", "tn", "7", me), 0);
+        proc_is_node_worker((long)child, start, NULL, "tp", "tn", "7", me, me),
+        0);
 }
 END_TEST
 
