@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "hostrange.h"
 #include "log.h"
 #include "rconn.h"
 #include "util.h"
@@ -505,7 +506,8 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
         return conf_error(err, errsize,
                           "worker_user and worker_group must be user and "
                           "group names");
-    if (env_list_ok(c->worker_env, err, errsize) < 0)
+    if (env_list_ok(c->worker_env, err, errsize) < 0 ||
+        hostrange_list_check(c->worker_hosts, err, errsize) < 0)
         return -1;
     if (strcmp(c->worker_cgroup, "required") != 0 &&
         strcmp(c->worker_cgroup, "off") != 0)
