@@ -86,6 +86,7 @@ static const struct conf_directive conf_table[] = {
     LONGD(worker_timeout_ms, 10, 600000, "5000"),
     LONGD(worker_start_timeout_ms, 10, 600000, "5000"),
     STRD(worker_log_dir, STEEL_DEFAULT_WORKER_LOG_DIR),
+    STRD(node_token_dir, STEEL_DEFAULT_NODE_TOKEN_DIR),
     LONGD(worker_log_max, 0, LONG_MAX, "1048576"),
     LONGD(worker_nofile, 0, 1048576, "1024"),
     LONGD(worker_memory_mb, 0, 1048576, "0"),

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # netns-lib.sh - nodes that share one Redis, each in network, PID and mount
-# namespaces of its own, for tests/node-ranges.sh.  Source it after lib.sh and stack.sh, then call
+# namespaces of its own, for tests/node-ranges.sh and
+# tests/node-identity.sh.  Source it after lib.sh and stack.sh, then call
 # nn_init.
 #
 # A hub namespace holds a bridge (SUB.1) and Redis (SUB.1:6379, a password);
@@ -16,6 +17,8 @@
 # Everything is stopped by pid and every namespace removed on exit, and
 # the exit status of the test is kept, so a failure (a timeout's SIGTERM
 # too) prints the logs, those under node directories included.
+# STEEL_NN_OLD_BUILD=1: the configurations leave out what a build before
+# node_token_dir refuses (top_builddir pointing at such a build).
 
 NN_NS=()
 
@@ -122,7 +125,7 @@ nn_ns() {
 
 # nn_conf I NAME DIR RANGE HOSTS - DIR/steel-orchestrator.conf of a node
 # in namespace I named NAME with worker_port_range RANGE and worker_hosts
-# HOSTS; its cgroups under $NN_CG/<DIR's name>.
+# HOSTS; its cgroups under $NN_CG/<DIR's name>, its instance token in DIR.
 nn_conf() {
     local i=$1 name=$2 d=$3
     mkdir -p "$d/workers" "$d/www" "$d/tmp"
@@ -149,11 +152,16 @@ worker_hosts = $5
 worker_port_range = $4
 worker_env = STEEL_EMU_*
 worker_log_dir = $d/workers
+node_token_dir = $d
 cgroup_root = $NN_CG/$(basename "$d")
 log_level = info
 admin_token = nn-admin
 EOF
     )
+    # A build before node_token_dir (to show a defect there) refuses it.
+    if [ "${STEEL_NN_OLD_BUILD:-0}" = 1 ]; then
+        sed -i '/^node_token_dir/d' "$d/steel-orchestrator.conf"
+    fi
 }
 
 # nn_node I DIR - steel-spawner and steel-reaper of the
