@@ -89,22 +89,17 @@ int nodetoken_read(const char *path, struct nodetoken *t)
     return 1;
 }
 
-int nodetoken_renew(const char *path, struct nodetoken *t)
+/* Replaces path by "cur\nprev\n" (beside, then renamed; its directory
+ * made when missing).  Returns 0, or -1 (errno set). */
+static int token_write(const char *path, const char *cur, const char *prev)
 {
-    struct nodetoken old;
     char tmp[4096], text[2 * NODETOKEN_MAX + 2];
     int fd, len, err;
 
-    if (nodetoken_read(path, &old) < 0)
-        memset(&old, 0, sizeof(old));
-    memset(t, 0, sizeof(*t));
-    memcpy(t->prev, old.cur, sizeof(t->prev));
-    if (random_hex(t->cur, sizeof(t->cur)) < 0)
-        return -1;
-    len = snprintf(text, sizeof(text), "%s\n%s\n", t->cur, t->prev);
+    len = snprintf(text, sizeof(text), "%s\n%s\n", cur, prev);
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp)) {
         errno = ENAMETOOLONG;
-        return 1;
+        return -1;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0 && errno == ENOENT) {
@@ -121,21 +116,42 @@ int nodetoken_renew(const char *path, struct nodetoken *t)
         }
     }
     if (fd < 0)
-        return 1;
+        return -1;
     if (write(fd, text, (size_t)len) != len || fsync(fd) < 0) {
         err = errno;
         close(fd);
         unlink(tmp);
         errno = err;
-        return 1;
+        return -1;
     }
     if (close(fd) < 0 || rename(tmp, path) < 0) {
         err = errno;
         unlink(tmp);
         errno = err;
-        return 1;
+        return -1;
     }
     return 0;
+}
+
+int nodetoken_renew(const char *path, struct nodetoken *t)
+{
+    struct nodetoken old;
+
+    if (nodetoken_read(path, &old) < 0)
+        memset(&old, 0, sizeof(old));
+    memset(t, 0, sizeof(*t));
+    memcpy(t->prev, old.cur, sizeof(t->prev));
+    memcpy(t->back, old.prev, sizeof(t->back));
+    if (random_hex(t->cur, sizeof(t->cur)) < 0)
+        return -1;
+    return token_write(path, t->cur, t->prev) < 0 ? 1 : 0;
+}
+
+int nodetoken_restore(const char *path, const struct nodetoken *t)
+{
+    if (t->prev[0] == '\0')
+        return 0; /* nothing to forget: the file names no holder */
+    return token_write(path, t->prev, t->back);
 }
 
 int nodetoken_known(const struct nodetoken *t, const char *token)

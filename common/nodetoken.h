@@ -24,6 +24,8 @@ int nodetoken_path(const struct conf *c, char *out, size_t size);
 struct nodetoken {
     char cur[NODETOKEN_MAX];
     char prev[NODETOKEN_MAX];
+    char back[NODETOKEN_MAX]; /* what the file held as previous before
+                                 nodetoken_renew (nodetoken_restore) */
 };
 
 /* Reads path (two lines of hex: current, previous).  Returns 1 read, 0
@@ -37,6 +39,12 @@ int nodetoken_read(const char *path, struct nodetoken *t);
  * file could not be written (errno set; the caller logs), -1 when no
  * random token could be made. */
 int nodetoken_renew(const char *path, struct nodetoken *t);
+
+/* Puts back what the file held before nodetoken_renew(t), when it held a
+ * token (a refused spawner must not make this host forget the token of
+ * the instance that holds the node; a file that held none keeps the
+ * refused one's, which holds nothing).  Returns 0, or -1 (errno set). */
+int nodetoken_restore(const char *path, const struct nodetoken *t);
 
 /* 1 when token is t's current or previous one (token not empty). */
 int nodetoken_known(const struct nodetoken *t, const char *token);

@@ -76,6 +76,7 @@ int main(int argc, char **argv)
         rp.worker_uid = ps.uid;
 
     if (opt_once) {
+        rp.once = 1;
         rc = reaper_pass(&rp);
         reaper_release(&rp);
         curl_global_cleanup();

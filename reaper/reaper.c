@@ -170,9 +170,13 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
  * holder is this host's spawner (its token in this host's token file; a
  * holder without a token: of this host id), or none is registered;
  * REAPER_WAIT while a holder has a token and this host has no token file
- * yet (its spawner has not started); REAPER_REFUSED (logged) when it is a
- * spawner of another host or another instance; -1 (Redis). */
+ * yet (its spawner has not started), or for REFUSE_AFTER_MS after a holder
+ * that is not this host's was first seen; REAPER_REFUSED (logged) when it
+ * still is a spawner of another host or another instance; -1 (Redis). */
 #define REAPER_WAIT 1
+/* How long a holder that is not this host's must stay so before the
+ * reaper stops (ms). */
+#define REFUSE_AFTER_MS 1000
 static int node_holder(struct reaper *rp, long *pid)
 {
     char hostid[NODE_HOSTID_MAX], token[NODETOKEN_MAX];
@@ -189,8 +193,10 @@ static int node_holder(struct reaper *rp, long *pid)
     rc = path[0] != '\0' ? nodetoken_read(path, &mine) : -1;
     if (token[0] != '\0' && rc > 0) {
         rp->token_waiting = 0;
-        if (nodetoken_known(&mine, token))
+        if (nodetoken_known(&mine, token)) {
+            rp->refuse_since = 0;
             return 0;
+        }
         what = "an instance token not in this host's token file";
     } else if (token[0] != '\0' && rc == 0) {
         /* This host's spawner has not made its token yet: a clone's
@@ -204,10 +210,18 @@ static int node_holder(struct reaper *rp, long *pid)
     } else {
         rp->token_waiting = 0;
         if (hostid[0] == '\0' || rp->hostid[0] == '\0' ||
-            strcmp(hostid, rp->hostid) == 0)
+            strcmp(hostid, rp->hostid) == 0) {
+            rp->refuse_since = 0;
             return 0;
+        }
         what = "another host id";
     }
+    /* Judged twice, a second apart: a restart of this host's spawner
+     * between its file and its registration is not a conflict. */
+    if (rp->refuse_since == 0)
+        rp->refuse_since = now_mono_ms();
+    if (!rp->once && now_mono_ms() - rp->refuse_since < REFUSE_AFTER_MS)
+        return REAPER_WAIT;
     log_warnx("node_name %s is held by a steel-spawner with %s (host %s, pid "
               "%ld), not by this host's (%s): this reaper "
               "stops; every node needs a node_name of its own",

@@ -93,6 +93,9 @@ struct reaper {
                                       "" unknown */
     int token_waiting;             /* the node's holder has a token and
                                       this host's token file is missing */
+    int64_t refuse_since;          /* mono ms a holder not this host's was
+                                      first seen; 0: none */
+    int once;                      /* --once: one pass, judged at once */
 };
 
 /* Sets rp up with configuration c; does not connect.  Returns 0, or -1

@@ -169,6 +169,15 @@ static int wait_for_stale(struct spawner *s, const struct node_rec *other)
     return now - s->node.wait_since_ms <= s->c->node_stale_ms + 1000;
 }
 
+/* A refused start: this host's token file back as it was.  Returns -1. */
+static int refused(struct spawner *s)
+{
+    if (nodetoken_restore(s->node.token_path, &s->node.token) < 0)
+        log_warn("node %s: cannot restore %s", s->c->node_name,
+                 s->node.token_path);
+    return -1;
+}
+
 int node_register(struct spawner *s, int at_start)
 {
     struct node_claim claim = {s->node.hostid, s->c->worker_host,
@@ -179,7 +188,7 @@ int node_register(struct spawner *s, int at_start)
     int rc;
 
     if (at_start && loopback_check(s, 1, &others) < 0)
-        return -1;
+        return refused(s);
     rc = store_node_register(&s->redis.store, &claim, 0, &other);
     if (rc == STORE_NODE_OTHER_PID && !spawner_running(other.pid))
         rc = store_node_register(&s->redis.store, &claim, 1, &other);
@@ -208,7 +217,7 @@ int node_register(struct spawner *s, int at_start)
                       s->c->node_name,
                       rc == STORE_NODE_TAKEN ? "steel-spawner" : "host",
                       other.hostid, other.pid, (long long)other.age_ms);
-        return -1;
+        return refused(s);
     }
     if (!at_start)
         log_warnx("node %s: its record was removed (a reaper took the node "

@@ -14,7 +14,9 @@
 #   3. /status shows the conflict under node-c, /metrics counts it;
 #   4. node-c's spawner, killed with SIGKILL and started again in its
 #      namespaces, takes its node back at once (its previous token in
-#      node_token_dir) and adopts its workers: the sessions answer 200.
+#      node_token_dir) and adopts its workers: the sessions answer 200;
+#   5. a second spawner of node-c on node-c's host is refused and leaves
+#      the host's token file as it was: node-c's reaper runs on.
 #
 # Needs root, iproute2, unshare; without them it exits 77 (SKIP).
 
@@ -41,6 +43,15 @@ for k in 1 2 3 4; do
     [ -n "$s" ] && SIDS+=("$s")
 done
 check_eq "node-c holds 4 sessions" 4 "${#SIDS[@]}"
+# node-c's pool settles (3 idle beside the sessions, none starting)
+# before its workers are noted.
+settled() {
+    [ "$(nn_rcli HGET "$NN_PREFIX:pool:node-c" idle)" = 3 ] &&
+        [ "$(nn_rcli HGET "$NN_PREFIX:pool:node-c" starting)" = 0 ] &&
+        [ "$(nn_rcli SCARD "$NN_PREFIX:node:node-c")" = \
+            "$(nn_rcli HGET "$NN_PREFIX:pool:node-c" workers)" ]
+}
+check_eventually "node-c's pool settles" 30 settled
 workers_before=$(nn_rcli SMEMBERS "$NN_PREFIX:node:node-c" | sort | tr '\n' ' ')
 
 # GETs of node-c's sessions until FILE appears; each answer a line in OUT.
@@ -125,4 +136,22 @@ for s in "${SIDS[@]}"; do
 done
 check_eq "node-c's sessions answer 200 after the restart" "${#SIDS[@]}" "$n"
 check "node-c's reaper still runs" test ! -e "$T/c/reaper.rc"
+
+# A second spawner of node-c on node-c's own host: refused, and this
+# host's token file keeps naming the holder, so node-c's reaper runs on.
+tokfile=$T/c/$NN_PREFIX-node-c.token
+tok_before=$(cat "$tokfile")
+# (a cgroup subtree of its own, or it is refused for that first)
+sed "s|^cgroup_root = .*|cgroup_root = $NN_CG/c3|" "$T/c/steel-orchestrator.conf" >"$T/c/c3.conf"
+nsenter -t "$sh_pid" -p -m -n "$top_builddir/spawner/steel-spawner" \
+    -f "$T/c/c3.conf" >"$T/c/spawner3.log" 2>&1
+rc3=$?
+check "a second spawner of node-c on its host is refused (exit $rc3)" test "$rc3" = 1
+check "... naming the running one" grep -q "node_name node-c is in use by steel-spawner pid" "$T/c/spawner3.log"
+check_eq "... and the token file names the holder still" "$tok_before" "$(cat "$tokfile")"
+passes() { nn_rcli HGET "$NN_PREFIX:stats" reaper_node_passes:node-c; }
+p0=$(passes)
+check_eventually "node-c's reaper makes 3 more passes" 30 bash -c \
+    "[ \"\$(ip netns exec $NN_HUB env REDISCLI_AUTH=$NN_PW redis-cli --raw -h $NN_SUB.1 HGET $NN_PREFIX:stats reaper_node_passes:node-c)\" -ge $((p0 + 3)) ]"
+check "... and still runs" test ! -e "$T/c/reaper.rc"
 lib_finish
