@@ -89,6 +89,28 @@ int nodetoken_read(const char *path, struct nodetoken *t)
     return 1;
 }
 
+/* Makes the directories above path's last component (mode 0750).
+ * Returns 0, or -1 (errno set). */
+static int mkdir_parents(const char *path)
+{
+    char dir[4096];
+    size_t i;
+
+    if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (i = 1; dir[i] != '\0'; i++) {
+        if (dir[i] != '/')
+            continue;
+        dir[i] = '\0';
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+            return -1;
+        dir[i] = '/';
+    }
+    return 0;
+}
+
 /* Replaces path by "cur\nprev\n" (beside, then renamed; its directory
  * made when missing).  Returns 0, or -1 (errno set). */
 static int token_write(const char *path, const char *cur, const char *prev)
@@ -102,19 +124,8 @@ static int token_write(const char *path, const char *cur, const char *prev)
         return -1;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0 && errno == ENOENT) {
-        char dir[4096];
-        char *slash;
-
-        snprintf(dir, sizeof(dir), "%s", path);
-        slash = strrchr(dir, '/');
-        if (slash != NULL && slash != dir) {
-            *slash = '\0';
-            if (mkdir(dir, 0750) == 0 || errno == EEXIST)
-                fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                          0640);
-        }
-    }
+    if (fd < 0 && errno == ENOENT && mkdir_parents(path) == 0)
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0)
         return -1;
     if (write(fd, text, (size_t)len) != len || fsync(fd) < 0) {

@@ -177,6 +177,10 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
 /* How long a holder that is not this host's must stay so before the
  * reaper stops (ms). */
 #define REFUSE_AFTER_MS 1000
+/* How long the passes wait for this host's token file when the node's
+ * holder has a token (ms): a spawner writes it before it registers; one
+ * that cannot is then judged by host id. */
+#define TOKEN_WAIT_MS 10000
 static int node_holder(struct reaper *rp, long *pid)
 {
     char hostid[NODE_HOSTID_MAX], token[NODETOKEN_MAX];
@@ -191,6 +195,8 @@ static int node_holder(struct reaper *rp, long *pid)
     if (nodetoken_path(&rp->conf, path, sizeof(path)) < 0)
         path[0] = '\0';
     rc = path[0] != '\0' ? nodetoken_read(path, &mine) : -1;
+    if (rc != 0)
+        rp->token_wait_since = 0;
     if (token[0] != '\0' && rc > 0) {
         rp->token_waiting = 0;
         if (nodetoken_known(&mine, token)) {
@@ -198,17 +204,25 @@ static int node_holder(struct reaper *rp, long *pid)
             return 0;
         }
         what = "an instance token not in this host's token file";
-    } else if (token[0] != '\0' && rc == 0) {
+    } else if (token[0] != '\0' && rc == 0 &&
+               (rp->token_wait_since == 0 ||
+                now_mono_ms() - rp->token_wait_since <= TOKEN_WAIT_MS)) {
         /* This host's spawner has not made its token yet: a clone's
          * reaper must not act meanwhile. */
-        if (!rp->token_waiting)
+        if (rp->token_wait_since == 0) {
+            rp->token_wait_since = now_mono_ms();
             log_warnx("node %s: no %s yet (this host's steel-spawner has not "
-                      "started): the pass waits for it",
+                      "started): the passes wait for it",
                       rp->conf.node_name, path);
-        rp->token_waiting = 1;
+        }
         return REAPER_WAIT;
     } else {
-        rp->token_waiting = 0;
+        if (rc == 0 && token[0] != '\0' && !rp->token_waiting)
+            log_warnx("node %s: still no %s (this host's steel-spawner cannot "
+                      "write node_token_dir?): the node's holder is judged by "
+                      "its host id only",
+                      rp->conf.node_name, path);
+        rp->token_waiting = rc == 0 && token[0] != '\0';
         if (hostid[0] == '\0' || rp->hostid[0] == '\0' ||
             strcmp(hostid, rp->hostid) == 0) {
             rp->refuse_since = 0;

@@ -91,8 +91,10 @@ struct reaper {
     char cg_base[CGROUP_PATH_MAX]; /* the last <base> found */
     char hostid[NODE_HOSTID_MAX];  /* this host's identity (nodeid.h);
                                       "" unknown */
-    int token_waiting;             /* the node's holder has a token and
-                                      this host's token file is missing */
+    int64_t token_wait_since;      /* mono ms the passes began to wait for
+                                      this host's token file; 0: not */
+    int token_waiting;             /* gave up waiting for it: judged by
+                                      host id (logged once) */
     int64_t refuse_since;          /* mono ms a holder not this host's was
                                       first seen; 0: none */
     int once;                      /* --once: one pass, judged at once */
