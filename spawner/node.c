@@ -149,9 +149,10 @@ void node_taken(struct spawner *s, const struct node_rec *other)
 }
 
 /* At start, a heartbeat of this host's id under a token this host does not
- * know: a spawner of this host that kept no the token file (node_token_dir)
- * (then its heartbeat goes stale: wait for it), or a clone of this host (it
- * keeps heartbeating: refused after the wait).  1 to wait, 0 to refuse. */
+ * know: a spawner of this host that could keep no token file
+ * (node_token_dir; then its heartbeat goes stale: wait for it), or a clone
+ * of this host (it keeps heartbeating: refused after the wait).  1 to
+ * wait, 0 to refuse. */
 static int wait_for_stale(struct spawner *s, const struct node_rec *other)
 {
     int64_t now = now_mono_ms();
