@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "hostrange.h"
 #include "log.h"
 #include "rconn.h"
 #include "util.h"
@@ -86,6 +87,7 @@ static const struct conf_directive conf_table[] = {
     LONGD(worker_timeout_ms, 10, 600000, "5000"),
     LONGD(worker_start_timeout_ms, 10, 600000, "5000"),
     STRD(worker_log_dir, STEEL_DEFAULT_WORKER_LOG_DIR),
+    STRD(node_token_dir, STEEL_DEFAULT_NODE_TOKEN_DIR),
     LONGD(worker_log_max, 0, LONG_MAX, "1048576"),
     LONGD(worker_nofile, 0, 1048576, "1024"),
     LONGD(worker_memory_mb, 0, 1048576, "0"),
@@ -527,7 +529,8 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
         return conf_error(err, errsize,
                           "worker_user and worker_group must be user and "
                           "group names");
-    if (env_list_ok(c->worker_env, err, errsize) < 0)
+    if (env_list_ok(c->worker_env, err, errsize) < 0 ||
+        hostrange_list_check(c->worker_hosts, err, errsize) < 0)
         return -1;
     if (strcmp(c->worker_cgroup, "required") != 0 &&
         strcmp(c->worker_cgroup, "off") != 0)

@@ -65,6 +65,10 @@ struct conf {
     long worker_timeout_ms;         /* whole-request deadline to a worker */
     long worker_start_timeout_ms;   /* spawn to first /health ok */
     char worker_log_dir[CONF_STR_MAX]; /* per-worker stdout/stderr files */
+    char node_token_dir[CONF_STR_MAX]; /* where the spawner keeps its
+                                        * instance token (nodetoken.h),
+                                        * for the reaper and its next
+                                        * start; under /run */
     long worker_log_max;               /* bytes kept per worker log */
     long worker_nofile;                /* RLIMIT_NOFILE; 0 = inherit */
     long worker_memory_mb;             /* RLIMIT_AS in MiB; 0 = none */

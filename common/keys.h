@@ -77,6 +77,14 @@
  *       hostid    the identity of the spawner's host (machine id and
  *                 boot id, nodeid.h): two hosts with one node_name
  *       worker_host  the address its workers are registered with
+ *       token     the instance token of the spawner that holds the name
+ *                 (nodetoken.h): written by its registration, which
+ *                 refuses any other token while the heartbeat is fresh;
+ *                 a heartbeat with another token writes nothing
+ *       conflict_at, conflict_hostid, conflict_pid
+ *                 ms since the epoch (Redis clock) another process's claim
+ *                 of the name was last refused, and its host id and pid;
+ *                 /status shows it for 10 minutes
  *                 The heartbeat is the node's liveness: older than
  *                 node_stale_ms the node is stale (claims skip its
  *                 workers), older than node_gone_after it is gone (a

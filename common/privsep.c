@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "hostrange.h"
 #include "log.h"
 #include "privsep.h"
 #include "util.h"
@@ -377,21 +378,9 @@ out:
 
 int privsep_worker_addr_ok(const struct conf *c, const char *host, int port)
 {
-    size_t hlen = strlen(host);
-    const char *p = c->worker_hosts;
-
-    if (port < c->worker_port_min || port > c->worker_port_max)
-        return 0;
-    if (strcmp(host, c->worker_host) == 0)
+    if (strcmp(host, c->worker_host) == 0 && port >= c->worker_port_min &&
+        port <= c->worker_port_max)
         return 1;
-    while (*p != '\0') {
-        size_t len = strcspn(p, " \t");
-
-        if (len == hlen && hlen > 0 && memcmp(p, host, len) == 0)
-            return 1;
-        p += len;
-        if (*p != '\0')
-            p++;
-    }
-    return 0;
+    return hostrange_allows(c->worker_hosts, host, port, c->worker_port_min,
+                            c->worker_port_max);
 }

@@ -90,8 +90,10 @@ int privsep_slot_home(const struct privsep *ps, const char *base, uid_t uid,
                       char *out, size_t size);
 
 /* 1 when a worker record's address is one steel-fcgi may call: host is
- * worker_host or one of worker_hosts, port is inside worker_port_range;
- * else 0.  A record pointing elsewhere (written by whoever reached Redis)
+ * worker_host and port inside worker_port_range, or host is an entry of
+ * worker_hosts and port inside that entry's range (HOST:LOW-HIGH, the
+ * other node's worker_port_range), or inside worker_port_range for an
+ * entry without one (hostrange.h); else 0.  A record pointing elsewhere (written by whoever reached Redis)
  * must not steer requests to another host or service. */
 int privsep_worker_addr_ok(const struct conf *c, const char *host, int port);
 

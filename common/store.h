@@ -97,6 +97,9 @@ struct store {
     enum store_err err;            /* of the last call; STORE_OK after one
                                       that succeeded */
     char errstr[STORE_ERRSTR_MAX]; /* what the last call failed on; "" */
+    char node_token[40];           /* this spawner's instance token: its
+                                    * heartbeats write only a record that
+                                    * holds it; "" elsewhere */
     char node[256];                /* node_name: names this node's waiters,
                                       is never reaped by its own reaper */
     long node_stale_ms; /* heartbeat age from which a node is stale */
@@ -477,11 +480,12 @@ int store_pool_view(struct store *s, const char *node, long room,
 void store_pool_view_release(struct pool_view *v);
 
 /* Writes the spawner's view of its pool to P:pool:<node>: state ("ok",
- * "degraded", "draining", "stopped"), reason, heartbeat (now), since (now when the
- * state changed) and nfields more strings as field, value pairs (at most
+ * "degraded", "draining", "stopped"), reason, heartbeat (now), since (now when
+ * the state changed) and nfields more strings as field, value pairs (at most
  * 16), and adds node to P:nodes.  Returns 1, 2 when the record names no
  * host (a reaper removed the node meanwhile: store_node_register() again),
- * or -1. */
+ * STORE_NODE_TAKEN (nothing written) when s->node_token is set and the
+ * record holds another instance's token, or -1. */
 int store_pool_report(struct store *s, const char *node, const char *state,
                       const char *reason, int nfields, const char **fields);
 
@@ -502,24 +506,47 @@ struct node_rec {
     long pid;                     /* its spawner's pid */
     int64_t age_ms;               /* since its last heartbeat; -1: none */
     long workers, idle, starting, idle_target, max_workers;
+    int64_t conflict_age_ms; /* since another process's claim of this
+                                node_name was last refused; -1 never */
+    char conflict_hostid[NODE_HOSTID_MAX]; /* that claimant's host id */
+    long conflict_pid;                     /* and its pid (in its own PID
+                                              namespace) */
 };
 
 /* Reads every node of P:nodes, sorted by name.  *out is malloc'd (the
  * caller frees), *n its length.  Returns 0 or -1. */
 int store_nodes(struct store *s, struct node_rec **out, size_t *n);
 
-/* Registers this spawner as node s->node: writes hostid, worker_host and
- * pid with a heartbeat to P:pool:<node> and adds the node to P:nodes, in
- * one script that first checks who wrote the heartbeat there.  Returns 1
- * registered; STORE_NODE_OTHER_HOST when a heartbeat younger than
- * s->node_stale_ms came from another host, STORE_NODE_OTHER_PID when it
- * came from another pid of this host (unless force), nothing written and
- * *other filled; -1. */
+/* What a spawner claims its node with (store_node_register). */
+struct node_claim {
+    const char *hostid;      /* this host's identity (nodeid_host) */
+    const char *worker_host; /* its workers' address */
+    long pid;                /* this process */
+    const char *token;       /* this instance's random token */
+    const char *prev_token;  /* the previous instance's on this host; "" */
+};
+
+/* Registers this spawner as node s->node: writes hostid, worker_host, pid
+ * and its instance token with a heartbeat to P:pool:<node> and adds the
+ * node to P:nodes, in one script that first checks who heartbeats there.
+ * Returns 1 registered; else nothing written but the conflict fields,
+ * *other filled, and: STORE_NODE_TAKEN when a heartbeat younger than
+ * s->node_stale_ms carries another instance token than claim's token or,
+ * from this host, its prev_token (whatever host id or pid; conflict
+ * recorded); STORE_NODE_OTHER_PID when it carries prev_token but another
+ * pid (unless force: the caller checks that pid is no running spawner);
+ * STORE_NODE_OTHER_HOST when a heartbeat without a token came from
+ * another host (conflict recorded); -1. */
 #define STORE_NODE_OTHER_HOST 2
 #define STORE_NODE_OTHER_PID  3
-int store_node_register(struct store *s, const char *hostid,
-                        const char *worker_host, long pid, int force,
-                        struct node_rec *other);
+#define STORE_NODE_TAKEN      4
+int store_node_register(struct store *s, const struct node_claim *claim,
+                        int force, struct node_rec *other);
+
+/* Who holds node: the pid, host id and instance token of its last
+ * P:pool:<node> registration ("" and 0 when none).  Returns 0 or -1. */
+int store_node_holder(struct store *s, const char *node, long *pid,
+                      char *hostid, size_t hsize, char *token, size_t tsize);
 
 /* One node store_node_reap() removed. */
 struct node_reaped {

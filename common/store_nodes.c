@@ -25,7 +25,9 @@
 
 /* ARGV: P stale_ms gone_ms -> {now, {name, state, reason, hostid,
  * worker_host, pid, heartbeat, workers, idle, starting, idle_target,
- * max_workers}, ...}, sorted by name; state is the spawner's, or stale or
+ * max_workers, conflict age, conflict_hostid, conflict_pid}, ...}, sorted
+ * by name (conflict age: ms since another process's claim of the name
+ * was refused, -1 none); state is the spawner's, or stale or
  * gone by the heartbeat's age.  Names whose P:pool:<node> is gone and
  * that have no workers left leave P:nodes. */
 static const struct store_script_def nodes_script = {
@@ -37,7 +39,8 @@ static const struct store_script_def nodes_script = {
     "for _, n in ipairs(names) do\n"
     "  local h = redis.call('HMGET', pool_key(n), 'state', 'reason',\n"
     "    'hostid', 'worker_host', 'pid', 'heartbeat', 'workers', 'idle',\n"
-    "    'starting', 'idle_target', 'max_workers')\n"
+    "    'starting', 'idle_target', 'max_workers', 'conflict_at',\n"
+    "    'conflict_hostid', 'conflict_pid')\n"
     "  if not h[6] and redis.call('SCARD', node_key(n)) == 0 then\n"
     "    redis.call('SREM', nodes_key(), n)\n"
     "  else\n"
@@ -51,27 +54,50 @@ static const struct store_script_def nodes_script = {
     "    local r = {n, st}\n"
     "    for i = 2, 11 do r[#r + 1] = h[i] or '' end\n"
     "    r[7] = string.format('%d', age)\n"
+    "    r[13] = '-1'\n"
+    "    if h[12] then\n"
+    "      r[13] = string.format('%d', now - (tonumber(h[12]) or 0))\n"
+    "    end\n"
+    "    r[14] = h[13] or ''\n"
+    "    r[15] = h[14] or '0'\n"
     "    out[#out + 1] = r\n"
     "  end\n"
     "end\n"
     "return out\n"};
 
-/* ARGV: P node hostid worker_host pid force stale_ms -> {'ok'} |
- * {'host', hostid, pid, age} | {'pid', hostid, pid, age}.  Refused while a
- * fresh heartbeat (not of a stopped spawner) names another host, or
- * another pid of this host unless force. */
+/* ARGV: P node hostid worker_host pid force stale_ms token prev ->
+ * {'ok'} | {'taken' | 'host' | 'pid', hostid, pid, age}.  While a fresh
+ * heartbeat (not of a stopped spawner) is there: its instance token, when
+ * it has one, must be ours, or our previous instance's (prev, from
+ * its file in node_token_dir) on this host and, unless force, from our pid
+ * ('pid': the caller checks that pid runs no steel-spawner); else 'taken',
+ * whatever the host id or pid.  A heartbeat without a token (a spawner
+ * before tokens) is judged by host id and pid.  'taken' and 'host'
+ * record the refused claimant in conflict_at, conflict_hostid and
+ * conflict_pid. */
 static const struct store_script_def node_register_script = {
     SCRIPT_NODE_REGISTER, LUA_HEAD
     "local k = pool_key(ARGV[2])\n"
-    "local h = redis.call('HMGET', k, 'heartbeat', 'state', 'hostid', 'pid')\n"
+    "local h = redis.call('HMGET', k, 'heartbeat', 'state', 'hostid', 'pid',\n"
+    "  'token')\n"
+    "local function refuse(why, age)\n"
+    "  redis.call('HSET', k, 'conflict_at', nows, 'conflict_hostid', ARGV[3],\n"
+    "    'conflict_pid', ARGV[5])\n"
+    "  return {why, h[3] or '', h[4] or '0', age}\n"
+    "end\n"
     "if h[1] and h[2] ~= 'stopped' then\n"
     "  local age = now - (tonumber(h[1]) or 0)\n"
     "  if age <= tonumber(ARGV[7]) then\n"
     "    local ages = string.format('%d', age)\n"
-    "    if h[3] and h[3] ~= ARGV[3] then\n"
-    "      return {'host', h[3], h[4] or '0', ages}\n"
+    "    local tok = h[5] or ''\n"
+    "    if tok ~= '' and (tok ~= ARGV[9] or h[3] ~= ARGV[3]) and\n"
+    "      tok ~= ARGV[8] then\n"
+    "      return refuse('taken', ages)\n"
+    "    elseif tok == '' and h[3] and h[3] ~= ARGV[3] then\n"
+    "      return refuse('host', ages)\n"
     "    end\n"
-    "    if ARGV[6] ~= '1' and h[4] and h[4] ~= ARGV[5] then\n"
+    "    if (tok == '' or tok ~= ARGV[8]) and ARGV[6] ~= '1' and h[4] and\n"
+    "      h[4] ~= ARGV[5] then\n"
     "      return {'pid', h[3] or '', h[4], ages}\n"
     "    end\n"
     "  end\n"
@@ -80,7 +106,7 @@ static const struct store_script_def node_register_script = {
     "  redis.call('HSET', k, 'state', 'ok', 'reason', '', 'since', nows)\n"
     "end\n"
     "redis.call('HSET', k, 'hostid', ARGV[3], 'worker_host', ARGV[4],\n"
-    "  'pid', ARGV[5], 'heartbeat', nows)\n"
+    "  'pid', ARGV[5], 'heartbeat', nows, 'token', ARGV[8])\n"
     "redis.call('SADD', nodes_key(), ARGV[2])\n"
     "return {'ok'}\n"};
 
@@ -144,6 +170,9 @@ static void node_rec_fill(struct node_rec *r, const redisReply *a)
     r->starting = (long)reply_ll(a->element[9]);
     r->idle_target = (long)reply_ll(a->element[10]);
     r->max_workers = (long)reply_ll(a->element[11]);
+    r->conflict_age_ms = reply_ll(a->element[12]);
+    reply_str(r->conflict_hostid, sizeof(r->conflict_hostid), a->element[13]);
+    r->conflict_pid = (long)reply_ll(a->element[14]);
 }
 
 int store_nodes(struct store *s, struct node_rec **out, size_t *n)
@@ -170,7 +199,7 @@ int store_nodes(struct store *s, struct node_rec **out, size_t *n)
     for (i = 1; i < reply->elements; i++) {
         const redisReply *a = reply->element[i];
 
-        if (a->type != REDIS_REPLY_ARRAY || a->elements != 12)
+        if (a->type != REDIS_REPLY_ARRAY || a->elements != 15)
             continue;
         node_rec_fill(&recs[count++], a);
     }
@@ -182,21 +211,21 @@ out:
     return rc;
 }
 
-int store_node_register(struct store *s, const char *hostid,
-                        const char *worker_host, long pid, int force,
-                        struct node_rec *other)
+int store_node_register(struct store *s, const struct node_claim *claim,
+                        int force, struct node_rec *other)
 {
     char spid[24], sstale[24];
-    const char *argv[] = {s->node, hostid, worker_host, spid,
-                          force ? "1" : "0", sstale};
+    const char *argv[] = {s->node,      claim->hostid,     claim->worker_host,
+                          spid,         force ? "1" : "0", sstale,
+                          claim->token, claim->prev_token};
     char verdict[8];
     redisReply *reply;
     int rc = -1;
 
     memset(other, 0, sizeof(*other));
-    snprintf(spid, sizeof(spid), "%ld", pid);
+    snprintf(spid, sizeof(spid), "%ld", claim->pid);
     snprintf(sstale, sizeof(sstale), "%ld", s->node_stale_ms);
-    reply = store_run(s, &node_register_script, 6, argv, NULL);
+    reply = store_run(s, &node_register_script, 8, argv, NULL);
     if (reply == NULL)
         return -1;
     if (store_reply_array(s, reply, 1, "node register") < 0)
@@ -207,7 +236,8 @@ int store_node_register(struct store *s, const char *hostid,
         goto out;
     }
     if (reply->elements != 4 ||
-        (strcmp(verdict, "host") != 0 && strcmp(verdict, "pid") != 0)) {
+        (strcmp(verdict, "host") != 0 && strcmp(verdict, "pid") != 0 &&
+         strcmp(verdict, "taken") != 0)) {
         store_fail(s, STORE_ERR_PROTOCOL, "node register: unexpected reply");
         goto out;
     }
@@ -215,7 +245,39 @@ int store_node_register(struct store *s, const char *hostid,
     reply_str(other->hostid, sizeof(other->hostid), reply->element[1]);
     other->pid = (long)reply_ll(reply->element[2]);
     other->age_ms = reply_ll(reply->element[3]);
-    rc = verdict[0] == 'h' ? STORE_NODE_OTHER_HOST : STORE_NODE_OTHER_PID;
+    rc = verdict[0] == 'h'   ? STORE_NODE_OTHER_HOST
+         : verdict[0] == 'p' ? STORE_NODE_OTHER_PID
+                             : STORE_NODE_TAKEN;
+out:
+    freeReplyObject(reply);
+    return rc;
+}
+
+int store_node_holder(struct store *s, const char *node, long *pid,
+                      char *hostid, size_t hsize, char *token, size_t tsize)
+{
+    char key[KEY_MAX];
+    redisReply *reply;
+    int rc = -1;
+
+    *pid = 0;
+    hostid[0] = '\0';
+    token[0] = '\0';
+    if (store_key(s, key, KEY_POOL, node) < 0)
+        return -1;
+    reply = store_commandf(s, "HMGET %s pid hostid token", key);
+    if (reply == NULL)
+        return -1;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        store_fail(s, STORE_ERR_PROTOCOL, "node holder: unexpected reply");
+        goto out;
+    }
+    if (reply->element[0]->type == REDIS_REPLY_STRING &&
+        parse_long(reply->element[0]->str, 1, 0x7fffffffL, pid) < 0)
+        *pid = 0;
+    reply_str(hostid, hsize, reply->element[1]);
+    reply_str(token, tsize, reply->element[2]);
+    rc = 0;
 out:
     freeReplyObject(reply);
     return rc;

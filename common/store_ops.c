@@ -166,19 +166,25 @@ static const struct store_script_def pool_view_script = {
     "end\n"
     "return out\n"};
 
-/* ARGV: P node state reason [field value]... -> 1, or 2 when the record
- * names no host (it was removed meanwhile: the spawner registers again).
- * since changes only with the state; heartbeat is always now; the node
- * joins P:nodes. */
+/* ARGV: P node state reason token [field value]... -> 1, 2 when the
+ * record names no host (it was removed meanwhile: the spawner registers
+ * again), or 4 (STORE_NODE_TAKEN), nothing written, when the record
+ * names another instance token (another process took the node_name:
+ * store_node_register).  An empty token skips that check.  since changes only
+ * with the state; heartbeat is always now; the node joins P:nodes. */
 static const struct store_script_def pool_report_script = {
     SCRIPT_POOL_REPORT,
     LUA_HEAD "local k = pool_key(ARGV[2])\n"
+             "local tok = redis.call('HGET', k, 'token')\n"
+             "if ARGV[5] ~= '' and tok and tok ~= '' and tok ~= ARGV[5] then\n"
+             "  return 4\n"
+             "end\n"
              "if redis.call('HGET', k, 'state') ~= ARGV[3] then\n"
              "  redis.call('HSET', k, 'since', nows)\n"
              "end\n"
              "redis.call('HSET', k, 'state', ARGV[3], 'reason', ARGV[4],\n"
              "  'heartbeat', nows)\n"
-             "for i = 5, #ARGV - 1, 2 do\n"
+             "for i = 6, #ARGV - 1, 2 do\n"
              "  redis.call('HSET', k, ARGV[i], ARGV[i + 1])\n"
              "end\n"
              "redis.call('SADD', nodes_key(), ARGV[2])\n"
@@ -541,7 +547,7 @@ void store_pool_view_release(struct pool_view *v)
 int store_pool_report(struct store *s, const char *node, const char *state,
                       const char *reason, int nfields, const char **fields)
 {
-    const char *argv[3 + POOL_REPORT_FIELDS_MAX];
+    const char *argv[4 + POOL_REPORT_FIELDS_MAX];
     int i;
 
     if (nfields < 0 || nfields % 2 != 0 || nfields > POOL_REPORT_FIELDS_MAX)
@@ -549,9 +555,10 @@ int store_pool_report(struct store *s, const char *node, const char *state,
     argv[0] = node;
     argv[1] = state;
     argv[2] = reason;
+    argv[3] = s->node_token;
     for (i = 0; i < nfields; i++)
-        argv[3 + i] = fields[i];
-    return (int)store_run_int(s, &pool_report_script, 3 + nfields, argv);
+        argv[4 + i] = fields[i];
+    return (int)store_run_int(s, &pool_report_script, 4 + nfields, argv);
 }
 
 int store_spawner_pid(struct store *s, const char *node, long *pid)

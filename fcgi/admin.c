@@ -50,13 +50,20 @@ void handle_health(struct handler *h, struct request *rq,
     response_set(r, 200, "text/plain", "ok", 2);
 }
 
+/* How long after another process's claim of a node_name was refused
+ * /status shows it under the node ("conflict") and /metrics counts it
+ * (steel_node_conflict): each refused start of a claimant renews it. */
+#define NODE_CONFLICT_SHOWN_MS (10 * 60 * 1000)
+
 /* Every node that shares this Redis (store_nodes): a JSON object node ->
  * {"state", "reason", "heartbeat_age_ms", "worker_host", "workers",
- * "idle", "starting", "max_workers", "capacity"} the caller puts; *degraded
- * is set when any node is degraded, *capacity to the sessions the live
- * nodes (ok or degraded) can still take: idle workers plus room below
- * max_workers (a draining, stopped, stale or gone node counts 0).  NULL when Redis failed (h->store says why): a partial
- * list is never passed off as the whole. */
+ * "idle", "starting", "max_workers", "capacity", and "conflict" {"age_ms",
+ * "hostid", "pid"} while another claim of the name is recent} the caller
+ * puts; *degraded is set when any node is degraded, *capacity to the
+ * sessions the live nodes (ok or degraded) can still take: idle workers
+ * plus room below max_workers (a draining, stopped, stale or gone node
+ * counts 0).  NULL when Redis failed (h->store says why): a partial list
+ * is never passed off as the whole. */
 static struct json_object *node_states(struct handler *h, int *degraded,
                                        long *capacity)
 {
@@ -92,6 +99,18 @@ static struct json_object *node_states(struct handler *h, int *degraded,
         json_object_object_add(o, "max_workers",
                                json_object_new_int64(r->max_workers));
         json_object_object_add(o, "capacity", json_object_new_int64(cap));
+        if (r->conflict_age_ms >= 0 &&
+            r->conflict_age_ms <= NODE_CONFLICT_SHOWN_MS) {
+            struct json_object *c = json_object_new_object();
+
+            json_object_object_add(c, "age_ms",
+                                   json_object_new_int64(r->conflict_age_ms));
+            json_object_object_add(c, "hostid",
+                                   json_object_new_string(r->conflict_hostid));
+            json_object_object_add(c, "pid",
+                                   json_object_new_int64(r->conflict_pid));
+            json_object_object_add(o, "conflict", c);
+        }
         json_object_object_add(nodes, r->name, o);
         if (strcmp(r->state, "degraded") == 0)
             *degraded = 1;
@@ -303,6 +322,8 @@ void handle_metrics(struct handler *h, struct request *rq,
                 json_object_object_get_ex(val, "heartbeat_age_ms", &v)
                     ? (long)json_object_get_int64(v)
                     : -1;
+            pool[g.nnodes].conflict =
+                json_object_object_get_ex(val, "conflict", &v);
             g.nnodes++;
         }
     }

@@ -321,6 +321,15 @@ static int render_nodes(const struct metrics_gauges *g, struct buf *out)
                          strcmp(g->nodes[i].state, "stale") != 0 &&
                              strcmp(g->nodes[i].state, "gone") != 0);
     }
+    rc |= buf_appends(out, "# HELP steel_node_conflict 1 while another "
+                           "process's claim of the node's node_name was "
+                           "refused in the last 10 minutes.\n"
+                           "# TYPE steel_node_conflict gauge\n");
+    for (i = 0; i < g->nnodes; i++) {
+        label_value(node, sizeof(node), g->nodes[i].name);
+        rc |= buf_printf(out, "steel_node_conflict{node=\"%s\"} %d\n", node,
+                         g->nodes[i].conflict);
+    }
     rc |=
         buf_appends(out, "# HELP steel_spawner_heartbeat_age_seconds Seconds "
                          "since a node's spawner last reported its pool.\n"

@@ -72,6 +72,8 @@ struct metrics_node {
     const char *name;      /* node_name */
     const char *state;     /* ok, degraded, stopped, or what the record says */
     long heartbeat_age_ms; /* Redis clock minus the report's; -1 unknown */
+    int conflict;          /* another process's claim of its node_name was
+                              refused lately (/status "conflict") */
 };
 
 /* Gauges read at scrape time. */

@@ -78,6 +78,7 @@ int main(int argc, char **argv)
     }
 
     if (opt_once) {
+        rp.once = 1;
         rc = reaper_pass(&rp);
         reaper_release(&rp);
         curl_global_cleanup();
@@ -100,7 +101,11 @@ int main(int argc, char **argv)
         now = now_mono_ms();
         if (now >= next) {
             next = now + prog.conf.reap_interval * 1000;
-            reaper_pass(&rp);
+            if (reaper_pass(&rp) == REAPER_REFUSED) {
+                reaper_release(&rp);
+                curl_global_cleanup();
+                return EXIT_FAILURE;
+            }
             continue;
         }
         /* Wake at least once a second; a signal ends the sleep early. */

@@ -22,7 +22,11 @@
  *   - all HTTP of a pass runs concurrently in at most three rounds, each
  *     under its own deadline;
  *   - a Redis failure ends the pass: nothing half-done is left that a
- *     later pass cannot see and finish.
+ *     later pass cannot see and finish;
+ *   - nothing of the node is touched while its registration is held by a
+ *     steel-spawner of another host or instance than this host's (its
+ *     instance token not in its file in node_token_dir; without the file, its
+ * host id not ours): the pass refuses, and the reaper stops.
  */
 #include "config.h"
 
@@ -33,6 +37,8 @@
 
 #include "keys.h"
 #include "log.h"
+#include "nodeid.h"
+#include "nodetoken.h"
 #include "procscan.h"
 #include "pass.h"
 #include "prog.h"
@@ -45,7 +51,6 @@
 #define PRUNE_SLACK_MS 60000
 #define PRUNE_LIMIT    1000
 
-
 int reaper_init(struct reaper *rp, const struct conf *c)
 {
     memset(rp, 0, sizeof(*rp));
@@ -53,6 +58,8 @@ int reaper_init(struct reaper *rp, const struct conf *c)
         log_warn("cannot make a lock token");
         return -1;
     }
+    if (nodeid_host(rp->hostid, sizeof(rp->hostid)) < 0)
+        rp->hostid[0] = '\0'; /* node_holder then trusts the token alone */
     /* main() sets worker_user's, or worker_uid_range. */
     rp->worker_uid_lo = rp->worker_uid_hi = geteuid();
     reaper_configure(rp, c);    /* also sets up the Redis connection */
@@ -159,11 +166,82 @@ static int act_plan(struct reaper *rp, struct pass_worker *it)
     return 0;
 }
 
-/* The pid of this node's spawner as its P:pool:<node> report names it
- * into *pid (0 when there is none).  Returns 0 or -1 (Redis). */
-static int spawner_pid(struct reaper *rp, long *pid)
+/* Who holds this node: the pid of its spawner as its P:pool:<node>
+ * registration names it into *pid (0 when none).  Returns 0 when the
+ * holder is this host's spawner (its token in this host's token file; a
+ * holder without a token: of this host id), or none is registered;
+ * REAPER_WAIT while a holder has a token and this host has no token file
+ * yet (its spawner has not started), or for REFUSE_AFTER_MS after a holder
+ * that is not this host's was first seen; REAPER_REFUSED (logged) when it
+ * still is a spawner of another host or another instance; -1 (Redis). */
+#define REAPER_WAIT 1
+/* How long a holder that is not this host's must stay so before the
+ * reaper stops (ms). */
+#define REFUSE_AFTER_MS 1000
+/* How long the passes wait for this host's token file when the node's
+ * holder has a token (ms): a spawner writes it before it registers; one
+ * that cannot is then judged by host id. */
+#define TOKEN_WAIT_MS 10000
+static int node_holder(struct reaper *rp, long *pid)
 {
-    return store_spawner_pid(&rp->store, rp->conf.node_name, pid);
+    char hostid[NODE_HOSTID_MAX], token[NODETOKEN_MAX];
+    char path[CONF_STR_MAX + 256];
+    struct nodetoken mine;
+    const char *what;
+    int rc;
+
+    if (store_node_holder(&rp->store, rp->conf.node_name, pid, hostid,
+                          sizeof(hostid), token, sizeof(token)) < 0)
+        return -1;
+    if (nodetoken_path(&rp->conf, path, sizeof(path)) < 0)
+        path[0] = '\0';
+    rc = path[0] != '\0' ? nodetoken_read(path, &mine) : -1;
+    if (rc != 0)
+        rp->token_wait_since = 0;
+    if (token[0] != '\0' && rc > 0) {
+        rp->token_waiting = 0;
+        if (nodetoken_known(&mine, token)) {
+            rp->refuse_since = 0;
+            return 0;
+        }
+        what = "an instance token not in this host's token file";
+    } else if (token[0] != '\0' && rc == 0 &&
+               (rp->token_wait_since == 0 ||
+                now_mono_ms() - rp->token_wait_since <= TOKEN_WAIT_MS)) {
+        /* This host's spawner has not made its token yet: a clone's
+         * reaper must not act meanwhile. */
+        if (rp->token_wait_since == 0) {
+            rp->token_wait_since = now_mono_ms();
+            log_warnx("node %s: no %s yet (this host's steel-spawner has not "
+                      "started): the passes wait for it",
+                      rp->conf.node_name, path);
+        }
+        return REAPER_WAIT;
+    } else {
+        if (rc == 0 && token[0] != '\0' && !rp->token_waiting)
+            log_warnx("node %s: still no %s (this host's steel-spawner cannot "
+                      "write node_token_dir?): the node's holder is judged by "
+                      "its host id only",
+                      rp->conf.node_name, path);
+        rp->token_waiting = rc == 0 && token[0] != '\0';
+        if (hostid[0] == '\0' || rp->hostid[0] == '\0' ||
+            strcmp(hostid, rp->hostid) == 0) {
+            rp->refuse_since = 0;
+            return 0;
+        }
+        what = "another host id";
+    }
+    /* Judged twice, a second apart: a restart of this host's spawner
+     * between its file and its registration is not a conflict. */
+    if (rp->refuse_since == 0)
+        rp->refuse_since = now_mono_ms();
+    if (!rp->once && now_mono_ms() - rp->refuse_since < REFUSE_AFTER_MS)
+        return REAPER_WAIT;
+    log_warnx("node_name %s is held by a steel-spawner with %s (host %s, pid "
+              "%ld), not by this host's (%s): this reaper "
+              "stops; every node needs a node_name of its own",
+              rp->conf.node_name, what, hostid, *pid, path);
+    return REAPER_REFUSED;
 }
 
 /* Removes the records of every other node whose heartbeat is older than
@@ -232,8 +310,13 @@ int reaper_pass(struct reaper *rp)
 
     /* Every pass: the recorded pids and the spawner's children; the whole
      * of /proc only every stray_scan_interval. */
-    what = "read the spawner's pid";
-    if (spawner_pid(rp, &parent) < 0)
+    what = "read the node's holder";
+    rc = node_holder(rp, &parent);
+    if (rc == REAPER_REFUSED || rc == REAPER_WAIT) {
+        store_unlock(&rp->store, rp->lock_name, rp->token);
+        return rc == REAPER_WAIT ? 0 : REAPER_REFUSED;
+    }
+    if (rc < 0)
         goto fail;
     /* With cgroups a full scan lists the worker groups' members: every
      * pass. */

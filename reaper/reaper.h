@@ -91,6 +91,15 @@ struct reaper {
     struct cgroup cg;            /* the node's worker groups, found again
                                     each pass; cg.on 0: none */
     char cg_base[CGROUP_PATH_MAX]; /* the last <base> found */
+    char hostid[NODE_HOSTID_MAX];  /* this host's identity (nodeid.h);
+                                      "" unknown */
+    int64_t token_wait_since;      /* mono ms the passes began to wait for
+                                      this host's token file; 0: not */
+    int token_waiting;             /* gave up waiting for it: judged by
+                                      host id (logged once) */
+    int64_t refuse_since;          /* mono ms a holder not this host's was
+                                      first seen; 0: none */
+    int once;                      /* --once: one pass, judged at once */
 };
 
 /* Sets rp up with configuration c; does not connect.  Returns 0, or -1
@@ -103,8 +112,14 @@ void reaper_release(struct reaper *rp);
 void reaper_configure(struct reaper *rp, const struct conf *c);
 
 /* Runs one pass.  Returns 1 when it ran, 0 when another reaper held the
- * lock (logged at debug), -1 when Redis failed (logged once per outage).
- * Never blocks much longer than lock_ttl_ms. */
+ * lock (logged at debug), -1 when Redis failed (logged once per outage),
+ * 0 too while the node's holder has an instance token and this host has
+ * no token file yet (its spawner has not started: logged once),
+ * REAPER_REFUSED when the node_name is held by a steel-spawner of another
+ * host or another instance than this host's (logged; nothing of the node
+ * touched): the reaper must stop.  Never blocks much longer than
+ * lock_ttl_ms. */
+#define REAPER_REFUSED (-2)
 int reaper_pass(struct reaper *rp);
 
 #endif

@@ -104,6 +104,7 @@
 
 #include "cgroup.h"
 #include "conf.h"
+#include "nodetoken.h"
 #include "pool.h"
 #include "privsep.h"
 #include "rconn.h"
@@ -242,6 +243,13 @@ struct spawner_view {
 struct spawner_node {
     char hostid[NODE_HOSTID_MAX]; /* this host's identity (nodeid.h) */
     int registered;               /* node_register() succeeded */
+    struct nodetoken token;       /* this instance's and the previous
+                                   * one's (the token file) */
+    char token_path[CONF_STR_MAX + 256]; /* its file in node_token_dir */
+    int taken;                           /* another process holds the node_name:
+                                          * this spawner stops, exit 1 */
+    int64_t wait_since_ms;               /* monotonic ms the start-up wait for a
+                                          * stale heartbeat of this host began */
     long nonlo_nodes;             /* other nodes with a non-loopback
                                    * worker_host, at the last node_watch */
 };
@@ -396,16 +404,23 @@ int rebuild_run(struct spawner *s, struct worker **lost, size_t n, int64_t now);
  * offset, or none for UTC); -1 when it has none that parses. */
 int64_t rebuild_created_ms(const char *body, size_t len);
 /* node.c */
-/* At start: reads this host's identity and checks that worker_host is an
- * address of this host.  Returns 0, or -1 (logged): the spawner must not
+/* At start: reads this host's identity, checks that worker_host is an
+ * address of this host, and makes this instance's token (its file in
+ * node_token_dir renewed).  Returns 0, or -1 (logged): the spawner must not
  * start. */
 int node_init(struct spawner *s);
 /* Registers the node (store_node_register).  at_start: also refuses a
- * loopback worker_host among nodes with other addresses, and any
- * node_name heartbeating from another host or another running spawner
- * of this host.  Returns 1 registered, 0 not now (Redis failed; or, not
- * at start, the name is taken), -1 refused (logged). */
+ * loopback worker_host among nodes with other addresses.  Any claimant
+ * that heartbeats under node_name with another instance token is
+ * refused (at start after waiting up to node_stale_ms for a heartbeat of
+ * this host's id whose token this host no longer knows), as is another
+ * running spawner of this host.  Returns 1 registered, 0 not now (Redis
+ * failed, or waiting), -1 refused (logged); not at start a refusal sets
+ * node.taken (node_taken). */
 int node_register(struct spawner *s, int at_start);
+/* Another process took the node_name (a heartbeat or a registration was
+ * refused): logs it once, sets node.taken and asks the loop to stop. */
+void node_taken(struct spawner *s, const struct node_rec *other);
 /* Warns when nodes with a non-loopback worker_host joined while this
  * node's is loopback. */
 void node_watch(struct spawner *s);

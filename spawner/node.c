@@ -8,12 +8,17 @@
  *
  * Invariants: nothing of the node's records is touched (no adoption, no
  * spawn, no report) before the node is registered, and registration is
- * refused while another host, or another running steel-spawner of this
- * host, heartbeats under the same node_name (store_node_register checks
- * and writes in one script); a node whose worker_host is loopback does
- * not join nodes that advertise other addresses (their handlers would
- * call their own loopback); worker_host is an address of this host.
- * It owns s->node.
+ * refused while another process heartbeats under the same node_name:
+ * every start makes a random instance token (nodetoken.h) that the
+ * registration holds, so a clone of this host (same machine id, same
+ * pid in its own PID namespace) is refused as surely as another host;
+ * this host's next spawner takes the node back at once when it finds the
+ * held token in the token file (node_token_dir) and its holder runs no more
+ * (store_node_register checks and writes in one script); a spawner whose
+ * heartbeat finds another token stops (node_taken); a node whose
+ * worker_host is loopback does not join nodes that advertise other
+ * addresses (their handlers would call their own loopback); worker_host
+ * is an address of this host.  It owns s->node.
  */
 #include "config.h"
 
@@ -25,10 +30,13 @@
 #include "internal.h"
 #include "log.h"
 #include "nodeid.h"
+#include "prog.h"
+#include "util.h"
 
 int node_init(struct spawner *s)
 {
     char err[512];
+    int rc;
 
     if (nodeid_host(s->node.hostid, sizeof(s->node.hostid)) < 0) {
         log_warnx("cannot read this host's identity (machine id, boot id "
@@ -42,8 +50,27 @@ int node_init(struct spawner *s)
                   err);
         return -1;
     }
-    log_debug("node %s: host %s, worker_host %s", s->c->node_name,
-              s->node.hostid, s->c->worker_host);
+    if (nodetoken_path(s->c, s->node.token_path, sizeof(s->node.token_path)) <
+        0) {
+        log_warnx("node_token_dir %s: the path is too long",
+                  s->c->node_token_dir);
+        return -1;
+    }
+    rc = nodetoken_renew(s->node.token_path, &s->node.token);
+    if (rc < 0) {
+        log_warn("cannot make a random instance token");
+        return -1;
+    }
+    if (rc > 0)
+        log_warn("node %s: cannot write %s (node_token_dir): after a crash "
+                 "the next spawner of this host waits node_stale_ms before "
+                 "it takes the node back, and the reaper cannot tell "
+                 "whether this spawner holds the node",
+                 s->c->node_name, s->node.token_path);
+    snprintf(s->redis.store.node_token, sizeof(s->redis.store.node_token), "%s",
+             s->node.token.cur);
+    log_debug("node %s: host %s, worker_host %s, instance %s", s->c->node_name,
+              s->node.hostid, s->c->worker_host, s->node.token.cur);
     return 0;
 }
 
@@ -110,37 +137,88 @@ static int loopback_check(struct spawner *s, int at_start, long *others)
     return rc;
 }
 
+void node_taken(struct spawner *s, const struct node_rec *other)
+{
+    if (!s->node.taken)
+        log_warnx("node_name %s was taken by another steel-spawner (host %s, "
+                  "pid %ld): this spawner stops; every node needs a "
+                  "node_name of its own",
+                  s->c->node_name, other->hostid, other->pid);
+    s->node.taken = 1;
+    prog_got_term = 1;
+}
+
+/* At start, a heartbeat of this host's id under a token this host does not
+ * know: a spawner of this host that could keep no token file
+ * (node_token_dir; then its heartbeat goes stale: wait for it), or a clone
+ * of this host (it keeps heartbeating: refused after the wait).  1 to
+ * wait, 0 to refuse. */
+static int wait_for_stale(struct spawner *s, const struct node_rec *other)
+{
+    int64_t now = now_mono_ms();
+
+    if (strcmp(other->hostid, s->node.hostid) != 0 ||
+        spawner_running(other->pid))
+        return 0;
+    if (s->node.wait_since_ms == 0) {
+        s->node.wait_since_ms = now;
+        log_info("node_name %s: a heartbeat of this host's id %lld ms ago "
+                 "under an instance token not in %s; "
+                 "waiting up to node_stale_ms for it to go stale",
+                 s->c->node_name, (long long)other->age_ms, s->node.token_path);
+    }
+    return now - s->node.wait_since_ms <= s->c->node_stale_ms + 1000;
+}
+
+/* A refused start: this host's token file back as it was.  Returns -1. */
+static int refused(struct spawner *s)
+{
+    if (nodetoken_restore(s->node.token_path, &s->node.token) < 0)
+        log_warn("node %s: cannot restore %s", s->c->node_name,
+                 s->node.token_path);
+    return -1;
+}
+
 int node_register(struct spawner *s, int at_start)
 {
+    struct node_claim claim = {s->node.hostid, s->c->worker_host,
+                               (long)getpid(), s->node.token.cur,
+                               s->node.token.prev};
     struct node_rec other;
     long others;
     int rc;
 
     if (at_start && loopback_check(s, 1, &others) < 0)
-        return -1;
-    rc = store_node_register(&s->redis.store, s->node.hostid, s->c->worker_host,
-                             (long)getpid(), 0, &other);
+        return refused(s);
+    rc = store_node_register(&s->redis.store, &claim, 0, &other);
     if (rc == STORE_NODE_OTHER_PID && !spawner_running(other.pid))
-        rc = store_node_register(&s->redis.store, s->node.hostid,
-                                 s->c->worker_host, (long)getpid(), 1, &other);
+        rc = store_node_register(&s->redis.store, &claim, 1, &other);
     if (rc < 0) {
         spawner_redis_failed(s, "registering the node");
         return 0;
     }
     spawner_redis_worked(s);
-    if (rc == STORE_NODE_OTHER_HOST || rc == STORE_NODE_OTHER_PID) {
-        if (rc == STORE_NODE_OTHER_HOST)
-            log_warnx("node_name %s is in use by another host (host %s, "
-                      "spawner pid %ld, heartbeat %lld ms ago): every node "
-                      "needs a node_name of its own",
-                      s->c->node_name, other.hostid, other.pid,
-                      (long long)other.age_ms);
-        else
+    if (rc == STORE_NODE_TAKEN && at_start && wait_for_stale(s, &other))
+        return 0;
+    if (rc == STORE_NODE_OTHER_HOST || rc == STORE_NODE_OTHER_PID ||
+        rc == STORE_NODE_TAKEN) {
+        if (!at_start) {
+            node_taken(s, &other);
+            return 0;
+        }
+        if (rc == STORE_NODE_OTHER_PID)
             log_warnx("node_name %s is in use by steel-spawner pid %ld on "
                       "this host (heartbeat %lld ms ago): one spawner per "
                       "node_name",
                       s->c->node_name, other.pid, (long long)other.age_ms);
-        return at_start ? -1 : 0;
+        else
+            log_warnx("node_name %s is in use by another %s (host %s, "
+                      "spawner pid %ld, heartbeat %lld ms ago): every node "
+                      "needs a node_name of its own",
+                      s->c->node_name,
+                      rc == STORE_NODE_TAKEN ? "steel-spawner" : "host",
+                      other.hostid, other.pid, (long long)other.age_ms);
+        return refused(s);
     }
     if (!at_start)
         log_warnx("node %s: its record was removed (a reaper took the node "

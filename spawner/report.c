@@ -9,7 +9,8 @@
  * Invariants: the state says "draining" whenever node_drain is set and
  * the caller names no other; a node whose record was removed meanwhile
  * (a reaper took it for gone, or Redis lost its data) registers again,
- * except while the spawner stops.
+ * except while the spawner stops; a record that holds another instance
+ * token is not written, and this spawner stops (node_taken).
  */
 #include "config.h"
 
@@ -64,4 +65,15 @@ void report_pool(struct spawner *s, const char *state)
         spawner_redis_worked(s);
     if (rc == 2 && !s->loop.stopping)
         node_register(s, 0); /* the node was removed meanwhile */
+    if (rc == STORE_NODE_TAKEN) {
+        struct node_rec other;
+        char token[NODETOKEN_MAX];
+
+        memset(&other, 0, sizeof(other));
+        if (store_node_holder(&s->redis.store, s->c->node_name, &other.pid,
+                              other.hostid, sizeof(other.hostid), token,
+                              sizeof(token)) < 0)
+            other.pid = 0;
+        node_taken(s, &other);
+    }
 }

@@ -478,5 +478,5 @@ int spawner_run(struct spawner *s)
     shutdown_workers(s);
     groups_sweep(s);
     cgroup_teardown(&s->loop.cg);
-    return 0;
+    return s->node.taken ? -1 : 0;
 }

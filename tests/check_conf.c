@@ -185,6 +185,43 @@ START_TEST(test_worker_addr)
 }
 END_TEST
 
+/* worker_hosts entries with the other node's range: its ports only; an
+ * entry without one takes this node's range; IPv6 without a range; bad
+ * ranges refused by the configuration check. */
+START_TEST(test_worker_addr_ranges)
+{
+    const char *text = "worker_host = 10.0.0.1\n"
+                       "worker_hosts = 10.0.0.2:22000-22099 ::2 "
+                       "10.0.0.3:23000-23000\n"
+                       "worker_port_range = 21000-21099\n";
+
+    ck_assert_msg(conf_parse(&c, "t.conf", text, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.1", 21000), 1);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.1", 22000), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.2", 22000), 1);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.2", 22099), 1);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.2", 21000), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.2", 22100), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.3", 23000), 1);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.3", 23001), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "::2", 21050), 1);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "::2", 22050), 0);
+    ck_assert_int_eq(privsep_worker_addr_ok(&c, "10.0.0.2:22000-22099", 22000),
+                     0);
+    snprintf(c.worker_hosts, sizeof(c.worker_hosts), "10.0.0.2:22000-21000");
+    ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "worker_hosts") != NULL, "%s", err);
+    snprintf(c.worker_hosts, sizeof(c.worker_hosts), "h:1-70000");
+    ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), -1);
+    snprintf(c.worker_hosts, sizeof(c.worker_hosts), ":1-2");
+    ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), -1);
+    snprintf(c.worker_hosts, sizeof(c.worker_hosts), "h:-2 h2");
+    ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), -1);
+}
+END_TEST
+
 /* redis_sentinels: host:port entries, at most RCONN_SENTINELS_MAX; a bad
  * list and a user without a password are refused at load. */
 START_TEST(test_sentinels)
@@ -367,6 +404,7 @@ Suite *conf_suite(void)
     tcase_add_test(normal, test_deprecated_directive);
     tcase_add_test(normal, test_worker_addr);
     tcase_add_test(normal, test_uid_range);
+    tcase_add_test(normal, test_worker_addr_ranges);
     tcase_add_test(normal, test_program_users);
     tcase_add_test(normal, test_include);
     tcase_add_test(errors, test_program_user_needs_password);

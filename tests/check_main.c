@@ -20,6 +20,7 @@ int main(void)
     log_init("check_steel", LOG_LEVEL_ERROR);
     sr = srunner_create(buf_suite());
     srunner_add_suite(sr, conf_suite());
+    srunner_add_suite(sr, nodetoken_suite());
     srunner_add_suite(sr, jsonx_suite());
     srunner_add_suite(sr, util_suite());
     srunner_add_suite(sr, wconn_suite());

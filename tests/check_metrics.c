@@ -120,9 +120,9 @@ START_TEST(test_render)
         NULL,
     };
     const struct metrics_node nodes[] = {
-        {"vm-a", "degraded", 1500},
-        {"vm\"b", "ok", -1},
-        {"vmc", "stale", 9000},
+        {"vm-a", "degraded", 1500, 0},
+        {"vm\"b", "ok", -1, 1},
+        {"vmc", "stale", 9000, 0},
     };
     struct metrics_gauges g;
     struct fake_stats f;
@@ -182,6 +182,11 @@ START_TEST(test_render)
         strstr(b.data, "steel_worker_exits_total{kind=\"crashed\"} 4\n"));
     ck_assert_ptr_nonnull(
         strstr(b.data, "steel_reaper_node_passes_total{node=\"vm-a\"} 9\n"));
+    /* A refused claim of a node's name: steel_node_conflict 1. */
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_node_conflict{node=\"vmb\"} 1\n"));
+    ck_assert_ptr_nonnull(
+        strstr(b.data, "steel_node_conflict{node=\"vm-a\"} 0\n"));
     /* A node is up unless stale or gone. */
     ck_assert_ptr_nonnull(strstr(b.data, "steel_node_up{node=\"vm-a\"} 1\n"));
     ck_assert_ptr_nonnull(

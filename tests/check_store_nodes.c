@@ -77,44 +77,96 @@ START_TEST(test_claim_skips_stale)
 }
 END_TEST
 
+/* store_node_register with a claim of host, pid, token and previous
+ * token. */
+static int reg(const char *host, long pid, const char *tok, const char *prev,
+               int force, struct node_rec *other)
+{
+    struct node_claim c = {host, "10.0.0.1", pid, tok, prev};
+
+    return store_node_register(&ts, &c, force, other);
+}
+
+/* Spawners before instance tokens ("" token): judged by host and pid. */
 START_TEST(test_register)
 {
     struct node_rec other;
 
     ts.node_stale_ms = 3000;
-    ck_assert_int_eq(store_node_register(&ts, "hostA", "10.0.0.1", 100, 0,
-                                         &other),
-                     1);
+    ck_assert_int_eq(reg("hostA", 100, "", "", 0, &other), 1);
     ck_assert_int_eq(raw_int("SISMEMBER t:nodes " TEST_NODE), 1);
     /* The same spawner again (a re-registration): fine. */
-    ck_assert_int_eq(store_node_register(&ts, "hostA", "10.0.0.1", 100, 0,
-                                         &other),
-                     1);
+    ck_assert_int_eq(reg("hostA", 100, "", "", 0, &other), 1);
     /* Another host while the heartbeat is fresh: refused, even forced. */
-    ck_assert_int_eq(store_node_register(&ts, "hostB", "10.0.0.2", 7, 1,
-                                         &other),
-                     STORE_NODE_OTHER_HOST);
+    ck_assert_int_eq(reg("hostB", 7, "", "", 1, &other), STORE_NODE_OTHER_HOST);
     ck_assert_str_eq(other.hostid, "hostA");
     ck_assert_int_eq(other.pid, 100);
     ck_assert_int_ge(other.age_ms, 0);
     /* Another pid of this host: refused unless forced (its spawner is
      * gone, which the caller checks). */
-    ck_assert_int_eq(store_node_register(&ts, "hostA", "10.0.0.1", 101, 0,
-                                         &other),
+    ck_assert_int_eq(reg("hostA", 101, "", "", 0, &other),
                      STORE_NODE_OTHER_PID);
     ck_assert_int_eq(other.pid, 100);
-    ck_assert_int_eq(store_node_register(&ts, "hostA", "10.0.0.1", 101, 1,
-                                         &other),
-                     1);
+    ck_assert_int_eq(reg("hostA", 101, "", "", 1, &other), 1);
     /* A stale heartbeat, or a stopped spawner's, is taken over. */
     raw_int("HSET t:pool:" TEST_NODE " heartbeat 1");
-    ck_assert_int_eq(store_node_register(&ts, "hostB", "10.0.0.2", 7, 0,
-                                         &other),
-                     1);
+    ck_assert_int_eq(reg("hostB", 7, "", "", 0, &other), 1);
     raw_int("HSET t:pool:" TEST_NODE " state stopped");
-    ck_assert_int_eq(store_node_register(&ts, "hostC", "10.0.0.3", 8, 0,
-                                         &other),
-                     1);
+    ck_assert_int_eq(reg("hostC", 8, "", "", 0, &other), 1);
+}
+END_TEST
+
+#define TOK_C "cccccccccccccccccccccccccccccccc"
+#define TOK_D "dddddddddddddddddddddddddddddddd"
+#define TOK_E "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+
+/* Instance tokens: a clone (same host id, same pid, its own token) is
+ * refused whatever it forces, and recorded as a conflict; the next
+ * instance of this host takes the node back with the previous token (its
+ * pid checked by the caller: force); heartbeats of a replaced instance
+ * write nothing. */
+START_TEST(test_register_tokens)
+{
+    struct node_rec other;
+    const char *f[] = {"pid", "3"};
+
+    ts.node_stale_ms = 3000;
+    ck_assert_int_eq(reg("hostC", 3, TOK_C, "", 0, &other), 1);
+    ck_assert_int_eq(reg("hostC", 3, TOK_C, "", 0, &other), 1);
+    /* The clone: same host id, same pid, forced or not. */
+    ck_assert_int_eq(reg("hostC", 3, TOK_D, "", 0, &other), STORE_NODE_TAKEN);
+    ck_assert_int_eq(reg("hostC", 3, TOK_D, "", 1, &other), STORE_NODE_TAKEN);
+    ck_assert_str_eq(other.hostid, "hostC");
+    ck_assert_int_eq(other.pid, 3);
+    ck_assert_int_eq(raw_int("HEXISTS t:pool:" TEST_NODE " conflict_at"), 1);
+    {
+        struct node_rec *n = NULL;
+        size_t count = 0;
+
+        ck_assert_int_eq(store_nodes(&ts, &n, &count), 0);
+        ck_assert_uint_eq(count, 1);
+        ck_assert_int_ge(n[0].conflict_age_ms, 0);
+        ck_assert_str_eq(n[0].conflict_hostid, "hostC");
+        ck_assert_int_eq(n[0].conflict_pid, 3);
+        free(n);
+    }
+    /* Another host, even naming the held token as its previous one. */
+    ck_assert_int_eq(reg("hostD", 9, TOK_D, TOK_C, 1, &other),
+                     STORE_NODE_TAKEN);
+    /* This host's next instance: the previous token, another pid. */
+    ck_assert_int_eq(reg("hostC", 4, TOK_E, TOK_C, 0, &other),
+                     STORE_NODE_OTHER_PID);
+    ck_assert_int_eq(reg("hostC", 4, TOK_E, TOK_C, 1, &other), 1);
+    /* The replaced instance's heartbeat writes nothing. */
+    snprintf(ts.node_token, sizeof(ts.node_token), "%s", TOK_C);
+    ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 2, f),
+                     STORE_NODE_TAKEN);
+    snprintf(ts.node_token, sizeof(ts.node_token), "%s", TOK_E);
+    ck_assert_int_eq(store_pool_report(&ts, TEST_NODE, "ok", "", 2, f), 1);
+    ts.node_token[0] = '\0';
+    /* Stale: anyone takes it. */
+    raw_int("HSET t:pool:" TEST_NODE " heartbeat 1");
+    ck_assert_int_eq(reg("hostD", 9, TOK_D, "", 0, &other), 1);
 }
 END_TEST
 
@@ -137,6 +189,7 @@ START_TEST(test_nodes_states)
     ck_assert_str_eq(n[0].state, "ok");
     ck_assert_str_eq(n[0].worker_host, "10.0.0.1");
     ck_assert_str_eq(n[0].hostid, "h-a");
+    ck_assert_int_eq(n[0].conflict_age_ms, -1);
     ck_assert_int_eq(n[0].max_workers, 10);
     ck_assert_int_eq(n[0].workers, 2);
     ck_assert_int_ge(n[0].age_ms, 100);
@@ -270,6 +323,7 @@ Suite *store_nodes_suite(void)
     tcase_add_checked_fixture(tc, store_setup, store_teardown);
     tcase_add_test(tc, test_claim_skips_stale);
     tcase_add_test(tc, test_register);
+    tcase_add_test(tc, test_register_tokens);
     tcase_add_test(tc, test_nodes_states);
     tcase_add_test(tc, test_reap_gone);
     tcase_add_test(tc, test_demand_shared);

@@ -29,5 +29,6 @@ Suite *rebuild_suite(void);
 Suite *ports_suite(void);
 Suite *wcall_suite(void);
 Suite *cgroup_suite(void);
+Suite *nodetoken_suite(void);
 
 #endif

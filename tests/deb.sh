@@ -317,6 +317,7 @@ CONF=$T/steel-orchestrator.conf
     echo "worker_port_range = $WBASE-$((WBASE + 39))"
     echo "worker_bin = /usr/libexec/steel-orchestrator/steel-browser-emu"
     echo "worker_log_dir = $T/log/workers"
+    echo "node_token_dir = $T/run"
     echo "fcgi_threads = 8"
 } >"$CONF"
 start_bg spawner /usr/sbin/steel-spawner -f "$CONF"

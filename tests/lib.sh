@@ -48,7 +48,7 @@ lib_cleanup() {
     if [ -n "$T" ] && [ -d "$T" ]; then
         if [ "$rc" != 0 ] || [ "$LIB_FAILED" != 0 ]; then
             echo "--- logs of the failed test ($T) ---"
-            for f in "$T"/*.log; do
+            for f in "$T"/*.log "$T"/*/*.log; do
                 [ -f "$f" ] || continue
                 echo "--- $f (last 40 lines)"
                 tail -n 40 "$f"

@@ -44,9 +44,17 @@ PREFIX=steel-mn$ID
 PW=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 LOAD_PIDS=()
 
-# Everything still running in our namespaces was started by this test.
+# Everything still running in our namespaces was started by this test:
+# SIGTERM, up to 10 s to stop (a busy machine), then SIGKILL.
+mn_alive() {
+    local ns
+    for ns in "${NODES[@]}" "$HUB"; do
+        [ -n "$(ip netns pids "$ns" 2>/dev/null)" ] && return 0
+    done
+    return 1
+}
 mn_cleanup() {
-    local ns pid p
+    local ns pid p i
     for p in "${LOAD_PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for ns in "${NODES[@]}" "$HUB"; do
         ip netns list 2>/dev/null | grep -qw "$ns" || continue
@@ -54,7 +62,10 @@ mn_cleanup() {
             kill -TERM "$pid" 2>/dev/null
         done
     done
-    sleep 0.5
+    for i in $(seq 1 100); do
+        mn_alive || break
+        sleep 0.1
+    done
     for ns in "${NODES[@]}" "$HUB"; do
         ip netns list 2>/dev/null | grep -qw "$ns" || continue
         for pid in $(ip netns pids "$ns" 2>/dev/null); do
@@ -64,7 +75,10 @@ mn_cleanup() {
         ip netns del "$ns" 2>/dev/null
     done
 }
-trap 'mn_cleanup; lib_cleanup' EXIT
+# The test's exit status reaches lib_cleanup, which prints the logs (the
+# nodes' directories too) when it is not 0: a run ended by a signal (a CI
+# timeout) or a failed command no longer loses them.
+trap 'mn_rc=$?; mn_cleanup; (exit $mn_rc); lib_cleanup' EXIT
 
 ip netns add "$HUB" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
 inns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -157,6 +171,7 @@ worker_hosts = $others
 worker_port_range = 20000-20099
 worker_env = STEEL_EMU_*
 worker_log_dir = $d/workers
+node_token_dir = $d
 log_level = info
 admin_token = mn-admin
 EOF

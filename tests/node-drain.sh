@@ -68,6 +68,7 @@ stack_conf_set "$BC" node_name drain-b
 stack_conf_set "$BC" worker_host 127.0.0.2
 stack_conf_set "$BC" worker_hosts 127.0.0.1
 stack_conf_set "$BC" worker_log_dir "$T/b-workers"
+stack_conf_set "$BC" node_token_dir "$T"
 # A cgroup subtree of its own: a spawner refuses one another holds.
 if grep -q '^cgroup_root' "$BC"; then
     stack_conf_set "$BC" cgroup_root "$(stack_cgroup_root)-b"

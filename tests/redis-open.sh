@@ -17,6 +17,7 @@ redis = 127.0.0.1:$REDIS_PORT
 key_prefix = open-$$
 worker_user = nobody
 worker_log_dir = $T/workers
+node_token_dir = $T
 CONF
 BIN_fcgi=$top_builddir/fcgi/steel-fcgi
 BIN_spawner=$top_builddir/spawner/steel-spawner

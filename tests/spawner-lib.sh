@@ -69,6 +69,7 @@ write_conf() {
         "node_name=$NODE"
         "worker_port_range=$PORT_BASE-$PORT_MAX"
         "worker_log_dir=$T/workers"
+        "node_token_dir=$T"
         "worker_start_timeout_ms=3000"
         "restart_backoff_min_ms=100"
         "restart_backoff_max_ms=1000"

@@ -20,7 +20,7 @@
 #   top_srcdir, top_builddir   source and build trees (default: this repo)
 #   STEEL_CONF                 a steel-orchestrator.conf to start from
 #                              instead of the generated one; redis,
-#                              key_prefix and worker_log_dir are always
+#                              key_prefix, worker_log_dir and node_token_dir are always
 #                              replaced by the run's own values
 #   STEEL_BROWSER_BIN          the worker executable (default: the emulator
 #                              tester/steel-browser-emu)
@@ -333,6 +333,7 @@ EOF
     stack_conf_set "$conf.tmp" redis "unix:$(stack_redis_socket)" &&
         stack_conf_set "$conf.tmp" key_prefix "$STACK_PREFIX" &&
         stack_conf_set "$conf.tmp" worker_log_dir "$STACK_RUN/workers" &&
+        stack_conf_set "$conf.tmp" node_token_dir "$STACK_RUN" &&
         stack_conf_set_cgroup "$conf.tmp" &&
         mv "$conf.tmp" "$conf"
 }
