@@ -197,6 +197,23 @@ int store_worker_ready(struct store *s, const char *id);
  * -1. */
 int store_claim(struct store *s, struct worker_addr *out);
 
+/* The hosts one claim may be asked to avoid at most. */
+#define STORE_CLAIM_AVOID_MAX 8
+
+/* store_claim, preferring workers that are on none of the navoid hosts of
+ * avoid and whose node is not suspect (store_node_suspect): such a worker
+ * is handed out only when no other idle worker of a live node is there,
+ * so a create never waits for one while another would do.  Returns like
+ * store_claim. */
+int store_claim_from(struct store *s, const char *const *avoid, int navoid,
+                     struct worker_addr *out);
+
+/* Marks the node of worker id suspect for ms (P:suspect:<node>): one of
+ * its workers did not answer a connect in time, so its host may be lost;
+ * claims prefer other nodes' workers until it expires.  Returns 1, 0 when
+ * the worker has no record, -1. */
+int store_node_suspect(struct store *s, const char *id, long ms);
+
 /* creating -> idle, for a claimed worker that was never sent a create.
  * Returns 1, 0 when it was not creating, -1. */
 int store_unclaim(struct store *s, const char *id);

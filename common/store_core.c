@@ -151,6 +151,7 @@ int store_script_retry_safe(enum store_script id)
         [SCRIPT_UNLOCK] = 1,         [SCRIPT_IDEM_ABORT] = 1,
         [SCRIPT_IDEM_BEGIN] = 1,     [SCRIPT_WORKER_GONE] = 1,
         [SCRIPT_NODES] = 1,          [SCRIPT_NODE_REAP] = 1,
+        [SCRIPT_SUSPECT] = 1,
     };
 
     if ((int)id < 0 || id >= SCRIPT_COUNT)

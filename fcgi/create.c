@@ -25,6 +25,14 @@
  *                              (store_unclaim), else marked dead
  *            failed or hung -> marked dead (the spawner replaces it)
  *
+ * A worker that is never reached (a refused connect, or none within
+ * worker_connect_timeout_ms) is declared dead like any failed one but
+ * uses none of the create's attempts (up to UNSENT_MAX such); one whose
+ * connect got no answer also marks its node suspect and its host avoided
+ * by this create, so the next claims go to a node that answers
+ * (store_claim_from) and a lost node costs about one connect timeout, not
+ * create_attempts of them per create.
+ *
  * Invariants:
  *   - a POST goes to a worker only after store_claim handed it to this
  *     create alone, and never twice to one worker;
@@ -58,6 +66,7 @@
 #define LAT_MIN_SAMPLES 16  /* before that, the delay is HEDGE_COLD x min */
 #define HEDGE_COLD      2
 #define MULTI_POLL_MS   50 /* longest sleep while a POST is in flight */
+#define UNSENT_MAX      16 /* connect failures that use no attempt, at most */
 
 /* ---- recent create latencies (this process) --------------------------- */
 
@@ -121,6 +130,26 @@ struct call {
 };
 
 static void worker_unclaim(struct handler *h, const struct worker_addr *w);
+
+/* The hosts this create found silent (store_claim_from avoids them). */
+struct avoid_hosts {
+    char host[STORE_CLAIM_AVOID_MAX][256];
+    struct claim_avoid list; /* points into host */
+};
+
+static void avoid_add(struct avoid_hosts *a, const char *host)
+{
+    int i;
+
+    for (i = 0; i < a->list.n; i++)
+        if (strcmp(a->list.host[i], host) == 0)
+            return;
+    if (a->list.n >= STORE_CLAIM_AVOID_MAX)
+        return;
+    snprintf(a->host[a->list.n], sizeof(a->host[0]), "%s", host);
+    a->list.host[a->list.n] = a->host[a->list.n];
+    a->list.n++;
+}
 
 static int call_start(struct handler *h, struct call *k, struct whttp *http,
                       const struct worker_addr *w, const struct request *rq,
@@ -191,10 +220,31 @@ static void call_abort(struct handler *h, struct call *k)
     k->rc = CURLE_OPERATION_TIMEDOUT;
 }
 
+/* A worker that was never reached (refused, or no answer to the connect):
+ * declared dead like any failed one, and when its host was silent, its
+ * node is marked suspect for node_stale_ms and its host avoided by this
+ * create, so the next claims go to nodes that answer. */
+static void call_unsent(struct handler *h, struct call *k,
+                        struct avoid_hosts *avoid, enum wcall_verdict v,
+                        const struct wcall_reply *rep)
+{
+    const struct worker_addr *w = &k->w;
+
+    if (rep->silent) {
+        avoid_add(avoid, w->host);
+        if (store_node_suspect(&h->store, w->id, h->conf->node_stale_ms) < 0)
+            log_warnx("worker %s (%s:%d): node not marked suspect: %s", w->id,
+                      w->host, w->port, store_strerror(&h->store));
+    }
+    worker_call_failed(h, w, "create", v, rep);
+}
+
 /* Judges a finished call.  Returns 1 when r now holds the session (bound
  * in Redis), 0 when the worker failed (declared dead; another may be
- * tried), -1 when Redis failed (r holds the 503). */
-static int call_judge(struct handler *h, struct call *k, struct response *r)
+ * tried), 2 when it failed without being reached (the same, but the
+ * attempt is not counted), -1 when Redis failed (r holds the 503). */
+static int call_judge(struct handler *h, struct call *k,
+                      struct avoid_hosts *avoid, struct response *r)
 {
     const struct conf *c = h->conf;
     const struct worker_addr *w = &k->w;
@@ -206,9 +256,14 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
     switch (v) {
     case WCALL_OK:
         break;
-    case WCALL_NOT_FOUND: /* not for a create: wcall_judge says garbage */
     case WCALL_REFUSED:
     case WCALL_UNREACHABLE:
+        if (rep.unsent) {
+            call_unsent(h, k, avoid, v, &rep);
+            return 2;
+        }
+        /* FALLTHROUGH */
+    case WCALL_NOT_FOUND: /* not for a create: wcall_judge says garbage */
     case WCALL_TIMED_OUT:
     case WCALL_GARBAGE:
         worker_call_failed(h, w, "create", v, &rep);
@@ -323,9 +378,11 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
     int64_t hedge_try = 0; /* next claim for a hedge, monotonic ms */
     struct call k[CREATE_RACE_MAX];
     long hedge = create_hedge_delay(c);
-    int attempts = 0, done = 0, answered = 0, i;
+    struct avoid_hosts avoid;
+    int attempts = 0, unsent = 0, done = 0, answered = 0, i;
 
     memset(k, 0, sizeof(k));
+    memset(&avoid, 0, sizeof(avoid));
     while (!answered) {
         int live = 0, slot = -1;
         int64_t now = now_mono_ms(), latest = 0;
@@ -347,8 +404,8 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                 reply_create_refused(h, r, CREATE_REFUSED_FAILED, attempts);
                 break;
             }
-            cr = claim_wait(h, rq, claim_deadline, &w);
-            if (attempts == 0 && cr != CLAIM_REDIS)
+            cr = claim_wait(h, rq, claim_deadline, &avoid.list, &w);
+            if (attempts + unsent == 0 && cr != CLAIM_REDIS)
                 metrics_observe_wait(&h->metrics,
                                      (long)(now_mono_ms() - start));
             if (cr == CLAIM_REDIS) {
@@ -383,7 +440,8 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
             now >= latest + hedge && now >= hedge_try &&
             deadline - now > c->worker_connect_timeout_ms) {
             struct worker_addr w;
-            int rc = store_claim(&h->store, &w);
+            int rc =
+                store_claim_from(&h->store, avoid.list.host, avoid.list.n, &w);
 
             if (rc == 1) {
                 log_info("create: no answer after %ld ms from %d worker(s); "
@@ -410,8 +468,13 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
             if (!k[i].done || k[i].judged)
                 continue;
             k[i].judged = 1;
-            rc = call_judge(h, &k[i], r);
-            if (rc == 1) {
+            rc = call_judge(h, &k[i], &avoid, r);
+            if (rc == 2 && unsent < UNSENT_MAX) {
+                /* Never reached: the attempt goes back, so a lost node's
+                 * workers do not use up the create's attempts. */
+                unsent++;
+                attempts--;
+            } else if (rc == 1) {
                 done = 1;
                 answered = 1;
                 if (k[i].hedge)
