@@ -44,6 +44,16 @@ enum store_err store_error(const struct store *s)
     return s->err;
 }
 
+int store_master_moved(struct store *s)
+{
+    return rconn_recheck(&s->redis);
+}
+
+const char *store_server(const struct store *s)
+{
+    return s->redis.addr;
+}
+
 const char *store_strerror(const struct store *s)
 {
     return s->errstr;
