@@ -20,6 +20,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -27,6 +28,48 @@
 #include "log.h"
 #include "rconn.h"
 #include "util.h"
+
+/* The masters this process saw replaced (a connection of any thread found
+ * another one), until a Sentinel reports them as replicas: an old master
+ * lingers for seconds, still a master, listed under the new one. */
+#define OLD_MASTERS 4
+static pthread_mutex_t old_lock = PTHREAD_MUTEX_INITIALIZER;
+static char old_masters[OLD_MASTERS][CONF_STR_MAX];
+static int old_next;
+
+static void old_master_add(const char *addr)
+{
+    int i;
+
+    pthread_mutex_lock(&old_lock);
+    for (i = 0; i < OLD_MASTERS && strcmp(old_masters[i], addr) != 0; i++)
+        ;
+    if (i == OLD_MASTERS) {
+        snprintf(old_masters[old_next], sizeof(old_masters[0]), "%s", addr);
+        old_next = (old_next + 1) % OLD_MASTERS;
+    }
+    pthread_mutex_unlock(&old_lock);
+}
+
+/* 1 when addr is an old master not yet seen as a replica; forget: it is
+ * one now, and a later promotion of it is a fail-over like any other. */
+static int old_master_known(const char *addr, int forget)
+{
+    int i, rc = 0;
+
+    if (addr[0] == '\0')
+        return 0;
+    pthread_mutex_lock(&old_lock);
+    for (i = 0; i < OLD_MASTERS; i++) {
+        if (strcmp(old_masters[i], addr) == 0) {
+            rc = 1;
+            if (forget)
+                old_masters[i][0] = '\0';
+        }
+    }
+    pthread_mutex_unlock(&old_lock);
+    return rc;
+}
 
 /* The value of field name in one entry of SENTINEL replicas (a flat
  * array of names and values), or "". */
@@ -50,8 +93,9 @@ static const char *entry_field(const redisReply *e, const char *name)
  * counts: during a fail-over the promoted one drops its clients, the
  * Sentinels' links included, and it must not be left out then.  An
  * entry that reports a master's role is either prev, the master this
- * connection had before, lingering until Sentinel turns it into a
- * replica (seconds), which is left out, or a replica being promoted
+ * connection had before, or another old master this process saw
+ * replaced, lingering until Sentinel turns it into a replica (seconds),
+ * which is left out, or a replica being promoted
  * while this Sentinel still names the old master: then no WAIT on that
  * master can make a write safe, and the answer is RCONN_REPLICAS_MOVING.
  * -1 for an answer that is not a list. */
@@ -74,10 +118,12 @@ static int replicas_up(const redisReply *reply, const char *master,
         if (strstr(flags, "s_down") != NULL || strstr(flags, "o_down") != NULL)
             continue;
         if (strcmp(entry_field(e, "role-reported"), "slave") != 0) {
-            if (strcmp(entry_field(e, "name"), prev) == 0)
+            if (strcmp(entry_field(e, "name"), prev) == 0 ||
+                old_master_known(entry_field(e, "name"), 0))
                 continue;
             return RCONN_REPLICAS_MOVING;
         }
+        old_master_known(entry_field(e, "name"), 1);
         snprintf(follows, sizeof(follows), "%s:%s",
                  entry_field(e, "master-host"), entry_field(e, "master-port"));
         if (strcmp(follows, master) == 0)
@@ -241,6 +287,8 @@ int rconn_sentinel_connect(struct rconn *r)
                          "%s:%d)", r->master_name, r->master, r->addr,
                          r->sentinels[i].host, r->sentinels[i].port);
             snprintf(r->prev_master, sizeof(r->prev_master), "%s", r->master);
+            if (r->master[0] != '\0')
+                old_master_add(r->master);
             snprintf(r->master, sizeof(r->master), "%s", r->addr);
         }
         r->sentinel_next = i;
