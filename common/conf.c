@@ -68,6 +68,8 @@ static const struct conf_directive conf_table[] = {
     STRD(redis_sentinels, ""),
     STRD(redis_master_name, "steel"),
     LONGD(redis_timeout_ms, 10, 60000, "2000"),
+    STRD(redis_wait_replicas, "auto"),
+    LONGD(redis_wait_ms, 1, 60000, "500"),
     STRD(key_prefix, "steel"),
     STRD(node_name, ""),
     LONGD(session_ttl, 1, 86400 * 30, "60"),
@@ -488,6 +490,21 @@ static int account_name_ok(const char *s)
     return 1;
 }
 
+int conf_wait_replicas(const struct conf *c)
+{
+    char *end;
+    long n;
+
+    if (strcmp(c->redis_wait_replicas, "auto") == 0)
+        return c->redis_sentinels[0] != '\0' ? CONF_WAIT_ALL : 0;
+    errno = 0;
+    n = strtol(c->redis_wait_replicas, &end, 10);
+    if (c->redis_wait_replicas[0] == '\0' || *end != '\0' || errno != 0 ||
+        n < 0 || n > CONF_WAIT_REPLICAS_MAX)
+        return -1;
+    return (int)n;
+}
+
 int conf_validate(const struct conf *c, char *err, size_t errsize)
 {
     if (c->key_prefix[0] == '\0')
@@ -521,6 +538,11 @@ int conf_validate(const struct conf *c, char *err, size_t errsize)
             return conf_error(err, errsize,
                               "redis_master_name must be a name");
     }
+    if (conf_wait_replicas(c) == -1)
+        return conf_error(err, errsize,
+                          "redis_wait_replicas must be auto or a number "
+                          "from 0 to %d",
+                          CONF_WAIT_REPLICAS_MAX);
     if (c->worker_bin[0] == '\0')
         return conf_error(err, errsize, "worker_bin must not be empty");
     if (c->worker_host[0] == '\0')

@@ -39,6 +39,10 @@ struct conf {
     char redis_sentinels[CONF_STR_MAX]; /* host:port,...; empty: use redis */
     char redis_master_name[CONF_STR_MAX]; /* the master the Sentinels watch */
     long redis_timeout_ms;             /* connect and command deadline */
+    char redis_wait_replicas[8];       /* "auto" or a count: replicas that
+                                        * acknowledge a create's writes
+                                        * before its 201 (conf_wait_replicas) */
+    long redis_wait_ms;                /* the longest WAIT for them, ms */
     char key_prefix[64];               /* every key starts "<prefix>:" */
     char node_name[256];               /* this host's name in Redis */
 
@@ -154,5 +158,18 @@ void conf_for_program(struct conf *c, const char *program);
 
 /* Checks relations between directives (ranges, min <= max). */
 int conf_validate(const struct conf *c, char *err, size_t errsize);
+
+/* The most replicas redis_wait_replicas may name. */
+#define CONF_WAIT_REPLICAS_MAX 16
+
+/* conf_wait_replicas: every replica the Sentinels list as up. */
+#define CONF_WAIT_ALL (-2)
+
+/* The replicas that must acknowledge a create's writes before its 201:
+ * redis_wait_replicas, where auto is CONF_WAIT_ALL with redis_sentinels
+ * (a fail-over promotes one of them, whichever: what it lacks is lost)
+ * and 0 without.  Returns the count or CONF_WAIT_ALL, or -1 when the
+ * value is neither auto nor 0..CONF_WAIT_REPLICAS_MAX. */
+int conf_wait_replicas(const struct conf *c);
 
 #endif

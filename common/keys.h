@@ -95,6 +95,12 @@
  *                               with its records (store_node_reap, or
  *                               the forget-node recipe)
  *   P:lock:<name>       string  a lock token with PX expiry (reaper passes)
+ *   P:suspect:<node>    string  "1", PX node_stale_ms: a worker of the node
+ *                               did not answer a connect within
+ *                               worker_connect_timeout_ms (steel-fcgi,
+ *                               store_node_suspect).  Claims hand out
+ *                               its idle workers only when no other
+ *                               live node has one (store_claim_from)
  *   P:gen               hash    node -> ms since the epoch when that node's
  *                               spawner last brought its workers into this
  *                               Redis (store_gen_mark, spawner/rebuild.c);
@@ -141,6 +147,7 @@
 #define KEY_LOCK         "%s:lock:%s"
 #define KEY_IDEM         "%s:idem:%s"
 #define KEY_GEN          "%s:gen"
+#define KEY_SUSPECT      "%s:suspect:%s"
 
 /* Writes prefix:... for fmt (one of the KEY_ formats) into out.  Returns
  * 0, or -1 when the key would not fit in size bytes. */

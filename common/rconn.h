@@ -39,7 +39,9 @@
  * reconfigures), on READONLY and the other refusals above, and, for a
  * connection in use, by asking a Sentinel again at most every
  * RCONN_SENTINEL_RECHECK_MS for the master's address: what a subscriber to
- * +switch-master would learn, without a subscription per thread.
+ * +switch-master would learn, without a subscription per thread.  Each of
+ * these questions also counts the master's replicas that are up (for
+ * rconn_wait's RCONN_WAIT_ALL).
  */
 #ifndef STEEL_RCONN_H
 #define STEEL_RCONN_H
@@ -67,6 +69,8 @@
 /* Deadline of that re-check: a Sentinel that does not answer in time
  * leaves the connection as it is. */
 #define RCONN_SENTINEL_RECHECK_TIMEOUT_MS 100
+/* rconn_recheck asks at most this often per connection. */
+#define RCONN_RECHECK_MISS_MS 100
 
 struct rconn_sentinel {
     char host[256];
@@ -91,6 +95,11 @@ struct rconn {
     char master[CONF_STR_MAX]; /* the master last confirmed, "" before */
     int sentinel_next;         /* the one to ask first */
     int64_t checked_ms;        /* monotonic ms the master was last confirmed */
+    int replicas;              /* replicas up when it was found (rconn_wait's
+                                * RCONN_WAIT_ALL); -1 unknown,
+                                * RCONN_REPLICAS_MOVING */
+    char prev_master[CONF_STR_MAX]; /* the master before r->master */
+    int64_t missed_ms;              /* monotonic ms of the last rconn_recheck */
     /* worker_user is set: a worker of this host could reach a TCP Redis
      * too, so one that answers without AUTH is refused ... */
     int check_open;
@@ -133,6 +142,30 @@ redisReply *rconn_command(struct rconn *r, int argc, const char **argv,
 redisReply *rconn_commandf(struct rconn *r, const char *fmt, ...);
 redisReply *rconn_vcommandf(struct rconn *r, const char *fmt, va_list ap);
 
+/* Connects if need be (rconn_connect).  Returns 1 when connected to a
+ * master on which a WAIT for RCONN_WAIT_ALL can succeed, 0 when there is
+ * no master, or when a replica reports a master's role (the connection is
+ * then dropped, so that the next call asks a Sentinel again). */
+int rconn_writable(struct rconn *r);
+
+/* rconn_wait's replicas: every replica the Sentinels listed as up when
+ * this connection found its master (r->replicas; 1 when unknown). */
+#define RCONN_WAIT_ALL (-1)
+/* r->replicas when a replica of the master reports a master's role: a
+ * fail-over is under way, and no WAIT on this master makes a write safe. */
+#define RCONN_REPLICAS_MOVING (-2)
+
+/* WAIT replicas ms on the connection as it is, never on a new one: WAIT
+ * counts the replicas that acknowledged this connection's own writes, so
+ * on another connection it would vouch for nothing.  No connect, no
+ * retry; the deadline is ms plus r->timeout_ms.  When fewer than asked
+ * acknowledge, the connection is dropped, so that the next command finds
+ * the master (and, for RCONN_WAIT_ALL, its replicas) again.  Returns 1
+ * when the replicas asked for (0 of them: no WAIT) acknowledged, 0 when
+ * not (r->errstr says how many did), or -1 with r->errstr set (no
+ * connection, an I/O failure, which drops it, or an error reply). */
+int rconn_wait(struct rconn *r, int replicas, long ms);
+
 /* 1 when the command named name (len bytes, any case) may be sent again
  * after a read failure: it only reads, or doing it twice leaves what
  * doing it once leaves (DEL, ZREM, SCRIPT LOAD...). */
@@ -165,9 +198,22 @@ int rconn_open(struct rconn *r, const char *host, int port, const char *path);
  * opens it (rconn_open) and checks with ROLE that it is a master; r->addr
  * names it.  Returns 0, or -1 with r->errstr set and r->ctx NULL. */
 int rconn_sentinel_connect(struct rconn *r);
-/* For a connection in use: asks a Sentinel (short deadline) whether the
- * master is still r->addr.  Returns 1 when it names another one, else 0
- * (a Sentinel that does not answer changes nothing). */
-int rconn_sentinel_moved(struct rconn *r);
+/* For a connection in use: asks a Sentinel (under timeout_ms, capped by
+ * r->timeout_ms) whether the master is still r->addr.  Returns 1 when it
+ * names another one, else 0 (a Sentinel that does not answer changes
+ * nothing). */
+int rconn_sentinel_moved(struct rconn *r, long timeout_ms);
+
+/* A read found nothing where something was expected (a GET or DELETE of
+ * an unknown session): with Sentinels, asks one now (under
+ * RCONN_SENTINEL_TIMEOUT_MS, at most every RCONN_RECHECK_MISS_MS)
+ * whether the master moved, and drops the connection when it did, since
+ * an old master that Sentinel has not yet turned into a replica still
+ * answers as a master for up to its next check (seconds), with data the
+ * new master has moved past; a busy machine can let the periodic
+ * re-check (RCONN_SENTINEL_RECHECK_TIMEOUT_MS) time out that long.
+ * Returns 1 when the connection was dropped (the caller asks again), 0
+ * otherwise. */
+int rconn_recheck(struct rconn *r);
 
 #endif

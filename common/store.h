@@ -115,6 +115,21 @@ void store_release(struct store *s);
 
 /* The error of the last call, STORE_OK after a call that succeeded. */
 enum store_err store_error(const struct store *s);
+
+/* 1 when a master can take a create's writes and make them safe now
+ * (rconn_writable), 0 when not: no master, or a fail-over under way.  A
+ * create that Redis failed asks this before it claims again, rather than
+ * claim, POST and end a session on a worker for nothing. */
+int store_writable(struct store *s);
+
+/* After a read that found nothing (a GET or DELETE of an unknown
+ * session): 1 when the master moved and the connection was dropped, so
+ * that asking again reaches the new one (rconn_recheck), else 0. */
+int store_master_moved(struct store *s);
+
+/* The Redis server the store's connection is to, or was last to ("host:port",
+ * a socket path, or "master <name>" before Sentinel named one); borrowed. */
+const char *store_server(const struct store *s);
 /* What the last call failed on, e.g. "redis 127.0.0.1:6379: connect:
  * Connection refused"; "" after a call that succeeded.  Owned by s. */
 const char *store_strerror(const struct store *s);
@@ -199,6 +214,23 @@ int store_worker_ready(struct store *s, const char *id);
  * all is not judged).  Returns 1 with *out filled, 0 when no such worker is idle,
  * -1. */
 int store_claim(struct store *s, struct worker_addr *out);
+
+/* The hosts one claim may be asked to avoid at most. */
+#define STORE_CLAIM_AVOID_MAX 8
+
+/* store_claim, preferring workers that are on none of the navoid hosts of
+ * avoid and whose node is not suspect (store_node_suspect): such a worker
+ * is handed out only when no other idle worker of a live node is there,
+ * so a create never waits for one while another would do.  Returns like
+ * store_claim. */
+int store_claim_from(struct store *s, const char *const *avoid, int navoid,
+                     struct worker_addr *out);
+
+/* Marks the node of worker id suspect for ms (P:suspect:<node>): one of
+ * its workers did not answer a connect in time, so its host may be lost;
+ * claims prefer other nodes' workers until it expires.  Returns 1, 0 when
+ * the worker has no record, -1. */
+int store_node_suspect(struct store *s, const char *id, long ms);
 
 /* creating -> idle, for a claimed worker that was never sent a create.
  * Returns 1, 0 when it was not creating, -1. */
@@ -302,6 +334,16 @@ int store_gen_node(struct store *s, const char *node);
 #define STORE_BIND_CONFLICT 2
 int store_bind(struct store *s, const char *id, const char *sid, long ttl_ms,
                long lifetime_ms);
+
+/* Waits up to ms for replicas replicas (conf_wait_replicas: a count, or
+ * CONF_WAIT_ALL for every replica the Sentinels listed as up when the
+ * connection found its master) to acknowledge every write this store's
+ * connection made so far (WAIT, on that very connection: rconn_wait),
+ * e.g. a create's bind before its 201, so that a fail-over to any of them
+ * keeps it.  Returns 1 when they did (replicas 0: at once, no call), 0
+ * when fewer did in time, -1 when the connection broke or Redis refused
+ * (nothing is known); store_strerror says which. */
+int store_replicas_wait(struct store *s, int replicas, long ms);
 
 /* What a touch changed, for store_untouch. */
 struct session_touch {

@@ -44,6 +44,16 @@ enum store_err store_error(const struct store *s)
     return s->err;
 }
 
+int store_master_moved(struct store *s)
+{
+    return rconn_recheck(&s->redis);
+}
+
+const char *store_server(const struct store *s)
+{
+    return s->redis.addr;
+}
+
 const char *store_strerror(const struct store *s)
 {
     return s->errstr;
@@ -151,6 +161,7 @@ int store_script_retry_safe(enum store_script id)
         [SCRIPT_UNLOCK] = 1,         [SCRIPT_IDEM_ABORT] = 1,
         [SCRIPT_IDEM_BEGIN] = 1,     [SCRIPT_WORKER_GONE] = 1,
         [SCRIPT_NODES] = 1,          [SCRIPT_NODE_REAP] = 1,
+        [SCRIPT_SUSPECT] = 1,
     };
 
     if ((int)id < 0 || id >= SCRIPT_COUNT)

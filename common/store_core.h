@@ -43,7 +43,8 @@
     LUA_KEY_FN("nodes_key", KEY_NODES)                                         \
     LUA_KEY_FN("lock_key", KEY_LOCK)                                           \
     LUA_KEY_FN("idem_key", KEY_IDEM)                                           \
-    LUA_KEY_FN("gen_key", KEY_GEN)
+    LUA_KEY_FN("gen_key", KEY_GEN)                                             \
+    LUA_KEY_FN("suspect_key", KEY_SUSPECT)
 /* clang-format on */
 
 /* Every script has one number: the slot of its SHA in struct rconn. */
@@ -82,6 +83,7 @@ enum store_script {
     SCRIPT_NODES,
     SCRIPT_NODE_REAP,
     SCRIPT_NODE_REGISTER,
+    SCRIPT_SUSPECT,
     SCRIPT_COUNT
 };
 
@@ -112,6 +114,7 @@ enum store_script {
  *     NODES                only reads the nodes and their pool hashes
  *     NODE_REAP            removes a gone node's records; a second run
  *                          finds none and counts nothing
+ *     SUSPECT              sets a key to a value and an expiry again
  *   unsafe: never resent once written
  *     CLAIM                a second run pops a second idle worker
  *     NODE_REGISTER WORKER_RESTORE  check, then write: a second run may

@@ -255,3 +255,23 @@ long store_prune_sessions(struct store *s, long age_ms, long limit)
     snprintf(slimit, sizeof(slimit), "%ld", limit);
     return store_run_int(s, &prune_sessions_script, 2, argv);
 }
+
+int store_replicas_wait(struct store *s, int replicas, long ms)
+{
+    int rc;
+
+    s->err = STORE_OK;
+    s->errstr[0] = '\0';
+    if (replicas == 0)
+        return 1;
+    rc = rconn_wait(&s->redis,
+                    replicas == CONF_WAIT_ALL ? RCONN_WAIT_ALL : replicas, ms);
+    if (rc <= 0)
+        store_fail(s, STORE_ERR_REDIS, "%s", s->redis.errstr);
+    return rc;
+}
+
+int store_writable(struct store *s)
+{
+    return rconn_writable(&s->redis);
+}

@@ -78,16 +78,22 @@ static const struct store_script_def worker_ready_script = {
     "redis.call('RPUSH', idle_key(), ARGV[2])\n"
     "return 1\n"};
 
-/* ARGV: P stale_ms -> {id, host, port} | nil.  Stale list entries (a
- * worker that left idle by another path) are dropped; idle workers of a
- * node whose heartbeat is older than stale_ms, that stopped or that is
- * draining (node_drain: its spawner retires them) are put back at the
- * tail, still idle (a node with no P:pool:<node> at all is not judged).
- * The loop is bounded. */
+/* ARGV: P stale_ms [host...] -> {id, host, port} | nil.  Stale list
+ * entries (a worker that left idle by another path) are dropped; idle
+ * workers of a node whose heartbeat is older than stale_ms, that stopped
+ * or that is draining (node_drain: its spawner retires them) are put back
+ * at the tail, still idle (a node with no P:pool:<node> at all is not
+ * judged).  A worker on one of the hosts given, or of a node marked
+ * P:suspect, is shunned: the first such one is kept as the spare, handed
+ * out only when no other is idle and no other live node that is not
+ * shunned is registered (one that can start a worker for the create: a
+ * single node is never left without workers).  The loop is bounded. */
 static const struct store_script_def claim_script = {
     SCRIPT_CLAIM, LUA_HEAD
     "local stale = tonumber(ARGV[2])\n"
-    "local live, aside, got = {}, {}, false\n"
+    "local avoid = {}\n"
+    "for i = 3, #ARGV do avoid[ARGV[i]] = true end\n"
+    "local live, shun, aside, got, spare = {}, {}, {}, false, false\n"
     "local function node_live(n)\n"
     "  if not n or n == '' then return true end\n"
     "  if live[n] == nil then\n"
@@ -98,22 +104,60 @@ static const struct store_script_def claim_script = {
     "  end\n"
     "  return live[n]\n"
     "end\n"
+    "local function node_shunned(n)\n"
+    "  if not n or n == '' then return false end\n"
+    "  if shun[n] == nil then\n"
+    "    shun[n] = redis.call('EXISTS', suspect_key(n)) == 1\n"
+    "  end\n"
+    "  return shun[n]\n"
+    "end\n"
     "for i = 1, 1000 do\n"
     "  local id = redis.call('LPOP', idle_key())\n"
     "  if not id then break end\n"
-    "  local k = worker_key(id)\n"
-    "  local w = redis.call('HMGET', k, 'state', 'host', 'port', 'node')\n"
+    "  local w = redis.call('HMGET', worker_key(id), 'state', 'host', 'port',\n"
+    "    'node')\n"
     "  if w[1] == 'idle' then\n"
-    "    if node_live(w[4]) then\n"
-    "      redis.call('HSET', k, 'state', 'creating', 'since', nows)\n"
+    "    local n = w[4]\n"
+    "    if node_live(n) and not avoid[w[2]] and not node_shunned(n) then\n"
     "      got = {id, w[2], w[3]}\n"
     "      break\n"
     "    end\n"
-    "    aside[#aside + 1] = id\n"
+    "    if not spare and node_live(w[4]) then\n"
+    "      spare = {id, w[2], w[3]}\n"
+    "    else\n"
+    "      aside[#aside + 1] = id\n"
+    "    end\n"
     "  end\n"
     "end\n"
+    "local function others()\n"
+    "  local sn = redis.call('HGET', worker_key(spare[1]), 'node')\n"
+    "  for _, n in ipairs(redis.call('SMEMBERS', nodes_key())) do\n"
+    "    if n ~= sn and node_live(n) and not node_shunned(n) then\n"
+    "      local h = redis.call('HGET', pool_key(n), 'worker_host')\n"
+    "      if not h or not avoid[h] then return true end\n"
+    "    end\n"
+    "  end\n"
+    "  return false\n"
+    "end\n"
+    "if not got and spare and not others() then\n"
+    "  got = spare\n"
+    "  spare = false\n"
+    "end\n"
+    "if spare then redis.call('RPUSH', idle_key(), spare[1]) end\n"
     "if #aside > 0 then redis.call('RPUSH', idle_key(), unpack(aside)) end\n"
+    "if got then\n"
+    "  redis.call('HSET', worker_key(got[1]), 'state', 'creating', 'since',\n"
+    "    nows)\n"
+    "end\n"
     "return got\n"};
+
+/* ARGV: P id ms -> 1 | 0 */
+static const struct store_script_def suspect_script = {
+    SCRIPT_SUSPECT, LUA_HEAD
+    "local n = redis.call('HGET', worker_key(ARGV[2]), 'node')\n"
+    "if not n or n == '' then return 0 end\n"
+    "redis.call('SET', suspect_key(n), '1', 'PX', ARGV[3])\n"
+    "return 1\n"};
 
 /* ARGV: P id -> 1 | 0 */
 static const struct store_script_def unclaim_script = {
@@ -261,11 +305,32 @@ int store_worker_ready(struct store *s, const char *id)
 
 int store_claim(struct store *s, struct worker_addr *out)
 {
-    char stale[24];
-    const char *argv[] = {stale};
+    return store_claim_from(s, NULL, 0, out);
+}
 
+int store_claim_from(struct store *s, const char *const *avoid, int navoid,
+                     struct worker_addr *out)
+{
+    char stale[24];
+    const char *argv[1 + STORE_CLAIM_AVOID_MAX];
+    int i;
+
+    if (navoid > STORE_CLAIM_AVOID_MAX)
+        navoid = STORE_CLAIM_AVOID_MAX;
     snprintf(stale, sizeof(stale), "%ld", s->node_stale_ms);
-    return store_run_addr(s, &claim_script, 1, argv, out);
+    argv[0] = stale;
+    for (i = 0; i < navoid; i++)
+        argv[1 + i] = avoid[i];
+    return store_run_addr(s, &claim_script, 1 + navoid, argv, out);
+}
+
+int store_node_suspect(struct store *s, const char *id, long ms)
+{
+    char msbuf[24];
+    const char *argv[] = {id, msbuf};
+
+    snprintf(msbuf, sizeof(msbuf), "%ld", ms);
+    return (int)store_run_int(s, &suspect_script, 2, argv);
 }
 
 int store_unclaim(struct store *s, const char *id)

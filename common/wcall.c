@@ -93,6 +93,8 @@ enum wcall_verdict wcall_judge(enum wcall_kind kind, const char *sid,
     out->body = body;
     out->len = len;
     v = transport_verdict(res);
+    out->unsent = res == WHTTP_REFUSED || res == WHTTP_CONNECT_TIMEOUT;
+    out->silent = res == WHTTP_CONNECT_TIMEOUT;
     if (v != WCALL_OK) {
         snprintf(out->why, sizeof(out->why), "%s", whttp_result_str(res));
         return v;

@@ -104,6 +104,10 @@ struct wcall_reply {
     char sid[SESSION_ID_MAX + 1]; /* CREATE, GET: the session's id;
                                      STATUS: the one held, "" for none */
     int available;                /* STATUS: its "available" */
+    int unsent;                   /* refused or unreachable without a
+                                     connection: the worker got nothing */
+    int silent;                   /* no answer to the connect within its
+                                     deadline: its host may be lost */
     char why[96];                 /* what was wrong, "" when ok */
 };
 

@@ -77,8 +77,18 @@ static void line_wait_turn(struct waiter *me, long ms)
     pthread_mutex_unlock(&line_lock);
 }
 
+/* One claim, away from the hosts of avoid. */
+static int claim_one(struct handler *h, const struct claim_avoid *avoid,
+                     struct worker_addr *w)
+{
+    if (avoid == NULL || avoid->n == 0)
+        return store_claim(&h->store, w);
+    return store_claim_from(&h->store, avoid->host, avoid->n, w);
+}
+
 enum claim_result claim_wait(struct handler *h, struct request *rq,
-                             int64_t deadline, struct worker_addr *w)
+                             int64_t deadline, const struct claim_avoid *avoid,
+                             struct worker_addr *w)
 {
     const struct conf *c = h->conf;
     struct waiter me = {NULL};
@@ -90,7 +100,7 @@ enum claim_result claim_wait(struct handler *h, struct request *rq,
     empty = line_head == NULL;
     pthread_mutex_unlock(&line_lock);
     if (empty) {
-        rc = store_claim(&h->store, w);
+        rc = claim_one(h, avoid, w);
         if (rc != 0)
             return rc < 0 ? CLAIM_REDIS : CLAIM_OK;
     }
@@ -131,7 +141,7 @@ enum claim_result claim_wait(struct handler *h, struct request *rq,
             line_wait_turn(&me, LINE_CHECK_MS);
             continue;
         }
-        rc = store_claim(&h->store, w);
+        rc = claim_one(h, avoid, w);
         if (rc < 0) {
             res = CLAIM_REDIS;
             break;

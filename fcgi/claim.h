@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "store.h"
+
 struct handler;
 struct request;
 struct worker_addr;
@@ -21,10 +23,19 @@ enum claim_result {
     CLAIM_REDIS,      /* Redis failed (store_strerror(&h->store)) */
 };
 
-/* Claims an idle worker into *w (store_claim), waiting in the line until
- * deadline (monotonic ms) when none is idle.  Creates that wait are
- * registered in P:waiters meanwhile. */
+/* The hosts a create found silent: its claims prefer workers elsewhere
+ * (store_claim_from). */
+struct claim_avoid {
+    const char *host[STORE_CLAIM_AVOID_MAX]; /* borrowed */
+    int n;
+};
+
+/* Claims an idle worker into *w (store_claim_from, away from the hosts of
+ * avoid, which may be NULL), waiting in the line until deadline
+ * (monotonic ms) when none is idle.  Creates that wait are registered in
+ * P:waiters meanwhile. */
 enum claim_result claim_wait(struct handler *h, struct request *rq,
-                             int64_t deadline, struct worker_addr *w);
+                             int64_t deadline, const struct claim_avoid *avoid,
+                             struct worker_addr *w);
 
 #endif

@@ -25,6 +25,23 @@
  *                              (store_unclaim), else marked dead
  *            failed or hung -> marked dead (the spawner replaces it)
  *
+ * A worker that is never reached (a refused connect, or none within
+ * worker_connect_timeout_ms) is declared dead like any failed one but
+ * uses none of the create's attempts (up to UNSENT_MAX such); one whose
+ * connect got no answer also marks its node suspect and its host avoided
+ * by this create, so the next claims go to a node that answers
+ * (store_claim_from) and a lost node costs about one connect timeout, not
+ * create_attempts of them per create.
+ *
+ * Redis.  The 201 leaves only once the session is safe against a Redis
+ * fail-over: bound on the server that handed the worker out and, with
+ * redis_wait_replicas, acknowledged by the replicas a fail-over may
+ * promote (call_safe: WAIT).  A create that Redis fails (no master, a
+ * lost bind, too few acknowledgements) ends that session on its worker
+ * and in Redis (call_undo), waits for a master that can keep it
+ * (store_writable) and claims again, without counting an attempt, until
+ * create_wait; then 503.
+ *
  * Invariants:
  *   - a POST goes to a worker only after store_claim handed it to this
  *     create alone, and never twice to one worker;
@@ -44,6 +61,7 @@
 #include "claim.h"
 #include "create.h"
 #include "handler.h"
+#include "hedge.h"
 #include "jsonx.h"
 #include "log.h"
 #include "release.h"
@@ -54,58 +72,9 @@
 #include "util.h"
 #include "wcall.h"
 
-#define LAT_SAMPLES     128 /* recent create latencies kept */
-#define LAT_MIN_SAMPLES 16  /* before that, the delay is HEDGE_COLD x min */
-#define HEDGE_COLD      2
 #define MULTI_POLL_MS   50 /* longest sleep while a POST is in flight */
-
-/* ---- recent create latencies (this process) --------------------------- */
-
-static pthread_mutex_t lat_lock = PTHREAD_MUTEX_INITIALIZER;
-static long lat_ring[LAT_SAMPLES]; /* ms of successful worker POSTs */
-static size_t lat_n, lat_next;
-
-static void latency_add(long ms)
-{
-    pthread_mutex_lock(&lat_lock);
-    lat_ring[lat_next] = ms;
-    lat_next = (lat_next + 1) % LAT_SAMPLES;
-    if (lat_n < LAT_SAMPLES)
-        lat_n++;
-    pthread_mutex_unlock(&lat_lock);
-}
-
-static int long_cmp(const void *a, const void *b)
-{
-    long x = *(const long *)a, y = *(const long *)b;
-
-    return (x > y) - (x < y);
-}
-
-long create_hedge_delay(const struct conf *c)
-{
-    long copy[LAT_SAMPLES], delay, cap;
-    size_t n;
-
-    if (c->create_hedge_min_ms <= 0)
-        return -1;
-    pthread_mutex_lock(&lat_lock);
-    n = lat_n;
-    memcpy(copy, lat_ring, n * sizeof(copy[0]));
-    pthread_mutex_unlock(&lat_lock);
-    if (n < LAT_MIN_SAMPLES) {
-        delay = c->create_hedge_min_ms * HEDGE_COLD;
-    } else {
-        qsort(copy, n, sizeof(copy[0]), long_cmp);
-        delay = 2 * copy[(n * 95) / 100];
-    }
-    cap = c->worker_timeout_ms * 3 / 4;
-    if (delay > cap)
-        delay = cap;
-    if (delay < c->create_hedge_min_ms)
-        delay = c->create_hedge_min_ms;
-    return delay;
-}
+#define UNSENT_MAX      16 /* connect failures that use no attempt, at most */
+#define REDIS_RETRY_MS  100 /* pause before a claim after Redis failed */
 
 /* ---- one POST to one worker, inside the thread's multi handle -------- */
 
@@ -118,9 +87,30 @@ struct call {
     int hedge;          /* started to race a slow one */
     CURLcode rc;
     int64_t start_ms;
+    char server[CONF_STR_MAX]; /* the Redis server that handed w out */
 };
 
 static void worker_unclaim(struct handler *h, const struct worker_addr *w);
+
+/* The hosts this create found silent (store_claim_from avoids them). */
+struct avoid_hosts {
+    char host[STORE_CLAIM_AVOID_MAX][256];
+    struct claim_avoid list; /* points into host */
+};
+
+static void avoid_add(struct avoid_hosts *a, const char *host)
+{
+    int i;
+
+    for (i = 0; i < a->list.n; i++)
+        if (strcmp(a->list.host[i], host) == 0)
+            return;
+    if (a->list.n >= STORE_CLAIM_AVOID_MAX)
+        return;
+    snprintf(a->host[a->list.n], sizeof(a->host[0]), "%s", host);
+    a->list.host[a->list.n] = a->host[a->list.n];
+    a->list.n++;
+}
 
 static int call_start(struct handler *h, struct call *k, struct whttp *http,
                       const struct worker_addr *w, const struct request *rq,
@@ -133,6 +123,7 @@ static int call_start(struct handler *h, struct call *k, struct whttp *http,
     k->w = *w;
     k->http = http;
     k->start_ms = now_mono_ms();
+    snprintf(k->server, sizeof(k->server), "%s", store_server(&h->store));
     rc = wcall_create_setup(http, c, w->host, w->port, rq->body.data,
                             rq->body.len, total_ms);
     if (rc == WCALL_REFUSED) {
@@ -191,10 +182,78 @@ static void call_abort(struct handler *h, struct call *k)
     k->rc = CURLE_OPERATION_TIMEDOUT;
 }
 
+/* A worker that was never reached (refused, or no answer to the connect):
+ * declared dead like any failed one, and when its host was silent, its
+ * node is marked suspect for node_stale_ms and its host avoided by this
+ * create, so the next claims go to nodes that answer. */
+static void call_unsent(struct handler *h, struct call *k,
+                        struct avoid_hosts *avoid, enum wcall_verdict v,
+                        const struct wcall_reply *rep)
+{
+    const struct worker_addr *w = &k->w;
+
+    if (rep->silent) {
+        avoid_add(avoid, w->host);
+        if (store_node_suspect(&h->store, w->id, h->conf->node_stale_ms) < 0)
+            log_warnx("worker %s (%s:%d): node not marked suspect: %s", w->id,
+                      w->host, w->port, store_strerror(&h->store));
+    }
+    worker_call_failed(h, w, "create", v, rep);
+}
+
+/* Ends session sid, bound or not, in Redis and on the worker of call k,
+ * whose create is given up because Redis could not keep it: a session
+ * ended in Redis is released as a DELETE's; one Redis does not know is
+ * ended on the worker, which then goes back idle, but only on the server
+ * that handed it out: after a fail-over its record there may be idle and
+ * another create's since (the reaper takes one left creating). */
+static void call_undo(struct handler *h, const struct call *k, const char *sid,
+                      int maybe_bound)
+{
+    struct worker_addr bound;
+    int rc = maybe_bound ? store_end(&h->store, sid, &bound) : 0;
+
+    if (rc == 1) {
+        worker_release(h, &bound, sid);
+        return;
+    }
+    if (worker_clean(h, &k->w, sid) != 1)
+        return;
+    if (rc == 0 && strcmp(store_server(&h->store), k->server) == 0)
+        worker_unclaim(h, &k->w);
+    else
+        log_info("worker %s (%s:%d): claimed on redis %s, which is no longer "
+                 "the one in use; left creating for the reaper",
+                 k->w.id, k->w.host, k->w.port, k->server);
+}
+
+/* The bound session sid on worker w is safe against a fail-over once
+ * conf_wait_replicas replicas acknowledged its writes (WAIT, at most
+ * redis_wait_ms).  Returns 0, or -1 after undoing the create (call_undo):
+ * a session no replica has could vanish after its 201. */
+static int call_safe(struct handler *h, const struct call *k, const char *sid)
+{
+    const struct worker_addr *w = &k->w;
+    int need = conf_wait_replicas(h->conf);
+
+    if (need == 0 ||
+        store_replicas_wait(&h->store, need, h->conf->redis_wait_ms) == 1)
+        return 0;
+    log_warnx("session %s on worker %s (%s:%d): not safe against a "
+              "fail-over (%s); ended, the create tries again",
+              sid, w->id, w->host, w->port, store_strerror(&h->store));
+    call_undo(h, k, sid, 1);
+    return -1;
+}
+
 /* Judges a finished call.  Returns 1 when r now holds the session (bound
- * in Redis), 0 when the worker failed (declared dead; another may be
- * tried), -1 when Redis failed (r holds the 503). */
-static int call_judge(struct handler *h, struct call *k, struct response *r)
+ * in Redis, and acknowledged by the replicas asked for), 0 when the
+ * worker failed (declared dead; another may be tried), 2 when it failed
+ * without being reached (the same, but the attempt is not counted), 3
+ * when Redis failed to bind it or to keep it (call_safe; the session
+ * ended: claim again). */
+static int call_judge(struct handler *h, struct call *k,
+                      struct avoid_hosts *avoid, struct response *r)
 {
     const struct conf *c = h->conf;
     const struct worker_addr *w = &k->w;
@@ -206,9 +265,14 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
     switch (v) {
     case WCALL_OK:
         break;
-    case WCALL_NOT_FOUND: /* not for a create: wcall_judge says garbage */
     case WCALL_REFUSED:
     case WCALL_UNREACHABLE:
+        if (rep.unsent) {
+            call_unsent(h, k, avoid, v, &rep);
+            return 2;
+        }
+        /* FALLTHROUGH */
+    case WCALL_NOT_FOUND: /* not for a create: wcall_judge says garbage */
     case WCALL_TIMED_OUT:
     case WCALL_GARBAGE:
         worker_call_failed(h, w, "create", v, &rep);
@@ -216,11 +280,25 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
     }
     rc = store_bind(&h->store, w->id, rep.sid, c->session_ttl * 1000,
                     c->session_max_lifetime * 1000);
+    if (rc >= 0 && strcmp(store_server(&h->store), k->server) != 0) {
+        /* Bound (or not) on another server than the one that handed the
+         * worker out (a fail-over in between): there the worker may be
+         * idle, or another create's. */
+        log_warnx("session %s on worker %s (%s:%d): claimed on redis %s, "
+                  "bound on %s; ended, the create tries again",
+                  rep.sid, w->id, w->host, w->port, k->server,
+                  store_server(&h->store));
+        call_undo(h, k, rep.sid, rc == 1);
+        return 3;
+    }
     if (rc < 0) {
-        /* The worker holds a session Redis does not know; the reaper finds
-         * it stuck in creating and cleans it. */
-        reply_redis_failed(h, r, "bind");
-        return -1;
+        /* Redis may or may not have bound it (a fail-over, a lost
+         * connection): end it everywhere and let the create claim again. */
+        log_warnx("session %s on worker %s (%s:%d): bind failed (%s); "
+                  "ended, the create tries again",
+                  rep.sid, w->id, w->host, w->port, store_strerror(&h->store));
+        call_undo(h, k, rep.sid, 1);
+        return 3;
     }
     if (rc == 0) {
         log_warnx("worker %s (%s:%d): declared dead during create of "
@@ -235,7 +313,9 @@ static int call_judge(struct handler *h, struct call *k, struct response *r)
         worker_failed(h, w, "duplicate session id");
         return 0;
     }
-    latency_add(now_mono_ms() - k->start_ms);
+    if (call_safe(h, k, rep.sid) < 0)
+        return 3;
+    hedge_latency_add(now_mono_ms() - k->start_ms);
     log_debug("session %s: created on worker %s (%s:%d)", rep.sid, w->id,
               w->host, w->port);
     /* Pass the worker's bytes through: created_at and data are opaque. */
@@ -299,6 +379,20 @@ static void create_abandoned(struct handler *h, struct response *r)
     reply_create_refused(h, r, CREATE_REFUSED_CLIENT_GONE, 0);
 }
 
+/* The answer of a create that Redis failed until its deadline: 503
+ * redis_unavailable, also when the last store call (a claim) went well
+ * and it was a bind or its WAIT that failed. */
+static void redis_gave_up(struct handler *h, struct response *r)
+{
+    if (store_error(&h->store) != STORE_ERR_REDIS) {
+        h->store.err = STORE_ERR_REDIS;
+        snprintf(h->store.errstr, sizeof(h->store.errstr),
+                 "no master kept a session of this create within "
+                 "create_wait");
+    }
+    reply_create_refused(h, r, CREATE_REFUSED_REDIS, 0);
+}
+
 /* The HTTP handle of race slot i. */
 static struct whttp *call_http(struct handler *h, int i)
 {
@@ -323,9 +417,12 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
     int64_t hedge_try = 0; /* next claim for a hedge, monotonic ms */
     struct call k[CREATE_RACE_MAX];
     long hedge = create_hedge_delay(c);
-    int attempts = 0, done = 0, answered = 0, i;
+    struct avoid_hosts avoid;
+    int attempts = 0, unsent = 0, done = 0, answered = 0, i;
+    int redis_failed = 0; /* Redis failed this create: it waits, claims again */
 
     memset(k, 0, sizeof(k));
+    memset(&avoid, 0, sizeof(avoid));
     while (!answered) {
         int live = 0, slot = -1;
         int64_t now = now_mono_ms(), latest = 0;
@@ -347,12 +444,40 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                 reply_create_refused(h, r, CREATE_REFUSED_FAILED, attempts);
                 break;
             }
-            cr = claim_wait(h, rq, claim_deadline, &w);
-            if (attempts == 0 && cr != CLAIM_REDIS)
+            if (redis_failed && attempts == 0 && now >= claim_deadline) {
+                redis_gave_up(h, r);
+                break;
+            }
+            if (redis_failed && !request_client_gone(rq) &&
+                conf_wait_replicas(c) != 0 && !store_writable(&h->store)) {
+                /* No master to keep a session yet: wait for one. */
+                sleep_ms(REDIS_RETRY_MS);
+                continue;
+            }
+            cr = claim_wait(h, rq, claim_deadline, &avoid.list, &w);
+            if (attempts + unsent == 0 && cr != CLAIM_REDIS)
                 metrics_observe_wait(&h->metrics,
                                      (long)(now_mono_ms() - start));
+            if (cr == CLAIM_REDIS &&
+                store_error(&h->store) == STORE_ERR_REDIS &&
+                !request_client_gone(rq) &&
+                now_mono_ms() + REDIS_RETRY_MS < claim_deadline) {
+                /* No master for now (a fail-over, a restart): wait for one
+                 * within create_wait rather than answer 503 at once. */
+                if (!redis_failed)
+                    log_info("create: redis failed (%s); trying again "
+                             "until the create's deadline",
+                             store_strerror(&h->store));
+                redis_failed = 1;
+                sleep_ms(REDIS_RETRY_MS);
+                continue;
+            }
             if (cr == CLAIM_REDIS) {
                 reply_create_refused(h, r, CREATE_REFUSED_REDIS, 0);
+                break;
+            }
+            if (cr == CLAIM_TIMEOUT && redis_failed && attempts == 0) {
+                redis_gave_up(h, r);
                 break;
             }
             if (cr == CLAIM_TIMEOUT) {
@@ -383,7 +508,8 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
             now >= latest + hedge && now >= hedge_try &&
             deadline - now > c->worker_connect_timeout_ms) {
             struct worker_addr w;
-            int rc = store_claim(&h->store, &w);
+            int rc =
+                store_claim_from(&h->store, avoid.list.host, avoid.list.n, &w);
 
             if (rc == 1) {
                 log_info("create: no answer after %ld ms from %d worker(s); "
@@ -410,8 +536,20 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
             if (!k[i].done || k[i].judged)
                 continue;
             k[i].judged = 1;
-            rc = call_judge(h, &k[i], r);
-            if (rc == 1) {
+            rc = call_judge(h, &k[i], &avoid, r);
+            if (rc == 3) {
+                /* Redis lost or could not keep the session: the attempt
+                 * goes back, and the create claims again, after a pause
+                 * (Redis may be between two masters). */
+                redis_failed = 1;
+                attempts--;
+                sleep_ms(REDIS_RETRY_MS);
+            } else if (rc == 2 && unsent < UNSENT_MAX) {
+                /* Never reached: the attempt goes back, so a lost node's
+                 * workers do not use up the create's attempts. */
+                unsent++;
+                attempts--;
+            } else if (rc == 1) {
                 done = 1;
                 answered = 1;
                 if (k[i].hedge)
@@ -420,8 +558,6 @@ int create_session(struct handler *h, struct request *rq, struct response *r)
                     create_abandoned(h, r);
                     done = 0;
                 }
-            } else if (rc < 0) {
-                answered = 1;
             }
         }
         if (!answered && request_client_gone(rq)) {

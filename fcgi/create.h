@@ -7,7 +7,8 @@
 #ifndef STEEL_CREATE_H
 #define STEEL_CREATE_H
 
-struct conf;
+#include "hedge.h"
+
 struct handler;
 struct request;
 struct response;
@@ -18,9 +19,5 @@ struct response;
  * losers of a race are cleaned after it was sent (rq->reply_early).
  * Returns 1 when r holds a session, 0 otherwise. */
 int create_session(struct handler *h, struct request *rq, struct response *r);
-
-/* The delay after which a create also tries a second worker, from the
- * recent create latencies of this process; -1 when hedging is off. */
-long create_hedge_delay(const struct conf *c);
 
 #endif

@@ -279,6 +279,8 @@ void handle_session_get(struct handler *h, struct request *rq,
         return;
     }
     rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w, &touch);
+    if (rc == 0 && store_master_moved(&h->store) == 1)
+        rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w, &touch);
     if (rc == 0 && rebuild_wait(h) == 1)
         rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w, &touch);
     if (rc < 0) {
@@ -339,6 +341,8 @@ void handle_session_delete(struct handler *h, struct request *rq,
     int rc;
 
     rc = store_end(&h->store, sid, &w);
+    if (rc == 0 && store_master_moved(&h->store) == 1)
+        rc = store_end(&h->store, sid, &w);
     if (rc < 0) {
         reply_redis_failed(h, r, "end");
         return;

@@ -252,10 +252,22 @@ START_TEST(test_sentinels)
                                 err, sizeof(err)),
                      0);
     ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), 0);
+    /* auto: a replica acknowledges each create with Sentinels only. */
+    ck_assert_str_eq(c.redis_wait_replicas, "auto");
+    ck_assert_int_eq(conf_wait_replicas(&c), CONF_WAIT_ALL);
+    snprintf(c.redis_wait_replicas, sizeof(c.redis_wait_replicas), "2");
+    ck_assert_int_eq(conf_wait_replicas(&c), 2);
+    snprintf(c.redis_wait_replicas, sizeof(c.redis_wait_replicas), "17");
+    ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "redis_wait_replicas") != NULL, "%s", err);
+    snprintf(c.redis_wait_replicas, sizeof(c.redis_wait_replicas), "x");
+    ck_assert_int_eq(conf_wait_replicas(&c), -1);
+    snprintf(c.redis_wait_replicas, sizeof(c.redis_wait_replicas), "auto");
     snprintf(c.redis_sentinels, sizeof(c.redis_sentinels), "a:1,b");
     ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, "redis_sentinels") != NULL, "%s", err);
     c.redis_sentinels[0] = '\0';
+    ck_assert_int_eq(conf_wait_replicas(&c), 0);
     snprintf(c.redis_user, sizeof(c.redis_user), "steel");
     ck_assert_int_eq(conf_validate(&c, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, "redis_user") != NULL, "%s", err);

@@ -314,6 +314,8 @@ START_TEST(test_create_bad_body)
 }
 END_TEST
 
+/* Redis down for good: the create waits for it within create_wait, then
+ * answers 503. */
 START_TEST(test_create_redis_down)
 {
     fake_store_redis_down(1);
@@ -321,6 +323,49 @@ START_TEST(test_create_redis_down)
     ck_assert_int_eq(r.status, 503);
     ck_assert_str_eq(error_code(), "redis_unavailable");
     ck_assert_str_eq(header("Retry-After"), "1");
+    ck_assert_int_ge(elapsed_ms(), conf.create_wait * 1000 - 150);
+}
+END_TEST
+
+/* No master for a moment (a fail-over): the create waits and succeeds. */
+START_TEST(test_create_waits_for_redis)
+{
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    fake_store_redis_down_calls(3);
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_int_ge(elapsed_ms(), 250);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_BUSY);
+}
+END_TEST
+
+/* The 201 comes once the replicas asked for have the session. */
+START_TEST(test_create_replica_ack)
+{
+    snprintf(conf.redis_wait_replicas, sizeof(conf.redis_wait_replicas), "1");
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_int_eq(fake_store_replicas_waits(), 1);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_BUSY);
+}
+END_TEST
+
+/* No replica acknowledges: each session made is ended on its worker and
+ * in Redis, the create tries again until its deadline, then 503. */
+START_TEST(test_create_no_replica_ack)
+{
+    snprintf(conf.redis_wait_replicas, sizeof(conf.redis_wait_replicas), "1");
+    fake_store_replicas(0);
+    worker(&w1, "w1", WORKER_IDLE, NULL);
+    run("POST", "/sessions", "{}");
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_str_eq(error_code(), "redis_unavailable");
+    ck_assert_int_ge(fake_store_replicas_waits(), 2);
+    ck_assert_int_ge(w1.deletes, 2);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_IDLE);
+    ck_assert_str_eq(w1.session, "");
+    ck_assert_int_eq(fake_store_session_alive("w1-1"), 0);
 }
 END_TEST
 
@@ -360,6 +405,9 @@ Suite *handlers_suite(void)
     tcase_add_test(create, test_create_unclaim_fails);
     tcase_add_test(create, test_create_bad_body);
     tcase_add_test(create, test_create_redis_down);
+    tcase_add_test(create, test_create_waits_for_redis);
+    tcase_add_test(create, test_create_replica_ack);
+    tcase_add_test(create, test_create_no_replica_ack);
     tcase_add_test(create, test_create_store_not_redis);
     return s;
 }

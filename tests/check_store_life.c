@@ -91,6 +91,48 @@ START_TEST(test_claim_unclaim)
 }
 END_TEST
 
+/* Workers on an avoided host, or of a suspect node, go out only when no
+ * other is idle; nothing is lost from P:idle on the way. */
+START_TEST(test_claim_avoid)
+{
+    char a[WORKER_ID_MAX], b[WORKER_ID_MAX], none[WORKER_ID_MAX] = "999";
+    const char *away[] = {"127.0.0.1"};
+    struct worker_addr w;
+
+    worker_idle(20001, a);
+    worker_idle(20002, b);
+    raw_int("HSET t:worker:%s host 10.0.0.2 node other", b);
+    ck_assert_int_eq(store_claim_from(&ts, away, 1, &w), 1);
+    ck_assert_str_eq(w.id, b);
+    ck_assert_int_eq(raw_int("LLEN t:idle"), 1);
+    ck_assert_int_eq(worker_state_of(a), WORKER_IDLE);
+    /* Nothing else idle, but another live node can start one: none. */
+    raw_int("HSET t:pool:n3 heartbeat %lld state ok worker_host 10.0.0.3",
+            (long long)now_wall_ms());
+    raw_int("SADD t:nodes n3");
+    ck_assert_int_eq(store_claim_from(&ts, away, 1, &w), 0);
+    ck_assert_int_eq(raw_int("LLEN t:idle"), 1);
+    /* Nor a node on an avoided host. */
+    raw_int("HSET t:pool:n3 worker_host 127.0.0.1");
+    /* Nothing else idle, no other node: the avoided one rather than none. */
+    ck_assert_int_eq(store_claim_from(&ts, away, 1, &w), 1);
+    ck_assert_str_eq(w.id, a);
+    ck_assert_int_eq(store_claim_from(&ts, away, 1, &w), 0);
+    /* A suspect node's worker, first in line, waits for the others. */
+    raw_int("SREM t:nodes n3");
+    ck_assert_int_eq(store_unclaim(&ts, b), 1);
+    ck_assert_int_eq(store_unclaim(&ts, a), 1);
+    ck_assert_int_eq(store_node_suspect(&ts, a, 10000), 1);
+    ck_assert_int_eq(raw_int("EXISTS t:suspect:" TEST_NODE), 1);
+    ck_assert(raw_int("PTTL t:suspect:" TEST_NODE) > 0);
+    ck_assert_int_eq(store_claim(&ts, &w), 1);
+    ck_assert_str_eq(w.id, b);
+    ck_assert_int_eq(store_claim(&ts, &w), 1);
+    ck_assert_str_eq(w.id, a);
+    ck_assert_int_eq(store_node_suspect(&ts, none, 10000), 0);
+}
+END_TEST
+
 /* An id left in P:idle by a worker that moved on is skipped, and a worker
  * listed twice is handed out once. */
 START_TEST(test_claim_stale_entries)
@@ -407,6 +449,7 @@ Suite *store_workers_suite(void)
     tcase_add_test(tc, test_ready);
     tcase_add_test(tc, test_claim_unclaim);
     tcase_add_test(tc, test_claim_stale_entries);
+    tcase_add_test(tc, test_claim_avoid);
     tcase_add_test(tc, test_claim_race);
     tcase_add_test(tc, test_released);
     tcase_add_test(tc, test_probe);

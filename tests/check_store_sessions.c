@@ -52,6 +52,36 @@ START_TEST(test_bind)
 }
 END_TEST
 
+/* WAIT on the connection of the writes: this Redis has no replica, so
+ * none acknowledges within the deadline; a connection that is gone
+ * vouches for nothing. */
+START_TEST(test_replicas_wait)
+{
+    char id[WORKER_ID_MAX];
+    struct worker_addr w;
+    int64_t t0;
+
+    ck_assert_int_eq(store_replicas_wait(&ts, 0, 1000), 1);
+    worker_idle(20001, id);
+    ck_assert_int_eq(store_claim(&ts, &w), 1);
+    ck_assert_int_eq(store_bind(&ts, id, "s1", 60000, 0), 1);
+    t0 = now_mono_ms();
+    ck_assert_int_eq(store_replicas_wait(&ts, 1, 50), 0);
+    ck_assert_int_ge(now_mono_ms() - t0, 40);
+    ck_assert_ptr_nonnull(strstr(store_strerror(&ts), "0 of 1 replica"));
+    /* Fewer than asked: the connection goes, so the next command finds
+     * the master again. */
+    ck_assert_ptr_null(ts.redis.ctx);
+    ck_assert_int_eq(store_replicas_wait(&ts, 1, 50), -1);
+    ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 1);
+    ck_assert_int_eq(store_claim(&ts, &w), 0);
+    rconn_release(&ts.redis);
+    ck_assert_int_eq(store_replicas_wait(&ts, 1, 50), -1);
+    ck_assert_int_eq(store_error(&ts), STORE_ERR_REDIS);
+    ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 1);
+}
+END_TEST
+
 START_TEST(test_touch)
 {
     char id[WORKER_ID_MAX];
@@ -189,6 +219,7 @@ Suite *store_sessions_suite(void)
 
     tcase_add_checked_fixture(tc, store_setup, store_teardown);
     tcase_add_test(tc, test_bind);
+    tcase_add_test(tc, test_replicas_wait);
     tcase_add_test(tc, test_touch);
     tcase_add_test(tc, test_touch_lifetime);
     tcase_add_test(tc, test_peek);

@@ -46,6 +46,9 @@ static long waiting, wait_begins;
 static struct fake_idem idem[FAKE_IDEM_MAX];
 static int redis_down;
 static int idem_lose_next; /* the next GO is taken over at once */
+static int replicas_acked = 16; /* store_replicas_wait's answer, at most */
+static long replicas_waits;     /* store_replicas_wait calls that waited */
+static int down_calls;          /* the next calls fail as if Redis were down */
 static int unclaim_fails;  /* store_unclaim fails as if Redis were down */
 static enum store_err fail_with = STORE_OK;
 
@@ -129,6 +132,10 @@ static int enter(struct store *r)
 
     pthread_mutex_lock(&lock);
     err = redis_down ? STORE_ERR_REDIS : fail_with;
+    if (err == STORE_OK && down_calls > 0) {
+        down_calls--;
+        err = STORE_ERR_REDIS;
+    }
     if (err == STORE_OK) {
         r->err = STORE_OK;
         r->errstr[0] = '\0';
@@ -163,6 +170,9 @@ void fake_store_reset(void)
     fail_with = STORE_OK;
     idem_lose_next = 0;
     unclaim_fails = 0;
+    replicas_acked = 16;
+    replicas_waits = 0;
+    down_calls = 0;
     pthread_mutex_unlock(&lock);
 }
 
@@ -280,6 +290,95 @@ int store_claim(struct store *r, struct worker_addr *out)
     idle_remove(idle[0]);
     w->state = WORKER_CREATING;
     *out = w->addr;
+    return leave(1);
+}
+
+int store_claim_from(struct store *r, const char *const *avoid, int navoid,
+                     struct worker_addr *out)
+{
+    struct fake_worker_rec *w = NULL;
+    int i, j, away;
+
+    if (enter(r) < 0)
+        return -1;
+    if (nidle == 0)
+        return leave(0);
+    for (i = 0; i < nidle && w == NULL; i++) {
+        struct fake_worker_rec *c = find_worker(idle[i]);
+
+        for (away = 0, j = 0; j < navoid; j++)
+            away |= strcmp(c->addr.host, avoid[j]) == 0;
+        if (!away)
+            w = c;
+    }
+    if (w == NULL)
+        w = find_worker(idle[0]); /* only avoided ones: the first */
+    idle_remove(w->addr.id);
+    w->state = WORKER_CREATING;
+    *out = w->addr;
+    return leave(1);
+}
+
+int store_replicas_wait(struct store *r, int replicas, long ms)
+{
+    int n;
+
+    (void)ms;
+    if (replicas == 0)
+        return 1;
+    if (enter(r) < 0)
+        return -1;
+    n = replicas_acked;
+    replicas_waits++;
+    if (replicas == CONF_WAIT_ALL)
+        replicas = 1;
+    if (n < replicas) {
+        r->err = STORE_ERR_REDIS;
+        snprintf(r->errstr, sizeof(r->errstr),
+                 "fake store: %d of %d "
+                 "replica(s) acknowledged",
+                 n, replicas);
+    }
+    return leave(n >= replicas);
+}
+
+long fake_store_replicas_waits(void)
+{
+    long n;
+
+    pthread_mutex_lock(&lock);
+    n = replicas_waits;
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
+void fake_store_replicas(int acked)
+{
+    pthread_mutex_lock(&lock);
+    replicas_acked = acked;
+    pthread_mutex_unlock(&lock);
+}
+
+void fake_store_redis_down_calls(int n)
+{
+    pthread_mutex_lock(&lock);
+    down_calls = n;
+    pthread_mutex_unlock(&lock);
+}
+
+int store_writable(struct store *r)
+{
+    if (enter(r) < 0)
+        return 0;
+    return leave(1);
+}
+
+int store_node_suspect(struct store *r, const char *id, long ms)
+{
+    (void)id;
+    (void)ms;
+    if (enter(r) < 0)
+        return -1;
     return leave(1);
 }
 

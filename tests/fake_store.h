@@ -57,6 +57,12 @@ const char *fake_store_idem_key(int i);
 
 /* on 1: store_unclaim fails as if Redis were down (the rest works). */
 void fake_store_unclaim_fails(int on);
+/* store_replicas_wait answers at most acked (16 after a reset). */
+void fake_store_replicas(int acked);
+/* How many store_replicas_wait calls asked for replicas. */
+long fake_store_replicas_waits(void);
+/* The next n store calls fail as if Redis were down. */
+void fake_store_redis_down_calls(int n);
 
 /* on 1: every store call fails as if Redis were down. */
 void fake_store_redis_down(int on);
