@@ -54,6 +54,7 @@ int reaper_init(struct reaper *rp, const struct conf *c)
         return -1;
     }
     rp->worker_uid = geteuid(); /* main() sets worker_user's */
+    rp->wp = wprobe_new();      /* NULL: each probe on a new connection */
     reaper_configure(rp, c);    /* also sets up the Redis connection */
     return 0;
 }
@@ -61,6 +62,8 @@ int reaper_init(struct reaper *rp, const struct conf *c)
 void reaper_release(struct reaper *rp)
 {
     store_release(&rp->store);
+    wprobe_free(rp->wp);
+    rp->wp = NULL;
 }
 
 void reaper_configure(struct reaper *rp, const struct conf *c)
