@@ -62,6 +62,7 @@ int reaper_init(struct reaper *rp, const struct conf *c)
         rp->hostid[0] = '\0'; /* node_holder then trusts the token alone */
     /* main() sets worker_user's, or worker_uid_range. */
     rp->worker_uid_lo = rp->worker_uid_hi = geteuid();
+    rp->wp = wprobe_new(); /* NULL: each probe on a new connection */
     reaper_configure(rp, c);    /* also sets up the Redis connection */
     return 0;
 }
@@ -69,6 +70,8 @@ int reaper_init(struct reaper *rp, const struct conf *c)
 void reaper_release(struct reaper *rp)
 {
     store_release(&rp->store);
+    wprobe_free(rp->wp);
+    rp->wp = NULL;
 }
 
 void reaper_configure(struct reaper *rp, const struct conf *c)

@@ -22,7 +22,10 @@
  *      gone, hold creating workers whose handler died
  *   4. kill processes of ours that Redis does not know (stray)
  *   5. GET /status of every idle, busy and reclaimable worker at once
- *      (deadline probe_timeout_ms); decide_judge each answer: record
+ *      (deadline probe_timeout_ms), over connections kept from one pass
+ *      to the next (wprobe.h: none serves more than 10 s, so a worker
+ *      that stops accepting connections fails a probe as a new client
+ *      would see it); decide_judge each answer: record
  *      failed probes (kill at probe_failures), release clean workers,
  *      kill busy workers that lost their session
  *   6. DELETE /sessions/<sid> at once on every worker that still holds a
@@ -72,6 +75,7 @@
 #include "conf.h"
 #include "decide.h"
 #include "rconn.h"
+#include "wprobe.h"
 
 struct reaper {
     struct conf conf;            /* settings in force (a copy) */
@@ -100,6 +104,8 @@ struct reaper {
     int64_t refuse_since;          /* mono ms a holder not this host's was
                                       first seen; 0: none */
     int once;                      /* --once: one pass, judged at once */
+    struct wprobe *wp;           /* probe connections kept from one pass to
+                                    the next (wprobe.h); NULL: libcurl's */
 };
 
 /* Sets rp up with configuration c; does not connect.  Returns 0, or -1

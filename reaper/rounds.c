@@ -23,6 +23,7 @@
 #include "store.h"
 #include "wcall.h"
 #include "whttp.h"
+#include "wprobe.h"
 
 static int act_status(struct reaper *rp, struct pass_worker *it);
 
@@ -169,6 +170,18 @@ static int act_recheck(struct reaper *rp, struct pass_worker *it,
     return store_count(&rp->store, "reaper_reclaims", 1);
 }
 
+/* Runs method on the m probes of pr: over the pass's kept connections
+ * (wprobe.h), or each on a new one when there are none. */
+static void rounds_run(struct reaper *rp, const char *method, struct probe *pr,
+                       size_t m, long conn_ms, long total_ms)
+{
+    size_t par = (size_t)rp->conf.probe_parallel;
+
+    if (rp->wp == NULL ||
+        wprobe_run(rp->wp, method, pr, m, conn_ms, total_ms, par) < 0)
+        probe_run_method(method, pr, m, conn_ms, total_ms, par);
+}
+
 /* Steps 5 and 6.  Returns 0 or -1 (Redis). */
 int rounds_http(struct reaper *rp, struct pass_worker *items, size_t n)
 {
@@ -203,7 +216,7 @@ int rounds_http(struct reaper *rp, struct pass_worker *items, size_t n)
     }
     if (m == 0)
         goto out;
-    probe_run(pr, m, pconn, ptime, (size_t)rp->conf.probe_parallel);
+    rounds_run(rp, "GET", pr, m, pconn, ptime);
     for (k = 0; k < m && !pass_late(rp); k++) {
         struct pass_worker *it = map[k];
 
@@ -225,8 +238,7 @@ int rounds_http(struct reaper *rp, struct pass_worker *items, size_t n)
     }
     if (m == 0 || pass_late(rp))
         goto out;
-    probe_run_method("DELETE", pr, m, dconn, dtime,
-                     (size_t)rp->conf.probe_parallel);
+    rounds_run(rp, "DELETE", pr, m, dconn, dtime);
     for (k = 0; k < m; k++) {
         struct wcall_reply rep;
         enum wcall_verdict v =
@@ -242,7 +254,7 @@ int rounds_http(struct reaper *rp, struct pass_worker *items, size_t n)
         pr[k].path = "/status";
     }
     /* Round three: is each of them clean now? */
-    probe_run(pr, m, pconn, ptime, (size_t)rp->conf.probe_parallel);
+    rounds_run(rp, "GET", pr, m, pconn, ptime);
     for (k = 0; k < m && !pass_late(rp); k++) {
         struct decide_status st;
         struct wcall_reply rep;
