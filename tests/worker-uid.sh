@@ -13,6 +13,8 @@
 #     it is empty for the slot's next worker: what the last one left (a
 #     file, a directory it locked, mode 000) is gone;
 #   - the stack serves create, GET and DELETE;
+#   - a new spawner adopts the workers with their slots: a slot held by
+#     an adopted worker is not handed out again;
 #   - the spawner refuses a range smaller than pool_max_workers, or one
 #     that holds an account's uid.
 # Creates a user and removes it.  Skipped (exit 77) when not run as root or
@@ -222,6 +224,22 @@ check "the last worker's file is gone" test ! -e "$T/homes/$LO/secret-$old"
 check "the other slot's uid still cannot enter it" fails_as "$HI" ls "$T/homes/$LO"
 other=$(basename "$(ls "$T/out/$HI".*.start | head -n 1)" | cut -d. -f2)
 check "the other slot's worker still runs" kill -0 "$other"
+
+# ---- a new spawner adopts the workers with their slots ---------------------------
+
+newest=$(basename "$f" | cut -d. -f2)
+kill -KILL "$(stack_pid spawner)"
+STEEL_CONF=$T/uid.conf stack_up >/dev/null 2>&1 || not_ok "the spawner starts again"
+check "both workers survive the spawner's restart" kill -0 "$other" "$newest"
+# The adopted worker of slot HI leaves; its slot is the only free one,
+# whatever the new spawner would try first.
+kill -KILL "$other"
+again() {
+    [ "$(ls "$T/out/$HI".*.start | wc -l)" -ge 2 ]
+}
+check_eventually "a new worker started in slot $HI, the adopted one's" 30 again
+check "no worker started in slot $LO, held by the adopted worker" \
+    test "$(ls "$T/out/$LO".*.start | wc -l)" = 2
 stack_down >/dev/null 2>&1
 
 # ---- refusals --------------------------------------------------------------------
