@@ -25,10 +25,10 @@
  * no one else, in a directory only we write).  When a worker ended and
  * its cgroup was killed, a child as the slot's uid empties the home
  * (start_slot_end, launch_cleaner) and the slot waits for it; the next
- * worker's child empties it again before exec (launch.c), for a
- * spawner that died in between.  A slot
- * is held from the spawn until its worker has exited and its cgroup was
- * killed (GONE, or out of the table), so a uid never runs two workers.
+ * worker's child empties it again before exec (launch.c), for a spawner
+ * that died in between.  A slot is held from the spawn until its worker
+ * has exited and its cgroup was killed (GONE, or out of the table), so a
+ * uid never runs two workers.
  *
  * It owns s->start, the ports: exit.c gives a port back and adopt.c
  * takes one through start_port_release() and start_port_take().  The
@@ -39,13 +39,13 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <poll.h>
 #include <sys/pidfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
