@@ -9,9 +9,7 @@
  * to the uid of the tree's first process; anything unseen counts
  * against it.  Every
  * read is bounded (PORTOWN_MAX_SOCKETS, PORTOWN_MAX_PROCS, the buffer
- * sizes below); /proc/net/tcp* is read whole, a buffer at a time, however
- * many sockets the host holds (a worker can open tens of thousands: a
- * size limit there would let it stop every start).
+ * sizes below); /proc/net/tcp* is read in pieces, whatever its size.
  */
 #include "config.h"
 
@@ -29,7 +27,7 @@
 #include "portown.h"
 #include "util.h"
 
-#define NET_CHUNK    65536             /* bytes of /proc/net/tcp* a read */
+#define NET_CHUNK    65536             /* bytes of /proc/net/tcp* at once */
 #define CHILDREN_MAX 65536             /* bytes of one children list */
 #define TCP_LISTEN   10                /* st of a listening socket */
 
@@ -79,52 +77,64 @@ int portown_parse(const char *buf, size_t len, int port,
     return 0;
 }
 
-int portown_scan(const char *path, int port, struct portown_sock *socks,
-                 size_t max, size_t *n)
+/* portown_parse over the file at path (a /proc/net/tcp*), read in pieces
+ * of NET_CHUNK bytes cut at line ends: a node with tens of thousands of
+ * sockets (TIME_WAIT included) has a file of megabytes, and its size is
+ * no bound of ours.  Returns what portown_parse returns, or -2 when the
+ * file cannot be opened or read (errno set). */
+static int scan_net(const char *path, int port, struct portown_sock *socks,
+                    size_t max, size_t *n)
 {
-    size_t have = 0, upto;
-    int fd, rc = -1;
-    char *buf;
+    char *buf = malloc(NET_CHUNK);
+    size_t have = 0;
+    int fd, rc = 0;
 
-    buf = malloc(NET_CHUNK);
     if (buf == NULL)
-        return -1;
+        return -2;
     fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        goto out;
+    if (fd < 0) {
+        free(buf);
+        return -2;
+    }
     for (;;) {
         ssize_t r = read(fd, buf + have, NET_CHUNK - have);
+        char *last;
+        size_t used;
 
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0)
-            goto out;
-        if (r == 0) {
-            /* The last line, without its newline. */
-            rc = portown_parse(buf, have, port, socks, max, n) < 0 ? -2 : 0;
-            goto out;
+        if (r < 0) {
+            rc = -2;
+            break;
         }
         have += (size_t)r;
-        for (upto = have; upto > 0 && buf[upto - 1] != '\n'; upto--)
-            ;
-        if (upto == 0) {
-            /* A line longer than the buffer is no socket: drop it. */
+        if (r == 0) { /* the end: a last line without its newline */
+            rc = portown_parse(buf, have, port, socks, max, n);
+            break;
+        }
+        last = memrchr(buf, '\n', have);
+        if (last == NULL) {
             if (have == NET_CHUNK)
-                have = 0;
+                have = 0; /* no line is this long: skipped */
             continue;
         }
-        if (portown_parse(buf, upto, port, socks, max, n) < 0) {
-            rc = -2;
-            goto out;
+        used = (size_t)(last - buf) + 1;
+        if (portown_parse(buf, used, port, socks, max, n) < 0) {
+            rc = -1;
+            break;
         }
-        memmove(buf, buf + upto, have - upto);
-        have -= upto;
+        memmove(buf, buf + used, have - used);
+        have -= used;
     }
-out:
-    if (fd >= 0)
-        close(fd);
+    close(fd);
     free(buf);
     return rc;
+}
+
+int portown_scan(const char *path, int port, struct portown_sock *socks,
+                 size_t max, size_t *n)
+{
+    return scan_net(path, port, socks, max, n);
 }
 
 /* Marks (sets to 0) every inode of pid's fds found in socks.  Returns
@@ -247,12 +257,12 @@ int portown_check(long pid, int port)
     if (pid <= 1 || port <= 0 || port > 65535)
         return -1;
     for (i = 0; i < sizeof(nets) / sizeof(nets[0]); i++) {
-        int r = portown_scan(nets[i], port, socks, PORTOWN_MAX_SOCKETS, &n);
+        int r = scan_net(nets[i], port, socks, PORTOWN_MAX_SOCKETS, &n);
 
         /* Without IPv6 there is no tcp6; any other failure: unknown. */
-        if (r == -1 && (i == 0 || access(nets[i], F_OK) == 0))
+        if (r == -2 && (i == 0 || access(nets[i], F_OK) == 0))
             goto out;
-        if (r == -2) {
+        if (r == -1) {
             rc = 0; /* more listeners than any worker opens */
             goto out;
         }

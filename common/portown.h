@@ -41,9 +41,9 @@ int portown_parse(const char *buf, size_t len, int port,
                   struct portown_sock *socks, size_t max, size_t *n);
 
 /* portown_parse over the file path (/proc/net/tcp or tcp6), read a
- * buffer at a time: memory stays bounded whatever the file's size.
- * Returns 0; -1 when path cannot be read (errno); -2 when more than max
- * listeners were found. */
+ * piece at a time: memory stays bounded whatever the file's size.
+ * Returns what portown_parse returns (0, or -1 when more than max
+ * listeners were found), or -2 when path cannot be read (errno). */
 int portown_scan(const char *path, int port, struct portown_sock *socks,
                  size_t max, size_t *n);
 

@@ -27,8 +27,9 @@
  * /etc/subuid (a user's namespaces could run processes as those uids),
  * and one that holds our own uid.  A slot's home is <worker_home_dir>/
  * <uid>: the spawner's, 0700, with an ACL that lets the slot's uid in
- * (spawner/start.c; no CAP_CHOWN), and each new worker of the slot
- * empties it before it runs the browser (spawner/launch.c).
+ * (spawner/start.c; no CAP_CHOWN).  It is emptied as the slot's uid
+ * when its worker ended, and again by each new worker of the slot before
+ * it runs the browser (spawner/launch.c).
  */
 #ifndef STEEL_PRIVSEP_H
 #define STEEL_PRIVSEP_H

@@ -1,8 +1,8 @@
 /*
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * util.c - clocks, strict number parsing, session id validation and random
- * ids (util.h).
+ * util.c - clocks, strict number parsing, session id validation, random
+ * ids, whole-file reads and emptying a directory tree (util.h).
  */
 #include "config.h"
 
@@ -10,8 +10,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,4 +126,72 @@ ssize_t read_path(const char *path, char *buf, size_t size)
     }
     close(fd);
     return (ssize_t)len;
+}
+
+/* A record of getdents64(2). */
+struct dirent_raw {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+int dir_empty(int dfd, int depth)
+{
+    char buf[2048];
+    struct stat st;
+    long n;
+
+    /* Not a directory of another's (a slot's home is the spawner's,
+     * open to the slot's uid by an ACL). */
+    if (fstat(dfd, &st) < 0 ||
+        (st.st_uid == geteuid() && fchmod(dfd, 0700) < 0))
+        return -1;
+    for (;;) {
+        int removed = 0;
+
+        if (lseek(dfd, 0, SEEK_SET) < 0)
+            return -1;
+        while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+            long off = 0;
+
+            while (off < n) {
+                struct dirent_raw *d = (struct dirent_raw *)(buf + off);
+                const char *name = d->d_name;
+                int sub, rc;
+
+                off += d->d_reclen;
+                if (name[0] == '.' &&
+                    (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+                    continue;
+                if (unlinkat(dfd, name, 0) == 0) {
+                    removed++;
+                    continue;
+                }
+                if (errno != EISDIR)
+                    return -1;
+                if (depth <= 0) {
+                    errno = ELOOP;
+                    return -1;
+                }
+                /* A directory of ours: nobody else writes here. */
+                if (fchmodat(dfd, name, 0700, 0) < 0)
+                    return -1;
+                sub = openat(dfd, name,
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub < 0)
+                    return -1;
+                rc = dir_empty(sub, depth - 1);
+                close(sub);
+                if (rc < 0 || unlinkat(dfd, name, AT_REMOVEDIR) < 0)
+                    return -1;
+                removed++;
+            }
+        }
+        if (n < 0)
+            return -1;
+        if (removed == 0)
+            return 0;
+    }
 }

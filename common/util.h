@@ -36,4 +36,14 @@ int random_hex(char *out, size_t size);
  * Returns the length read, or -1 when it cannot be opened or read. */
 ssize_t read_path(const char *path, char *buf, size_t size);
 
+/* Empties the directory dfd, which the caller may write, and every
+ * directory in it up to depth levels down, making each of the caller's
+ * 0700 first (an owner may have taken its own rights away); the entries
+ * are unlinked by name under dfd, symbolic links never followed.  Reads
+ * again from the start until a round removes nothing, as removing entries
+ * while reading may skip some.  Only system calls (getdents64, no
+ * opendir): async-signal-safe, for a child between fork and exec.
+ * Returns 0, or -1 with errno (ELOOP: deeper than depth). */
+int dir_empty(int dfd, int depth);
+
 #endif

@@ -290,6 +290,7 @@ static int worker_exited(struct spawner *s, struct worker *w, int64_t now)
 
     exit_setup_report(s, w);
     group_end(s, w);
+    start_slot_end(s, w);
     table_probe_cancel(s, w);
     table_unwatch(s, &w->pidfd);
     table_unwatch(s, &w->err_fd);

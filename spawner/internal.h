@@ -219,7 +219,10 @@ struct spawner_start {
     unsigned char *held;   /* [65536]: 1 while a port was last found held
                               by another process (logged once) */
     unsigned char *slots;  /* worker_uid_range: [uids], scratch of
-                              start_slot_pick */
+                              slot_pick */
+    int *cleaner;          /* [uids]: pidfd of the child emptying the
+                              slot's home after its worker ended, -1 */
+    pid_t *cleaner_pid;    /* [uids]: its pid */
     long slot_next;        /* the slot tried first next time: the least
                               recently used come first */
 };
@@ -349,6 +352,10 @@ void start_port_release(struct spawner *s, int port, int failed, int64_t now);
 int wlog_path(const struct spawner *s, int port, char *out, size_t size);
 /* Truncates the log of port when it grew past worker_log_max. */
 void wlog_trim(const struct spawner *s, int port);
+/* With worker_uid_range, after w exited and its cgroup was killed:
+ * empties w's slot's home in a child as the slot's uid; the slot is not
+ * handed out again until the child ended. */
+void start_slot_end(struct spawner *s, const struct worker *w);
 /* Starts one worker.  Returns 0, or -1 when it could not (logged). */
 int start_spawn(struct spawner *s, int64_t now);
 /* Sends the /health probes that are due. */

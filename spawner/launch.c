@@ -48,6 +48,7 @@
 #include "launch.h"
 #include "log.h"
 #include "store.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -283,88 +284,14 @@ static void child_limits(const struct launch_spec *s, int err_fd)
         child_fail(err_fd, LAUNCH_STAGE_LIMIT, errno);
 }
 
-/* A record of getdents64(2). */
-struct dirent_raw {
-    uint64_t d_ino;
-    int64_t d_off;
-    unsigned short d_reclen;
-    unsigned char d_type;
-    char d_name[];
-};
-
 #define HOME_DEPTH_MAX 32 /* directory levels emptied below a home */
-
-/* Empties the directory dfd, which the caller may write, and every
- * directory in it up to depth levels down, making each of ours 0700
- * first (a worker may have taken its own rights away).  Reads again from the
- * start until a round removes nothing, as removing entries while reading may
- * skip some.  Async-signal-safe.  Returns 0, or -1 with errno. */
-static int home_empty(int dfd, int depth)
-{
-    char buf[2048];
-    struct stat st;
-    long n;
-
-    /* Not the home itself: the spawner's, open to us by an ACL. */
-    if (fstat(dfd, &st) < 0 ||
-        (st.st_uid == geteuid() && fchmod(dfd, 0700) < 0))
-        return -1;
-    for (;;) {
-        int removed = 0;
-
-        if (lseek(dfd, 0, SEEK_SET) < 0)
-            return -1;
-        while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
-            long off = 0;
-
-            while (off < n) {
-                struct dirent_raw *d = (struct dirent_raw *)(buf + off);
-                const char *name = d->d_name;
-                int sub, rc;
-
-                off += d->d_reclen;
-                if (name[0] == '.' &&
-                    (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
-                    continue;
-                if (unlinkat(dfd, name, 0) == 0) {
-                    removed++;
-                    continue;
-                }
-                if (errno != EISDIR)
-                    return -1;
-                if (depth <= 0) {
-                    errno = ELOOP;
-                    return -1;
-                }
-                /* A directory of ours: nobody else writes here (the
-                 * slot's other processes are gone with its last
-                 * worker's cgroup). */
-                if (fchmodat(dfd, name, 0700, 0) < 0)
-                    return -1;
-                sub = openat(dfd, name,
-                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub < 0)
-                    return -1;
-                rc = home_empty(sub, depth - 1);
-                close(sub);
-                if (rc < 0 || unlinkat(dfd, name, AT_REMOVEDIR) < 0)
-                    return -1;
-                removed++;
-            }
-        }
-        if (n < 0)
-            return -1;
-        if (removed == 0)
-            return 0;
-    }
-}
 
 /* The slot's home, as its uid: 0700, emptied, the working directory. */
 static void child_home(const struct launch_spec *s, int err_fd)
 {
     int fd = open(s->home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-    if (fd < 0 || home_empty(fd, HOME_DEPTH_MAX) < 0 || fchdir(fd) < 0)
+    if (fd < 0 || dir_empty(fd, HOME_DEPTH_MAX) < 0 || fchdir(fd) < 0)
         child_fail(err_fd, LAUNCH_STAGE_HOME, errno);
     close(fd);
 }
@@ -511,6 +438,31 @@ fail:
         close(errp[1]);
     }
     return -1;
+}
+
+pid_t launch_cleaner(const char *home, uid_t uid, gid_t gid)
+{
+    struct __user_cap_header_struct hdr;
+    struct __user_cap_data_struct data[2];
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0) {
+        log_warn("emptying %s: fork", home);
+        return -1;
+    }
+    if (pid > 0)
+        return pid;
+    /* Nothing of ours (Redis, pidfds, sockets) while it runs. */
+    close_range(3, ~0U, 0);
+    memset(&hdr, 0, sizeof(hdr));
+    memset(data, 0, sizeof(data));
+    hdr.version = _LINUX_CAPABILITY_VERSION_3;
+    if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0 ||
+        syscall(SYS_capset, &hdr, data) < 0 || getuid() != uid)
+        _exit(1);
+    fd = open(home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    _exit(fd < 0 || dir_empty(fd, HOME_DEPTH_MAX) < 0 ? 1 : 0);
 }
 
 int launch_send_id(struct launch_child *c, const char *id)

@@ -75,6 +75,11 @@ struct launch_child {
  */
 int launch_worker(const struct launch_spec *s, struct launch_child *out);
 
+/* Forks a child that becomes uid:gid (no groups, no capabilities) and
+ * empties the directory home (a slot's home after its worker ended), then
+ * exits 0, or 1 when it could not.  Returns its pid, or -1 (logged). */
+pid_t launch_cleaner(const char *home, uid_t uid, gid_t gid);
+
 /* Hands the child its id (shorter than WORKER_ID_MAX) and closes id_fd.
  * Returns 0 or -1 (the child is gone). */
 int launch_send_id(struct launch_child *c, const char *id);

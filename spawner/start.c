@@ -22,10 +22,13 @@
  * takes the uid of a slot that no worker of the table holds, the least
  * recently used first, and that slot's home <worker_home_dir>/<uid>,
  * which is made here (ours, 0700, with an ACL that lets that uid in and
- * no one else, in a directory only we write) and emptied by the child
- * (launch.c).  A slot
- * is held from the spawn until its worker has exited and its cgroup was
- * killed (GONE, or out of the table), so a uid never runs two workers.
+ * no one else, in a directory only we write).  When a worker ended and
+ * its cgroup was killed, a child as the slot's uid empties the home
+ * (start_slot_end, launch_cleaner) and the slot waits for it; the next
+ * worker's child empties it again before exec (launch.c), for a spawner
+ * that died in between.  A slot is held from the spawn until its worker
+ * has exited and its cgroup was killed (GONE, or out of the table), so a
+ * uid never runs two workers.
  *
  * It owns s->start, the ports: exit.c gives a port back and adopt.c
  * takes one through start_port_release() and start_port_take().  The
@@ -36,10 +39,12 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -50,22 +55,47 @@
 #include "log.h"
 #include "portown.h"
 #include "proc.h"
+#include "util.h"
 
 #define PROBE_FIRST_MS   20  /* first /health try after the spawn */
 #define PROBE_RETRY_MS   50  /* between /health tries */
 #define PROBE_CONNECT_MS 200 /* deadline of one /health connect */
 #define PROBE_TOTAL_MS   500 /* deadline of one /health request */
 
+#define CLEANER_WAIT_MS 2000 /* at shutdown, for the slots' homes */
+
+/* 1 when the process of pidfd fd has exited within ms milliseconds. */
+static int pidfd_exited(int fd, int ms)
+{
+    struct pollfd p;
+
+    p.fd = fd;
+    p.events = POLLIN;
+    p.revents = 0;
+    return poll(&p, 1, ms) == 1;
+}
+
 /* ---- ports -------------------------------------------------------------- */
 
 int start_init(struct spawner *s)
 {
     const struct privsep *ps = &s->loop.ps;
+    size_t i, n = ps->slots ? (size_t)(ps->uid_hi - ps->uid_lo) + 1 : 0;
 
     s->start.held = calloc(65536, 1);
-    if (ps->slots)
-        s->start.slots = calloc((size_t)(ps->uid_hi - ps->uid_lo) + 1, 1);
-    if (s->start.held == NULL || (ps->slots && s->start.slots == NULL) ||
+    if (ps->slots) {
+        s->start.slots = calloc(n, 1);
+        s->start.cleaner = calloc(n, sizeof(*s->start.cleaner));
+        s->start.cleaner_pid = calloc(n, sizeof(*s->start.cleaner_pid));
+        for (i = 0; s->start.cleaner != NULL && i < n; i++)
+            s->start.cleaner[i] = -1;
+        if (s->start.slots == NULL || s->start.cleaner == NULL ||
+            s->start.cleaner_pid == NULL) {
+            log_warnx("out of memory");
+            return -1;
+        }
+    }
+    if (s->start.held == NULL ||
         port_map_init(&s->start.ports, (int)s->c->worker_port_min,
                       (int)s->c->worker_port_max) < 0) {
         log_warnx("out of memory");
@@ -83,11 +113,33 @@ void start_reload(struct spawner *s)
 
 void start_release(struct spawner *s)
 {
+    const struct privsep *ps = &s->loop.ps;
+    size_t i, n = ps->slots ? (size_t)(ps->uid_hi - ps->uid_lo) + 1 : 0;
+    int64_t t0 = now_mono_ms();
+
     port_map_release(&s->start.ports);
     free(s->start.held);
     s->start.held = NULL;
     free(s->start.slots);
     s->start.slots = NULL;
+    /* The homes of the workers just stopped get CLEANER_WAIT_MS in all;
+     * a cleaner still at work then stops (the slot's next worker empties
+     * its home anyway). */
+    for (i = 0; s->start.cleaner != NULL && i < n; i++) {
+        int64_t left = CLEANER_WAIT_MS - (now_mono_ms() - t0);
+
+        if (s->start.cleaner[i] < 0)
+            continue;
+        if (!pidfd_exited(s->start.cleaner[i], left > 0 ? (int)left : 0))
+            pidfd_send_signal(s->start.cleaner[i], SIGKILL, NULL, 0);
+        while (waitpid(s->start.cleaner_pid[i], NULL, 0) < 0 && errno == EINTR)
+            ;
+        close(s->start.cleaner[i]);
+    }
+    free(s->start.cleaner);
+    free(s->start.cleaner_pid);
+    s->start.cleaner = NULL;
+    s->start.cleaner_pid = NULL;
 }
 
 void start_port_take(struct spawner *s, int port)
@@ -104,14 +156,54 @@ void start_port_release(struct spawner *s, int port, int failed, int64_t now)
 
 /* ---- worker slots -------------------------------------------------------- */
 
+/* 1 while the child emptying slot's home still runs. */
+static int slot_cleaning(struct spawner *s, long slot)
+{
+    int *fd = &s->start.cleaner[slot];
+
+    if (*fd < 0 || !pidfd_exited(*fd, 0))
+        return *fd >= 0;
+    /* Reaped by exit_reap's waitpid(-1), or now. */
+    waitpid(s->start.cleaner_pid[slot], NULL, WNOHANG);
+    close(*fd);
+    *fd = -1;
+    return 0;
+}
+
+void start_slot_end(struct spawner *s, const struct worker *w)
+{
+    const struct privsep *ps = &s->loop.ps;
+    char home[CONF_STR_MAX + 32];
+    long slot;
+    pid_t pid;
+    int n;
+
+    if (!ps->slots || !privsep_uid_ok(ps, w->uid))
+        return;
+    slot = (long)(w->uid - ps->uid_lo);
+    n = snprintf(home, sizeof(home), "%s/%lu", s->c->worker_home_dir,
+                 (unsigned long)w->uid);
+    if (n < 0 || (size_t)n >= sizeof(home) || slot_cleaning(s, slot))
+        return;
+    pid = launch_cleaner(home, w->uid, ps->gid);
+    if (pid < 0)
+        return; /* the slot's next worker empties it */
+    s->start.cleaner[slot] = pidfd_open(pid, 0);
+    s->start.cleaner_pid[slot] = pid;
+    if (s->start.cleaner[slot] < 0)
+        log_warn("emptying %s: pidfd_open", home);
+}
+
 /* The uid of a slot no worker of the table holds (a worker holds its
- * slot until it exited and its group was killed: GONE), round robin from
- * the last one taken.  Returns 0 with *uid, or -1 when every slot is
- * held. */
+ * slot until it exited and its group was killed: GONE) and whose home is
+ * not being emptied, round robin from the last one taken.  Returns 1
+ * with *uid, 0 when the only free slots are being emptied (a moment),
+ * -1 when every slot is held. */
 static int slot_pick(struct spawner *s, uid_t *uid)
 {
     const struct privsep *ps = &s->loop.ps;
     long n = (long)(ps->uid_hi - ps->uid_lo) + 1, i;
+    int cleaning = 0;
     size_t k;
 
     memset(s->start.slots, 0, (size_t)n);
@@ -124,13 +216,17 @@ static int slot_pick(struct spawner *s, uid_t *uid)
     for (i = 0; i < n; i++) {
         long slot = (s->start.slot_next + i) % n;
 
-        if (!s->start.slots[slot]) {
-            s->start.slot_next = (slot + 1) % n;
-            *uid = ps->uid_lo + (uid_t)slot;
-            return 0;
+        if (s->start.slots[slot])
+            continue;
+        if (slot_cleaning(s, slot)) {
+            cleaning = 1;
+            continue;
         }
+        s->start.slot_next = (slot + 1) % n;
+        *uid = ps->uid_lo + (uid_t)slot;
+        return 1;
     }
-    return -1;
+    return cleaning ? 0 : -1;
 }
 
 /* ---- worker logs ------------------------------------------------------- */
@@ -350,9 +446,14 @@ static int start_fork(struct spawner *s, int64_t now, struct launch_child *ch,
 
     *uid = s->loop.ps.drop ? s->loop.ps.uid : geteuid();
     if (s->loop.ps.slots) {
-        if (slot_pick(s, uid) < 0) {
-            log_warnx("no free worker slot in worker_uid_range %ld-%ld",
-                      c->worker_uid_min, c->worker_uid_max);
+        int rc = slot_pick(s, uid);
+
+        if (rc <= 0) {
+            if (rc < 0)
+                log_warnx("no free worker slot in worker_uid_range %ld-%ld",
+                          c->worker_uid_min, c->worker_uid_max);
+            else
+                log_debug("the free worker slots' homes are being emptied");
             return -1;
         }
         if (privsep_slot_home(&s->loop.ps, c->worker_home_dir, *uid, home,

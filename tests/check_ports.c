@@ -167,7 +167,7 @@ START_TEST(test_portown_scan_large)
     ck_assert_int_eq(portown_scan(path, 20002, socks, 4, &n), 0);
     ck_assert_uint_eq(n, 0);
     unlink(path);
-    ck_assert_int_eq(portown_scan(path, 20001, socks, 4, &n), -1);
+    ck_assert_int_eq(portown_scan(path, 20001, socks, 4, &n), -2);
 }
 END_TEST
 

@@ -7,8 +7,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check_suites.h"
@@ -185,6 +190,65 @@ START_TEST(test_local_addr)
 }
 END_TEST
 
+/* Writes an empty file at path. */
+static void touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+}
+
+/* dir_empty: a tree with a locked directory and a symbolic link out of
+ * it is emptied; what the link points to survives; too deep fails. */
+START_TEST(test_dir_empty)
+{
+    char top[] = "/tmp/check-dir-empty.XXXXXX", out[] = "/tmp/check-out.XXXXXX";
+    char p[256], q[256];
+    int fd;
+
+    ck_assert_ptr_nonnull(mkdtemp(top));
+    ck_assert_ptr_nonnull(mkdtemp(out));
+    snprintf(q, sizeof(q), "%s/keep", out);
+    touch(q);
+    snprintf(p, sizeof(p), "%s/f", top);
+    touch(p);
+    snprintf(p, sizeof(p), "%s/.hidden", top);
+    touch(p);
+    snprintf(p, sizeof(p), "%s/link", top);
+    ck_assert_int_eq(symlink(out, p), 0);
+    snprintf(p, sizeof(p), "%s/locked", top);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    snprintf(p, sizeof(p), "%s/locked/sub", top);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    snprintf(p, sizeof(p), "%s/locked/sub/g", top);
+    touch(p);
+    snprintf(p, sizeof(p), "%s/locked", top);
+    ck_assert_int_eq(chmod(p, 0), 0);
+    fd = open(top, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(dir_empty(fd, 8), 0);
+    close(fd);
+    ck_assert_int_eq(rmdir(top), 0); /* empty */
+    ck_assert_int_eq(access(q, F_OK), 0);
+
+    /* Deeper than allowed: ELOOP, and what is above stays consistent. */
+    ck_assert_int_eq(mkdir(top, 0700), 0);
+    snprintf(p, sizeof(p), "%s/a", top);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    snprintf(p, sizeof(p), "%s/a/b", top);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    fd = open(top, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_eq(dir_empty(fd, 1), -1);
+    ck_assert_int_eq(errno, ELOOP);
+    ck_assert_int_eq(dir_empty(fd, 2), 0);
+    close(fd);
+    ck_assert_int_eq(rmdir(top), 0);
+    unlink(q);
+    rmdir(out);
+}
+END_TEST
+
 Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -198,6 +262,7 @@ Suite *util_suite(void)
     tcase_add_test(normal, test_sha256);
     tcase_add_test(normal, test_reconnect_errors);
     tcase_add_test(normal, test_local_addr);
+    tcase_add_test(normal, test_dir_empty);
     suite_add_tcase(s, normal);
     return s;
 }

@@ -222,6 +222,8 @@ for f in /etc/steel-orchestrator/steel-orchestrator.conf \
 done
 check "the configuration runs workers as steel-worker" \
     grep -qx 'worker_user = steel-worker' /etc/steel-orchestrator/steel-orchestrator.conf
+check "... one uid per worker slot" \
+    grep -qx 'worker_uid_range = 65600-65855' /etc/steel-orchestrator/steel-orchestrator.conf
 # lighty-enable-mod steel-orchestrator links conf-available/NN-<name>.conf.
 check_eq "the snippet is the module lighty-enable-mod calls steel-orchestrator" \
     /etc/lighttpd/conf-available/50-steel-orchestrator.conf \
@@ -351,8 +353,11 @@ create_works() {
 }
 check_eventually "POST /sessions works through the installed programs" 30 create_works
 worker_pid=$(workers_of_ours | head -n 1)
-check_eq "workers run as the package's steel-worker" steel-worker \
-    "$(ps -o user= -p "${worker_pid:-1}" 2>/dev/null)"
+wuid=$(ps -o uid= -p "${worker_pid:-1}" 2>/dev/null | tr -d ' ')
+check "workers run as a slot's uid of the package's range, 65600-65855" \
+    test "${wuid:-0}" -ge 65600 -a "${wuid:-0}" -le 65855
+check_eq "... in steel-worker's group" steel-worker \
+    "$(ps -o group= -p "${worker_pid:-1}" 2>/dev/null | tr -d ' ')"
 
 check_eq "without the api_token the API answers 401" 401 \
     "$(curl -s -m 5 -o /dev/null -w '%{http_code}' -X POST -d '{}' "$URL/sessions")"

@@ -27,6 +27,11 @@
 #   STEEL_SESSION_TTL          session_ttl when stack_up gets none
 #   STEEL_API_TOKEN            bearer token the readiness probe sends (when
 #                              the configuration sets api_token)
+#   STEEL_WORKER_USER, STEEL_WORKER_UIDS
+#                              worker_user and worker_uid_range, when the
+#                              configuration sets no worker_user
+#                              (./dev up as root: tests/stack-isolate.sh);
+#                              worker_home_dir is then RUN_DIR/homes
 #   STEEL_WORKER_PORTS         worker_port_range LOW-HIGH (default: 100
 #                              ports below 32000 derived from HTTP_PORT)
 #   STEEL_BACKEND_TIMEOUT      seconds lighttpd waits for steel-fcgi (30)
@@ -65,6 +70,8 @@
 : "${top_builddir:=$top_srcdir}"
 # shellcheck source=tests/stack-cgroup.sh
 . "$top_srcdir/tests/stack-cgroup.sh"
+# shellcheck source=tests/stack-isolate.sh
+. "$top_srcdir/tests/stack-isolate.sh"
 
 STACK_RUN=
 STACK_HTTP_PORT=
@@ -306,6 +313,8 @@ EOF
     # worker_env: the spawner gives them a clean environment.
     grep -q '^[[:space:]]*worker_env[[:space:]]*=' "$conf.tmp" ||
         stack_conf_set "$conf.tmp" worker_env 'STEEL_EMU_*'
+    # Workers isolated as in production (tests/stack-isolate.sh).
+    isolate_conf "$conf.tmp" "$STACK_RUN" || return 1
     if [ -n "$STACK_REDIS_PASSWORD" ]; then
         stack_conf_set "$conf.tmp" redis_password "$STACK_REDIS_PASSWORD" || return 1
     fi

@@ -10,7 +10,8 @@
 #   - Redis on its unix socket with those users, the configuration, "systemctl enable --now
 #     steel-spawner steel-reaper", the lighttpd module: all units active,
 #     the daemons as steel with exactly the capabilities the units grant,
-#     workers as steel-worker with none, in the spawner's cgroup;
+#     workers as the slots' uids (65600-65855, steel-worker's group) with
+#     none, in the spawner's cgroup;
 #   - "steel-tester --only core" passes through lighttpd;
 #   - systemd-tmpfiles recreates /run/steel-orchestrator from the package's
 #     file; LogsDirectory= made the worker log directory;
@@ -25,7 +26,7 @@
 #   - "systemd-analyze security" (online, on the running units) scores the
 #     spawner and the reaper at most 2.5;
 #   - steel-worker-firewall.service comes up with the spawner: as
-#     steel-worker, the node's lighttpd is refused;
+#     steel-worker or a slot's uid, the node's lighttpd is refused;
 #   - "systemctl stop" leaves no worker process and an empty cgroup;
 #   - "apt purge" leaves no unit, user, configuration or log directory.
 #
@@ -249,8 +250,12 @@ check_eq "steel-worker-firewall is active (steel-spawner wants it)" active \
     "$(inside systemctl is-active steel-worker-firewall)"
 check "its table holds steel-worker's uid" \
     in_sh 'nft list set inet steel_orchestrator worker_uids | grep -qw "$(id -u steel-worker)"'
+check "... and the slots' uids" \
+    in_sh 'nft list set inet steel_orchestrator worker_uids | grep -qw "65600-65855"'
 check "as steel-worker, lighttpd on 127.0.0.1 is refused" \
     in_sh '! setpriv --reuid=steel-worker --regid=steel-worker --clear-groups curl -s -m 3 -o /dev/null http://127.0.0.1/health'
+check "as a slot's uid, too" \
+    in_sh '! setpriv --reuid=65600 --regid=steel-worker --clear-groups curl -s -m 3 -o /dev/null http://127.0.0.1/health'
 check "systemctl reload steel-worker-firewall replaces the table" \
     in_sh 'systemctl reload steel-worker-firewall && [ "$(nft list tables | grep -c steel_orchestrator)" = 1 ]'
 
@@ -266,8 +271,10 @@ check_eq "steel-reaper runs as steel" steel "$(inside ps -o user= -p "$RP" | tr 
 check_eq "the spawner holds CAP_KILL CAP_SETGID CAP_SETUID CAP_SYS_PTRACE only" \
     00000000000800e0 "$(capeff "$SP")"
 check_eq "the reaper holds CAP_KILL CAP_SYS_PTRACE only" 0000000000080020 "$(capeff "$RP")"
-workers=$(inside pgrep -u steel-worker -d ' ' .)
-check "workers run as steel-worker" test -n "$workers"
+workers=$(inside ps -eo pid=,uid= | awk '$2 >= 65600 && $2 <= 65855 { printf "%s ", $1 }')
+check "workers run as the slots' uids (65600-65855)" test -n "$workers"
+check_eq "... two workers, two uids" 2 \
+    "$(inside ps -eo uid= | awk '$1 >= 65600 && $1 <= 65855' | sort -u | head -n 2 | wc -l)"
 w=${workers%% *}
 check_eq "a worker holds no capability" 0000000000000000 "$(capeff "$w")"
 check_eq "... cannot gain one (no_new_privs)" 1 \
@@ -397,7 +404,7 @@ if ! check_within "... which adopts the live workers" 15 \
 fi
 check_eq "... and the session lives on" 200 "$(code_of "$sid")"
 SP=$(mainpid steel-spawner)
-before=$(inside pgrep -u steel-worker -d ' ' .)
+before=$(inside ps -eo pid=,uid= | awk '$2 >= 65600 && $2 <= 65855 { printf "%s ", $1 }')
 check "systemctl restart steel-spawner" inside 60 systemctl restart steel-spawner
 check_eq "... ends the live session (its worker is stopped)" 404 "$(code_of "$sid")"
 gone=1
@@ -430,7 +437,8 @@ done
 # ---- stop and purge ----------------------------------------------------------------------
 
 check "systemctl stop steel-spawner steel-reaper" inside 60 systemctl stop steel-spawner steel-reaper
-check "no worker process is left" fails inside pgrep -u steel-worker .
+check "no worker process is left" \
+    in_sh '! ps -eo uid= | awk "\$1 >= 65600 && \$1 <= 65855" | grep -q .'
 cg=$(inside systemctl show -p ControlGroup --value steel-spawner)
 check "steel-spawner.service's cgroup holds no process" \
     in_sh "[ -z '$cg' ] || ! cat /sys/fs/cgroup/unified$cg/cgroup.procs /sys/fs/cgroup$cg/cgroup.procs 2>/dev/null | grep -q ."

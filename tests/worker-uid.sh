@@ -11,8 +11,11 @@
 #     working directory; its uid may write it, the other slot's uid and
 #     worker_user may not enter it, and its uid cannot open it to them;
 #     it is empty for the slot's next worker: what the last one left (a
-#     file, a directory it locked, mode 000) is gone;
+#     file, a directory it locked, mode 000) is gone; and it is emptied
+#     when its worker ends, even when no worker takes the slot;
 #   - the stack serves create, GET and DELETE;
+#   - a new spawner adopts the workers with their slots: a slot held by
+#     an adopted worker is not handed out again;
 #   - the spawner refuses a range smaller than pool_max_workers, or one
 #     that holds an account's uid.
 # Creates a user and removes it.  Skipped (exit 77) when not run as root or
@@ -222,7 +225,59 @@ check "the last worker's file is gone" test ! -e "$T/homes/$LO/secret-$old"
 check "the other slot's uid still cannot enter it" fails_as "$HI" ls "$T/homes/$LO"
 other=$(basename "$(ls "$T/out/$HI".*.start | head -n 1)" | cut -d. -f2)
 check "the other slot's worker still runs" kill -0 "$other"
+
+# ---- a new spawner adopts the workers with their slots ---------------------------
+
+newest=$(basename "$f" | cut -d. -f2)
+kill -KILL "$(stack_pid spawner)"
+STEEL_CONF=$T/uid.conf stack_up >/dev/null 2>&1 || not_ok "the spawner starts again"
+check "both workers survive the spawner's restart" kill -0 "$other" "$newest"
+# The adopted worker of slot HI leaves; its slot is the only free one,
+# whatever the new spawner would try first.
+kill -KILL "$other"
+again() {
+    [ "$(ls "$T/out/$HI".*.start | wc -l)" -ge 2 ]
+}
+check_eventually "a new worker started in slot $HI, the adopted one's" 30 again
+check "no worker started in slot $LO, held by the adopted worker" \
+    test "$(ls "$T/out/$LO".*.start | wc -l)" = 2
 stack_down >/dev/null 2>&1
+
+# ---- a slot's home is emptied when its worker ends ---------------------------------
+
+# One worker and two slots: the replacement of a worker takes the other
+# slot, and the first slot's home is emptied all the same.
+starts() {
+    ls "$T/out/"*.start 2>/dev/null | wc -l
+}
+before=$(starts)
+stack_conf_set "$T/uid.conf" pool_max_workers 1
+stack_conf_set "$T/uid.conf" pool_idle_target 1
+STEEL_CONF=$T/uid.conf stack_up >/dev/null 2>&1 || not_ok "the stack starts with one worker"
+more_starts() {
+    [ "$(starts)" -gt "$1" ]
+}
+check_eventually "one worker started" 20 more_starts "$before"
+f=$(ls -t "$T/out/"*.start | head -n 1)
+u=$(basename "$f" | cut -d. -f1)
+p=$(basename "$f" | cut -d. -f2)
+has_secret() {
+    test -e "$T/homes/$u/secret-$p"
+}
+check_eventually "it wrote to its home" 10 has_secret
+before=$(starts)
+kill -KILL "$p"
+check_eventually "its replacement started" 20 more_starts "$before"
+g=$(ls -t "$T/out/"*.start | head -n 1)
+check "the replacement took the other slot" \
+    test "$(basename "$g" | cut -d. -f1)" = $((LO + HI - u))
+home_empty() {
+    [ -z "$(ls -A "$T/homes/$u")" ]
+}
+check_eventually "the ended worker's home was emptied" 10 home_empty
+stack_down >/dev/null 2>&1
+check "after the spawner's stop every slot's home is empty" \
+    test -z "$(find "$T/homes/$LO" "$T/homes/$HI" -mindepth 1)"
 
 # ---- refusals --------------------------------------------------------------------
 
