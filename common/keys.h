@@ -77,6 +77,8 @@
  *       hostid    the identity of the spawner's host (machine id and
  *                 boot id, nodeid.h): two hosts with one node_name
  *       worker_host  the address its workers are registered with
+ *       worker_ports its worker_port_range, "LOW-HIGH" (for /status and
+ *                 the other nodes' check of their worker_hosts)
  *       token     the instance token of the spawner that holds the name
  *                 (nodetoken.h): written by its registration, which
  *                 refuses any other token while the heartbeat is fresh;

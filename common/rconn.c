@@ -629,7 +629,8 @@ redisReply *rconn_evalv(struct rconn *r, int idx, const char *src, int argc,
     char *cmd;
     int attempt, i, len;
 
-    if (idx < 0 || idx >= RCONN_MAX_SCRIPTS || argc < 0 || argc > 20) {
+    if (idx < 0 || idx >= RCONN_MAX_SCRIPTS || argc < 0 ||
+        argc > (int)(sizeof(args) / sizeof(args[0])) - 3) {
         snprintf(r->errstr, sizeof(r->errstr), "rconn_eval: bad arguments");
         return NULL;
     }

@@ -553,6 +553,7 @@ struct node_rec {
     char conflict_hostid[NODE_HOSTID_MAX]; /* that claimant's host id */
     long conflict_pid;                     /* and its pid (in its own PID
                                               namespace) */
+    char worker_ports[24]; /* its worker_port_range "LOW-HIGH"; "" unknown */
 };
 
 /* Reads every node of P:nodes, sorted by name.  *out is malloc'd (the

@@ -139,7 +139,7 @@ struct store_script_def {
 };
 
 /* The most arguments a script call takes after the prefix. */
-#define STORE_SCRIPT_ARGS_MAX 19
+#define STORE_SCRIPT_ARGS_MAX 20 /* the pool report: 4 and 16 */
 
 /* Records a failure in s and returns -1. */
 int store_fail(struct store *s, enum store_err err, const char *fmt, ...)

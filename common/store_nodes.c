@@ -25,7 +25,8 @@
 
 /* ARGV: P stale_ms gone_ms -> {now, {name, state, reason, hostid,
  * worker_host, pid, heartbeat, workers, idle, starting, idle_target,
- * max_workers, conflict age, conflict_hostid, conflict_pid}, ...}, sorted
+ * max_workers, conflict age, conflict_hostid, conflict_pid,
+ * worker_ports}, ...}, sorted
  * by name (conflict age: ms since another process's claim of the name
  * was refused, -1 none); state is the spawner's, or stale or
  * gone by the heartbeat's age.  Names whose P:pool:<node> is gone and
@@ -40,7 +41,7 @@ static const struct store_script_def nodes_script = {
     "  local h = redis.call('HMGET', pool_key(n), 'state', 'reason',\n"
     "    'hostid', 'worker_host', 'pid', 'heartbeat', 'workers', 'idle',\n"
     "    'starting', 'idle_target', 'max_workers', 'conflict_at',\n"
-    "    'conflict_hostid', 'conflict_pid')\n"
+    "    'conflict_hostid', 'conflict_pid', 'worker_ports')\n"
     "  if not h[6] and redis.call('SCARD', node_key(n)) == 0 then\n"
     "    redis.call('SREM', nodes_key(), n)\n"
     "  else\n"
@@ -60,6 +61,7 @@ static const struct store_script_def nodes_script = {
     "    end\n"
     "    r[14] = h[13] or ''\n"
     "    r[15] = h[14] or '0'\n"
+    "    r[16] = h[15] or ''\n"
     "    out[#out + 1] = r\n"
     "  end\n"
     "end\n"
@@ -173,6 +175,7 @@ static void node_rec_fill(struct node_rec *r, const redisReply *a)
     r->conflict_age_ms = reply_ll(a->element[12]);
     reply_str(r->conflict_hostid, sizeof(r->conflict_hostid), a->element[13]);
     r->conflict_pid = (long)reply_ll(a->element[14]);
+    reply_str(r->worker_ports, sizeof(r->worker_ports), a->element[15]);
 }
 
 int store_nodes(struct store *s, struct node_rec **out, size_t *n)
@@ -199,7 +202,7 @@ int store_nodes(struct store *s, struct node_rec **out, size_t *n)
     for (i = 1; i < reply->elements; i++) {
         const redisReply *a = reply->element[i];
 
-        if (a->type != REDIS_REPLY_ARRAY || a->elements != 15)
+        if (a->type != REDIS_REPLY_ARRAY || a->elements != 16)
             continue;
         node_rec_fill(&recs[count++], a);
     }

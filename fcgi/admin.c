@@ -92,6 +92,9 @@ static struct json_object *node_states(struct handler *h, int *degraded,
                                json_object_new_int64(r->age_ms));
         json_object_object_add(o, "worker_host",
                                json_object_new_string(r->worker_host));
+        if (r->worker_ports[0] != '\0')
+            json_object_object_add(o, "worker_port_range",
+                                   json_object_new_string(r->worker_ports));
         json_object_object_add(o, "workers", json_object_new_int64(r->workers));
         json_object_object_add(o, "idle", json_object_new_int64(r->idle));
         json_object_object_add(o, "starting",

@@ -253,6 +253,9 @@ struct spawner_node {
                                           * this spawner stops, exit 1 */
     int64_t wait_since_ms;               /* monotonic ms the start-up wait for a
                                           * stale heartbeat of this host began */
+    long refused_nodes;                  /* other nodes whose workers this
+                                          * node's worker_hosts refuses, at the
+                                          * last node_watch */
     long nonlo_nodes;             /* other nodes with a non-loopback
                                    * worker_host, at the last node_watch */
 };
@@ -428,7 +431,9 @@ int node_register(struct spawner *s, int at_start);
 /* Another process took the node_name (a heartbeat or a registration was
  * refused): logs it once, sets node.taken and asks the loop to stop. */
 void node_taken(struct spawner *s, const struct node_rec *other);
-/* Warns when nodes with a non-loopback worker_host joined while this
+/* Warns when other nodes publish a worker_host and worker_port_range
+ * that worker_host/worker_hosts here refuse (each, when their count
+ * grew), and when nodes with a non-loopback worker_host joined while this
  * node's is loopback. */
 void node_watch(struct spawner *s);
 

@@ -228,10 +228,58 @@ int node_register(struct spawner *s, int at_start)
     return 1;
 }
 
+/* The other live nodes whose workers this node's handlers would refuse:
+ * their worker_host with their published worker_port_range is not
+ * allowed by worker_host/worker_hosts here (privsep_worker_addr_ok).
+ * Each is logged when their count grew since the last look. */
+static void hosts_watch(struct spawner *s)
+{
+    struct node_rec *nodes = NULL;
+    size_t i, n = 0;
+    long bad = 0, lo, hi;
+    int pass;
+
+    if (store_nodes(&s->redis.store, &nodes, &n) < 0)
+        return; /* judged again at the next watch */
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < n; i++) {
+            const struct node_rec *o = &nodes[i];
+            char *dash;
+
+            if (strcmp(o->name, s->c->node_name) == 0 ||
+                o->worker_host[0] == '\0' ||
+                (strcmp(o->state, "ok") != 0 &&
+                 strcmp(o->state, "degraded") != 0 &&
+                 strcmp(o->state, "draining") != 0))
+                continue;
+            lo = strtol(o->worker_ports, &dash, 10);
+            if (*dash != '-')
+                continue; /* a spawner that does not publish its range */
+            hi = strtol(dash + 1, NULL, 10);
+            if (privsep_worker_addr_ok(s->c, o->worker_host, (int)lo) &&
+                privsep_worker_addr_ok(s->c, o->worker_host, (int)hi))
+                continue;
+            if (pass == 0)
+                bad++;
+            else
+                log_warnx("node %s: its workers at %s:%s are outside "
+                          "worker_host/worker_hosts here: this node's "
+                          "handlers refuse them; add %s:%s to worker_hosts",
+                          o->name, o->worker_host, o->worker_ports,
+                          o->worker_host, o->worker_ports);
+        }
+        if (bad <= s->node.refused_nodes)
+            break;
+    }
+    s->node.refused_nodes = bad;
+    free(nodes);
+}
+
 void node_watch(struct spawner *s)
 {
     long others;
 
+    hosts_watch(s);
     if (!nodeid_loopback(s->c->worker_host))
         return;
     if (loopback_check(s, 0, &others) == 0 && others > s->node.nonlo_nodes)

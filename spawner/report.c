@@ -23,11 +23,11 @@
 void report_pool(struct spawner *s, const char *state)
 {
     char spid[24], sworkers[24], sidle[24], sstarting[24], sfails[24];
-    char starget[24], smax[24];
-    const char *fields[] = {"pid",         spid,   "workers",     sworkers,
-                            "idle",        sidle,  "starting",    sstarting,
-                            "fails",       sfails, "idle_target", starget,
-                            "max_workers", smax};
+    char starget[24], smax[24], sports[48];
+    const char *fields[] = {"pid",         spid,   "workers",      sworkers,
+                            "idle",        sidle,  "starting",     sstarting,
+                            "fails",       sfails, "idle_target",  starget,
+                            "max_workers", smax,   "worker_ports", sports};
     long workers = 0, idle = 0, starting = 0;
     size_t i;
     int rc;
@@ -50,6 +50,8 @@ void report_pool(struct spawner *s, const char *state)
     snprintf(sfails, sizeof(sfails), "%ld", s->exit.rs.fails);
     snprintf(starget, sizeof(starget), "%ld", s->c->pool_idle_target);
     snprintf(smax, sizeof(smax), "%ld", s->c->pool_max_workers);
+    snprintf(sports, sizeof(sports), "%ld-%ld", s->c->worker_port_min,
+             s->c->worker_port_max);
     if (state == NULL && s->c->node_drain)
         state = "draining";
     if (state == NULL)

@@ -84,4 +84,24 @@ check_eq "no spawner stopped a worker that a handler marked dead" 0 \
     "$(cat "$T"/n*/spawner.log | grep -c 'marked dead in redis')"
 check_eq "the ${#SIDS[@]} sessions still answer 200 through node 1" "${#SIDS[@]}" \
     "$(for s in "${SIDS[@]}"; do nn_code "http://$(nn_addr 0):8080/sessions/$s"; echo; done | grep -c '^200$')"
+# /status shows each node's range; a fourth node that the others'
+# worker_hosts do not list is named in their spawners' logs.
+st=$(nn_status 0)
+check "/status shows node2's worker_port_range" \
+    grep -q '"worker_port_range":"22000-22099"' <<<"$st"
+if [ "${STEEL_NN_OLD_BUILD:-0}" != 1 ]; then
+    nn_ns 3 || not_ok "node 4: namespace"
+    nn_conf 3 node4 "$T/n3" 24000-24099 "$hosts"
+    nn_node 3 "$T/n3"
+    named() {
+        local i
+        for i in 0 1 2; do
+            grep -q "node node4: its workers at $(nn_addr 3):24000-24099 are outside" \
+                "$T/n$i/spawner.log" || return 1
+        done
+    }
+    check_eventually "the three spawners name node4, which their worker_hosts refuse" 30 named
+    check_eq "... and nobody else" 0 \
+        "$(cat "$T"/n[012]/spawner.log | grep 'are outside worker_host' | grep -vc 'node node4')"
+fi
 lib_finish
