@@ -97,6 +97,14 @@
  *                               with its records (store_node_reap, or
  *                               the forget-node recipe)
  *   P:lock:<name>       string  a lock token with PX expiry (reaper passes)
+ *   P:gone:<sid>        string  "1", PX 600000 (10 min): the session ended,
+ *                               and a client was or will be told so (a
+ *                               DELETE, a GET its worker answered 404, an
+ *                               abandoned or undone create: the END
+ *                               script; an expiry the reaper found: the
+ *                               EXPIRE script).  store_worker_restore
+ *                               never binds such a session again: its
+ *                               worker comes back releasing
  *   P:suspect:<node>    string  "1", PX node_stale_ms: a worker of the node
  *                               did not answer a connect within
  *                               worker_connect_timeout_ms (steel-fcgi,
@@ -150,6 +158,7 @@
 #define KEY_IDEM         "%s:idem:%s"
 #define KEY_GEN          "%s:gen"
 #define KEY_SUSPECT      "%s:suspect:%s"
+#define KEY_GONE         "%s:gone:%s"
 
 /* Writes prefix:... for fmt (one of the KEY_ formats) into out.  Returns
  * 0, or -1 when the key would not fit in size bytes. */

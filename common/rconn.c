@@ -282,22 +282,6 @@ static int rconn_open_direct(struct rconn *r)
     return rconn_open(r, host, (int)port, NULL);
 }
 
-int rconn_recheck(struct rconn *r)
-{
-    int64_t now = now_mono_ms();
-
-    if (r->nsentinels == 0 || r->ctx == NULL ||
-        now - r->missed_ms < RCONN_RECHECK_MISS_MS)
-        return 0;
-    r->missed_ms = now;
-    r->checked_ms = now;
-    if (!rconn_sentinel_moved(r, RCONN_SENTINEL_TIMEOUT_MS))
-        return 0;
-    log_info("redis %s: Sentinel names another master; reconnecting", r->addr);
-    rconn_drop(r);
-    return 1;
-}
-
 int rconn_connect(struct rconn *r)
 {
     int64_t now = now_mono_ms();
@@ -465,77 +449,6 @@ static redisReply *rconn_exec(struct rconn *r, const char *cmd, size_t len,
         return NULL;
     }
     return reply;
-}
-
-static void rconn_set_timeout(struct rconn *r, long ms)
-{
-    struct timeval tv;
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    redisSetTimeout(r->ctx, tv);
-}
-
-int rconn_writable(struct rconn *r)
-{
-    if (rconn_connect(r) < 0)
-        return 0;
-    if (r->nsentinels > 0 && r->replicas == RCONN_REPLICAS_MOVING) {
-        rconn_drop(r);
-        return 0;
-    }
-    return 1;
-}
-
-int rconn_wait(struct rconn *r, int replicas, long ms)
-{
-    redisReply *reply;
-    long n;
-
-    if (replicas == RCONN_WAIT_ALL && r->nsentinels > 0 &&
-        r->replicas == RCONN_REPLICAS_MOVING) {
-        snprintf(r->errstr, sizeof(r->errstr),
-                 "redis %s: WAIT: a replica reports a master's role (a "
-                 "fail-over is under way)",
-                 r->addr);
-        rconn_drop(r);
-        return 0;
-    }
-    if (replicas == RCONN_WAIT_ALL)
-        replicas = r->nsentinels > 0 && r->replicas >= 0 ? r->replicas : 1;
-    if (replicas <= 0)
-        return 1;
-    if (r->ctx == NULL) {
-        snprintf(r->errstr, sizeof(r->errstr),
-                 "redis %s: WAIT: the connection of the writes is gone",
-                 r->addr);
-        return -1;
-    }
-    rconn_set_timeout(r, ms + r->timeout_ms);
-    reply = redisCommand(r->ctx, "WAIT %d %ld", replicas, ms);
-    r->used_ms = now_mono_ms();
-    if (reply == NULL)
-        return rconn_fail(r, "WAIT", r->ctx->errstr);
-    rconn_set_timeout(r, r->timeout_ms);
-    if (reply->type != REDIS_REPLY_INTEGER) {
-        snprintf(
-            r->errstr, sizeof(r->errstr), "redis %s: WAIT: %.200s", r->addr,
-            reply->type == REDIS_REPLY_ERROR ? reply->str : "not an integer");
-        if (reply->type == REDIS_REPLY_ERROR &&
-            rconn_error_needs_reconnect(reply->str))
-            rconn_drop(r);
-        freeReplyObject(reply);
-        return -1;
-    }
-    n = (long)reply->integer;
-    freeReplyObject(reply);
-    if (n >= replicas)
-        return 1;
-    snprintf(r->errstr, sizeof(r->errstr),
-             "redis %s: WAIT: %ld of %d replica(s) acknowledged within %ld ms",
-             r->addr, n, replicas, ms);
-    rconn_drop(r);
-    return 0;
 }
 
 /* The name of the command cmd (RESP: *N, $len, name) into name. */

@@ -3,7 +3,8 @@
  *
  * rconn.h - one Redis connection with deadlines, AUTH (a password, or an
  * ACL user and its password), reconnect, one safe retry, Lua script
- * loading and, with redis_sentinels, the master found through Sentinel.
+ * loading and, with redis_sentinels, the master found through Sentinel
+ * (rconn_sentinel.c); the WAIT of a create's writes (rconn_wait.c).
  *
  * A struct rconn belongs to one thread.  It connects lazily; after an I/O,
  * EOF or protocol error it drops the connection and the next call connects

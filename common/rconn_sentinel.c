@@ -323,3 +323,20 @@ int rconn_sentinel_moved(struct rconn *r, long timeout_ms)
         r->replicas = replicas;
     return 0;
 }
+
+int rconn_recheck(struct rconn *r)
+{
+    int64_t now = now_mono_ms();
+
+    if (r->nsentinels == 0 || r->ctx == NULL ||
+        now - r->missed_ms < RCONN_RECHECK_MISS_MS)
+        return 0;
+    r->missed_ms = now;
+    r->checked_ms = now;
+    if (!rconn_sentinel_moved(r, RCONN_SENTINEL_TIMEOUT_MS))
+        return 0;
+    log_info("redis %s: Sentinel names another master; reconnecting", r->addr);
+    redisFree(r->ctx);
+    r->ctx = NULL;
+    return 1;
+}

@@ -44,7 +44,8 @@
     LUA_KEY_FN("lock_key", KEY_LOCK)                                           \
     LUA_KEY_FN("idem_key", KEY_IDEM)                                           \
     LUA_KEY_FN("gen_key", KEY_GEN)                                             \
-    LUA_KEY_FN("suspect_key", KEY_SUSPECT)
+    LUA_KEY_FN("suspect_key", KEY_SUSPECT)                                     \
+    LUA_KEY_FN("gone_key", KEY_GONE)
 /* clang-format on */
 
 /* Every script has one number: the slot of its SHA in struct rconn. */

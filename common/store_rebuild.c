@@ -11,8 +11,9 @@
  * it raises P:seq:worker to the id, so no later store_worker_add hands
  * the id out again; a restored session key never points at a worker that
  * is not busy with it, and one that is already another worker's live
- * session is not taken over (the worker is restored releasing, and the
- * reaper cleans it); a restored session never lives past its lifetime
+ * session, or one that ended (P:gone: a client was told it is gone), is
+ * not taken over (the worker is restored releasing, and the reaper
+ * cleans it); a restored session never lives past its lifetime
  * deadline, counted from the created time the caller passes.
  */
 #include "config.h"
@@ -50,7 +51,8 @@ static const struct store_script_def restore_script = {
     "    deadline = created + life\n"
     "    if deadline - now < ttl then ttl = deadline - now end\n"
     "  end\n"
-    "  if (cur and cur ~= id) or ttl <= 0 then\n"
+    "  if (cur and cur ~= id) or ttl <= 0 or\n"
+    "     redis.call('EXISTS', gone_key(sid)) == 1 then\n"
     "    st, rc = 'releasing', 2\n"
     "  else\n"
     "    redis.call('HSET', sk, 'worker', id, 'created',\n"

@@ -104,6 +104,7 @@ static const struct store_script_def end_script = {
     "local id = redis.call('HGET', sk, 'worker')\n"
     "if not id then return false end\n"
     "redis.call('DEL', sk)\n"
+    "redis.call('SET', gone_key(sid), '1', 'PX', 600000)\n"
     "redis.call('ZREM', sessions_key(), sid)\n"
     "redis.call('HINCRBY', stats_key(), ARGV[3], 1)\n"
     "local k = worker_key(id)\n"
@@ -123,6 +124,7 @@ static const struct store_script_def expire_script = {
     "if w[1] ~= 'busy' or w[2] ~= sid then return 0 end\n"
     "if redis.call('EXISTS', session_key(sid)) == 1 then return 0 end\n"
     "redis.call('ZREM', sessions_key(), sid)\n"
+    "redis.call('SET', gone_key(sid), '1', 'PX', 600000)\n"
     "redis.call('HSET', k, 'state', 'releasing', 'since', nows)\n"
     "redis.call('HINCRBY', stats_key(), 'sessions_expired', 1)\n"
     "return 1\n"};

@@ -82,6 +82,37 @@ START_TEST(test_replicas_wait)
 }
 END_TEST
 
+/* A session a client was told is gone is not restored with its worker:
+ * the worker comes back releasing, for the reaper to clean. */
+START_TEST(test_restore_gone)
+{
+    struct worker_restore wr;
+    char id[WORKER_ID_MAX];
+    struct worker_addr w;
+
+    worker_busy(20001, "s1", 60000, id);
+    ck_assert_int_eq(store_end(&ts, "s1", &w), 1);
+    raw_int("DEL t:worker:%s", id); /* Redis lost the record */
+    memset(&wr, 0, sizeof(wr));
+    wr.id = id;
+    wr.node = TEST_NODE;
+    wr.host = "127.0.0.1";
+    wr.port = 20001;
+    wr.pid = 4242;
+    wr.state = WORKER_BUSY;
+    wr.session = "s1";
+    wr.ttl_ms = 60000;
+    ck_assert_int_eq(store_worker_restore(&ts, &wr), 2);
+    ck_assert_int_eq(worker_state_of(id), WORKER_RELEASING);
+    ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 0);
+    /* Another session of the same worker is restored. */
+    raw_int("DEL t:worker:%s", id);
+    wr.session = "s9";
+    ck_assert_int_eq(store_worker_restore(&ts, &wr), 1);
+    ck_assert_int_eq(raw_int("EXISTS t:session:s9"), 1);
+}
+END_TEST
+
 START_TEST(test_touch)
 {
     char id[WORKER_ID_MAX];
@@ -153,6 +184,8 @@ START_TEST(test_end)
     ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 0);
     ck_assert_int_eq(raw_int("ZCARD t:sessions"), 0);
     ck_assert_int_eq(raw_int("HGET t:stats sessions_deleted"), 1);
+    ck_assert_int_eq(raw_int("EXISTS t:gone:s1"), 1);
+    ck_assert(raw_int("PTTL t:gone:s1") > 0);
     ck_assert_int_eq(store_end(&ts, "s1", &w), 0);
     /* A key whose worker moved on: ended, no worker to release. */
     worker_busy(20002, "s2", 60000, other);
@@ -188,6 +221,7 @@ START_TEST(test_expire)
     ck_assert_int_eq(worker_state_of(id), WORKER_RELEASING);
     ck_assert_int_eq(raw_int("ZCARD t:sessions"), 0);
     ck_assert_int_eq(raw_int("HGET t:stats sessions_expired"), 1);
+    ck_assert_int_eq(raw_int("EXISTS t:gone:s1"), 1);
     ck_assert_int_eq(store_expire(&ts, id, "s1"), 0);
     ck_assert_int_eq(store_touch(&ts, "s1", 60000, &w, NULL), 0);
     ck_assert_int_eq(raw_int("EXISTS t:session:s1"), 0);
@@ -220,6 +254,7 @@ Suite *store_sessions_suite(void)
     tcase_add_checked_fixture(tc, store_setup, store_teardown);
     tcase_add_test(tc, test_bind);
     tcase_add_test(tc, test_replicas_wait);
+    tcase_add_test(tc, test_restore_gone);
     tcase_add_test(tc, test_touch);
     tcase_add_test(tc, test_touch_lifetime);
     tcase_add_test(tc, test_peek);

@@ -8,7 +8,8 @@
 # Sentinels (quorum 2, down-after 1 s); the stack finds the master through
 # them (redis_wait_replicas is left at auto: 1 with Sentinels).  Two moves,
 # each under a loop of creates (about FAILOVER_RATE a second, 20 by
-# default, each its own curl in the background):
+# default, each its own curl in the background; pool_idle_target
+# FAILOVER_IDLE, 3 x the rate by default; bench/failover runs it at 50):
 #
 #   1. SENTINEL FAILOVER (the old master keeps accepting writes until
 #      Sentinel turns it into a replica);
@@ -43,6 +44,7 @@ for p in redis-sentinel redis-server curl; do
 done
 
 RATE=${FAILOVER_RATE:-20}
+IDLE=${FAILOVER_IDLE:-$((RATE * 3))}
 HTTP_PORT=$(free_port)
 MASTER_PORT=$(free_port)
 R1_PORT=$(free_port)
@@ -73,9 +75,9 @@ sentinel_list=
 for p in "${SPORTS[@]}"; do sentinel_list+="${sentinel_list:+,}127.0.0.1:$p"; done
 cat >"$T/steel.conf" <<EOF
 session_ttl = 300
-pool_idle_target = 60
+pool_idle_target = $IDLE
 pool_max_workers = 400
-create_wait = 10
+create_wait = 20
 reap_interval = 1
 fcgi_threads = 4
 fcgi_create_threads = 64
@@ -132,8 +134,8 @@ known() { # every Sentinel knows both replicas
     done
 }
 check_eventually "the Sentinels know both replicas" 30 known
-check_eventually "the pool has 60 idle workers" 60 bash -c \
-    "[ \"\$(REDISCLI_AUTH=$PW redis-cli -p $MASTER_PORT LLEN $STACK_PREFIX:idle)\" -ge 60 ]"
+check_eventually "the pool has $IDLE idle workers" 90 bash -c \
+    "[ \"\$(REDISCLI_AUTH=$PW redis-cli -p $MASTER_PORT LLEN $STACK_PREFIX:idle)\" -ge $IDLE ]"
 
 # load DIR - RATE creates a second (RATE/10 every 100 ms, on the clock),
 # each its own curl, until $T/stop.
