@@ -96,6 +96,17 @@
  *                               P:pool:<node>; no TTL; a node leaves it
  *                               with its records (store_node_reap, or
  *                               the forget-node recipe)
+ *   P:ver:<node>        string  the version of one node's worker records,
+ *                               no TTL: every script that adds or removes
+ *                               one of them, or changes its state, since
+ *                               or reason, moves it on (INCR; a missing
+ *                               key starts again at µs since the epoch,
+ *                               as store_pool_view sets it, so a
+ *                               Redis that lost it never repeats a
+ *                               version a spawner saw).  The spawner reads
+ *                               its records whole only when it moved
+ *                               (store_pool_view_since); a hand edit of a
+ *                               record may DEL it to be seen at once
  *   P:lock:<name>       string  a lock token with PX expiry (reaper passes)
  *   P:gone:<sid>        string  "1", PX 600000 (10 min): the session ended,
  *                               and a client was or will be told so (a
@@ -155,6 +166,7 @@
 #define KEY_POOL         "%s:pool:%s"
 #define KEY_NODES        "%s:nodes"
 #define KEY_LOCK         "%s:lock:%s"
+#define KEY_VER          "%s:ver:%s"
 #define KEY_IDEM         "%s:idem:%s"
 #define KEY_GEN          "%s:gen"
 #define KEY_SUSPECT      "%s:suspect:%s"

@@ -504,7 +504,10 @@ struct pool_view {
     long waiting;               /* creates waiting that are this node's to
                                    serve (stale tokens pruned) */
     long waiting_all;           /* creates waiting, all nodes */
-    struct pool_entry *entries; /* every worker of the node; malloc'd */
+    char ver[32];               /* P:ver:<node> (keys.h) when read */
+    int full;                   /* 1: entries lists every worker of the
+                                   node; 0: none changed since ver */
+    struct pool_entry *entries; /* the workers of the node; malloc'd */
     size_t n;
 };
 
@@ -519,6 +522,12 @@ struct pool_view {
  * Returns 0 or -1. */
 int store_pool_view(struct store *s, const char *node, long room,
                     struct pool_view *v);
+/* The same, but when P:ver:<node> is still ver (not NULL, not "": what an
+ * earlier view's v->ver said) no worker is read: v->full is 0 and
+ * v->n 0, and the workers are as that view found them.  A view that
+ * reads them has v->full 1. */
+int store_pool_view_since(struct store *s, const char *node, long room,
+                          const char *ver, struct pool_view *v);
 void store_pool_view_release(struct pool_view *v);
 
 /* Writes the spawner's view of its pool to P:pool:<node>: state ("ok",

@@ -22,8 +22,34 @@
 #define LUA_KEY_FN(name, fmt)                                                  \
     "local function " name "(a) return string.format('" fmt "', P, a) end\n"
 
+/* ver_start(): where a missing P:ver:<node> starts: the Redis clock in
+ * µs, above any version handed out before (each was a start plus one per
+ * script run since, and a script takes more than a µs).
+ * node_moved(n): the worker records of node n changed (P:ver:<n> moves
+ * on; a missing one starts again at ver_start() + 1); worker_moved(id):
+ * those of the node of worker id.
+ * Every script that adds or removes a worker record, or changes its
+ * state, since or reason, calls one of them. */
+/* clang-format off */
+#define LUA_MOVED                                                              \
+    "local function ver_start()\n"                                             \
+    "  return string.format('%d', tonumber(t[1]) * 1000000 + tonumber(t[2]))\n"\
+    "end\n"                                                                    \
+    "local function node_moved(n)\n"                                           \
+    "  if not n or n == '' then return end\n"                                  \
+    "  local k = ver_key(n)\n"                                                 \
+    "  if redis.call('INCR', k) == 1 then\n"                                   \
+    "    redis.call('SET', k, ver_start())\n"                                  \
+    "    redis.call('INCR', k)\n"                                              \
+    "  end\n"                                                                  \
+    "end\n"                                                                    \
+    "local function worker_moved(id)\n"                                        \
+    "  node_moved(redis.call('HGET', worker_key(id), 'node'))\n"               \
+    "end\n"
+/* clang-format on */
+
 /* Shared head of every script: prefix, server clock in ms (now and nows,
- * its decimal string), one function per key of keys.h. */
+ * its decimal string), one function per key of keys.h, LUA_MOVED. */
 /* clang-format off */
 #define LUA_HEAD                                                               \
     "local P = ARGV[1]\n"                                                      \
@@ -45,7 +71,9 @@
     LUA_KEY_FN("idem_key", KEY_IDEM)                                           \
     LUA_KEY_FN("gen_key", KEY_GEN)                                             \
     LUA_KEY_FN("suspect_key", KEY_SUSPECT)                                     \
-    LUA_KEY_FN("gone_key", KEY_GONE)
+    LUA_KEY_FN("gone_key", KEY_GONE)                                           \
+    LUA_KEY_FN("ver_key", KEY_VER)                                             \
+    LUA_MOVED
 /* clang-format on */
 
 /* Every script has one number: the slot of its SHA in struct rconn. */

@@ -146,7 +146,7 @@ static const struct store_script_def node_reap_script = {
     "        nw = nw + 1\n"
     "      end\n"
     "    end\n"
-    "    redis.call('DEL', node_key(n), pool_key(n))\n"
+    "    redis.call('DEL', node_key(n), pool_key(n), ver_key(n))\n"
     "    redis.call('SREM', nodes_key(), n)\n"
     "    redis.call('HINCRBY', stats_key(), 'repairs:node-gone', 1)\n"
     "    out[#out + 1] = n\n"

@@ -96,8 +96,10 @@ static const struct store_script_def unlock_script = {
                             "end\n"
                             "return 0\n"};
 
-/* ARGV: P node room stale_ms -> {now, waiting, waiting_all, id, state,
- * since, reason, ...}; reason only for dead workers, else ''.  Stale
+/* ARGV: P node room stale_ms ver -> {now, waiting, waiting_all, ver,
+ * full, id, state, since, reason, ...}; reason only for dead workers,
+ * else ''.  full is '0', and no worker follows, when P:ver:<node> is
+ * still ver (a missing one is set to ver_start(), store_core.h).  Stale
  * waiters are pruned; ids whose record is gone are dropped from the
  * node's set.  waiting is node's share of P:waiters (store.h): its own,
  * up to room, then of the waiters no live node has room for, what fits
@@ -146,7 +148,14 @@ static const struct store_script_def pool_view_script = {
     "  orphans = orphans - take\n"
     "  if n == me then mine = mine + take; break end\n"
     "end\n"
-    "local out = {nows, mine, #all}\n"
+    "local vk = ver_key(me)\n"
+    "local ver = redis.call('GET', vk)\n"
+    "if not ver then\n"
+    "  ver = ver_start()\n"
+    "  redis.call('SET', vk, ver)\n"
+    "end\n"
+    "if ver == ARGV[5] then return {nows, mine, #all, ver, '0'} end\n"
+    "local out = {nows, mine, #all, ver, '1'}\n"
     "local set = node_key(me)\n"
     "for _, id in ipairs(redis.call('SMEMBERS', set)) do\n"
     "  local w = redis.call('HMGET', worker_key(id), 'state', 'since',\n"
@@ -501,8 +510,14 @@ int store_unlock(struct store *s, const char *name, const char *token)
 int store_pool_view(struct store *s, const char *node, long room,
                     struct pool_view *v)
 {
+    return store_pool_view_since(s, node, room, NULL, v);
+}
+
+int store_pool_view_since(struct store *s, const char *node, long room,
+                          const char *ver, struct pool_view *v)
+{
     char sroom[24], sstale[24];
-    const char *argv[] = {node, sroom, sstale};
+    const char *argv[] = {node, sroom, sstale, ver != NULL ? ver : ""};
     redisReply *reply;
     size_t i, count = 0;
     int rc = -1;
@@ -510,19 +525,21 @@ int store_pool_view(struct store *s, const char *node, long room,
     memset(v, 0, sizeof(*v));
     snprintf(sroom, sizeof(sroom), "%ld", room > 0 ? room : 0);
     snprintf(sstale, sizeof(sstale), "%ld", s->node_stale_ms);
-    reply = store_run(s, &pool_view_script, 3, argv, NULL);
+    reply = store_run(s, &pool_view_script, 4, argv, NULL);
     if (reply == NULL)
         return -1;
-    if (store_reply_array(s, reply, 3, "pool view") < 0)
+    if (store_reply_array(s, reply, 5, "pool view") < 0)
         goto out;
     v->now_ms = reply_ll(reply->element[0]);
     v->waiting = (long)reply_ll(reply->element[1]);
     v->waiting_all = (long)reply_ll(reply->element[2]);
-    if (reply->elements > 3 &&
-        (v->entries = store_calloc(s, (reply->elements - 3) / 4 + 1,
+    reply_str(v->ver, sizeof(v->ver), reply->element[3]);
+    v->full = reply_ll(reply->element[4]) != 0;
+    if (reply->elements > 5 &&
+        (v->entries = store_calloc(s, (reply->elements - 5) / 4 + 1,
                                    sizeof(*v->entries))) == NULL)
         goto out;
-    for (i = 3; i + 3 < reply->elements; i += 4) {
+    for (i = 5; i + 3 < reply->elements; i += 4) {
         struct pool_entry *e = &v->entries[count++];
 
         reply_str(e->id, sizeof(e->id), reply->element[i]);

@@ -72,6 +72,7 @@ static const struct store_script_def restore_script = {
     "  'restarts', '0', 'fails', '0', 'reason', '')\n"
     "redis.call('SADD', workers_key(), id)\n"
     "redis.call('SADD', node_key(ARGV[3]), id)\n"
+    "node_moved(ARGV[3])\n"
     "if st == 'idle' then\n"
     "  redis.call('LREM', idle_key(), 0, id)\n"
     "  redis.call('RPUSH', idle_key(), id)\n"

@@ -36,6 +36,7 @@ static const struct store_script_def bind_script = {
     "redis.call('ZADD', sessions_key(), now, sid)\n"
     "redis.call('HSET', k, 'state', 'busy', 'session', sid, 'since', nows,\n"
     "  'served', '1')\n"
+    "worker_moved(id)\n"
     "redis.call('HINCRBY', stats_key(), 'sessions_created', 1)\n"
     "return 1\n"};
 
@@ -111,6 +112,7 @@ static const struct store_script_def end_script = {
     "local w = redis.call('HMGET', k, 'state', 'session', 'host', 'port')\n"
     "if w[1] == 'busy' and w[2] == sid then\n"
     "  redis.call('HSET', k, 'state', 'releasing', 'since', nows)\n"
+    "  worker_moved(id)\n"
     "  return {id, w[3], w[4]}\n"
     "end\n"
     "return {}\n"};
@@ -126,6 +128,7 @@ static const struct store_script_def expire_script = {
     "redis.call('ZREM', sessions_key(), sid)\n"
     "redis.call('SET', gone_key(sid), '1', 'PX', 600000)\n"
     "redis.call('HSET', k, 'state', 'releasing', 'since', nows)\n"
+    "worker_moved(id)\n"
     "redis.call('HINCRBY', stats_key(), 'sessions_expired', 1)\n"
     "return 1\n"};
 

@@ -35,6 +35,7 @@
     "  drop_work(id, sid)\n"                                                   \
     "  redis.call('HSET', worker_key(id), 'state', 'dead', 'session', '',\n"   \
     "    'since', nows, 'reason', reason)\n"                                   \
+    "  worker_moved(id)\n"                                                     \
     "end\n"
 
 /* ARGV: P node host port pid pstart restarts floor -> id.  The id is
@@ -66,6 +67,7 @@ static const struct store_script_def worker_add_script = {
     "  'restarts', ARGV[7], 'fails', '0', 'reason', '')\n"
     "redis.call('SADD', workers_key(), id)\n"
     "redis.call('SADD', node_key(ARGV[2]), id)\n"
+    "node_moved(ARGV[2])\n"
     "redis.call('HINCRBY', stats_key(), 'worker_starts', 1)\n"
     "return id\n"};
 
@@ -75,6 +77,7 @@ static const struct store_script_def worker_ready_script = {
     "local k = worker_key(ARGV[2])\n"
     "if redis.call('HGET', k, 'state') ~= 'starting' then return 0 end\n"
     "redis.call('HSET', k, 'state', 'idle', 'since', nows, 'fails', '0')\n"
+    "worker_moved(ARGV[2])\n"
     "redis.call('RPUSH', idle_key(), ARGV[2])\n"
     "return 1\n"};
 
@@ -148,6 +151,7 @@ static const struct store_script_def claim_script = {
     "if got then\n"
     "  redis.call('HSET', worker_key(got[1]), 'state', 'creating', 'since',\n"
     "    nows)\n"
+    "  worker_moved(got[1])\n"
     "end\n"
     "return got\n"};
 
@@ -165,6 +169,7 @@ static const struct store_script_def unclaim_script = {
     "local k = worker_key(ARGV[2])\n"
     "if redis.call('HGET', k, 'state') ~= 'creating' then return 0 end\n"
     "redis.call('HSET', k, 'state', 'idle', 'since', nows, 'session', '')\n"
+    "worker_moved(ARGV[2])\n"
     "redis.call('LPUSH', idle_key(), ARGV[2])\n"
     "return 1\n"};
 
@@ -175,6 +180,7 @@ static const struct store_script_def released_script = {
     "if redis.call('HGET', k, 'state') ~= 'releasing' then return 0 end\n"
     "redis.call('HSET', k, 'state', 'idle', 'session', '', 'since', nows,\n"
     "  'fails', '0')\n"
+    "worker_moved(ARGV[2])\n"
     "redis.call('LREM', idle_key(), 0, ARGV[2])\n"
     "redis.call('RPUSH', idle_key(), ARGV[2])\n"
     "return 1\n"};
@@ -193,6 +199,7 @@ static const struct store_script_def probe_script = {
              "if st == 'idle' then\n"
              "  redis.call('LREM', idle_key(), 0, ARGV[2])\n"
              "  redis.call('HSET', k, 'state', 'releasing', 'since', nows)\n"
+             "  worker_moved(ARGV[2])\n"
              "end\n"
              "return n\n"};
 
@@ -206,6 +213,7 @@ static const struct store_script_def hold_script = {
     "if w[1] ~= 'idle' and w[1] ~= 'creating' then return 0 end\n"
     "redis.call('LREM', idle_key(), 0, id)\n"
     "redis.call('HSET', worker_key(id), 'state', 'releasing', 'since', nows)\n"
+    "worker_moved(id)\n"
     "return 1\n"};
 
 /* ARGV: P id reason -> 1 | 0.  idle -> dead, only while still idle. */
@@ -216,6 +224,7 @@ static const struct store_script_def retire_script = {
              "redis.call('LREM', idle_key(), 0, ARGV[2])\n"
              "redis.call('HSET', k, 'state', 'dead', 'since', nows, 'reason',\n"
              "  ARGV[3])\n"
+             "worker_moved(ARGV[2])\n"
              "return 1\n"};
 
 /* ARGV: P id reason [node pid] -> prior state | nil.  With node, only a
@@ -266,6 +275,7 @@ static const struct store_script_def worker_gone_script = {
     "  return false\n"
     "end\n"
     "drop_work(id, w[2])\n"
+    "node_moved(w[3])\n"
     "redis.call('DEL', worker_key(id))\n"
     "redis.call('SREM', workers_key(), id)\n"
     "if w[3] then redis.call('SREM', node_key(w[3]), id) end\n"

@@ -240,6 +240,10 @@ struct spawner_view {
     unsigned long clean_seq; /* last view that missed no record */
     long waiting;            /* this node's share of the waiting creates */
     int64_t redis_now_ms;    /* Redis clock at the last view */
+    char ver[32];            /* P:ver:<node> at the last view that read
+                                every record; "": read them next time */
+    int64_t full_due_ms;     /* mono ms of the next view that reads every
+                                record whatever P:ver:<node> says */
 };
 
 /* node.c's: this node among the others. */

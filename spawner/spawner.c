@@ -9,7 +9,8 @@
  *
  * One thread, one loop.  Each turn it collects what happened (children
  * that exited, /health answers, setup failures reported by children),
- * reads the node's pool from Redis in one script (store_pool_view), decides
+ * reads the node's pool from Redis in one script (store_pool_view_since:
+ * the records only when one changed, view.c), decides
  * how many workers to start or stop (pool.c) and waits at most TICK_MS in
  * curl_multi_poll() for the next event.  Nothing in the loop blocks
  * longer than one Redis command.

@@ -12,6 +12,11 @@
  * the claim script hands no create a draining node's worker).  It owns
  * s->view: what the last view said.
  *
+ * At rest a view costs the waiting creates' share and one GET: the
+ * records are read only when P:ver:<node> moved (every script that
+ * changes one moves it, keys.h), and every VIEW_FULL_MS whatever it says;
+ * an unchanged view keeps what the last one read.
+ *
  * Invariants: an idle worker is stopped only after store_retire() took it
  * out of P:idle, so no create is handed a worker being stopped; a worker
  * is judged only by a view taken after it was registered (add_seq), so a
@@ -32,6 +37,12 @@
 /* A worker marked dead with a reason that starts with this was drained on
  * purpose (OPERATIONS.md, recipe:drain-worker): its stop is no failure. */
 #define DRAIN_PREFIX "drain"
+
+/* A view reads every record at least this often (ms), even when
+ * P:ver:<node> says none changed: a record edited by hand without the
+ * version, or a fail-over to a replica that lost the last writes and
+ * counted back up to the same version, is seen within this time. */
+#define VIEW_FULL_MS 5000
 
 /* STARTING or RUNNING: not yet stopping, not yet exited. */
 static int worker_live(const struct worker *w)
@@ -84,13 +95,27 @@ int view_apply(struct spawner *s, int64_t now)
             !(w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE))
             room--;
     }
-    if (store_pool_view(&s->redis.store, s->c->node_name, room, &v) < 0) {
+    if (now >= s->view.full_due_ms)
+        s->view.ver[0] = '\0';
+    if (store_pool_view_since(&s->redis.store, s->c->node_name, room,
+                              s->view.ver, &v) < 0) {
+        s->view.ver[0] = '\0'; /* maybe another Redis next time */
         spawner_redis_failed(s, "reading the pool");
         return -1;
     }
     spawner_redis_worked(s);
     s->view.waiting = v.waiting;
     s->view.redis_now_ms = v.now_ms;
+    if (!v.full) {
+        /* Nothing changed: what the last view saw stands. */
+        for (i = 0; i < s->table.n; i++) {
+            if (s->table.w[i]->seen_seq == seq - 1)
+                s->table.w[i]->seen_seq = seq;
+        }
+    } else {
+        snprintf(s->view.ver, sizeof(s->view.ver), "%s", v.ver);
+        s->view.full_due_ms = now + VIEW_FULL_MS;
+    }
     for (i = 0; i < v.n; i++) {
         struct worker *w = table_get(s, strtol(v.entries[i].id, NULL, 10));
 

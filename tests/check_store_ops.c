@@ -457,6 +457,58 @@ START_TEST(test_pool_view)
 }
 END_TEST
 
+/* A view with the version of the last one reads no worker until a
+ * script changes one of the node's records, or the version is dropped
+ * (as after a loss of Redis's data); another node's changes leave it. */
+START_TEST(test_pool_view_since)
+{
+    char a[WORKER_ID_MAX], b[WORKER_ID_MAX], other[WORKER_ID_MAX];
+    char ver[32];
+    struct pool_view v;
+
+    worker_idle(20001, a);
+    worker_idle(20002, b);
+    ck_assert_int_eq(store_pool_view_since(&ts, TEST_NODE, 100, "", &v), 0);
+    ck_assert_int_eq(v.full, 1);
+    ck_assert_uint_eq(v.n, 2);
+    ck_assert_str_ne(v.ver, "");
+    snprintf(ver, sizeof(ver), "%s", v.ver);
+    store_pool_view_release(&v);
+
+    ck_assert_int_eq(store_pool_view_since(&ts, TEST_NODE, 100, ver, &v), 0);
+    ck_assert_int_eq(v.full, 0);
+    ck_assert_uint_eq(v.n, 0);
+    ck_assert_str_eq(v.ver, ver);
+    store_pool_view_release(&v);
+
+    /* Another node's record: not this node's change. */
+    ck_assert_int_eq(store_worker_add(&ts, "node-b", "h", 1, 1, 0, 0, 0, other),
+                     0);
+    ck_assert_int_eq(store_pool_view_since(&ts, TEST_NODE, 100, ver, &v), 0);
+    ck_assert_int_eq(v.full, 0);
+    store_pool_view_release(&v);
+
+    /* A death moves it on. */
+    ck_assert_int_eq(store_mark_dead(&ts, b, "exited 1", NULL), 1);
+    ck_assert_int_eq(store_pool_view_since(&ts, TEST_NODE, 100, ver, &v), 0);
+    ck_assert_int_eq(v.full, 1);
+    ck_assert_uint_eq(v.n, 2);
+    ck_assert_str_ne(v.ver, ver);
+    snprintf(ver, sizeof(ver), "%s", v.ver);
+    store_pool_view_release(&v);
+
+    /* A lost version starts again above every one handed out. */
+    raw_int("DEL t:ver:" TEST_NODE);
+    ck_assert_int_eq(store_pool_view_since(&ts, TEST_NODE, 100, ver, &v), 0);
+    ck_assert_int_eq(v.full, 1);
+    ck_assert_int_gt(strtoll(v.ver, NULL, 10), strtoll(ver, NULL, 10));
+    store_pool_view_release(&v);
+    raw_int("DEL t:ver:" TEST_NODE);
+    ck_assert_int_eq(store_retire(&ts, a, "retired"), 1);
+    ck_assert_int_gt(raw_int("GET t:ver:" TEST_NODE), 1000000);
+}
+END_TEST
+
 START_TEST(test_pool_report)
 {
     const char *fields[] = {"pid", "42", "workers", "3"};
@@ -513,6 +565,7 @@ Suite *store_ops_suite(void)
     tcase_add_test(tc, test_untouch);
     tcase_add_test(tc, test_session_list);
     tcase_add_test(tc, test_pool_view);
+    tcase_add_test(tc, test_pool_view_since);
     tcase_add_test(tc, test_pool_report);
     suite_add_tcase(s, tc);
     return s;
