@@ -35,7 +35,7 @@ hl_fw_down() {
 # ---- sessions --------------------------------------------------------------
 
 # hl_create NAME - a session whose data holds "NAME-<pid of the test>"; its
-# id in $T/sid.NAME.  Fails unless the create answers 200 or 201.
+# id in $T/sid.NAME, its worker's in $T/wid.NAME.  Fails unless the create answers 200 or 201.
 hl_create() {
     local name=$1 code id
     code=$(curl -s -m 15 -o "$T/c.$name" -w '%{http_code}' -X POST \
@@ -43,7 +43,13 @@ hl_create() {
         "$(stack_url)/sessions")
     case $code in 200 | 201) ;; *) return 1 ;; esac
     id=$(sed -n 's/.*"id"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$T/c.$name")
-    [ -n "$id" ] && echo "$id" >"$T/sid.$name"
+    [ -n "$id" ] && echo "$id" >"$T/sid.$name" &&
+        rcli_raw HGET "$STACK_PREFIX:session:$id" worker >"$T/wid.$name"
+}
+
+# hl_wid NAME - the worker NAME's session was created on.
+hl_wid() {
+    cat "$T/wid.$1" 2>/dev/null
 }
 
 hl_sid() {
