@@ -123,11 +123,14 @@ static int replicas_up(const redisReply *reply, const char *master,
                 continue;
             return RCONN_REPLICAS_MOVING;
         }
-        old_master_known(entry_field(e, "name"), 1);
         snprintf(follows, sizeof(follows), "%s:%s",
                  entry_field(e, "master-host"), entry_field(e, "master-port"));
-        if (strcmp(follows, master) == 0)
-            n++;
+        if (strcmp(follows, master) != 0)
+            continue;
+        /* A replica of this master now (a new entry reports a replica's
+         * role before the Sentinel has heard from it: not that). */
+        old_master_known(entry_field(e, "name"), 1);
+        n++;
     }
     return n;
 }
