@@ -285,12 +285,11 @@ int reaper_pass(struct reaper *rp)
         it->w = &recs[i];
         it->state = recs[i].state;
         it->since = recs[i].since_ms;
-        it->plan =
-            decide_plan(&recs[i],
-                        kill_record_proc(rp, &recs[i],
-                                         scanned && proc_seen(procs, nprocs,
-                                                              &recs[i])),
-                        &rp->limits);
+        it->plan = decide_plan(
+            &recs[i],
+            kill_record_proc(rp, &recs[i],
+                             scanned && proc_seen(procs, nprocs, &recs[i])),
+            &rp->limits);
         if (act_plan(rp, it) < 0)
             goto fail;
     }
