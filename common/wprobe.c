@@ -32,8 +32,8 @@
 #include "wconn.h"
 #include "wprobe.h"
 
-#define BUCKETS   4096 /* hash chains of the kept connections */
-#define FD_SPARE  256  /* descriptors left to the rest of the process */
+#define BUCKETS  4096 /* hash chains of the kept connections */
+#define FD_SPARE 256  /* descriptors left to the rest of the process */
 
 /* One connection to a worker, kept in the table between probes. */
 struct kept {
@@ -52,11 +52,11 @@ struct slot {
     enum phase phase;
     struct probe *p;
     int fd;
-    int64_t opened;                /* of fd */
-    int reused;                    /* fd was a kept connection */
-    int retried;                   /* already opened again once */
-    int got;                       /* a byte of the answer arrived */
-    int64_t cdl, deadline;         /* connect and total deadline (mono ms) */
+    int64_t opened;        /* of fd */
+    int reused;            /* fd was a kept connection */
+    int retried;           /* already opened again once */
+    int got;               /* a byte of the answer arrived */
+    int64_t cdl, deadline; /* connect and total deadline (mono ms) */
     struct sockaddr_storage ss;
     socklen_t sl;
     char req[2048];
@@ -145,8 +145,8 @@ static int idle_clean(int fd)
 
 /* Takes the kept connection to host:port out of the table when it may
  * serve (*opened gets its connect time).  Returns its fd, or -1. */
-static int kept_take(struct wprobe *wp, const char *host, int port,
-                     int64_t now, int64_t *opened)
+static int kept_take(struct wprobe *wp, const char *host, int port, int64_t now,
+                     int64_t *opened)
 {
     struct kept **pp = &wp->bucket[hash(host, port)], *k;
     int fd;
@@ -305,8 +305,8 @@ static int slot_open(struct wprobe *wp, struct slot *s, int64_t now)
     int one = 1;
 
     s->reused = 0;
-    s->fd = socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                   0);
+    s->fd =
+        socket(s->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (s->fd < 0 && (errno == EMFILE || errno == ENFILE) &&
         kept_sweep(wp, now, 1))
         s->fd = socket(s->ss.ss_family,
@@ -510,8 +510,8 @@ static size_t keep_cap(size_t max_parallel)
     return room < WPROBE_KEEP_MAX ? (size_t)room : WPROBE_KEEP_MAX;
 }
 
-int wprobe_run(struct wprobe *wp, const char *method, struct probe *p,
-               size_t n, long connect_ms, long total_ms, size_t max_parallel)
+int wprobe_run(struct wprobe *wp, const char *method, struct probe *p, size_t n,
+               long connect_ms, long total_ms, size_t max_parallel)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -557,8 +557,7 @@ int wprobe_run(struct wprobe *wp, const char *method, struct probe *p,
             if (slot_due(s) < due)
                 due = slot_due(s);
             wp->pfd[np].fd = s->fd;
-            wp->pfd[np].events =
-                s->phase == PH_CONNECTING ? POLLOUT : POLLIN;
+            wp->pfd[np].events = s->phase == PH_CONNECTING ? POLLOUT : POLLIN;
             wp->pfd[np].revents = 0;
             wp->pmap[np++] = i;
         }

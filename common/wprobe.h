@@ -55,7 +55,7 @@ size_t wprobe_kept(const struct wprobe *wp);
  * keeps those whose answer allows it.  Returns 0 once every probe has a
  * result, or -1 when memory ran out (each p[i].result is then
  * WHTTP_ERROR).  Takes at most about total_ms when max_parallel >= n. */
-int wprobe_run(struct wprobe *wp, const char *method, struct probe *p,
-               size_t n, long connect_ms, long total_ms, size_t max_parallel);
+int wprobe_run(struct wprobe *wp, const char *method, struct probe *p, size_t n,
+               long connect_ms, long total_ms, size_t max_parallel);
 
 #endif

@@ -62,11 +62,11 @@ int kill_worker(const struct reaper *rp, const struct worker_rec *w,
  * again in kill_worker.  (Only dead records: a pass reads the environ of
  * few processes, tests/reaper-scan.sh.) */
 enum decide_proc kill_record_proc(const struct reaper *rp,
-                                  const struct worker_rec *w)
+                                  const struct worker_rec *w, int seen)
 {
     char lbl[320];
 
-    if (procscan_check(w->pid, w->pstart) != PROC_ALIVE)
+    if (!seen && procscan_check(w->pid, w->pstart) != PROC_ALIVE)
         return PROC_GONE;
     if (w->state != WORKER_DEAD || is_ours(rp, w))
         return PROC_ALIVE;

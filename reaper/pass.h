@@ -43,9 +43,11 @@ int pass_repair_count(struct reaper *rp, const char *kind, long n);
  * returns, 0 when the process is not ours. */
 int kill_worker(const struct reaper *rp, const struct worker_rec *w,
                 const char *lbl);
-/* kill.c: the facts about w's process for decide_plan. */
+/* kill.c: the facts about w's process for decide_plan.  seen: the
+ * pass's process list holds w's pid with w's start time (read from /proc
+ * a moment before, not a zombie), so it runs without another read. */
 enum decide_proc kill_record_proc(const struct reaper *rp,
-                                  const struct worker_rec *w);
+                                  const struct worker_rec *w, int seen);
 /* kill.c: marks it dead if it is still as the pass saw it, then kills it
  * and counts the repair of kind.  Returns 0 (also when it moved on) or -1
  * (Redis). */

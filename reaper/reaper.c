@@ -117,6 +117,27 @@ int pass_repair_count(struct reaper *rp, const char *kind, long n)
     return store_count(&rp->store, field, n);
 }
 
+static int by_pid(const void *a, const void *b)
+{
+    const struct proc_worker *x = a, *y = b;
+
+    return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* 1 when procs (sorted by pid) holds w's pid with w's start time. */
+static int proc_seen(const struct proc_worker *procs, size_t nprocs,
+                     const struct worker_rec *w)
+{
+    struct proc_worker key;
+    const struct proc_worker *p;
+
+    if (nprocs == 0 || w->pid <= 0)
+        return 0;
+    key.pid = w->pid;
+    p = bsearch(&key, procs, nprocs, sizeof(*procs), by_pid);
+    return p != NULL && p->pstart == w->pstart;
+}
+
 /* Step 3: the actions that need no HTTP.  Returns 0 or -1 (Redis). */
 static int act_plan(struct reaper *rp, struct pass_worker *it)
 {
@@ -333,6 +354,9 @@ int reaper_pass(struct reaper *rp)
     what = "read workers";
     if (store_workers(&rp->store, rp->conf.node_name, &recs, &nrecs) < 0)
         goto fail;
+    /* The processes just listed need no second read of their stat. */
+    if (scanned && nprocs > 1)
+        qsort(procs, nprocs, sizeof(*procs), by_pid);
     items = calloc(nrecs ? nrecs : 1, sizeof(*items));
     if (items == NULL) {
         log_warnx("pass: out of memory for %zu workers", nrecs);
@@ -345,8 +369,11 @@ int reaper_pass(struct reaper *rp)
         it->w = &recs[i];
         it->state = recs[i].state;
         it->since = recs[i].since_ms;
-        it->plan =
-            decide_plan(&recs[i], kill_record_proc(rp, &recs[i]), &rp->limits);
+        it->plan = decide_plan(
+            &recs[i],
+            kill_record_proc(rp, &recs[i],
+                             scanned && proc_seen(procs, nprocs, &recs[i])),
+            &rp->limits);
         if (act_plan(rp, it) < 0)
             goto fail;
     }

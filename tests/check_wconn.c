@@ -629,9 +629,9 @@ START_TEST(test_wprobe_broken_garbage_and_limits)
     char *longer = repeat("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n",
                           "x", 5000, "");
     char *huge = repeat("HTTP/1.1 200 OK\r\n\r\n", "z", 1 << 20, "");
-    struct script_srv s = {.answer = {"", "SSH-2.0-OpenSSH\r\n\r\n", longer,
-                                      huge},
-                           .close_after = {1, 1, 1, 1}};
+    struct script_srv s = {
+        .answer = {"", "SSH-2.0-OpenSSH\r\n\r\n", longer, huge},
+        .close_after = {1, 1, 1, 1}};
     struct wprobe *wp = wprobe_new();
     struct probe p;
 
