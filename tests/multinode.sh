@@ -424,7 +424,12 @@ burst() {
     sleep 3
     after=$(rc "$(master_port)" GET "$PREFIX:seq:worker")
     echo "# burst: 30 creates to node 1 started $((after - before)) workers"
-    check "burst: at most about 30 workers started (36)" test $((after - before)) -le 36
+    # 30 for the sessions, and at most each node's idle target (3 x 3)
+    # again when a node's view lags the claims and it starts for creates
+    # another node already served (seen: 37 on a loaded machine); the
+    # surplus is retired at the next view as idle above the target.
+    check "burst: at most 30 + 3 x pool_idle_target workers started (39)" \
+        test $((after - before)) -le 39
     # Its sessions go: they would hold 30 of the 60 workers the pools allow.
     for i in $(cat "$d"/*); do code -X DELETE "http://${ADDR[0]}:8080/sessions/$i" >/dev/null; done
 }

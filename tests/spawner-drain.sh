@@ -75,10 +75,13 @@ check_eq "pool state ok" ok "$(pool_field state)"
 sleep 1.5
 ids=$(rcli_raw lrange "$PFX:idle" 0 -1)
 pids=$(for id in $ids; do whash "$id" pid; done)
+# As a handler's script does: the record and the node's version
+# (P:ver:<node>, which tells the spawner's view to read the records).
 for id in $ids; do
     rcli eval "redis.call('LREM', KEYS[1], 0, ARGV[1]);
-        redis.call('HSET', KEYS[2], 'state', 'dead', 'reason', 'create failed')" \
-        2 "$PFX:idle" "$PFX:worker:$id" "$id" >/dev/null
+        redis.call('HSET', KEYS[2], 'state', 'dead', 'reason', 'create failed');
+        redis.call('INCR', KEYS[3])" \
+        3 "$PFX:idle" "$PFX:worker:$id" "$PFX:ver:$NODE" "$id" >/dev/null
 done
 check_eventually "5 workers a handler marked dead are killed" 3 all_dead
 check_eventually "... and replaced at once" 2 idle_is 5
