@@ -129,6 +129,7 @@ cl_node_conf() {
         cat >"$d/steel-orchestrator.conf" <<EOF
 key_prefix = $CL_PREFIX
 node_name = node$i
+node_token_dir = $d
 redis = 127.0.0.1:1
 redis_sentinels = $CL_SUB.1:26379,$CL_SUB.1:26380,$CL_SUB.1:26381
 redis_master_name = steel

@@ -94,6 +94,7 @@ node_conf() { # I NAME IDLE_TARGET
         cat >"$d/steel-orchestrator.conf" <<EOF
 key_prefix = $PREFIX
 node_name = $2
+node_token_dir = $d
 redis = $SUB.1:6379
 redis_password = $PW
 redis_timeout_ms = 1000
