@@ -159,14 +159,14 @@ static int wait_fd(int fd, short events, int64_t deadline)
     }
 }
 
-static int parse_addr(const char *host, int port, struct sockaddr_storage *ss,
-                      socklen_t *len)
+int wconn_parse_addr(const char *host, int port, struct sockaddr_storage *ss,
+                     socklen_t *len)
 {
     struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
 
     memset(ss, 0, sizeof(*ss));
-    if (port <= 0 || port > 65535)
+    if (port <= 0 || port > 65535 || strlen(host) >= WCONN_HOST_MAX)
         return -1;
     if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
         a4->sin_family = AF_INET;
@@ -335,7 +335,7 @@ int wconn_request(struct wconn *c, const char *method, const char *host,
     int64_t start = now_mono_ms(), deadline = start + total_ms;
     int n, attempt;
 
-    if (strlen(host) >= WCONN_HOST_MAX || parse_addr(host, port, &ss, &sl) < 0)
+    if (wconn_parse_addr(host, port, &ss, &sl) < 0)
         return -1;
     *status = 0;
     buf_reset(body);

@@ -26,6 +26,7 @@
 #define STEEL_WCONN_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "wanswer.h"
@@ -43,6 +44,12 @@ struct wconn {
 void wconn_init(struct wconn *c);
 /* Closes the connection c has in hand (not the idle ones). */
 void wconn_close(struct wconn *c);
+
+/* A numeric host (IPv4 or IPv6, shorter than WCONN_HOST_MAX) and port
+ * 1-65535 as a socket address.  Returns 0, or -1 for anything else (a
+ * host name: the caller uses libcurl). */
+int wconn_parse_addr(const char *host, int port, struct sockaddr_storage *ss,
+                     socklen_t *len);
 
 /* Closes every idle connection; how many there are. */
 void wconn_pool_flush(void);

@@ -226,30 +226,6 @@ static int kept_sweep(struct wprobe *wp, int64_t now, int evict)
     return done;
 }
 
-static int parse_addr(const char *host, int port, struct sockaddr_storage *ss,
-                      socklen_t *len)
-{
-    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-
-    memset(ss, 0, sizeof(*ss));
-    if (port <= 0 || port > 65535 || strlen(host) >= WCONN_HOST_MAX)
-        return -1;
-    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)port);
-        *len = sizeof(*a4);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*a6);
-        return 0;
-    }
-    return -1;
-}
-
 /* Ends slot s's probe with result res; keep: its connection may serve
  * again. */
 static void slot_finish(struct wprobe *wp, struct slot *s,
@@ -363,7 +339,7 @@ static int slot_start(struct wprobe *wp, struct slot *s, struct probe *p,
     p->body[0] = '\0';
     p->body_len = 0;
     p->body_truncated = 0;
-    parse_addr(p->host, p->port, &s->ss, &s->sl); /* checked by the caller */
+    wconn_parse_addr(p->host, p->port, &s->ss, &s->sl); /* checked by the caller */
     n = snprintf(s->req, sizeof(s->req),
                  s->ss.ss_family == AF_INET6
                      ? "%s %s HTTP/1.1\r\nHost: [%s]:%d\r\nAccept: */*\r\n\r\n"
@@ -520,7 +496,7 @@ int wprobe_run(struct wprobe *wp, const char *method, struct probe *p, size_t n,
 
     for (i = 0; i < n; i++) {
         p[i].result = WHTTP_ERROR;
-        if (parse_addr(p[i].host, p[i].port, &ss, &sl) < 0)
+        if (wconn_parse_addr(p[i].host, p[i].port, &ss, &sl) < 0)
             return probe_run_method(method, p, n, connect_ms, total_ms,
                                     max_parallel);
     }
