@@ -114,6 +114,7 @@ static const struct conf_directive conf_table[] = {
     LONGD(restart_stable_s, 0, 86400, "30"),
     LONGD(reap_interval, 1, 3600, "1"),
     LONGD(probe_timeout_ms, 10, 60000, "1000"),
+    LONGD(probe_interval, 1, 3600, "2"),
     LONGD(probe_failures, 1, 100, "3"),
     LONGD(probe_parallel, 1, 10000, "64"),
     LONGD(stray_scan_interval, 0, 86400, "60"),

@@ -115,6 +115,8 @@ struct conf {
     /* Reaper */
     long reap_interval;    /* seconds between passes */
     long probe_timeout_ms; /* deadline of one health probe */
+    long probe_interval;   /* seconds between two probes of a worker that
+                              answered its last one (idle or busy) */
     long probe_failures;   /* consecutive failures before a kill */
     long probe_parallel;   /* probes of one pass in flight at once */
     long stray_scan_interval; /* seconds between full /proc scans for

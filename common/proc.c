@@ -336,6 +336,20 @@ static void group_scan_one(long id, void *arg)
     }
 }
 
+int proc_node_scan_groups(struct proc_node *pn, const long *ids, size_t n,
+                          void (*fn)(const struct proc_worker *w, void *arg),
+                          void *arg)
+{
+    struct group_scan gs = {pn, fn, arg, 0};
+    size_t i;
+
+    if (pn->cg == NULL || !pn->cg->on)
+        return 0;
+    for (i = 0; i < n; i++)
+        group_scan_one(ids[i], &gs);
+    return gs.found;
+}
+
 int proc_node_scan(struct proc_node *pn,
                    void (*fn)(const struct proc_worker *w, void *arg),
                    void *arg)

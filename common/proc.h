@@ -145,6 +145,15 @@ int proc_node_scan(struct proc_node *pn,
                    void (*fn)(const struct proc_worker *w, void *arg),
                    void *arg);
 
+/* Calls fn for every worker process of this node in the worker groups
+ * ids[0..n-1] only (pn->cg on), as proc_node_scan does for them all: a
+ * reaper pass reads the members of the groups no record names, not of
+ * every group.  A group that is gone is skipped.  Returns the number
+ * found. */
+int proc_node_scan_groups(struct proc_node *pn, const long *ids, size_t n,
+                          void (*fn)(const struct proc_worker *w, void *arg),
+                          void *arg);
+
 /* The one check before a daemon signals a process that a Redis record
  * (or its own table built from one) names: 1 when pid, started at
  * pstart, is by what the kernel says a worker process of this node -- it

@@ -38,6 +38,23 @@ void decide_limits_init(struct decide_limits *l, const struct conf *c)
     l->release_grace = 2 * (int64_t)c->worker_timeout_ms + margin;
     l->dead_grace = c->worker_timeout_ms + margin;
     l->probe_failures = c->probe_failures;
+    l->probe_every = (c->probe_interval + c->reap_interval - 1) /
+                     (c->reap_interval > 0 ? c->reap_interval : 1);
+    if (l->probe_every < 1)
+        l->probe_every = 1;
+}
+
+int decide_probe_due(const struct worker_rec *w, long pass,
+                     const struct decide_limits *l)
+{
+    long id = 0;
+
+    if (l->probe_every <= 1 || w->fails > 0 ||
+        (w->state != WORKER_IDLE && w->state != WORKER_BUSY))
+        return 1;
+    if (parse_long(w->id, 0, 0x7fffffffffffL, &id) < 0)
+        return 1;
+    return (id + pass) % l->probe_every == 0;
 }
 
 static struct decide_plan plan(enum decide_plan_act act, const char *kind,

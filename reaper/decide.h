@@ -55,6 +55,9 @@ struct decide_limits {
     int64_t release_grace;   /* a handler's release gets this long */
     int64_t dead_grace;      /* a dead worker's process gets this long */
     long probe_failures;     /* consecutive failed probes before a kill */
+    long probe_every;        /* passes between two probes of a worker that
+                                answered (probe_interval / reap_interval,
+                                rounded up; at least 1) */
 };
 
 /* Fills l from the configuration. */
@@ -82,6 +85,14 @@ enum decide_proc {
     PROC_ALIVE = 0, /* pid runs, start time matches, not a zombie */
     PROC_GONE,      /* no such pid, another start time, or a zombie */
 };
+
+/* 1 when pass number pass (counted by the caller from any start) probes
+ * w on its plan PLAN_PROBE: always for a worker whose last probe failed
+ * and for one being released; an idle or busy worker that answered once
+ * every l->probe_every passes, at a pass set by its id, so each pass
+ * probes an even share of the node. */
+int decide_probe_due(const struct worker_rec *w, long pass,
+                     const struct decide_limits *l);
 
 /* Returns the plan for w (now_ms on the Redis clock, w->now_ms). */
 struct decide_plan decide_plan(const struct worker_rec *w,

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "pass.h"
+#include "pidwatch.h"
 #include "procscan.h"
 #include "store.h"
 
@@ -65,8 +66,14 @@ enum decide_proc kill_record_proc(const struct reaper *rp,
                                   const struct worker_rec *w, int seen)
 {
     char lbl[320];
+    int alive = -1;
 
-    if (!seen && procscan_check(w->pid, w->pstart) != PROC_ALIVE)
+    if (!seen && rp->pw != NULL)
+        alive = pidwatch_alive(rp->pw, strtol(w->id, NULL, 10), w->pid,
+                               w->pstart);
+    if (!seen && alive < 0)
+        alive = procscan_check(w->pid, w->pstart) == PROC_ALIVE;
+    if (!seen && !alive)
         return PROC_GONE;
     if (w->state != WORKER_DEAD || is_ours(rp, w))
         return PROC_ALIVE;

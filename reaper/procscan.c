@@ -29,6 +29,13 @@ enum decide_proc procscan_check(long pid, unsigned long long pstart)
     return proc_alive(pid, pstart) ? PROC_ALIVE : PROC_GONE;
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+
+    return (x > y) - (x < y);
+}
+
 /* The list procscan_run() fills. */
 struct procscan_list {
     struct proc_worker *procs; /* malloc'd */
@@ -84,11 +91,111 @@ int procscan_run(const struct cgroup *cg, const char *prefix, const char *node,
     return 0;
 }
 
-static int id_cmp(const void *a, const void *b)
-{
-    long x = *(const long *)a, y = *(const long *)b;
 
-    return (x > y) - (x < y);
+/* The list procscan_group_ids() fills. */
+struct id_list {
+    long *ids;
+    size_t n, cap;
+    int oom;
+};
+
+static void id_add(long id, void *arg)
+{
+    struct id_list *l = arg;
+
+    if (l->oom)
+        return;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        long *ni = realloc(l->ids, cap * sizeof(*ni));
+
+        if (ni == NULL) {
+            l->oom = 1;
+            return;
+        }
+        l->ids = ni;
+        l->cap = cap;
+    }
+    l->ids[l->n++] = id;
+}
+
+int procscan_group_ids(const struct cgroup *cg, long **ids, size_t *n)
+{
+    struct id_list l = {NULL, 0, 0, 0};
+
+    *ids = NULL;
+    *n = 0;
+    if (cg == NULL || !cg->on)
+        return 0;
+    if (cgroup_workers_each(cg, id_add, &l) < 0) {
+        log_warn("cannot read the worker groups of %s", cg->hier[0].dir);
+        free(l.ids);
+        return -1;
+    }
+    if (l.oom) {
+        log_warnx("process scan: out of memory");
+        free(l.ids);
+        return -1;
+    }
+    if (l.n > 1)
+        qsort(l.ids, l.n, sizeof(*l.ids), id_cmp);
+    *ids = l.ids;
+    *n = l.n;
+    return 0;
+}
+
+int procscan_unrecorded(const struct cgroup *cg, const char *prefix,
+                        const char *node, const long *gids, size_t ngids,
+                        const struct worker_rec *recs, size_t nrecs,
+                        struct proc_worker **out, size_t *n)
+{
+    struct procscan_list l = {NULL, 0, 0, 0};
+    struct proc_node pn;
+    long *rids = NULL, *unknown = NULL;
+    size_t i, nu = 0;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    if (ngids == 0)
+        return 0;
+    rids = calloc(nrecs + 1, sizeof(*rids));
+    unknown = calloc(ngids, sizeof(*unknown));
+    if (rids == NULL || unknown == NULL) {
+        log_warnx("process scan: out of memory");
+        goto out;
+    }
+    for (i = 0; i < nrecs; i++) {
+        long v = -1;
+
+        parse_long(recs[i].id, 0, 0x7fffffffffffL, &v);
+        rids[i] = v;
+    }
+    qsort(rids, nrecs, sizeof(*rids), id_cmp);
+    for (i = 0; i < ngids; i++)
+        if (bsearch(&gids[i], rids, nrecs, sizeof(*rids), id_cmp) == NULL)
+            unknown[nu++] = gids[i];
+    if (nu == 0) {
+        rc = 0;
+        goto out;
+    }
+    if (proc_node_init(&pn, prefix, node) < 0)
+        goto out;
+    pn.cg = cg;
+    proc_node_scan_groups(&pn, unknown, nu, list_add, &l);
+    proc_node_release(&pn);
+    if (l.oom) {
+        log_warnx("process scan: out of memory");
+        free(l.procs);
+        goto out;
+    }
+    *out = l.procs;
+    *n = l.n;
+    rc = 0;
+out:
+    free(rids);
+    free(unknown);
+    return rc;
 }
 
 static int entry_cmp(const void *a, const void *b)

@@ -48,6 +48,22 @@ enum decide_proc procscan_check(long pid, unsigned long long pstart);
 int procscan_run(const struct cgroup *cg, const char *prefix, const char *node,
                  long parent, int full, struct proc_worker **out, size_t *n);
 
+/* The ids of the worker groups that exist (cg on), sorted, into *ids (a
+ * malloc'd array the caller frees; NULL when none), *n its length.
+ * Returns 0, or -1 when they cannot be read or memory ran out (logged). */
+int procscan_group_ids(const struct cgroup *cg, long **ids, size_t *n);
+
+/* Lists, as procscan_run does, the worker processes in the groups of
+ * gids[0..ngids-1] (sorted) whose id is none of recs': the members of the
+ * groups no record names, the only ones that may hold strays.  The
+ * groups are listed before the records are read (a record is made before
+ * its group), so a group of a worker started meanwhile is not among them.
+ * Returns 0 or -1 as procscan_run. */
+int procscan_unrecorded(const struct cgroup *cg, const char *prefix,
+                        const char *node, const long *gids, size_t ngids,
+                        const struct worker_rec *recs, size_t nrecs,
+                        struct proc_worker **out, size_t *n);
+
 /*
  * Finds this node's cgroup subtree (common/cgroup.h) into cg: the <base>
  * of the spawner pid (its /proc/<pid>/cgroup, "<base>/spawner"; a process

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "nodeid.h"
 #include "nodetoken.h"
+#include "pidwatch.h"
 #include "procscan.h"
 #include "pass.h"
 #include "prog.h"
@@ -63,6 +64,7 @@ int reaper_init(struct reaper *rp, const struct conf *c)
     /* main() sets worker_user's, or worker_uid_range. */
     rp->worker_uid_lo = rp->worker_uid_hi = geteuid();
     rp->wp = wprobe_new(); /* NULL: each probe on a new connection */
+    rp->pw = pidwatch_new(); /* NULL: /proc/<pid>/stat each pass */
     reaper_configure(rp, c);    /* also sets up the Redis connection */
     return 0;
 }
@@ -72,6 +74,8 @@ void reaper_release(struct reaper *rp)
     store_release(&rp->store);
     wprobe_free(rp->wp);
     rp->wp = NULL;
+    pidwatch_free(rp->pw);
+    rp->pw = NULL;
 }
 
 void reaper_configure(struct reaper *rp, const struct conf *c)
@@ -310,7 +314,8 @@ int reaper_pass(struct reaper *rp)
     struct proc_worker *procs = NULL;
     struct worker_rec *recs = NULL;
     struct pass_worker *items = NULL;
-    size_t nprocs = 0, nrecs = 0, i;
+    long *gids = NULL;
+    size_t nprocs = 0, nrecs = 0, ngids = 0, i;
     int64_t start = now_mono_ms();
     const char *what = "lock";
     char field[CONF_STR_MAX + 32];
@@ -328,6 +333,7 @@ int reaper_pass(struct reaper *rp)
                   rp->lock_name);
         return 0;
     }
+    rp->pass_no++;
     if (rp->redis_down)
         log_info("redis %s answers again", rp->store.redis.addr);
     rp->redis_down = 0;
@@ -342,18 +348,29 @@ int reaper_pass(struct reaper *rp)
     }
     if (rc < 0)
         goto fail;
-    /* With cgroups a full scan lists the worker groups' members: every
-     * pass. */
+    /* With cgroups every pass lists the worker groups, before the
+     * records (a record is made before its group), and reads the members
+     * of those no record names; without, the spawner's children, and all
+     * of /proc every stray_scan_interval. */
     full = procscan_groups(&rp->cg, rp->cg_base, sizeof(rp->cg_base), &rp->conf,
-                           parent) ||
-           rp->conf.stray_scan_interval == 0 || start >= rp->scan_due;
-    scanned = procscan_run(&rp->cg, P, rp->conf.node_name, parent, full, &procs,
-                           &nprocs) == 0;
+                           parent);
+    if (full)
+        scanned = procscan_group_ids(&rp->cg, &gids, &ngids) == 0;
+    else {
+        full = rp->conf.stray_scan_interval == 0 || start >= rp->scan_due;
+        scanned = procscan_run(&rp->cg, P, rp->conf.node_name, parent, full,
+                               &procs, &nprocs) == 0;
+    }
     if (scanned && full)
         rp->scan_due = start + rp->conf.stray_scan_interval * 1000;
     what = "read workers";
     if (store_workers(&rp->store, rp->conf.node_name, &recs, &nrecs) < 0)
         goto fail;
+    if (rp->cg.on && scanned)
+        scanned = procscan_unrecorded(&rp->cg, P, rp->conf.node_name, gids,
+                                      ngids, recs, nrecs, &procs, &nprocs) == 0;
+    /* The ends the kernel reported since the last pass. */
+    pidwatch_poll(rp->pw);
     /* The processes just listed need no second read of their stat. */
     if (scanned && nprocs > 1)
         qsort(procs, nprocs, sizeof(*procs), by_pid);
@@ -374,9 +391,17 @@ int reaper_pass(struct reaper *rp)
             kill_record_proc(rp, &recs[i],
                              scanned && proc_seen(procs, nprocs, &recs[i])),
             &rp->limits);
+        /* A worker that answered is probed every probe_interval; its
+         * process's end is seen every pass all the same. */
+        if (it->plan.act == PLAN_PROBE && !rp->once &&
+            !decide_probe_due(&recs[i], rp->pass_no, &rp->limits))
+            it->plan.act = PLAN_SKIP;
         if (act_plan(rp, it) < 0)
             goto fail;
     }
+    /* Records gone since the last pass: their pidfds closed. */
+    if (i == nrecs)
+        pidwatch_sweep(rp->pw);
     what = "strays";
     if (scanned && !pass_late(rp) &&
         kill_strays(rp, procs, nprocs, recs, nrecs, full) < 0)
@@ -422,6 +447,7 @@ done:
     free(items);
     free(recs);
     free(procs);
+    free(gids);
     return 1;
 fail:
     redis_failed(rp, what);
@@ -430,5 +456,6 @@ fail:
     free(items);
     free(recs);
     free(procs);
+    free(gids);
     return -1;
 }

@@ -104,8 +104,12 @@ struct reaper {
     int64_t refuse_since;          /* mono ms a holder not this host's was
                                       first seen; 0: none */
     int once;                      /* --once: one pass, judged at once */
+    long pass_no;                  /* passes begun (decide_probe_due) */
     struct wprobe *wp;           /* probe connections kept from one pass to
                                     the next (wprobe.h); NULL: libcurl's */
+    struct pidwatch *pw;         /* pidfds of the records' processes, kept
+                                    from one pass to the next (pidwatch.h);
+                                    NULL: /proc/<pid>/stat each pass */
 };
 
 /* Sets rp up with configuration c; does not connect.  Returns 0, or -1

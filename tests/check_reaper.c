@@ -3,18 +3,21 @@
  *
  * check_reaper.c - the reaper's pure logic: the plan for a record, the
  * judgement of a /status answer, the recheck after a clean, and whether a
- * recorded worker still runs.  The /proc parsers and the kill rule are
+ * recorded worker still runs (also through a pidfd).  The /proc parsers and the kill rule are
  * common/proc.h's (check_proc.c).
  */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_suites.h"
 #include "conf.h"
 #include "decide.h"
+#include "pidwatch.h"
 #include "privsep.h"
 #include "procscan.h"
 #include "util.h"
@@ -28,6 +31,7 @@ static struct decide_limits limits(void)
     l.release_grace = 13000;
     l.dead_grace = 8000;
     l.probe_failures = 3;
+    l.probe_every = 2;
     return l;
 }
 
@@ -61,6 +65,51 @@ START_TEST(test_limits)
     ck_assert_int_eq(l.release_grace, 10000 + 3000);
     ck_assert_int_eq(l.dead_grace, 5000 + 3000);
     ck_assert_int_eq(l.probe_failures, 3);
+    /* probe_interval 2 s over passes 1 s apart */
+    ck_assert_int_eq(l.probe_every, 2);
+    c.reap_interval = 3;
+    decide_limits_init(&l, &c);
+    ck_assert_int_eq(l.probe_every, 1);
+    c.reap_interval = 2;
+    c.probe_interval = 5;
+    decide_limits_init(&l, &c);
+    ck_assert_int_eq(l.probe_every, 3);
+}
+END_TEST
+
+/* An idle or busy worker that answered is probed once every probe_every
+ * passes, each pass an even share of them; a suspect, and a worker being
+ * released, every pass. */
+START_TEST(test_probe_due)
+{
+    struct decide_limits l = limits();
+    struct worker_rec w;
+    long pass, id, due, share[3] = {0, 0, 0};
+
+    for (id = 1; id <= 100; id++) {
+        w = rec(id % 2 ? WORKER_IDLE : WORKER_BUSY, 100);
+        snprintf(w.id, sizeof(w.id), "%ld", id);
+        for (pass = 0, due = 0; pass < 6; pass++) {
+            if (decide_probe_due(&w, pass, &l)) {
+                due++;
+                share[pass % 2]++;
+            }
+        }
+        ck_assert_int_eq(due, 3);
+        w.fails = 1;
+        for (pass = 0; pass < 6; pass++)
+            ck_assert(decide_probe_due(&w, pass, &l));
+    }
+    ck_assert_int_eq(share[0], 150);
+    ck_assert_int_eq(share[1], 150);
+
+    w = rec(WORKER_RELEASING, 100);
+    for (pass = 0; pass < 4; pass++)
+        ck_assert(decide_probe_due(&w, pass, &l));
+    l.probe_every = 1;
+    w = rec(WORKER_IDLE, 100);
+    for (pass = 0; pass < 4; pass++)
+        ck_assert(decide_probe_due(&w, pass, &l));
 }
 END_TEST
 
@@ -314,6 +363,54 @@ START_TEST(test_procscan_check)
 }
 END_TEST
 
+/* A watched process is alive until the kernel says it ended (a zombie
+ * counts as ended); another start time is another process; a key not
+ * asked about before a sweep is dropped. */
+START_TEST(test_pidwatch)
+{
+    struct pidwatch *pw = pidwatch_new();
+    unsigned long long st = 0, self_start = 0;
+    int i, alive = 1;
+    pid_t child;
+
+    if (pw == NULL)
+        return; /* no pidfd_open: the callers read /proc */
+    child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        pause();
+        _exit(0);
+    }
+    ck_assert_int_eq(proc_start_time((long)child, &st), 0);
+    ck_assert_int_eq(pidwatch_alive(pw, 7, (long)child, st + 1), 0);
+    ck_assert_int_eq(pidwatch_alive(pw, 7, (long)child, st), 1);
+    ck_assert_int_eq(pidwatch_count(pw), 1);
+    pidwatch_poll(pw);
+    ck_assert_int_eq(pidwatch_alive(pw, 7, (long)child, st), 1);
+    ck_assert_int_eq(proc_start_time((long)getpid(), &self_start), 0);
+    ck_assert_int_eq(pidwatch_alive(pw, 8, (long)getpid(), self_start), 1);
+    ck_assert_int_eq(pidwatch_count(pw), 2);
+
+    kill(child, SIGKILL);
+    /* Not reaped yet: a zombie, ended all the same. */
+    for (i = 0; i < 500 && alive; i++) {
+        usleep(2000);
+        pidwatch_poll(pw);
+        alive = pidwatch_alive(pw, 7, (long)child, st);
+    }
+    ck_assert_int_eq(alive, 0);
+    waitpid(child, NULL, 0);
+
+    pidwatch_sweep(pw); /* both asked since the last sweep: kept */
+    ck_assert_int_eq(pidwatch_count(pw), 2);
+    ck_assert_int_eq(pidwatch_alive(pw, 8, (long)getpid(), self_start), 1);
+    pidwatch_sweep(pw); /* 7 not asked: dropped */
+    ck_assert_int_eq(pidwatch_count(pw), 1);
+    ck_assert_int_eq(pidwatch_alive(pw, 0, 0, 0), 0);
+    pidwatch_free(pw);
+}
+END_TEST
+
 /* A record naming an address steel-fcgi would not call is never probed:
  * the reaper judges it refused, one failed probe (HACKING.md's table). */
 START_TEST(test_forged_address)
@@ -358,6 +455,7 @@ Suite *reaper_suite(void)
 
     tc = tcase_create("plan");
     tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_probe_due);
     tcase_add_test(tc, test_plan_live);
     tcase_add_test(tc, test_plan_releasing);
     tcase_add_test(tc, test_plan_no_process);
@@ -375,6 +473,7 @@ Suite *reaper_suite(void)
 
     tc = tcase_create("procscan");
     tcase_add_test(tc, test_procscan_check);
+    tcase_add_test(tc, test_pidwatch);
     suite_add_tcase(s, tc);
     return s;
 }
