@@ -249,7 +249,12 @@ int serve(struct conn *c, const struct req *rq, const char *body, size_t blen)
         _exit(1);
     }
     if (fires(&cfg.hang, ep)) {
-        logf_("hanging during %s %s", rq->method, rq->path);
+        struct timespec ts;
+
+        /* The wall clock in ms, so a bench can time the hang's kill. */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        logf_("hanging during %s %s at %lld ms", rq->method, rq->path,
+              (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
         hung = 1;
         return 0;
     }

@@ -185,7 +185,8 @@ func (s *Server) fault(ep, what string) bool {
 		panic(http.ErrAbortHandler)
 	}
 	if hang {
-		s.logf("hanging during %s", what)
+		// The wall clock in ms, so a bench can time the hang's kill.
+		s.logf("hanging during %s at %d ms", what, time.Now().UnixMilli())
 		s.block()
 	}
 	return garbage
