@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -149,4 +150,22 @@ void prog_signals(int want_chld)
     sa.sa_handler = SIG_IGN;
     sa.sa_flags = 0;
     sigaction(SIGPIPE, &sa, NULL);
+}
+
+long prog_raise_nofile(void)
+{
+    struct rlimit rl;
+    long was;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_warn("getrlimit");
+        return -1;
+    }
+    was = rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
+    if (rl.rlim_cur == rl.rlim_max)
+        return was;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn("cannot raise the open-file limit");
+    return was;
 }

@@ -44,6 +44,12 @@ void prog_start(struct prog *p, int argc, char **argv,
  * old settings stay. */
 int prog_reload(struct prog *p);
 
+/* Raises the soft open-file limit to the hard one (a descriptor per
+ * worker: the reaper's probes and pidfds, the spawner's pidfds, steel-fcgi's
+ * kept connections).  Returns the soft limit it started with, or -1
+ * (logged) when it cannot be read. */
+long prog_raise_nofile(void);
+
 /* Installs flag-setting handlers for SIGTERM, SIGINT, SIGHUP and (when
  * want_chld) SIGCHLD, without SA_RESTART, and ignores SIGPIPE. */
 void prog_signals(int want_chld);

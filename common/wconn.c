@@ -20,7 +20,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,93 +28,16 @@
 
 #include "util.h"
 #include "wconn.h"
-
-/* ---- the process's idle connections --------------------------------- */
-
-/* Connections that answered whole and may serve again, for any thread:
- * a request takes one to its worker (or opens one) and puts it back
- * after the answer, so the GETs of a session, its DELETE and the /status
- * that follows share connections whatever thread serves them.  Bounded:
- * the oldest is closed to make room, and one idle longer than
- * POOL_IDLE_MS is closed instead of used (a worker may have dropped it). */
-#define POOL_MAX     256
-#define POOL_IDLE_MS 30000
-
-static struct pooled {
-    int fd;
-    int port;
-    int64_t since; /* monotonic ms it became idle */
-    char host[WCONN_HOST_MAX];
-} pool[POOL_MAX];
-static int pool_n;
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* An idle connection to host:port (the most recently used), or -1. */
-static int pool_take(const char *host, int port)
-{
-    int64_t now = now_mono_ms();
-    int i, fd = -1, stale[POOL_MAX], nstale = 0;
-
-    pthread_mutex_lock(&pool_lock);
-    for (i = pool_n - 1; i >= 0; i--) {
-        struct pooled *p = &pool[i];
-        int match = p->port == port && strcmp(p->host, host) == 0;
-
-        if (!match && now - p->since <= POOL_IDLE_MS)
-            continue;
-        if (now - p->since > POOL_IDLE_MS)
-            stale[nstale++] = p->fd;
-        else
-            fd = p->fd;
-        pool[i] = pool[--pool_n];
-        if (fd >= 0)
-            break;
-    }
-    pthread_mutex_unlock(&pool_lock);
-    for (i = 0; i < nstale; i++)
-        close(stale[i]);
-    return fd;
-}
-
-static void pool_put(int fd, const char *host, int port)
-{
-    int i, oldest = 0, evict = -1;
-
-    pthread_mutex_lock(&pool_lock);
-    if (pool_n == POOL_MAX) {
-        for (i = 1; i < pool_n; i++) {
-            if (pool[i].since < pool[oldest].since)
-                oldest = i;
-        }
-        evict = pool[oldest].fd;
-        pool[oldest] = pool[--pool_n];
-    }
-    pool[pool_n].fd = fd;
-    pool[pool_n].port = port;
-    pool[pool_n].since = now_mono_ms();
-    snprintf(pool[pool_n].host, sizeof(pool[pool_n].host), "%s", host);
-    pool_n++;
-    pthread_mutex_unlock(&pool_lock);
-    if (evict >= 0)
-        close(evict);
-}
+#include "wpool.h"
 
 void wconn_pool_flush(void)
 {
-    pthread_mutex_lock(&pool_lock);
-    while (pool_n > 0)
-        close(pool[--pool_n].fd);
-    pthread_mutex_unlock(&pool_lock);
+    wpool_flush();
 }
 
 int wconn_pool_size(void)
 {
-    int n;
-
-    pthread_mutex_lock(&pool_lock);
-    n = pool_n;
-    pthread_mutex_unlock(&pool_lock);
-    return n;
+    return wpool_size();
 }
 
 void wconn_init(struct wconn *c)
@@ -349,7 +271,7 @@ int wconn_request(struct wconn *c, const char *method, const char *host,
         return 0;
     }
     wconn_close(c);
-    while ((c->fd = pool_take(host, port)) >= 0 && !idle_clean(c->fd))
+    while ((c->fd = wpool_take(host, port)) >= 0 && !idle_clean(c->fd))
         wconn_close(c);
     for (attempt = 0;; attempt++) {
         int reused = c->fd >= 0, got = 0, keep = 0;
@@ -365,7 +287,7 @@ int wconn_request(struct wconn *c, const char *method, const char *host,
             *res = read_answer(c, method, body, status, &got, &keep, deadline);
         if (*res == WHTTP_OK) {
             if (keep) {
-                pool_put(c->fd, host, port);
+                wpool_put(c->fd, host, port);
                 c->fd = -1;
             }
             wconn_close(c);

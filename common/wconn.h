@@ -4,9 +4,9 @@
  * wconn.h - kept-alive HTTP/1.1 connections to workers, for the requests
  * without a body that every GET and DELETE of a session sends
  * (whttp_request uses them; creates and probes stay on libcurl).  Idle
- * connections are shared by the threads of a process (at most 256, none
- * idle for more than 4 s); a struct wconn is one thread's request in
- * flight.
+ * connections are shared by the threads of a process (wpool.h: found by a
+ * hash of the address, at most WPOOL_MAX); a struct wconn is one thread's
+ * request in flight.
  *
  * It costs a send(2) and a poll(2)+recv(2) per request where libcurl
  * spends about forty microseconds of its own on each transfer.  Deadlines,

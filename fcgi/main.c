@@ -448,6 +448,9 @@ int main(int argc, char **argv)
 
     prog_start(&prog, argc, argv, NULL);
     prog_signals(0);
+    /* Kept connections to workers (common/wpool.h): one per worker at
+     * best, within half of the limit. */
+    prog_raise_nofile();
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_term;
     sigemptyset(&sa.sa_mask);

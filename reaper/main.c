@@ -14,7 +14,6 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "log.h"
 #include "privsep.h"
@@ -33,22 +32,6 @@ static int handle_extra(const char *arg)
     return -1;
 }
 
-/* Probing every worker at once needs a descriptor per worker. */
-static void raise_nofile(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        log_warn("getrlimit");
-        return;
-    }
-    if (rl.rlim_cur == rl.rlim_max)
-        return;
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        log_warn("cannot raise the open-file limit");
-}
-
 int main(int argc, char **argv)
 {
     struct prog prog;
@@ -63,7 +46,8 @@ int main(int argc, char **argv)
     prog.usage = "[--once]";
     prog_start(&prog, argc, argv, handle_extra);
     prog_signals(0);
-    raise_nofile();
+    /* A probe connection and a pidfd per worker. */
+    prog_raise_nofile();
     /* Workers of worker_user are found and killed only with CAP_KILL and
      * CAP_SYS_PTRACE. */
     if (privsep_daemon_check(&prog.conf, 0, &ps, err, sizeof(err)) < 0)

@@ -321,9 +321,7 @@ struct spawner *spawner_new(struct prog *p)
      * own limit; workers get worker_nofile or the limit we started with. */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
         s->loop.nofile_inherit = (long)rl.rlim_cur;
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            log_warn("raising the open-file limit");
+        prog_raise_nofile();
     }
     if (start_init(s) < 0)
         goto fail;

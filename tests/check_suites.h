@@ -14,6 +14,7 @@ Suite *conf_suite(void);
 Suite *jsonx_suite(void);
 Suite *util_suite(void);
 Suite *wconn_suite(void);
+Suite *wpool_suite(void);
 Suite *wanswer_suite(void);
 Suite *log_suite(void);
 Suite *fcgi_suite(void);
