@@ -190,6 +190,8 @@ struct worker_rec {
     long restarts;
     long fails;         /* consecutive failed probes */
     int session_alive;  /* 1 when P:session:<session> exists */
+    int64_t session_pttl_ms; /* store_workers_view: what is left of the
+                                session key (ms); -1 no expiry, -2 none */
     int64_t now_ms;     /* Redis clock when the snapshot was taken */
 };
 
@@ -432,6 +434,30 @@ int store_idem_abort(struct store *s, const char *key, const char *owner);
  * malloc'd array the caller frees; *n its length.  Returns 0 or -1. */
 int store_workers(struct store *s, const char *node, struct worker_rec **out,
                   size_t *n);
+
+/* What store_workers_view() read. */
+struct store_wview {
+    char ver[32];            /* P:ver:<node> as Redis holds it ("" none) */
+    int64_t now_ms;          /* Redis's clock */
+    int full;                /* 1: recs holds every record, read whole */
+    struct worker_rec *recs; /* full: malloc'd (the caller frees), with
+                                session_pttl_ms; else NULL */
+    size_t nrecs;
+    long long *pttl;         /* not full: malloc'd, one per sid asked: what
+                                is left of its key (ms), -1 no expiry, -2
+                                gone; else NULL */
+};
+
+/* The records of node for a reader that keeps them between reads (the
+ * reaper): all of them, as store_workers() reads them but with each
+ * session key's PTTL, when P:ver:<node> is not ver (or ver is ""): every
+ * script that changes a record moves it (keys.h).  Else only the PTTL of
+ * each of the nsids session ids in sids: a session key ends without the
+ * version moving (its expiry), and these are the ones the caller expects
+ * may have ended.  One script, so one snapshot.  Returns 0 or -1. */
+int store_workers_view(struct store *s, const char *node, const char *ver,
+                       const char *const *sids, size_t nsids,
+                       struct store_wview *out);
 
 /* Counts workers by state (node == NULL: all nodes) into
  * counts[WORKER_STATE_COUNT].  Returns 0 or -1. */

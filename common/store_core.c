@@ -161,7 +161,7 @@ int store_script_retry_safe(enum store_script id)
         [SCRIPT_UNLOCK] = 1,         [SCRIPT_IDEM_ABORT] = 1,
         [SCRIPT_IDEM_BEGIN] = 1,     [SCRIPT_WORKER_GONE] = 1,
         [SCRIPT_NODES] = 1,          [SCRIPT_NODE_REAP] = 1,
-        [SCRIPT_SUSPECT] = 1,
+        [SCRIPT_SUSPECT] = 1,        [SCRIPT_WORKERS_VIEW] = 1,
     };
 
     if ((int)id < 0 || id >= SCRIPT_COUNT)
@@ -323,4 +323,30 @@ enum worker_state reply_state(const redisReply *e)
     if (worker_state_parse(name, &st) < 0)
         return WORKER_DEAD;
     return st;
+}
+
+void worker_rec_fill(struct worker_rec *w, const redisReply *a, int64_t now,
+                     int pttl)
+{
+    memset(w, 0, sizeof(*w));
+    reply_str(w->id, sizeof(w->id), a->element[0]);
+    reply_str(w->node, sizeof(w->node), a->element[1]);
+    reply_str(w->host, sizeof(w->host), a->element[2]);
+    w->port = (int)reply_ll(a->element[3]);
+    w->pid = (long)reply_ll(a->element[4]);
+    w->pstart = (unsigned long long)reply_ll(a->element[5]);
+    w->state = reply_state(a->element[6]);
+    reply_str(w->session, sizeof(w->session), a->element[7]);
+    w->since_ms = reply_ll(a->element[8]);
+    w->started_ms = reply_ll(a->element[9]);
+    w->restarts = (long)reply_ll(a->element[10]);
+    w->fails = (long)reply_ll(a->element[11]);
+    if (pttl) {
+        w->session_pttl_ms = reply_ll(a->element[12]);
+        w->session_alive = w->session[0] != '\0' && w->session_pttl_ms != -2;
+    } else {
+        w->session_alive = reply_ll(a->element[12]) == 1;
+        w->session_pttl_ms = w->session_alive ? -1 : -2;
+    }
+    w->now_ms = now;
 }

@@ -113,6 +113,7 @@ enum store_script {
     SCRIPT_NODE_REAP,
     SCRIPT_NODE_REGISTER,
     SCRIPT_SUSPECT,
+    SCRIPT_WORKERS_VIEW,
     SCRIPT_COUNT
 };
 
@@ -125,6 +126,7 @@ enum store_script {
  *
  *   safe: read-only, or idempotent by construction
  *     WORKERS COUNTS WAITING SESSION_LIST PEEK POOL_VIEW  only read (and
+ *     WORKERS_VIEW
  *                          drop index entries whose record is gone)
  *     PRUNE_SESSIONS       drops entries whose key is gone; the count is
  *                          only logged
@@ -229,5 +231,12 @@ void reply_str(char *dst, size_t size, const redisReply *e);
 long long reply_ll(const redisReply *e);
 /* The worker state of a string element; WORKER_DEAD for anything else. */
 enum worker_state reply_state(const redisReply *e);
+
+/* Fills w from a reply of 13 elements (id node host port pid pstart state
+ * session since started restarts fails alive), the 13th as the session's
+ * liveness: "1"/"0", or the session key's PTTL when pttl (-2 gone, -1 no
+ * expiry), into session_pttl_ms too.  now is the Redis clock of the read. */
+void worker_rec_fill(struct worker_rec *w, const redisReply *a, int64_t now,
+                     int pttl);
 
 #endif

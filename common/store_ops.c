@@ -203,26 +203,6 @@ static const struct store_script_def pool_report_script = {
 /* The most field, value strings store_pool_report() takes. */
 #define POOL_REPORT_FIELDS_MAX 16
 
-static void worker_rec_fill(struct worker_rec *w, const redisReply *a,
-                            int64_t now)
-{
-    memset(w, 0, sizeof(*w));
-    reply_str(w->id, sizeof(w->id), a->element[0]);
-    reply_str(w->node, sizeof(w->node), a->element[1]);
-    reply_str(w->host, sizeof(w->host), a->element[2]);
-    w->port = (int)reply_ll(a->element[3]);
-    w->pid = (long)reply_ll(a->element[4]);
-    w->pstart = (unsigned long long)reply_ll(a->element[5]);
-    w->state = reply_state(a->element[6]);
-    reply_str(w->session, sizeof(w->session), a->element[7]);
-    w->since_ms = reply_ll(a->element[8]);
-    w->started_ms = reply_ll(a->element[9]);
-    w->restarts = (long)reply_ll(a->element[10]);
-    w->fails = (long)reply_ll(a->element[11]);
-    w->session_alive = reply_ll(a->element[12]) == 1;
-    w->now_ms = now;
-}
-
 int store_workers(struct store *s, const char *node, struct worker_rec **out,
                   size_t *n)
 {
@@ -249,7 +229,7 @@ int store_workers(struct store *s, const char *node, struct worker_rec **out,
 
         if (a->type != REDIS_REPLY_ARRAY || a->elements != 13)
             continue;
-        worker_rec_fill(&recs[count++], a, now);
+        worker_rec_fill(&recs[count++], a, now, 0);
     }
     *out = recs;
     *n = count;

@@ -58,6 +58,16 @@ int kill_if(struct reaper *rp, struct pass_worker *it, const char *kind,
 int kill_strays(struct reaper *rp, struct proc_worker *procs, size_t nprocs,
                 const struct worker_rec *recs, size_t nrecs, int full);
 
+/* view.c: the node's records into rp->view (read whole, or only the
+ * session keys that may have ended; whole always with rp->once).
+ * Returns 0 or -1 (Redis; the view is dropped, so the next read is
+ * whole). */
+int view_read(struct reaper *rp);
+/* view.c: forgets the version, so the next read is whole. */
+void view_drop(struct reaper_view *v);
+/* view.c: frees the records. */
+void view_release(struct reaper_view *v);
+
 /* rounds.c: steps 5 and 6 on the first n items.  Returns 0 or -1
  * (Redis). */
 int rounds_http(struct reaper *rp, struct pass_worker *items, size_t n);

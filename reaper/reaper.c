@@ -76,6 +76,7 @@ void reaper_release(struct reaper *rp)
     rp->wp = NULL;
     pidwatch_free(rp->pw);
     rp->pw = NULL;
+    view_release(&rp->view);
 }
 
 void reaper_configure(struct reaper *rp, const struct conf *c)
@@ -86,6 +87,7 @@ void reaper_configure(struct reaper *rp, const struct conf *c)
         strcmp(rp->conf.key_prefix, c->key_prefix) != 0) {
         store_release(&rp->store);
         store_init(&rp->store, c);
+        view_drop(&rp->view); /* maybe another Redis */
     }
     memcpy(&rp->conf, c, sizeof(*c));
     rp->store.node_stale_ms = c->node_stale_ms;
@@ -364,8 +366,10 @@ int reaper_pass(struct reaper *rp)
     if (scanned && full)
         rp->scan_due = start + rp->conf.stray_scan_interval * 1000;
     what = "read workers";
-    if (store_workers(&rp->store, rp->conf.node_name, &recs, &nrecs) < 0)
+    if (view_read(rp) < 0)
         goto fail;
+    recs = rp->view.recs;
+    nrecs = rp->view.n;
     if (rp->cg.on && scanned)
         scanned = procscan_unrecorded(&rp->cg, P, rp->conf.node_name, gids,
                                       ngids, recs, nrecs, &procs, &nprocs) == 0;
@@ -445,16 +449,16 @@ done:
               (long long)(now_mono_ms() - start), nrecs, nprocs,
               full ? "full scan" : "spawner's children");
     free(items);
-    free(recs);
     free(procs);
     free(gids);
     return 1;
 fail:
     redis_failed(rp, what);
+    /* Whatever the pass changed before, the next one reads all again. */
+    view_drop(&rp->view);
     /* The lock expires by itself if this fails too. */
     store_unlock(&rp->store, rp->lock_name, rp->token);
     free(items);
-    free(recs);
     free(procs);
     free(gids);
     return -1;

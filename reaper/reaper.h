@@ -11,18 +11,26 @@
  *
  *   1. lock "reaper:<node>" (P:lock:..., token, PX lock_ttl); held
  *      elsewhere -> skip the pass
- *   2. list the processes of ours to look at, then read every record of
- *      the node (processes first: a worker spawned in between is known to
- *      Redis already).  The list is the children of the node's spawner
- *      (P:pool:<node> names its pid); every stray_scan_interval seconds,
- *      and on the first pass of a process (so every --once), it is a full
- *      scan of /proc instead (procscan.h: what each costs)
+ *   2. list the processes of ours to look at, then the records of the
+ *      node (processes first: a worker spawned in between is known to
+ *      Redis already).  With worker cgroups the list is the node's worker
+ *      groups, and only the members of groups no record names are read;
+ *      without, the children of the node's spawner (P:pool:<node> names
+ *      its pid), and every stray_scan_interval seconds, and on the first
+ *      pass of a process (so every --once), a full scan of /proc
+ *      (procscan.h).  The records are kept from one pass to the next
+ *      (view.c): read whole only when P:ver:<node> moved, else only the
+ *      session keys whose expiry may have come.  Whether a record's
+ *      process still runs comes from a pidfd held across passes
+ *      (pidwatch.h), not from /proc
  *   3. per record, decide_plan: remove records without a process, kill
  *      stuck starting workers, expire busy workers whose session key is
  *      gone, hold creating workers whose handler died
  *   4. kill processes of ours that Redis does not know (stray)
- *   5. GET /status of every idle, busy and reclaimable worker at once
- *      (deadline probe_timeout_ms), over connections kept from one pass
+ *   5. GET /status at once (deadline probe_timeout_ms) of every
+ *      reclaimable worker and every one whose last probe failed, and of
+ *      the idle and busy ones due (once every probe_interval, an even
+ *      share each pass: decide_probe_due), over connections kept from one pass
  *      to the next (wprobe.h: none serves more than 10 s, so a worker
  *      that stops accepting connections fails a probe as a new client
  *      would see it); decide_judge each answer: record
@@ -50,13 +58,17 @@
  * takes longer; I = reap_interval, T = probe_timeout_ms, N =
  * probe_failures):
  *   - a worker that stops answering is killed at most
- *       I + (N - 1) x max(I, T) + T   after the hang starts,
- *     i.e. N x I + T when T <= I (3 s + 1 s with the defaults);
+ *       Q + (N - 1) x max(I, T) + T   after the hang starts
+ *     (Q = probe_interval rounded up to whole passes), i.e.
+ *     Q + (N - 1) x I + T when T <= I (2 s + 2 s + 1 s with the defaults);
  *   - a hung idle worker leaves P:idle at its first failed probe, at most
- *     I + T after the hang;
+ *     Q + T after the hang;
+ *   - a worker process that ends is seen by the next pass (its pidfd);
  *   - a worker whose session expired or was ended (and whose handler's
  *     release did not finish within release_grace) is idle again at most
- *     I plus one pass after the expiry;
+ *     I plus one pass after the expiry (a session key whose expiry was
+ *     moved back by hand, or by a failed GET's untouch: within
+ *     REAPER_VIEW_FULL_MS);
  *   - a stray (a process of ours Redis does not know, older than
  *     PROCSCAN_STRAY_MIN_AGE_MS = 1 s) is killed by the next pass when it
  *     is a child of the running spawner, else by the next full scan: at
@@ -76,6 +88,22 @@
 #include "decide.h"
 #include "rconn.h"
 #include "wprobe.h"
+
+/* The node's records as the passes keep them (view.c): read whole when
+ * P:ver:<node> moved and at least every REAPER_VIEW_FULL_MS, else only
+ * the session keys whose expiry may have come. */
+#define REAPER_VIEW_FULL_MS 5000
+struct reaper_view {
+    struct worker_rec *recs; /* the records (malloc'd), as last read */
+    int64_t *check_at;       /* per record: Redis ms when its session key
+                                may have ended; INT64_MAX never */
+    size_t n;
+    char ver[32];            /* P:ver:<node> of the last read; "": none, the
+                                next read is whole */
+    int64_t full_mono;       /* mono ms of the last whole read */
+    int64_t now_ms;          /* Redis clock of the last read */
+    int64_t now_mono;        /* mono ms of the last read */
+};
 
 struct reaper {
     struct conf conf;            /* settings in force (a copy) */
@@ -105,6 +133,7 @@ struct reaper {
                                       first seen; 0: none */
     int once;                      /* --once: one pass, judged at once */
     long pass_no;                  /* passes begun (decide_probe_due) */
+    struct reaper_view view;       /* the records, kept between passes */
     struct wprobe *wp;           /* probe connections kept from one pass to
                                     the next (wprobe.h); NULL: libcurl's */
     struct pidwatch *pw;         /* pidfds of the records' processes, kept

@@ -98,11 +98,13 @@ static int act_status(struct reaper *rp, struct pass_worker *it)
     case VERDICT_OK:
         if (w->fails > 0 && store_probe(&rp->store, w->id, 1) < 0)
             return -1;
+        w->fails = 0; /* the kept record in step (view.c) */
         return 0;
     case VERDICT_FAILED:
         fails = store_probe(&rp->store, w->id, 0);
         if (fails < 0)
             return -1;
+        w->fails = fails;
         if (fails == 0)
             return 0; /* the record is gone */
         if (fails < rp->limits.probe_failures) {

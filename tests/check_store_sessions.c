@@ -246,6 +246,62 @@ START_TEST(test_prune_sessions)
 }
 END_TEST
 
+/* store_workers_view: whole when the version is not the caller's, else
+ * only the PTTL of the session keys asked about; an expiry does not move
+ * the version, a script's change does. */
+START_TEST(test_workers_view)
+{
+    char idle[WORKER_ID_MAX], busy[WORKER_ID_MAX];
+    const char *sids[2] = {"s1", "nope"};
+    struct store_wview v;
+    char ver[32];
+    size_t i;
+
+    worker_idle(20001, idle);
+    worker_busy(20002, "s1", 60000, busy);
+    ck_assert_int_eq(store_workers_view(&ts, TEST_NODE, "", sids, 2, &v), 0);
+    ck_assert_int_eq(v.full, 1);
+    ck_assert_uint_eq(v.nrecs, 2);
+    ck_assert_ptr_null(v.pttl);
+    ck_assert_str_ne(v.ver, "");
+    ck_assert_int_gt(v.now_ms, 0);
+    for (i = 0; i < v.nrecs; i++) {
+        if (strcmp(v.recs[i].id, busy) == 0) {
+            ck_assert_int_eq(v.recs[i].session_alive, 1);
+            ck_assert_int_gt(v.recs[i].session_pttl_ms, 50000);
+            ck_assert_int_le(v.recs[i].session_pttl_ms, 60000);
+        } else {
+            ck_assert_int_eq(v.recs[i].session_alive, 0);
+            ck_assert_int_eq(v.recs[i].session_pttl_ms, -2);
+        }
+    }
+    snprintf(ver, sizeof(ver), "%s", v.ver);
+    free(v.recs);
+
+    /* Nothing moved: only the keys asked about. */
+    ck_assert_int_eq(store_workers_view(&ts, TEST_NODE, ver, sids, 2, &v), 0);
+    ck_assert_int_eq(v.full, 0);
+    ck_assert_ptr_null(v.recs);
+    ck_assert_str_eq(v.ver, ver);
+    ck_assert_int_gt(v.pttl[0], 50000);
+    ck_assert_int_eq(v.pttl[1], -2);
+    free(v.pttl);
+    /* An expiry moves no version; the key is gone all the same. */
+    raw_int("PEXPIRE t:session:s1 1");
+    usleep(20000);
+    ck_assert_int_eq(store_workers_view(&ts, TEST_NODE, ver, sids, 1, &v), 0);
+    ck_assert_int_eq(v.full, 0);
+    ck_assert_int_eq(v.pttl[0], -2);
+    free(v.pttl);
+    /* A script's change does: whole again. */
+    ck_assert_int_eq(store_expire(&ts, busy, "s1"), 1);
+    ck_assert_int_eq(store_workers_view(&ts, TEST_NODE, ver, sids, 1, &v), 0);
+    ck_assert_int_eq(v.full, 1);
+    ck_assert_str_ne(v.ver, ver);
+    free(v.recs);
+}
+END_TEST
+
 Suite *store_sessions_suite(void)
 {
     Suite *s = suite_create("store_sessions");
@@ -261,6 +317,7 @@ Suite *store_sessions_suite(void)
     tcase_add_test(tc, test_end);
     tcase_add_test(tc, test_expire);
     tcase_add_test(tc, test_prune_sessions);
+    tcase_add_test(tc, test_workers_view);
     suite_add_tcase(s, tc);
     return s;
 }

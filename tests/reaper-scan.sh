@@ -61,6 +61,9 @@ rcli DEL "$PFX:worker:$S_ID" >/dev/null
 rcli SREM "$PFX:workers" "$S_ID" >/dev/null
 rcli SREM "$PFX:node:$NODE" "$S_ID" >/dev/null
 rcli LREM "$PFX:idle" 0 "$S_ID" >/dev/null
+# As every script that changes a record does (keys.h): the passes read
+# the records again only when P:ver:<node> moved (or every 5 s).
+rcli INCR "$PFX:ver:$NODE" >/dev/null
 t0=$(now_ms)
 if wait_for 6 gone "$S_PID"; then
     el=$(($(now_ms) - t0))
