@@ -381,7 +381,8 @@ void exit_reload(struct spawner *s);
 void exit_setup_report(struct spawner *s, struct worker *w);
 /* Reads the setup reports table_events() found (err_ready). */
 void exit_setup_reports(struct spawner *s);
-/* Reaps our children: waitpid(-1, WNOHANG). */
+/* Reaps our children: waitpid(-1, WNOHANG), which walks all of them;
+ * the loop calls it only after a SIGCHLD. */
 void exit_reap(struct spawner *s);
 /* Every exited worker: logged, counted, its record removed.  Returns
  * how many were handled (removed, or GONE until Redis answers). */

@@ -423,10 +423,14 @@ int spawner_run(struct spawner *s)
             prog_got_hup = 0;
             reload(s, now);
         }
-        prog_got_chld = 0;
         table_events(s);
         exit_setup_reports(s);
-        exit_reap(s);
+        /* waitpid(-1) walks every child: only after a SIGCHLD.  A worker's
+         * exit is seen through its pidfd and reaped by exit_handle(). */
+        if (prog_got_chld) {
+            prog_got_chld = 0;
+            exit_reap(s);
+        }
         /* A worker turned RUNNING or gone: the pool changed. */
         if (start_collect(s, now) > 0)
             view_soon(s);
