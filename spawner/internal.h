@@ -11,7 +11,9 @@
  *   view.c     the pool as Redis sees it, the pool decision
  *   report.c   the pool state written back for /status (the heartbeat)
  *   rebuild.c  registering workers again whose records Redis forgot
- *   start.c    ports, starting workers, their /health probes, their logs
+ *   start.c    ports, starting workers, their /health probes
+ *   wlog.c     the workers' log files, trimmed when written past
+ *              worker_log_max (an inotify watch names the written ones)
  *   node.c     the node's identity checks and registration
  *   table.c    the worker table, its watches (epoll, pidfds, /health
  *              requests in flight), signals
@@ -27,22 +29,23 @@
  *
  *   main.c ........ spawner
  *     |
- *   spawner.c ..... adopt exit view report node start table redis
+ *   spawner.c ..... adopt exit view report node start table redis wlog
  *     |
  *   adopt.c ....... start table redis
- *   exit.c ........ report start table redis launch pool
+ *   exit.c ........ report start table redis launch pool wlog
  *   view.c ........ report rebuild start table redis pool
  *     |
  *   report.c ...... node redis
  *     |
  *   node.c ........ redis
  *   rebuild.c ..... table redis
- *   start.c ....... table redis launch pool
+ *   start.c ....... table redis launch pool wlog
  *     |
  *   table.c ....... -
  *   redis.c ....... -
  *   launch.c ...... -
  *   pool.c ........ -
+ *   wlog.c ........ -
  *
  * struct spawner is in parts, one per file (below): a part is written
  * only by its file; the others read it, or call the file's functions.
@@ -227,6 +230,17 @@ struct spawner_start {
                               recently used come first */
 };
 
+/* wlog.c's: which worker logs were written since the last check. */
+#define WLOG_CHANGED_MAX 1024 /* logs noted; more: every log is checked */
+struct spawner_wlog {
+    int fd;   /* inotify watch of worker_log_dir; -1: none (every
+                 log is checked each time) */
+    int all;  /* the next check looks at every worker's log */
+    size_t n; /* entries of ports */
+    int ports[WLOG_CHANGED_MAX];     /* logs written, by port */
+    unsigned char marked[65536 / 8]; /* bit per port: in ports */
+};
+
 /* exit.c's: the restart policy's state. */
 struct spawner_exit {
     struct restart rs;     /* backoff and degraded state */
@@ -288,6 +302,7 @@ struct spawner {
     struct spawner_exit exit;   /* exit.c */
     struct spawner_view view;   /* view.c */
     struct spawner_node node;   /* node.c */
+    struct spawner_wlog wlog;   /* wlog.c */
 };
 
 /* redis.c: the connection */
@@ -354,11 +369,6 @@ void start_port_take(struct spawner *s, int port);
 /* Gives back the port of a worker that ended; failed (it never answered
  * /health): the port cools for POOL_PORT_COOL_MS first. */
 void start_port_release(struct spawner *s, int port, int failed, int64_t now);
-/* <worker_log_dir>/worker-<port>.log into out.  Returns 0, or -1 when it
- * does not fit. */
-int wlog_path(const struct spawner *s, int port, char *out, size_t size);
-/* Truncates the log of port when it grew past worker_log_max. */
-void wlog_trim(const struct spawner *s, int port);
 /* With worker_uid_range, after w exited and its cgroup was killed:
  * empties w's slot's home in a child as the slot's uid; the slot is not
  * handed out again until the child ended. */
@@ -370,6 +380,23 @@ void start_probes(struct spawner *s, int64_t now);
 /* Collects finished /health probes: STARTING -> RUNNING on a 2xx.
  * Returns how many workers turned RUNNING. */
 int start_collect(struct spawner *s, int64_t now);
+
+/* wlog.c: the workers' log files */
+/* Before anything can fail: no watch; the first check looks at every
+ * log. */
+void wlog_init(struct spawner *s);
+/* (Re)watches worker_log_dir (at start and after a reload); the next
+ * check looks at every log.  Without a watch (logged) every check does. */
+void wlog_open(struct spawner *s);
+void wlog_release(struct spawner *s);
+/* <worker_log_dir>/worker-<port>.log into out.  Returns 0, or -1 when it
+ * does not fit. */
+int wlog_path(const struct spawner *s, int port, char *out, size_t size);
+/* Truncates the log of port when it grew past worker_log_max. */
+void wlog_trim(const struct spawner *s, int port);
+/* Truncates the logs of our workers that grew past worker_log_max: those
+ * written since the last check (or all of them, see wlog_open). */
+void wlog_check(struct spawner *s);
 
 /* exit.c: exits, start failures, deadlines */
 /* The restart policy at rest; seeds the jitter. */
@@ -400,7 +427,7 @@ void exit_healthy(struct spawner *s, int64_t now);
 int view_apply(struct spawner *s, int64_t now);
 /* Starts and retires workers as pool_decide() says. */
 void view_plan(struct spawner *s, int64_t now);
-/* Log sizes, pool report. */
+/* P:gen, pool report. */
 void view_housekeep(struct spawner *s);
 
 /* report.c */

@@ -162,6 +162,7 @@ static void reload(struct spawner *s, int64_t now)
     start_reload(s);
     if (mkdir_p(c->worker_log_dir) < 0)
         log_warn("cannot create worker_log_dir %s", c->worker_log_dir);
+    wlog_open(s);
     exit_reload(s);
     s->loop.view_due_ms = now;
     /* Say "draining" (or not) before the next view retires anything. */
@@ -276,6 +277,7 @@ struct spawner *spawner_new(struct prog *p)
     s->prog = p;
     s->c = &p->conf;
     table_init(s);
+    wlog_init(s);
     exit_init(s);
     if (privsep_daemon_check(s->c, 1, &s->loop.ps, err, sizeof(err)) < 0) {
         log_warnx("%s", err);
@@ -334,6 +336,7 @@ struct spawner *spawner_new(struct prog *p)
         goto fail;
     if (mkdir_p(s->c->worker_log_dir) < 0)
         log_warn("cannot create worker_log_dir %s", s->c->worker_log_dir);
+    wlog_open(s);
     return s;
 fail:
     spawner_free(s);
@@ -345,6 +348,7 @@ void spawner_free(struct spawner *s)
     if (s == NULL)
         return;
     table_release(s);
+    wlog_release(s);
     spawner_redis_release(s);
     start_release(s);
     free(s);
@@ -459,6 +463,7 @@ int spawner_run(struct spawner *s)
         start_probes(s, now);
         if (s->loop.adopted && now >= s->loop.housekeep_due_ms) {
             view_housekeep(s);
+            wlog_check(s);
             groups_sweep(s);
             s->loop.housekeep_due_ms = now + HOUSEKEEP_MS;
         }

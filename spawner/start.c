@@ -14,9 +14,7 @@
  * probe (common/whttp.c).
  *
  * Worker logs: each worker's stdout and stderr are appended to
- * <worker_log_dir>/worker-<port>.log.  About once a second a file larger
- * than worker_log_max is truncated to zero; the worker keeps writing with
- * O_APPEND, so it continues at the new end.
+ * <worker_log_dir>/worker-<port>.log (wlog.c trims them).
  *
  * Worker slots (worker_uid_range, common/privsep.h): each new worker
  * takes the uid of a slot that no worker of the table holds, the least
@@ -46,7 +44,6 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -227,31 +224,6 @@ static int slot_pick(struct spawner *s, uid_t *uid)
         return 1;
     }
     return cleaning ? 0 : -1;
-}
-
-/* ---- worker logs ------------------------------------------------------- */
-
-int wlog_path(const struct spawner *s, int port, char *out, size_t size)
-{
-    int n = snprintf(out, size, "%s/worker-%d.log", s->c->worker_log_dir, port);
-
-    return (n < 0 || (size_t)n >= size) ? -1 : 0;
-}
-
-void wlog_trim(const struct spawner *s, int port)
-{
-    char path[CONF_STR_MAX + 32];
-    struct stat st;
-
-    if (s->c->worker_log_max <= 0 || wlog_path(s, port, path, sizeof(path)))
-        return;
-    if (stat(path, &st) < 0 || st.st_size <= s->c->worker_log_max)
-        return;
-    if (truncate(path, 0) < 0)
-        log_warn("truncating %s", path);
-    else
-        log_debug("%s reached %lld bytes; truncated", path,
-                  (long long)st.st_size);
 }
 
 /* ---- /health ----------------------------------------------------------- */

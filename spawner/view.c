@@ -243,17 +243,10 @@ void view_plan(struct spawner *s, int64_t now)
 
 void view_housekeep(struct spawner *s)
 {
-    size_t i;
-
     /* A Redis with no P:gen for this node after a view that missed no
      * record: a fresh one, or one whose loss held no worker of ours. */
     if (s->view.clean_seq == s->view.seq && s->view.seq > 0 &&
         store_gen_mark(&s->redis.store, s->c->node_name, 1) < 0)
         spawner_redis_failed(s, "noting the node in the generation");
-
-    for (i = 0; i < s->table.n; i++) {
-        if (s->table.w[i]->state != SPAWNER_W_GONE)
-            wlog_trim(s, s->table.w[i]->port);
-    }
     report_pool(s, NULL);
 }
