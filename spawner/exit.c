@@ -255,9 +255,11 @@ static void group_end(struct spawner *s, struct worker *w)
     w->oom = cgroup_worker_oom(cg, w->id);
     for (i = 0; i < 50 && cgroup_worker_kill(cg, w->id) == 0; i++)
         ;
-    if (cgroup_worker_remove(cg, w->id) < 0)
+    if (cgroup_worker_remove(cg, w->id) < 0) {
         log_debug("worker %s: its cgroup is still busy: %s", w->sid,
                   strerror(errno));
+        s->exit.groups_busy++;
+    }
 }
 
 /* The kind of end of w for the P:stats counter worker_exits:<kind>

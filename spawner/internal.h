@@ -243,9 +243,11 @@ struct spawner_wlog {
 
 /* exit.c's: the restart policy's state. */
 struct spawner_exit {
-    struct restart rs;     /* backoff and degraded state */
-    char fail_reason[320]; /* the last failure, shown when degraded */
-    uint32_t rnd;          /* jitter generator state */
+    struct restart rs;         /* backoff and degraded state */
+    char fail_reason[320];     /* the last failure, shown when degraded */
+    uint32_t rnd;              /* jitter generator state */
+    unsigned long groups_busy; /* worker groups an end could not remove
+                                  (still busy): the sweep's (spawner.c) */
 };
 
 /* view.c's: what the last view of the pool said. */
@@ -290,6 +292,9 @@ struct spawner_loop {
     int64_t housekeep_due_ms;  /* monotonic ms of the next housekeeping */
     int64_t adopt_due_ms;      /* monotonic ms of the next adoption try */
     int64_t node_watch_due_ms; /* monotonic ms of the next node_watch */
+    int64_t sweep_due_ms;      /* monotonic ms of the next sweep of the
+                                  worker groups */
+    unsigned long swept_busy;  /* exit.groups_busy at the last sweep */
 };
 
 struct spawner {

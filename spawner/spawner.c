@@ -63,9 +63,10 @@
 #define TICK_MS        100   /* longest wait of one turn */
 #define VIEW_MS        100   /* the pool is read from Redis this often */
 #define KILL_WAIT_MS   2000  /* after the last SIGKILL, at shutdown */
-#define HOUSEKEEP_MS   1000  /* log sizes, pool report */
+#define HOUSEKEEP_MS   1000  /* log sizes, pool report, busy groups */
 #define ADOPT_RETRY_MS 1000  /* adoption while Redis is unreachable */
 #define NODE_WATCH_MS  10000 /* the other nodes' addresses are checked */
+#define SWEEP_MS       30000 /* worker groups swept when nothing asks for it */
 
 /* Creates path and its missing parents.  Returns 0 or -1 (errno set). */
 static int mkdir_p(const char *path)
@@ -243,24 +244,46 @@ static int groups_setup(struct spawner *s)
     return -1;
 }
 
+struct sweep {
+    struct spawner *s;
+    long left; /* groups it could not remove */
+};
+
 static void sweep_one(long id, void *arg)
 {
-    struct spawner *s = arg;
+    struct sweep *sw = arg;
 
-    if (table_get(s, id) != NULL)
+    if (table_get(sw->s, id) != NULL)
         return;
     /* No worker of ours: whatever is in its group is a stray. */
-    if (cgroup_worker_kill(&s->loop.cg, id) == 1 &&
-        cgroup_worker_remove(&s->loop.cg, id) == 0)
+    if (cgroup_worker_kill(&sw->s->loop.cg, id) == 1 &&
+        cgroup_worker_remove(&sw->s->loop.cg, id) == 0)
         log_debug("worker %ld: its cgroup removed", id);
+    else
+        sw->left++;
 }
 
 /* Removes the groups of workers the table no longer holds, killing what
- * is left in them. */
-static void groups_sweep(struct spawner *s)
+ * is left in them.  Returns how many it could not remove. */
+static long groups_sweep(struct spawner *s)
 {
+    struct sweep sw = {s, 0};
+
     if (s->loop.cg.on)
-        cgroup_workers_each(&s->loop.cg, sweep_one, s);
+        cgroup_workers_each(&s->loop.cg, sweep_one, &sw);
+    return sw.left;
+}
+
+/* The sweep reads every group of the node: it runs after adoption, while
+ * groups are left that a worker's end could not remove (exit.c counts
+ * them), and every SWEEP_MS besides (a group nothing told us of). */
+static void groups_housekeep(struct spawner *s, int64_t now)
+{
+    if (now < s->loop.sweep_due_ms && s->exit.groups_busy == s->loop.swept_busy)
+        return;
+    s->loop.swept_busy = s->exit.groups_busy;
+    s->loop.sweep_due_ms =
+        now + (groups_sweep(s) > 0 ? HOUSEKEEP_MS : SWEEP_MS);
 }
 
 struct spawner *spawner_new(struct prog *p)
@@ -464,7 +487,7 @@ int spawner_run(struct spawner *s)
         if (s->loop.adopted && now >= s->loop.housekeep_due_ms) {
             view_housekeep(s);
             wlog_check(s);
-            groups_sweep(s);
+            groups_housekeep(s, now);
             s->loop.housekeep_due_ms = now + HOUSEKEEP_MS;
         }
         if (s->loop.adopted && now >= s->loop.node_watch_due_ms) {
