@@ -86,6 +86,8 @@ void exit_setup_reports(struct spawner *s)
 {
     size_t i;
 
+    if (table_settled(s))
+        return;
     for (i = 0; i < s->table.n; i++) {
         struct worker *w = s->table.w[i];
 
@@ -109,6 +111,7 @@ void exit_reap(struct spawner *s)
         w->status = status;
         w->has_status = 1;
         w->exited = 1;
+        table_touch(s);
     }
 }
 
@@ -333,6 +336,8 @@ int exit_handle(struct spawner *s, int64_t now)
     size_t i = 0;
     int handled = 0;
 
+    if (table_settled(s))
+        return 0;
     while (i < s->table.n) {
         struct worker *w = s->table.w[i];
 
@@ -364,6 +369,8 @@ void exit_gone_retry(struct spawner *s)
 {
     size_t i = 0;
 
+    if (table_settled(s))
+        return;
     while (i < s->table.n) {
         struct worker *w = s->table.w[i];
         int rc;
@@ -387,6 +394,8 @@ void exit_timeouts(struct spawner *s, int64_t now)
 {
     size_t i;
 
+    if (table_settled(s))
+        return;
     for (i = 0; i < s->table.n; i++) {
         struct worker *w = s->table.w[i];
 
@@ -417,6 +426,8 @@ void exit_healthy(struct spawner *s, int64_t now)
 {
     size_t i;
 
+    if (table_settled(s))
+        return;
     for (i = 0; i < s->table.n; i++) {
         struct worker *w = s->table.w[i];
 

@@ -213,6 +213,9 @@ struct spawner_table {
     struct epoll_event *ev; /* room for what epfd reports */
     size_t evcap;           /* entries in ev */
     CURLM *multi;           /* /health probes of starting workers */
+    int settled;            /* every worker was settled at the last
+                               table_settled() and nothing touched the
+                               table since */
 };
 
 /* start.c's: the ports of new workers. */
@@ -337,6 +340,17 @@ struct worker *table_by_pid(const struct spawner *s, long pid);
 long table_max_id(const struct spawner *s);
 /* Workers not GONE. */
 size_t table_live(const struct spawner *s);
+/* 1 when every worker is settled: RUNNING, healthy, not exited, its exit
+ * watched, no setup report or probe pending, no deadline; the turn's
+ * per-worker passes (exit.c, start.c) then have nothing to do and
+ * return at once.  O(1) until table_touch(); else one pass over the
+ * table, until the first worker that is not.  Whatever can unsettle a
+ * worker goes through table_insert, table_watch, table_events or
+ * table_stop, or calls table_touch(). */
+int table_settled(struct spawner *s);
+/* Something may have unsettled a worker: the next table_settled()
+ * looks. */
+void table_touch(struct spawner *s);
 /* Adds w (sorted by id) and gives it a serial.  Returns 0, or -1 when out
  * of memory (w is then still the caller's). */
 int table_insert(struct spawner *s, struct worker *w);

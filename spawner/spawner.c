@@ -445,6 +445,7 @@ int spawner_run(struct spawner *s)
     while (!prog_got_term) {
         int64_t now = now_mono_ms(), due;
         size_t i;
+        int settled;
 
         if (prog_got_hup) {
             prog_got_hup = 0;
@@ -495,10 +496,11 @@ int spawner_run(struct spawner *s)
             s->loop.node_watch_due_ms = now + NODE_WATCH_MS;
         }
 
+        settled = table_settled(s); /* no worker is STARTING */
         due = now + TICK_MS;
         if (s->loop.adopted && s->loop.view_due_ms < due)
             due = s->loop.view_due_ms;
-        for (i = 0; i < s->table.n; i++) {
+        for (i = 0; !settled && i < s->table.n; i++) {
             const struct worker *w = s->table.w[i];
 
             if (w->state == SPAWNER_W_STARTING && w->probe == NULL &&

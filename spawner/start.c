@@ -269,6 +269,8 @@ void start_probes(struct spawner *s, int64_t now)
 {
     size_t i;
 
+    if (table_settled(s))
+        return;
     for (i = 0; i < s->table.n; i++) {
         struct worker *w = s->table.w[i];
 
