@@ -236,10 +236,11 @@ struct spawner_start {
 /* wlog.c's: which worker logs were written since the last check. */
 #define WLOG_CHANGED_MAX 1024 /* logs noted; more: every log is checked */
 struct spawner_wlog {
-    int fd;   /* inotify watch of worker_log_dir; -1: none (every
-                 log is checked each time) */
-    int all;  /* the next check looks at every worker's log */
-    size_t n; /* entries of ports */
+    int fd;    /* inotify watch of worker_log_dir; -1: none (every
+                  log is checked each time) */
+    int dirfd; /* worker_log_dir, for fstatat(); -1: paths */
+    int all;   /* the next check looks at every worker's log */
+    size_t n;  /* entries of ports */
     int ports[WLOG_CHANGED_MAX];     /* logs written, by port */
     unsigned char marked[65536 / 8]; /* bit per port: in ports */
 };

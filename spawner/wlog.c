@@ -24,6 +24,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 void wlog_init(struct spawner *s)
 {
     s->wlog.fd = -1;
+    s->wlog.dirfd = -1;
     s->wlog.all = 1;
 }
 
@@ -47,7 +49,10 @@ void wlog_release(struct spawner *s)
 {
     if (s->wlog.fd >= 0)
         close(s->wlog.fd);
+    if (s->wlog.dirfd >= 0)
+        close(s->wlog.dirfd);
     s->wlog.fd = -1;
+    s->wlog.dirfd = -1;
     s->wlog.n = 0;
     memset(s->wlog.marked, 0, sizeof(s->wlog.marked));
 }
@@ -56,6 +61,8 @@ void wlog_open(struct spawner *s)
 {
     wlog_release(s);
     s->wlog.all = 1; /* what was written before the watch */
+    s->wlog.dirfd =
+        open(s->c->worker_log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     s->wlog.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (s->wlog.fd < 0) {
         log_warn("inotify_init1: every worker log is checked each second");
@@ -79,12 +86,17 @@ int wlog_path(const struct spawner *s, int port, char *out, size_t size)
 
 void wlog_trim(const struct spawner *s, int port)
 {
-    char path[CONF_STR_MAX + 32];
+    char path[CONF_STR_MAX + 32], name[32];
     struct stat st;
+    int rc;
 
     if (s->c->worker_log_max <= 0 || wlog_path(s, port, path, sizeof(path)))
         return;
-    if (stat(path, &st) < 0 || st.st_size <= s->c->worker_log_max)
+    /* Through the directory: one name to look up, not the whole path. */
+    snprintf(name, sizeof(name), "worker-%d.log", port);
+    rc = s->wlog.dirfd >= 0 ? fstatat(s->wlog.dirfd, name, &st, 0)
+                            : stat(path, &st);
+    if (rc < 0 || st.st_size <= s->c->worker_log_max)
         return;
     if (truncate(path, 0) < 0)
         log_warn("truncating %s", path);
