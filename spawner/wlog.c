@@ -167,6 +167,9 @@ static void wlog_drain(struct spawner *s)
                           s->c->worker_log_dir);
                 close(s->wlog.fd);
                 s->wlog.fd = -1;
+                if (s->wlog.dirfd >= 0)
+                    close(s->wlog.dirfd); /* paths from now on */
+                s->wlog.dirfd = -1;
                 s->wlog.all = 1;
                 return;
             }
