@@ -216,6 +216,7 @@ struct spawner_table {
     int settled;            /* every worker was settled at the last
                                table_settled() and nothing touched the
                                table since */
+    unsigned long touches;  /* table_touch() calls */
 };
 
 /* start.c's: the ports of new workers. */
@@ -264,6 +265,17 @@ struct spawner_view {
                                 every record; "": read them next time */
     int64_t full_due_ms;     /* mono ms of the next view that reads every
                                 record whatever P:ver:<node> says */
+    int quiet;               /* the last view changed nothing: it is the
+                                one before it again (seq did not move) */
+    int counted;             /* the counts below were taken of a settled
+                                table (view_count) */
+    unsigned long touches;   /* table.touches at that count */
+    struct pool_counts pc;   /* that count, without waiters and sizes */
+    long trial;              /* workers on trial (pool.h) at that count */
+    long taken;              /* workers taking a waiter's place: neither
+                                idle, starting nor gone */
+    int64_t expire_ms;       /* Redis ms the first idle worker counted
+                                within its grace runs out of it */
 };
 
 /* node.c's: this node among the others. */
@@ -349,8 +361,8 @@ size_t table_live(const struct spawner *s);
  * worker goes through table_insert, table_watch, table_events or
  * table_stop, or calls table_touch(). */
 int table_settled(struct spawner *s);
-/* Something may have unsettled a worker: the next table_settled()
- * looks. */
+/* Something may have unsettled a worker, or changed the table: the next
+ * table_settled() looks, and the views count the table again. */
 void table_touch(struct spawner *s);
 /* Adds w (sorted by id) and gives it a serial.  Returns 0, or -1 when out
  * of memory (w is then still the caller's). */
@@ -447,6 +459,8 @@ void exit_healthy(struct spawner *s, int64_t now);
 int view_apply(struct spawner *s, int64_t now);
 /* Starts and retires workers as pool_decide() says. */
 void view_plan(struct spawner *s, int64_t now);
+/* The configuration changed: the next view counts the table again. */
+void view_reload(struct spawner *s);
 /* P:gen, pool report. */
 void view_housekeep(struct spawner *s);
 

@@ -165,6 +165,7 @@ static void reload(struct spawner *s, int64_t now)
         log_warn("cannot create worker_log_dir %s", c->worker_log_dir);
     wlog_open(s);
     exit_reload(s);
+    view_reload(s);
     s->loop.view_due_ms = now;
     /* Say "draining" (or not) before the next view retires anything. */
     if (s->loop.adopted)

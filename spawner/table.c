@@ -160,6 +160,7 @@ int table_settled(struct spawner *s)
 void table_touch(struct spawner *s)
 {
     s->table.settled = 0;
+    s->table.touches++;
 }
 
 int table_insert(struct spawner *s, struct worker *w)
@@ -213,6 +214,7 @@ void table_remove(struct spawner *s, struct worker *w)
     table_probe_cancel(s, w);
     table_unwatch(s, &w->pidfd);
     table_unwatch(s, &w->err_fd);
+    table_touch(s);
     for (i = 0; i < s->table.n; i++) {
         if (s->table.w[i] == w) {
             memmove(&s->table.w[i], &s->table.w[i + 1],
