@@ -244,6 +244,10 @@ struct spawner_wlog {
     size_t n;  /* entries of ports */
     int ports[WLOG_CHANGED_MAX];     /* logs written, by port */
     unsigned char marked[65536 / 8]; /* bit per port: in ports */
+    int *fds;     /* [65536]: the log of each port looked at, kept open
+                     (O_WRONLY), -1; NULL: none kept */
+    long nfds;    /* fds open */
+    long fds_max; /* at most this many kept */
 };
 
 /* exit.c's: the restart policy's state. */
@@ -398,8 +402,9 @@ void start_reload(struct spawner *s);
 void start_release(struct spawner *s);
 /* Notes port as an adopted worker's. */
 void start_port_take(struct spawner *s, int port);
-/* Gives back the port of a worker that ended; failed (it never answered
- * /health): the port cools for POOL_PORT_COOL_MS first. */
+/* Gives back the port of a worker that ended, and closes its log
+ * (wlog_forget); failed (it never answered /health): the port cools for
+ * POOL_PORT_COOL_MS first. */
 void start_port_release(struct spawner *s, int port, int failed, int64_t now);
 /* With worker_uid_range, after w exited and its cgroup was killed:
  * empties w's slot's home in a child as the slot's uid; the slot is not
@@ -424,8 +429,11 @@ void wlog_release(struct spawner *s);
 /* <worker_log_dir>/worker-<port>.log into out.  Returns 0, or -1 when it
  * does not fit. */
 int wlog_path(const struct spawner *s, int port, char *out, size_t size);
-/* Truncates the log of port when it grew past worker_log_max. */
-void wlog_trim(const struct spawner *s, int port);
+/* Before a worker starts on port: forgets the log kept open for port,
+ * and truncates the file when it grew past worker_log_max. */
+void wlog_trim(struct spawner *s, int port);
+/* Closes the log kept open for port (its worker ended). */
+void wlog_forget(struct spawner *s, int port);
 /* Truncates the logs of our workers that grew past worker_log_max: those
  * written since the last check (or all of them, see wlog_open). */
 void wlog_check(struct spawner *s);

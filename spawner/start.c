@@ -149,6 +149,7 @@ void start_port_release(struct spawner *s, int port, int failed, int64_t now)
     if (failed)
         port_cool(&s->start.ports, port, now + POOL_PORT_COOL_MS);
     port_release(&s->start.ports, port);
+    wlog_forget(s, port);
 }
 
 /* ---- worker slots -------------------------------------------------------- */

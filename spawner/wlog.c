@@ -11,9 +11,17 @@
  * Only the logs that were written are looked at: an inotify watch on
  * worker_log_dir (IN_MODIFY) names them, so a pool of quiet workers costs
  * one read() a second however many workers it holds.  Every worker's log
- * is looked at (a stat each) after the watch was set up, when its queue
- * overflowed, and on every check while there is no watch (inotify
- * refused: out of watches, or a file system without it).
+ * is looked at after the watch was set up, when its queue overflowed,
+ * and on every check while there is no watch (inotify refused: out of
+ * watches, or a file system without it).
+ *
+ * A log that is looked at stays open (fds, O_WRONLY, never written): the
+ * next look is an fstat() and the trim an ftruncate(), with no path to
+ * resolve, and a log deleted while its worker writes is still bounded.
+ * The fd is closed when its port is given back or handed to a new worker
+ * (wlog_forget); at most fds_max are kept, and none unless the open-file
+ * limit leaves room for them beside the pidfds and connections
+ * (WLOG_FDS_ROOM); past that a log is looked at through its name.
  *
  * The bottom layer: it calls no other file of spawner/.  It owns s->wlog.
  *
@@ -29,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +46,10 @@
 
 #define WLOG_PREFIX "worker-"
 #define WLOG_SUFFIX ".log"
+#define WLOG_PORTS  65536
+/* Logs are kept open only when RLIMIT_NOFILE is at least this many times
+ * pool_max_workers (its pidfd, its log, a connection), plus 256. */
+#define WLOG_FDS_ROOM 3
 
 void wlog_init(struct spawner *s)
 {
@@ -45,8 +58,25 @@ void wlog_init(struct spawner *s)
     s->wlog.all = 1;
 }
 
+void wlog_forget(struct spawner *s, int port)
+{
+    if (s->wlog.fds == NULL || port < 0 || port >= WLOG_PORTS ||
+        s->wlog.fds[port] < 0)
+        return;
+    close(s->wlog.fds[port]);
+    s->wlog.fds[port] = -1;
+    s->wlog.nfds--;
+}
+
 void wlog_release(struct spawner *s)
 {
+    int port;
+
+    for (port = 0; s->wlog.fds != NULL && port < WLOG_PORTS; port++)
+        wlog_forget(s, port);
+    free(s->wlog.fds);
+    s->wlog.fds = NULL;
+    s->wlog.fds_max = 0;
     if (s->wlog.fd >= 0)
         close(s->wlog.fd);
     if (s->wlog.dirfd >= 0)
@@ -59,10 +89,20 @@ void wlog_release(struct spawner *s)
 
 void wlog_open(struct spawner *s)
 {
+    struct rlimit rl;
+    int port;
+
     wlog_release(s);
     s->wlog.all = 1; /* what was written before the watch */
     s->wlog.dirfd =
         open(s->c->worker_log_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->wlog.dirfd >= 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+        (rl.rlim_cur == RLIM_INFINITY ||
+         rl.rlim_cur >= (rlim_t)(WLOG_FDS_ROOM * s->c->pool_max_workers + 256)))
+        s->wlog.fds = malloc(WLOG_PORTS * sizeof(*s->wlog.fds));
+    for (port = 0; s->wlog.fds != NULL && port < WLOG_PORTS; port++)
+        s->wlog.fds[port] = -1;
+    s->wlog.fds_max = s->wlog.fds != NULL ? s->c->pool_max_workers : 0;
     s->wlog.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (s->wlog.fd < 0) {
         log_warn("inotify_init1: every worker log is checked each second");
@@ -84,12 +124,13 @@ int wlog_path(const struct spawner *s, int port, char *out, size_t size)
     return (n < 0 || (size_t)n >= size) ? -1 : 0;
 }
 
-void wlog_trim(const struct spawner *s, int port)
+void wlog_trim(struct spawner *s, int port)
 {
     char path[CONF_STR_MAX + 32], name[32];
     struct stat st;
     int rc;
 
+    wlog_forget(s, port); /* a new worker: maybe another file by now */
     if (s->c->worker_log_max <= 0 || wlog_path(s, port, path, sizeof(path)))
         return;
     /* Through the directory: one name to look up, not the whole path. */
@@ -102,6 +143,41 @@ void wlog_trim(const struct spawner *s, int port)
         log_warn("truncating %s", path);
     else
         log_debug("%s reached %lld bytes; truncated", path,
+                  (long long)st.st_size);
+}
+
+/* Looks at the log of port through the fd kept for it (opened now when
+ * there is room), else through its name. */
+static void wlog_look(struct spawner *s, int port)
+{
+    char name[32];
+    struct stat st;
+    int *fd;
+
+    if (s->c->worker_log_max <= 0)
+        return;
+    if (s->wlog.fds == NULL || port < 0 || port >= WLOG_PORTS) {
+        wlog_trim(s, port);
+        return;
+    }
+    fd = &s->wlog.fds[port];
+    if (*fd < 0 && s->wlog.nfds < s->wlog.fds_max) {
+        snprintf(name, sizeof(name), "worker-%d.log", port);
+        *fd = openat(s->wlog.dirfd, name,
+                     O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (*fd >= 0)
+            s->wlog.nfds++;
+    }
+    if (*fd < 0) {
+        wlog_trim(s, port);
+        return;
+    }
+    if (fstat(*fd, &st) < 0 || st.st_size <= s->c->worker_log_max)
+        return;
+    if (ftruncate(*fd, 0) < 0)
+        log_warn("truncating the log of port %d", port);
+    else
+        log_debug("the log of port %d reached %lld bytes; truncated", port,
                   (long long)st.st_size);
 }
 
@@ -188,14 +264,14 @@ void wlog_check(struct spawner *s)
     if (s->wlog.fd < 0 || s->wlog.all) {
         for (i = 0; i < s->table.n; i++) {
             if (s->table.w[i]->state != SPAWNER_W_GONE)
-                wlog_trim(s, s->table.w[i]->port);
+                wlog_look(s, s->table.w[i]->port);
         }
         s->wlog.all = 0;
     } else {
         for (i = 0; i < s->wlog.n; i++) {
             if (s->start.ports.taken != NULL &&
                 s->start.ports.taken[s->wlog.ports[i]])
-                wlog_trim(s, s->wlog.ports[i]);
+                wlog_look(s, s->wlog.ports[i]);
         }
     }
     for (i = 0; i < s->wlog.n; i++)
