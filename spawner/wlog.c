@@ -16,12 +16,13 @@
  * watches, or a file system without it).
  *
  * A log that is looked at stays open (fds, O_WRONLY, never written): the
- * next look is an fstat() and the trim an ftruncate(), with no path to
- * resolve, and a log deleted while its worker writes is still bounded.
- * The fd is closed when its port is given back or handed to a new worker
- * (wlog_forget); at most fds_max are kept, and none unless the open-file
- * limit leaves room for them beside the pidfds and connections
- * (WLOG_FDS_ROOM); past that a log is looked at through its name.
+ * next look is an lseek() to its end and the trim an ftruncate(), with no
+ * path to resolve and no permission hook (an fstat() has one), and a log
+ * deleted while its worker writes is still bounded.  The fd is closed
+ * when its port is given back or handed to a new worker (wlog_forget); at
+ * most fds_max are kept, and none unless the open-file limit leaves room
+ * for them beside the pidfds and connections (WLOG_FDS_ROOM); past that a
+ * log is looked at through its name.
  *
  * The bottom layer: it calls no other file of spawner/.  It owns s->wlog.
  *
@@ -151,7 +152,7 @@ void wlog_trim(struct spawner *s, int port)
 static void wlog_look(struct spawner *s, int port)
 {
     char name[32];
-    struct stat st;
+    off_t size;
     int *fd;
 
     if (s->c->worker_log_max <= 0)
@@ -172,13 +173,15 @@ static void wlog_look(struct spawner *s, int port)
         wlog_trim(s, port);
         return;
     }
-    if (fstat(*fd, &st) < 0 || st.st_size <= s->c->worker_log_max)
+    /* Its size: the end, which costs less than an fstat(). */
+    size = lseek(*fd, 0, SEEK_END);
+    if (size < 0 || size <= s->c->worker_log_max)
         return;
     if (ftruncate(*fd, 0) < 0)
         log_warn("truncating the log of port %d", port);
     else
         log_debug("the log of port %d reached %lld bytes; truncated", port,
-                  (long long)st.st_size);
+                  (long long)size);
 }
 
 /* The port of a log's file name "worker-<port>.log", or -1. */
