@@ -217,6 +217,8 @@ struct spawner_table {
                                table_settled() and nothing touched the
                                table since */
     unsigned long touches;  /* table_touch() calls */
+    size_t unsettled;       /* the workers before this index were settled
+                               at the last table_settled() */
 };
 
 /* start.c's: the ports of new workers. */

@@ -143,15 +143,19 @@ static int worker_settled(const struct worker *w)
            (w->pidfd >= 0 || w->child);
 }
 
+/* Untouched, a settled worker stays settled: the look goes on from the
+ * first worker the last one found unsettled. */
 int table_settled(struct spawner *s)
 {
     size_t i;
 
     if (s->table.settled)
         return 1;
-    for (i = 0; i < s->table.n; i++) {
-        if (!worker_settled(s->table.w[i]))
+    for (i = s->table.unsettled; i < s->table.n; i++) {
+        if (!worker_settled(s->table.w[i])) {
+            s->table.unsettled = i;
             return 0;
+        }
     }
     s->table.settled = 1;
     return 1;
@@ -160,6 +164,7 @@ int table_settled(struct spawner *s)
 void table_touch(struct spawner *s)
 {
     s->table.settled = 0;
+    s->table.unsettled = 0;
     s->table.touches++;
 }
 
