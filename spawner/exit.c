@@ -86,6 +86,8 @@ void exit_setup_reports(struct spawner *s)
 {
     size_t i;
 
+    if (table_settled(s))
+        return;
     for (i = 0; i < s->table.n; i++) {
         struct worker *w = s->table.w[i];
 
@@ -109,6 +111,7 @@ void exit_reap(struct spawner *s)
         w->status = status;
         w->has_status = 1;
         w->exited = 1;
+        table_touch(s);
     }
 }
 
@@ -255,9 +258,11 @@ static void group_end(struct spawner *s, struct worker *w)
     w->oom = cgroup_worker_oom(cg, w->id);
     for (i = 0; i < 50 && cgroup_worker_kill(cg, w->id) == 0; i++)
         ;
-    if (cgroup_worker_remove(cg, w->id) < 0)
+    if (cgroup_worker_remove(cg, w->id) < 0) {
         log_debug("worker %s: its cgroup is still busy: %s", w->sid,
                   strerror(errno));
+        s->exit.groups_busy++;
+    }
 }
 
 /* The kind of end of w for the P:stats counter worker_exits:<kind>
@@ -331,6 +336,8 @@ int exit_handle(struct spawner *s, int64_t now)
     size_t i = 0;
     int handled = 0;
 
+    if (table_settled(s))
+        return 0;
     while (i < s->table.n) {
         struct worker *w = s->table.w[i];
 
@@ -362,6 +369,8 @@ void exit_gone_retry(struct spawner *s)
 {
     size_t i = 0;
 
+    if (table_settled(s))
+        return;
     while (i < s->table.n) {
         struct worker *w = s->table.w[i];
         int rc;
@@ -385,6 +394,8 @@ void exit_timeouts(struct spawner *s, int64_t now)
 {
     size_t i;
 
+    if (table_settled(s))
+        return;
     for (i = 0; i < s->table.n; i++) {
         struct worker *w = s->table.w[i];
 
@@ -415,6 +426,8 @@ void exit_healthy(struct spawner *s, int64_t now)
 {
     size_t i;
 
+    if (table_settled(s))
+        return;
     for (i = 0; i < s->table.n; i++) {
         struct worker *w = s->table.w[i];
 

@@ -11,7 +11,9 @@
  *   view.c     the pool as Redis sees it, the pool decision
  *   report.c   the pool state written back for /status (the heartbeat)
  *   rebuild.c  registering workers again whose records Redis forgot
- *   start.c    ports, starting workers, their /health probes, their logs
+ *   start.c    ports, starting workers, their /health probes
+ *   wlog.c     the workers' log files, trimmed when written past
+ *              worker_log_max (an inotify watch names the written ones)
  *   node.c     the node's identity checks and registration
  *   table.c    the worker table, its watches (epoll, pidfds, /health
  *              requests in flight), signals
@@ -27,22 +29,23 @@
  *
  *   main.c ........ spawner
  *     |
- *   spawner.c ..... adopt exit view report node start table redis
+ *   spawner.c ..... adopt exit view report node start table redis wlog
  *     |
  *   adopt.c ....... start table redis
- *   exit.c ........ report start table redis launch pool
+ *   exit.c ........ report start table redis launch pool wlog
  *   view.c ........ report rebuild start table redis pool
  *     |
  *   report.c ...... node redis
  *     |
  *   node.c ........ redis
  *   rebuild.c ..... table redis
- *   start.c ....... table redis launch pool
+ *   start.c ....... table redis launch pool wlog
  *     |
  *   table.c ....... -
  *   redis.c ....... -
  *   launch.c ...... -
  *   pool.c ........ -
+ *   wlog.c ........ -
  *
  * struct spawner is in parts, one per file (below): a part is written
  * only by its file; the others read it, or call the file's functions.
@@ -210,6 +213,12 @@ struct spawner_table {
     struct epoll_event *ev; /* room for what epfd reports */
     size_t evcap;           /* entries in ev */
     CURLM *multi;           /* /health probes of starting workers */
+    int settled;            /* every worker was settled at the last
+                               table_settled() and nothing touched the
+                               table since */
+    unsigned long touches;  /* table_touch() calls */
+    size_t unsettled;       /* the workers before this index were settled
+                               at the last table_settled() */
 };
 
 /* start.c's: the ports of new workers. */
@@ -227,11 +236,29 @@ struct spawner_start {
                               recently used come first */
 };
 
+/* wlog.c's: which worker logs were written since the last check. */
+#define WLOG_CHANGED_MAX 1024 /* logs noted; more: every log is checked */
+struct spawner_wlog {
+    int fd;    /* inotify watch of worker_log_dir; -1: none (every
+                  log is checked each time) */
+    int dirfd; /* worker_log_dir, for fstatat(); -1: paths */
+    int all;   /* the next check looks at every worker's log */
+    size_t n;  /* entries of ports */
+    int ports[WLOG_CHANGED_MAX];     /* logs written, by port */
+    unsigned char marked[65536 / 8]; /* bit per port: in ports */
+    int *fds;     /* [65536]: the log of each port looked at, kept open
+                     (O_WRONLY), -1; NULL: none kept */
+    long nfds;    /* fds open */
+    long fds_max; /* at most this many kept */
+};
+
 /* exit.c's: the restart policy's state. */
 struct spawner_exit {
-    struct restart rs;     /* backoff and degraded state */
-    char fail_reason[320]; /* the last failure, shown when degraded */
-    uint32_t rnd;          /* jitter generator state */
+    struct restart rs;         /* backoff and degraded state */
+    char fail_reason[320];     /* the last failure, shown when degraded */
+    uint32_t rnd;              /* jitter generator state */
+    unsigned long groups_busy; /* worker groups an end could not remove
+                                  (still busy): the sweep's (spawner.c) */
 };
 
 /* view.c's: what the last view of the pool said. */
@@ -244,6 +271,17 @@ struct spawner_view {
                                 every record; "": read them next time */
     int64_t full_due_ms;     /* mono ms of the next view that reads every
                                 record whatever P:ver:<node> says */
+    int quiet;               /* the last view changed nothing: it is the
+                                one before it again (seq did not move) */
+    int counted;             /* the counts below were taken of a settled
+                                table (view_count) */
+    unsigned long touches;   /* table.touches at that count */
+    struct pool_counts pc;   /* that count, without waiters and sizes */
+    long trial;              /* workers on trial (pool.h) at that count */
+    long taken;              /* workers taking a waiter's place: neither
+                                idle, starting nor gone */
+    int64_t expire_ms;       /* Redis ms the first idle worker counted
+                                within its grace runs out of it */
 };
 
 /* node.c's: this node among the others. */
@@ -276,6 +314,9 @@ struct spawner_loop {
     int64_t housekeep_due_ms;  /* monotonic ms of the next housekeeping */
     int64_t adopt_due_ms;      /* monotonic ms of the next adoption try */
     int64_t node_watch_due_ms; /* monotonic ms of the next node_watch */
+    int64_t sweep_due_ms;      /* monotonic ms of the next sweep of the
+                                  worker groups */
+    unsigned long swept_busy;  /* exit.groups_busy at the last sweep */
 };
 
 struct spawner {
@@ -288,6 +329,7 @@ struct spawner {
     struct spawner_exit exit;   /* exit.c */
     struct spawner_view view;   /* view.c */
     struct spawner_node node;   /* node.c */
+    struct spawner_wlog wlog;   /* wlog.c */
 };
 
 /* redis.c: the connection */
@@ -317,6 +359,17 @@ struct worker *table_by_pid(const struct spawner *s, long pid);
 long table_max_id(const struct spawner *s);
 /* Workers not GONE. */
 size_t table_live(const struct spawner *s);
+/* 1 when every worker is settled: RUNNING, healthy, not exited, its exit
+ * watched, no setup report or probe pending, no deadline; the turn's
+ * per-worker passes (exit.c, start.c) then have nothing to do and
+ * return at once.  O(1) until table_touch(); else one pass over the
+ * table, until the first worker that is not.  Whatever can unsettle a
+ * worker goes through table_insert, table_watch, table_events or
+ * table_stop, or calls table_touch(). */
+int table_settled(struct spawner *s);
+/* Something may have unsettled a worker, or changed the table: the next
+ * table_settled() looks, and the views count the table again. */
+void table_touch(struct spawner *s);
 /* Adds w (sorted by id) and gives it a serial.  Returns 0, or -1 when out
  * of memory (w is then still the caller's). */
 int table_insert(struct spawner *s, struct worker *w);
@@ -351,14 +404,10 @@ void start_reload(struct spawner *s);
 void start_release(struct spawner *s);
 /* Notes port as an adopted worker's. */
 void start_port_take(struct spawner *s, int port);
-/* Gives back the port of a worker that ended; failed (it never answered
- * /health): the port cools for POOL_PORT_COOL_MS first. */
+/* Gives back the port of a worker that ended, and closes its log
+ * (wlog_forget); failed (it never answered /health): the port cools for
+ * POOL_PORT_COOL_MS first. */
 void start_port_release(struct spawner *s, int port, int failed, int64_t now);
-/* <worker_log_dir>/worker-<port>.log into out.  Returns 0, or -1 when it
- * does not fit. */
-int wlog_path(const struct spawner *s, int port, char *out, size_t size);
-/* Truncates the log of port when it grew past worker_log_max. */
-void wlog_trim(const struct spawner *s, int port);
 /* With worker_uid_range, after w exited and its cgroup was killed:
  * empties w's slot's home in a child as the slot's uid; the slot is not
  * handed out again until the child ended. */
@@ -371,6 +420,26 @@ void start_probes(struct spawner *s, int64_t now);
  * Returns how many workers turned RUNNING. */
 int start_collect(struct spawner *s, int64_t now);
 
+/* wlog.c: the workers' log files */
+/* Before anything can fail: no watch; the first check looks at every
+ * log. */
+void wlog_init(struct spawner *s);
+/* (Re)watches worker_log_dir (at start and after a reload); the next
+ * check looks at every log.  Without a watch (logged) every check does. */
+void wlog_open(struct spawner *s);
+void wlog_release(struct spawner *s);
+/* <worker_log_dir>/worker-<port>.log into out.  Returns 0, or -1 when it
+ * does not fit. */
+int wlog_path(const struct spawner *s, int port, char *out, size_t size);
+/* Before a worker starts on port: forgets the log kept open for port,
+ * and truncates the file when it grew past worker_log_max. */
+void wlog_trim(struct spawner *s, int port);
+/* Closes the log kept open for port (its worker ended). */
+void wlog_forget(struct spawner *s, int port);
+/* Truncates the logs of our workers that grew past worker_log_max: those
+ * written since the last check (or all of them, see wlog_open). */
+void wlog_check(struct spawner *s);
+
 /* exit.c: exits, start failures, deadlines */
 /* The restart policy at rest; seeds the jitter. */
 void exit_init(struct spawner *s);
@@ -381,7 +450,8 @@ void exit_reload(struct spawner *s);
 void exit_setup_report(struct spawner *s, struct worker *w);
 /* Reads the setup reports table_events() found (err_ready). */
 void exit_setup_reports(struct spawner *s);
-/* Reaps our children: waitpid(-1, WNOHANG). */
+/* Reaps our children: waitpid(-1, WNOHANG), which walks all of them;
+ * the loop calls it only after a SIGCHLD. */
 void exit_reap(struct spawner *s);
 /* Every exited worker: logged, counted, its record removed.  Returns
  * how many were handled (removed, or GONE until Redis answers). */
@@ -399,7 +469,9 @@ void exit_healthy(struct spawner *s, int64_t now);
 int view_apply(struct spawner *s, int64_t now);
 /* Starts and retires workers as pool_decide() says. */
 void view_plan(struct spawner *s, int64_t now);
-/* Log sizes, pool report. */
+/* The configuration changed: the next view counts the table again. */
+void view_reload(struct spawner *s);
+/* P:gen, pool report. */
 void view_housekeep(struct spawner *s);
 
 /* report.c */

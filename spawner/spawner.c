@@ -63,9 +63,10 @@
 #define TICK_MS        100   /* longest wait of one turn */
 #define VIEW_MS        100   /* the pool is read from Redis this often */
 #define KILL_WAIT_MS   2000  /* after the last SIGKILL, at shutdown */
-#define HOUSEKEEP_MS   1000  /* log sizes, pool report */
+#define HOUSEKEEP_MS   1000  /* log sizes, pool report, busy groups */
 #define ADOPT_RETRY_MS 1000  /* adoption while Redis is unreachable */
 #define NODE_WATCH_MS  10000 /* the other nodes' addresses are checked */
+#define SWEEP_MS       30000 /* worker groups swept when nothing asks for it */
 
 /* Creates path and its missing parents.  Returns 0 or -1 (errno set). */
 static int mkdir_p(const char *path)
@@ -162,7 +163,9 @@ static void reload(struct spawner *s, int64_t now)
     start_reload(s);
     if (mkdir_p(c->worker_log_dir) < 0)
         log_warn("cannot create worker_log_dir %s", c->worker_log_dir);
+    wlog_open(s);
     exit_reload(s);
+    view_reload(s);
     s->loop.view_due_ms = now;
     /* Say "draining" (or not) before the next view retires anything. */
     if (s->loop.adopted)
@@ -242,24 +245,46 @@ static int groups_setup(struct spawner *s)
     return -1;
 }
 
+struct sweep {
+    struct spawner *s;
+    long left; /* groups it could not remove */
+};
+
 static void sweep_one(long id, void *arg)
 {
-    struct spawner *s = arg;
+    struct sweep *sw = arg;
 
-    if (table_get(s, id) != NULL)
+    if (table_get(sw->s, id) != NULL)
         return;
     /* No worker of ours: whatever is in its group is a stray. */
-    if (cgroup_worker_kill(&s->loop.cg, id) == 1 &&
-        cgroup_worker_remove(&s->loop.cg, id) == 0)
+    if (cgroup_worker_kill(&sw->s->loop.cg, id) == 1 &&
+        cgroup_worker_remove(&sw->s->loop.cg, id) == 0)
         log_debug("worker %ld: its cgroup removed", id);
+    else
+        sw->left++;
 }
 
 /* Removes the groups of workers the table no longer holds, killing what
- * is left in them. */
-static void groups_sweep(struct spawner *s)
+ * is left in them.  Returns how many it could not remove. */
+static long groups_sweep(struct spawner *s)
 {
+    struct sweep sw = {s, 0};
+
     if (s->loop.cg.on)
-        cgroup_workers_each(&s->loop.cg, sweep_one, s);
+        cgroup_workers_each(&s->loop.cg, sweep_one, &sw);
+    return sw.left;
+}
+
+/* The sweep reads every group of the node: it runs after adoption, while
+ * groups are left that a worker's end could not remove (exit.c counts
+ * them), and every SWEEP_MS besides (a group nothing told us of). */
+static void groups_housekeep(struct spawner *s, int64_t now)
+{
+    if (now < s->loop.sweep_due_ms && s->exit.groups_busy == s->loop.swept_busy)
+        return;
+    s->loop.swept_busy = s->exit.groups_busy;
+    s->loop.sweep_due_ms =
+        now + (groups_sweep(s) > 0 ? HOUSEKEEP_MS : SWEEP_MS);
 }
 
 struct spawner *spawner_new(struct prog *p)
@@ -276,6 +301,7 @@ struct spawner *spawner_new(struct prog *p)
     s->prog = p;
     s->c = &p->conf;
     table_init(s);
+    wlog_init(s);
     exit_init(s);
     if (privsep_daemon_check(s->c, 1, &s->loop.ps, err, sizeof(err)) < 0) {
         log_warnx("%s", err);
@@ -332,6 +358,7 @@ struct spawner *spawner_new(struct prog *p)
         goto fail;
     if (mkdir_p(s->c->worker_log_dir) < 0)
         log_warn("cannot create worker_log_dir %s", s->c->worker_log_dir);
+    wlog_open(s);
     return s;
 fail:
     spawner_free(s);
@@ -343,6 +370,7 @@ void spawner_free(struct spawner *s)
     if (s == NULL)
         return;
     table_release(s);
+    wlog_release(s);
     spawner_redis_release(s);
     start_release(s);
     free(s);
@@ -416,15 +444,20 @@ int spawner_run(struct spawner *s)
     while (!prog_got_term) {
         int64_t now = now_mono_ms(), due;
         size_t i;
+        int settled;
 
         if (prog_got_hup) {
             prog_got_hup = 0;
             reload(s, now);
         }
-        prog_got_chld = 0;
         table_events(s);
         exit_setup_reports(s);
-        exit_reap(s);
+        /* waitpid(-1) walks every child: only after a SIGCHLD.  A worker's
+         * exit is seen through its pidfd and reaped by exit_handle(). */
+        if (prog_got_chld) {
+            prog_got_chld = 0;
+            exit_reap(s);
+        }
         /* A worker turned RUNNING or gone: the pool changed. */
         if (start_collect(s, now) > 0)
             view_soon(s);
@@ -453,7 +486,8 @@ int spawner_run(struct spawner *s)
         start_probes(s, now);
         if (s->loop.adopted && now >= s->loop.housekeep_due_ms) {
             view_housekeep(s);
-            groups_sweep(s);
+            wlog_check(s);
+            groups_housekeep(s, now);
             s->loop.housekeep_due_ms = now + HOUSEKEEP_MS;
         }
         if (s->loop.adopted && now >= s->loop.node_watch_due_ms) {
@@ -461,10 +495,11 @@ int spawner_run(struct spawner *s)
             s->loop.node_watch_due_ms = now + NODE_WATCH_MS;
         }
 
+        settled = table_settled(s); /* no worker is STARTING */
         due = now + TICK_MS;
         if (s->loop.adopted && s->loop.view_due_ms < due)
             due = s->loop.view_due_ms;
-        for (i = 0; i < s->table.n; i++) {
+        for (i = 0; !settled && i < s->table.n; i++) {
             const struct worker *w = s->table.w[i];
 
             if (w->state == SPAWNER_W_STARTING && w->probe == NULL &&

@@ -14,9 +14,7 @@
  * probe (common/whttp.c).
  *
  * Worker logs: each worker's stdout and stderr are appended to
- * <worker_log_dir>/worker-<port>.log.  About once a second a file larger
- * than worker_log_max is truncated to zero; the worker keeps writing with
- * O_APPEND, so it continues at the new end.
+ * <worker_log_dir>/worker-<port>.log (wlog.c trims them).
  *
  * Worker slots (worker_uid_range, common/privsep.h): each new worker
  * takes the uid of a slot that no worker of the table holds, the least
@@ -46,7 +44,6 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -152,6 +149,7 @@ void start_port_release(struct spawner *s, int port, int failed, int64_t now)
     if (failed)
         port_cool(&s->start.ports, port, now + POOL_PORT_COOL_MS);
     port_release(&s->start.ports, port);
+    wlog_forget(s, port);
 }
 
 /* ---- worker slots -------------------------------------------------------- */
@@ -229,31 +227,6 @@ static int slot_pick(struct spawner *s, uid_t *uid)
     return cleaning ? 0 : -1;
 }
 
-/* ---- worker logs ------------------------------------------------------- */
-
-int wlog_path(const struct spawner *s, int port, char *out, size_t size)
-{
-    int n = snprintf(out, size, "%s/worker-%d.log", s->c->worker_log_dir, port);
-
-    return (n < 0 || (size_t)n >= size) ? -1 : 0;
-}
-
-void wlog_trim(const struct spawner *s, int port)
-{
-    char path[CONF_STR_MAX + 32];
-    struct stat st;
-
-    if (s->c->worker_log_max <= 0 || wlog_path(s, port, path, sizeof(path)))
-        return;
-    if (stat(path, &st) < 0 || st.st_size <= s->c->worker_log_max)
-        return;
-    if (truncate(path, 0) < 0)
-        log_warn("truncating %s", path);
-    else
-        log_debug("%s reached %lld bytes; truncated", path,
-                  (long long)st.st_size);
-}
-
 /* ---- /health ----------------------------------------------------------- */
 
 /* Notes that port was found held by another process; logged once until
@@ -297,6 +270,8 @@ void start_probes(struct spawner *s, int64_t now)
 {
     size_t i;
 
+    if (table_settled(s))
+        return;
     for (i = 0; i < s->table.n; i++) {
         struct worker *w = s->table.w[i];
 

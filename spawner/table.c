@@ -133,6 +133,41 @@ size_t table_live(const struct spawner *s)
     return live;
 }
 
+/* Needs nothing of the turn: running, its healthy start behind it, its
+ * exit watched through a pidfd (or, for a child, waitpid), nothing to
+ * read, no deadline. */
+static int worker_settled(const struct worker *w)
+{
+    return w->state == SPAWNER_W_RUNNING && w->healthy && !w->exited &&
+           !w->err_ready && w->err_fd < 0 && w->probe == NULL &&
+           (w->pidfd >= 0 || w->child);
+}
+
+/* Untouched, a settled worker stays settled: the look goes on from the
+ * first worker the last one found unsettled. */
+int table_settled(struct spawner *s)
+{
+    size_t i;
+
+    if (s->table.settled)
+        return 1;
+    for (i = s->table.unsettled; i < s->table.n; i++) {
+        if (!worker_settled(s->table.w[i])) {
+            s->table.unsettled = i;
+            return 0;
+        }
+    }
+    s->table.settled = 1;
+    return 1;
+}
+
+void table_touch(struct spawner *s)
+{
+    s->table.settled = 0;
+    s->table.unsettled = 0;
+    s->table.touches++;
+}
+
 int table_insert(struct spawner *s, struct worker *w)
 {
     size_t pos = s->table.n;
@@ -153,6 +188,7 @@ int table_insert(struct spawner *s, struct worker *w)
     s->table.w[pos] = w;
     s->table.n++;
     w->serial = ++s->table.serial;
+    table_touch(s);
     return 0;
 }
 
@@ -183,6 +219,7 @@ void table_remove(struct spawner *s, struct worker *w)
     table_probe_cancel(s, w);
     table_unwatch(s, &w->pidfd);
     table_unwatch(s, &w->err_fd);
+    table_touch(s);
     for (i = 0; i < s->table.n; i++) {
         if (s->table.w[i] == w) {
             memmove(&s->table.w[i], &s->table.w[i + 1],
@@ -208,6 +245,7 @@ static void watch_fd(struct spawner *s, struct worker *w, int fd, int kind)
 
 void table_watch(struct spawner *s, struct worker *w)
 {
+    table_touch(s);
     if (w->err_fd >= 0)
         watch_fd(s, w, w->err_fd, WATCH_ERRFD);
     w->pidfd = pidfd_open((pid_t)w->pid, 0);
@@ -241,6 +279,8 @@ void table_events(struct spawner *s)
     if (s->table.ev == NULL)
         return;
     n = epoll_wait(s->table.epfd, s->table.ev, (int)s->table.evcap, 0);
+    if (n > 0)
+        table_touch(s);
     for (i = 0; i < n; i++) {
         struct worker *w = table_by_serial(s, s->table.ev[i].data.u64 >> 1);
 
@@ -273,6 +313,7 @@ void table_stop(struct spawner *s, struct worker *w, enum spawner_stop why,
                 int sig, int64_t now)
 {
     table_probe_cancel(s, w);
+    table_touch(s);
     if (w->state != SPAWNER_W_STOPPING || why == SPAWNER_STOP_SHUTDOWN)
         w->stop_why = why;
     w->state = SPAWNER_W_STOPPING;

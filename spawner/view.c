@@ -15,7 +15,12 @@
  * At rest a view costs the waiting creates' share and one GET: the
  * records are read only when P:ver:<node> moved (every script that
  * changes one moves it, keys.h), and every VIEW_FULL_MS whatever it says;
- * an unchanged view keeps what the last one read.
+ * an unchanged view keeps what the last one read.  When besides nothing
+ * touched the table since the last count (table_settled, table.touches)
+ * and that count's view missed no record, the view is quiet: it is the
+ * last view again (s->view.seq stays), and its counts stand, so it walks
+ * no worker; the idle workers' grace is counted again when the first of
+ * them runs out (expire_ms).
  *
  * Invariants: an idle worker is stopped only after store_retire() took it
  * out of P:idle, so no create is handed a worker being stopped; a worker
@@ -76,11 +81,34 @@ static int view_lost(struct spawner *s, unsigned long seq, int64_t now)
     return rc;
 }
 
+/* Workers that take a place of the waiters' room: not idle, not
+ * starting (those serve waiters), not gone. */
+static int worker_takes_room(const struct worker *w)
+{
+    return w->state != SPAWNER_W_GONE && w->state != SPAWNER_W_STARTING &&
+           !(w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE);
+}
+
+/* The table is as the last count found it, and that count's view missed
+ * no record. */
+static int view_counts_hold(struct spawner *s)
+{
+    return s->view.counted && table_settled(s) &&
+           s->table.touches == s->view.touches &&
+           s->view.clean_seq == s->view.seq;
+}
+
+void view_reload(struct spawner *s)
+{
+    s->view.counted = 0;
+}
+
 int view_apply(struct spawner *s, int64_t now)
 {
     struct pool_view v;
     size_t i;
-    unsigned long seq = ++s->view.seq;
+    unsigned long seq;
+    int hold = view_counts_hold(s);
     /* A draining node takes no waiters: the other nodes start them. */
     long room = s->c->node_drain
                     ? 0
@@ -88,24 +116,30 @@ int view_apply(struct spawner *s, int64_t now)
 
     /* Room for waiters: idle and starting workers serve them, the others
      * (busy, stopping) take places. */
-    for (i = 0; i < s->table.n; i++) {
-        const struct worker *w = s->table.w[i];
-
-        if (w->state != SPAWNER_W_GONE && w->state != SPAWNER_W_STARTING &&
-            !(w->state == SPAWNER_W_RUNNING && w->rstate == WORKER_IDLE))
-            room--;
-    }
+    if (hold)
+        room -= s->view.taken;
+    for (i = 0; !hold && i < s->table.n; i++)
+        room -= worker_takes_room(s->table.w[i]);
     if (now >= s->view.full_due_ms)
         s->view.ver[0] = '\0';
     if (store_pool_view_since(&s->redis.store, s->c->node_name, room,
                               s->view.ver, &v) < 0) {
         s->view.ver[0] = '\0'; /* maybe another Redis next time */
+        s->view.seq++;
+        s->view.quiet = 0;
         spawner_redis_failed(s, "reading the pool");
         return -1;
     }
     spawner_redis_worked(s);
     s->view.waiting = v.waiting;
     s->view.redis_now_ms = v.now_ms;
+    s->view.quiet = hold && !v.full;
+    if (s->view.quiet) {
+        /* Nothing changed on either side: the last view stands. */
+        store_pool_view_release(&v);
+        return 0;
+    }
+    seq = ++s->view.seq;
     if (!v.full) {
         /* Nothing changed: what the last view saw stands. */
         for (i = 0; i < s->table.n; i++) {
@@ -179,6 +213,7 @@ static void retire_idle(struct spawner *s, long want, int drain, int64_t now)
 
         if (rc < 0) {
             spawner_redis_failed(s, "retiring an idle worker");
+            s->view.counted = 0; /* tried again at the next view */
             break;
         }
         if (rc == 0)
@@ -199,40 +234,65 @@ static void retire_idle(struct spawner *s, long want, int drain, int64_t now)
     free(cand);
 }
 
-void view_plan(struct spawner *s, int64_t now)
+/* Counts the table for the pool decision into s->view: pc (without the
+ * waiters and sizes), trial, taken, expire_ms; they hold for the views
+ * after it while view_counts_hold() says so. */
+static void view_count(struct spawner *s)
 {
-    struct pool_counts pc;
-    struct pool_plan plan;
-    long grace_ms = s->c->pool_idle_grace * 1000, allowed, trial = 0, i;
+    struct pool_counts *pc = &s->view.pc;
+    long grace_ms = s->c->pool_idle_grace * 1000;
     size_t k;
 
-    if (s->c->node_drain) {
-        retire_idle(s, LONG_MAX, 1, now); /* and start nothing */
-        return;
-    }
-    memset(&pc, 0, sizeof(pc));
+    memset(pc, 0, sizeof(*pc));
+    s->view.trial = 0;
+    s->view.taken = 0;
+    s->view.expire_ms = INT64_MAX;
     for (k = 0; k < s->table.n; k++) {
         const struct worker *w = s->table.w[k];
 
         if (w->state == SPAWNER_W_GONE)
             continue;
-        pc.total++;
+        s->view.taken += worker_takes_room(w);
+        pc->total++;
         if (w->state == SPAWNER_W_STARTING)
-            pc.starting++;
+            pc->starting++;
         if (w->state == SPAWNER_W_STARTING ||
             (w->state == SPAWNER_W_RUNNING && !w->healthy))
-            trial++;
+            s->view.trial++;
         if (worker_is_idle(s, w)) {
-            pc.idle++;
+            pc->idle++;
             if (s->view.redis_now_ms - w->rsince_ms >= grace_ms)
-                pc.idle_expired++;
+                pc->idle_expired++;
+            else if (w->rsince_ms + grace_ms < s->view.expire_ms)
+                s->view.expire_ms = w->rsince_ms + grace_ms;
         }
     }
+    /* Only a settled table stays as counted until touched. */
+    s->view.counted = table_settled(s);
+    s->view.touches = s->table.touches;
+}
+
+void view_plan(struct spawner *s, int64_t now)
+{
+    struct pool_counts pc;
+    struct pool_plan plan;
+    long allowed, i;
+
+    if (s->c->node_drain) {
+        /* Every idle worker goes, at once; one that turns idle moves
+         * P:ver:<node>, so a quiet view has none. */
+        if (!s->view.quiet)
+            retire_idle(s, LONG_MAX, 1, now); /* and start nothing */
+        return;
+    }
+    if (!s->view.quiet || s->view.redis_now_ms >= s->view.expire_ms)
+        view_count(s);
+    pc = s->view.pc;
     pc.waiting = s->view.waiting;
     pc.idle_target = s->c->pool_idle_target;
     pc.max_workers = s->c->pool_max_workers;
     pool_decide(&pc, &plan);
-    allowed = restart_allowed(&s->exit.rs, now, trial, plan.spawn);
+    allowed = restart_allowed(&s->exit.rs, now, s->view.trial, plan.spawn);
     for (i = 0; i < allowed; i++) {
         if (start_spawn(s, now) < 0)
             break;
@@ -243,17 +303,10 @@ void view_plan(struct spawner *s, int64_t now)
 
 void view_housekeep(struct spawner *s)
 {
-    size_t i;
-
     /* A Redis with no P:gen for this node after a view that missed no
      * record: a fresh one, or one whose loss held no worker of ours. */
     if (s->view.clean_seq == s->view.seq && s->view.seq > 0 &&
         store_gen_mark(&s->redis.store, s->c->node_name, 1) < 0)
         spawner_redis_failed(s, "noting the node in the generation");
-
-    for (i = 0; i < s->table.n; i++) {
-        if (s->table.w[i]->state != SPAWNER_W_GONE)
-            wlog_trim(s, s->table.w[i]->port);
-    }
     report_pool(s, NULL);
 }

@@ -337,11 +337,156 @@ START_TEST(test_table_exit_watch)
 }
 END_TEST
 
+START_TEST(test_table_settled)
+{
+    struct spawner s;
+    struct worker *a, *b;
+    unsigned long t;
+
+    memset(&s, 0, sizeof(s));
+    s.table.epfd = -1;
+    ck_assert_int_eq(table_settled(&s), 1); /* empty */
+    a = table_worker(1, 1001);
+    a->child = 1;
+    a->has_status = 1; /* never signalled for real below */
+    a->state = SPAWNER_W_RUNNING;
+    a->healthy = 1;
+    t = s.table.touches;
+    ck_assert_int_eq(table_insert(&s, a), 0);
+    ck_assert_uint_gt(s.table.touches, t);
+    ck_assert_int_eq(table_settled(&s), 1);
+    /* A starting worker needs the turn until it made a healthy start. */
+    b = table_worker(2, 1002);
+    b->child = 1;
+    b->has_status = 1;
+    ck_assert_int_eq(table_insert(&s, b), 0);
+    ck_assert_int_eq(table_settled(&s), 0);
+    b->state = SPAWNER_W_RUNNING;
+    ck_assert_int_eq(table_settled(&s), 0);
+    b->healthy = 1;
+    ck_assert_int_eq(table_settled(&s), 1);
+    /* Adopted, with no pidfd: its liveness is polled each turn. */
+    b->child = 0;
+    table_touch(&s);
+    ck_assert_int_eq(table_settled(&s), 0);
+    b->child = 1;
+    table_touch(&s);
+    ck_assert_int_eq(table_settled(&s), 1);
+    /* Stopping and removing touch the table. */
+    t = s.table.touches;
+    table_stop(&s, a, SPAWNER_STOP_RETIRE, SIGTERM, 0);
+    ck_assert_uint_gt(s.table.touches, t);
+    ck_assert_int_eq(table_settled(&s), 0);
+    t = s.table.touches;
+    table_remove(&s, a);
+    ck_assert_uint_gt(s.table.touches, t);
+    ck_assert_int_eq(table_settled(&s), 1);
+    table_remove(&s, b);
+    free(s.table.w);
+}
+END_TEST
+
+/* ---- worker logs -------------------------------------------------------- */
+
+/* Appends n bytes to the log of port in dir. */
+static void wlog_write(const char *dir, int port, size_t n)
+{
+    char path[256], buf[512];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/worker-%d.log", dir, port);
+    f = fopen(path, "a");
+    ck_assert_ptr_nonnull(f);
+    memset(buf, 'x', sizeof(buf));
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+}
+
+static long wlog_size(const char *dir, int port)
+{
+    char path[256];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/worker-%d.log", dir, port);
+    ck_assert_int_eq(stat(path, &st), 0);
+    return (long)st.st_size;
+}
+
+START_TEST(test_wlog_check)
+{
+    char dir[] = "/tmp/check-wlog.XXXXXX", path[256];
+    struct spawner s;
+    struct conf *c = calloc(1, sizeof(*c));
+    struct worker *w;
+    int port;
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(c->worker_log_dir, sizeof(c->worker_log_dir), "%s", dir);
+    c->worker_log_max = 100;
+    c->pool_max_workers = 4;
+    memset(&s, 0, sizeof(s));
+    s.c = c;
+    s.table.epfd = -1;
+    s.start.ports.taken = calloc(65536, 1);
+    ck_assert_ptr_nonnull(s.start.ports.taken);
+    wlog_init(&s);
+    /* Port 20001 is a worker's; 20002 is no port of ours. */
+    w = table_worker(1, 1001);
+    w->port = 20001;
+    w->state = SPAWNER_W_RUNNING;
+    ck_assert_int_eq(table_insert(&s, w), 0);
+    s.start.ports.taken[20001] = 1;
+    wlog_write(dir, 20001, 200);
+    wlog_write(dir, 20002, 200);
+    wlog_open(&s);
+    ck_assert_int_ge(s.wlog.fd, 0);
+    /* The first check looks at every worker's log. */
+    wlog_check(&s);
+    ck_assert_int_eq(wlog_size(dir, 20001), 0);
+    ck_assert_int_eq(wlog_size(dir, 20002), 200);
+    /* Then the written ones: through the watch, and the kept fd. */
+    wlog_write(dir, 20001, 50);
+    wlog_check(&s);
+    ck_assert_int_eq(wlog_size(dir, 20001), 50);
+    wlog_write(dir, 20001, 100);
+    wlog_write(dir, 20002, 100);
+    wlog_check(&s);
+    ck_assert_int_eq(wlog_size(dir, 20001), 0);
+    ck_assert_int_eq(wlog_size(dir, 20002), 300);
+    ck_assert_int_eq(s.wlog.nfds, 1);
+    /* Its worker ended: the kept log is closed. */
+    wlog_forget(&s, 20001);
+    ck_assert_int_eq(s.wlog.nfds, 0);
+    /* A log written past the list's room: all are looked at. */
+    for (port = 30000; port < 30000 + WLOG_CHANGED_MAX + 10; port++)
+        wlog_write(dir, port, 1);
+    wlog_write(dir, 20001, 150);
+    wlog_check(&s);
+    ck_assert_int_eq(wlog_size(dir, 20001), 0);
+    wlog_release(&s);
+    table_remove(&s, w);
+    free(s.table.w);
+    free(s.start.ports.taken);
+    for (port = 30000; port < 30000 + WLOG_CHANGED_MAX + 10; port++) {
+        snprintf(path, sizeof(path), "%s/worker-%d.log", dir, port);
+        unlink(path);
+    }
+    for (port = 20001; port <= 20002; port++) {
+        snprintf(path, sizeof(path), "%s/worker-%d.log", dir, port);
+        unlink(path);
+    }
+    rmdir(dir);
+    free(c);
+}
+END_TEST
+
 Suite *spawner_run_suite(void)
 {
     Suite *s = suite_create("spawner_run");
     TCase *launch = tcase_create("launch");
     TCase *table = tcase_create("table");
+    TCase *wlog = tcase_create("wlog");
 
     tcase_add_test(launch, test_status_str);
     tcase_add_test(launch, test_launch_reports);
@@ -349,7 +494,10 @@ Suite *spawner_run_suite(void)
     tcase_add_test(launch, test_launch_is_worker);
     tcase_add_test(table, test_table_order);
     tcase_add_test(table, test_table_exit_watch);
+    tcase_add_test(table, test_table_settled);
+    tcase_add_test(wlog, test_wlog_check);
     suite_add_tcase(s, launch);
     suite_add_tcase(s, table);
+    suite_add_tcase(s, wlog);
     return s;
 }
