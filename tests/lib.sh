@@ -10,6 +10,8 @@
 set -u
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+# shellcheck source=tests/portclaim.sh
+. "$top_srcdir/tests/portclaim.sh"
 : "${top_builddir:=$top_srcdir}"
 
 LIB_PASSED=0
@@ -72,7 +74,7 @@ free_port() {
     local p i
     for i in $(seq 1 200); do
         p=$((61000 + RANDOM % 4000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && port_claim "$p"; then
             echo "$p"
             return 0
         fi

@@ -69,6 +69,7 @@
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 # shellcheck source=tests/stack-cgroup.sh
+. "$top_srcdir/tests/portclaim.sh"
 . "$top_srcdir/tests/stack-cgroup.sh"
 # shellcheck source=tests/stack-isolate.sh
 . "$top_srcdir/tests/stack-isolate.sh"
@@ -225,7 +226,7 @@ stack_free_port() {
     for i in $(seq 1 200); do
         p=$((32000 + RANDOM % 768))
         [ $((p % 120)) = $((8080 % 120)) ] && continue
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && port_claim "$p"; then
             echo "$p"
             return 0
         fi
