@@ -20,7 +20,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "cleanup.h"
 #include "handler.h"
@@ -79,13 +78,10 @@ static struct ended_session *cleanup_pop(void)
     struct ended_session *es = NULL;
 
     pthread_mutex_lock(&q_lock);
-    while (q_head == NULL && !prog_got_term) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&q_cond, &q_lock, &ts);
-    }
+    /* No timeout: main() calls cleanup_wake, under this lock, once
+     * prog_got_term is set. */
+    while (q_head == NULL && !prog_got_term)
+        pthread_cond_wait(&q_cond, &q_lock);
     if (q_head != NULL && !prog_got_term) {
         es = q_head;
         q_head = es->next;

@@ -4,12 +4,12 @@
  * rqueue.c - a bounded FIFO of accepted requests (rqueue.h).
  *
  * Invariants: queued counts the items between head and tail and never
- * exceeds cap; an item is handed to exactly one rqueue_pop.
+ * exceeds cap; an item is handed to exactly one rqueue_pop; a waiter
+ * wakes only for an item or a stop (rqueue_wake).
  */
 #include "config.h"
 
 #include <stddef.h>
-#include <time.h>
 
 #include "rqueue.h"
 
@@ -37,13 +37,12 @@ struct rqueue_link *rqueue_pop(struct rqueue *q, volatile sig_atomic_t *stop)
     struct rqueue_link *item = NULL;
 
     pthread_mutex_lock(&q->lock);
-    while (q->head == NULL && !*stop) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&q->cond, &q->lock, &ts);
-    }
+    /* No timeout: a stop comes with rqueue_wake, under this lock, after
+     * *stop is set, so no waiter misses it, and an idle thread costs
+     * nothing (32 create threads woken each second were a steady cost at
+     * rest). */
+    while (q->head == NULL && !*stop)
+        pthread_cond_wait(&q->cond, &q->lock);
     if (q->head != NULL) {
         item = q->head;
         q->head = item->next;

@@ -6,8 +6,8 @@
  *
  * Items embed struct rqueue_link as their first member; the queue never
  * owns or frees them.  rqueue_pop blocks until an item comes or *stop is
- * set (it looks again at least once a second); rqueue_wake wakes every
- * waiter for a stop.
+ * set; whoever sets *stop then calls rqueue_wake, which wakes every
+ * waiter.
  */
 #ifndef STEEL_RQUEUE_H
 #define STEEL_RQUEUE_H
