@@ -36,7 +36,9 @@
 #include "whttp.h"
 
 #define WPROBE_IDLE_MS  60000 /* an idle connection is closed after this */
-#define WPROBE_AGE_MS   10000 /* a connection serves this long at most */
+#define WPROBE_AGE_MS   30000 /* a connection serves this long at most:
+                                 a reconnect cost about as much as three
+                                 probes, at 10 s a fifth of a pass */
 #define WPROBE_KEEP_MAX 16384 /* connections kept */
 #define WPROBE_BODY_MAX 65536 /* bytes of an answer's body read at most */
 

@@ -31,7 +31,7 @@
  *      reclaimable worker and every one whose last probe failed, and of
  *      the idle and busy ones due (once every probe_interval, an even
  *      share each pass: decide_probe_due), over connections kept from one pass
- *      to the next (wprobe.h: none serves more than 10 s, so a worker
+ *      to the next (wprobe.h: none serves more than 30 s, so a worker
  *      that stops accepting connections fails a probe as a new client
  *      would see it); decide_judge each answer: record
  *      failed probes (kill at probe_failures), release clean workers,
