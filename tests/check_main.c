@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, util_suite());
     srunner_add_suite(sr, wconn_suite());
     srunner_add_suite(sr, wpool_suite());
+    srunner_add_suite(sr, wprobe_suite());
     srunner_add_suite(sr, wanswer_suite());
     srunner_add_suite(sr, log_suite());
     srunner_add_suite(sr, fcgi_suite());

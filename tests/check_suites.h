@@ -15,6 +15,7 @@ Suite *jsonx_suite(void);
 Suite *util_suite(void);
 Suite *wconn_suite(void);
 Suite *wpool_suite(void);
+Suite *wprobe_suite(void);
 Suite *wanswer_suite(void);
 Suite *log_suite(void);
 Suite *fcgi_suite(void);

@@ -5,125 +5,22 @@
  * against a scripted HTTP server on a loopback port of its own: each test
  * gives the exact bytes the server answers, whether it closes after, and
  * how long it waits, then checks the result, status and body wconn made
- * of them and how many connections it opened.  The probes over kept
- * connections (common/wprobe.c) meet the same server.
+ * of them and how many connections it opened (the server is
+ * check_scriptsrv.c's; the probes over kept connections are
+ * check_wprobe.c's).
  */
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <check.h>
 
+#include "check_scriptsrv.h"
 #include "check_suites.h"
 #include "util.h"
 #include "wconn.h"
-#include "wprobe.h"
-
-#define SCRIPT_MAX 4
-
-/* One scripted server: answer i goes to the i-th request it reads. */
-struct script_srv {
-    const char *answer[SCRIPT_MAX]; /* NULL: no answer (hang) */
-    int close_after[SCRIPT_MAX];    /* close the connection after it */
-    const char *late[SCRIPT_MAX];   /* sent 50 ms after it, then close */
-    int accepts;                    /* connections taken */
-    int requests;                   /* requests read */
-    int port, listen_fd;
-    volatile int stop;
-    pthread_t thread;
-};
-
-/* Reads one request head (up to the empty line); 0, or -1 at EOF. */
-static int read_request(int fd, volatile int *stop)
-{
-    char buf[4096];
-    size_t len = 0;
-
-    while (!*stop) {
-        struct pollfd p = {fd, POLLIN, 0};
-        ssize_t r;
-
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
-        if (r <= 0)
-            return -1;
-        len += (size_t)r;
-        buf[len] = '\0';
-        if (strstr(buf, "\r\n\r\n") != NULL)
-            return 0;
-    }
-    return -1;
-}
-
-static void *script_main(void *arg)
-{
-    struct script_srv *s = arg;
-
-    while (!s->stop) {
-        struct pollfd p = {s->listen_fd, POLLIN, 0};
-        int fd;
-
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        fd = accept(s->listen_fd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        s->accepts++;
-        while (!s->stop && read_request(fd, &s->stop) == 0) {
-            int i = s->requests++;
-            const char *a = i < SCRIPT_MAX ? s->answer[i] : NULL;
-
-            if (a == NULL) { /* hang until the client gives up */
-                while (!s->stop && read_request(fd, &s->stop) == 0)
-                    ;
-                break;
-            }
-            if (send(fd, a, strlen(a), MSG_NOSIGNAL) < 0 || s->close_after[i])
-                break;
-            if (s->late[i] != NULL) {
-                sleep_ms(50);
-                send(fd, s->late[i], strlen(s->late[i]), MSG_NOSIGNAL);
-                break;
-            }
-        }
-        close(fd);
-    }
-    return NULL;
-}
-
-static void script_start(struct script_srv *s)
-{
-    struct sockaddr_in a;
-    socklen_t al = sizeof(a);
-    int one = 1;
-
-    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(s->listen_fd, 0);
-    setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    ck_assert_int_eq(listen(s->listen_fd, 8), 0);
-    getsockname(s->listen_fd, (struct sockaddr *)&a, &al);
-    s->port = ntohs(a.sin_port);
-    ck_assert_int_eq(pthread_create(&s->thread, NULL, script_main, s), 0);
-}
-
-static void script_stop(struct script_srv *s)
-{
-    s->stop = 1;
-    pthread_join(s->thread, NULL);
-    close(s->listen_fd);
-}
 
 /* One GET of /x through c; returns the result, fills status and body. */
 static enum whttp_result get(struct wconn *c, int port, long total_ms,
@@ -136,10 +33,6 @@ static enum whttp_result get(struct wconn *c, int port, long total_ms,
                      0);
     return res;
 }
-
-#define OK_HELLO                                                               \
-    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"                    \
-    "Content-Length: 7\r\n\r\n{\"a\":1}"
 
 START_TEST(test_keepalive_reuses_one_connection)
 {
@@ -405,21 +298,6 @@ START_TEST(test_bytes_after_answer_close_it)
 }
 END_TEST
 
-/* s repeated n times after head (and tail), in a buffer the caller
- * frees. */
-static char *repeat(const char *head, const char *s, size_t n, const char *tail)
-{
-    size_t hl = strlen(head), sl = strlen(s), tl = strlen(tail), i;
-    char *out = malloc(hl + sl * n + tl + 1);
-
-    ck_assert_ptr_nonnull(out);
-    memcpy(out, head, hl);
-    for (i = 0; i < n; i++)
-        memcpy(out + hl + i * sl, s, sl);
-    memcpy(out + hl + sl * n, tail, tl + 1);
-    return out;
-}
-
 /* Hostile answers cost their request a WHTTP_ERROR, well before its
  * deadline (a bound of wanswer.h stops them, not the time), and the
  * worker's next answer is read as usual. */
@@ -517,161 +395,6 @@ START_TEST(test_host_names_are_not_handled)
 }
 END_TEST
 
-/* ---- wprobe: probes over connections kept from one run to the next ---- */
-
-/* One probe of /status on port through wp; returns its result. */
-static enum whttp_result probe1(struct wprobe *wp, struct probe *p, int port,
-                                long total_ms)
-{
-    memset(p, 0, sizeof(*p));
-    p->host = "127.0.0.1";
-    p->port = port;
-    p->path = "/status";
-    ck_assert_int_eq(wprobe_run(wp, "GET", p, 1, 500, total_ms, 64), 0);
-    return p->result;
-}
-
-START_TEST(test_wprobe_keeps_connection_across_runs)
-{
-    struct script_srv s = {.answer = {OK_HELLO, OK_HELLO, OK_HELLO}};
-    struct wprobe *wp = wprobe_new();
-    struct probe p;
-    int i;
-
-    ck_assert_ptr_nonnull(wp);
-    script_start(&s);
-    for (i = 0; i < 3; i++) {
-        ck_assert_int_eq(probe1(wp, &p, s.port, 1000), WHTTP_OK);
-        ck_assert_int_eq(p.status, 200);
-        ck_assert_str_eq(p.body, "{\"a\":1}");
-        ck_assert_int_eq(p.body_truncated, 0);
-    }
-    ck_assert_int_eq(s.accepts, 1);
-    ck_assert_uint_eq(wprobe_kept(wp), 1);
-    wprobe_free(wp);
-    script_stop(&s);
-}
-END_TEST
-
-/* Many workers in one run, one of them hung and one refusing: each gets
- * its own result, the hung one within its deadline. */
-START_TEST(test_wprobe_many_at_once)
-{
-    struct script_srv s[4] = {{.answer = {OK_HELLO}},
-                              {.answer = {OK_HELLO}},
-                              {.answer = {NULL}},
-                              {.answer = {NULL}}};
-    struct wprobe *wp = wprobe_new();
-    struct probe p[4];
-    int64_t t0;
-    int i, gone;
-
-    script_start(&s[0]);
-    script_start(&s[1]);
-    script_start(&s[2]);
-    script_start(&s[3]);
-    gone = s[3].port;
-    script_stop(&s[3]);
-    memset(p, 0, sizeof(p));
-    for (i = 0; i < 4; i++) {
-        p[i].host = "127.0.0.1";
-        p[i].port = i == 3 ? gone : s[i].port;
-        p[i].path = "/status";
-    }
-    t0 = now_mono_ms();
-    ck_assert_int_eq(wprobe_run(wp, "GET", p, 4, 500, 300, 2), 0);
-    ck_assert_int_lt(now_mono_ms() - t0, 1000);
-    ck_assert_int_eq(p[0].result, WHTTP_OK);
-    ck_assert_int_eq(p[1].result, WHTTP_OK);
-    ck_assert_int_eq(p[2].result, WHTTP_TIMEOUT);
-    ck_assert_int_eq(p[3].result, WHTTP_REFUSED);
-    ck_assert_uint_eq(wprobe_kept(wp), 2);
-    wprobe_free(wp);
-    for (i = 0; i < 3; i++)
-        script_stop(&s[i]);
-}
-END_TEST
-
-/* A kept connection the worker dropped is opened again once; one it
- * wrote on unasked is not used. */
-START_TEST(test_wprobe_dropped_or_written_on)
-{
-    struct script_srv a = {.answer = {OK_HELLO, OK_HELLO},
-                           .close_after = {1, 0}};
-    struct script_srv b = {
-        .answer = {OK_HELLO, OK_HELLO},
-        .late = {"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"}};
-    struct wprobe *wp = wprobe_new();
-    struct probe p;
-
-    script_start(&a);
-    script_start(&b);
-    ck_assert_int_eq(probe1(wp, &p, a.port, 1000), WHTTP_OK);
-    ck_assert_int_eq(probe1(wp, &p, b.port, 1000), WHTTP_OK);
-    sleep_ms(150); /* the close and the 408 have arrived */
-    ck_assert_int_eq(probe1(wp, &p, a.port, 1000), WHTTP_OK);
-    ck_assert_int_eq(p.status, 200);
-    ck_assert_int_eq(probe1(wp, &p, b.port, 1000), WHTTP_OK);
-    ck_assert_int_eq(p.status, 200);
-    ck_assert_int_eq(a.accepts, 2);
-    ck_assert_int_eq(b.accepts, 2);
-    wprobe_free(wp);
-    script_stop(&a);
-    script_stop(&b);
-}
-END_TEST
-
-/* A fresh connection closed without an answer is broken, not retried;
- * garbage is an error; a long body is cut, a huge one too big; none of
- * them is kept. */
-START_TEST(test_wprobe_broken_garbage_and_limits)
-{
-    char *longer = repeat("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n",
-                          "x", 5000, "");
-    char *huge = repeat("HTTP/1.1 200 OK\r\n\r\n", "z", 1 << 20, "");
-    struct script_srv s = {
-        .answer = {"", "SSH-2.0-OpenSSH\r\n\r\n", longer, huge},
-        .close_after = {1, 1, 1, 1}};
-    struct wprobe *wp = wprobe_new();
-    struct probe p;
-
-    script_start(&s);
-    ck_assert_int_eq(probe1(wp, &p, s.port, 1000), WHTTP_BROKEN);
-    ck_assert_int_eq(s.requests, 1);
-    ck_assert_int_eq(probe1(wp, &p, s.port, 1000), WHTTP_ERROR);
-    ck_assert_int_eq(probe1(wp, &p, s.port, 1000), WHTTP_OK);
-    ck_assert_int_eq(p.body_truncated, 1);
-    ck_assert_uint_eq(p.body_len, PROBE_BODY_MAX - 1);
-    ck_assert_int_eq(probe1(wp, &p, s.port, 3000), WHTTP_TOO_BIG);
-    ck_assert_uint_eq(wprobe_kept(wp), 0);
-    wprobe_free(wp);
-    script_stop(&s);
-    free(longer);
-    free(huge);
-}
-END_TEST
-
-/* Host names go to libcurl, which resolves them. */
-START_TEST(test_wprobe_host_name_falls_back)
-{
-    struct script_srv s = {.answer = {OK_HELLO}, .close_after = {1}};
-    struct wprobe *wp = wprobe_new();
-    struct probe p;
-
-    ck_assert_int_eq(curl_global_init(CURL_GLOBAL_NOTHING), CURLE_OK);
-    script_start(&s);
-    memset(&p, 0, sizeof(p));
-    p.host = "localhost";
-    p.port = s.port;
-    p.path = "/status";
-    ck_assert_int_eq(wprobe_run(wp, "GET", &p, 1, 500, 1000, 0), 0);
-    ck_assert_int_eq(p.result, WHTTP_OK);
-    ck_assert_uint_eq(wprobe_kept(wp), 0);
-    wprobe_free(wp);
-    script_stop(&s);
-}
-END_TEST
-
 Suite *wconn_suite(void)
 {
     Suite *s = suite_create("wconn");
@@ -692,14 +415,6 @@ Suite *wconn_suite(void)
     tcase_add_test(tc, test_hostile_answers_cost_one_request);
     tcase_add_test(tc, test_curl_body_is_bounded);
     tcase_add_test(tc, test_host_names_are_not_handled);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("wprobe");
-    tcase_set_timeout(tc, 10);
-    tcase_add_test(tc, test_wprobe_keeps_connection_across_runs);
-    tcase_add_test(tc, test_wprobe_many_at_once);
-    tcase_add_test(tc, test_wprobe_dropped_or_written_on);
-    tcase_add_test(tc, test_wprobe_broken_garbage_and_limits);
-    tcase_add_test(tc, test_wprobe_host_name_falls_back);
     suite_add_tcase(s, tc);
     return s;
 }
