@@ -315,6 +315,41 @@ START_TEST(test_demand_shared)
 }
 END_TEST
 
+/* Without a waiting create a view reads no other node's report: at rest
+ * it costs the same whatever the cluster's size. */
+START_TEST(test_view_at_rest_reads_no_other_node)
+{
+    struct pool_view v;
+    char ver[32], info[16384], *p;
+    long before, after;
+
+    heartbeat("node-b", 100, "ok");
+    heartbeat("node-c", 100, "ok");
+    ck_assert_int_eq(store_pool_view(&ts, TEST_NODE, 8, &v), 0);
+    snprintf(ver, sizeof(ver), "%s", v.ver);
+    store_pool_view_release(&v);
+    raw_str(info, sizeof(info), "INFO commandstats");
+    p = strstr(info, "cmdstat_hmget:calls=");
+    before = p != NULL ? strtol(p + 20, NULL, 10) : 0;
+    ck_assert_int_eq(store_pool_view_since(&ts, TEST_NODE, 8, ver, &v), 0);
+    ck_assert_int_eq(v.full, 0);
+    ck_assert_int_eq(v.waiting, 0);
+    store_pool_view_release(&v);
+    raw_str(info, sizeof(info), "INFO commandstats");
+    p = strstr(info, "cmdstat_hmget:calls=");
+    after = p != NULL ? strtol(p + 20, NULL, 10) : 0;
+    ck_assert_int_eq(after, before);
+    /* With one waiting, the others' reports are read again. */
+    ck_assert_int_eq(store_wait_begin(&ts, "a0", 60000, 100), 1);
+    ck_assert_int_eq(store_pool_view_since(&ts, TEST_NODE, 8, ver, &v), 0);
+    ck_assert_int_eq(v.waiting, 1);
+    store_pool_view_release(&v);
+    raw_str(info, sizeof(info), "INFO commandstats");
+    p = strstr(info, "cmdstat_hmget:calls=");
+    ck_assert_int_ge(p != NULL ? strtol(p + 20, NULL, 10) : 0, after + 2);
+}
+END_TEST
+
 Suite *store_nodes_suite(void)
 {
     Suite *s = suite_create("store_nodes");
@@ -327,6 +362,7 @@ Suite *store_nodes_suite(void)
     tcase_add_test(tc, test_nodes_states);
     tcase_add_test(tc, test_reap_gone);
     tcase_add_test(tc, test_demand_shared);
+    tcase_add_test(tc, test_view_at_rest_reads_no_other_node);
     suite_add_tcase(s, tc);
     return s;
 }
