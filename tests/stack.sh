@@ -70,8 +70,9 @@
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
-# shellcheck source=tests/stack-cgroup.sh
+# shellcheck source=tests/portclaim.sh
 . "$top_srcdir/tests/portclaim.sh"
+# shellcheck source=tests/stack-cgroup.sh
 . "$top_srcdir/tests/stack-cgroup.sh"
 # shellcheck source=tests/stack-isolate.sh
 . "$top_srcdir/tests/stack-isolate.sh"
