@@ -31,6 +31,7 @@ int main(void)
     srunner_add_suite(sr, fcgi_suite());
     srunner_add_suite(sr, metrics_suite());
     srunner_add_suite(sr, proc_suite());
+    srunner_add_suite(sr, proc_kill_suite());
     srunner_add_suite(sr, cgroup_suite());
     srunner_add_suite(sr, reaper_suite());
     srunner_add_suite(sr, spawner_suite());

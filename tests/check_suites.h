@@ -24,6 +24,7 @@ Suite *handlers_rw_suite(void);
 Suite *access_suite(void);
 Suite *metrics_suite(void);
 Suite *proc_suite(void);
+Suite *proc_kill_suite(void);
 Suite *reaper_suite(void);
 Suite *spawner_suite(void);
 Suite *spawner_run_suite(void);

@@ -4,11 +4,11 @@
  * fake_store.h - an in-memory stand-in for the store.h functions that
  * steel-fcgi calls, for the handler tests (check_handlers.c).
  *
- * The seam is the linker: fake_store.c defines those functions under their
- * real names and is linked into tests/check_steel as an object, ahead of
- * common/libsteel.a, so the archive's store.o is never pulled in and the
- * handlers run unchanged against this model.  Production code has no
- * test hooks.  A new store function that steel-fcgi starts to call needs
+ * The seam is the linker: fake_store.c and fake_store_ops.c define those
+ * functions under their real names and are linked into tests/check_handlers
+ * as objects, ahead of common/libsteel.a, so the archive's store.o is never
+ * pulled in and the handlers run unchanged against this model.  Production
+ * code has no test hooks.  A new store function that steel-fcgi starts to call needs
  * a fake here, or the link fails with duplicate definitions.
  *
  * The model keeps what the Lua scripts keep: worker states, the idle

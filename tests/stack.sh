@@ -2,7 +2,9 @@
 # shellcheck shell=bash
 # stack.sh - the whole local stack (Redis, steel-spawner, steel-reaper,
 # lighttpd with steel-fcgi) in one run directory on loopback ports.  Sourced
-# by ./dev and by the integration tests; it defines functions only.
+# by ./dev and by the integration tests; it defines functions only.  Its
+# configuration files are written by tests/stack-conf.sh, its Redis started
+# by tests/stack-redis.sh (both sourced here).
 #
 #   stack_init RUN_DIR [HTTP_PORT [REDIS_PORT]]
 #       Chooses the run directory and ports.  Values left out come from
@@ -68,11 +70,16 @@
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
-# shellcheck source=tests/stack-cgroup.sh
+# shellcheck source=tests/portclaim.sh
 . "$top_srcdir/tests/portclaim.sh"
+# shellcheck source=tests/stack-cgroup.sh
 . "$top_srcdir/tests/stack-cgroup.sh"
 # shellcheck source=tests/stack-isolate.sh
 . "$top_srcdir/tests/stack-isolate.sh"
+# shellcheck source=tests/stack-conf.sh
+. "$top_srcdir/tests/stack-conf.sh"
+# shellcheck source=tests/stack-redis.sh
+. "$top_srcdir/tests/stack-redis.sh"
 
 STACK_RUN=
 STACK_HTTP_PORT=
@@ -209,15 +216,6 @@ stack_init() {
     STACK_LEFTOVERS=0
 }
 
-# redis-cli (the tests', the recipes') authenticates through REDISCLI_AUTH.
-stack_export_auth() {
-    if [ -n "$STACK_REDIS_PASSWORD" ]; then
-        export REDISCLI_AUTH=$STACK_REDIS_PASSWORD
-    else
-        unset REDISCLI_AUTH
-    fi
-}
-
 # Prints a free port from 32000-32767: above the worker port ranges
 # (20000-31999, see stack_write_conf), below the kernel's ephemeral ports,
 # and not one whose worker range is that of a stack on port 8080.
@@ -239,152 +237,8 @@ stack_port_busy() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# The unix socket of the stack's Redis (sun_path holds 107 bytes).
-stack_redis_socket() {
-    local sock=$STACK_RUN/redis/redis.sock
-    if [ ${#sock} -gt 100 ]; then
-        sock=${TMPDIR:-/tmp}/steel-redis-$STACK_PREFIX-$(id -u).sock
-    fi
-    echo "$sock"
-}
-
 stack_url() {
     echo "http://127.0.0.1:$STACK_HTTP_PORT"
-}
-
-# conf_set FILE KEY VALUE - replaces every "KEY = ..." line by one.
-stack_conf_set() {
-    local file=$1 key=$2 value=$3
-    sed -i -e "/^[[:space:]]*${key}[[:space:]]*=/d" "$file" &&
-        printf '%s = %s\n' "$key" "$value" >>"$file"
-}
-
-stack_worker_bin() {
-    local bin=${STEEL_BROWSER_BIN:-$top_builddir/tester/steel-browser-emu}
-    case $bin in
-    /*) ;;
-    */*) bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin") ;;
-    *) bin=$(command -v "$bin") || { stack_log "$STEEL_BROWSER_BIN: not found"; return 1; } ;;
-    esac
-    if [ ! -x "$bin" ]; then
-        stack_log "worker binary $bin is not executable (run make, or set STEEL_BROWSER_BIN)"
-        return 1
-    fi
-    echo "$bin"
-}
-
-# stack_write_conf TTL - RUN/steel-orchestrator.conf.  Workers get 100
-# ports from 20000-31999 chosen by the HTTP port, so stacks on different
-# ports rarely share worker ports.
-stack_write_conf() {
-    local ttl=$1 conf=$STACK_RUN/steel-orchestrator.conf bin ports base
-    bin=$(stack_worker_bin) || return 1
-    base=$((20000 + (STACK_HTTP_PORT % 120) * 100))
-    ports=${STEEL_WORKER_PORTS:-$base-$((base + 99))}
-    if [ -n "${STEEL_CONF:-}" ]; then
-        if [ ! -r "$STEEL_CONF" ]; then
-            stack_log "STEEL_CONF=$STEEL_CONF: cannot read it"
-            return 1
-        fi
-        {
-            echo "# $STEEL_CONF, with the settings of the local stack in"
-            echo "# $STACK_RUN at the end (written by tests/stack.sh)"
-            cat "$STEEL_CONF"
-        } >"$conf.tmp" || return 1
-        [ -n "${STEEL_BROWSER_BIN:-}" ] && stack_conf_set "$conf.tmp" worker_bin "$bin"
-        [ -n "$ttl" ] && stack_conf_set "$conf.tmp" session_ttl "$ttl"
-        [ -n "${STEEL_WORKER_PORTS:-}" ] && stack_conf_set "$conf.tmp" worker_port_range "$ports"
-    else
-        cat >"$conf.tmp" <<EOF
-# steel-orchestrator.conf of the local stack in $STACK_RUN
-# (written by tests/stack.sh; set STEEL_CONF to start from another file)
-session_ttl = ${ttl:-60}
-pool_idle_target = 8
-pool_max_workers = 64
-create_wait = 10
-worker_bin = $bin
-worker_port_range = $ports
-reap_interval = 1
-fcgi_threads = 8
-fcgi_create_threads = 32
-log_level = info
-EOF
-    fi
-    # The emulator's knobs (STEEL_EMU_*) reach the workers only through
-    # worker_env: the spawner gives them a clean environment.
-    grep -q '^[[:space:]]*worker_env[[:space:]]*=' "$conf.tmp" ||
-        stack_conf_set "$conf.tmp" worker_env 'STEEL_EMU_*'
-    # Workers isolated as in production (tests/stack-isolate.sh).
-    isolate_conf "$conf.tmp" "$STACK_RUN" || return 1
-    if [ -n "$STACK_REDIS_PASSWORD" ]; then
-        stack_conf_set "$conf.tmp" redis_password "$STACK_REDIS_PASSWORD" || return 1
-    fi
-    # Each program its own ACL user (a Redis of an older stack.sh has none;
-    # a STEEL_CONF that names a redis_user keeps it).
-    if [ -n "$STACK_REDIS_PW_FCGI" ] &&
-        ! grep -q '^[[:space:]]*redis_user[[:space:]]*=' "$conf.tmp"; then
-        stack_conf_set "$conf.tmp" redis_user_fcgi steel-fcgi &&
-            stack_conf_set "$conf.tmp" redis_password_fcgi "$STACK_REDIS_PW_FCGI" &&
-            stack_conf_set "$conf.tmp" redis_user_spawner steel-spawner &&
-            stack_conf_set "$conf.tmp" redis_password_spawner "$STACK_REDIS_PW_SPAWNER" &&
-            stack_conf_set "$conf.tmp" redis_user_reaper steel-reaper &&
-            stack_conf_set "$conf.tmp" redis_password_reaper "$STACK_REDIS_PW_REAPER" ||
-            return 1
-    fi
-    # The operator routes' token: the configuration's own (even empty:
-    # the routes are then closed), else the stack's.
-    if grep -q '^[[:space:]]*admin_token[[:space:]]*=' "$conf.tmp"; then
-        STACK_ADMIN_TOKEN=$(sed -n 's/^[[:space:]]*admin_token[[:space:]]*=[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$conf.tmp" | tail -n 1)
-    elif [ -n "$STACK_ADMIN_TOKEN" ]; then
-        stack_conf_set "$conf.tmp" admin_token "$STACK_ADMIN_TOKEN" || return 1
-    fi
-    # It holds the Redis password: the owner's only.
-    chmod 600 "$conf.tmp" || return 1
-    stack_conf_set "$conf.tmp" redis "unix:$(stack_redis_socket)" &&
-        stack_conf_set "$conf.tmp" key_prefix "$STACK_PREFIX" &&
-        stack_conf_set "$conf.tmp" worker_log_dir "$STACK_RUN/workers" &&
-        stack_conf_set "$conf.tmp" node_token_dir "$STACK_RUN" &&
-        stack_conf_set_cgroup "$conf.tmp" &&
-        mv "$conf.tmp" "$conf"
-}
-
-# The repository's lighttpd snippet with only its var.steel_* lines
-# changed (paths, and every URL to steel-fcgi: this lighttpd serves nothing
-# else), and a main lighttpd.conf around it.
-stack_write_lighttpd() {
-    local snippet=$top_srcdir/etc/lighttpd/50-steel-orchestrator.conf.in
-    local fcgi=$top_builddir/fcgi/steel-fcgi sock=$STACK_RUN/steel-fcgi.socket
-    # lighttpd appends "-N" per process; sun_path holds 107 bytes.
-    if [ ${#sock} -gt 96 ]; then
-        sock=${TMPDIR:-/tmp}/steel-fcgi-$STACK_PREFIX-$(id -u).socket
-    fi
-    sed -e "s|^var\.steel_fcgi_bin = .*|var.steel_fcgi_bin = \"$fcgi\"|" \
-        -e "s|^var\.steel_conf = .*|var.steel_conf = \"$STACK_RUN/steel-orchestrator.conf\"|" \
-        -e "s|^var\.steel_socket = .*|var.steel_socket = \"$sock\"|" \
-        -e "s|^var\.steel_fcgi_log = .*|var.steel_fcgi_log = \"$STACK_RUN/steel-fcgi.log\"|" \
-        -e "s|^var\.steel_errordocs = .*|var.steel_errordocs = \"$top_srcdir/etc/lighttpd/errors/\"|" \
-        -e "s|^var\.steel_status_page = .*|var.steel_status_page = \"$top_srcdir/etc/lighttpd/status.html\"|" \
-        -e "s|^var\.steel_url = .*|var.steel_url = \"^/\"|" \
-        -e "s|^var\.steel_backend_timeout = .*|var.steel_backend_timeout = ${STEEL_BACKEND_TIMEOUT:-30}|" \
-        "$snippet" >"$STACK_RUN/50-steel-orchestrator.conf" || return 1
-    if grep -q '^var\.steel_.*@' "$STACK_RUN/50-steel-orchestrator.conf"; then
-        stack_log "$snippet: a var.steel_* line was not rewritten"
-        return 1
-    fi
-    cat >"$STACK_RUN/lighttpd.conf" <<EOF
-# lighttpd.conf of the local stack in $STACK_RUN (written by tests/stack.sh)
-server.bind = "127.0.0.1"
-server.port = $STACK_HTTP_PORT
-server.document-root = "$STACK_RUN/www"
-server.upload-dirs = ( "$STACK_RUN/tmp" )
-server.errorlog = "$STACK_RUN/lighttpd-error.log"
-# This lighttpd serves only the API: even a request it cannot parse gets
-# a JSON error (see the snippet's last section).
-server.errorfile-prefix = "$top_srcdir/etc/lighttpd/errors/"
-mimetype.assign = ( ".html" => "application/json" )
-include "$STACK_RUN/50-steel-orchestrator.conf"
-${STEEL_LIGHTTPD_EXTRA:-}
-EOF
 }
 
 # ---- up ------------------------------------------------------------------
@@ -413,54 +267,6 @@ stack_show_log() {
     [ -f "$f" ] || return 0
     echo "--- $f (last ${2:-20} lines)" >&2
     tail -n "${2:-20}" "$f" >&2
-}
-
-stack_start_redis() {
-    local i pid rconf=$STACK_RUN/redis/redis.conf
-    # The programs reach Redis through its unix socket (no TCP stack on
-    # every command, owner-only); the TCP port is for redis-cli and the
-    # tests.  Both need the password (requirepass, in a file of the
-    # owner's, not on the command line), so a process of another user on
-    # this host - a worker - reaches neither.
-    (
-        umask 077
-        printf 'include %s\nrequirepass %s\n' \
-            "$top_srcdir/etc/redis/steel-orchestrator.conf" \
-            "$STACK_REDIS_PASSWORD" >"$rconf" &&
-            stack_redis_users >>"$rconf"
-    ) || return 1
-    # Persistence as the shipped fragment has it (AOF, appendfsync
-    # everysec); STEEL_REDIS_PERSIST=none runs Redis with nothing on disk.
-    local persist=(--appendonly yes --appendfsync everysec --save "")
-    [ "${STEEL_REDIS_PERSIST:-aof}" = none ] && persist=(--save "" --appendonly no)
-    stack_spawn redis redis-server "$rconf" \
-        --port "$STACK_REDIS_PORT" --bind 127.0.0.1 "${persist[@]}" \
-        --unixsocket "$(stack_redis_socket)" --unixsocketperm 700 \
-        --dir "$STACK_RUN/redis" --logfile "" --daemonize no
-    read -r pid <"$STACK_RUN/redis.pid"
-    for i in $(seq 1 100); do
-        if [ "$(redis-cli -h 127.0.0.1 -p "$STACK_REDIS_PORT" ping 2>/dev/null)" = PONG ]; then
-            return 0
-        fi
-        stack_pid_live "$pid" || break
-        sleep 0.1
-    done
-    stack_log "redis did not answer PING on 127.0.0.1:$STACK_REDIS_PORT"
-    stack_show_log redis
-    return 1
-}
-
-# The ACL users of the programs, etc/redis/steel-orchestrator-users.conf
-# filled in with the stack's prefix and passwords (as SHA-256 hashes).
-stack_redis_users() {
-    [ -n "$STACK_REDIS_PW_FCGI" ] || return 0
-    local f s r
-    f=$(printf '%s' "$STACK_REDIS_PW_FCGI" | sha256sum | cut -d' ' -f1) &&
-        s=$(printf '%s' "$STACK_REDIS_PW_SPAWNER" | sha256sum | cut -d' ' -f1) &&
-        r=$(printf '%s' "$STACK_REDIS_PW_REAPER" | sha256sum | cut -d' ' -f1) &&
-        sed -e "s|@PREFIX@|$STACK_PREFIX|g" -e "s|@PASSWORD_FCGI@|#$f|" \
-            -e "s|@PASSWORD_SPAWNER@|#$s|" -e "s|@PASSWORD_REAPER@|#$r|" \
-            "$top_srcdir/etc/redis/steel-orchestrator-users.conf"
 }
 
 stack_start_daemon() {
@@ -529,11 +335,6 @@ stack_wait_ready() {
     stack_show_log steel-fcgi
     stack_show_log spawner
     return 1
-}
-
-stack_conf_sum() {
-    cat "$STACK_RUN/steel-orchestrator.conf" "$STACK_RUN/lighttpd.conf" \
-        "$STACK_RUN/50-steel-orchestrator.conf" 2>/dev/null | cksum
 }
 
 # stack_up [SESSION_TTL]
@@ -664,25 +465,6 @@ stack_down() {
 }
 
 # ---- status and logs ---------------------------------------------------------
-
-stack_rcli() {
-    redis-cli -h 127.0.0.1 -p "$STACK_REDIS_PORT" "$@" 2>/dev/null
-}
-
-# Counts of this run's workers by state, "idle=4 busy=1", from Redis.
-stack_worker_counts() {
-    # shellcheck disable=SC2016
-    stack_rcli --raw EVAL '
-        local n = {}
-        for _, id in ipairs(redis.call("SMEMBERS", KEYS[1])) do
-            local s = redis.call("HGET", ARGV[1] .. ":worker:" .. id, "state") or "gone"
-            n[s] = (n[s] or 0) + 1
-        end
-        local out = {}
-        for s, c in pairs(n) do out[#out + 1] = s .. "=" .. c end
-        table.sort(out)
-        return table.concat(out, " ")' 1 "$STACK_PREFIX:workers" "$STACK_PREFIX"
-}
 
 stack_status() {
     local name pid running=0 counts
