@@ -274,14 +274,33 @@ static int node_holder(struct reaper *rp, long *pid)
     return REAPER_REFUSED;
 }
 
+/* How often a reaper judges the other nodes' heartbeats (ms): a quarter
+ * of node_gone_after, at least one pass and at most NODES_EVERY_MAX_MS, so
+ * the cluster's passes do not read every node's heartbeat each second. */
+#define NODES_EVERY_MAX_MS 5000
+static int64_t nodes_every_ms(const struct conf *c)
+{
+    int64_t ms = (int64_t)c->node_gone_after * 1000 / 4;
+
+    if (ms > NODES_EVERY_MAX_MS)
+        ms = NODES_EVERY_MAX_MS;
+    if (ms < c->reap_interval * 1000)
+        ms = c->reap_interval * 1000;
+    return ms;
+}
+
 /* Removes the records of every other node whose heartbeat is older than
  * node_gone_after (store_node_reap: one script, so one reaper of those
- * that race does it).  Returns 0 or -1 (Redis). */
+ * that race does it), once every nodes_every_ms().  Returns 0 or -1
+ * (Redis). */
 static int reap_nodes(struct reaper *rp)
 {
     struct node_reaped gone[16];
     long n, i;
 
+    if (!rp->once && now_mono_ms() < rp->nodes_due)
+        return 0;
+    rp->nodes_due = now_mono_ms() + nodes_every_ms(&rp->conf);
     n = store_node_reap(&rp->store, gone, sizeof(gone) / sizeof(gone[0]));
     if (n < 0)
         return -1;

@@ -40,7 +40,8 @@
  *      session nobody maps (deadline worker_timeout_ms), then GET /status
  *      again: clean -> store_released, else mark dead and kill
  *   7. prune stale P:sessions entries; remove the records of other nodes
- *      whose heartbeat is older than node_gone_after (store_node_reap);
+ *      whose heartbeat is older than node_gone_after (store_node_reap,
+ *      every quarter of node_gone_after, at most every 5 s);
  *      count the pass, unlock
  *
  * A worker is always marked dead in Redis before it is killed, so no
@@ -133,6 +134,8 @@ struct reaper {
                                       first seen; 0: none */
     int once;                      /* --once: one pass, judged at once */
     long pass_no;                  /* passes begun (decide_probe_due) */
+    int64_t nodes_due;             /* mono ms of the next judgement of the
+                                      other nodes' heartbeats */
     struct reaper_view view;       /* the records, kept between passes */
     struct wprobe *wp;           /* probe connections kept from one pass to
                                     the next (wprobe.h); NULL: libcurl's */
