@@ -93,7 +93,7 @@
 /* The node's records as the passes keep them (view.c): read whole when
  * P:ver:<node> moved and at least every REAPER_VIEW_FULL_MS, else only
  * the session keys whose expiry may have come. */
-#define REAPER_VIEW_FULL_MS 5000
+#define REAPER_VIEW_FULL_MS 30000 /* as the spawner's VIEW_FULL_MS */
 struct reaper_view {
     struct worker_rec *recs; /* the records (malloc'd), as last read */
     int64_t *check_at;       /* per record: Redis ms when its session key
