@@ -32,9 +32,9 @@ THREADS=12
 BURST=$((4 * THREADS))
 DEADLINE_MS=$((3000 + 3000 + 1000)) # create_wait + worker_timeout + slack
 
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 stack_init "$T/run" "$HTTP_PORT"
 trap 'stack_down >/dev/null 2>&1; lib_cleanup' EXIT
 STEEL_CONF=$T/adm.conf stack_up || { not_ok "stack starts"; lib_finish; }

@@ -23,9 +23,9 @@ reap_interval = 1
 fcgi_threads = 8
 CONF
 
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 stack_init "$T/run" "$HTTP_PORT"
 # Set before stack_up: a start that fails halfway is stopped too.
 trap 'stack_down >/dev/null 2>&1; lib_cleanup' EXIT

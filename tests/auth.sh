@@ -17,9 +17,9 @@ pool_max_workers = 16
 api_token = s3cret-api
 admin_token = s3cret-admin
 CONF
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 export STEEL_API_TOKEN=s3cret-api
 stack_init "$T/run" "$HTTP_PORT"
 trap 'stack_down >/dev/null 2>&1; lib_cleanup' EXIT

@@ -20,9 +20,9 @@ reap_interval = 1
 fcgi_threads = 2
 fcgi_create_threads = 2
 CONF
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 export STEEL_BACKEND_TIMEOUT=2
 stack_init "$T/run" "$HTTP_PORT"
 FCGI_PIDS=()

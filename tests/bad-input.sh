@@ -38,9 +38,9 @@ reap_interval = 1
 fcgi_threads = 4
 max_body = 65536
 CONF
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 stack_init "$T/run" "$HTTP_PORT"
 trap 'stack_down >/dev/null 2>&1; lib_cleanup' EXIT
 STEEL_CONF=$T/bad.conf stack_up || { not_ok "stack starts"; lib_finish; }

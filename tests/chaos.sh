@@ -58,9 +58,9 @@ reap_interval = 1
 CONF
 
 HTTP_PORT=$(free_port) || exit 1
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 # The spawner hands its environment to every worker it starts.
 export STEEL_EMU_CRASH_PROB=${CHAOS_CRASH_PROB:-0.02}
 export STEEL_EMU_HANG_PROB=${CHAOS_HANG_PROB:-0.01}

@@ -305,7 +305,8 @@ start_bg redis redis-server "$T/redis.conf" --port "$REDIS_PORT" --bind 127.0.0.
     --save "" --appendonly no --dir "$T"
 wait_for 10 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping || { not_ok "redis starts"; lib_finish; }
 HTTP_PORT=$(free_port)
-WBASE=$((20000 + (RANDOM % 1000) * 10))
+WBASE=$(worker_ports 100) || exit 1
+WBASE=${WBASE%-*}
 mkdir -p "$T/log" "$T/www"
 CONF=$T/steel-orchestrator.conf
 {

@@ -52,9 +52,9 @@ R2_PORT=$(free_port)
 SPORTS=()
 for i in 1 2 3; do SPORTS+=("$(free_port)"); done
 PW=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-base=$((20000 + (HTTP_PORT % 30) * 400))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 399))"
+STEEL_WORKER_PORTS=$(worker_ports 400) || exit 1
+export STEEL_WORKER_PORTS
 
 # Every Redis of the test knows the ACL user steel; replication and the
 # Sentinels use the default user, with the same password.

@@ -28,9 +28,9 @@ CONF
 WORKER_TIMEOUT_MS=3000
 CREATE_WAIT_MS=5000
 
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 stack_init "$T/run" "$HTTP_PORT"
 trap 'stack_down >/dev/null 2>&1; lib_cleanup' EXIT
 U=$(stack_url)

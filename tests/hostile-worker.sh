@@ -146,8 +146,8 @@ check "the node's rules load for the worker's uid (table $TABLE)" \
     hl_fw_up "$TABLE" "$UIDS"
 
 HTTP_PORT=$(free_port)
-base=$((20000 + (HTTP_PORT % 120) * 100))
-PORT_LO=$base PORT_HI=$((base + 99))
+WPORTS=$(worker_ports 100) || exit 1
+PORT_LO=${WPORTS%-*} PORT_HI=${WPORTS#*-}
 MEM_MB=128 PIDS_MAX=48
 cat >"$T/hostile.conf" <<CONF
 session_ttl = 120

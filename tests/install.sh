@@ -154,8 +154,9 @@ fi
 
 start_redis || { not_ok "redis starts"; lib_finish; }
 HTTP_PORT=$(free_port)
-# Ten worker ports from a random block below the kernel's ephemeral range.
-WBASE=$((20000 + (RANDOM % 1000) * 10))
+# Worker ports from a claimed block below the kernel's ephemeral range.
+WBASE=$(worker_ports 100) || exit 1
+WBASE=${WBASE%-*}
 mkdir -p "$T/log" "$T/www"
 CONF=$T/steel-orchestrator.conf
 {

@@ -180,9 +180,9 @@ cat >"$T/lite.conf" <<CONF
 pool_idle_target = 3
 pool_max_workers = 6
 CONF
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN=$LITE
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 stack_init "$T/run" "$HTTP_PORT"
 trap 'stack_down >/dev/null 2>&1; lib_cleanup' EXIT
 if STEEL_CONF=$T/lite.conf stack_up; then

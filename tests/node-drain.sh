@@ -21,7 +21,6 @@ lib_init
 
 HTTP_A=$(free_port)
 HTTP_B=$(free_port)
-base=$((20000 + (HTTP_A % 120) * 100))
 cat >"$T/a.conf" <<CONF
 node_name = drain-a
 session_ttl = 60
@@ -37,7 +36,8 @@ CONF
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
 # One range for both nodes (the handlers check it): a spawner's test bind
 # on the wildcard address skips the ports the other node's workers hold.
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 stack_init "$T/run" "$HTTP_A"
 
 B_PIDS=()

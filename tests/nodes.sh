@@ -88,8 +88,10 @@ rcli sadd "$PFX:nodes" "$NODE-x" >/dev/null
 conf_for x "$NODE-x" 127.0.0.1 "$PORT_B-$PORT_MAX"
 check "a node_name heartbeating from another host is refused" \
     exits_with otherhost "$T/x.conf" "node_name $NODE-x is in use by another host (host other-host"
-rcli del "$PFX:pool:$NODE-x" >/dev/null
+# Out of P:nodes first: a node listed with no heartbeat is one a reaper
+# removes (and counts), the count checked below.
 rcli srem "$PFX:nodes" "$NODE-x" >/dev/null
+rcli del "$PFX:pool:$NODE-x" >/dev/null
 conf_for y "$NODE-y" 192.0.2.1 "$PORT_B-$PORT_MAX"
 check "a worker_host that is no address of this host is refused" \
     exits_with notlocal "$T/y.conf" "worker_host 192.0.2.1 is not an address of this host"
@@ -99,8 +101,8 @@ rcli sadd "$PFX:nodes" "$NODE-v" >/dev/null
 conf_for z "$NODE-z" 127.0.0.3 "$PORT_B-$PORT_MAX"
 check "a loopback worker_host is refused among nodes with other addresses" \
     exits_with loopback "$T/z.conf" "worker_host 127.0.0.3 is a loopback address, but node $NODE-v (worker_host 10.9.9.9)"
-rcli del "$PFX:pool:$NODE-v" >/dev/null
 rcli srem "$PFX:nodes" "$NODE-v" >/dev/null
+rcli del "$PFX:pool:$NODE-v" >/dev/null
 
 # ---- demand: the node that queued the creates starts their workers -------
 

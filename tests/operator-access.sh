@@ -48,9 +48,9 @@ pool_idle_target = 1
 pool_max_workers = 4
 admin_token =
 CONF
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 export STEEL_LIGHTTPD_EXTRA="\$SERVER[\"socket\"] == \"$HOST_IP:$HTTP_PORT\" { }"
 stack_init "$T/run" "$HTTP_PORT"
 trap 'rc=$?; stack_down >/dev/null 2>&1; netns_down; (exit $rc); lib_cleanup' EXIT

@@ -38,6 +38,8 @@ import socket, sys, time
 socks = []
 for p in range(int(sys.argv[1]), int(sys.argv[2]) + 1):
     s = socket.socket()
+    # A connection of an earlier test left in TIME_WAIT must not stop it.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", p))
     s.listen(4)
     socks.append(s)

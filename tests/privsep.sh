@@ -47,7 +47,6 @@ as_worker() {
 }
 
 HTTP_PORT=$(free_port)
-base=$((20000 + (HTTP_PORT % 120) * 100))
 cat >"$T/privsep.conf" <<CONF
 session_ttl = 30
 pool_idle_target = 2
@@ -63,7 +62,8 @@ worker_core_mb = 0
 worker_env = STEEL_EMU_* TZ=UTC
 CONF
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 # Through worker_env: STEEL_EMU_*; not through: the rest.
 export STEEL_EMU_SEED=5 PRIVSEP_SECRET=do-not-leak
 # The worker may traverse to the run directory (not read it): what keeps it

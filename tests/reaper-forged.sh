@@ -18,15 +18,7 @@ reaper_setup
 echo "worker_port_range = 20000-29999" >>"$T/steel.conf"
 
 # ---- a listener outside the range that counts its connections ----------
-OUT_PORT=""
-for i in $(seq 1 50); do
-    p=$((30000 + RANDOM % 2000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-        OUT_PORT=$p
-        break
-    fi
-done
-[ -n "$OUT_PORT" ] || { echo "no free port above the range" >&2; exit 1; }
+OUT_PORT=$(free_port) || exit 1 # 61000-64999
 start_bg listener python3 -c '
 import socket, sys
 s = socket.socket()

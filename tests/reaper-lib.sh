@@ -17,6 +17,8 @@ reaper_setup() {
         [ -x "$f" ] || { echo "missing $f (run make and make check)" >&2; exit 1; }
     done
     start_redis || exit 1
+    RP_LO=$(worker_ports 100 20000 29999) || exit 1
+    RP_LO=${RP_LO%-*}
     cat >"$T/steel.conf" <<EOF
 redis = 127.0.0.1:$REDIS_PORT
 redis_timeout_ms = 1000
@@ -46,19 +48,14 @@ now_ms() {
     date +%s%3N
 }
 
-# worker_port - a free port of worker_port_range below the kernel's
-# ephemeral range, so that no
-# client connection of a parallel test holds it when the worker binds.
+# worker_port - a free port of the test's own block of worker_port_range's
+# default (20000-29999, the reaper probes no record outside it), claimed
+# at setup (tests/portclaim.sh) so that no parallel test's workers use it.
 worker_port() {
-    local lo p i
-    read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
-    [ "${lo:-0}" -gt 21000 ] || lo=32768
-    # Inside the default worker_port_range, 20000-29999: the reaper
-    # probes no record outside it.
-    [ "$lo" -le 30000 ] || lo=30000
+    local p i
     for i in $(seq 1 200); do
-        p=$((20000 + RANDOM % (lo - 20000)))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+        p=$((RP_LO + RANDOM % 100))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && port_claim "$p"; then
             echo "$p"
             return 0
         fi

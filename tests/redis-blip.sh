@@ -20,9 +20,9 @@
 lib_init
 
 HTTP_PORT=$(free_port)
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 unset STEEL_CONF
 stack_init "$T/run" "$HTTP_PORT"
 LOAD_PIDS=()

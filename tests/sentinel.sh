@@ -34,9 +34,9 @@ PW=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 # the default user (replication, the Sentinels, redis-cli) and, here, the
 # password of the ACL user steel as well.
 ADMIN_PW=$PW
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 
 # Every Redis of the test knows the ACL user steel (password PW); the
 # default user, which replication and the Sentinels use, has ADMIN_PW.

@@ -9,9 +9,11 @@ SPAWNER=$top_builddir/spawner/steel-spawner
 FIXTURE=$top_builddir/tests/reaper-fixture
 NODE=sp-node-$$
 PFX=sp$$r$RANDOM
-# A port range of our own below the kernel's ephemeral ports.
-PORT_BASE=$((10000 + (RANDOM % 80) * 100))
-PORT_MAX=$((PORT_BASE + 99))
+# A port range of our own below the kernel's ephemeral ports, claimed
+# (tests/portclaim.sh) so that no parallel test's workers share it.
+SP_PORTS=$(worker_ports 100) || exit 1
+PORT_BASE=${SP_PORTS%-*}
+PORT_MAX=${SP_PORTS#*-}
 SP_PID=
 
 # spawner_setup - checks the programs, starts Redis, makes the test kill

@@ -21,9 +21,9 @@ create_wait = 5
 worker_timeout_ms = 2000
 reap_interval = 1
 CONF
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 export STEEL_EMU_CRASH_PROB=1 STEEL_EMU_CRASH_ON=delete
 stack_init "$T/run" "$HTTP_PORT"
 trap 'stack_down >/dev/null 2>&1; lib_cleanup' EXIT

@@ -28,14 +28,14 @@ stack_worker_bin() {
     echo "$bin"
 }
 
-# stack_write_conf TTL - RUN/steel-orchestrator.conf.  Workers get 100
-# ports from 20000-31999 chosen by the HTTP port, so stacks on different
-# ports rarely share worker ports.
+# stack_write_conf TTL - RUN/steel-orchestrator.conf.  Workers get
+# STEEL_WORKER_PORTS, or a block of 100 ports that nothing listens on,
+# claimed for this shell (worker_ports, tests/portclaim.sh).
 stack_write_conf() {
-    local ttl=$1 conf=$STACK_RUN/steel-orchestrator.conf bin ports base
+    local ttl=$1 conf=$STACK_RUN/steel-orchestrator.conf bin ports
     bin=$(stack_worker_bin) || return 1
-    base=$((20000 + (STACK_HTTP_PORT % 120) * 100))
-    ports=${STEEL_WORKER_PORTS:-$base-$((base + 99))}
+    ports=${STEEL_WORKER_PORTS:-}
+    [ -n "$ports" ] || ports=$(worker_ports 100) || return 1
     if [ -n "${STEEL_CONF:-}" ]; then
         if [ ! -r "$STEEL_CONF" ]; then
             stack_log "STEEL_CONF=$STEEL_CONF: cannot read it"

@@ -44,9 +44,9 @@ probe_timeout_ms = 300
 probe_failures = 2
 admin_token = sp-admin
 CONF
-base=$((20000 + (HTTP_PORT % 120) * 100))
 export STEEL_BROWSER_BIN="$top_builddir/tester/steel-browser-emu"
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 stack_init "$T/run" "$HTTP_PORT"
 # shellcheck disable=SC2154 # rc is set inside the trap
 trap 'rc=$?; stack_down >/dev/null 2>&1; (exit $rc); lib_cleanup' EXIT

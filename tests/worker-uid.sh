@@ -111,7 +111,6 @@ EOS
 chmod 755 "$T/wrap.sh"
 
 HTTP_PORT=$(free_port)
-base=$((20000 + (HTTP_PORT % 120) * 100))
 cat >"$T/uid.conf" <<CONF
 session_ttl = 30
 pool_idle_target = 2
@@ -125,7 +124,8 @@ worker_home_dir = $T/homes
 worker_env = STEEL_EMU_*
 CONF
 export STEEL_BROWSER_BIN=$T/wrap.sh
-export STEEL_WORKER_PORTS="$base-$((base + 99))"
+STEEL_WORKER_PORTS=$(worker_ports 100) || exit 1
+export STEEL_WORKER_PORTS
 stack_init "$T/run" "$HTTP_PORT"
 chmod 711 "$T/run"
 STEEL_CONF=$T/uid.conf stack_up || { not_ok "stack starts"; stack_logs 20; lib_finish; }
