@@ -2,18 +2,28 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * check_ports.c - the spawner's port choice (spawner/pool.h): round robin
- * over worker_port_range, skipping ports held, cooling or found busy.
+ * over worker_port_range, skipping ports held, cooling or found busy; and
+ * who holds a port (common/portown.h), through sock_diag and /proc/net,
+ * against real sockets of this process.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -172,7 +182,8 @@ START_TEST(test_portown_scan_large)
 END_TEST
 
 /* A child of uid `uid` that listens on 127.0.0.1 (*port) until killed;
- * the socket is made after the switch, so its uid is `uid`. */
+ * the socket is made after the switch, so its uid is `uid` (no switch
+ * when `uid` is ours). */
 static pid_t listener(uid_t uid, int *port)
 {
     int p[2];
@@ -187,7 +198,7 @@ static pid_t listener(uid_t uid, int *port)
         int fd, got;
 
         close(p[0]);
-        if (setgid(uid) < 0 || setuid(uid) < 0)
+        if (uid != getuid() && (setgid(uid) < 0 || setuid(uid) < 0))
             _exit(1);
         fd = socket(AF_INET, SOCK_STREAM, 0);
         memset(&a, 0, sizeof(a));
@@ -252,6 +263,258 @@ START_TEST(test_portown_other_uid)
 }
 END_TEST
 
+/* ---- portown through sock_diag ------------------------------------------ */
+
+/* A TCP socket of family on the loopback address, bound to port (0: a
+ * free one, then in *port), listening when backlog > 0, SO_REUSEPORT when
+ * share.  Returns it, or -1 when the family or the bind is refused (a
+ * host without IPv6). */
+static int lo_socket(int family, int backlog, int share, int *port)
+{
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    struct sockaddr *a;
+    socklen_t len;
+    int fd, one = 1;
+
+    memset(&a4, 0, sizeof(a4));
+    memset(&a6, 0, sizeof(a6));
+    if (family == AF_INET) {
+        a4.sin_family = AF_INET;
+        a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a4.sin_port = htons((uint16_t)*port);
+        a = (struct sockaddr *)&a4;
+        len = sizeof(a4);
+    } else {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_addr = in6addr_loopback;
+        a6.sin6_port = htons((uint16_t)*port);
+        a = (struct sockaddr *)&a6;
+        len = sizeof(a6);
+    }
+    fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if ((share &&
+         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+        bind(fd, a, len) < 0 || (backlog > 0 && listen(fd, backlog) < 0) ||
+        getsockname(fd, a, &len) < 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(family == AF_INET ? a4.sin_port : a6.sin6_port);
+    return fd;
+}
+
+/* The inode of fd's socket, as sock_diag and /proc/net/tcp name it. */
+static unsigned long ino_of(int fd)
+{
+    struct stat st;
+
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    return (unsigned long)st.st_ino;
+}
+
+/* portown_diag of family on port, asserted to succeed; its count. */
+static size_t diag(int family, int port, struct portown_sock *socks, size_t max)
+{
+    size_t n = 0;
+    int rc = portown_diag(family, port, socks, max, &n);
+
+    if (rc != 0)
+        ck_abort_msg("portown_diag(%d, %d): %d (%s)", family, port, rc,
+                     strerror(errno));
+    return n;
+}
+
+/* One listener of ours, found by its inode and our uid, as portown_scan
+ * finds it; a second listener and a connection on the first port are not
+ * taken for it. */
+START_TEST(test_portown_diag_v4)
+{
+    struct portown_sock socks[4], scan[4];
+    struct sockaddr_in a;
+    int port = 0, port2 = 0, fd, fd2, c, s;
+    size_t n, m = 0;
+
+    fd = lo_socket(AF_INET, 8, 0, &port);
+    fd2 = lo_socket(AF_INET, 8, 0, &port2);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_ge(fd2, 0);
+    n = diag(AF_INET, port, socks, 4);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(socks[0].inode, ino_of(fd));
+    ck_assert_uint_eq(socks[0].uid, getuid());
+    /* The two sources agree. */
+    ck_assert_int_eq(portown_scan("/proc/net/tcp", port, scan, 4, &m), 0);
+    ck_assert_uint_eq(m, n);
+    ck_assert_uint_eq(scan[0].inode, socks[0].inode);
+    ck_assert_uint_eq(scan[0].uid, socks[0].uid);
+    /* The other port has its own listener, and only it. */
+    ck_assert_uint_eq(diag(AF_INET, port2, socks, 4), 1);
+    ck_assert_uint_eq(socks[0].inode, ino_of(fd2));
+    /* Established sockets on the port (both ends here) are no listeners. */
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)port);
+    c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(c, 0);
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+    s = accept(fd, NULL, NULL);
+    ck_assert_int_ge(s, 0);
+    ck_assert_uint_eq(diag(AF_INET, port, socks, 4), 1);
+    ck_assert_uint_eq(socks[0].inode, ino_of(fd));
+    /* portown_check on the netlink path: ours. */
+    ck_assert_int_eq(portown_check(getpid(), port), 1);
+    close(s);
+    close(c);
+    close(fd2);
+    close(fd);
+}
+END_TEST
+
+/* A port bound but not listening: nothing, and nothing for the check. */
+START_TEST(test_portown_diag_none)
+{
+    struct portown_sock socks[4];
+    int port = 0, fd;
+
+    fd = lo_socket(AF_INET, 0, 0, &port);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_uint_eq(diag(AF_INET, port, socks, 4), 0);
+    ck_assert_int_eq(portown_check(getpid(), port), -1);
+    close(fd);
+}
+END_TEST
+
+/* A listener on ::1 is in the AF_INET6 dump, as in /proc/net/tcp6;
+ * skipped where the host has no IPv6. */
+START_TEST(test_portown_diag_v6)
+{
+    struct portown_sock socks[4], scan[4];
+    int port = 0, fd;
+    size_t m = 0;
+
+    fd = lo_socket(AF_INET6, 8, 0, &port);
+    if (fd < 0) {
+        printf("test_portown_diag_v6: no IPv6 loopback (%s): skipped\n",
+               strerror(errno));
+        return;
+    }
+    ck_assert_uint_eq(diag(AF_INET6, port, socks, 4), 1);
+    ck_assert_uint_eq(socks[0].inode, ino_of(fd));
+    ck_assert_uint_eq(socks[0].uid, getuid());
+    ck_assert_int_eq(portown_scan("/proc/net/tcp6", port, scan, 4, &m), 0);
+    ck_assert_uint_eq(m, 1);
+    ck_assert_uint_eq(scan[0].inode, socks[0].inode);
+    ck_assert_int_eq(portown_check(getpid(), port), 1);
+    close(fd);
+}
+END_TEST
+
+/* Two listeners on one port (SO_REUSEPORT): both found; past max, -1,
+ * which portown_check answers with 0. */
+START_TEST(test_portown_diag_limit)
+{
+    struct portown_sock socks[PORTOWN_MAX_SOCKETS + 1];
+    int fds[PORTOWN_MAX_SOCKETS + 1];
+    int port = 0, i;
+    size_t n = 0;
+
+    fds[0] = lo_socket(AF_INET, 8, 1, &port);
+    ck_assert_int_ge(fds[0], 0);
+    fds[1] = lo_socket(AF_INET, 8, 1, &port);
+    ck_assert_int_ge(fds[1], 0);
+    ck_assert_uint_eq(diag(AF_INET, port, socks, 4), 2);
+    ck_assert(socks[0].inode != socks[1].inode);
+    for (i = 0; i < 2; i++)
+        ck_assert(socks[i].inode == ino_of(fds[0]) ||
+                  socks[i].inode == ino_of(fds[1]));
+    ck_assert_int_eq(portown_diag(AF_INET, port, socks, 1, &n), -1);
+    ck_assert_int_eq(portown_check(getpid(), port), 1);
+    for (i = 2; i <= PORTOWN_MAX_SOCKETS; i++) {
+        fds[i] = lo_socket(AF_INET, 1, 1, &port);
+        ck_assert_int_ge(fds[i], 0);
+    }
+    ck_assert_int_eq(portown_check(getpid(), port), 0);
+    for (i = 0; i <= PORTOWN_MAX_SOCKETS; i++)
+        close(fds[i]);
+}
+END_TEST
+
+/* Makes socket(AF_NETLINK, ...) fail with EPROTONOSUPPORT in this
+ * process, as a seccomp sandbox or a kernel without it would.  Returns
+ * 0, or -1 when seccomp is not to be had. */
+static int no_netlink(void)
+{
+#ifdef __NR_socket
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+                 offsetof(struct seccomp_data, args[0]) +
+                     (BYTE_ORDER == BIG_ENDIAN ? 4 : 0)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPROTONOSUPPORT),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
+
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+        return -1;
+    return 0;
+#else
+    return -1;
+#endif
+}
+
+/* Without netlink, portown_diag says so (-2, n untouched) and
+ * portown_check gives the same answers from /proc/net/tcp*. */
+START_TEST(test_portown_diag_fallback)
+{
+    int port = 0, wport, fd, st = 0;
+    pid_t w, c;
+
+    w = listener(getuid(), &wport);
+    fd = lo_socket(AF_INET, 8, 0, &port);
+    ck_assert_int_ge(fd, 0);
+    c = fork();
+    ck_assert_int_ge(c, 0);
+    if (c == 0) {
+        struct portown_sock socks[4];
+        size_t n = 3;
+
+        if (no_netlink() < 0)
+            _exit(77);
+        if (portown_diag(AF_INET, port, socks, 4, &n) != -2 ||
+            errno != EPROTONOSUPPORT || n != 3)
+            _exit(1);
+        if (portown_check(w, wport) != 1)
+            _exit(2);
+        if (portown_check(w, port) != 0)
+            _exit(3);
+        if (portown_check(getppid(), port) != 1)
+            _exit(4);
+        _exit(0);
+    }
+    ck_assert_int_eq(waitpid(c, &st, 0), c);
+    ck_assert(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 77)
+        printf("test_portown_diag_fallback: no seccomp: skipped\n");
+    else
+        ck_assert_int_eq(WEXITSTATUS(st), 0);
+    /* The same answers through netlink. */
+    ck_assert_int_eq(portown_check(w, wport), 1);
+    ck_assert_int_eq(portown_check(w, port), 0);
+    ck_assert_int_eq(portown_check(getpid(), port), 1);
+    kill(w, SIGKILL);
+    waitpid(w, NULL, 0);
+    close(fd);
+}
+END_TEST
+
 Suite *ports_suite(void)
 {
     Suite *s = suite_create("ports");
@@ -262,6 +525,13 @@ Suite *ports_suite(void)
     tcase_add_test(tc, test_portown_parse);
     tcase_add_test(tc, test_portown_scan_large);
     tcase_add_test(tc, test_portown_other_uid);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("portown_diag");
+    tcase_add_test(tc, test_portown_diag_v4);
+    tcase_add_test(tc, test_portown_diag_none);
+    tcase_add_test(tc, test_portown_diag_v6);
+    tcase_add_test(tc, test_portown_diag_limit);
+    tcase_add_test(tc, test_portown_diag_fallback);
     suite_add_tcase(s, tc);
     return s;
 }
