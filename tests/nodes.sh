@@ -18,7 +18,10 @@ REAPER=$top_builddir/reaper/steel-reaper
 spawner_setup
 
 STALE_MS=2000
-GONE_S=4
+# node_gone_after leaves the checks between "stale" and "gone" (claims
+# skip b's idle worker, which stays idle) 8 s: 30 claims, each a process,
+# took more than the 2 s of node_gone_after=4 on a busy machine.
+GONE_S=10
 PORT_B=$((PORT_BASE + 50))
 # conf_for NAME NODE HOST PORTS [KEY=VALUE]... - $T/NAME.conf
 conf_for() {
@@ -160,6 +163,7 @@ check "claims took node a's idle workers" test -n "$HELD"
 for id in $HELD; do fixa unclaim "$id" >/dev/null; done
 check_eq "claims skip the stale node's idle worker" 0 "$BAD"
 B_IDLE=$(idle_of b)
+echo "# stale checks done $(($(now_ms) - T0)) ms after node b died (node_gone_after ${GONE_S} s)"
 check "its idle worker is kept aside, still idle ($B_IDLE)" test "$B_IDLE" -ge 1
 
 gone_done() {
