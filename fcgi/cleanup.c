@@ -4,12 +4,10 @@
  * cleanup.c - the worker side of a DELETE, off the request path.
  *
  * A DELETE ends the session in Redis (store_end: the worker goes to
- * releasing), tells the worker (DELETE /sessions/<id>) and answers 204;
- * the worker's /status and its release back to the idle pool follow in
- * the thread that served it, unless other DELETEs wait for a slot: then
- * they are queued here for cleanup threads (cleanup_after).  So a
- * worker that hangs on its /status holds up no waiting DELETE: only a
- * cleanup thread, for worker_timeout_ms.
+ * releasing) and answers 204 at once; telling the worker (DELETE
+ * /sessions/<id>, then /status) and giving it back to the idle pool is
+ * queued here for cleanup threads.  So a worker that hangs on its DELETE
+ * costs no accept thread: only a cleanup thread, for worker_timeout_ms.
  *
  * Invariants: an entry is worked on by exactly one thread; a worker goes
  * back to idle only after its /status said it holds nothing
@@ -130,17 +128,4 @@ void *cleanup_thread(void *arg)
     }
     handler_release(&h);
     return NULL;
-}
-
-void cleanup_after(struct handler *h, int others_wait)
-{
-    struct after_delete a = h->after;
-
-    if (!a.set)
-        return;
-    h->after.set = 0;
-    if (others_wait && cleanup_push(&a.w, a.sid, 1) == 0)
-        return;
-    worker_release_forgotten(h, &a.w, a.sid);
-    handler_hand_metrics(h);
 }

@@ -7,7 +7,6 @@
 #ifndef STEEL_CLEANUP_H
 #define STEEL_CLEANUP_H
 
-struct handler;
 struct worker_addr;
 
 /* Queues the release of worker w after its session sid ended; forgotten:
@@ -15,13 +14,6 @@ struct worker_addr;
  * and the release are left.  Returns 0, or -1 when the queue is full,
  * closed or out of memory: the caller then releases the worker itself. */
 int cleanup_push(const struct worker_addr *w, const char *sid, int forgotten);
-
-/* What the DELETE that h just answered left to do (h->after): its
- * worker's /status and release.  Done here unless others_wait (other
- * DELETEs wait for a slot): then queued for a cleanup thread, or done
- * here when the queue is full or closed, so that a hung worker's /status
- * holds up none of them. */
-void cleanup_after(struct handler *h, int others_wait);
 
 /* Lets cleanup_push queue (once the cleanup threads run). */
 void cleanup_open(void);

@@ -22,16 +22,6 @@
  * ones that race it when it is slow (create.c). */
 #define CREATE_RACE_MAX 3
 
-/* What a DELETE leaves for after its 204: the worker, which forgot the
- * session already, is still to be checked (/status) and released.  The
- * thread that served the DELETE does it, or hands it to a cleanup thread
- * when other DELETEs wait (main.c). */
-struct after_delete {
-    int set;
-    struct worker_addr w;
-    char sid[SESSION_ID_MAX + 1];
-};
-
 struct handler {
     const struct conf *conf; /* shared, read-only */
     struct store store;
@@ -41,7 +31,6 @@ struct handler {
     struct metrics metrics; /* counted since the last flush */
     struct buf scratch;     /* packing metrics, idempotent answers; as
                              * large as a worker's answer may be */
-    struct after_delete after; /* set by a DELETE, for after its answer */
 };
 
 /* Returns 0, or -1 (logged) when the HTTP client cannot be made; release

@@ -4,43 +4,42 @@
  * main.c - steel-fcgi: the FastCGI application lighttpd starts (bin-path)
  * on the socket it passes as fd 0.
  *
- * Threads, so that creates waiting for a worker, and DELETEs waiting for
- * theirs to forget a session, never delay other requests:
+ * Classes of threads, so that creates waiting for a worker, and DELETEs
+ * waiting for theirs to forget a session, never delay other requests:
  *
- *   2 x fcgi_threads + fcgi_create_threads request threads each accept
- *   one request at a time with FCGX_Accept_r, all blocked in accept(2) on
- *   the one socket (Linux wakes one of them per connection, so no lock
- *   serialises them), and admit it (router_admit: routed once, token
- *   checked; a request refused there is answered at once, and reaches no
- *   slot and no Redis).  The route's class (router.c's table) says what
- *   follows.  Every route but POST /sessions and DELETE is served right
- *   there (its worker calls are bounded by worker_timeout_ms, Redis calls
- *   by redis_timeout_ms).
+ *   fcgi_threads accept threads each accept one request at a time with
+ *   FCGX_Accept_r, all blocked in accept(2) on the one socket (Linux wakes
+ *   one of them per connection, so no lock serialises them), and admit it
+ *   (router_admit: routed once, token checked; a request refused there is
+ *   answered at once, and reaches no queue and no Redis).  The route's
+ *   thread class (router.c's table) says where an admitted request goes:
+ *   a POST /sessions is queued for the create threads at once; every
+ *   other route but DELETE is answered right there (its worker calls are
+ *   bounded by worker_timeout_ms, Redis calls by redis_timeout_ms).
  *
- *   A create takes one of fcgi_create_threads create slots, a DELETE one
- *   of fcgi_threads delete slots (slots.h), and the thread that accepted
- *   it serves it: no hand-off between threads in the common case.  So
- *   creates that wait for a worker (asleep in the wait line of create.c)
- *   and DELETEs whose worker hangs hold at most that many threads, and
- *   fcgi_threads threads always accept.  With every slot taken, the
- *   request waits in its class's queue for the next thread that ends one
- *   of its class; with as many queued too, a create gets 503 queue_full
- *   at once and a DELETE is served by the thread that accepted it.
+ *   fcgi_create_threads create threads take queued creates in order.  A
+ *   create that waits for a worker holds one of them (asleep in the wait
+ *   line of create.c), never an accept thread.  When every create thread
+ *   is busy and fcgi_create_threads more creates are queued, the next
+ *   create gets 503 queue_full at once from the accept thread.
  *
- *   A DELETE's 204 is written once the worker forgot the session; its
- *   /status and its release follow in the same slot (cleanup_after), or go
- *   to one of fcgi_create_threads cleanup threads when other DELETEs wait
- *   for a slot (cleanup.c).
+ *   As many delete threads as accept threads take queued DELETEs: each
+ *   waits for the worker to forget the session before the 204 (a worker
+ *   that hangs holds a delete thread, not an accept thread); when all are
+ *   busy and as many more are queued, the accept thread serves the DELETE
+ *   itself.
  *
- *     lighttpd --> request thread: router_admit
+ *   As many cleanup threads as create threads finish what follows an
+ *   answered DELETE (the worker's /status, the release; cleanup.c).
+ *
+ *     lighttpd --> accept thread: router_admit
  *                       +--(refused)--> 401, 403, 404, 405, 400, 414
  *                       +--(GET, /health, ...)--> router_run --> answer
- *                       +--(POST /sessions)--> create slot --> answer
- *                       |    +--(taken)--> queue --> the next create's thread
+ *                       +--(POST /sessions)--> queue --> create thread
  *                       |    +--(queue full)--> 503 queue_full
- *                       +--(DELETE)--> delete slot --> 204 --> release
- *                            +--(taken)--> queue --> the next DELETE's thread
- *                                                 --> 204 --> cleanup thread
+ *                       +--(DELETE)--> queue --> delete thread --> 204
+ *                                                      +--> cleanup queue
+ *                                                           --> cleanup thread
  *
  * Each request is turned into a struct request, admitted and answered
  * through router.c, and written here.  Only this file knows libfcgi.
@@ -73,7 +72,7 @@
 #include "request.h"
 #include "response.h"
 #include "router.h"
-#include "slots.h"
+#include "rqueue.h"
 #include "util.h"
 
 static struct prog prog = {
@@ -86,9 +85,12 @@ static struct prog prog = {
 
 static int inflight; /* requests accepted and not yet ended (atomic) */
 
-/* Request threads that set up their handler, and that could not
- * (atomic); main() refuses to go on with none. */
-static int setup_ok, setup_failed;
+/* Threads of each serving class that set up their handler, and that
+ * could not (atomic); main() refuses to go on with none of a class. */
+enum { CLASS_ACCEPT, CLASS_CREATE, CLASS_DELETE, CLASS_COUNT };
+static const char *const class_name[CLASS_COUNT] = {"accept", "create",
+                                                    "delete"};
+static int setup_ok[CLASS_COUNT], setup_failed[CLASS_COUNT];
 
 
 /* 1 when lighttpd reaches us over a unix socket (see serve_write). */
@@ -147,20 +149,19 @@ static void read_body(FCGX_Request *req, struct request *rq, long max_body)
     }
 }
 
-/* ---- creates and DELETEs: the slots of each class ----------------------- */
+/* ---- creates: a queue between the accept threads and the create threads */
 
-/* One accepted request.  A create or DELETE that waits for a slot waits in
- * one; its FastCGI connection stays open meanwhile. */
+/* One accepted request.  Creates travel from an accept thread to a create
+ * thread in one; its FastCGI connection stays open meanwhile. */
 struct accepted_request {
-    struct slot_link link; /* first: the slots' queue holds it by this */
+    struct rqueue_link link; /* first: the queues hold it by this */
     FCGX_Request req;
     int64_t arrived_ms;       /* monotonic ms it was accepted */
     struct route_match match; /* what router_admit admitted */
 };
 
-/* At most fcgi_create_threads creates and fcgi_threads DELETEs are served
- * at once, and as many more of each wait. */
-static struct slots creates = SLOTS_INIT, deletes = SLOTS_INIT;
+/* Creates wait here for a create thread, DELETEs for a delete thread. */
+static struct rqueue creates = RQUEUE_INIT, deletes = RQUEUE_INIT;
 
 /* Returns a fresh accepted_request, or NULL when out of memory. */
 static struct accepted_request *accepted_new(void)
@@ -205,16 +206,17 @@ static int serve_ctx_init(struct serve_ctx *x, const struct conf *c)
     return 0;
 }
 
-/* serve_ctx_init for a request thread, counted for main(). */
-static int serve_ctx_setup(struct serve_ctx *x, const struct conf *c)
+/* serve_ctx_init for a thread of class cls, counted for main(). */
+static int serve_ctx_setup(struct serve_ctx *x, const struct conf *c, int cls)
 {
     if (serve_ctx_init(x, c) < 0) {
-        log_warnx("request thread: cannot set up its handler (out of "
-                  "memory, or libcurl failed)");
-        __atomic_add_fetch(&setup_failed, 1, __ATOMIC_RELAXED);
+        log_warnx("%s thread: cannot set up its handler (out of memory, or "
+                  "libcurl failed)",
+                  class_name[cls]);
+        __atomic_add_fetch(&setup_failed[cls], 1, __ATOMIC_RELAXED);
         return -1;
     }
-    __atomic_add_fetch(&setup_ok, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&setup_ok[cls], 1, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -303,8 +305,8 @@ static void serve_run(struct serve_ctx *x, const struct route_match *m)
     serve_end(x);
 }
 
-/* The slots of a route class; NULL for the routes any thread serves. */
-static struct slots *slots_of(enum route_class cls)
+/* The queue of a thread class; NULL for the accept threads. */
+static struct rqueue *queue_of(enum route_class cls)
 {
     switch (cls) {
     case ROUTE_CLASS_CREATE:
@@ -317,8 +319,8 @@ static struct slots *slots_of(enum route_class cls)
     return NULL;
 }
 
-/* An admitted create that found every slot taken and the queue full: 503
- * at once, without reading its body. */
+/* An admitted create that found the queue full: 503 at once, from the
+ * accept thread, without reading its body. */
 static void serve_queue_full(struct serve_ctx *x)
 {
     response_reset(&x->r);
@@ -327,46 +329,18 @@ static void serve_queue_full(struct serve_ctx *x)
     handler_hand_metrics(&x->h);
 }
 
-/* Serves ar, whose class's slot this thread holds, then what queued for
- * the class meanwhile, and gives the slot back.  Queued requests are the
- * thread's to free; ar stays the caller's. */
-static void serve_slot(struct serve_ctx *x, struct slots *s,
-                       struct accepted_request *ar)
-{
-    struct slot_link *l;
-
-    serve_run(x, &ar->match);
-    inflight_add(-1);
-    for (;;) {
-        struct accepted_request *q;
-
-        cleanup_after(&x->h, slots_waiting(s) > 0);
-        if ((l = slots_next(s)) == NULL)
-            break;
-        q = (struct accepted_request *)l;
-        /* Admitted by the thread that queued it: no second routing or
-         * token check, only the parameters again, and the body. */
-        serve_begin(x, &q->req, q->arrived_ms);
-        serve_run(x, &q->match);
-        free(q);
-        inflight_add(-1);
-    }
-}
-
-/* A request thread: accepts requests one at a time and serves them.  A
- * create or a DELETE takes a slot of its class first (slots.h): so
- * creates waiting for a worker, and DELETEs waiting on theirs, hold at
- * most fcgi_create_threads and fcgi_threads threads, and the other
- * fcgi_threads always accept. */
-static void *request_thread(void *arg)
+/* An accept thread: takes every request; serves all but creates itself
+ * (each bounded by the worker deadline) and hands creates to the create
+ * threads, so that creates waiting for a worker never hold it. */
+static void *accept_thread(void *arg)
 {
     struct serve_ctx x;
     struct accepted_request *ar = NULL;
 
-    if (serve_ctx_setup(&x, arg) < 0)
+    if (serve_ctx_setup(&x, arg, CLASS_ACCEPT) < 0)
         return NULL;
     while (!prog_got_term) {
-        struct slots *s;
+        struct rqueue *q;
         int rc;
 
         if (ar == NULL && (ar = accepted_new()) == NULL) {
@@ -385,24 +359,17 @@ static void *request_thread(void *arg)
             inflight_add(-1);
             continue;
         }
-        s = slots_of(ar->match.cls);
-        switch (s != NULL ? slots_enter(s, &ar->link) : SLOT_FULL) {
-        case SLOT_SERVE:
-            serve_slot(&x, s, ar);
-            break;
-        case SLOT_QUEUED:
-            ar = NULL; /* the holder of a slot serves and frees it */
-            break;
-        case SLOT_FULL:
-            if (s == &creates) {
-                serve_queue_full(&x);
-            } else { /* any route, or a DELETE that finds its class full */
-                serve_run(&x, &ar->match);
-                cleanup_after(&x.h, 1);
-            }
-            inflight_add(-1);
-            break;
+        q = queue_of(ar->match.cls);
+        if (q != NULL && rqueue_push(q, &ar->link) == 0) {
+            ar = NULL; /* a thread of that class ends it */
+            continue;
         }
+        if (q == &creates)
+            serve_queue_full(&x);
+        else /* this thread's route, or a DELETE that finds every delete
+              * thread busy */
+            serve_run(&x, &ar->match);
+        inflight_add(-1);
     }
     if (ar != NULL) {
         FCGX_Free(&ar->req, 1);
@@ -412,29 +379,61 @@ static void *request_thread(void *arg)
     return NULL;
 }
 
-/* Waits until every request thread has set up or failed to, and exits 1
- * when none could: a steel-fcgi that can serve nothing must not look alive
- * to lighttpd (which restarts it). */
-static void check_setup(long want)
+/* A create or delete thread: serves the requests of its class's queue,
+ * one at a time (arg: the class). */
+static void *queue_thread(void *arg)
 {
-    int64_t deadline = now_mono_ms() + 10000;
-    int ok, failed;
+    int cls = (int)(intptr_t)arg;
+    struct rqueue *q = cls == CLASS_CREATE ? &creates : &deletes;
+    struct serve_ctx x;
+    struct rqueue_link *l;
 
-    for (;;) {
-        ok = __atomic_load_n(&setup_ok, __ATOMIC_RELAXED);
-        failed = __atomic_load_n(&setup_failed, __ATOMIC_RELAXED);
-        if (ok + failed >= want || now_mono_ms() >= deadline)
-            break;
-        sleep_ms(5);
+    if (serve_ctx_setup(&x, &prog.conf, cls) < 0)
+        return NULL;
+    while ((l = rqueue_pop(q, &prog_got_term)) != NULL) {
+        struct accepted_request *ar = (struct accepted_request *)l;
+
+        /* Admitted by the accept thread: no second routing or token
+         * check, only the parameters again, and the body. */
+        serve_begin(&x, &ar->req, ar->arrived_ms);
+        serve_run(&x, &ar->match);
+        free(ar);
+        inflight_add(-1);
     }
-    if (ok == 0)
-        fatalx("no request thread could set up its handler (%d failed): "
-               "exiting",
-               failed);
-    if (failed > 0)
-        log_warnx("%d of %ld request threads could not set up; serving "
-                  "with %d",
-                  failed, want, ok);
+    serve_ctx_release(&x);
+    return NULL;
+}
+
+/* Waits until every accept, create and delete thread has set up or failed
+ * to,
+ * and exits 1 when a class has no thread at all: a steel-fcgi that can
+ * serve nothing must not look alive to lighttpd (which restarts it). */
+static void check_setup(long accept_threads, long create_threads)
+{
+    const long want[CLASS_COUNT] = {accept_threads, create_threads,
+                                    accept_threads};
+    int64_t deadline = now_mono_ms() + 10000;
+    int cls;
+
+    for (cls = 0; cls < CLASS_COUNT; cls++) {
+        int ok, failed;
+
+        for (;;) {
+            ok = __atomic_load_n(&setup_ok[cls], __ATOMIC_RELAXED);
+            failed = __atomic_load_n(&setup_failed[cls], __ATOMIC_RELAXED);
+            if (ok + failed >= want[cls] || now_mono_ms() >= deadline)
+                break;
+            sleep_ms(5);
+        }
+        if (ok == 0)
+            fatalx("no %s thread could set up its handler (%d failed): "
+                   "exiting",
+                   class_name[cls], failed);
+        if (failed > 0)
+            log_warnx("%d of %ld %s threads could not set up; serving with "
+                      "%d",
+                      failed, want[cls], class_name[cls], ok);
+    }
 }
 
 int main(int argc, char **argv)
@@ -445,7 +444,7 @@ int main(int argc, char **argv)
     pthread_attr_t attr;
     struct handler flusher;
     int64_t deadline;
-    long i, n, nr, na, nc;
+    long i, n, na, nc;
 
     prog_start(&prog, argc, argv, NULL);
     prog_signals(0);
@@ -474,17 +473,15 @@ int main(int argc, char **argv)
                       ss.ss_family == AF_UNIX;
     }
 
-    /* Request threads: fcgi_threads that always accept, as many as
-     * fcgi_create_threads for creates and fcgi_threads for DELETEs, which
-     * never hold more (slots.h); as many creates and DELETEs again may
-     * wait for a slot.  Cleanup threads: as many as create threads, for
-     * the releases that DELETEs hand off while others wait. */
+    /* Cleanup threads: as many as create threads, since each create
+     * ends with a DELETE sooner or later; delete threads: as many as
+     * accept threads, so that DELETEs waiting on their workers never hold
+     * the threads every other route needs. */
     na = prog.conf.fcgi_threads;
     nc = prog.conf.fcgi_create_threads;
-    nr = 2 * na + nc;
-    n = nr + nc;
-    creates.max = creates.cap = nc;
-    deletes.max = deletes.cap = na;
+    n = 2 * na + 2 * nc;
+    creates.cap = nc;
+    deletes.cap = na;
     threads = calloc((size_t)n, sizeof(*threads));
     if (threads == NULL)
         fatalx("out of memory");
@@ -499,18 +496,27 @@ int main(int argc, char **argv)
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, THREAD_STACK);
     for (i = 0; i < n; i++) {
-        if (pthread_create(&threads[i], &attr,
-                           i < nr ? request_thread : cleanup_thread,
-                           &prog.conf) != 0)
+        void *(*fn)(void *) = queue_thread;
+        void *arg = (void *)(intptr_t)CLASS_CREATE;
+
+        if (i < na) {
+            fn = accept_thread;
+            arg = &prog.conf;
+        } else if (i >= na + nc && i < na + 2 * nc) {
+            fn = cleanup_thread;
+            arg = &prog.conf;
+        } else if (i >= na + 2 * nc) {
+            arg = (void *)(intptr_t)CLASS_DELETE;
+        }
+        if (pthread_create(&threads[i], &attr, fn, arg) != 0)
             fatal("pthread_create");
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     cleanup_open();
-    check_setup(nr);
+    check_setup(na, nc);
     log_info("serving with %ld accept and %ld create threads, %ld delete "
-             "threads (%ld request threads that take these roles as requests "
-             "come, and %ld cleanup threads; pid %ld, redis %s, prefix %s)",
-             na, nc, na, nr, nc, (long)getpid(), prog.conf.redis,
+             "threads (pid %ld, redis %s, prefix %s)",
+             na, nc, na, (long)getpid(), prog.conf.redis,
              prog.conf.key_prefix);
 
     /* The main thread sends the counts of every thread to Redis about
@@ -528,6 +534,8 @@ int main(int argc, char **argv)
                      "backends) to apply a new configuration");
         }
     }
+    rqueue_wake(&creates);
+    rqueue_wake(&deletes);
     cleanup_wake();
     /* Requests in flight get the longest a request may take. */
     deadline = now_mono_ms() + prog.conf.create_wait * 1000 +

@@ -340,7 +340,6 @@ void handle_session_delete(struct handler *h, struct request *rq,
     struct worker_addr w;
     int rc;
 
-    (void)rq;
     rc = store_end(&h->store, sid, &w);
     if (rc == 0 && store_master_moved(&h->store) == 1)
         rc = store_end(&h->store, sid, &w);
@@ -362,11 +361,10 @@ void handle_session_delete(struct handler *h, struct request *rq,
     if (rc == 1 && worker_forget(h, &w, sid) < 0)
         rc = STORE_END_NO_WORKER;
     response_set(r, 204, NULL, NULL, 0);
-    /* The /status check and the release need not make the client wait:
-     * they follow the 204 (cleanup_after). */
-    if (rc == 1) {
-        h->after.set = 1;
-        h->after.w = w;
-        snprintf(h->after.sid, sizeof(h->after.sid), "%s", sid);
+    /* The /status check and the release need not make the client wait,
+     * nor hold this thread. */
+    if (rc == 1 && cleanup_push(&w, sid, 1) < 0) {
+        request_reply_now(rq, r);
+        worker_release_forgotten(h, &w, sid);
     }
 }

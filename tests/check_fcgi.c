@@ -7,7 +7,6 @@
  */
 #include "config.h"
 
-#include <pthread.h>
 #include <string.h>
 
 #include "check_suites.h"
@@ -15,7 +14,6 @@
 #include "request.h"
 #include "response.h"
 #include "router.h"
-#include "slots.h"
 
 static const struct {
     const char *method;
@@ -217,138 +215,12 @@ START_TEST(test_token_equal)
 }
 END_TEST
 
-/* Two slots, two places in the queue: the third and fourth requests wait
- * in order, the fifth is refused, and an ending request takes the oldest
- * waiting one before its slot is given back. */
-START_TEST(test_slots_turns)
-{
-    struct slots sl = SLOTS_INIT;
-    struct slot_link it[5];
-
-    sl.max = 2;
-    sl.cap = 2;
-    ck_assert_int_eq(slots_enter(&sl, &it[0]), SLOT_SERVE);
-    ck_assert_int_eq(slots_enter(&sl, &it[1]), SLOT_SERVE);
-    ck_assert_int_eq(slots_enter(&sl, &it[2]), SLOT_QUEUED);
-    ck_assert_int_eq(slots_enter(&sl, &it[3]), SLOT_QUEUED);
-    ck_assert_int_eq(slots_enter(&sl, &it[4]), SLOT_FULL);
-    ck_assert_int_eq(slots_waiting(&sl), 2);
-    ck_assert_ptr_eq(slots_next(&sl), &it[2]);
-    ck_assert_int_eq(slots_enter(&sl, &it[4]), SLOT_QUEUED);
-    ck_assert_ptr_eq(slots_next(&sl), &it[3]);
-    ck_assert_ptr_eq(slots_next(&sl), &it[4]);
-    ck_assert_int_eq(sl.busy, 2);
-    ck_assert_ptr_null(slots_next(&sl));
-    ck_assert_int_eq(sl.busy, 1);
-    ck_assert_ptr_null(slots_next(&sl));
-    ck_assert_int_eq(sl.busy, 0);
-    ck_assert_int_eq(slots_waiting(&sl), 0);
-    ck_assert_int_eq(slots_enter(&sl, &it[0]), SLOT_SERVE);
-}
-END_TEST
-
-#define SLOT_THREADS 8
-#define SLOT_ITEMS   4000
-
-struct slot_item {
-    struct slot_link link; /* first: slots_next gives it back as this */
-    int served;
-};
-
-struct slot_run {
-    struct slots sl;
-    struct slot_item items[SLOT_THREADS][SLOT_ITEMS];
-    long holders;  /* items being served now */
-    long most;     /* the most served at once */
-};
-
-static void slot_serve(struct slot_run *r, struct slot_item *it)
-{
-    long h = __atomic_add_fetch(&r->holders, 1, __ATOMIC_SEQ_CST);
-    long seen = __atomic_load_n(&r->most, __ATOMIC_SEQ_CST);
-
-    while (h > seen && !__atomic_compare_exchange_n(&r->most, &seen, h, 0,
-                                                    __ATOMIC_SEQ_CST,
-                                                    __ATOMIC_SEQ_CST))
-        ;
-    __atomic_add_fetch(&it->served, 1, __ATOMIC_SEQ_CST);
-    __atomic_sub_fetch(&r->holders, 1, __ATOMIC_SEQ_CST);
-}
-
-struct slot_arg {
-    struct slot_run *run;
-    int idx;
-};
-
-/* One thread: enters each of its items, and serves what it is given and
- * what queued meanwhile, as request_thread does; a refused item counts as
- * answered. */
-static void *slot_worker(void *arg)
-{
-    struct slot_arg *a = arg;
-    struct slot_run *r = a->run;
-    int i;
-
-    for (i = 0; i < SLOT_ITEMS; i++) {
-        struct slot_item *it = &r->items[a->idx][i];
-        struct slot_link *l;
-
-        switch (slots_enter(&r->sl, &it->link)) {
-        case SLOT_SERVE:
-            slot_serve(r, it);
-            while ((l = slots_next(&r->sl)) != NULL)
-                slot_serve(r, (struct slot_item *)l);
-            break;
-        case SLOT_QUEUED:
-            break;
-        case SLOT_FULL:
-            __atomic_add_fetch(&it->served, 1, __ATOMIC_SEQ_CST);
-            break;
-        }
-    }
-    return NULL;
-}
-
-/* Eight threads, three slots, two places: every item is answered exactly
- * once (a queued one by a holder, never left behind), never more than
- * three are served at once, and the slots end empty. */
-START_TEST(test_slots_threads)
-{
-    static struct slot_run run;
-    struct slot_arg args[SLOT_THREADS];
-    pthread_t t[SLOT_THREADS];
-    int i, j;
-
-    memset(&run, 0, sizeof(run));
-    pthread_mutex_init(&run.sl.lock, NULL);
-    run.sl.max = 3;
-    run.sl.cap = 2;
-    for (i = 0; i < SLOT_THREADS; i++) {
-        args[i].run = &run;
-        args[i].idx = i;
-        ck_assert_int_eq(pthread_create(&t[i], NULL, slot_worker, &args[i]),
-                         0);
-    }
-    for (i = 0; i < SLOT_THREADS; i++)
-        pthread_join(t[i], NULL);
-    for (i = 0; i < SLOT_THREADS; i++) {
-        for (j = 0; j < SLOT_ITEMS; j++)
-            ck_assert_int_eq(run.items[i][j].served, 1);
-    }
-    ck_assert_int_le(run.most, 3);
-    ck_assert_int_eq(run.sl.busy, 0);
-    ck_assert_int_eq(run.sl.queued, 0);
-    pthread_mutex_destroy(&run.sl.lock);
-}
-END_TEST
-
 Suite *fcgi_suite(void)
 {
     Suite *s = suite_create("fcgi");
     TCase *routes = tcase_create("routes");
     TCase *responses = tcase_create("responses");
     TCase *requests = tcase_create("requests");
-    TCase *slots = tcase_create("slots");
 
     tcase_add_loop_test(routes, test_routes, 0,
                         (int)(sizeof(route_cases) / sizeof(route_cases[0])));
@@ -358,11 +230,8 @@ Suite *fcgi_suite(void)
     tcase_add_test(responses, test_serialize);
     tcase_add_test(requests, test_request_params);
     tcase_add_test(requests, test_token_equal);
-    tcase_add_test(slots, test_slots_turns);
-    tcase_add_test(slots, test_slots_threads);
     suite_add_tcase(s, routes);
     suite_add_tcase(s, responses);
     suite_add_tcase(s, requests);
-    suite_add_tcase(s, slots);
     return s;
 }

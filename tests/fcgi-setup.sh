@@ -65,10 +65,10 @@ PY
 }
 
 check_eq "with its threads' libcurl refused, steel-fcgi exits 1" 1 "$(run_fcgi 12 1)"
-check "the log says no request thread could set up" \
-    grep -q "no request thread could set up its handler (6 failed): exiting" "$T/fcgi-1.log"
+check "the log says no accept thread could set up" \
+    grep -q "no accept thread could set up its handler (2 failed): exiting" "$T/fcgi-1.log"
 check "the log names each failed thread" \
-    grep -q "request thread: cannot set up its handler" "$T/fcgi-1.log"
+    grep -q "accept thread: cannot set up its handler" "$T/fcgi-1.log"
 check_eq "without the shim it keeps serving" running "$(run_fcgi 2 0)"
 check "and says so" grep -q "serving with 2 accept and 2 create threads" "$T/fcgi-0.log"
 
