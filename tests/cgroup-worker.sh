@@ -72,8 +72,12 @@ check_eventually "its group is removed" 5 test ! -d "$BASE/workers/w$id"
 check "the reaper took no forged process for a stray" \
     bash -c "! grep -q 'worker 999 .*stray' '$T/reaper.log'"
 # A forged record naming it, dead: removed, the process not signalled.
+# The hand edit moves P:ver:<node> as the scripts do; without it the
+# reaper's view could have read the record as starting between setpid and
+# the edit, and sees the edit only at its next whole read (30 s).
 fid=$(fix add 127.0.0.1 29998) && fix setpid "$fid" "$FORGED" &&
-    rcli hset "$PFX:worker:$fid" state dead >/dev/null
+    rcli hset "$PFX:worker:$fid" state dead >/dev/null &&
+    rcli incr "$PFX:ver:$NODE" >/dev/null
 check_eventually "the forged record is removed" 10 record_gone "$fid"
 check "the forged process was not signalled" kill -0 "$FORGED"
 
