@@ -4,10 +4,13 @@
  * cleanup.c - the worker side of a DELETE, off the request path.
  *
  * A DELETE ends the session in Redis (store_end: the worker goes to
- * releasing) and answers 204 at once; telling the worker (DELETE
- * /sessions/<id>, then /status) and giving it back to the idle pool is
- * queued here for cleanup threads.  So a worker that hangs on its DELETE
- * costs no accept thread: only a cleanup thread, for worker_timeout_ms.
+ * releasing), has the worker forget it, and answers 204; the /status
+ * check and giving the worker back to the idle pool follow on the same
+ * thread after the answer when that thread may (handler.h,
+ * release_after), else they are queued here for cleanup threads, as is
+ * the end of a create whose answer was not handed out.  A worker that
+ * hangs on its /status then costs only a cleanup thread, for
+ * worker_timeout_ms.
  *
  * Invariants: an entry is worked on by exactly one thread; a worker goes
  * back to idle only after its /status said it holds nothing

@@ -11,6 +11,7 @@
 
 #include "handler.h"
 #include "log.h"
+#include "release.h"
 #include "store.h"
 
 int handler_init(struct handler *h, const struct conf *conf)
@@ -50,6 +51,15 @@ void handler_release(struct handler *h)
         curl_multi_cleanup(h->multi);
     h->multi = NULL;
     buf_release(&h->scratch);
+}
+
+void handler_release_after(struct handler *h)
+{
+    if (!h->after.pending)
+        return;
+    h->after.pending = 0;
+    worker_release_forgotten(h, &h->after.w, h->after.sid);
+    handler_hand_metrics(h);
 }
 
 /* What the threads of this process counted and no flush has sent yet. */

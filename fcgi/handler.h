@@ -31,12 +31,25 @@ struct handler {
     struct metrics metrics; /* counted since the last flush */
     struct buf scratch;     /* packing metrics, idempotent answers; as
                              * large as a worker's answer may be */
+    /* Set by the serving thread: a DELETE leaves its worker's /status
+     * check and release to handler_release_after() on this thread, after
+     * the 204 went out, instead of a cleanup thread. */
+    int release_after;
+    struct {
+        int pending;
+        struct worker_addr w;
+        char sid[SESSION_ID_MAX + 1];
+    } after;
 };
 
 /* Returns 0, or -1 (logged) when the HTTP client cannot be made; release
  * h with handler_release() either way. */
 int handler_init(struct handler *h, const struct conf *conf);
 void handler_release(struct handler *h);
+
+/* Runs the release a DELETE left to this thread (release_after), if
+ * any: the worker's /status, then releasing -> idle when it is clean. */
+void handler_release_after(struct handler *h);
 
 /* Hands what this thread counted to the process's pending counts (no
  * I/O; called after each request). */

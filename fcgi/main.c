@@ -23,26 +23,32 @@
  *   is busy and fcgi_create_threads more creates are queued, the next
  *   create gets 503 queue_full at once from the accept thread.
  *
- *   As many delete threads as accept threads take queued DELETEs: each
- *   waits for the worker to forget the session before the 204 (a worker
- *   that hangs holds a delete thread, not an accept thread); when all are
- *   busy and as many more are queued, the accept thread serves the DELETE
- *   itself.
+ *   A DELETE waits for the worker to forget the session before the 204,
+ *   then checks the worker's /status and releases it.  An accept thread
+ *   does all of that itself while fewer than half of the accept threads
+ *   do (so hung workers can hold at most half of them, for
+ *   worker_timeout_ms each); past that it queues the DELETE for the
+ *   delete threads, as many as accept threads, which do the same; when
+ *   all are busy and as many more are queued, the accept thread serves
+ *   it itself and leaves the release to a cleanup thread.
  *
  *   As many cleanup threads as create threads finish what follows an
- *   answered DELETE (the worker's /status, the release; cleanup.c).
+ *   answered DELETE served that last way, or a create whose answer was
+ *   not handed out (the worker's /status, the release; cleanup.c).
  *
  *     lighttpd --> accept thread: router_admit
  *                       +--(refused)--> 401, 403, 404, 405, 400, 414
  *                       +--(GET, /health, ...)--> router_run --> answer
  *                       +--(POST /sessions)--> queue --> create thread
  *                       |    +--(queue full)--> 503 queue_full
- *                       +--(DELETE)--> queue --> delete thread --> 204
- *                                                      +--> cleanup queue
- *                                                           --> cleanup thread
+ *                       +--(DELETE)--> 204, then the release
+ *                       |    +--(half the accept threads on DELETEs)-->
+ *                       |         queue --> delete thread --> 204, release
+ *                       |         +--(queue full)--> 204 --> cleanup thread
  *
  * Each request is turned into a struct request, admitted and answered
- * through router.c, and written here.  Only this file knows libfcgi.
+ * through router.c, and written by serve.c.  Only this file and serve.c
+ * know libfcgi.
  *
  * Signals: the main thread alone takes them (the threads block them).
  * SIGTERM/SIGINT call FCGX_ShutdownPending() and set a flag; the main
@@ -73,6 +79,7 @@
 #include "response.h"
 #include "router.h"
 #include "rqueue.h"
+#include "serve.h"
 #include "util.h"
 
 static struct prog prog = {
@@ -85,6 +92,10 @@ static struct prog prog = {
 
 static int inflight; /* requests accepted and not yet ended (atomic) */
 
+/* Accept threads serving a DELETE themselves (atomic), at most
+ * inline_deletes_max: the others stay free for every other route. */
+static int inline_deletes, inline_deletes_max;
+
 /* Threads of each serving class that set up their handler, and that
  * could not (atomic); main() refuses to go on with none of a class. */
 enum { CLASS_ACCEPT, CLASS_CREATE, CLASS_DELETE, CLASS_COUNT };
@@ -92,61 +103,11 @@ static const char *const class_name[CLASS_COUNT] = {"accept", "create",
                                                     "delete"};
 static int setup_ok[CLASS_COUNT], setup_failed[CLASS_COUNT];
 
-
-/* 1 when lighttpd reaches us over a unix socket (see serve_write). */
-static int listen_unix;
-
 static void on_term(int sig)
 {
     (void)sig;
     prog_got_term = 1;
     FCGX_ShutdownPending();
-}
-
-static const char *fcgx_param(const char *name, void *arg)
-{
-    FCGX_Request *req = arg;
-
-    return FCGX_GetParam(name, req->envp);
-}
-
-/* 1 when the web server closed the connection of this request (the client
- * went away and lighttpd gave up on it). */
-static int fcgx_client_gone(void *arg)
-{
-    FCGX_Request *req = arg;
-    struct pollfd pfd;
-    char c;
-
-    if (req->ipcFd < 0)
-        return 0;
-    pfd.fd = req->ipcFd;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    if (poll(&pfd, 1, 0) <= 0)
-        return 0;
-    if (pfd.revents & (POLLHUP | POLLERR))
-        return 1;
-    /* Readable: either an abort record or EOF.  Peek, do not consume. */
-    return recv(req->ipcFd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-}
-
-/* Reads stdin into rq->body, at most max_body bytes. */
-static void read_body(FCGX_Request *req, struct request *rq, long max_body)
-{
-    char chunk[16384];
-    int n;
-
-    if (rq->content_length > max_body) {
-        rq->body_too_large = 1;
-        return;
-    }
-    while ((n = FCGX_GetStr(chunk, sizeof(chunk), req->in)) > 0) {
-        if (buf_append(&rq->body, chunk, (size_t)n) < 0) {
-            rq->body_too_large = 1;
-            return;
-        }
-    }
 }
 
 /* ---- creates: a queue between the accept threads and the create threads */
@@ -178,34 +139,6 @@ static void inflight_add(int d)
     __atomic_add_fetch(&inflight, d, __ATOMIC_RELAXED);
 }
 
-/* ---- serving one request ------------------------------------------------ */
-
-/* One thread's tools: its handler context and reusable buffers. */
-struct serve_ctx {
-    const struct conf *conf;
-    struct handler h;
-    struct request rq;
-    struct response r;
-    struct buf out;
-    FCGX_Request *req; /* the request being served */
-    int64_t t0;        /* monotonic ms this thread took it up */
-    int finished;      /* its answer was written and the request ended */
-};
-
-static int serve_ctx_init(struct serve_ctx *x, const struct conf *c)
-{
-    memset(x, 0, sizeof(*x));
-    x->conf = c;
-    if (handler_init(&x->h, c) < 0) {
-        handler_release(&x->h);
-        return -1;
-    }
-    request_init(&x->rq, (size_t)c->max_body);
-    response_init(&x->r, (size_t)c->max_body * 2 + 1024 * 1024);
-    buf_init(&x->out, (size_t)c->max_body * 2 + 2 * 1024 * 1024);
-    return 0;
-}
-
 /* serve_ctx_init for a thread of class cls, counted for main(). */
 static int serve_ctx_setup(struct serve_ctx *x, const struct conf *c, int cls)
 {
@@ -220,89 +153,20 @@ static int serve_ctx_setup(struct serve_ctx *x, const struct conf *c, int cls)
     return 0;
 }
 
-static void serve_ctx_release(struct serve_ctx *x)
+/* 1 when this accept thread may serve a DELETE itself (then
+ * inline_delete_done when it is over). */
+static int inline_delete_take(void)
 {
-    buf_release(&x->out);
-    response_release(&x->r);
-    request_release(&x->rq);
-    handler_release(&x->h);
+    if (__atomic_add_fetch(&inline_deletes, 1, __ATOMIC_ACQ_REL) <=
+        inline_deletes_max)
+        return 1;
+    __atomic_sub_fetch(&inline_deletes, 1, __ATOMIC_ACQ_REL);
+    return 0;
 }
 
-/* Writes r as the answer of x->req and ends the request. */
-static int serve_write(struct serve_ctx *x, struct response *r)
+static void inline_delete_done(void)
 {
-    int rc;
-
-    if (x->finished)
-        return -1;
-    buf_reset(&x->out);
-    if (response_serialize(r, &x->out) < 0) {
-        response_error(r, API_ERR_INTERNAL, "response too large");
-        buf_reset(&x->out);
-        response_serialize(r, &x->out);
-    }
-    rc = FCGX_PutStr(x->out.data, (int)x->out.len, x->req->out);
-    /* libfcgi ends a connection with shutdown(2), then waits up to 2 s for
-     * the web server to close its end, so that unread input cannot turn
-     * the close into a TCP reset that loses the answer.  Over a unix
-     * socket the answer is in lighttpd's queue once written and a close
-     * loses nothing, so the thread closes at once instead of sleeping
-     * on lighttpd (FCGX_Detach only skips that shutdown). */
-    if (listen_unix)
-        FCGX_Detach(x->req);
-    FCGX_Finish_r(x->req);
-    x->finished = 1;
-    return rc < 0 ? -1 : 0;
-}
-
-static int reply_early(void *arg, struct response *r)
-{
-    struct serve_ctx *x = arg;
-    int rc = serve_write(x, r);
-
-    log_debug("%s %.200s -> %d (answered; clean-up goes on)", x->rq.method,
-              x->rq.uri, r->status);
-    /* Counted now, and handed to the flusher: a hedged create's clean-up
-     * may wait worker_timeout_ms for a hung loser. */
-    router_observe(&x->h, &x->rq);
-    handler_hand_metrics(&x->h);
-    return rc;
-}
-
-/* Starts serving req in x: its parameters into x->rq, nothing read yet. */
-static void serve_begin(struct serve_ctx *x, FCGX_Request *req, int64_t arrived)
-{
-    x->req = req;
-    x->finished = 0;
-    x->t0 = now_mono_ms();
-    request_reset(&x->rq);
-    response_reset(&x->r);
-    request_set_params(&x->rq, fcgx_param, req);
-    x->rq.client_gone = fcgx_client_gone;
-    x->rq.client_gone_arg = req;
-    x->rq.reply_early = reply_early;
-    x->rq.reply_arg = x;
-    x->rq.arrived_ms = arrived;
-}
-
-/* Writes x->r unless it went out early, counts the request and ends it. */
-static void serve_end(struct serve_ctx *x)
-{
-    if (!x->finished)
-        serve_write(x, &x->r);
-    router_observe(&x->h, &x->rq);
-    log_debug("%s %.200s -> %d (%lld ms)", x->rq.method, x->rq.uri, x->r.status,
-              (long long)(now_mono_ms() - x->t0));
-    handler_hand_metrics(&x->h);
-}
-
-/* Runs the handler of m, which router_admit admitted, on x's request
- * (begun with serve_begin), and ends it. */
-static void serve_run(struct serve_ctx *x, const struct route_match *m)
-{
-    read_body(x->req, &x->rq, x->conf->max_body);
-    router_run(&x->h, &x->rq, m, &x->r);
-    serve_end(x);
+    __atomic_sub_fetch(&inline_deletes, 1, __ATOMIC_ACQ_REL);
 }
 
 /* The queue of a thread class; NULL for the accept threads. */
@@ -360,6 +224,15 @@ static void *accept_thread(void *arg)
             continue;
         }
         q = queue_of(ar->match.cls);
+        if (q == &deletes && inline_delete_take()) {
+            /* Served here, while enough accept threads stay free: a
+             * hand-off to a delete thread and one to a cleanup thread
+             * are two context switches more per DELETE. */
+            serve_run_release(&x, &ar->match);
+            inline_delete_done();
+            inflight_add(-1);
+            continue;
+        }
         if (q != NULL && rqueue_push(q, &ar->link) == 0) {
             ar = NULL; /* a thread of that class ends it */
             continue;
@@ -396,7 +269,10 @@ static void *queue_thread(void *arg)
         /* Admitted by the accept thread: no second routing or token
          * check, only the parameters again, and the body. */
         serve_begin(&x, &ar->req, ar->arrived_ms);
-        serve_run(&x, &ar->match);
+        if (cls == CLASS_DELETE)
+            serve_run_release(&x, &ar->match);
+        else
+            serve_run(&x, &ar->match);
         free(ar);
         inflight_add(-1);
     }
@@ -465,13 +341,7 @@ int main(int argc, char **argv)
     if (FCGX_IsCGI())
         fatalx("not started by a FastCGI server: fd 0 is not a listening "
                "socket (run it from lighttpd's fastcgi.server bin-path)");
-    {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-
-        listen_unix = getsockname(0, (struct sockaddr *)&ss, &sl) == 0 &&
-                      ss.ss_family == AF_UNIX;
-    }
+    serve_listen_init();
 
     /* Cleanup threads: as many as create threads, since each create
      * ends with a DELETE sooner or later; delete threads: as many as
@@ -482,6 +352,7 @@ int main(int argc, char **argv)
     n = 2 * na + 2 * nc;
     creates.cap = nc;
     deletes.cap = na;
+    inline_deletes_max = (int)(na / 2);
     threads = calloc((size_t)n, sizeof(*threads));
     if (threads == NULL)
         fatalx("out of memory");

@@ -361,9 +361,14 @@ void handle_session_delete(struct handler *h, struct request *rq,
     if (rc == 1 && worker_forget(h, &w, sid) < 0)
         rc = STORE_END_NO_WORKER;
     response_set(r, 204, NULL, NULL, 0);
-    /* The /status check and the release need not make the client wait,
-     * nor hold this thread. */
-    if (rc == 1 && cleanup_push(&w, sid, 1) < 0) {
+    /* The /status check and the release need not make the client wait:
+     * this thread does them after the 204 when it may (release_after),
+     * else a cleanup thread. */
+    if (rc == 1 && h->release_after) {
+        h->after.pending = 1;
+        h->after.w = w;
+        snprintf(h->after.sid, sizeof(h->after.sid), "%s", sid);
+    } else if (rc == 1 && cleanup_push(&w, sid, 1) < 0) {
         request_reply_now(rq, r);
         worker_release_forgotten(h, &w, sid);
     }

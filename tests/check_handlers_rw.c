@@ -255,6 +255,50 @@ START_TEST(test_delete_cleanup_thread)
 }
 END_TEST
 
+/* On a thread that releases after the answer (release_after, set by
+ * steel-fcgi's accept and delete threads): the DELETE returns with the
+ * worker still releasing, even with cleanup threads running, and only
+ * handler_release_after, once, checks the worker and gives it back. */
+START_TEST(test_delete_release_after)
+{
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    cleanup_open();
+    h.release_after = 1;
+    run("DELETE", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 204);
+    ck_assert_int_eq(early_status, 0);
+    ck_assert(!fake_store_session_alive("s1"));
+    ck_assert_int_eq(w1.deletes, 1);
+    ck_assert_int_eq(w1.statuses, 0);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_RELEASING);
+    ck_assert_int_eq(h.after.pending, 1);
+    handler_release_after(&h);
+    ck_assert_int_eq(w1.statuses, 1);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_IDLE);
+    ck_assert_int_eq(h.after.pending, 0);
+    handler_release_after(&h); /* nothing left: no second /status */
+    ck_assert_int_eq(w1.statuses, 1);
+    cleanup_wake();
+}
+END_TEST
+
+/* ... and a worker that is not clean after its DELETE stays releasing,
+ * for the reaper. */
+START_TEST(test_delete_release_after_unclean)
+{
+    worker(&w1, "w1", WORKER_BUSY, "s1");
+    h.release_after = 1;
+    run("DELETE", "/sessions/s1", NULL);
+    ck_assert_int_eq(r.status, 204);
+    pthread_mutex_lock(&w1.lock);
+    snprintf(w1.session, sizeof(w1.session), "%s", "other");
+    pthread_mutex_unlock(&w1.lock);
+    handler_release_after(&h);
+    ck_assert_int_eq(w1.statuses, 1);
+    ck_assert_int_eq(fake_store_state("w1"), WORKER_RELEASING);
+}
+END_TEST
+
 /* A worker that hangs on its DELETE: the worker forgets a session before
  * the client has its 204, so the 204 waits for the worker's deadline
  * (worker_timeout_ms), which declares the worker dead. */
@@ -351,6 +395,8 @@ Suite *handlers_rw_suite(void)
     tcase_add_test(get, test_head_no_side_effect);
     tcase_add_test(del, test_delete);
     tcase_add_test(del, test_delete_cleanup_thread);
+    tcase_add_test(del, test_delete_release_after);
+    tcase_add_test(del, test_delete_release_after_unclean);
     tcase_add_test(del, test_delete_worker_hangs);
     tcase_add_test(del, test_delete_unknown);
     tcase_add_test(admin, test_admin_reads);
