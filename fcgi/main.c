@@ -23,14 +23,12 @@
  *   is busy and fcgi_create_threads more creates are queued, the next
  *   create gets 503 queue_full at once from the accept thread.
  *
- *   A DELETE waits for the worker to forget the session before the 204,
- *   then checks the worker's /status and releases it.  An accept thread
- *   does all of that itself while fewer than half of the accept threads
- *   do (so hung workers can hold at most half of them, for
- *   worker_timeout_ms each); past that it queues the DELETE for the
- *   delete threads, as many as accept threads, which do the same; when
- *   all are busy and as many more are queued, the accept thread serves
- *   it itself and leaves the release to a cleanup thread.
+ *   As many delete threads as accept threads take queued DELETEs: each
+ *   waits for the worker to forget the session before the 204 (a worker
+ *   that hangs holds a delete thread, not an accept thread), then checks
+ *   the worker's /status and releases it itself; when all are busy and
+ *   as many more are queued, the accept thread serves the DELETE itself
+ *   and leaves the release to a cleanup thread.
  *
  *   As many cleanup threads as create threads finish what follows an
  *   answered DELETE served that last way, or a create whose answer was
@@ -41,10 +39,9 @@
  *                       +--(GET, /health, ...)--> router_run --> answer
  *                       +--(POST /sessions)--> queue --> create thread
  *                       |    +--(queue full)--> 503 queue_full
- *                       +--(DELETE)--> 204, then the release
- *                       |    +--(half the accept threads on DELETEs)-->
- *                       |         queue --> delete thread --> 204, release
- *                       |         +--(queue full)--> 204 --> cleanup thread
+ *                       +--(DELETE)--> queue --> delete thread --> 204,
+ *                                                    then the release
+ *                            +--(queue full)--> 204 --> cleanup thread
  *
  * Each request is turned into a struct request, admitted and answered
  * through router.c, and written by serve.c.  Only this file and serve.c
@@ -91,10 +88,6 @@ static struct prog prog = {
 #define METRICS_FLUSH_MS 1000     /* counts reach Redis this often */
 
 static int inflight; /* requests accepted and not yet ended (atomic) */
-
-/* Accept threads serving a DELETE themselves (atomic), at most
- * inline_deletes_max: the others stay free for every other route. */
-static int inline_deletes, inline_deletes_max;
 
 /* Threads of each serving class that set up their handler, and that
  * could not (atomic); main() refuses to go on with none of a class. */
@@ -153,22 +146,6 @@ static int serve_ctx_setup(struct serve_ctx *x, const struct conf *c, int cls)
     return 0;
 }
 
-/* 1 when this accept thread may serve a DELETE itself (then
- * inline_delete_done when it is over). */
-static int inline_delete_take(void)
-{
-    if (__atomic_add_fetch(&inline_deletes, 1, __ATOMIC_ACQ_REL) <=
-        inline_deletes_max)
-        return 1;
-    __atomic_sub_fetch(&inline_deletes, 1, __ATOMIC_ACQ_REL);
-    return 0;
-}
-
-static void inline_delete_done(void)
-{
-    __atomic_sub_fetch(&inline_deletes, 1, __ATOMIC_ACQ_REL);
-}
-
 /* The queue of a thread class; NULL for the accept threads. */
 static struct rqueue *queue_of(enum route_class cls)
 {
@@ -224,15 +201,6 @@ static void *accept_thread(void *arg)
             continue;
         }
         q = queue_of(ar->match.cls);
-        if (q == &deletes && inline_delete_take()) {
-            /* Served here, while enough accept threads stay free: a
-             * hand-off to a delete thread and one to a cleanup thread
-             * are two context switches more per DELETE. */
-            serve_run_release(&x, &ar->match);
-            inline_delete_done();
-            inflight_add(-1);
-            continue;
-        }
         if (q != NULL && rqueue_push(q, &ar->link) == 0) {
             ar = NULL; /* a thread of that class ends it */
             continue;
@@ -352,7 +320,6 @@ int main(int argc, char **argv)
     n = 2 * na + 2 * nc;
     creates.cap = nc;
     deletes.cap = na;
-    inline_deletes_max = (int)(na / 2);
     threads = calloc((size_t)n, sizeof(*threads));
     if (threads == NULL)
         fatalx("out of memory");

@@ -151,10 +151,9 @@ creating_zero() {
 }
 check_eventually "no worker is left creating" 5 creating_zero
 
-# DELETEs whose workers hang hold delete threads and at most half of the
-# accept threads (an accept thread serves a DELETE itself only while
-# fewer than half do): with every accept thread's worth of them waiting
-# (4: 2 processes x 2), /health still answers at once.
+# DELETEs whose workers hang hold delete threads, not the accept threads:
+# with every accept thread's worth of them waiting (4: 2 processes x 2),
+# /health still answers at once.
 for i in $(seq 1 "$BURST"); do
     sid=$(sid_of "$T/c$i")
     [ -n "$sid" ] && curl -s -m 10 -o /dev/null -X DELETE "$U/sessions/$sid"

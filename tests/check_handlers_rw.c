@@ -256,7 +256,7 @@ START_TEST(test_delete_cleanup_thread)
 END_TEST
 
 /* On a thread that releases after the answer (release_after, set by
- * steel-fcgi's accept and delete threads): the DELETE returns with the
+ * steel-fcgi's delete threads): the DELETE returns with the
  * worker still releasing, even with cleanup threads running, and only
  * handler_release_after, once, checks the worker and gives it back. */
 START_TEST(test_delete_release_after)
