@@ -229,9 +229,14 @@ void handle_session_create(struct handler *h, struct request *rq,
 
 /* A GET that misses in a Redis that lost its data (no P:gen, keys.h) may
  * be for a session whose worker lives and that the spawner is about to
- * register again (spawner/rebuild.c, under a second after Redis
- * answers): it waits for P:gen this long before it answers 404. */
-#define REBUILD_WAIT_MS  2000
+ * register again (spawner/rebuild.c): it waits for P:gen this long before
+ * it answers 404.  The rebuild takes about a second after Redis answers;
+ * when the spawner died with Redis's data it comes first through its own
+ * restart (RestartSec=1 in its unit): 1.2 s in tests/redis-loss.sh on an
+ * idle host, 4.4 s beside two busy loops, and 2 s of wait answered 404
+ * for live sessions there.  Only GETs that miss wait, and only until a
+ * spawner wrote P:gen. */
+#define REBUILD_WAIT_MS  5000
 #define REBUILD_POLL_MS  50
 
 /* Waits up to REBUILD_WAIT_MS while P:gen is missing.  Returns 1 when it

@@ -167,13 +167,16 @@ redis_wiped() {
 # The spawner is killed, Redis comes back empty, then the spawner starts
 # again: with no records to adopt from, it adopts its node's worker
 # processes (their environment names the node) and registers them again
-# with their sessions.
+# with their sessions.  The spawner starts again 1 s after Redis, as
+# systemd's RestartSec=1 in its unit starts it; GETs that miss meanwhile
+# wait for the rebuild (REBUILD_WAIT_MS, fcgi/sessions.c).
 f=$T/load-spawner
 load "$f"
 sleep 0.5
 kill_component spawner
 redis_wiped || not_ok "spawner lost: redis starts again"
 up=$(now_ms)
+sleep 1
 check "spawner lost: the stack starts the spawner again" stack_up
 t0=$SECONDS
 while ! all_200 && [ $((SECONDS - t0)) -lt 15 ]; do
