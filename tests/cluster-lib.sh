@@ -14,10 +14,13 @@
 #                         CL_EXTRA_CONF is appended to every node's file
 #   cl_cleanup            stops every process in the namespaces (by the
 #                         namespaces' pid lists) and removes them
+#                         (hub_cleanup, tests/hub-lib.sh)
 #
 # Everything runs inside the namespaces this file creates: clients in the
 # hub (cl_hub CMD...), nodes in theirs (cl_in I CMD...).  Needs root and
 # iproute2; cl_net returns 1 when a namespace cannot be made.
+
+. "$top_srcdir/tests/hub-lib.sh"
 
 CL_HUB=
 CL_NODES=()
@@ -33,10 +36,10 @@ cl_init() { # NAME K
     CL_HUB=$1-hub
     CL_NODES=()
     CL_ADDR=()
-    CL_SUB=10.$((100 + RANDOM % 100)).$((RANDOM % 250))
+    CL_SUB=$HUB_SUB
     for ((i = 0; i < $2; i++)); do
         CL_NODES+=("$1-n$i")
-        CL_ADDR+=("$CL_SUB.$((11 + i))")
+        CL_ADDR+=("$(hub_addr "$i")")
     done
     CL_PREFIX=$1
     CL_PW=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
@@ -45,37 +48,13 @@ cl_init() { # NAME K
 cl_hub() { ip netns exec "$CL_HUB" "$@"; }
 cl_in() { local i=$1; shift; ip netns exec "${CL_NODES[i]}" "$@"; }
 
-cl_cleanup() {
-    local ns pid
-    for ns in "${CL_NODES[@]}" "$CL_HUB"; do
-        ip netns list 2>/dev/null | grep -qw "$ns" || continue
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null; done
-    done
-    sleep 1
-    for ns in "${CL_NODES[@]}" "$CL_HUB"; do
-        ip netns list 2>/dev/null | grep -qw "$ns" || continue
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -CONT "$pid" 2>/dev/null
-            kill -KILL "$pid" 2>/dev/null
-        done
-        ip netns del "$ns" 2>/dev/null
-    done
-}
+cl_cleanup() { hub_cleanup; }
 
 cl_net() {
     local i
-    ip netns add "$CL_HUB" 2>/dev/null || return 1
-    cl_hub ip link set lo up &&
-        cl_hub ip link add br0 type bridge &&
-        cl_hub ip addr add "$CL_SUB.1/24" dev br0 &&
-        cl_hub ip link set br0 up || return 1
+    hub_init "$CL_HUB" || return 1
     for i in "${!CL_NODES[@]}"; do
-        ip netns add "${CL_NODES[i]}" &&
-            cl_in "$i" ip link set lo up &&
-            cl_hub ip link add "v$i" type veth peer name eth0 netns "${CL_NODES[i]}" &&
-            cl_hub ip link set "v$i" master br0 up &&
-            cl_in "$i" ip addr add "${CL_ADDR[i]}/24" dev eth0 &&
-            cl_in "$i" ip link set eth0 up || return 1
+        hub_node "${CL_NODES[i]}" "$i" || return 1
     done
 }
 

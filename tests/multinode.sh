@@ -24,6 +24,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/stack.sh"
+. "$top_srcdir/tests/hub-lib.sh"
 
 skip() {
     echo "SKIP: $*"
@@ -38,65 +39,32 @@ lib_init
 ID=$$
 HUB=steel-mn$ID-hub
 NODES=(steel-mn$ID-n1 steel-mn$ID-n2 steel-mn$ID-n3)
-SUB=10.$((100 + RANDOM % 100)).$((RANDOM % 250))
-ADDR=("$SUB.11" "$SUB.12" "$SUB.13")
+SUB=$HUB_SUB
+ADDR=("$(hub_addr 0)" "$(hub_addr 1)" "$(hub_addr 2)")
 PREFIX=steel-mn$ID
 PW=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 LOAD_PIDS=()
 
-# Everything still running in our namespaces was started by this test:
-# SIGTERM, up to 10 s to stop (a busy machine), then SIGKILL.
-mn_alive() {
-    local ns
-    for ns in "${NODES[@]}" "$HUB"; do
-        [ -n "$(ip netns pids "$ns" 2>/dev/null)" ] && return 0
-    done
-    return 1
-}
+# Everything still running in our namespaces was started by this test
+# (hub_cleanup, tests/hub-lib.sh).
 mn_cleanup() {
-    local ns pid p i
+    local p
     for p in "${LOAD_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for ns in "${NODES[@]}" "$HUB"; do
-        ip netns list 2>/dev/null | grep -qw "$ns" || continue
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -TERM "$pid" 2>/dev/null
-        done
-    done
-    for i in $(seq 1 100); do
-        mn_alive || break
-        sleep 0.1
-    done
-    for ns in "${NODES[@]}" "$HUB"; do
-        ip netns list 2>/dev/null | grep -qw "$ns" || continue
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -CONT "$pid" 2>/dev/null
-            kill -KILL "$pid" 2>/dev/null
-        done
-        ip netns del "$ns" 2>/dev/null
-    done
+    hub_cleanup
 }
 # The test's exit status reaches lib_cleanup, which prints the logs (the
 # nodes' directories too) when it is not 0: a run ended by a signal (a CI
 # timeout) or a failed command no longer loses them.
 trap 'mn_rc=$?; mn_cleanup; (exit $mn_rc); lib_cleanup' EXIT
 
-ip netns add "$HUB" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
 inns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 # ---- the network -----------------------------------------------------
 setup_net() {
     local i
-    inns "$HUB" ip link set lo up &&
-        inns "$HUB" ip link add br0 type bridge &&
-        inns "$HUB" ip addr add "$SUB.1/24" dev br0 &&
-        inns "$HUB" ip link set br0 up || return 1
+    hub_init "$HUB" || return 1
     for i in 0 1 2; do
-        ip netns add "${NODES[i]}" &&
-            inns "${NODES[i]}" ip link set lo up &&
-            inns "$HUB" ip link add "v$i" type veth peer name eth0 netns "${NODES[i]}" &&
-            inns "$HUB" ip link set "v$i" master br0 up &&
-            inns "${NODES[i]}" ip addr add "${ADDR[i]}/24" dev eth0 &&
-            inns "${NODES[i]}" ip link set eth0 up || return 1
+        hub_node "${NODES[i]}" "$i" || return 1
     done
 }
 setup_net || skip "cannot build the namespaces' network (veth, bridge)"

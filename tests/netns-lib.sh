@@ -20,7 +20,7 @@
 # STEEL_NN_OLD_BUILD=1: the configurations leave out what a build before
 # node_token_dir refuses (top_builddir pointing at such a build).
 
-NN_NS=()
+. "$top_srcdir/tests/hub-lib.sh"
 
 nn_skip() {
     echo "SKIP: $*"
@@ -36,18 +36,12 @@ nn_init() {
     lib_init
     NN_ID=$$
     NN_HUB=steel-nn$NN_ID-hub
-    NN_SUB=10.$((100 + RANDOM % 100)).$((RANDOM % 250))
+    NN_SUB=$HUB_SUB
     NN_PREFIX=steel-nn$NN_ID
     NN_PW=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
     NN_CG=/steel-nn$NN_ID
     trap 'nn_rc=$?; nn_cleanup; (exit $nn_rc); lib_cleanup' EXIT
-    ip netns add "$NN_HUB" 2>/dev/null || nn_skip "cannot create a network namespace (ip netns add)"
-    NN_NS+=("$NN_HUB")
-    ip netns exec "$NN_HUB" ip link set lo up &&
-        ip netns exec "$NN_HUB" ip link add br0 type bridge &&
-        ip netns exec "$NN_HUB" ip addr add "$NN_SUB.1/24" dev br0 &&
-        ip netns exec "$NN_HUB" ip link set br0 up ||
-        nn_skip "cannot build the hub's bridge"
+    hub_init "$NN_HUB" || nn_skip "cannot build the hub's namespace and bridge"
     mkdir -p "$T/redis"
     start_bg redis ip netns exec "$NN_HUB" redis-server --port 6379 \
         --bind "$NN_SUB.1" --save "" --appendonly no --dir "$T/redis" \
@@ -58,40 +52,10 @@ nn_init() {
     }
 }
 
-# Processes still in our namespaces were started by this test: TERM, wait
-# until they are gone (at most 10 s), KILL the rest; then the namespaces
-# and the workers' cgroups go.
-nn_alive() {
-    local ns
-    for ns in "${NN_NS[@]}"; do
-        [ -n "$(ip netns pids "$ns" 2>/dev/null)" ] && return 0
-    done
-    return 1
-}
+# The processes and namespaces go (hub_cleanup), then the workers'
+# cgroups.
 nn_cleanup() {
-    local ns pid i
-    for ns in "${NN_NS[@]}"; do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -TERM "$pid" 2>/dev/null
-        done
-    done
-    for i in $(seq 1 100); do
-        nn_alive || break
-        sleep 0.1
-    done
-    for ns in "${NN_NS[@]}"; do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -CONT "$pid" 2>/dev/null
-            kill -KILL "$pid" 2>/dev/null
-        done
-    done
-    for i in $(seq 1 50); do
-        nn_alive || break
-        sleep 0.1
-    done
-    for ns in "${NN_NS[@]}"; do
-        ip netns del "$ns" 2>/dev/null
-    done
+    hub_cleanup
     # The workers' cgroups (cgroup_root below $NN_CG), deepest first.
     ip netns add "$NN_HUB-cg" 2>/dev/null &&
         ip netns exec "$NN_HUB-cg" sh -c "mountpoint -q /sys/fs/cgroup ||
@@ -107,21 +71,11 @@ nn_rcli() {
         -h "$NN_SUB.1" -p 6379 "$@" 2>/dev/null
 }
 
-nn_addr() { echo "$NN_SUB.$((11 + $1))"; }
+nn_addr() { hub_addr "$1"; }
 nn_nsname() { echo "steel-nn$NN_ID-n$1"; }
 
 # nn_ns I - namespace I on the bridge at SUB.(11+I).
-nn_ns() {
-    local i=$1 ns
-    ns=$(nn_nsname "$i")
-    ip netns add "$ns" || return 1
-    NN_NS+=("$ns")
-    ip netns exec "$ns" ip link set lo up &&
-        ip netns exec "$NN_HUB" ip link add "v$i" type veth peer name eth0 netns "$ns" &&
-        ip netns exec "$NN_HUB" ip link set "v$i" master br0 up &&
-        ip netns exec "$ns" ip addr add "$(nn_addr "$i")/24" dev eth0 &&
-        ip netns exec "$ns" ip link set eth0 up
-}
+nn_ns() { hub_node "$(nn_nsname "$1")" "$1"; }
 
 # nn_conf I NAME DIR RANGE HOSTS - DIR/steel-orchestrator.conf of a node
 # in namespace I named NAME with worker_port_range RANGE and worker_hosts

@@ -20,6 +20,7 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/stack.sh"
+. "$top_srcdir/tests/hub-lib.sh"
 
 skip() {
     echo "SKIP: $*"
@@ -34,47 +35,21 @@ lib_init
 ID=$$
 HUB=steel-nl$ID-hub
 NODES=(steel-nl$ID-a steel-nl$ID-b)
-SUB=10.$((100 + RANDOM % 100)).$((RANDOM % 250))
-ADDR=("$SUB.11" "$SUB.12")
+SUB=$HUB_SUB
+ADDR=("$(hub_addr 0)" "$(hub_addr 1)")
 PREFIX=steel-nl$ID
 PW=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 
-# Everything still running in our namespaces was started by this test.
-nl_cleanup() {
-    local ns pid
-    for ns in "${NODES[@]}" "$HUB"; do
-        ip netns list 2>/dev/null | grep -qw "$ns" || continue
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -TERM "$pid" 2>/dev/null
-        done
-    done
-    sleep 0.5
-    for ns in "${NODES[@]}" "$HUB"; do
-        ip netns list 2>/dev/null | grep -qw "$ns" || continue
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do
-            kill -CONT "$pid" 2>/dev/null
-            kill -KILL "$pid" 2>/dev/null
-        done
-        ip netns del "$ns" 2>/dev/null
-    done
-}
-trap 'nl_cleanup; lib_cleanup' EXIT
+# Everything still running in our namespaces was started by this test
+# (hub_cleanup, tests/hub-lib.sh).
+trap 'nl_rc=$?; hub_cleanup; (exit $nl_rc); lib_cleanup' EXIT
 
-ip netns add "$HUB" 2>/dev/null || skip "cannot create a network namespace (ip netns add)"
 inns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 setup_net() {
     local i
-    inns "$HUB" ip link set lo up &&
-        inns "$HUB" ip link add br0 type bridge &&
-        inns "$HUB" ip addr add "$SUB.1/24" dev br0 &&
-        inns "$HUB" ip link set br0 up || return 1
+    hub_init "$HUB" || return 1
     for i in 0 1; do
-        ip netns add "${NODES[i]}" &&
-            inns "${NODES[i]}" ip link set lo up &&
-            inns "$HUB" ip link add "v$i" type veth peer name eth0 netns "${NODES[i]}" &&
-            inns "$HUB" ip link set "v$i" master br0 up &&
-            inns "${NODES[i]}" ip addr add "${ADDR[i]}/24" dev eth0 &&
-            inns "${NODES[i]}" ip link set eth0 up || return 1
+        hub_node "${NODES[i]}" "$i" || return 1
     done
 }
 setup_net || skip "cannot build the namespaces' network (veth, bridge)"
