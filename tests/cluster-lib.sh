@@ -66,38 +66,7 @@ cl_rcli() {
 }
 cl_master_port() { cl_rcli 26379 SENTINEL get-master-addr-by-name steel | sed -n 2p; }
 
-cl_redis_node() { # NAME PORT [extra...]
-    local name=$1 port=$2
-    shift 2
-    mkdir -p "$T/$name"
-    start_bg "$name" ip netns exec "$CL_HUB" redis-server --port "$port" --bind "$CL_SUB.1" \
-        --save "" --appendonly no --dir "$T/$name" --maxclients 20000 \
-        --user steel on ">$CL_PW" '~*' '&*' '+@all' --requirepass "$CL_PW" \
-        --masterauth "$CL_PW" --repl-diskless-sync-delay 0 "$@"
-}
-
-cl_redis() {
-    local i
-    cl_redis_node master 6379
-    cl_redis_node replica 6380 --replicaof "$CL_SUB.1" 6379
-    for i in 0 1 2; do
-        mkdir -p "$T/s$i"
-        cat >"$T/s$i/sentinel.conf" <<EOF
-port $((26379 + i))
-bind $CL_SUB.1
-daemonize no
-dir $T/s$i
-sentinel monitor steel $CL_SUB.1 6379 2
-sentinel auth-pass steel $CL_PW
-sentinel down-after-milliseconds steel 3000
-sentinel failover-timeout steel 10000
-EOF
-        start_bg "sentinel$i" ip netns exec "$CL_HUB" redis-sentinel "$T/s$i/sentinel.conf"
-    done
-    wait_for 10 bash -c "[ \"\$(REDISCLI_AUTH=$CL_PW ip netns exec $CL_HUB redis-cli --no-auth-warning -h $CL_SUB.1 -p 6379 ping)\" = PONG ]" ||
-        return 1
-    wait_for 25 bash -c "ip netns exec $CL_HUB redis-cli -h $CL_SUB.1 -p 26379 SENTINEL replicas steel | grep -qx slave"
-}
+cl_redis() { hub_redis_ha "$CL_PW" --maxclients 20000; }
 
 # cl_node_conf I IDLE MAX - node I's steel-orchestrator.conf.
 cl_node_conf() {

@@ -70,38 +70,10 @@ setup_net() {
 setup_net || skip "cannot build the namespaces' network (veth, bridge)"
 
 # ---- Redis: master, replica, three Sentinels in the hub ----------------
-# A replica's full sync starts at once (Redis 7 waits 5 s for other replicas
-# by default, and a fail-over in that window promotes stale data).
-RUSER=(--user steel on ">$PW" '~*' '&*' '+@all' --requirepass "$PW" --masterauth "$PW"
-    --repl-diskless-sync-delay 0)
-start_redis_node() { # NAME PORT [extra...]
-    local name=$1 port=$2
-    shift 2
-    mkdir -p "$T/$name"
-    start_bg "$name" ip netns exec "$HUB" redis-server --port "$port" --bind "$SUB.1" \
-        --save "" --appendonly no --dir "$T/$name" "${RUSER[@]}" "$@"
-}
-start_redis_node master 6379
-start_redis_node replica 6380 --replicaof "$SUB.1" 6379
-for i in 0 1 2; do
-    mkdir -p "$T/s$i"
-    cat >"$T/s$i/sentinel.conf" <<EOF
-port $((26379 + i))
-bind $SUB.1
-daemonize no
-dir $T/s$i
-sentinel monitor steel $SUB.1 6379 2
-sentinel auth-pass steel $PW
-sentinel down-after-milliseconds steel 3000
-sentinel failover-timeout steel 10000
-EOF
-    start_bg "sentinel$i" ip netns exec "$HUB" redis-sentinel "$T/s$i/sentinel.conf"
-done
+start_redis_node() { hub_redis_node "$1" "$2" "$PW"; }
+check "Redis (master and replica) and three Sentinels answer" hub_redis_ha "$PW"
 rc() { inns "$HUB" env REDISCLI_AUTH="$PW" redis-cli -h "$SUB.1" -p "$@" 2>/dev/null; }
 master_port() { rc 26379 SENTINEL get-master-addr-by-name steel | sed -n 2p; }
-check_eventually "the Redis master answers" 10 bash -c "[ \"\$(REDISCLI_AUTH=$PW ip netns exec $HUB redis-cli -h $SUB.1 -p 6379 ping)\" = PONG ]"
-check_eventually "the Sentinels know the replica" 25 bash -c \
-    "ip netns exec $HUB redis-cli -h $SUB.1 -p 26379 SENTINEL replicas steel | grep -qx slave"
 
 # ---- the nodes ---------------------------------------------------------
 EMU=$top_builddir/tester/steel-browser-emu
