@@ -231,16 +231,17 @@ static void *queue_thread(void *arg)
 
     if (serve_ctx_setup(&x, &prog.conf, cls) < 0)
         return NULL;
+    /* A delete thread releases the worker of each DELETE itself, after
+     * the 204 went out (no hand-off to a cleanup thread). */
+    x.h.release_after = cls == CLASS_DELETE;
     while ((l = rqueue_pop(q, &prog_got_term)) != NULL) {
         struct accepted_request *ar = (struct accepted_request *)l;
 
         /* Admitted by the accept thread: no second routing or token
          * check, only the parameters again, and the body. */
         serve_begin(&x, &ar->req, ar->arrived_ms);
-        if (cls == CLASS_DELETE)
-            serve_run_release(&x, &ar->match);
-        else
-            serve_run(&x, &ar->match);
+        serve_run(&x, &ar->match);
+        handler_release_after(&x.h);
         free(ar);
         inflight_add(-1);
     }

@@ -177,13 +177,3 @@ void serve_run(struct serve_ctx *x, const struct route_match *m)
     router_run(&x->h, &x->rq, m, &x->r);
     serve_end(x);
 }
-
-/* serve_run for a DELETE on a thread that then releases its worker
- * itself, after the 204 went out (no hand-off to a cleanup thread). */
-void serve_run_release(struct serve_ctx *x, const struct route_match *m)
-{
-    x->h.release_after = 1;
-    serve_run(x, m);
-    x->h.release_after = 0;
-    handler_release_after(&x->h);
-}

@@ -52,8 +52,4 @@ void serve_end(struct serve_ctx *x);
  * x's request (begun with serve_begin), and ends it. */
 void serve_run(struct serve_ctx *x, const struct route_match *m);
 
-/* serve_run for a DELETE on a thread that then releases its worker
- * itself, after the 204 went out (no hand-off to a cleanup thread). */
-void serve_run_release(struct serve_ctx *x, const struct route_match *m);
-
 #endif
