@@ -103,25 +103,26 @@ hub_pids() {
     done
 }
 
-# hub_wait_gone TENTHS - 0 once no process is left, 1 after TENTHS/10 s.
+# hub_wait_gone SECONDS - 0 once no process is left, 1 after SECONDS (a
+# deadline, not a count of looks: with thousands of processes one look
+# at every namespace takes a while).
 hub_wait_gone() {
-    local i
-    for ((i = 0; i < $1; i++)); do
-        [ -z "$(hub_pids)" ] && return 0
+    local end=$((${EPOCHREALTIME/./} + $1 * 1000000))
+    while [ -n "$(hub_pids)" ]; do
+        [ "${EPOCHREALTIME/./}" -lt "$end" ] || return 1
         sleep 0.1
     done
-    [ -z "$(hub_pids)" ]
 }
 
 hub_cleanup() {
     local pid ns
     for pid in $(hub_pids); do kill -TERM "$pid" 2>/dev/null; done
-    if ! hub_wait_gone 100; then
+    if ! hub_wait_gone 10; then
         for pid in $(hub_pids); do
             kill -CONT "$pid" 2>/dev/null
             kill -KILL "$pid" 2>/dev/null
         done
-        hub_wait_gone 50
+        hub_wait_gone 5
     fi
     for ns in "${HUB_ALL[@]}"; do
         ip netns del "$ns" 2>/dev/null
