@@ -77,17 +77,32 @@ probe_loop() {
     done >"$T/probes"
 }
 
-pids=()
+# The burst is one curl with every transfer in parallel, so that all of
+# it lands at once: 48 curl processes forked one by one arrive spread
+# over seconds on a loaded machine, and threads freed by early answers
+# then take creates the count below expects to be refused.
 for i in $(seq 1 "$BURST"); do
-    create "$T/c$i" &
-    pids+=($!)
-done
+    [ "$i" -gt 1 ] && echo next
+    cat <<CFG
+url = "$U/sessions"
+request = "POST"
+header = "Content-Type: application/json"
+data = "{\\"adm\\":1}"
+max-time = 30
+output = "$T/c$i"
+dump-header = "$T/c$i.h"
+write-out = "c$i %{http_code} %{time_total}\\n"
+CFG
+done >"$T/burst.cfg"
+curl -s -Z --parallel-max "$BURST" --parallel-immediate -K "$T/burst.cfg" >"$T/burst.w" &
+burst=$!
 probe_loop &
 probe=$!
 sleep 1
 curl -s -m 20 -o /dev/null -w 'delete %{time_total} %{http_code}\n' \
     -X DELETE "$U/sessions/$L2" >"$T/delete"
-wait "${pids[@]}" "$probe"
+wait "$burst" "$probe"
+awk -v d="$T" '{print $2, $3 > (d "/" $1 ".w")}' "$T/burst.w"
 
 cat "$T"/c*.w | awk '{print $1, $2}' >"$T/creates"
 for i in $(seq 1 "$BURST"); do
