@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "store_core.h"
+#include "store_nodes.h"
 #include "util.h"
 
 /* ARGV: P stale_ms gone_ms -> {now, {name, state, reason, hostid,

@@ -21,6 +21,7 @@
 #include "request.h"
 #include "response.h"
 #include "store.h"
+#include "store_nodes.h"
 
 #define SESSION_LIST_MAX 1000
 

@@ -88,6 +88,7 @@
 #include "conf.h"
 #include "decide.h"
 #include "rconn.h"
+#include "store_nodes.h"
 #include "wprobe.h"
 
 /* The node's records as the passes keep them (view.c): read whole when

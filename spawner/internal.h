@@ -112,6 +112,7 @@
 #include "privsep.h"
 #include "rconn.h"
 #include "store.h"
+#include "store_nodes.h"
 #include "whttp.h"
 
 struct prog;

@@ -11,6 +11,7 @@
 #include <check.h>
 
 #include "store.h"
+#include "store_nodes.h"
 
 #define TEST_NODE "node-a"
 

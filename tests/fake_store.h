@@ -20,6 +20,7 @@
 #define STEEL_FAKE_STORE_H
 
 #include "store.h"
+#include "store_nodes.h"
 
 /* Forgets every worker, session, waiter and record; Redis works. */
 void fake_store_reset(void);
