@@ -17,10 +17,12 @@
  *     declared dead), so a rebuild from the workers after Redis lost its
  *     data never brings a deleted session back;
  *   - a GET that misses while Redis has no P:gen (it lost its data and no
- *     spawner rebuilt yet) waits at most REBUILD_WAIT_MS before its 404.
+ *     spawner rebuilt yet) waits at most REBUILD_WAIT_MS before its 404,
+ *     and at most half the accept threads wait at once (503 beyond).
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -238,15 +240,37 @@ void handle_session_create(struct handler *h, struct request *rq,
  * spawner wrote P:gen. */
 #define REBUILD_WAIT_MS  5000
 #define REBUILD_POLL_MS  50
+/* rebuild_wait(): no room to wait, answer 503. */
+#define REBUILD_NO_ROOM  2
+
+/* GETs of this process that wait for a rebuild now.  At most half the
+ * accept threads (at least one) wait at once, so that /health, creates
+ * and GETs that hit keep threads while a rebuild is late; a GET beyond
+ * that answers 503 at once, as when Redis does not answer. */
+static atomic_int rebuild_waiters;
 
 /* Waits up to REBUILD_WAIT_MS while P:gen is missing.  Returns 1 when it
- * appeared after a wait (look again), 0 when it was there (or never came,
- * or Redis failed: the miss stands). */
+ * appeared after a wait (look again), REBUILD_NO_ROOM when it is missing
+ * and enough GETs wait already, 0 when it was there (or never came, or
+ * Redis failed: the miss stands). */
 static int rebuild_wait(struct handler *h)
 {
-    int64_t end = now_mono_ms() + REBUILD_WAIT_MS;
     int rc = store_gen_node(&h->store, NULL), waited = 0;
+    int room = (int)(h->conf->fcgi_threads / 2);
+    int64_t end;
 
+    if (rc != 0)
+        return 0;
+    if (room < 1)
+        room = 1;
+    if (atomic_fetch_add(&rebuild_waiters, 1) >= room) {
+        atomic_fetch_sub(&rebuild_waiters, 1);
+        log_debug("GET after a loss of redis data: %d GETs wait for the "
+                  "rebuild already",
+                  room);
+        return REBUILD_NO_ROOM;
+    }
+    end = now_mono_ms() + REBUILD_WAIT_MS;
     while (rc == 0 && now_mono_ms() < end) {
         struct timespec ts = {0, REBUILD_POLL_MS * 1000000L};
 
@@ -254,6 +278,7 @@ static int rebuild_wait(struct handler *h)
         waited = 1;
         rc = store_gen_node(&h->store, NULL);
     }
+    atomic_fetch_sub(&rebuild_waiters, 1);
     if (waited)
         log_debug("GET after a loss of redis data: waited for the rebuild "
                   "(%s)",
@@ -286,8 +311,20 @@ void handle_session_get(struct handler *h, struct request *rq,
     rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w, &touch);
     if (rc == 0 && store_master_moved(&h->store) == 1)
         rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w, &touch);
-    if (rc == 0 && rebuild_wait(h) == 1)
-        rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w, &touch);
+    if (rc == 0) {
+        int wr = rebuild_wait(h);
+
+        if (wr == REBUILD_NO_ROOM) {
+            response_error(r, API_ERR_REDIS_UNAVAILABLE,
+                           "the state store lost its data and is being "
+                           "rebuilt, try again");
+            response_header(r, "Retry-After", "1");
+            return;
+        }
+        if (wr == 1)
+            rc = store_touch(&h->store, sid, c->session_ttl * 1000, &w,
+                             &touch);
+    }
     if (rc < 0) {
         reply_redis_failed(h, r, "touch");
         return;

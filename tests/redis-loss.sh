@@ -15,7 +15,9 @@
 #     again: it adopts its node's worker processes although Redis knows
 #     none, and every session answers 200 again, no worker killed;
 #   - a session deleted just before the loss does not come back: its 204
-#     waits until the worker forgot it (a stopped worker holds the 204).
+#     waits until the worker forgot it (a stopped worker holds the 204);
+#   - a rebuild that does not come holds at most half of each process's
+#     accept threads: the GETs beyond answer 503 at once.
 
 # shellcheck disable=SC2317 # functions run through check
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -217,6 +219,44 @@ check_within "after the loss the other sessions answer again" 5 all_200
 check_eq "the deleted session stays deleted" 404 "$(code_of "$D")"
 idle_again() { [ "$(rcli HGET "$P:worker:$DW" state)" = idle ]; }
 check_within "... and its worker is registered again idle" 5 idle_again
+
+# ---- a late rebuild holds at most half the accept threads -------------------
+# P:gen gone and the spawner stopped, so no rebuild comes: 40 GETs of
+# unknown sessions at once.  Each process (2, 16 accept threads each) lets
+# 8 wait for the rebuild; the rest answer 503 at once, and /health keeps
+# answering.  Once the spawner runs again it notes P:gen and the waiting
+# GETs answer 404.
+NW=40
+SPID=$(stack_pid spawner)
+kill -STOP "$SPID"
+rcli DEL "$P:gen" >/dev/null
+for i in $(seq 1 "$NW"); do
+    [ "$i" -gt 1 ] && echo next
+    printf 'url = "%s/sessions/nosuchsession%02d"\nmax-time = 20\n' "$URL" "$i"
+    printf 'output = "%s/w%d"\ndump-header = "%s/w%d.h"\n' "$T" "$i" "$T" "$i"
+    printf 'write-out = "w%d %%{http_code} %%{time_total}\\n"\n' "$i"
+done >"$T/wait.cfg"
+curl -s -Z --parallel-max "$NW" --parallel-immediate -K "$T/wait.cfg" >"$T/wait.w" &
+WAIT_PID=$!
+sleep 1.5
+hc=$(curl -s -m 5 -o /dev/null -w '%{http_code} %{time_total}' "$URL/health")
+kill -CONT "$SPID"
+wait "$WAIT_PID"
+n503=$(awk '$2 == 503' "$T/wait.w" | wc -l)
+n404=$(awk '$2 == 404' "$T/wait.w" | wc -l)
+slow503=$(awk '$2 == 503 && $3 > m { m = $3 } END { printf "%d", m * 1000 }' "$T/wait.w")
+echo "# $NW GETs while the rebuild was late: $n503 x 503, $n404 x 404; /health $hc"
+check "late rebuild: GETs beyond 8 per process answered 503 ($n503)" test "$n503" -ge $((NW - 16))
+check "late rebuild: ... at once (slowest $slow503 ms)" test "$slow503" -lt 1000
+f503=$(awk '$2 == 503 { print $1; exit }' "$T/wait.w")
+check "late rebuild: ... with the error redis_unavailable" grep -q '"redis_unavailable"' "$T/$f503"
+check "late rebuild: ... and Retry-After" grep -qi '^retry-after:' "$T/$f503.h"
+check "late rebuild: the others waited and answered 404 ($n404)" \
+    test "$n404" -ge 1 -a $((n404 + n503)) -eq "$NW"
+check "late rebuild: /health answered meanwhile ($hc)" test "${hc%% *}" = 200 -o "${hc%% *}" = 503
+check "late rebuild: /health at once ($hc)" awk -v t="${hc#* }" 'BEGIN { exit !(t < 1) }'
+gen_back() { [ "$(rcli EXISTS "$P:gen")" = 1 ]; }
+check_within "late rebuild: the spawner notes P:gen again" 5 gen_back
 
 stack_down
 check_eq "the stack stops without leftovers" 0 "$STACK_LEFTOVERS"
