@@ -3,9 +3,10 @@
  *
  * wprobe.c - parallel probes over kept-alive connections (wprobe.h).
  *
- * Invariants: every socket is non-blocking and the one wait is a poll(2)
- * over the probes in flight, bounded by the nearest deadline, so no probe
- * waits past its own; a connection is kept only after an answer was read
+ * Invariants: every socket is non-blocking and the one wait is an
+ * epoll_wait(2) on the set of every descriptor the struct wprobe owns
+ * (wprobe_int.h), bounded by the nearest deadline, so no probe waits past
+ * its own; a connection is kept only after an answer was read
  * whole and exactly (wanswer_keep, no byte after it), so the next probe
  * never reads the remains of an earlier one; a kept connection is in the
  * table or in one probe's hands, never both; what a worker sends is held
@@ -17,11 +18,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,77 +32,17 @@
 #include "wanswer.h"
 #include "wconn.h"
 #include "wprobe.h"
+#include "wprobe_int.h"
 
-#define BUCKETS  4096 /* hash chains of the kept connections */
-#define FD_SPARE 256  /* descriptors left to the rest of the process */
-
-/* One connection to a worker, kept in the table between probes. */
-struct kept {
-    int fd;
-    int port;
-    int64_t opened; /* monotonic ms of its connect */
-    int64_t used;   /* monotonic ms of its last answer */
-    char host[WCONN_HOST_MAX];
-    struct kept *next; /* in its chain */
-};
-
-enum phase { PH_FREE, PH_CONNECTING, PH_READING };
-
-/* One probe in flight. */
-struct slot {
-    enum phase phase;
-    struct probe *p;
-    int fd;
-    int64_t opened;        /* of fd */
-    int reused;            /* fd was a kept connection */
-    int retried;           /* already opened again once */
-    int got;               /* a byte of the answer arrived */
-    int64_t cdl, deadline; /* connect and total deadline (mono ms) */
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    char req[2048];
-    size_t req_len;
-    struct wanswer ans;
-    struct buf body;
-};
-
-struct wprobe {
-    struct kept *bucket[BUCKETS];
-    struct kept *spare; /* entries not in use */
-    size_t n;           /* kept connections */
-    size_t cap;         /* most to keep this run */
-    struct slot *slots;
-    struct pollfd *pfd;
-    size_t *pmap; /* pfd[i] is slots[pmap[i]] */
-    size_t nslots;
-    char in[WCONN_IN_MAX];
-};
+#define FD_SPARE 256 /* descriptors left to the rest of the process */
 
 struct wprobe *wprobe_new(void)
 {
-    return calloc(1, sizeof(struct wprobe));
-}
+    struct wprobe *wp = calloc(1, sizeof(struct wprobe));
 
-static void kept_close_all(struct wprobe *wp)
-{
-    size_t b;
-
-    for (b = 0; b < BUCKETS; b++) {
-        while (wp->bucket[b] != NULL) {
-            struct kept *k = wp->bucket[b];
-
-            wp->bucket[b] = k->next;
-            close(k->fd);
-            free(k);
-        }
-    }
-    while (wp->spare != NULL) {
-        struct kept *k = wp->spare;
-
-        wp->spare = k->next;
-        free(k);
-    }
-    wp->n = 0;
+    if (wp != NULL)
+        wp->ep = -1;
+    return wp;
 }
 
 void wprobe_free(struct wprobe *wp)
@@ -111,119 +52,20 @@ void wprobe_free(struct wprobe *wp)
     if (wp == NULL)
         return;
     kept_close_all(wp);
-    for (i = 0; i < wp->nslots; i++)
+    for (i = 0; i < wp->nslots; i++) {
+        watch_close(wp, wp->slots[i].fd);
         buf_release(&wp->slots[i].body);
+    }
+    if (wp->ep >= 0)
+        close(wp->ep);
     free(wp->slots);
-    free(wp->pfd);
-    free(wp->pmap);
+    free(wp->fds);
     free(wp);
 }
 
 size_t wprobe_kept(const struct wprobe *wp)
 {
     return wp->n;
-}
-
-static size_t hash(const char *host, int port)
-{
-    size_t h = (size_t)port * 2654435761u;
-
-    while (*host != '\0')
-        h = h * 31 + (unsigned char)*host++;
-    return h % BUCKETS;
-}
-
-/* 1 when idle connection fd has nothing to read: a worker that closed it
- * (end of stream) or wrote on it unasked makes it unusable. */
-static int idle_clean(int fd)
-{
-    char c;
-    ssize_t r = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-
-    return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-
-/* Takes the kept connection to host:port out of the table when it may
- * serve (*opened gets its connect time).  Returns its fd, or -1. */
-static int kept_take(struct wprobe *wp, const char *host, int port, int64_t now,
-                     int64_t *opened)
-{
-    struct kept **pp = &wp->bucket[hash(host, port)], *k;
-    int fd;
-
-    for (; (k = *pp) != NULL; pp = &k->next) {
-        if (k->port == port && strcmp(k->host, host) == 0)
-            break;
-    }
-    if (k == NULL)
-        return -1;
-    *pp = k->next;
-    wp->n--;
-    fd = k->fd;
-    *opened = k->opened;
-    k->next = wp->spare;
-    wp->spare = k;
-    if (now - *opened > WPROBE_AGE_MS || now - k->used > WPROBE_IDLE_MS ||
-        !idle_clean(fd)) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Keeps fd, connected to host:port since opened, or closes it when the
- * table is full. */
-static void kept_put(struct wprobe *wp, int fd, const char *host, int port,
-                     int64_t opened, int64_t now)
-{
-    struct kept *k = wp->spare;
-    size_t b;
-
-    if (wp->n >= wp->cap || strlen(host) >= sizeof(k->host)) {
-        close(fd);
-        return;
-    }
-    if (k != NULL)
-        wp->spare = k->next;
-    else if ((k = malloc(sizeof(*k))) == NULL) {
-        close(fd);
-        return;
-    }
-    k->fd = fd;
-    k->port = port;
-    k->opened = opened;
-    k->used = now;
-    snprintf(k->host, sizeof(k->host), "%s", host);
-    b = hash(host, port);
-    k->next = wp->bucket[b];
-    wp->bucket[b] = k;
-    wp->n++;
-}
-
-/* Closes the kept connections idle too long, and one more when evict is
- * set (a descriptor is needed).  Returns 1 when one was evicted. */
-static int kept_sweep(struct wprobe *wp, int64_t now, int evict)
-{
-    size_t b;
-    int done = 0;
-
-    for (b = 0; b < BUCKETS; b++) {
-        struct kept **pp = &wp->bucket[b], *k;
-
-        while ((k = *pp) != NULL) {
-            if (now - k->used > WPROBE_IDLE_MS || (evict && !done)) {
-                done |= evict;
-                *pp = k->next;
-                close(k->fd);
-                k->next = wp->spare;
-                wp->spare = k;
-                wp->n--;
-                continue;
-            }
-            pp = &k->next;
-        }
-    }
-    return done;
 }
 
 /* Ends slot s's probe with result res; keep: its connection may serve
@@ -251,7 +93,7 @@ static void slot_finish(struct wprobe *wp, struct slot *s,
         if (keep)
             kept_put(wp, s->fd, p->host, p->port, s->opened, now);
         else
-            close(s->fd);
+            watch_close(wp, s->fd);
     }
     s->fd = -1;
     s->phase = PH_FREE;
@@ -278,7 +120,7 @@ static int slot_send(struct slot *s)
  * Returns 0 (in flight) or -1 (finished with a result). */
 static int slot_open(struct wprobe *wp, struct slot *s, int64_t now)
 {
-    int one = 1;
+    int one = 1, rc;
 
     s->reused = 0;
     s->fd =
@@ -293,18 +135,27 @@ static int slot_open(struct wprobe *wp, struct slot *s, int64_t now)
     }
     s->opened = now;
     setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(s->fd, (const struct sockaddr *)&s->ss, s->sl) == 0) {
-        if (slot_send(s) < 0) {
-            slot_finish(wp, s, WHTTP_BROKEN, 0, now);
-            return -1;
-        }
-        return 0;
-    }
-    if (errno != EINPROGRESS) {
+    rc = connect(s->fd, (const struct sockaddr *)&s->ss, s->sl);
+    if (rc < 0 && errno != EINPROGRESS) {
+        close(s->fd); /* never watched */
+        s->fd = -1;
         slot_finish(wp, s, WHTTP_REFUSED, 0, now);
         return -1;
     }
-    s->phase = PH_CONNECTING;
+    if (watch_add(wp, s->fd, rc == 0 ? EPOLLIN : EPOLLOUT,
+                  (int)(s - wp->slots)) < 0) {
+        s->fd = -1; /* closed */
+        slot_finish(wp, s, WHTTP_ERROR, 0, now);
+        return -1;
+    }
+    if (rc < 0) {
+        s->phase = PH_CONNECTING;
+        return 0;
+    }
+    if (slot_send(s) < 0) {
+        slot_finish(wp, s, WHTTP_BROKEN, 0, now);
+        return -1;
+    }
     return 0;
 }
 
@@ -316,7 +167,7 @@ static int slot_retry(struct wprobe *wp, struct slot *s, int64_t now)
     if (!s->reused || s->got || s->retried)
         return 2;
     s->retried = 1;
-    close(s->fd);
+    watch_close(wp, s->fd);
     s->fd = -1;
     return slot_open(wp, s, now) < 0 ? -1 : 1;
 }
@@ -353,6 +204,7 @@ static int slot_start(struct wprobe *wp, struct slot *s, struct probe *p,
     s->fd = kept_take(wp, p->host, p->port, now, &s->opened);
     if (s->fd >= 0) {
         s->reused = 1;
+        watch_own(wp, s->fd, (int)(s - wp->slots));
         if (slot_send(s) == 0)
             return 0;
         switch (slot_retry(wp, s, now)) {
@@ -369,7 +221,7 @@ static int slot_start(struct wprobe *wp, struct slot *s, struct probe *p,
 
 /* Slot s's descriptor is ready (revents).  Returns 0 while in flight, -1
  * once finished. */
-static int slot_event(struct wprobe *wp, struct slot *s, short revents,
+static int slot_event(struct wprobe *wp, struct slot *s, uint32_t revents,
                       int64_t now)
 {
     if (s->phase == PH_CONNECTING) {
@@ -381,6 +233,7 @@ static int slot_event(struct wprobe *wp, struct slot *s, short revents,
             slot_finish(wp, s, WHTTP_REFUSED, 0, now);
             return -1;
         }
+        watch_mod(wp, s->fd, EPOLLIN);
         if (slot_send(s) < 0) {
             slot_finish(wp, s, WHTTP_BROKEN, 0, now);
             return -1;
@@ -454,15 +307,10 @@ static int slots_reserve(struct wprobe *wp, size_t m)
 
     if (m <= wp->nslots)
         return 0;
-    free(wp->pfd);
-    free(wp->pmap);
-    wp->pfd = calloc(m, sizeof(*wp->pfd));
-    wp->pmap = calloc(m, sizeof(*wp->pmap));
     ns = realloc(wp->slots, m * sizeof(*ns));
-    if (ns != NULL)
-        wp->slots = ns;
-    if (ns == NULL || wp->pfd == NULL || wp->pmap == NULL)
+    if (ns == NULL)
         return -1;
+    wp->slots = ns;
     for (i = wp->nslots; i < m; i++) {
         memset(&wp->slots[i], 0, sizeof(wp->slots[i]));
         wp->slots[i].fd = -1;
@@ -486,6 +334,24 @@ static size_t keep_cap(size_t max_parallel)
     return room < WPROBE_KEEP_MAX ? (size_t)room : WPROBE_KEEP_MAX;
 }
 
+/* Handles what one wait returned.  Returns how many probes finished. */
+static size_t run_events(struct wprobe *wp, int nev, int64_t now)
+{
+    size_t done = 0;
+    int i, fd, owner;
+
+    for (i = 0; i < nev; i++) {
+        owner = watch_owner(wp, &wp->ev[i], &fd);
+        if (owner == OWNER_KEPT)
+            kept_drop(wp, fd); /* closed or written on while idle */
+        else if (owner >= 0 && (size_t)owner < wp->nslots &&
+                 wp->slots[owner].phase != PH_FREE &&
+                 slot_event(wp, &wp->slots[owner], wp->ev[i].events, now) < 0)
+            done++;
+    }
+    return done;
+}
+
 int wprobe_run(struct wprobe *wp, const char *method, struct probe *p, size_t n,
                long connect_ms, long total_ms, size_t max_parallel)
 {
@@ -502,6 +368,8 @@ int wprobe_run(struct wprobe *wp, const char *method, struct probe *p, size_t n,
     }
     if (n == 0)
         return 0;
+    if (wp->ep < 0 && (wp->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        return -1;
     if (max_parallel == 0 || max_parallel > n)
         max_parallel = n;
     if (slots_reserve(wp, max_parallel) < 0)
@@ -513,8 +381,7 @@ int wprobe_run(struct wprobe *wp, const char *method, struct probe *p, size_t n,
 
     while (next < n || active > 0) {
         int64_t due = INT64_MAX;
-        size_t np = 0;
-        int rc, wait;
+        int nev, wait;
 
         for (i = 0; i < max_parallel && next < n; i++) {
             if (wp->slots[i].phase != PH_FREE)
@@ -526,29 +393,18 @@ int wprobe_run(struct wprobe *wp, const char *method, struct probe *p, size_t n,
         if (active == 0)
             continue;
         for (i = 0; i < max_parallel; i++) {
-            struct slot *s = &wp->slots[i];
-
-            if (s->phase == PH_FREE)
-                continue;
-            if (slot_due(s) < due)
-                due = slot_due(s);
-            wp->pfd[np].fd = s->fd;
-            wp->pfd[np].events = s->phase == PH_CONNECTING ? POLLOUT : POLLIN;
-            wp->pfd[np].revents = 0;
-            wp->pmap[np++] = i;
+            if (wp->slots[i].phase != PH_FREE && slot_due(&wp->slots[i]) < due)
+                due = slot_due(&wp->slots[i]);
         }
         wait = due <= now ? 0 : due - now > 1000 ? 1000 : (int)(due - now);
-        rc = poll(wp->pfd, np, wait);
-        if (rc < 0 && errno != EINTR)
-            rc = 0; /* treated as a wait that saw nothing */
+        nev = epoll_wait(wp->ep, wp->ev, WPROBE_EVENTS, wait);
         now = now_mono_ms();
-        for (i = 0; i < np; i++) {
-            struct slot *s = &wp->slots[wp->pmap[i]];
+        if (nev > 0)
+            active -= run_events(wp, nev, now);
+        for (i = 0; i < max_parallel; i++) {
+            struct slot *s = &wp->slots[i];
 
-            if (rc > 0 && wp->pfd[i].revents != 0) {
-                if (slot_event(wp, s, wp->pfd[i].revents, now) < 0)
-                    active--;
-            } else if (now >= slot_due(s)) {
+            if (s->phase != PH_FREE && now >= slot_due(s)) {
                 slot_expire(wp, s, now);
                 active--;
             }

@@ -122,6 +122,32 @@ START_TEST(test_wprobe_dropped_or_written_on)
 }
 END_TEST
 
+/* A kept connection the worker closed while idle is closed by the next
+ * run's wait, whichever workers that run probes; one that still serves
+ * stays kept. */
+START_TEST(test_wprobe_idle_close_seen)
+{
+    struct script_srv a = {.answer = {OK_HELLO}, .close_after = {1}};
+    struct script_srv b = {.answer = {OK_HELLO, OK_HELLO, OK_HELLO}};
+    struct wprobe *wp = wprobe_new();
+    struct probe p;
+
+    script_start(&a);
+    script_start(&b);
+    ck_assert_int_eq(probe1(wp, &p, a.port, 1000), WHTTP_OK);
+    ck_assert_uint_eq(wprobe_kept(wp), 1);
+    sleep_ms(150); /* a's close has arrived */
+    ck_assert_int_eq(probe1(wp, &p, b.port, 1000), WHTTP_OK);
+    ck_assert_int_eq(probe1(wp, &p, b.port, 1000), WHTTP_OK);
+    ck_assert_uint_eq(wprobe_kept(wp), 1);
+    ck_assert_int_eq(probe1(wp, &p, b.port, 1000), WHTTP_OK);
+    ck_assert_int_eq(b.accepts, 1);
+    wprobe_free(wp);
+    script_stop(&a);
+    script_stop(&b);
+}
+END_TEST
+
 /* A fresh connection closed without an answer is broken, not retried;
  * garbage is an error; a long body is cut, a huge one too big; none of
  * them is kept. */
@@ -182,6 +208,7 @@ Suite *wprobe_suite(void)
     tcase_add_test(tc, test_wprobe_keeps_connection_across_runs);
     tcase_add_test(tc, test_wprobe_many_at_once);
     tcase_add_test(tc, test_wprobe_dropped_or_written_on);
+    tcase_add_test(tc, test_wprobe_idle_close_seen);
     tcase_add_test(tc, test_wprobe_broken_garbage_and_limits);
     tcase_add_test(tc, test_wprobe_host_name_falls_back);
     suite_add_tcase(s, tc);
