@@ -5,7 +5,7 @@
  * connections that a daemon holds from one round to the next: the
  * reaper's /status and DELETE rounds.  probe_run (libcurl) makes a handle
  * and a connection per probe, about 250 µs of CPU each; a kept connection
- * costs a send(2), a recv(2) and a share of one poll(2).
+ * costs a send(2), a recv(2) and a share of one epoll_wait(2).
  *
  * A struct wprobe belongs to one thread.  Its connections are found again
  * by host and port; one that was idle more than WPROBE_IDLE_MS, that
