@@ -69,12 +69,15 @@ lib_init() {
 # Prints a TCP port on 127.0.0.1 that nothing listens on.  It is drawn from
 # 61000-64999: above Linux's ephemeral range (32768-60999), so an outgoing
 # connection cannot take it between the check and its use, and away from
-# the worker port ranges the tests configure.
+# the worker port ranges the tests configure.  The claim comes before the
+# connect that checks the port: a port another test claimed is never
+# connected to, so a listener that counts its connections counts only its
+# own test's.
 free_port() {
     local p i
     for i in $(seq 1 200); do
         p=$((61000 + RANDOM % 4000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && port_claim "$p"; then
+        if port_claim "$p" && ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0
         fi

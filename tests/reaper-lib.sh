@@ -55,7 +55,7 @@ worker_port() {
     local p i
     for i in $(seq 1 200); do
         p=$((RP_LO + RANDOM % 100))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && port_claim "$p"; then
+        if port_claim "$p" && ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0
         fi

@@ -53,7 +53,10 @@ n2=$(starts)
 check "degraded: about one attempt per second ($((n2 - n1)) in 2 s)" \
     test $((n2 - n1)) -ge 1 -a $((n2 - n1)) -le 3
 check_eq "degraded: still one 'pool degraded' line" 1 "$(log_count "pool degraded")"
-check_eq "no worker record left behind" 0 "$(node_count)"
+# A record exists while an attempt is under way (one a second): a loaded
+# host may be in one at any given look, so look until between two.
+node_empty() { [ "$(node_count)" = 0 ]; }
+check_eventually "no worker record left behind" 3 node_empty
 
 # ---- missing and non-executable binaries --------------------------------------
 

@@ -224,7 +224,7 @@ stack_free_port() {
     for i in $(seq 1 200); do
         p=$((32000 + RANDOM % 768))
         [ $((p % 120)) = $((8080 % 120)) ] && continue
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && port_claim "$p"; then
+        if port_claim "$p" && ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0
         fi
